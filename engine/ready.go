@@ -1,0 +1,31 @@
+package engine
+
+// Ready is everything the engine asks its caller to do: state to make
+// durable, messages to send, committed entries to apply. See doc.go for the
+// order in which a caller must act on it.
+type Ready struct {
+	// HardState must be persisted when SaveHardState is set.
+	HardState     HardState
+	SaveHardState bool
+
+	// Entries are accepted entries to persist, replacing any stored entry
+	// with the same Slot.
+	Entries []Entry
+
+	// Snapshot, when not nil, was received from the leader: persist it,
+	// delete every stored entry at or below Snapshot.Slot, and restore the
+	// state machine from it before applying Committed.
+	Snapshot *Snapshot
+
+	// Messages may be sent at once, before this Ready's state is durable
+	// (the leader's Accepts and Commits, Prepares, Nacks, catch-up replies).
+	Messages []Message
+
+	// AfterSync must be sent only after this Ready's HardState and Entries
+	// are durable: Promises and Accepteds report durable state.
+	AfterSync []Message
+
+	// Committed are chosen entries to apply to the state machine, in slot
+	// order, with no gaps since the previous Ready's Committed.
+	Committed []Entry
+}
