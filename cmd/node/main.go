@@ -1,0 +1,137 @@
+// Command node runs one mpaxos server.
+//
+//	node -id 1 -peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 \
+//	     -client-addr 127.0.0.1:8001 -admin-addr 127.0.0.1:9001 -data ./data/1
+//
+// It stops cleanly on SIGINT or SIGTERM: no new clients, queued writes
+// finish, the store closes. A restart recovers from -data and catches up.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/mpaxos/mpaxos/engine"
+	"github.com/mpaxos/mpaxos/node"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	cfg, logLevel, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "node:", firstLine(err))
+		return 2
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel}))
+	n, err := node.Start(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "node:", firstLine(err))
+		return 1
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	select {
+	case s := <-sigs:
+		cfg.Logger.Info("shutting down", "signal", s.String())
+	case <-n.Done():
+	}
+	if err := n.Close(); err != nil {
+		fmt.Fprintln(stderr, "node:", firstLine(err))
+		return 1
+	}
+	return 0
+}
+
+func parseFlags(args []string, stderr io.Writer) (node.Config, slog.Level, error) {
+	cfg := node.DefaultConfig()
+	fs := flag.NewFlagSet("node", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	id := fs.Uint("id", 0, "this node's id (1..65535), a key of -peers")
+	peers := fs.String("peers", "", "every member's peer address: id=host:port,... (this node included)")
+	fs.Uint64Var(&cfg.ClusterID, "cluster-id", cfg.ClusterID, "cluster id; peers of another cluster are refused")
+	fs.StringVar(&cfg.ClientAddr, "client-addr", "", "address clients connect to (host:port)")
+	fs.StringVar(&cfg.AdminAddr, "admin-addr", "", "HTTP address for /status, /metrics and POST /faults (empty: off)")
+	fs.StringVar(&cfg.DataDir, "data", "", "data directory (the Pebble store)")
+	fs.BoolVar(&cfg.Sync, "sync", cfg.Sync, "fsync every write group before acknowledging (false only for benchmarks that say so)")
+	fs.IntVar(&cfg.Batch.MaxCount, "batch-size", cfg.Batch.MaxCount, "most commands in one proposed batch")
+	fs.IntVar(&cfg.Batch.MaxBytes, "batch-bytes", cfg.Batch.MaxBytes, "most bytes in one proposed batch")
+	fs.DurationVar(&cfg.Batch.MaxDelay, "batch-delay", cfg.Batch.MaxDelay, "longest a command waits for its batch to fill (0 with adaptive batching: never wait while the pipeline has room)")
+	fs.IntVar(&cfg.Pipeline, "pipeline", cfg.Pipeline, "most proposed, not yet chosen slots")
+	fs.DurationVar(&cfg.Tick, "tick", cfg.Tick, "engine clock period")
+	fs.DurationVar(&cfg.Heartbeat, "heartbeat", cfg.Heartbeat, "leader heartbeat interval")
+	fs.DurationVar(&cfg.ElectionTimeout, "election-timeout", cfg.ElectionTimeout, "follower election timeout (randomized up to 2x)")
+	fs.Uint64Var(&cfg.SnapshotEvery, "snapshot-every", cfg.SnapshotEvery, "slots between state machine snapshots (0: never)")
+	fs.Uint64Var(&cfg.SessionTTL, "session-ttl", cfg.SessionTTL, "slots a client session lives unused")
+	fs.IntVar(&cfg.MaxFrame, "max-frame", cfg.MaxFrame, "largest frame accepted, in bytes")
+	fs.BoolVar(&cfg.Null, "null", false, "answer clients at once without replicating or storing (harness ceiling)")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return cfg, 0, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, 0, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *id > 65535 {
+		return cfg, 0, fmt.Errorf("-id %d is above 65535", *id)
+	}
+	cfg.ID = engine.NodeID(*id)
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		return cfg, 0, fmt.Errorf("-log-level: %v", err)
+	}
+	m, err := ParsePeers(*peers)
+	if err != nil {
+		return cfg, 0, err
+	}
+	cfg.Peers = m
+	if err := cfg.Validate(); err != nil {
+		return cfg, 0, err
+	}
+	return cfg, lv, nil
+}
+
+// ParsePeers reads "1=host:port,2=host:port".
+func ParsePeers(s string) (map[engine.NodeID]string, error) {
+	if s == "" {
+		return nil, fmt.Errorf("-peers is required (id=host:port,...)")
+	}
+	m := make(map[engine.NodeID]string)
+	for _, part := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok || v == "" {
+			return nil, fmt.Errorf("-peers: %q is not id=host:port", part)
+		}
+		id, err := strconv.ParseUint(k, 10, 16)
+		if err != nil || id == 0 {
+			return nil, fmt.Errorf("-peers: %q: id must be 1..65535", part)
+		}
+		if _, dup := m[engine.NodeID(id)]; dup {
+			return nil, fmt.Errorf("-peers: id %d listed twice", id)
+		}
+		m[engine.NodeID(id)] = v
+	}
+	return m, nil
+}
+
+// firstLine keeps a user-facing error to one line (Validate joins many).
+func firstLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " (and more: " + strconv.Itoa(strings.Count(s, "\n")) + " other problems)"
+	}
+	return s
+}
