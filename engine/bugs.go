@@ -1,0 +1,18 @@
+package engine
+
+// Planted protocol bugs, off in every build. Tests in this package switch
+// one on to prove the simulator's checks can fail (sim_bugs_test.go). They
+// are unexported vars so nothing outside the package can touch them.
+var (
+	// bugIgnorePromisedValues: a new leader re-proposes its own log (or
+	// no-ops), not the highest-ballot values the promises reported.
+	bugIgnorePromisedValues bool
+	// bugForgetPromise: an acceptor restarts with Promised = 0.
+	bugForgetPromise bool
+	// bugCountSelfEarly: the leader counts its own vote for a slot when it
+	// hands the entry out in Ready, before the entry is durable.
+	bugCountSelfEarly bool
+	// bugCommitAnyBallot: a follower applies the leader's commit index to
+	// whatever entry it holds, of any ballot.
+	bugCommitAnyBallot bool
+)

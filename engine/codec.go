@@ -1,0 +1,163 @@
+package engine
+
+// Message wire format. All integers little-endian; fixed layout, so a
+// message's size is known before it is written (Size) and every length is
+// checked before it is trusted (Unmarshal). To is not encoded: the
+// connection the message travels on names the receiver.
+//
+//	header (36 bytes)
+//	 0      1      2          6      8              16             24             32          36
+//	 +------+------+----------+------+--------------+--------------+--------------+-----------+
+//	 | type | flags| group u32|from  | ballot u64   | slot u64     | commit u64   | nents u32 |
+//	 | u8   | u8   |          |u16   |              |              |              |           |
+//	 +------+------+----------+------+--------------+--------------+--------------+-----------+
+//	nents times, an entry (21 bytes + data)
+//	 +--------------+--------------+------+-----------+-------------------+
+//	 | slot u64     | ballot u64   | type | len u32   | data (len bytes)  |
+//	 +--------------+--------------+------+-----------+-------------------+
+//	if flags&flagSnapshot, the snapshot (12 bytes + data)
+//	 +--------------+-----------+-------------------+
+//	 | slot u64     | len u32   | data (len bytes)  |
+//	 +--------------+-----------+-------------------+
+//
+// flags bit 0 (flagSnapshot): a snapshot follows the entries. Other bits
+// must be zero. Nothing may follow the last field.
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+const (
+	msgHeaderSize   = 36
+	entryHeaderSize = 21
+	snapHeaderSize  = 12
+	flagSnapshot    = 1
+)
+
+// Size returns the number of bytes MarshalAppend appends for m.
+func (m *Message) Size() int {
+	n := msgHeaderSize
+	for i := range m.Entries {
+		n += entryHeaderSize + len(m.Entries[i].Data)
+	}
+	if m.Snapshot != nil {
+		n += snapHeaderSize + len(m.Snapshot.Data)
+	}
+	return n
+}
+
+// MarshalAppend appends m's encoding to dst and returns the extended slice.
+// It allocates only if dst lacks the capacity for m.Size() more bytes.
+func (m *Message) MarshalAppend(dst []byte) []byte {
+	var flags byte
+	if m.Snapshot != nil {
+		flags |= flagSnapshot
+	}
+	le := binary.LittleEndian
+	dst = append(dst, byte(m.Type), flags)
+	dst = le.AppendUint32(dst, uint32(m.Group))
+	dst = le.AppendUint16(dst, uint16(m.From))
+	dst = le.AppendUint64(dst, uint64(m.Ballot))
+	dst = le.AppendUint64(dst, uint64(m.Slot))
+	dst = le.AppendUint64(dst, uint64(m.Commit))
+	dst = le.AppendUint32(dst, uint32(len(m.Entries)))
+	for i := range m.Entries {
+		en := &m.Entries[i]
+		dst = le.AppendUint64(dst, uint64(en.Slot))
+		dst = le.AppendUint64(dst, uint64(en.Ballot))
+		dst = append(dst, byte(en.Type))
+		dst = le.AppendUint32(dst, uint32(len(en.Data)))
+		dst = append(dst, en.Data...)
+	}
+	if m.Snapshot != nil {
+		dst = le.AppendUint64(dst, uint64(m.Snapshot.Slot))
+		dst = le.AppendUint32(dst, uint32(len(m.Snapshot.Data)))
+		dst = append(dst, m.Snapshot.Data...)
+	}
+	return dst
+}
+
+// Unmarshal decodes b into m, replacing all of m's fields (To becomes 0:
+// the caller knows the receiver). Entries' and Snapshot's Data alias b: b
+// must stay unmodified for as long as they are used, which, once the
+// message is given to Engine.Step, is for good. Bytes that are not a
+// well-formed message return an error wrapping ErrCorruptMessage; it never
+// panics.
+func (m *Message) Unmarshal(b []byte) error {
+	*m = Message{}
+	if len(b) < msgHeaderSize {
+		return fmt.Errorf("%w: %d bytes, header needs %d", ErrCorruptMessage, len(b), msgHeaderSize)
+	}
+	le := binary.LittleEndian
+	typ := MessageType(b[0])
+	if typ < MsgPrepare || typ > MsgSnapshot {
+		return fmt.Errorf("%w: unknown type %d", ErrCorruptMessage, b[0])
+	}
+	flags := b[1]
+	if flags&^flagSnapshot != 0 {
+		return fmt.Errorf("%w: unknown flags %#x", ErrCorruptMessage, flags)
+	}
+	m.Type = typ
+	m.Group = GroupID(le.Uint32(b[2:]))
+	m.From = NodeID(le.Uint16(b[6:]))
+	m.Ballot = Ballot(le.Uint64(b[8:]))
+	m.Slot = Slot(le.Uint64(b[16:]))
+	m.Commit = Slot(le.Uint64(b[24:]))
+	n := uint64(le.Uint32(b[32:]))
+	rest := b[msgHeaderSize:]
+	if n > uint64(len(rest))/entryHeaderSize {
+		*m = Message{}
+		return fmt.Errorf("%w: %d entries cannot fit in %d bytes", ErrCorruptMessage, n, len(rest))
+	}
+	if n > 0 {
+		m.Entries = make([]Entry, n)
+	}
+	for i := range m.Entries {
+		if len(rest) < entryHeaderSize {
+			*m = Message{}
+			return fmt.Errorf("%w: entry %d: truncated header", ErrCorruptMessage, i)
+		}
+		en := &m.Entries[i]
+		en.Slot = Slot(le.Uint64(rest))
+		en.Ballot = Ballot(le.Uint64(rest[8:]))
+		en.Type = EntryType(rest[16])
+		dlen := uint64(le.Uint32(rest[17:]))
+		rest = rest[entryHeaderSize:]
+		if en.Type != EntryBatch && en.Type != EntryNoop {
+			*m = Message{}
+			return fmt.Errorf("%w: entry %d: unknown entry type %d", ErrCorruptMessage, i, en.Type)
+		}
+		if dlen > uint64(len(rest)) {
+			*m = Message{}
+			return fmt.Errorf("%w: entry %d: data length %d exceeds the %d bytes left", ErrCorruptMessage, i, dlen, len(rest))
+		}
+		if dlen > 0 {
+			en.Data = rest[:dlen:dlen]
+		}
+		rest = rest[dlen:]
+	}
+	if flags&flagSnapshot != 0 {
+		if len(rest) < snapHeaderSize {
+			*m = Message{}
+			return fmt.Errorf("%w: truncated snapshot header", ErrCorruptMessage)
+		}
+		snap := &Snapshot{Slot: Slot(le.Uint64(rest))}
+		dlen := uint64(le.Uint32(rest[8:]))
+		rest = rest[snapHeaderSize:]
+		if dlen > uint64(len(rest)) {
+			*m = Message{}
+			return fmt.Errorf("%w: snapshot data length %d exceeds the %d bytes left", ErrCorruptMessage, dlen, len(rest))
+		}
+		if dlen > 0 {
+			snap.Data = rest[:dlen:dlen]
+		}
+		rest = rest[dlen:]
+		m.Snapshot = snap
+	}
+	if len(rest) != 0 {
+		*m = Message{}
+		return fmt.Errorf("%w: %d trailing bytes", ErrCorruptMessage, len(rest))
+	}
+	return nil
+}

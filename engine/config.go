@@ -1,0 +1,93 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+)
+
+// Config configures one Engine (one node's view of one Paxos group).
+type Config struct {
+	// ID is this node. It must be non-zero and appear in Peers.
+	ID NodeID
+	// Group is the Paxos group this engine runs. Messages of other groups
+	// are rejected by Step. The default is 0.
+	Group GroupID
+	// Peers lists every member of the group, this node included. The order
+	// does not matter; IDs must be non-zero and distinct. A majority of
+	// len(Peers) is the quorum. Membership is fixed for the engine's life.
+	Peers []NodeID
+
+	// HeartbeatTicks is how many Ticks pass between two heartbeats
+	// (MsgCommit) of a leader. It is also how long a leader waits before
+	// resending Accepts to a follower that stopped acknowledging. The
+	// default is 1; it must be at least 1.
+	HeartbeatTicks int
+	// ElectionTicks is the base election timeout in Ticks: a follower that
+	// hears no leader for a random duration in [ElectionTicks,
+	// 2*ElectionTicks) starts phase 1, and a leader that has not heard from
+	// a majority for ElectionTicks steps down. The default is 10; it must
+	// be greater than HeartbeatTicks.
+	ElectionTicks int
+	// MaxInflight is the pipeline window in slots: the leader refuses
+	// Propose (ErrPipelineFull) while that many proposed slots are not yet
+	// committed. The default is 256; it must be at least 1.
+	MaxInflight int
+	// MaxMsgBytes bounds, in bytes of entry Data, what one Accept or
+	// catch-up reply carries; larger backlogs are split across messages. A
+	// single entry larger than this still goes out alone. Promises are not
+	// split. The default is 1 MiB; it must be at least 1.
+	MaxMsgBytes uint64
+	// Seed seeds the engine's private random source (election timeouts).
+	// Give every node a different seed. The default is 0.
+	Seed int64
+	// Logger receives role changes (never per-command events). nil logs
+	// nothing.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the defaults; the caller still sets ID and Peers.
+func DefaultConfig() Config {
+	return Config{
+		HeartbeatTicks: 1,
+		ElectionTicks:  10,
+		MaxInflight:    256,
+		MaxMsgBytes:    1 << 20,
+	}
+}
+
+// Validate reports every problem of c at once, wrapped in ErrInvalidConfig.
+func (c Config) Validate() error {
+	var errs []error
+	if c.ID == 0 {
+		errs = append(errs, errors.New("ID must be non-zero"))
+	}
+	seen := make(map[NodeID]bool, len(c.Peers))
+	for _, p := range c.Peers {
+		if p == 0 {
+			errs = append(errs, errors.New("Peers contains node 0"))
+		} else if seen[p] {
+			errs = append(errs, fmt.Errorf("Peers lists node %d twice", p))
+		}
+		seen[p] = true
+	}
+	if c.ID != 0 && !seen[c.ID] {
+		errs = append(errs, fmt.Errorf("Peers does not contain ID %d", c.ID))
+	}
+	if c.HeartbeatTicks < 1 {
+		errs = append(errs, fmt.Errorf("HeartbeatTicks is %d, must be >= 1", c.HeartbeatTicks))
+	}
+	if c.ElectionTicks <= c.HeartbeatTicks {
+		errs = append(errs, fmt.Errorf("ElectionTicks (%d) must be greater than HeartbeatTicks (%d)", c.ElectionTicks, c.HeartbeatTicks))
+	}
+	if c.MaxInflight < 1 {
+		errs = append(errs, fmt.Errorf("MaxInflight is %d, must be >= 1", c.MaxInflight))
+	}
+	if c.MaxMsgBytes < 1 {
+		errs = append(errs, errors.New("MaxMsgBytes must be >= 1"))
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
+}

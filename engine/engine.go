@@ -1,0 +1,384 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+)
+
+// Role is what a node currently does in its group.
+type Role uint8
+
+// The roles. Every node is always an acceptor and a learner; Role says
+// whether it also proposes.
+const (
+	RoleFollower Role = iota
+	RoleCandidate
+	RoleLeader
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleFollower:
+		return "follower"
+	case RoleCandidate:
+		return "candidate"
+	case RoleLeader:
+		return "leader"
+	}
+	return fmt.Sprintf("role(%d)", uint8(r))
+}
+
+// peer is what this node tracks about one other member.
+type peer struct {
+	id NodeID
+	// Leader state, valid for the current ballot only.
+	match      Slot // highest cumulative slot the peer acknowledged under ballot
+	idle       int  // ticks since the peer last sent us anything
+	progressed bool // match advanced since the last heartbeat
+	stalled    int  // heartbeats in a row without progress
+	// Candidate state.
+	promised bool
+}
+
+// pendingReady is the engine's record of one Ready handed out and not yet
+// Advanced: what becomes durable when it is.
+type pendingReady struct {
+	promised Ballot // Promised as of that Ready
+	leader   Ballot // ballot we led when it was made (0 if not leading)
+	selfAck  Slot   // with leader: every slot from base through selfAck is in it or earlier
+}
+
+// Engine is one node of one Multi-Paxos group, as a deterministic state
+// machine. It is not safe for concurrent use: one goroutine drives it.
+// See doc.go for the protocol and the Ready contract.
+type Engine struct {
+	cfg    Config
+	id     NodeID
+	peers  []peer // every member except this node
+	quorum int
+	st     Storage
+	rng    *rand.Rand
+	logger *slog.Logger
+
+	role     Role
+	promised Ballot // highest ballot promised or accepted under (in memory)
+	ballot   Ballot // own ballot as candidate or leader
+	leader   NodeID // leader of ballot promised, once heard from; 0 unknown
+	maxSeen  Ballot // highest ballot seen in any message
+	commit   Slot
+	applied  Slot // highest slot handed out in Committed (or snapshot)
+	log      memLog
+
+	electionElapsed    int
+	randomizedElection int
+	heartbeatElapsed   int
+
+	// Follower: the cumulative acknowledgement of the leader's ballot.
+	ackBallot    Ballot
+	ackSlot      Slot // every slot from the leader's base through ackSlot holds an ackBallot entry
+	ackTo        NodeID
+	needAck      bool
+	leaderCommit Slot // highest commit index heard under promised
+	catchupWait  int  // ticks before another MsgCatchup may go out
+
+	// Candidate.
+	prepareSlot Slot
+	votes       int
+	selfVoted   bool
+	proposals   map[Slot]Entry // highest-ballot entry per slot from promises
+	bestSnap    *Snapshot      // newest snapshot a promise carried
+
+	// Leader.
+	base        Slot // first slot proposed under ballot
+	sentThrough Slot // highest slot broadcast in an Accept
+	selfMatch   Slot // highest slot of ours durable under ballot
+	matchBuf    []Slot
+
+	// Latest snapshot installed from a leader and maybe not yet durable.
+	installed *Snapshot
+
+	// Output not yet handed out in a Ready.
+	hsEmitted HardState
+	unstable  []Entry
+	snapOut   *Snapshot
+	msgs      []Message
+	afterSync []Message
+	pending   []pendingReady
+
+	durablePromised Ballot
+}
+
+// New returns the engine of node cfg.ID, restarted from what st holds
+// durably. The first Ready carries Committed for every slot from the
+// snapshot's Slot+1 through the durable commit index.
+func New(cfg Config, st Storage) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		cfg:    cfg,
+		id:     cfg.ID,
+		quorum: quorumSize(len(cfg.Peers)),
+		st:     st,
+		rng:    rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(cfg.ID))),
+		logger: cfg.Logger,
+	}
+	if e.logger == nil {
+		e.logger = slog.New(slog.DiscardHandler)
+	}
+	e.logger = e.logger.With("node", cfg.ID, "group", cfg.Group)
+	for _, p := range cfg.Peers {
+		if p != cfg.ID {
+			e.peers = append(e.peers, peer{id: p})
+		}
+	}
+	e.matchBuf = make([]Slot, len(cfg.Peers))
+
+	hs, err := st.InitialState()
+	if err != nil {
+		return nil, fmt.Errorf("%w: initial state: %w", ErrStorage, err)
+	}
+	snap, err := st.Snapshot()
+	if err != nil {
+		return nil, fmt.Errorf("%w: snapshot: %w", ErrStorage, err)
+	}
+	first, err := st.FirstSlot()
+	if err != nil {
+		return nil, fmt.Errorf("%w: first slot: %w", ErrStorage, err)
+	}
+	last, err := st.LastSlot()
+	if err != nil {
+		return nil, fmt.Errorf("%w: last slot: %w", ErrStorage, err)
+	}
+	if first != snap.Slot+1 {
+		return nil, fmt.Errorf("%w: first slot %d does not follow snapshot slot %d", ErrStorage, first, snap.Slot)
+	}
+	e.log.start = first
+	for lo := first; lo <= last; {
+		ents, err := st.Entries(lo, last+1, cfg.MaxMsgBytes)
+		if err != nil {
+			return nil, fmt.Errorf("%w: entries [%d, %d]: %w", ErrStorage, lo, last, err)
+		}
+		if len(ents) == 0 {
+			break
+		}
+		for _, en := range ents {
+			if en.Slot < lo || en.Slot > last || en.Type == 0 {
+				return nil, fmt.Errorf("%w: entries [%d, %d] returned slot %d type %d", ErrStorage, lo, last, en.Slot, en.Type)
+			}
+			e.log.set(en)
+		}
+		lo = ents[len(ents)-1].Slot + 1
+	}
+	e.promised = hs.Promised
+	if bugForgetPromise {
+		e.promised = 0
+	}
+	e.maxSeen = e.promised
+	e.durablePromised = e.promised
+	e.commit = max(hs.Commit, snap.Slot)
+	for s := snap.Slot + 1; s <= e.commit; s++ {
+		if e.log.get(s) == nil {
+			return nil, fmt.Errorf("%w: slot %d is at or below the durable commit %d but not stored", ErrStorage, s, e.commit)
+		}
+	}
+	e.applied = snap.Slot
+	e.hsEmitted = HardState{Promised: e.promised, Commit: e.commit}
+	e.becomeFollower(e.promised, 0)
+	return e, nil
+}
+
+// Tick advances the engine's clock by one tick.
+func (e *Engine) Tick() {
+	switch e.role {
+	case RoleLeader:
+		e.tickLeader()
+	default:
+		if e.catchupWait > 0 {
+			e.catchupWait--
+		}
+		e.electionElapsed++
+		if e.electionElapsed >= e.randomizedElection || (len(e.peers) == 0 && e.role == RoleFollower) {
+			e.campaign()
+		}
+	}
+}
+
+// Campaign starts phase 1 now with a ballot higher than any seen.
+func (e *Engine) Campaign() { e.campaign() }
+
+// Propose appends data (a batch of commands, opaque to the engine) to the
+// log at the next free slot. The engine retains data: the caller must not
+// modify it afterwards. It returns a *NotLeaderError (errors.Is
+// ErrNotLeader) on a node that is not an active leader, and ErrPipelineFull
+// when MaxInflight slots are uncommitted.
+func (e *Engine) Propose(data []byte) error {
+	if e.role != RoleLeader {
+		return &NotLeaderError{Leader: e.leader}
+	}
+	last := e.log.last()
+	if int(last-e.commit) >= e.cfg.MaxInflight {
+		return ErrPipelineFull
+	}
+	en := Entry{Slot: last + 1, Ballot: e.ballot, Type: EntryBatch, Data: data}
+	e.log.set(en)
+	e.unstable = append(e.unstable, en)
+	return nil
+}
+
+// CanPropose reports whether Propose would accept a batch now.
+func (e *Engine) CanPropose() bool {
+	return e.role == RoleLeader && int(e.log.last()-e.commit) < e.cfg.MaxInflight
+}
+
+// Step feeds the engine one message from a peer. The engine keeps
+// m.Entries' Data (and m.Snapshot's) beyond the call: the caller must not
+// reuse those bytes. It returns ErrBadMessage (wrapped) for a message of
+// another group, from a non-member or addressed to another node.
+func (e *Engine) Step(m Message) error {
+	if m.Group != e.cfg.Group {
+		return fmt.Errorf("%w: group %d, this engine runs group %d", ErrBadMessage, m.Group, e.cfg.Group)
+	}
+	if m.To != 0 && m.To != e.id {
+		return fmt.Errorf("%w: addressed to node %d, this is node %d", ErrBadMessage, m.To, e.id)
+	}
+	p := e.peer(m.From)
+	if p == nil {
+		return fmt.Errorf("%w: sender %d is not a peer of node %d", ErrBadMessage, m.From, e.id)
+	}
+	p.idle = 0
+	if m.Ballot > e.maxSeen {
+		e.maxSeen = m.Ballot
+	}
+	switch m.Type {
+	case MsgPrepare:
+		e.handlePrepare(m)
+	case MsgPromise:
+		e.handlePromise(p, m)
+	case MsgNack:
+		e.handleNack(m)
+	case MsgAccept, MsgCommit, MsgSnapshot:
+		e.handleLeaderMsg(m)
+	case MsgAccepted:
+		e.handleAccepted(p, m)
+	case MsgCatchup:
+		e.handleCatchup(m)
+	default:
+		return fmt.Errorf("%w: unknown message type %d", ErrBadMessage, m.Type)
+	}
+	return nil
+}
+
+func (e *Engine) peer(id NodeID) *peer {
+	for i := range e.peers {
+		if e.peers[i].id == id {
+			return &e.peers[i]
+		}
+	}
+	return nil
+}
+
+func (e *Engine) send(m Message) {
+	m.Group = e.cfg.Group
+	m.From = e.id
+	e.msgs = append(e.msgs, m)
+}
+
+func (e *Engine) sendAfterSync(m Message) {
+	m.Group = e.cfg.Group
+	m.From = e.id
+	e.afterSync = append(e.afterSync, m)
+}
+
+func (e *Engine) resetElectionTimer() {
+	e.electionElapsed = 0
+	e.randomizedElection = e.cfg.ElectionTicks + e.rng.IntN(e.cfg.ElectionTicks)
+}
+
+// becomeFollower makes this node a follower under ballot b (raised into
+// promised if higher) of leader (0 if not known yet).
+func (e *Engine) becomeFollower(b Ballot, leader NodeID) {
+	if e.role != RoleFollower || e.leader != leader {
+		e.logger.Debug("becoming follower", "ballot", b, "leader", leader)
+	}
+	if b > e.promised {
+		e.promised = b
+	}
+	e.role = RoleFollower
+	e.leader = leader
+	e.ballot = 0
+	e.proposals = nil
+	e.bestSnap = nil
+	e.catchupWait = 0
+	e.resetElectionTimer()
+}
+
+// campaign starts phase 1: a ballot higher than any seen, promised to
+// ourselves, and a Prepare to every peer. Our own promise counts once it is
+// durable (Advance).
+func (e *Engine) campaign() {
+	e.ballot = nextBallot(max(e.maxSeen, e.promised), e.id)
+	e.maxSeen = e.ballot
+	e.promised = e.ballot
+	e.role = RoleCandidate
+	e.leader = 0
+	e.prepareSlot = e.commit + 1
+	e.votes = 0
+	e.selfVoted = false
+	e.proposals = make(map[Slot]Entry)
+	e.bestSnap = nil
+	for i := range e.peers {
+		e.peers[i].promised = false
+	}
+	e.resetElectionTimer()
+	e.logger.Info("starting phase 1", "ballot", e.ballot, "slot", e.prepareSlot)
+	for _, p := range e.peers {
+		e.send(Message{Type: MsgPrepare, To: p.id, Ballot: e.ballot, Slot: e.prepareSlot})
+	}
+	if e.durablePromised == e.ballot {
+		e.selfPromise()
+	}
+}
+
+// Status is a snapshot of the engine's state for metrics and tests.
+type Status struct {
+	ID       NodeID
+	Role     Role
+	Ballot   Ballot // own ballot when candidate or leader, else the promised one
+	Promised Ballot
+	Leader   NodeID // known leader, 0 if none
+	Commit   Slot
+	Applied  Slot // highest slot handed out in Ready.Committed
+	LastSlot Slot // highest slot in the in-memory log
+	// Match is, on a leader, each peer's acknowledged slot under the
+	// current ballot (this node's own durable slot included); nil otherwise.
+	Match []PeerMatch
+}
+
+// PeerMatch is one member's acknowledged slot, as the leader sees it.
+type PeerMatch struct {
+	ID    NodeID
+	Match Slot
+}
+
+// Status returns the engine's current state.
+func (e *Engine) Status() Status {
+	s := Status{
+		ID: e.id, Role: e.role, Ballot: e.promised, Promised: e.promised,
+		Leader: e.leader, Commit: e.commit, Applied: e.applied, LastSlot: e.log.last(),
+	}
+	if e.role != RoleFollower {
+		s.Ballot = e.ballot
+	}
+	if e.role == RoleLeader {
+		s.Match = append(s.Match, PeerMatch{ID: e.id, Match: e.selfMatch})
+		for _, p := range e.peers {
+			s.Match = append(s.Match, PeerMatch{ID: p.id, Match: p.match})
+		}
+	}
+	return s
+}
+
+var errCompactAhead = errors.New("engine: compact beyond applied slot")

@@ -1,0 +1,572 @@
+package engine
+
+import (
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"testing"
+)
+
+var (
+	simSeeds = flag.Int("sim.seeds", 500, "number of simulator seeds TestSim runs")
+	simSeed  = flag.Uint64("sim.seed", 0, "run only this simulator seed (replay)")
+	simTrace = flag.Bool("sim.trace", false, "print the simulator's event trace of a failing seed")
+)
+
+// simOptions shape one simulated run. They are drawn from the seed, so a
+// seed alone replays a run.
+type simOptions struct {
+	nodes       int
+	faultTicks  int     // ticks with faults injected
+	settleTicks int     // after healing, ticks allowed for every pending command to commit
+	drop, dup   float64 // per-message probabilities
+	maxDelay    int     // network delay in ticks: 1..maxDelay
+	maxPersist  int     // delay of a sync in ticks: 0..maxPersist
+	crash       float64 // per-tick probability of crashing a node
+	partition   float64 // per-tick probability of a new (symmetric) partition
+	oneway      float64 // per-tick probability of cutting one direction of one link
+	heal        float64 // per-tick probability of healing every cut
+	snapEvery   int     // slots between snapshots (0: never)
+	maxMsgBytes uint64
+	maxInflight int
+}
+
+func optionsForSeed(seed uint64) simOptions {
+	r := rand.New(rand.NewPCG(seed, 0x5eed))
+	o := simOptions{
+		nodes:       []int{3, 5}[seed%2],
+		faultTicks:  300 + r.IntN(300),
+		settleTicks: 600,
+		drop:        []float64{0, 0.02, 0.1, 0.25}[r.IntN(4)],
+		dup:         []float64{0, 0.05, 0.2}[r.IntN(3)],
+		maxDelay:    1 + r.IntN(4),
+		maxPersist:  r.IntN(4),
+		crash:       []float64{0, 0.005, 0.02}[r.IntN(3)],
+		partition:   []float64{0, 0.005, 0.02}[r.IntN(3)],
+		oneway:      []float64{0, 0.01, 0.03}[r.IntN(3)],
+		heal:        []float64{0.01, 0.05}[r.IntN(2)],
+		snapEvery:   []int{0, 10, 40}[r.IntN(3)],
+		maxMsgBytes: []uint64{64, 1 << 20}[r.IntN(2)],
+		maxInflight: []int{1, 4, 64}[r.IntN(3)],
+	}
+	if seed%10 == 9 {
+		o.nodes = 7
+	}
+	return o
+}
+
+type simStats struct {
+	msgs, crashes, partitions, leaders, snapshots, ticks int
+	applied                                              int
+	byType                                               [MsgSnapshot + 1]int
+	installs                                             int
+}
+
+type simMsg struct {
+	at       int
+	from, to NodeID
+	body     []byte
+}
+
+type simPending struct {
+	rd Ready
+	at int // tick at which its sync completes
+}
+
+type simNode struct {
+	id       NodeID
+	eng      *Engine
+	st       *memStorage
+	up       bool
+	inc      int
+	restarts int // tick to restart at, when down
+	pending  []simPending
+	smSlot   Slot
+	smState  uint64
+}
+
+type simBatch struct {
+	data     []byte
+	ids      []uint64
+	lastSent int
+}
+
+type sim struct {
+	t     testing.TB
+	seed  uint64
+	o     simOptions
+	r     *rand.Rand
+	now   int
+	nodes []*simNode
+	peers []NodeID
+	net   []simMsg
+	cut   map[[2]NodeID]bool
+	chk   *checker
+
+	nextCmd  uint64
+	pending  map[uint64]bool // command ids created, not yet applied anywhere
+	batches  []*simBatch     // batches with commands still pending
+	hint     NodeID
+	faulting bool
+	stats    simStats
+	trace    []string
+}
+
+func newSim(t testing.TB, seed uint64, o simOptions) *sim {
+	s := &sim{
+		t: t, seed: seed, o: o,
+		r:       rand.New(rand.NewPCG(seed, 0xfa17)),
+		cut:     make(map[[2]NodeID]bool),
+		chk:     newChecker(o.nodes),
+		pending: make(map[uint64]bool),
+	}
+	for i := 1; i <= o.nodes; i++ {
+		s.peers = append(s.peers, NodeID(i))
+	}
+	for _, id := range s.peers {
+		n := &simNode{id: id, st: newMemStorage()}
+		s.nodes = append(s.nodes, n)
+		s.start(n)
+	}
+	return s
+}
+
+func (s *sim) tracef(format string, args ...any) {
+	if !*simTrace {
+		return
+	}
+	s.trace = append(s.trace, fmt.Sprintf("%5d ", s.now)+fmt.Sprintf(format, args...))
+}
+
+func (s *sim) config(id NodeID, inc int) Config {
+	cfg := DefaultConfig()
+	cfg.ID = id
+	cfg.Peers = s.peers
+	cfg.HeartbeatTicks = 2
+	cfg.ElectionTicks = 10
+	cfg.MaxInflight = s.o.maxInflight
+	cfg.MaxMsgBytes = s.o.maxMsgBytes
+	cfg.Seed = int64(s.seed*131 + uint64(inc))
+	return cfg
+}
+
+// start (re)creates n's engine from its durable state alone.
+func (s *sim) start(n *simNode) {
+	eng, err := New(s.config(n.id, n.inc), n.st)
+	if err != nil {
+		s.chk.fail("node %d: restart: %v", n.id, err)
+		return
+	}
+	n.eng = eng
+	n.up = true
+	n.pending = nil
+	n.smSlot = n.st.snap.Slot
+	n.smState = 0
+	if n.smSlot > 0 {
+		n.smState = binary.LittleEndian.Uint64(n.st.snap.Data)
+		s.chk.restore(n.id, n.smSlot, n.smState)
+	}
+	s.tracef("node %d starts (incarnation %d): hs %+v snapshot %d", n.id, n.inc, n.st.hs, n.st.snap.Slot)
+}
+
+func (s *sim) crash(n *simNode) {
+	s.tracef("node %d crashes, losing %d unsynced readies", n.id, len(n.pending))
+	n.up = false
+	n.eng = nil
+	n.pending = nil
+	n.inc++
+	n.restarts = s.now + 5 + s.r.IntN(40)
+	s.stats.crashes++
+}
+
+func (s *sim) send(from NodeID, m *Message) {
+	if m.To == from || m.To == 0 {
+		s.chk.fail("node %d sends %v to node %d", from, m.Type, m.To)
+		return
+	}
+	if m.From != from {
+		s.chk.fail("node %d sends a message marked from %d", from, m.From)
+	}
+	copies := 1
+	if s.faulting {
+		if s.r.Float64() < s.o.drop {
+			copies = 0
+		} else if s.r.Float64() < s.o.dup {
+			copies = 2
+		}
+	}
+	for range copies {
+		body := m.MarshalAppend(make([]byte, 0, m.Size()))
+		s.net = append(s.net, simMsg{at: s.now + 1 + s.r.IntN(s.o.maxDelay), from: from, to: m.To, body: body})
+	}
+}
+
+func (s *sim) deliver() {
+	var due []simMsg
+	kept := s.net[:0]
+	for _, m := range s.net {
+		if m.at <= s.now {
+			due = append(due, m)
+		} else {
+			kept = append(kept, m)
+		}
+	}
+	s.net = kept
+	s.r.Shuffle(len(due), func(i, j int) { due[i], due[j] = due[j], due[i] })
+	for _, dm := range due {
+		n := s.nodes[dm.to-1]
+		if !n.up || s.cut[[2]NodeID{dm.from, dm.to}] {
+			continue
+		}
+		var m Message
+		if err := m.Unmarshal(dm.body); err != nil {
+			s.chk.fail("decode: %v", err)
+			return
+		}
+		m.To = dm.to
+		s.stats.msgs++
+		s.stats.byType[m.Type]++
+		s.tracef("%d->%d %v b=%v slot=%d commit=%d ents=%d", dm.from, dm.to, m.Type, m.Ballot, m.Slot, m.Commit, len(m.Entries))
+		if err := n.eng.Step(m); err != nil {
+			s.chk.fail("node %d: Step: %v", n.id, err)
+		}
+	}
+}
+
+// process drains n's Ready queue and completes the syncs that are due.
+func (s *sim) process(n *simNode) {
+	for iter := 0; n.up && iter < 100; iter++ {
+		progressed := false
+		if n.eng.HasReady() {
+			progressed = true
+			rd := n.eng.Ready()
+			for i := range rd.Messages {
+				s.send(n.id, &rd.Messages[i])
+			}
+			if rd.Snapshot != nil {
+				n.smSlot = rd.Snapshot.Slot
+				n.smState = binary.LittleEndian.Uint64(rd.Snapshot.Data)
+				s.chk.restore(n.id, n.smSlot, n.smState)
+				s.tracef("node %d restores snapshot %d", n.id, n.smSlot)
+				s.stats.installs++
+			}
+			for i := range rd.Committed {
+				en := &rd.Committed[i]
+				if en.Slot != n.smSlot+1 {
+					s.chk.fail("node %d: Committed slot %d after applying %d", n.id, en.Slot, n.smSlot)
+					return
+				}
+				n.smState = s.chk.apply(n.id, n.smState, en)
+				n.smSlot = en.Slot
+				s.applied(en)
+			}
+			at := s.now
+			if s.o.maxPersist > 0 {
+				at += s.r.IntN(s.o.maxPersist + 1)
+			}
+			// Syncs complete in order.
+			if len(n.pending) > 0 {
+				at = max(at, n.pending[len(n.pending)-1].at)
+			}
+			n.pending = append(n.pending, simPending{rd: rd, at: at})
+		}
+		for len(n.pending) > 0 && n.pending[0].at <= s.now {
+			progressed = true
+			p := n.pending[0]
+			n.pending = n.pending[1:]
+			if err := n.st.persist(&p.rd); err != nil {
+				s.chk.fail("node %d: %v", n.id, err)
+				return
+			}
+			for i := range p.rd.Entries {
+				s.chk.durableAccept(n.id, &p.rd.Entries[i])
+			}
+			for i := range p.rd.AfterSync {
+				s.send(n.id, &p.rd.AfterSync[i])
+			}
+			n.eng.Advance(p.rd)
+		}
+		if !progressed {
+			break
+		}
+	}
+	if s.o.snapEvery > 0 && n.up && len(n.pending) == 0 && n.smSlot >= n.st.snap.Slot+Slot(s.o.snapEvery) {
+		var data [8]byte
+		binary.LittleEndian.PutUint64(data[:], n.smState)
+		n.st.setSnapshot(Snapshot{Slot: n.smSlot, Data: data[:]})
+		s.stats.snapshots++
+		if err := n.eng.Compact(n.smSlot); err != nil {
+			s.chk.fail("node %d: Compact(%d): %v", n.id, n.smSlot, err)
+		}
+	}
+}
+
+// applied marks the commands of an applied batch as done.
+func (s *sim) applied(en *Entry) {
+	for b := en.Data; len(b) >= 8; b = b[8:] {
+		delete(s.pending, binary.LittleEndian.Uint64(b))
+	}
+}
+
+// clients create new batches (while faulting) and (re)propose pending ones.
+func (s *sim) clients() {
+	if s.faulting && s.r.IntN(3) == 0 {
+		k := 1 + s.r.IntN(4)
+		b := &simBatch{lastSent: -1000}
+		for range k {
+			s.nextCmd++
+			b.ids = append(b.ids, s.nextCmd)
+			b.data = binary.LittleEndian.AppendUint64(b.data, s.nextCmd)
+			s.pending[s.nextCmd] = true
+		}
+		s.batches = append(s.batches, b)
+	}
+	kept := s.batches[:0]
+	for _, b := range s.batches {
+		done := true
+		for _, id := range b.ids {
+			if s.pending[id] {
+				done = false
+			}
+		}
+		if !done {
+			kept = append(kept, b)
+		}
+	}
+	s.batches = kept
+	// Like a runtime's batcher: every command not applied 30 ticks after it
+	// was last sent goes, with the others, into one proposal to the node
+	// believed to lead.
+	var data []byte
+	var sent []*simBatch
+	for _, b := range s.batches {
+		if s.now-b.lastSent >= 30 && len(sent) < 16 {
+			data = append(data, b.data...)
+			sent = append(sent, b)
+		}
+	}
+	if len(sent) == 0 {
+		return
+	}
+	target := s.hint
+	if target == 0 || s.r.IntN(4) == 0 {
+		target = NodeID(1 + s.r.IntN(s.o.nodes))
+	}
+	n := s.nodes[target-1]
+	if !n.up {
+		s.hint = 0
+		return
+	}
+	err := n.eng.Propose(data)
+	var nle *NotLeaderError
+	switch {
+	case err == nil:
+		for _, b := range sent {
+			b.lastSent = s.now
+		}
+		s.hint = target
+	case errors.As(err, &nle):
+		s.hint = nle.Leader
+	case errors.Is(err, ErrPipelineFull):
+	default:
+		s.chk.fail("node %d: Propose: %v", target, err)
+	}
+}
+
+func (s *sim) faults() {
+	live := 0
+	for _, n := range s.nodes {
+		if n.up {
+			live++
+		}
+	}
+	if s.r.Float64() < s.o.crash {
+		n := s.nodes[s.r.IntN(len(s.nodes))]
+		if n.up {
+			s.crash(n)
+		}
+	}
+	if s.r.Float64() < s.o.partition {
+		clear(s.cut)
+		side := make([]bool, len(s.nodes))
+		for i := range side {
+			side[i] = s.r.IntN(2) == 0
+		}
+		for i, a := range s.peers {
+			for j, b := range s.peers {
+				if side[i] != side[j] {
+					s.cut[[2]NodeID{a, b}] = true
+				}
+			}
+		}
+		s.tracef("partition %v", side)
+		s.stats.partitions++
+	}
+	if s.r.Float64() < s.o.oneway {
+		a, b := s.peers[s.r.IntN(len(s.peers))], s.peers[s.r.IntN(len(s.peers))]
+		if a != b {
+			s.cut[[2]NodeID{a, b}] = true
+			s.tracef("cut %d->%d", a, b)
+		}
+	}
+	if s.r.Float64() < s.o.heal {
+		clear(s.cut)
+		s.tracef("heal")
+	}
+}
+
+func (s *sim) restartDue(force bool) {
+	for _, n := range s.nodes {
+		if !n.up && (force || s.now >= n.restarts) {
+			s.start(n)
+		}
+	}
+}
+
+func (s *sim) step() {
+	s.now++
+	if s.faulting {
+		s.faults()
+	}
+	s.restartDue(false)
+	s.clients()
+	for _, n := range s.nodes {
+		if n.up {
+			n.eng.Tick()
+		}
+	}
+	s.deliver()
+	for _, n := range s.nodes {
+		s.process(n)
+	}
+	s.checkLeaders()
+}
+
+func (s *sim) checkLeaders() {
+	promised := make([]Ballot, len(s.nodes))
+	for i, n := range s.nodes {
+		promised[i] = n.st.hs.Promised
+	}
+	for _, n := range s.nodes {
+		if !n.up {
+			continue
+		}
+		if st := n.eng.Status(); st.Role == RoleLeader {
+			s.chk.leader(n.id, n.inc, st.Ballot, promised)
+		}
+	}
+}
+
+// run plays the seed: faults, then healing and a bounded wait for every
+// pending command to commit and every node to apply the same log.
+func (s *sim) run() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic at tick %d: %v\n%s", s.now, r, debug.Stack())
+		}
+	}()
+	s.faulting = true
+	for s.now < s.o.faultTicks && s.chk.err == nil {
+		s.step()
+	}
+	if s.chk.err != nil {
+		return fmt.Errorf("tick %d: %w", s.now, s.chk.err)
+	}
+	s.faulting = false
+	clear(s.cut)
+	s.restartDue(true)
+	healed := s.now
+	for s.chk.err == nil {
+		if s.converged() {
+			s.stats.ticks = s.now
+			s.stats.applied = len(s.chk.applied)
+			s.stats.leaders = s.chk.newLeaders
+			return nil
+		}
+		if s.now-healed > s.o.settleTicks {
+			return fmt.Errorf("liveness: %d commands still pending %d ticks after healing (applied: %v)", len(s.pending), s.o.settleTicks, s.appliedSlots())
+		}
+		s.step()
+	}
+	return fmt.Errorf("tick %d: %w", s.now, s.chk.err)
+}
+
+func (s *sim) appliedSlots() string {
+	var b strings.Builder
+	for _, n := range s.nodes {
+		if !n.up {
+			fmt.Fprintf(&b, "\n  node %d down", n.id)
+			continue
+		}
+		st := n.eng.Status()
+		fmt.Fprintf(&b, "\n  node %d applied %d: %+v", n.id, n.smSlot, st)
+		e := n.eng
+		fmt.Fprintf(&b, "\n    ack %v/%d to %d need %v, leaderCommit %d, log [%d..%d]", e.ackBallot, e.ackSlot, e.ackTo, e.needAck, e.leaderCommit, e.log.start, e.log.last())
+		for sl := max(e.log.start, e.commit); sl <= e.log.last(); sl++ {
+			if en := e.log.get(sl); en != nil {
+				fmt.Fprintf(&b, " %d:%v", sl, en.Ballot)
+			}
+		}
+	}
+	return b.String()
+}
+
+func (s *sim) converged() bool {
+	if len(s.pending) > 0 {
+		return false
+	}
+	want := Slot(len(s.chk.applied))
+	for _, n := range s.nodes {
+		if n.smSlot != want {
+			return false
+		}
+	}
+	return true
+}
+
+func replayCommand(seed uint64) string {
+	return fmt.Sprintf("go test -tags invariants -run 'TestSim$' ./engine/ -sim.seed=%d -sim.trace", seed)
+}
+
+func runSeed(t testing.TB, seed uint64) error {
+	s := newSim(t, seed, optionsForSeed(seed))
+	err := s.run()
+	if testing.Verbose() && err == nil {
+		t.Logf("seed %d: %d nodes, %+v", seed, s.o.nodes, s.stats)
+	}
+	if err != nil && *simTrace {
+		tail := s.trace[max(0, len(s.trace)-400):]
+		t.Logf("trace (last %d events):\n%s", len(tail), strings.Join(tail, "\n"))
+	}
+	return err
+}
+
+// TestSim runs the seeded fault simulator over -sim.seeds seeds (3-, 5- and
+// 7-node groups), or only -sim.seed.
+func TestSim(t *testing.T) {
+	seeds := make([]uint64, 0, *simSeeds)
+	if *simSeed != 0 {
+		seeds = append(seeds, *simSeed)
+	} else {
+		for i := 1; i <= *simSeeds; i++ {
+			seeds = append(seeds, uint64(i))
+		}
+	}
+	failed := 0
+	for _, seed := range seeds {
+		if err := runSeed(t, seed); err != nil {
+			failed++
+			t.Errorf("seed %d (%+v): %v\nreplay: %s", seed, optionsForSeed(seed), err, replayCommand(seed))
+			if failed >= 5 {
+				t.Fatal("stopping after 5 failing seeds")
+			}
+		}
+	}
+}
+
+var _ = slices.Sort[[]int]
