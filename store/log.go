@@ -1,0 +1,177 @@
+package store
+
+import (
+	"errors"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/mpaxos/mpaxos/engine"
+)
+
+// Log is one group's durable log; it implements engine.Storage. Its methods
+// are safe to call while other goroutines Save.
+type Log struct {
+	s *Store
+	g engine.GroupID
+
+	// snap and last cache the snapshot's slot and the highest stored slot
+	// (or snap when no entry is above it). Open loads them; Save raises
+	// them after its batch commits, so they may trail a commit in flight
+	// but never run ahead of durable state.
+	snap atomic.Uint64
+	last atomic.Uint64
+}
+
+var _ engine.Storage = (*Log)(nil)
+
+func newLog(s *Store, g engine.GroupID) *Log { return &Log{s: s, g: g} }
+
+// Group returns the group this log belongs to.
+func (l *Log) Group() engine.GroupID { return l.g }
+
+// InitialState returns the stored hard state, or the zero HardState.
+func (l *Log) InitialState() (engine.HardState, error) {
+	if l.s.closed.Load() {
+		return engine.HardState{}, ErrClosed
+	}
+	key := appendMetaKey(nil, l.g, kindHardState)
+	val, closer, err := l.s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return engine.HardState{}, nil
+	}
+	if err != nil {
+		return engine.HardState{}, wrapPebble(err, "read hard state")
+	}
+	defer closer.Close()
+	return decodeHardState(l.g, key, val)
+}
+
+// Snapshot returns the stored snapshot (a copy the caller owns), or the zero
+// Snapshot.
+func (l *Log) Snapshot() (engine.Snapshot, error) {
+	if l.s.closed.Load() {
+		return engine.Snapshot{}, ErrClosed
+	}
+	key := appendMetaKey(nil, l.g, kindSnapData)
+	val, closer, err := l.s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return engine.Snapshot{}, nil
+	}
+	if err != nil {
+		return engine.Snapshot{}, wrapPebble(err, "read snapshot")
+	}
+	defer closer.Close()
+	snap, err := decodeSnapData(l.g, key, val)
+	if err != nil {
+		return engine.Snapshot{}, err
+	}
+	// val belongs to Pebble until closer.Close.
+	snap.Data = clone(snap.Data)
+	return snap, nil
+}
+
+// FirstSlot returns the snapshot's slot + 1 (1 without a snapshot). It
+// reads a cached value.
+func (l *Log) FirstSlot() (engine.Slot, error) {
+	return engine.Slot(l.snap.Load() + 1), nil
+}
+
+// LastSlot returns the highest stored slot, or the snapshot's slot when no
+// entry is above it. It reads a cached value.
+func (l *Log) LastSlot() (engine.Slot, error) {
+	return engine.Slot(l.last.Load()), nil
+}
+
+// Entries returns the stored entries with lo <= Slot < hi in slot order,
+// skipping holes. It returns the longest run whose Data add up to at most
+// maxBytes, but at least one entry when there is one. It returns
+// engine.ErrCompacted when lo is at or below the snapshot's slot, judged in
+// the same consistent Pebble view as the entries it reads. The returned
+// entries and their Data are the caller's.
+func (l *Log) Entries(lo, hi engine.Slot, maxBytes uint64) ([]engine.Entry, error) {
+	if l.s.closed.Load() {
+		return nil, ErrClosed
+	}
+	// One iterator over [snapshot slot record, entries below hi): the
+	// record orders before the entries (keys.go), and an iterator sees one
+	// point in time, so a snapshot committed concurrently is either seen
+	// with its truncation or not at all.
+	it, err := l.s.db.NewIter(&pebble.IterOptions{
+		LowerBound: appendMetaKey(nil, l.g, kindSnapMeta),
+		UpperBound: entryEnd(l.g, hi),
+	})
+	if err != nil {
+		return nil, wrapPebble(err, "read entries")
+	}
+	defer it.Close()
+	snap, err := l.snapMetaAt(it)
+	if err != nil {
+		return nil, err
+	}
+	if lo <= snap {
+		return nil, engine.ErrCompacted
+	}
+	if hi <= lo {
+		return nil, nil
+	}
+	var (
+		ents []engine.Entry
+		size uint64
+	)
+	for valid := it.SeekGE(entryKey(l.g, lo)); valid; valid = it.Next() {
+		val, err := it.ValueAndErr()
+		if err != nil {
+			return nil, wrapPebble(err, "read entries")
+		}
+		e, err := decodeEntry(it.Key(), val)
+		if err != nil {
+			return nil, err
+		}
+		size += uint64(len(e.Data))
+		if len(ents) > 0 && size > maxBytes {
+			break
+		}
+		// Pebble's iterator memory is only valid until the next step.
+		e.Data = clone(e.Data)
+		ents = append(ents, e)
+	}
+	if err := it.Error(); err != nil {
+		return nil, wrapPebble(err, "read entries")
+	}
+	return ents, nil
+}
+
+// snapMetaAt returns the snapshot's slot (0 without a snapshot) as seen by
+// it, whose bounds must start at or below the record's key.
+func (l *Log) snapMetaAt(it *pebble.Iterator) (engine.Slot, error) {
+	key := appendMetaKey(nil, l.g, kindSnapMeta)
+	if !it.SeekGE(key) || string(it.Key()) != string(key) {
+		return 0, wrapPebble(it.Error(), "read snapshot slot")
+	}
+	val, err := it.ValueAndErr()
+	if err != nil {
+		return 0, wrapPebble(err, "read snapshot slot")
+	}
+	return decodeSnapMeta(l.g, key, val)
+}
+
+// readSnapMeta returns the stored snapshot's slot (0 without a snapshot).
+func (l *Log) readSnapMeta() (engine.Slot, error) {
+	key := appendMetaKey(nil, l.g, kindSnapMeta)
+	val, closer, err := l.s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, wrapPebble(err, "read snapshot slot")
+	}
+	defer closer.Close()
+	return decodeSnapMeta(l.g, key, val)
+}
+
+func clone(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
