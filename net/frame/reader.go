@@ -191,3 +191,14 @@ func (r *Reader) setDeadline(partial bool) {
 		_ = r.dl.SetReadDeadline(time.Time{})
 	}
 }
+
+// SetMaxFrame changes the largest body the Reader accepts from the next frame
+// on. A handshake uses it to read a stranger's first frame under a small
+// limit before granting the connection's full one. It panics like NewReader
+// on a value out of range.
+func (r *Reader) SetMaxFrame(maxFrame int) {
+	if maxFrame < 0 || maxFrame > MaxLimit {
+		panic(fmt.Sprintf("frame: maximum frame size %d out of range [0, %d]", maxFrame, MaxLimit))
+	}
+	r.max = maxFrame
+}
