@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"time"
 
@@ -166,6 +167,12 @@ func (r *Reader) readErr(err error, partial bool) error {
 			return fmt.Errorf("%w: stream ends inside a frame: %w", ErrMalformed, io.ErrUnexpectedEOF)
 		}
 		return io.EOF
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		if partial {
+			return fmt.Errorf("frame: frame not complete within %v: %w", r.frame, err)
+		}
+		return fmt.Errorf("frame: no frame for %v: %w", r.idle, err)
 	}
 	return fmt.Errorf("frame: read: %w", err)
 }

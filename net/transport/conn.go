@@ -72,10 +72,10 @@ type Conn struct {
 }
 
 type connStats struct {
-	framesSent, bytesSent, writes   atomic.Uint64
-	droppedFull, droppedClosed      atomic.Uint64
-	droppedOversize                 atomic.Uint64
-	framesReceived, bytesReceived   atomic.Uint64
+	framesSent, bytesSent, writes atomic.Uint64
+	droppedFull, droppedClosed    atomic.Uint64
+	droppedOversize               atomic.Uint64
+	framesReceived, bytesReceived atomic.Uint64
 }
 
 // ConnStats are a connection's counters since it was established.

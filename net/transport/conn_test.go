@@ -322,8 +322,8 @@ func contains(s, sub string) bool {
 // TestConnSteadyStateNoAlloc: a Send/receive round of frames that fit in the
 // read buffer allocates nothing once the pools are warm.
 func TestConnSteadyStateNoAlloc(t *testing.T) {
-	if testing.Short() {
-		t.Skip("allocation count needs a quiet run")
+	if testing.Short() || raceEnabled {
+		t.Skip("allocation counts need a normal (non -race, non -short) build")
 	}
 	var got atomic.Uint64
 	sc := DefaultServerConfig()
