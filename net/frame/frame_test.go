@@ -1,0 +1,225 @@
+package frame
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+	"testing/iotest"
+)
+
+// stream encodes frames the way a transport writes them: header then body.
+func stream(frames ...testFrame) []byte {
+	var b []byte
+	for _, f := range frames {
+		b = AppendHeader(b, f.typ, len(f.body))
+		b = append(b, f.body...)
+	}
+	return b
+}
+
+type testFrame struct {
+	typ  byte
+	body []byte
+}
+
+func pattern(n int, seed byte) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = seed + byte(i*7)
+	}
+	return b
+}
+
+func TestAppendHeader(t *testing.T) {
+	for _, tc := range []struct {
+		typ  byte
+		n    int
+		want []byte
+	}{
+		{0, 0, []byte{0, 0, 0, 0, 0}},
+		{7, 1, []byte{0, 0, 0, 1, 7}},
+		{0xff, 0x01020304, []byte{1, 2, 3, 4, 0xff}},
+	} {
+		if got := AppendHeader(nil, tc.typ, tc.n); !bytes.Equal(got, tc.want) {
+			t.Errorf("AppendHeader(%d, %d) = %x, want %x", tc.typ, tc.n, got, tc.want)
+		}
+	}
+}
+
+func TestDecode(t *testing.T) {
+	full := stream(testFrame{9, []byte("hello")})
+	for _, tc := range []struct {
+		name     string
+		in       []byte
+		max      int
+		wantN    int
+		wantNeed int
+		wantErr  error
+	}{
+		{"empty", nil, 100, 0, HeaderSize, nil},
+		{"partial header", full[:3], 100, 0, HeaderSize, nil},
+		{"header only", full[:HeaderSize], 100, 0, len(full), nil},
+		{"partial body", full[:len(full)-1], 100, 0, len(full), nil},
+		{"whole", full, 100, len(full), len(full), nil},
+		{"trailing bytes", append(full[:len(full):len(full)], 1, 2), 100, len(full), len(full), nil},
+		{"at max", full, 5, len(full), len(full), nil},
+		{"above max", full, 4, 0, 0, ErrFrameTooLarge},
+		{"huge prefix", []byte{0xff, 0xff, 0xff, 0xff, 1}, DefaultMaxFrame, 0, 0, ErrFrameTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			typ, body, n, need, err := Decode(tc.in, tc.max)
+			if !errors.Is(err, tc.wantErr) || n != tc.wantN || need != tc.wantNeed {
+				t.Fatalf("Decode = n %d need %d err %v, want n %d need %d err %v", n, need, err, tc.wantN, tc.wantNeed, tc.wantErr)
+			}
+			if n > 0 && (typ != 9 || string(body) != "hello") {
+				t.Fatalf("Decode = type %d body %q", typ, body)
+			}
+		})
+	}
+}
+
+// TestReaderSizes reads frames of every size up to the maximum through read
+// buffers smaller than, equal to and larger than the frames, and through
+// readers that return one byte or half the request at a time.
+func TestReaderSizes(t *testing.T) {
+	const maxFrame = 1100
+	var frames []testFrame
+	for n := 0; n <= maxFrame; n++ {
+		frames = append(frames, testFrame{byte(n), pattern(n, byte(n))})
+	}
+	in := stream(frames...)
+	wraps := map[string]func(io.Reader) io.Reader{
+		"plain":   func(r io.Reader) io.Reader { return r },
+		"onebyte": iotest.OneByteReader,
+		"half":    iotest.HalfReader,
+		"dataerr": iotest.DataErrReader,
+	}
+	for _, bufSize := range []int{1, HeaderSize, 64, 1000, maxFrame + HeaderSize, 64 << 10} {
+		for name, wrap := range wraps {
+			rd := NewReader(wrap(bytes.NewReader(in)), bufSize, maxFrame)
+			for i, f := range frames {
+				typ, body, err := rd.Next()
+				if err != nil {
+					t.Fatalf("buf %d %s: frame %d: %v", bufSize, name, i, err)
+				}
+				if typ != f.typ || !bytes.Equal(body, f.body) {
+					t.Fatalf("buf %d %s: frame %d: got type %d len %d, want type %d len %d", bufSize, name, i, typ, len(body), f.typ, len(f.body))
+				}
+			}
+			if _, _, err := rd.Next(); err != io.EOF {
+				t.Fatalf("buf %d %s: at end: %v, want io.EOF", bufSize, name, err)
+			}
+		}
+	}
+}
+
+func TestReaderErrors(t *testing.T) {
+	good := stream(testFrame{1, []byte("abc")})
+	for _, tc := range []struct {
+		name    string
+		in      []byte
+		max     int
+		want    error
+		wantEOF bool // the error also wraps io.ErrUnexpectedEOF
+	}{
+		{"huge length", []byte{0xff, 0xff, 0xff, 0xff, 0}, DefaultMaxFrame, ErrFrameTooLarge, false},
+		{"one above max", stream(testFrame{1, make([]byte, 101)}), 100, ErrFrameTooLarge, false},
+		{"truncated header", good[:3], 100, ErrMalformed, true},
+		{"truncated body", good[:len(good)-1], 100, ErrMalformed, true},
+		{"truncated big body", stream(testFrame{1, make([]byte, 5000)})[:4000], 10000, ErrMalformed, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rd := NewReader(bytes.NewReader(tc.in), 1024, tc.max)
+			_, _, err := rd.Next()
+			if !errors.Is(err, tc.want) || errors.Is(err, io.ErrUnexpectedEOF) != tc.wantEOF {
+				t.Fatalf("Next = %v, want %v (unexpected EOF %v)", err, tc.want, tc.wantEOF)
+			}
+			if _, _, err2 := rd.Next(); err2 != err {
+				t.Fatalf("second Next = %v, want sticky %v", err2, err)
+			}
+		})
+	}
+}
+
+// TestTooLargeNoAlloc shows a hostile length prefix is refused before any
+// memory is set aside for its body.
+func TestTooLargeNoAlloc(t *testing.T) {
+	in := []byte{0x7f, 0xff, 0xff, 0xff, 0}
+	src := bytes.NewReader(in)
+	rd := NewReader(src, 64, DefaultMaxFrame)
+	allocs := testing.AllocsPerRun(100, func() {
+		src.Reset(in)
+		rd.r, rd.w, rd.err = 0, 0, nil
+		if _, _, err := rd.Next(); !errors.Is(err, ErrFrameTooLarge) {
+			t.Fatalf("Next = %v", err)
+		}
+	})
+	// The error value itself (fmt.Errorf) allocates a little; the point is that
+	// nothing near the announced 2 GiB is allocated.
+	if allocs > 4 {
+		t.Fatalf("%.0f allocations rejecting a huge frame", allocs)
+	}
+}
+
+// TestReaderNoAlloc: decoding frames that fit in the buffer allocates nothing.
+func TestReaderNoAlloc(t *testing.T) {
+	in := stream(testFrame{1, pattern(100, 1)}, testFrame{2, pattern(3000, 2)})
+	src := bytes.NewReader(in)
+	rd := NewReader(src, 64<<10, DefaultMaxFrame)
+	allocs := testing.AllocsPerRun(100, func() {
+		src.Reset(in)
+		for range 2 {
+			if _, _, err := rd.Next(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%.1f allocations per two frames", allocs)
+	}
+}
+
+func BenchmarkReader(b *testing.B) {
+	for _, size := range []int{64, 1024, 64 << 10} {
+		b.Run(byteSize(size), func(b *testing.B) {
+			var frames []testFrame
+			for range 64 {
+				frames = append(frames, testFrame{1, pattern(size, 3)})
+			}
+			in := stream(frames...)
+			src := bytes.NewReader(in)
+			rd := NewReader(src, 256<<10, DefaultMaxFrame)
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if i%64 == 0 {
+					src.Reset(in)
+				}
+				if _, _, err := rd.Next(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func byteSize(n int) string {
+	switch {
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return itoa(n>>10) + "KiB"
+	default:
+		return itoa(n) + "B"
+	}
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; n > 0; n /= 10 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+	}
+	return string(b)
+}

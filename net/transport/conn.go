@@ -1,0 +1,323 @@
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/mpaxos/mpaxos/net/frame"
+)
+
+// ErrClosed is the error of a connection closed by its own side (Close).
+var ErrClosed = errors.New("transport: connection closed")
+
+// Handler is called on a connection's reader goroutine for every frame, in
+// arrival order. body is owned by the connection's frame.Reader and valid
+// only during the call: a handler that keeps any of it must copy it. A slow
+// handler holds up only this connection (TCP flow control then slows the
+// sender). A handler may call Send or Close on c.
+type Handler func(c *Conn, typ byte, body []byte)
+
+// maxFramesPerWrite caps one writev at 1024 iovecs (Linux's IOV_MAX): a
+// header and a body per frame.
+const maxFramesPerWrite = 512
+
+// outFrame is one queued frame. body is owned by the connection from Send
+// until the writer returns it to the pool after writing (or dropping) it.
+type outFrame struct {
+	typ  byte
+	body *bytebufferpool.ByteBuffer
+}
+
+// Conn is one framed TCP connection: a reader goroutine decoding frames in
+// place and calling the handler, and a writer goroutine that writes every
+// frame queued since its last wake-up with one writev. Both goroutines belong
+// to the Conn and stop on Close or on the first read or write error; Done is
+// closed once both have exited. Send and Close are safe for concurrent use.
+type Conn struct {
+	nc       net.Conn
+	rd       *frame.Reader
+	h        Handler
+	maxFrame int
+	sendQ    int
+	writeTO  time.Duration
+
+	mu struct {
+		sync.Mutex
+		q      []outFrame // frames waiting for the writer, oldest first
+		closed bool
+		err    error // why the connection closed
+	}
+	closed   atomic.Bool   // mirrors mu.closed for the reader's lock-free check
+	wake     chan struct{} // capacity 1: "the queue became non-empty"
+	done     chan struct{} // closed by the first close
+	exited   chan struct{} // closed when both goroutines have exited
+	running  atomic.Int32  // goroutines still running
+	onExit   func(*Conn)   // set by Server/Peers before start; called once, last
+	closeOne sync.Once
+
+	// Owned by the writer goroutine.
+	batch []outFrame
+	hdrs  []byte
+	iov   [][]byte
+	nb    net.Buffers // kept here so WriteTo's pointer receiver does not allocate
+
+	stats connStats
+}
+
+type connStats struct {
+	framesSent, bytesSent, writes atomic.Uint64
+	droppedFull, droppedClosed    atomic.Uint64
+	droppedOversize               atomic.Uint64
+	framesReceived, bytesReceived atomic.Uint64
+}
+
+// ConnStats are a connection's counters since it was established.
+type ConnStats struct {
+	FramesSent uint64 // frames written to the socket
+	BytesSent  uint64 // bytes written, headers included
+	// Writes counts writev calls by the writer goroutine. Writes/FramesSent
+	// well below 1 shows frames being coalesced.
+	Writes          uint64
+	DroppedFull     uint64 // Send found the queue full
+	DroppedClosed   uint64 // Send on a closed connection, or queued frames discarded by Close
+	DroppedOversize uint64 // Send with a body above MaxFrameSize (a caller bug)
+	FramesReceived  uint64
+	BytesReceived   uint64 // headers included
+}
+
+// newConn wraps nc, whose frames rd already decodes (the handshake may have
+// read from it). The caller sets onExit if it needs it, then calls start.
+func newConn(nc net.Conn, rd *frame.Reader, cfg ConnConfig, h Handler) *Conn {
+	c := &Conn{
+		nc:       nc,
+		rd:       rd,
+		h:        h,
+		maxFrame: cfg.MaxFrameSize,
+		sendQ:    cfg.SendQueue,
+		writeTO:  cfg.WriteTimeout,
+		wake:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		exited:   make(chan struct{}),
+		batch:    make([]outFrame, 0, cfg.SendQueue),
+		hdrs:     make([]byte, 0, maxFramesPerWrite*frame.HeaderSize),
+		iov:      make([][]byte, 0, 2*maxFramesPerWrite),
+	}
+	c.mu.q = make([]outFrame, 0, cfg.SendQueue)
+	rd.SetTimeouts(cfg.IdleTimeout, cfg.FrameTimeout)
+	return c
+}
+
+func (c *Conn) start() {
+	c.running.Store(2)
+	go c.readLoop()
+	go c.writeLoop()
+}
+
+// Send queues a frame of type typ and returns at once; it never blocks on the
+// network. It takes ownership of body (nil means an empty body), whatever it
+// returns: the body must have come from bytebufferpool.Get, must not be
+// touched by the caller after the call, and goes back with
+// bytebufferpool.Put once the writer has written it, or at once when the frame
+// is dropped. Send returns false when the frame was dropped: the queue is
+// full, the connection is closed, or the body exceeds MaxFrameSize.
+func (c *Conn) Send(typ byte, body *bytebufferpool.ByteBuffer) bool {
+	if body != nil && len(body.B) > c.maxFrame {
+		bytebufferpool.Put(body)
+		c.stats.droppedOversize.Add(1)
+		return false
+	}
+	c.mu.Lock()
+	if c.mu.closed || len(c.mu.q) >= c.sendQ {
+		closed := c.mu.closed
+		c.mu.Unlock()
+		release(body)
+		if closed {
+			c.stats.droppedClosed.Add(1)
+		} else {
+			c.stats.droppedFull.Add(1)
+		}
+		return false
+	}
+	first := len(c.mu.q) == 0
+	c.mu.q = append(c.mu.q, outFrame{typ, body})
+	c.mu.Unlock()
+	if first {
+		select {
+		case c.wake <- struct{}{}:
+		default: // the writer is already due to wake
+		}
+	}
+	return true
+}
+
+// Close closes the connection. Frames still queued are discarded. It is
+// idempotent and does not wait for the goroutines; <-Done() does (never wait
+// on Done from inside the handler: the handler runs on the reader goroutine).
+func (c *Conn) Close() error {
+	c.closeWith(ErrClosed)
+	return nil
+}
+
+// Done is closed when the connection is closed and both its goroutines have
+// exited; the handler is not called after that.
+func (c *Conn) Done() <-chan struct{} { return c.exited }
+
+// Err returns why the connection closed: ErrClosed after Close, or the read
+// or write error that closed it (io.EOF when the other side closed cleanly).
+// It is nil while the connection is open.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mu.err
+}
+
+// RemoteAddr returns the other end's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// LocalAddr returns this end's address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// Stats returns the connection's counters.
+func (c *Conn) Stats() ConnStats {
+	s := &c.stats
+	return ConnStats{
+		FramesSent: s.framesSent.Load(), BytesSent: s.bytesSent.Load(), Writes: s.writes.Load(),
+		DroppedFull: s.droppedFull.Load(), DroppedClosed: s.droppedClosed.Load(),
+		DroppedOversize: s.droppedOversize.Load(),
+		FramesReceived:  s.framesReceived.Load(), BytesReceived: s.bytesReceived.Load(),
+	}
+}
+
+func (c *Conn) closeWith(err error) {
+	c.closeOne.Do(func() {
+		c.mu.Lock()
+		c.mu.closed = true
+		c.mu.err = err
+		c.mu.Unlock()
+		c.closed.Store(true)
+		close(c.done)
+		_ = c.nc.Close() // unblocks the reader's read and the writer's writev
+	})
+}
+
+// goroutineExit runs as each goroutine's last act; the last one out closes
+// exited and tells the owner.
+func (c *Conn) goroutineExit() {
+	if c.running.Add(-1) == 0 {
+		close(c.exited)
+		if c.onExit != nil {
+			c.onExit(c)
+		}
+	}
+}
+
+func (c *Conn) readLoop() {
+	defer c.goroutineExit()
+	for !c.closed.Load() {
+		typ, body, err := c.rd.Next()
+		if err != nil {
+			c.closeWith(err)
+			return
+		}
+		c.stats.framesReceived.Add(1)
+		c.stats.bytesReceived.Add(uint64(frame.HeaderSize + len(body)))
+		c.h(c, typ, body)
+	}
+}
+
+func (c *Conn) writeLoop() {
+	defer c.goroutineExit()
+	defer c.discardQueued()
+	for {
+		select {
+		case <-c.wake:
+		case <-c.done:
+			return
+		}
+		c.mu.Lock()
+		c.batch, c.mu.q = c.mu.q, c.batch[:0]
+		c.mu.Unlock()
+		if err := c.writeBatch(); err != nil {
+			c.closeWith(err)
+			return
+		}
+	}
+}
+
+// writeBatch writes c.batch, up to maxFramesPerWrite frames per writev, and
+// returns every body to the pool. Headers are built side by side in c.hdrs;
+// the iovecs alternate header and body, so no body byte is copied.
+func (c *Conn) writeBatch() error {
+	var err error
+	for b := c.batch; len(b) > 0 && err == nil; {
+		chunk := b[:min(len(b), maxFramesPerWrite)]
+		b = b[len(chunk):]
+		hdrs := c.hdrs[:0]
+		iov := c.iov[:0]
+		size := 0
+		for _, f := range chunk {
+			n := 0
+			if f.body != nil {
+				n = len(f.body.B)
+			}
+			size += frame.HeaderSize + n
+			hdrs = frame.AppendHeader(hdrs, f.typ, n)
+			iov = append(iov, hdrs[len(hdrs)-frame.HeaderSize:])
+			if n > 0 {
+				iov = append(iov, f.body.B)
+			}
+		}
+		if c.writeTO > 0 {
+			_ = c.nc.SetWriteDeadline(time.Now().Add(c.writeTO))
+		}
+		c.nb = iov
+		_, err = c.nb.WriteTo(c.nc)
+		c.stats.writes.Add(1)
+		if err == nil {
+			c.stats.framesSent.Add(uint64(len(chunk)))
+			c.stats.bytesSent.Add(uint64(size))
+		}
+		clear(iov) // drop references to bodies that go back to the pool
+		c.nb = nil
+	}
+	for i := range c.batch {
+		release(c.batch[i].body)
+	}
+	clear(c.batch)
+	c.batch = c.batch[:0]
+	if err != nil {
+		return fmt.Errorf("transport: write: %w", err)
+	}
+	return nil
+}
+
+// discardQueued returns the bodies of frames that will never be written.
+func (c *Conn) discardQueued() {
+	c.mu.Lock()
+	q := c.mu.q
+	c.mu.q = nil
+	c.mu.Unlock()
+	for _, f := range q {
+		release(f.body)
+	}
+	c.stats.droppedClosed.Add(uint64(len(q)))
+}
+
+func release(b *bytebufferpool.ByteBuffer) {
+	if b != nil {
+		bytebufferpool.Put(b)
+	}
+}
+
+// isClosedErr reports errors that only say the connection ended, which are
+// logged at debug level rather than as warnings.
+func isClosedErr(err error) bool {
+	return errors.Is(err, ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed)
+}

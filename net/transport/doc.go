@@ -1,0 +1,58 @@
+// Package transport carries frames (package frame) over TCP: between the
+// nodes of a cluster (Peers) and between clients and a node (Listen, Dial).
+// It gives frame type bytes no meaning beyond the handshake types it
+// reserves on peer connections (FirstReservedType..0xFF, see handshake.go);
+// it never imports the engine.
+//
+// # Connections
+//
+// A Conn owns two goroutines. The reader decodes frames in place from one
+// read buffer and calls the Handler with a body that is valid only during the
+// call. The writer sleeps until Send queues a frame, then takes every frame
+// queued meanwhile and writes them with one writev (net.Buffers): the
+// 5-byte headers are built side by side in one scratch array and the iovecs
+// alternate header and body, so bodies are never copied or concatenated.
+// With frames queueing up, as on a leader streaming Accepts, one writev
+// carries hundreds of frames (up to 512, IOV_MAX/2).
+//
+// # Buffer ownership
+//
+// Send(typ, body) takes ownership of body, a *bytebufferpool.ByteBuffer from
+// bytebufferpool.Get, whatever it returns. The writer returns it with
+// bytebufferpool.Put right after the writev that carried it; a frame dropped
+// (queue full, connection closed, body too large, fault hook) is returned at
+// once. The caller must not touch body after Send. Received bodies belong to
+// the connection's frame.Reader and are valid until the handler returns.
+//
+// # Never blocking
+//
+// The send queue is bounded (ConnConfig.SendQueue frames). When it is full,
+// Send drops the frame and returns false: Paxos tolerates lost messages and
+// retransmits, while a caller blocked on a dead or slow peer would stall every
+// other peer. A writev that cannot finish in WriteTimeout closes the
+// connection; a frame that does not arrive in full within FrameTimeout, or no
+// frame within IdleTimeout, closes it too (this ends slow-loris senders).
+//
+// # Peers
+//
+// Peers keeps one TCP connection per pair of nodes: the smaller id dials, the
+// larger accepts, and the dialler redials with exponential backoff. Both ends
+// prove their cluster id and node id in a handshake; a stranger is refused
+// with a logged reason that is also sent back to it. Faults, the run-time
+// fault hook, drops and delays peer frames for tests and the benchmark.
+//
+// # Socket options
+//
+// TCP_NODELAY is Go's default and stays on: coalescing happens in the writer,
+// not in Nagle's algorithm. SO_SNDBUF/SO_RCVBUF are left to the kernel's
+// auto-tuning by default; ConnConfig.SocketBufferSize can set them, but on
+// loopback fixed sizes measured no faster (see the package benchmarks).
+//
+// # Goroutine owners
+//
+// Conn owns its reader and writer (stopped by Close or the first error). A
+// Server owns its accept loop and its connections (stopped by Server.Close).
+// Peers owns its accept loop, one dial loop per peer it dials, handshake
+// goroutines, its connections and the fault hook's delay goroutine (all
+// stopped by Peers.Close). The caller owns a Conn returned by Dial.
+package transport

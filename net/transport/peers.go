@@ -1,0 +1,540 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/mpaxos/mpaxos/net/frame"
+)
+
+// PeersConfig holds the settings of the node mesh. The embedded ConnConfig
+// applies to every peer connection (MaxFrameSize, SendQueue, buffers,
+// timeouts, DialTimeout, Logger).
+type PeersConfig struct {
+	ConnConfig
+	// ClusterID names the cluster; a node presenting another one is refused.
+	// It must not be zero.
+	ClusterID uint64
+	// ID is this node's id, unique in the cluster. It must not be zero.
+	ID uint64
+	// Listen is the TCP address peers dial, such as "127.0.0.1:7001".
+	// Ignored when Listener is set; otherwise required.
+	Listen string
+	// Listener, if set, is used instead of listening on Listen (tests pass a
+	// listener on port 0). Peers closes it on Close.
+	Listener net.Listener
+	// Peers maps every other member's id to its address (self excluded).
+	// Ids must not be zero or ID. The map is copied by NewPeers.
+	Peers map[uint64]string
+	// HandshakeTimeout bounds the handshake on a new connection, both ways.
+	// The default is 5 s; it must be positive.
+	HandshakeTimeout time.Duration
+	// BackoffMin and BackoffMax bound the wait between dial attempts to a
+	// peer: it starts at BackoffMin after a failure, doubles up to BackoffMax,
+	// has up to 50% random jitter added, and resets after a successful
+	// handshake. The defaults are 50 ms and 2 s; 0 < BackoffMin <= BackoffMax.
+	BackoffMin, BackoffMax time.Duration
+	// Seed seeds the dial jitter and the fault hook's random choices (drop
+	// rate, delay jitter), so a test run with faults is repeatable. The
+	// default is 1.
+	Seed uint64
+}
+
+// DefaultPeersConfig returns the default mesh settings (ClusterID, ID, Listen
+// and Peers still to set). Peer connections get a 1 MiB read buffer and a
+// 4096-frame send queue: they carry the batched hot path.
+func DefaultPeersConfig() PeersConfig {
+	cc := DefaultConnConfig()
+	cc.ReadBufferSize = 1 << 20
+	cc.SendQueue = 4096
+	return PeersConfig{
+		ConnConfig:       cc,
+		HandshakeTimeout: 5 * time.Second,
+		BackoffMin:       50 * time.Millisecond,
+		BackoffMax:       2 * time.Second,
+		Seed:             1,
+	}
+}
+
+// Validate reports every problem with c at once.
+func (c PeersConfig) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
+	}
+	if c.ClusterID == 0 {
+		bad("ClusterID is zero")
+	}
+	if c.ID == 0 {
+		bad("ID is zero")
+	}
+	if c.Listen == "" && c.Listener == nil {
+		bad("neither Listen nor Listener set")
+	}
+	for id, addr := range c.Peers {
+		if id == 0 || id == c.ID {
+			bad("peer id %d is zero or this node's own id", id)
+		}
+		if addr == "" {
+			bad("peer %d has no address", id)
+		}
+	}
+	if c.HandshakeTimeout <= 0 {
+		bad("HandshakeTimeout %v not positive", c.HandshakeTimeout)
+	}
+	if c.BackoffMin <= 0 || c.BackoffMax < c.BackoffMin {
+		bad("backoff [%v, %v] not 0 < min <= max", c.BackoffMin, c.BackoffMax)
+	}
+	errs = append(errs, c.ConnConfig.Validate())
+	return errors.Join(errs...)
+}
+
+// PeerHandler is called for every frame from a peer, on that peer's
+// connection reader goroutine: calls for one peer are sequential and in
+// order, calls for different peers run concurrently. body is valid only
+// during the call. Reserved (handshake) frame types never reach it.
+type PeerHandler func(from uint64, typ byte, body []byte)
+
+// Peers is the mesh between the nodes of one cluster: one long-lived TCP
+// connection per pair of nodes.
+//
+// Who dials whom: the node with the smaller id dials, the larger id accepts.
+// The rule is deterministic, so two nodes never race to build two
+// connections and pick one. The dialler redials with backoff after any
+// failure; the acceptor waits for the redial, and adopts a new connection
+// from a peer (closing the old one) whenever a valid handshake arrives, since
+// that peer has given up on the old one.
+//
+// Goroutines, all stopped by Close: one accept loop, one dial loop per peer
+// with a larger id, one short-lived handshake goroutine per accepted
+// connection, the two goroutines of every Conn, and the fault hook's delay
+// goroutine.
+type Peers struct {
+	cfg    PeersConfig
+	h      PeerHandler
+	log    *slog.Logger
+	ln     net.Listener
+	links  map[uint64]*link // fixed after NewPeers: read without a lock
+	faults *Faults
+
+	ctx    context.Context // cancelled by Close; bounds dials
+	cancel context.CancelFunc
+	closed atomic.Bool
+	start  sync.Once
+	stop   sync.Once
+	wg     sync.WaitGroup // every goroutine Peers started, Conns included
+
+	mu struct {
+		sync.Mutex
+		pending map[net.Conn]struct{} // accepted, handshake in progress
+	}
+}
+
+// link is the state of the connection to one peer.
+type link struct {
+	id    uint64
+	addr  string
+	dials bool // this node dials the peer (our id is the smaller)
+	conn  atomic.Pointer[Conn]
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced whenever conn changes
+	ups     uint64        // connections established so far
+}
+
+// NewPeers validates cfg, listens, and returns the mesh, not yet connecting:
+// call Start. h receives every frame from every peer (see PeerHandler).
+func NewPeers(cfg PeersConfig, h PeerHandler) (*Peers, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	ln := cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, fmt.Errorf("transport: peers listen: %w", err)
+		}
+	}
+	p := &Peers{
+		cfg:   cfg,
+		h:     h,
+		log:   cfg.logger().With("node", cfg.ID),
+		ln:    ln,
+		links: make(map[uint64]*link, len(cfg.Peers)),
+	}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.mu.pending = make(map[net.Conn]struct{})
+	for id, addr := range cfg.Peers {
+		p.links[id] = &link{id: id, addr: addr, dials: cfg.ID < id, changed: make(chan struct{})}
+	}
+	p.faults = newFaults(cfg.ID, cfg.Seed, p.sendDirect)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.faults.run(p.ctx.Done())
+	}()
+	return p, nil
+}
+
+// Addr returns the address Peers listens on.
+func (p *Peers) Addr() net.Addr { return p.ln.Addr() }
+
+// Faults returns the run-time fault hook.
+func (p *Peers) Faults() *Faults { return p.faults }
+
+// Start starts accepting and dialling. It is idempotent.
+func (p *Peers) Start() {
+	p.start.Do(func() {
+		p.wg.Add(1)
+		go p.acceptLoop()
+		ids := make([]uint64, 0, len(p.links))
+		for id := range p.links {
+			ids = append(ids, id)
+		}
+		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+		for i, id := range ids {
+			if l := p.links[id]; l.dials {
+				p.wg.Add(1)
+				go p.dialLoop(l, p.cfg.Seed+uint64(i))
+			}
+		}
+	})
+}
+
+// Close closes every connection, stops every goroutine Peers started and
+// waits for them. Frames queued or delayed are discarded. Idempotent; must
+// not be called from the handler.
+func (p *Peers) Close() error {
+	var err error
+	p.stop.Do(func() {
+		p.closed.Store(true)
+		p.cancel()
+		err = p.ln.Close()
+		p.mu.Lock()
+		for nc := range p.mu.pending {
+			_ = nc.Close()
+		}
+		p.mu.Unlock()
+		for _, l := range p.links {
+			l.mu.Lock()
+			c := l.conn.Load()
+			l.mu.Unlock()
+			if c != nil {
+				_ = c.Close()
+			}
+		}
+		p.wg.Wait()
+	})
+	return err
+}
+
+// Send queues a frame for peer to and returns at once; it never blocks. It
+// takes ownership of body like Conn.Send (it goes back to bytebufferpool when
+// written or dropped). It returns false when the frame was dropped because
+// there is no connection to the peer right now, its queue is full, or to is
+// not a peer. A frame dropped by the fault hook returns true, as a frame lost
+// on the wire would. It panics if typ is reserved (>= FirstReservedType).
+func (p *Peers) Send(to uint64, typ byte, body *bytebufferpool.ByteBuffer) bool {
+	if typ >= FirstReservedType {
+		panic(fmt.Sprintf("transport: Peers.Send with reserved frame type %#x", typ))
+	}
+	if p.faults.active.Load() {
+		return p.faults.send(to, typ, body)
+	}
+	return p.sendDirect(to, typ, body)
+}
+
+func (p *Peers) sendDirect(to uint64, typ byte, body *bytebufferpool.ByteBuffer) bool {
+	l := p.links[to]
+	if l == nil {
+		release(body)
+		return false
+	}
+	c := l.conn.Load()
+	if c == nil {
+		release(body)
+		return false
+	}
+	return c.Send(typ, body)
+}
+
+// Connected reports whether a connection to peer id is up.
+func (p *Peers) Connected(id uint64) bool {
+	l := p.links[id]
+	return l != nil && l.conn.Load() != nil
+}
+
+// Stats returns the counters of the current connection to peer id, and how
+// many connections to it have been established so far (1 + reconnections).
+func (p *Peers) Stats(id uint64) (st ConnStats, connects uint64) {
+	l := p.links[id]
+	if l == nil {
+		return ConnStats{}, 0
+	}
+	l.mu.Lock()
+	connects = l.ups
+	l.mu.Unlock()
+	if c := l.conn.Load(); c != nil {
+		st = c.Stats()
+	}
+	return st, connects
+}
+
+// WaitConnected waits until a connection to peer id is up, and for at least
+// minConnects connections to it to have been established in total (pass 1 to
+// wait for the first; more to wait for a reconnection). It returns ctx's
+// error if ctx ends first.
+func (p *Peers) WaitConnected(ctx context.Context, id uint64, minConnects uint64) error {
+	l := p.links[id]
+	if l == nil {
+		return fmt.Errorf("transport: %d is not a peer", id)
+	}
+	for {
+		l.mu.Lock()
+		ok := l.conn.Load() != nil && l.ups >= minConnects
+		ch := l.changed
+		l.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// install makes c the connection to l's peer, replacing (and closing) any
+// previous one, and starts it.
+func (p *Peers) install(l *link, c *Conn) {
+	c.onExit = func(c *Conn) {
+		l.mu.Lock()
+		if l.conn.Load() == c {
+			l.conn.Store(nil)
+			close(l.changed)
+			l.changed = make(chan struct{})
+		}
+		l.mu.Unlock()
+		if err := c.Err(); !isClosedErr(err) || !p.closed.Load() {
+			p.log.Info("transport: peer connection lost", "peer", l.id, "remote", c.RemoteAddr(), "err", err)
+		}
+		p.wg.Done()
+	}
+	p.wg.Add(1)
+	l.mu.Lock()
+	if p.closed.Load() {
+		l.mu.Unlock()
+		_ = c.nc.Close()
+		p.wg.Done()
+		return
+	}
+	old := l.conn.Swap(c)
+	l.ups++
+	close(l.changed)
+	l.changed = make(chan struct{})
+	l.mu.Unlock()
+	if old != nil {
+		_ = old.Close()
+	}
+	p.log.Info("transport: peer connected", "peer", l.id, "remote", c.RemoteAddr(), "dialled", l.dials)
+	c.start()
+}
+
+// peerHandler wraps the user's handler for one peer: reserved types after the
+// handshake are a protocol violation, and the fault hook may drop the frame.
+func (p *Peers) peerHandler(from uint64) Handler {
+	return func(c *Conn, typ byte, body []byte) {
+		if typ >= FirstReservedType {
+			p.log.Warn("transport: reserved frame type after handshake; closing", "peer", from, "type", typ)
+			c.closeWith(fmt.Errorf("%w: reserved frame type %#x after handshake", ErrHandshake, typ))
+			return
+		}
+		if p.faults.active.Load() && p.faults.dropIncoming(from) {
+			return
+		}
+		p.h(from, typ, body)
+	}
+}
+
+func (p *Peers) newConn(nc net.Conn, rd *frame.Reader, from uint64) *Conn {
+	return newConn(nc, rd, p.cfg.ConnConfig, p.peerHandler(from))
+}
+
+func (p *Peers) dialLoop(l *link, seed uint64) {
+	defer p.wg.Done()
+	rng := rand.New(rand.NewPCG(seed, l.id))
+	backoff := p.cfg.BackoffMin
+	for !p.closed.Load() {
+		c, err := p.dial(l)
+		if err == nil {
+			backoff = p.cfg.BackoffMin
+			p.install(l, c)
+			select {
+			case <-c.Done():
+			case <-p.ctx.Done():
+				return
+			}
+		} else if !p.closed.Load() {
+			if errors.Is(err, ErrHandshake) {
+				p.log.Warn("transport: handshake with peer failed", "peer", l.id, "addr", l.addr, "err", err)
+			} else {
+				p.log.Debug("transport: dial failed", "peer", l.id, "addr", l.addr, "err", err)
+			}
+		}
+		wait := backoff + time.Duration(rng.Int64N(int64(backoff)/2+1))
+		backoff = min(2*backoff, p.cfg.BackoffMax)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-p.ctx.Done():
+			t.Stop()
+			return
+		}
+	}
+}
+
+// dial connects to l's peer and runs the dialler's half of the handshake.
+func (p *Peers) dial(l *link) (*Conn, error) {
+	d := net.Dialer{Timeout: p.cfg.DialTimeout}
+	nc, err := d.DialContext(p.ctx, "tcp", l.addr)
+	if err != nil {
+		return nil, err
+	}
+	setSockOpts(nc, p.cfg.ConnConfig)
+	_ = nc.SetDeadline(time.Now().Add(p.cfg.HandshakeTimeout))
+	msg := hello{cluster: p.cfg.ClusterID, from: p.cfg.ID, to: l.id}
+	out := frame.AppendHeader(make([]byte, 0, frame.HeaderSize+handshakeSize), TypeHello, handshakeSize)
+	if _, err := nc.Write(msg.append(out)); err != nil {
+		_ = nc.Close()
+		return nil, fmt.Errorf("%w: send hello: %w", ErrHandshake, err)
+	}
+	rd := frame.NewReader(nc, p.cfg.ReadBufferSize, maxRefuseReason)
+	typ, body, err := rd.Next()
+	rd.SetMaxFrame(p.cfg.MaxFrameSize)
+	if err == nil {
+		err = p.checkWelcome(l, typ, body)
+	} else {
+		err = fmt.Errorf("%w: read welcome: %w", ErrHandshake, err)
+	}
+	if err != nil {
+		_ = nc.Close()
+		return nil, err
+	}
+	_ = nc.SetDeadline(time.Time{})
+	return p.newConn(nc, rd, l.id), nil
+}
+
+func (p *Peers) checkWelcome(l *link, typ byte, body []byte) error {
+	switch typ {
+	case TypeWelcome:
+	case TypeRefuse:
+		return fmt.Errorf("%w: refused by peer: %q", ErrHandshake, body[:min(len(body), maxRefuseReason)])
+	default:
+		return fmt.Errorf("%w: first frame has type %#x, want welcome", ErrHandshake, typ)
+	}
+	w, err := parseHello(body)
+	if err != nil {
+		return err
+	}
+	switch {
+	case w.cluster != p.cfg.ClusterID:
+		return fmt.Errorf("%w: peer at %s is in cluster %d, want %d", ErrHandshake, l.addr, w.cluster, p.cfg.ClusterID)
+	case w.from != l.id || w.to != p.cfg.ID:
+		return fmt.Errorf("%w: peer at %s is node %d (addressing %d), want node %d", ErrHandshake, l.addr, w.from, w.to, l.id)
+	}
+	return nil
+}
+
+func (p *Peers) acceptLoop() {
+	defer p.wg.Done()
+	for {
+		nc, err := p.ln.Accept()
+		if err != nil {
+			if !p.closed.Load() && !errors.Is(err, net.ErrClosed) {
+				p.log.Error("transport: peer accept failed; no longer accepting", "err", err)
+			}
+			return
+		}
+		p.mu.Lock()
+		if p.closed.Load() {
+			p.mu.Unlock()
+			_ = nc.Close()
+			return
+		}
+		p.mu.pending[nc] = struct{}{}
+		p.wg.Add(1)
+		p.mu.Unlock()
+		go p.accept(nc)
+	}
+}
+
+// accept runs the acceptor's half of the handshake on nc.
+func (p *Peers) accept(nc net.Conn) {
+	defer p.wg.Done()
+	defer func() {
+		p.mu.Lock()
+		delete(p.mu.pending, nc)
+		p.mu.Unlock()
+	}()
+	setSockOpts(nc, p.cfg.ConnConfig)
+	_ = nc.SetDeadline(time.Now().Add(p.cfg.HandshakeTimeout))
+	// The hello is tiny; a handshake-only limit keeps a stranger from making
+	// us read megabytes before we know who it is.
+	rd := frame.NewReader(nc, p.cfg.ReadBufferSize, handshakeSize)
+	typ, body, err := rd.Next()
+	rd.SetMaxFrame(p.cfg.MaxFrameSize)
+	var l *link
+	if err == nil {
+		l, err = p.checkHello(typ, body)
+	}
+	if err != nil {
+		p.log.Warn("transport: refusing peer connection", "remote", nc.RemoteAddr(), "err", err)
+		reason := err.Error()
+		reason = reason[:min(len(reason), maxRefuseReason)]
+		_, _ = nc.Write(append(frame.AppendHeader(nil, TypeRefuse, len(reason)), reason...))
+		_ = nc.Close()
+		return
+	}
+	msg := hello{cluster: p.cfg.ClusterID, from: p.cfg.ID, to: l.id}
+	out := frame.AppendHeader(make([]byte, 0, frame.HeaderSize+handshakeSize), TypeWelcome, handshakeSize)
+	if _, err := nc.Write(msg.append(out)); err != nil {
+		p.log.Info("transport: peer left during handshake", "peer", l.id, "err", err)
+		_ = nc.Close()
+		return
+	}
+	_ = nc.SetDeadline(time.Time{})
+	p.install(l, p.newConn(nc, rd, l.id))
+}
+
+func (p *Peers) checkHello(typ byte, body []byte) (*link, error) {
+	if typ != TypeHello {
+		return nil, fmt.Errorf("%w: first frame has type %#x, want hello", ErrHandshake, typ)
+	}
+	h, err := parseHello(body)
+	if err != nil {
+		return nil, err
+	}
+	l := p.links[h.from]
+	switch {
+	case h.cluster != p.cfg.ClusterID:
+		return nil, fmt.Errorf("%w: node %d is in cluster %d, this is cluster %d", ErrHandshake, h.from, h.cluster, p.cfg.ClusterID)
+	case h.to != p.cfg.ID:
+		return nil, fmt.Errorf("%w: node %d addressed node %d, this is node %d", ErrHandshake, h.from, h.to, p.cfg.ID)
+	case l == nil:
+		return nil, fmt.Errorf("%w: node %d is not a member (this is node %d)", ErrHandshake, h.from, p.cfg.ID)
+	case l.dials:
+		return nil, fmt.Errorf("%w: node %d dialled node %d, but the smaller id dials", ErrHandshake, h.from, p.cfg.ID)
+	}
+	return l, nil
+}
