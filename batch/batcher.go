@@ -127,6 +127,11 @@ func (b *Batcher) seal() {
 			len(b.arena)-b.openStart, b.cfg.MaxBytes, capBefore, cap(b.arena)))
 	}
 	end := len(b.arena)
+	if invariants {
+		if n, err := Count(b.arena[b.openStart:end]); err != nil || n != b.openN {
+			panic(fmt.Sprintf("batch: sealed a batch that decodes to %d commands (%v), want %d", n, err, b.openN))
+		}
+	}
 	if b.head == len(b.ready) {
 		// Reuse the queue's backing array once it is drained.
 		b.ready, b.head = b.ready[:0], 0

@@ -145,14 +145,18 @@ type decoder struct {
 	err  error
 }
 
-func (d *decoder) uvarint(field string) uint64 {
+func (d *decoder) uvarint(field string) uint64 { return d.uvarintOf(field, "") }
+
+// uvarintOf names the field as field+suffix, concatenated only on error: a
+// concatenation up front would allocate on every call.
+func (d *decoder) uvarintOf(field, suffix string) uint64 {
 	if d.err != nil {
 		return 0
 	}
 	v, k := binary.Uvarint(d.b)
 	if k <= 0 || k != uvarintLen(v) {
 		// Overlong encodings are refused so every value has one encoding.
-		d.err = malformed(d.what, "%s: bad uvarint", field)
+		d.err = malformed(d.what, "%s%s: bad uvarint", field, suffix)
 		return 0
 	}
 	d.b = d.b[k:]
@@ -160,7 +164,7 @@ func (d *decoder) uvarint(field string) uint64 {
 }
 
 func (d *decoder) bytes(field string) []byte {
-	l := d.uvarint(field + " length")
+	l := d.uvarintOf(field, " length")
 	if d.err != nil {
 		return nil
 	}

@@ -141,6 +141,9 @@ func (m *Machine) Apply(slot uint64, cmd Command) (res Result, dup bool) {
 	// up on a command moves on, and that command, if it commits later, is
 	// then stale and never executes after its successor.
 	res = m.execute(&cmd)
+	if invariants && len(m.index)+len(m.free) != len(m.vals) {
+		panic(fmt.Sprintf("kv: %d keys + %d free positions != %d value positions", len(m.index), len(m.free), len(m.vals)))
+	}
 	m.sessions[cmd.ClientID] = session{seq: cmd.Seq, last: slot, res: res}
 	return res, false
 }
