@@ -13,5 +13,14 @@
 // the stored Result back without executing again; an older sequence number
 // (a retry overtaken by the client's next command) is not executed either.
 //
+// How a node uses it: a request body from the client port is checked with
+// DecodeRequest and its command part, body[RequestHeaderSize:], goes to the
+// batcher as is. When a batch commits at slot s, each command in it is read
+// with DecodeCommand (zero-copy) and passed to Apply(s, cmd); the Result
+// answers the client that is waiting for (ClientID, Seq), if any. A command
+// that fails to decode inside a committed batch can only come from a buggy
+// or hostile leader; every replica sees the same bytes and so skips it
+// alike, which keeps them in agreement.
+//
 // This package does no I/O and imports neither the engine nor the transport.
 package kv

@@ -58,6 +58,10 @@ type Result struct {
 }
 
 // session is what a Machine remembers of one client.
+//
+// res.Value may keep a value alive after its key was overwritten or
+// deleted (a retried get must see what the original saw), so sessions hold
+// at most one stale value each.
 type session struct {
 	seq  uint64 // last sequence number applied
 	last uint64 // slot at which the session was last used
@@ -141,9 +145,6 @@ func (m *Machine) Apply(slot uint64, cmd Command) (res Result, dup bool) {
 	// up on a command moves on, and that command, if it commits later, is
 	// then stale and never executes after its successor.
 	res = m.execute(&cmd)
-	if invariants && len(m.index)+len(m.free) != len(m.vals) {
-		panic(fmt.Sprintf("kv: %d keys + %d free positions != %d value positions", len(m.index), len(m.free), len(m.vals)))
-	}
 	m.sessions[cmd.ClientID] = session{seq: cmd.Seq, last: slot, res: res}
 	return res, false
 }
@@ -164,6 +165,14 @@ func (m *Machine) sweep(slot uint64) {
 }
 
 func (m *Machine) execute(c *Command) Result {
+	res := m.executeOp(c)
+	if invariants && len(m.index)+len(m.free) != len(m.vals) {
+		panic(fmt.Sprintf("kv: %d keys + %d free positions != %d value positions", len(m.index), len(m.free), len(m.vals)))
+	}
+	return res
+}
+
+func (m *Machine) executeOp(c *Command) Result {
 	idx, found := m.index[string(c.Key)]
 	switch c.Op {
 	case OpPut:
