@@ -1,0 +1,226 @@
+package kv
+
+// Command format: what one client command looks like inside a batch in the
+// replicated log (and inside a Request on the client port).
+//
+//	 0      1                   9
+//	 +------+-------------------+-------------+------------+-------+
+//	 |  op  |  ClientID u64 LE  | Seq uvarint | len(Key) uv|  Key  |  ...
+//	 +------+-------------------+-------------+------------+-------+
+//
+//	 then, by op:
+//	   OpGet, OpDelete:  nothing
+//	   OpPut:            | len(Value) uv | Value |
+//	   OpCAS:            | len(Expect) uv | Expect | len(Value) uv | Value |
+//
+// ClientID is random (a varint would not shrink it); Seq counts up from 1, so
+// a uvarint keeps it at one or two bytes. Fields an op does not use are not
+// encoded, and a command must end exactly where its op says: trailing bytes,
+// an unknown op, an overlong uvarint or a length running past the end are
+// ErrMalformed. DecodeCommand copies nothing: Key, Value and Expect alias the
+// input, with their capacity clipped.
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Op is a state machine operation.
+type Op uint8
+
+// The operations. Zero is not an op, so a zeroed Command is invalid.
+const (
+	// OpPut sets Key to Value.
+	OpPut Op = 1
+	// OpGet reads Key (through the log, hence linearizable).
+	OpGet Op = 2
+	// OpDelete removes Key.
+	OpDelete Op = 3
+	// OpCAS sets Key to Value if its current value equals Expect.
+	OpCAS Op = 4
+)
+
+func (o Op) String() string {
+	switch o {
+	case OpPut:
+		return "put"
+	case OpGet:
+		return "get"
+	case OpDelete:
+		return "delete"
+	case OpCAS:
+		return "cas"
+	}
+	return fmt.Sprintf("op(%d)", uint8(o))
+}
+
+// Command is one client command.
+type Command struct {
+	// ClientID names the client session; 0 means no session (the command is
+	// executed every time it is applied, without exactly-once protection).
+	ClientID uint64
+	// Seq is the client's sequence number, counting from 1. Seq 0 means no
+	// session, like ClientID 0.
+	Seq uint64
+	Op  Op
+	Key []byte
+	// Value is the new value (OpPut, OpCAS); ignored otherwise.
+	Value []byte
+	// Expect is the value OpCAS compares with; ignored otherwise.
+	Expect []byte
+}
+
+// ErrMalformed reports a command, request or response body that does not
+// follow its format.
+var ErrMalformed = errors.New("kv: malformed")
+
+func malformed(what string, format string, args ...any) error {
+	return fmt.Errorf("%w %s: "+format, append([]any{ErrMalformed, what}, args...)...)
+}
+
+// CommandSize returns len(AppendCommand(nil, c)).
+func CommandSize(c *Command) int {
+	n := 1 + 8 + uvarintLen(c.Seq) + uvarintLen(uint64(len(c.Key))) + len(c.Key)
+	switch c.Op {
+	case OpPut:
+		n += uvarintLen(uint64(len(c.Value))) + len(c.Value)
+	case OpCAS:
+		n += uvarintLen(uint64(len(c.Expect))) + len(c.Expect) +
+			uvarintLen(uint64(len(c.Value))) + len(c.Value)
+	}
+	return n
+}
+
+// AppendCommand appends c's encoding to dst. Fields c.Op does not use are
+// not encoded. An invalid Op is encoded as is (DecodeCommand will refuse it).
+func AppendCommand(dst []byte, c *Command) []byte {
+	dst = append(dst, byte(c.Op))
+	dst = binary.LittleEndian.AppendUint64(dst, c.ClientID)
+	dst = binary.AppendUvarint(dst, c.Seq)
+	dst = appendBytes(dst, c.Key)
+	switch c.Op {
+	case OpPut:
+		dst = appendBytes(dst, c.Value)
+	case OpCAS:
+		dst = appendBytes(dst, c.Expect)
+		dst = appendBytes(dst, c.Value)
+	}
+	return dst
+}
+
+// DecodeCommand decodes one command without copying: the returned Key, Value
+// and Expect alias b, so b must stay unmodified while they are in use.
+func DecodeCommand(b []byte) (Command, error) {
+	var c Command
+	if len(b) < 9 {
+		return c, malformed("command", "%d bytes, shorter than op and client id", len(b))
+	}
+	c.Op = Op(b[0])
+	if c.Op < OpPut || c.Op > OpCAS {
+		return Command{}, malformed("command", "unknown op %d", b[0])
+	}
+	c.ClientID = binary.LittleEndian.Uint64(b[1:9])
+	d := decoder{b: b[9:], what: "command"}
+	c.Seq = d.uvarint("seq")
+	c.Key = d.bytes("key")
+	switch c.Op {
+	case OpPut:
+		c.Value = d.bytes("value")
+	case OpCAS:
+		c.Expect = d.bytes("expect")
+		c.Value = d.bytes("value")
+	}
+	if err := d.finish(); err != nil {
+		return Command{}, err
+	}
+	return c, nil
+}
+
+// decoder reads uvarints and length-prefixed byte strings, remembering the
+// first error so call sites stay linear.
+type decoder struct {
+	b    []byte
+	what string
+	err  error
+}
+
+func (d *decoder) uvarint(field string) uint64 { return d.uvarintOf(field, "") }
+
+// uvarintOf names the field as field+suffix, concatenated only on error: a
+// concatenation up front would allocate on every call.
+func (d *decoder) uvarintOf(field, suffix string) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, k := binary.Uvarint(d.b)
+	if k <= 0 || k != uvarintLen(v) {
+		// Overlong encodings are refused so every value has one encoding.
+		d.err = malformed(d.what, "%s%s: bad uvarint", field, suffix)
+		return 0
+	}
+	d.b = d.b[k:]
+	return v
+}
+
+func (d *decoder) bytes(field string) []byte {
+	l := d.uvarintOf(field, " length")
+	if d.err != nil {
+		return nil
+	}
+	if l > uint64(len(d.b)) {
+		d.err = malformed(d.what, "%s: length %d, only %d bytes left", field, l, len(d.b))
+		return nil
+	}
+	v := d.b[:l:l]
+	d.b = d.b[l:]
+	return v
+}
+
+func (d *decoder) u8(field string) byte {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) < 1 {
+		d.err = malformed(d.what, "%s: truncated", field)
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *decoder) u64(field string) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) < 8 {
+		d.err = malformed(d.what, "%s: truncated", field)
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(d.b)
+	d.b = d.b[8:]
+	return v
+}
+
+// finish reports the first error, or trailing bytes.
+func (d *decoder) finish() error {
+	if d.err == nil && len(d.b) != 0 {
+		d.err = malformed(d.what, "%d trailing bytes", len(d.b))
+	}
+	return d.err
+}
+
+func appendBytes(dst, v []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(v)))
+	return append(dst, v...)
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}

@@ -1,0 +1,248 @@
+package kv
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+)
+
+// MachineConfig configures a Machine.
+type MachineConfig struct {
+	// SessionTTL is how many slots a client session survives without being
+	// used: a session last used at slot s is gone once a command is applied
+	// at slot s+SessionTTL or later. The default is DefaultSessionTTL. It
+	// must be at least 1.
+	//
+	// Expiry counts log positions, never wall-clock time, so every replica
+	// drops the same sessions at the same point of the log. The trade-off:
+	// memory stays bounded by the clients active within the last SessionTTL
+	// slots, but a retry that reaches the log after its session expired is
+	// executed again (exactly once is lost for it). SessionTTL must
+	// therefore be far longer, in slots, than any client keeps retrying one
+	// command: at R slots per second and a client retry horizon of T
+	// seconds, choose SessionTTL >> R*T.
+	SessionTTL uint64
+}
+
+// DefaultSessionTTL is the default MachineConfig.SessionTTL: 4M slots, about
+// 14 minutes at 5,000 slots (batches) per second.
+const DefaultSessionTTL = 1 << 22
+
+// DefaultMachineConfig returns the defaults documented on MachineConfig.
+func DefaultMachineConfig() MachineConfig {
+	return MachineConfig{SessionTTL: DefaultSessionTTL}
+}
+
+// ErrConfig is wrapped by every problem MachineConfig.Validate reports.
+var ErrConfig = errors.New("kv: invalid config")
+
+// Validate reports every problem with c, each wrapping ErrConfig.
+func (c MachineConfig) Validate() error {
+	if c.SessionTTL < 1 {
+		return fmt.Errorf("%w: SessionTTL %d: must be at least 1 slot", ErrConfig, c.SessionTTL)
+	}
+	return nil
+}
+
+// Result is what a command produced.
+//
+// Value aliases the Machine's stored value, which is immutable: the Machine
+// never writes into a value it stored (an update stores a new copy), so the
+// bytes stay valid and unchanged for as long as the caller holds them. The
+// caller must not modify them.
+type Result struct {
+	Status Status
+	// Value is the value read by a successful OpGet, or the value that made
+	// an OpCAS fail; nil otherwise.
+	Value []byte
+}
+
+// session is what a Machine remembers of one client.
+//
+// res.Value may keep a value alive after its key was overwritten or
+// deleted (a retried get must see what the original saw), so sessions hold
+// at most one stale value each.
+type session struct {
+	seq  uint64 // last sequence number applied
+	last uint64 // slot at which the session was last used
+	res  Result // reply to seq
+}
+
+// Machine is the key-value state machine with client sessions. It is not
+// safe for concurrent use: the node's apply loop owns it.
+type Machine struct {
+	cfg MachineConfig
+
+	// Keys map to positions in vals, so overwriting an existing key needs no
+	// new key string (a map assignment would allocate one per put).
+	index map[string]uint32
+	vals  [][]byte // immutable values; nil at free positions
+	free  []uint32 // free positions in vals
+
+	sessions map[uint64]session
+
+	applied    uint64 // last slot passed to Apply
+	sweepEvery uint64 // slots between sweeps of expired sessions
+}
+
+// NewMachine returns an empty Machine, or the problems Validate found in cfg.
+func NewMachine(cfg MachineConfig) (*Machine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m := &Machine{cfg: cfg, sweepEvery: max(cfg.SessionTTL/8, 1)}
+	m.reset()
+	return m, nil
+}
+
+func (m *Machine) reset() {
+	m.index = make(map[string]uint32)
+	m.vals = nil
+	m.free = nil
+	m.sessions = make(map[uint64]session)
+	m.applied = 0
+}
+
+// Apply executes cmd, which was committed at slot, and returns its Result.
+// Commands must be applied in log order: slot never decreases (one slot holds
+// a batch of many commands, all applied with the same slot).
+//
+// Exactly once: if cmd's session already applied cmd.Seq, the stored Result
+// is returned with dup true and nothing executes; if it applied a later Seq,
+// Result{Status: StatusStale} is returned with dup true and nothing executes.
+// Commands with ClientID 0 or Seq 0 have no session and always execute.
+// An invalid Op executes as nothing and yields StatusBadRequest.
+//
+// Apply copies cmd's Key and Value where it stores them, so cmd may alias a
+// batch the caller reuses afterwards.
+func (m *Machine) Apply(slot uint64, cmd Command) (res Result, dup bool) {
+	if slot < m.applied {
+		panic(fmt.Sprintf("kv: Apply at slot %d after slot %d: the log must be applied in order", slot, m.applied))
+	}
+	if slot > m.applied {
+		// Sweeping at fixed slot boundaries keeps it deterministic: every
+		// replica applies the same slots, so all sweep at the same ones.
+		if slot/m.sweepEvery != m.applied/m.sweepEvery {
+			m.sweep(slot)
+		}
+		m.applied = slot
+	}
+	if cmd.ClientID == 0 || cmd.Seq == 0 {
+		return m.execute(&cmd), false
+	}
+	s, ok := m.sessions[cmd.ClientID]
+	if ok && !m.expired(s, slot) {
+		switch {
+		case cmd.Seq == s.seq:
+			s.last = slot
+			m.sessions[cmd.ClientID] = s
+			return s.res, true
+		case cmd.Seq < s.seq:
+			return Result{Status: StatusStale}, true
+		}
+	}
+	// A Seq above the last one executes, gaps included: a client that gave
+	// up on a command moves on, and that command, if it commits later, is
+	// then stale and never executes after its successor.
+	res = m.execute(&cmd)
+	m.sessions[cmd.ClientID] = session{seq: cmd.Seq, last: slot, res: res}
+	return res, false
+}
+
+// expired reports whether s is past its TTL at slot. Sessions are also
+// dropped in sweeps, but only every sweepEvery slots; checking here makes
+// the TTL exact.
+func (m *Machine) expired(s session, slot uint64) bool {
+	return slot-s.last >= m.cfg.SessionTTL
+}
+
+func (m *Machine) sweep(slot uint64) {
+	for id, s := range m.sessions {
+		if m.expired(s, slot) {
+			delete(m.sessions, id)
+		}
+	}
+}
+
+func (m *Machine) execute(c *Command) Result {
+	res := m.executeOp(c)
+	if invariants && len(m.index)+len(m.free) != len(m.vals) {
+		panic(fmt.Sprintf("kv: %d keys + %d free positions != %d value positions", len(m.index), len(m.free), len(m.vals)))
+	}
+	return res
+}
+
+func (m *Machine) executeOp(c *Command) Result {
+	idx, found := m.index[string(c.Key)]
+	switch c.Op {
+	case OpPut:
+		m.store(c.Key, idx, found, c.Value)
+		return Result{Status: StatusOK}
+	case OpGet:
+		if !found {
+			return Result{Status: StatusNotFound}
+		}
+		return Result{Status: StatusOK, Value: m.vals[idx]}
+	case OpDelete:
+		if !found {
+			return Result{Status: StatusNotFound}
+		}
+		delete(m.index, string(c.Key))
+		m.vals[idx] = nil
+		m.free = append(m.free, idx)
+		return Result{Status: StatusOK}
+	case OpCAS:
+		if !found {
+			return Result{Status: StatusNotFound}
+		}
+		if cur := m.vals[idx]; !bytes.Equal(cur, c.Expect) {
+			return Result{Status: StatusCASFailed, Value: cur}
+		}
+		m.store(c.Key, idx, true, c.Value)
+		return Result{Status: StatusOK}
+	}
+	return Result{Status: StatusBadRequest}
+}
+
+// store sets key to a private copy of value. The old value is not written
+// into: Results handed out earlier may still alias it.
+func (m *Machine) store(key []byte, idx uint32, found bool, value []byte) {
+	v := bytes.Clone(value)
+	if v == nil {
+		v = []byte{} // nil marks free positions; an empty value is not one
+	}
+	if found {
+		m.vals[idx] = v
+		return
+	}
+	if n := len(m.free); n > 0 {
+		idx = m.free[n-1]
+		m.free = m.free[:n-1]
+		m.vals[idx] = v
+	} else {
+		idx = uint32(len(m.vals))
+		m.vals = append(m.vals, v)
+	}
+	m.index[string(key)] = idx
+}
+
+// Get returns key's value from this replica's state without going through
+// the log (for stale reads). The value is immutable, as in Result.
+func (m *Machine) Get(key []byte) (value []byte, found bool) {
+	idx, ok := m.index[string(key)]
+	if !ok {
+		return nil, false
+	}
+	return m.vals[idx], true
+}
+
+// AppliedSlot returns the last slot passed to Apply (or restored from a
+// snapshot); 0 before any.
+func (m *Machine) AppliedSlot() uint64 { return m.applied }
+
+// Len returns the number of keys.
+func (m *Machine) Len() int { return len(m.index) }
+
+// Sessions returns the number of client sessions held (expired ones are
+// counted until the next sweep).
+func (m *Machine) Sessions() int { return len(m.sessions) }

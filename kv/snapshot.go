@@ -1,0 +1,238 @@
+package kv
+
+// Snapshot format: the whole Machine, sessions included.
+//
+//	 0        4     5                  13
+//	 +--------+-----+------------------+-----------+-----------------+
+//	 | "MPKV" | ver | applied u64 LE   | nKeys uv  | nKeys entries   | ...
+//	 +--------+-----+------------------+-----------+-----------------+
+//	    ... +--------------+--------------------+----------------+
+//	        | nSessions uv | nSessions sessions | crc32c u32 LE  |
+//	        +--------------+--------------------+----------------+
+//
+//	 entry:    | len(key) uv | key | len(value) uv | value |
+//	 session:  | ClientID u64 LE | seq uv | last slot uv | status u8 | len(value) uv | value |
+//
+// ver is snapshotVersion (1). Entries are in strictly increasing key order
+// and sessions in strictly increasing ClientID order, so equal machines give
+// byte-identical snapshots (and Restore refuses duplicates). The CRC-32C
+// (Castagnoli) covers every byte before it. Any inconsistency is
+// ErrCorruptSnapshot, and a failed Restore leaves the Machine unchanged.
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"slices"
+	"strings"
+)
+
+const (
+	snapshotMagic   = "MPKV"
+	snapshotVersion = 1
+	snapshotHeader  = 4 + 1 + 8
+)
+
+// ErrCorruptSnapshot reports snapshot bytes that Restore cannot trust.
+var ErrCorruptSnapshot = errors.New("kv: corrupt snapshot")
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Snapshot returns the Machine's whole state, sessions included, as a
+// freshly allocated []byte the caller owns.
+func (m *Machine) Snapshot() []byte {
+	keys := make([]string, 0, len(m.index))
+	size := snapshotHeader + 2*binary.MaxVarintLen64 + 4
+	for k, idx := range m.index {
+		keys = append(keys, k)
+		size += 2*binary.MaxVarintLen64 + len(k) + len(m.vals[idx])
+	}
+	slices.Sort(keys)
+	ids := make([]uint64, 0, len(m.sessions))
+	for id, s := range m.sessions {
+		ids = append(ids, id)
+		size += 8 + 3*binary.MaxVarintLen64 + 1 + len(s.res.Value)
+	}
+	slices.Sort(ids)
+
+	b := make([]byte, 0, size)
+	b = append(b, snapshotMagic...)
+	b = append(b, snapshotVersion)
+	b = binary.LittleEndian.AppendUint64(b, m.applied)
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	for _, k := range keys {
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+		b = appendBytes(b, m.vals[m.index[k]])
+	}
+	b = binary.AppendUvarint(b, uint64(len(ids)))
+	for _, id := range ids {
+		s := m.sessions[id]
+		b = binary.LittleEndian.AppendUint64(b, id)
+		b = binary.AppendUvarint(b, s.seq)
+		b = binary.AppendUvarint(b, s.last)
+		b = append(b, byte(s.res.Status))
+		b = appendBytes(b, s.res.Value)
+	}
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+func corrupt(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrCorruptSnapshot}, args...)...)
+}
+
+// Restore replaces the Machine's state with the snapshot in b. It copies
+// what it keeps, so b may be reused afterwards. On error (wrapping
+// ErrCorruptSnapshot) the Machine is unchanged.
+func (m *Machine) Restore(b []byte) error {
+	if len(b) < snapshotHeader+4 {
+		return corrupt("%d bytes, too short", len(b))
+	}
+	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
+	if got := crc32.Checksum(body, castagnoli); got != sum {
+		return corrupt("checksum %#08x, want %#08x", got, sum)
+	}
+	if string(body[:4]) != snapshotMagic {
+		return corrupt("bad magic %q", body[:4])
+	}
+	if body[4] != snapshotVersion {
+		return corrupt("version %d, want %d", body[4], snapshotVersion)
+	}
+	applied := binary.LittleEndian.Uint64(body[5:])
+	d := decoder{b: body[snapshotHeader:], what: "snapshot"}
+
+	// Every entry takes at least 2 bytes and every session 12, so counts
+	// larger than the input allows are refused before any allocation.
+	nKeys := d.uvarint("key count")
+	if d.err == nil && nKeys > uint64(len(d.b))/2 {
+		return corrupt("%d keys in %d bytes", nKeys, len(d.b))
+	}
+	index := make(map[string]uint32, nKeys)
+	vals := make([][]byte, 0, nKeys)
+	prev := ""
+	for i := uint64(0); i < nKeys && d.err == nil; i++ {
+		k := d.bytes("key")
+		v := d.bytes("value")
+		if d.err != nil {
+			break
+		}
+		if i > 0 && strings.Compare(string(k), prev) <= 0 {
+			return corrupt("key %d %q not after %q", i, k, prev)
+		}
+		prev = string(k)
+		index[prev] = uint32(len(vals))
+		if v = append([]byte(nil), v...); v == nil {
+			v = []byte{}
+		}
+		vals = append(vals, v)
+	}
+
+	nSessions := d.uvarint("session count")
+	if d.err == nil && nSessions > uint64(len(d.b))/12 {
+		return corrupt("%d sessions in %d bytes", nSessions, len(d.b))
+	}
+	sessions := make(map[uint64]session, nSessions)
+	var prevID uint64
+	for i := uint64(0); i < nSessions && d.err == nil; i++ {
+		id := d.u64("client id")
+		var s session
+		s.seq = d.uvarint("seq")
+		s.last = d.uvarint("last slot")
+		s.res.Status = Status(d.u8("status"))
+		v := d.bytes("result value")
+		if d.err != nil {
+			break
+		}
+		switch {
+		case id == 0 || s.seq == 0:
+			return corrupt("session %d: client %d seq %d", i, id, s.seq)
+		case i > 0 && id <= prevID:
+			return corrupt("session %d: client %d not after %d", i, id, prevID)
+		case !s.res.Status.valid():
+			return corrupt("session %d: status %d", i, s.res.Status)
+		case s.last > applied:
+			return corrupt("session %d: used at slot %d after applied slot %d", i, s.last, applied)
+		}
+		prevID = id
+		if len(v) > 0 {
+			s.res.Value = append([]byte(nil), v...)
+		}
+		sessions[id] = s
+	}
+	if err := d.finish(); err != nil {
+		return fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
+	}
+	m.index, m.vals, m.free, m.sessions, m.applied = index, vals, nil, sessions, applied
+	return nil
+}
+
+// Hash returns a digest of the Machine's content: keys and values, sessions
+// and the applied slot. It is deterministic across processes and independent
+// of map iteration order, so replicas that applied the same log prefix can be
+// compared by their Hash.
+//
+// Each key/value pair and each session is hashed on its own (FNV-1a, then a
+// 64-bit finalizer so the sum below mixes well) and the per-item hashes are
+// added: addition is commutative, so iteration order does not matter, and
+// unlike XOR two equal items do not cancel out.
+func (m *Machine) Hash() uint64 {
+	var kvSum, sessSum uint64
+	for k, idx := range m.index {
+		h := fnvString(fnvOffset, k)
+		h = fnvByte(h, 0xff) // separator: ("ab","c") != ("a","bc")
+		h = fnvUint(h, uint64(len(k)))
+		h = fnvBytes(h, m.vals[idx])
+		kvSum += mix64(h)
+	}
+	for id, s := range m.sessions {
+		h := fnvUint(fnvOffset, id)
+		h = fnvUint(h, s.seq)
+		h = fnvUint(h, s.last)
+		h = fnvByte(h, byte(s.res.Status))
+		h = fnvBytes(h, s.res.Value)
+		sessSum += mix64(h)
+	}
+	return mix64(mix64(kvSum)^uint64(len(m.index))) ^
+		mix64(sessSum+0x9e3779b97f4a7c15*uint64(len(m.sessions)+1)) ^
+		mix64(m.applied^0x5851f42d4c957f2d)
+}
+
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func fnvByte(h uint64, c byte) uint64 { return (h ^ uint64(c)) * fnvPrime }
+
+func fnvString(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h = fnvByte(h, s[i])
+	}
+	return h
+}
+
+func fnvBytes(h uint64, b []byte) uint64 {
+	for _, c := range b {
+		h = fnvByte(h, c)
+	}
+	return h
+}
+
+func fnvUint(h, v uint64) uint64 {
+	for range 8 {
+		h = fnvByte(h, byte(v))
+		v >>= 8
+	}
+	return h
+}
+
+// mix64 is the splitmix64 finalizer.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}

@@ -1,0 +1,174 @@
+package kv
+
+// Client wire protocol: the bodies of the frames on the client port (the
+// transport's framing adds length and type byte around them).
+//
+// FrameRequest (client -> node):
+//
+//	 0                    8         9
+//	 +--------------------+---------+--------------------------------+
+//	 |  ReqID  u64 LE     |  flags  |  Cmd (command format, rest)    |
+//	 +--------------------+---------+--------------------------------+
+//	 flags: bit 0 = Stale (a get may be answered from this node's state
+//	        without going through the leader); other bits must be 0.
+//
+// The command is the rest of the body, in exactly the format that goes into
+// a batch, so a node can hand body[RequestHeaderSize:] to the batcher
+// without re-encoding it.
+//
+// FrameResponse (node -> client):
+//
+//	 0                    8        9          11           13
+//	 +--------------------+--------+----------+------------+----------------+
+//	 |  ReqID  u64 LE     | status | Node u16 | Leader u16 |  Value (rest)  |
+//	 +--------------------+--------+----------+------------+----------------+
+//
+// ReqID is chosen by the client and echoed, so one connection carries many
+// outstanding requests of many sessions. Node is the responder, Leader its
+// best guess of the leader (0: unknown), which a client follows on
+// StatusNotLeader.
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Frame type bytes on the client port. They start at 16 so they never clash
+// with the types the transport reserves for its own handshake.
+const (
+	FrameRequest  byte = 16
+	FrameResponse byte = 17
+)
+
+// RequestHeaderSize is the size of a Request body before its command.
+const RequestHeaderSize = 9
+
+// ResponseHeaderSize is the size of a Response body before its value.
+const ResponseHeaderSize = 13
+
+// Status is the outcome of a command (in a Result) or of a request (in a
+// Response). Zero is not a status.
+type Status uint8
+
+const (
+	// StatusOK: the command executed; for OpGet, Value holds the value.
+	StatusOK Status = 1
+	// StatusNotFound: OpGet, OpDelete or OpCAS found no such key.
+	StatusNotFound Status = 2
+	// StatusCASFailed: OpCAS found a different value (returned in Value)
+	// and changed nothing.
+	StatusCASFailed Status = 3
+	// StatusStale: the command's Seq is below the last one its session
+	// applied. It was not executed, and its original result is gone; the
+	// client has moved on, so nobody should be waiting for this reply.
+	StatusStale Status = 4
+	// StatusNotLeader: this node cannot order commands; Leader is a hint.
+	StatusNotLeader Status = 5
+	// StatusRetry: the node could not finish the request now (queue full,
+	// leader change); retry with the same ClientID and Seq.
+	StatusRetry Status = 6
+	// StatusBadRequest: the request was malformed or invalid; retrying it
+	// will not help.
+	StatusBadRequest Status = 7
+)
+
+func (s Status) String() string {
+	switch s {
+	case StatusOK:
+		return "ok"
+	case StatusNotFound:
+		return "not-found"
+	case StatusCASFailed:
+		return "cas-failed"
+	case StatusStale:
+		return "stale"
+	case StatusNotLeader:
+		return "not-leader"
+	case StatusRetry:
+		return "retry"
+	case StatusBadRequest:
+		return "bad-request"
+	}
+	return fmt.Sprintf("status(%d)", uint8(s))
+}
+
+func (s Status) valid() bool { return s >= StatusOK && s <= StatusBadRequest }
+
+// Request is the body of a FrameRequest.
+type Request struct {
+	ReqID uint64
+	// Stale allows a get to be answered from the receiving node's state,
+	// which may lag behind the leader's.
+	Stale bool
+	Cmd   Command
+}
+
+const flagStale = 1
+
+// AppendRequest appends r's encoding to dst.
+func AppendRequest(dst []byte, r *Request) []byte {
+	dst = binary.LittleEndian.AppendUint64(dst, r.ReqID)
+	var flags byte
+	if r.Stale {
+		flags |= flagStale
+	}
+	dst = append(dst, flags)
+	return AppendCommand(dst, &r.Cmd)
+}
+
+// DecodeRequest decodes a request body without copying: the command's
+// fields alias b. On success b[RequestHeaderSize:] is the encoded command.
+func DecodeRequest(b []byte) (Request, error) {
+	if len(b) < RequestHeaderSize {
+		return Request{}, malformed("request", "%d bytes, shorter than its header", len(b))
+	}
+	flags := b[8]
+	if flags&^flagStale != 0 {
+		return Request{}, malformed("request", "unknown flags %#x", flags)
+	}
+	cmd, err := DecodeCommand(b[RequestHeaderSize:])
+	if err != nil {
+		return Request{}, err
+	}
+	return Request{ReqID: binary.LittleEndian.Uint64(b), Stale: flags&flagStale != 0, Cmd: cmd}, nil
+}
+
+// Response is the body of a FrameResponse.
+type Response struct {
+	ReqID  uint64
+	Status Status
+	// Node is the responding node, Leader the leader it knows (0: none).
+	Node, Leader uint16
+	// Value is the value read (StatusOK on a get) or found (StatusCASFailed).
+	Value []byte
+}
+
+// AppendResponse appends r's encoding to dst.
+func AppendResponse(dst []byte, r *Response) []byte {
+	dst = binary.LittleEndian.AppendUint64(dst, r.ReqID)
+	dst = append(dst, byte(r.Status))
+	dst = binary.LittleEndian.AppendUint16(dst, r.Node)
+	dst = binary.LittleEndian.AppendUint16(dst, r.Leader)
+	return append(dst, r.Value...)
+}
+
+// DecodeResponse decodes a response body without copying: Value aliases b
+// (nil when empty).
+func DecodeResponse(b []byte) (Response, error) {
+	if len(b) < ResponseHeaderSize {
+		return Response{}, malformed("response", "%d bytes, shorter than its header", len(b))
+	}
+	r := Response{
+		ReqID:  binary.LittleEndian.Uint64(b),
+		Status: Status(b[8]),
+		Node:   binary.LittleEndian.Uint16(b[9:]),
+		Leader: binary.LittleEndian.Uint16(b[11:]),
+	}
+	if !r.Status.valid() {
+		return Response{}, malformed("response", "unknown status %d", b[8])
+	}
+	if len(b) > ResponseHeaderSize {
+		r.Value = b[ResponseHeaderSize:len(b):len(b)]
+	}
+	return r, nil
+}

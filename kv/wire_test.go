@@ -1,0 +1,124 @@
+package kv
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+func TestRequestRoundTrip(t *testing.T) {
+	tests := []Request{
+		{ReqID: 1, Cmd: Command{ClientID: 5, Seq: 1, Op: OpPut, Key: []byte("k"), Value: []byte("v")}},
+		{ReqID: 1<<64 - 1, Stale: true, Cmd: Command{ClientID: 5, Seq: 2, Op: OpGet, Key: []byte("k")}},
+		{ReqID: 0, Cmd: Command{ClientID: 5, Seq: 3, Op: OpCAS, Key: []byte("k"), Expect: []byte("v"), Value: []byte("w")}},
+	}
+	for _, r := range tests {
+		b := AppendRequest(nil, &r)
+		got, err := DecodeRequest(b)
+		if err != nil {
+			t.Fatalf("%+v: %v", r, err)
+		}
+		if got.ReqID != r.ReqID || got.Stale != r.Stale || !commandsEqual(got.Cmd, r.Cmd) {
+			t.Fatalf("decoded %+v, want %+v", got, r)
+		}
+		// The command part is exactly the batch format of the command.
+		if !bytes.Equal(b[RequestHeaderSize:], AppendCommand(nil, &r.Cmd)) {
+			t.Fatalf("request does not end with the encoded command")
+		}
+	}
+}
+
+func TestDecodeRequestMalformed(t *testing.T) {
+	ok := AppendRequest(nil, &Request{ReqID: 1, Cmd: Command{ClientID: 5, Seq: 1, Op: OpGet, Key: []byte("k")}})
+	tests := map[string][]byte{
+		"empty":       nil,
+		"header only": ok[:RequestHeaderSize],
+		"bad flags":   append(append(append([]byte(nil), ok[:8]...), 2), ok[9:]...),
+		"bad command": append(append([]byte(nil), ok...), 0),
+	}
+	for name, b := range tests {
+		if _, err := DecodeRequest(b); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: DecodeRequest = %v, want ErrMalformed", name, err)
+		}
+	}
+}
+
+func TestResponseRoundTrip(t *testing.T) {
+	tests := []Response{
+		{ReqID: 1, Status: StatusOK, Node: 1, Leader: 1, Value: []byte("value")},
+		{ReqID: 2, Status: StatusNotFound, Node: 2, Leader: 1},
+		{ReqID: 3, Status: StatusNotLeader, Node: 3, Leader: 0},
+		{ReqID: 4, Status: StatusCASFailed, Node: 65535, Leader: 65535, Value: []byte("cur")},
+		{ReqID: 5, Status: StatusBadRequest},
+	}
+	for _, r := range tests {
+		b := AppendResponse(nil, &r)
+		if len(b) != ResponseHeaderSize+len(r.Value) {
+			t.Fatalf("%+v: %d bytes", r, len(b))
+		}
+		got, err := DecodeResponse(b)
+		if err != nil {
+			t.Fatalf("%+v: %v", r, err)
+		}
+		if got.ReqID != r.ReqID || got.Status != r.Status || got.Node != r.Node ||
+			got.Leader != r.Leader || !bytes.Equal(got.Value, r.Value) {
+			t.Fatalf("decoded %+v, want %+v", got, r)
+		}
+	}
+}
+
+func TestDecodeResponseMalformed(t *testing.T) {
+	ok := AppendResponse(nil, &Response{ReqID: 1, Status: StatusOK})
+	for name, b := range map[string][]byte{
+		"empty":       nil,
+		"short":       ok[:ResponseHeaderSize-1],
+		"status zero": append(append(append([]byte(nil), ok[:8]...), 0), ok[9:]...),
+		"status high": append(append(append([]byte(nil), ok[:8]...), 8), ok[9:]...),
+	} {
+		if _, err := DecodeResponse(b); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: DecodeResponse = %v, want ErrMalformed", name, err)
+		}
+	}
+}
+
+func TestFrameTypesAvoidTransportRange(t *testing.T) {
+	if FrameRequest < 16 || FrameResponse < 16 || FrameRequest == FrameResponse {
+		t.Fatalf("frame types %d, %d: must be distinct and >= 16", FrameRequest, FrameResponse)
+	}
+}
+
+func FuzzDecodeRequest(f *testing.F) {
+	f.Add(AppendRequest(nil, &Request{ReqID: 1, Stale: true, Cmd: Command{ClientID: 5, Seq: 2, Op: OpGet, Key: []byte("k")}}))
+	f.Add(AppendRequest(nil, &Request{ReqID: 9, Cmd: Command{ClientID: 5, Seq: 3, Op: OpCAS, Key: []byte("k"), Expect: []byte("a"), Value: []byte("b")}}))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := DecodeRequest(b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			}
+			return
+		}
+		if again := AppendRequest(nil, &r); !bytes.Equal(again, b) {
+			t.Fatalf("re-encoding differs:\n in %x\nout %x", b, again)
+		}
+	})
+}
+
+func FuzzDecodeResponse(f *testing.F) {
+	f.Add(AppendResponse(nil, &Response{ReqID: 1, Status: StatusOK, Node: 1, Leader: 2, Value: []byte("v")}))
+	f.Add(AppendResponse(nil, &Response{ReqID: 2, Status: StatusNotLeader, Node: 3}))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := DecodeResponse(b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			}
+			return
+		}
+		if again := AppendResponse(nil, &r); !bytes.Equal(again, b) {
+			t.Fatalf("re-encoding differs:\n in %x\nout %x", b, again)
+		}
+	})
+}
