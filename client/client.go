@@ -141,13 +141,13 @@ func (c *Client) conn(i int) (*transport.Conn, error) {
 	ccfg := transport.DefaultConnConfig()
 	ccfg.DialTimeout = c.cfg.DialTimeout
 	ccfg.MaxFrameSize = c.cfg.MaxFrame
-	var cn *transport.Conn
 	cn, err := transport.Dial(c.addrs[i], ccfg, func(_ *transport.Conn, typ byte, body []byte) {
 		c.onFrame(i, typ, body)
-	}, func(err error) { c.onClosed(i, cn) })
+	})
 	if err != nil {
 		return nil, err
 	}
+	go func() { <-cn.Done(); c.onClosed(i, cn) }()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.mu.closed {
@@ -176,8 +176,8 @@ func (c *Client) onFrame(i int, typ byte, body []byte) {
 	if typ != kv.FrameResponse {
 		return
 	}
-	var r kv.Response
-	if err := kv.DecodeResponse(body, &r); err != nil {
+	r, err := kv.DecodeResponse(body)
+	if err != nil {
 		return
 	}
 	c.mu.Lock()

@@ -90,6 +90,10 @@ func TestKillLeaderUnderLoad(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	if !strings.Contains(readLog(t, old.logPath), "snapshot installed") {
+		t.Fatalf("restarted node %d caught up without a snapshot; the test meant to exercise compaction", old.id)
+	}
+	t.Logf("%d keys acknowledged and read back; node %d caught up to slot %d", len(a.kv), old.id, want.Commit)
 }
 
 // TestPartitionedLeaderAcknowledgesNothing isolates the leader with the
@@ -150,12 +154,14 @@ func dialRaw(t *testing.T, addr string) *rawConn {
 	t.Helper()
 	r := &rawConn{resp: make(chan kv.Response, 16)}
 	cn, err := transport.Dial(addr, transport.DefaultConnConfig(), func(_ *transport.Conn, typ byte, body []byte) {
-		var resp kv.Response
-		if typ == kv.FrameResponse && kv.DecodeResponse(body, &resp) == nil {
+		if typ != kv.FrameResponse {
+			return
+		}
+		if resp, err := kv.DecodeResponse(body); err == nil {
 			resp.Value = append([]byte(nil), resp.Value...)
 			r.resp <- resp
 		}
-	}, nil)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
