@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -301,4 +304,88 @@ func args0(a []string) string {
 		return ""
 	}
 	return a[0]
+}
+
+// TestCleanShutdownAndRecovery stops every node with SIGTERM (exit 0), starts
+// them again from their data directories and reads the data back.
+func TestCleanShutdownAndRecovery(t *testing.T) {
+	c := startCluster(t, 3)
+	c.waitLeader(c.nodes, 10*time.Second)
+	cl := dial(t, c.clientAddrs()...)
+	s := cl.Session()
+	for i := 0; i < 20; i++ {
+		if err := s.Put(ctxFor(t, 5*time.Second), []byte(fmt.Sprintf("k%d", i)), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, nd := range c.nodes {
+		nd.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-nd.exited:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("node %d ignored SIGTERM", nd.id)
+		}
+		if code := nd.cmd.ProcessState.ExitCode(); code != 0 {
+			t.Fatalf("node %d exited %d after SIGTERM", nd.id, code)
+		}
+		nd.cmd = nil
+	}
+	for _, nd := range c.nodes {
+		c.start(nd)
+	}
+	c.waitLeader(c.nodes, 10*time.Second)
+	s2 := dial(t, c.clientAddrs()...).Session()
+	for i := 0; i < 20; i++ {
+		v, ok, err := s2.Get(ctxFor(t, 5*time.Second), []byte(fmt.Sprintf("k%d", i)))
+		if err != nil || !ok || string(v) != "v" {
+			t.Fatalf("k%d after restart: %q %v %v", i, v, ok, err)
+		}
+	}
+}
+
+// TestStaleReadOnlyWhenAsked: a follower answers a read itself only when
+// the request says stale reads are fine; otherwise it redirects.
+func TestStaleReadOnlyWhenAsked(t *testing.T) {
+	c := startCluster(t, 3)
+	l := c.waitLeader(c.nodes, 10*time.Second)
+	if err := dial(t, c.clientAddrs()...).Session().Put(ctxFor(t, 5*time.Second), []byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	f := c.others(l)[0]
+	r := dialRaw(t, f.clientAddr)
+	get := kv.Request{ReqID: 1, Cmd: kv.Command{ClientID: 5, Seq: 1, Op: kv.OpGet, Key: []byte("k")}}
+	if resp := r.do(t, get); resp.Status != kv.StatusNotLeader || resp.Leader != uint16(l.id) {
+		t.Fatalf("linearizable read at a follower: status %v leader %d, want a redirect to %d", resp.Status, resp.Leader, l.id)
+	}
+	get.ReqID, get.Stale = 2, true
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp := r.do(t, get)
+		if resp.Status == kv.StatusOK && string(resp.Value) == "v" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stale read never saw the write: %v %q", resp.Status, resp.Value)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestMetricsEndpoint(t *testing.T) {
+	c := startCluster(t, 3)
+	l := c.waitLeader(c.nodes, 10*time.Second)
+	if err := dial(t, c.clientAddrs()...).Session().Put(ctxFor(t, 5*time.Second), []byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + l.adminAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{"mpaxos_is_leader 1", "mpaxos_commit_slot ", "mpaxos_peer_lag_slots{peer=", "mpaxos_syncs_total "} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, b)
+		}
+	}
 }

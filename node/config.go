@@ -1,0 +1,154 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/mpaxos/mpaxos/batch"
+	"github.com/mpaxos/mpaxos/engine"
+)
+
+// Config is one server's configuration.
+type Config struct {
+	// ID is this node's id, a key of Peers. Required.
+	ID engine.NodeID
+	// ClusterID must match on every member; the peer handshake refuses
+	// nodes of another cluster. The default is 1.
+	ClusterID uint64
+	// Peers maps every member (this node included) to its peer address
+	// (host:port). 1, 3, 5 or 7 members are typical. Required.
+	Peers map[engine.NodeID]string
+	// ClientAddr is where clients connect (host:port). Required.
+	ClientAddr string
+	// AdminAddr serves /status, /metrics and /faults over HTTP. Empty
+	// disables it. The default is empty.
+	AdminAddr string
+	// DataDir holds the Pebble store. Required unless Null is set.
+	DataDir string
+	// Sync makes every persisted group durable (fsync) before the node
+	// acknowledges it. The default is true; false is for benchmarks that
+	// say so in their results.
+	Sync bool
+	// Batch bounds the batches of client commands the leader proposes.
+	Batch batch.Config
+	// Pipeline is the number of proposed but not yet chosen slots the
+	// leader allows (the engine's MaxInflight). The default is 64.
+	Pipeline int
+	// Tick is the engine's clock period. The default is 10ms.
+	Tick time.Duration
+	// Heartbeat is how often the leader speaks when idle; it is rounded to
+	// whole ticks. The default is 50ms.
+	Heartbeat time.Duration
+	// ElectionTimeout is how long a follower waits without hearing from a
+	// leader before it campaigns (randomized up to twice that); rounded to
+	// whole ticks and at least 3 heartbeats. The default is 500ms.
+	ElectionTimeout time.Duration
+	// SnapshotEvery is how many applied slots pass between snapshots of the
+	// state machine (after which the log below is truncated). 0 disables
+	// snapshots. The default is 10000.
+	SnapshotEvery uint64
+	// SessionTTL is how many slots a client session survives without use.
+	// The default is 1,000,000.
+	SessionTTL uint64
+	// MaxFrame is the largest frame accepted on any connection, in bytes.
+	// The default is 16 MiB.
+	MaxFrame int
+	// Null answers client requests at once, without replicating or storing
+	// them: the ceiling the benchmark harness itself can reach.
+	Null bool
+	// Seed feeds the engine's randomized election timeout. The default
+	// (0) derives one from ID.
+	Seed int64
+	// Logger receives structured logs. The default is slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a Config with every default filled in; ID, Peers,
+// ClientAddr and DataDir are left for the caller.
+func DefaultConfig() Config {
+	return Config{
+		ClusterID:       1,
+		Sync:            true,
+		Batch:           batch.DefaultConfig(),
+		Pipeline:        64,
+		Tick:            10 * time.Millisecond,
+		Heartbeat:       50 * time.Millisecond,
+		ElectionTimeout: 500 * time.Millisecond,
+		SnapshotEvery:   10000,
+		SessionTTL:      1_000_000,
+		MaxFrame:        16 << 20,
+	}
+}
+
+// ErrConfig is wrapped by every error Validate returns.
+var ErrConfig = errors.New("node: bad config")
+
+// Validate reports every problem in c at once.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
+	}
+	if c.ID == 0 {
+		bad("id must be set (1..65535)")
+	}
+	if len(c.Peers) == 0 {
+		bad("peers must list every member")
+	} else if _, ok := c.Peers[c.ID]; !ok && c.ID != 0 {
+		bad("peers must include this node's id %d", c.ID)
+	}
+	for id, addr := range c.Peers {
+		if id == 0 {
+			bad("peer id 0 is reserved")
+		}
+		if addr == "" {
+			bad("peer %d has no address", id)
+		}
+	}
+	if c.ClientAddr == "" {
+		bad("client address must be set")
+	}
+	if c.DataDir == "" && !c.Null {
+		bad("data directory must be set")
+	}
+	if err := c.Batch.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("%w: %w", ErrConfig, err))
+	}
+	if c.Pipeline < 1 {
+		bad("pipeline must be at least 1, got %d", c.Pipeline)
+	}
+	if c.Tick <= 0 {
+		bad("tick must be positive, got %v", c.Tick)
+	}
+	if c.Heartbeat < c.Tick {
+		bad("heartbeat %v is shorter than one tick %v", c.Heartbeat, c.Tick)
+	}
+	if c.ElectionTimeout < 3*c.Heartbeat {
+		bad("election timeout %v must be at least 3 heartbeats (%v)", c.ElectionTimeout, 3*c.Heartbeat)
+	}
+	if c.MaxFrame < 1<<16 {
+		bad("max frame %d is below 64 KiB", c.MaxFrame)
+	}
+	return errors.Join(errs...)
+}
+
+// members returns the peer ids in ascending order.
+func (c Config) members() []engine.NodeID {
+	ids := make([]engine.NodeID, 0, len(c.Peers))
+	for id := range c.Peers {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
+
+func (c Config) ticks(d time.Duration) int {
+	n := int(d / c.Tick)
+	if n < 1 {
+		n = 1
+	}
+	return n
+}

@@ -1,0 +1,20 @@
+// Package node is the runtime that turns the pure engine into a server: it
+// ticks the engine on a real clock, feeds it peer messages and client
+// batches, persists each Ready through store/ on a writer goroutine (group
+// commit across Readies), sends messages through net/transport, applies
+// committed batches to the key-value state machine in kv/, answers clients,
+// and serves status, metrics and the fault hook over HTTP.
+//
+// Goroutines and their owner (all stopped by Node.Close):
+//
+//   - loop: owns the engine, the state machine and everything the protocol
+//     decides. Nothing else touches the engine.
+//   - writer: persists Readies in order; several queued Readies share one
+//     Pebble batch and one sync. It reports completions back to loop, which
+//     then sends the Ready's AfterSync messages and calls Advance. loop keeps
+//     stepping messages and proposing batches while a sync runs.
+//   - the transport's reader and writer goroutines (peers and clients). A
+//     client connection's reader copies each command once, straight into
+//     the open batch (under inbox.mu), and wakes loop.
+//   - the admin HTTP server.
+package node

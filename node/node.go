@@ -1,0 +1,485 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/mpaxos/mpaxos/batch"
+	"github.com/mpaxos/mpaxos/engine"
+	"github.com/mpaxos/mpaxos/kv"
+	"github.com/mpaxos/mpaxos/net/transport"
+	"github.com/mpaxos/mpaxos/store"
+)
+
+// framePaxos is the frame type of an encoded engine.Message between peers.
+const framePaxos byte = 8
+
+// group is the only Paxos group today; see DESIGN.md on sharding later.
+const group engine.GroupID = 0
+
+// Node is one running server.
+type Node struct {
+	cfg Config
+	log *slog.Logger
+
+	st      *store.Store
+	eng     *engine.Engine
+	sm      *kv.Machine
+	peers   *transport.Peers
+	clients *transport.Server
+	admin   *http.Server
+
+	peerIn     chan engine.Message
+	wake       chan struct{} // capacity 1: the inbox has new commands
+	staleReads chan staleRead
+	jobs       chan *persistJob // loop -> writer, in Ready order
+	persisted  chan *persistJob // writer -> loop, in the same order
+	stop       chan struct{}
+	stopOnce   sync.Once
+	wg         sync.WaitGroup
+	fatalErr   atomic.Pointer[error]
+	closed     chan struct{}
+
+	inbox inbox
+
+	// Owned by loop.
+	inflight     int         // persist jobs handed to the writer, not yet back
+	applied      engine.Slot // last slot applied to sm
+	lastSnapshot engine.Slot // slot of the last snapshot taken or installed
+	wasLeader    bool
+	snapshotting bool
+
+	// Published by loop for readers on other goroutines (admin, clients).
+	isLeader atomic.Bool
+	leader   atomic.Uint32
+	stats    stats
+	// peerLag is, on the leader, how far each member's acknowledged slot
+	// trails the commit index; refreshed every tick.
+	peerLag atomic.Pointer[[]PeerLag]
+}
+
+// Start opens the store, recovers, and starts serving. The returned Node
+// runs until Close, or until a fatal error (a failed disk write), which
+// Done and Err report.
+func Start(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	n := &Node{
+		cfg:        cfg,
+		log:        cfg.Logger.With("node", cfg.ID),
+		peerIn:     make(chan engine.Message, 4096),
+		wake:       make(chan struct{}, 1),
+		staleReads: make(chan staleRead, 1024),
+		jobs:       make(chan *persistJob, 1024),
+		persisted:  make(chan *persistJob, 1024),
+		stop:       make(chan struct{}),
+		closed:     make(chan struct{}),
+	}
+	if err := n.inbox.init(cfg.Batch); err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			n.closeResources()
+		}
+	}()
+	if !cfg.Null {
+		if err := n.recover(); err != nil {
+			return nil, err
+		}
+		if err := n.startPeers(); err != nil {
+			return nil, err
+		}
+	}
+	scfg := transport.DefaultServerConfig()
+	scfg.Addr = cfg.ClientAddr
+	scfg.Conn.MaxFrameSize = cfg.MaxFrame
+	scfg.Conn.Logger = n.log
+	srv, err := transport.Listen(scfg, n.onClientFrame)
+	if err != nil {
+		return nil, fmt.Errorf("node: client listener: %w", err)
+	}
+	n.clients = srv
+	if cfg.AdminAddr != "" {
+		if err := n.startAdmin(); err != nil {
+			return nil, err
+		}
+	}
+	if !cfg.Null {
+		n.wg.Add(2)
+		go n.writer()
+		go n.loop()
+	}
+	ok = true
+	n.log.Info("node started", "peers", len(cfg.Peers), "client_addr", cfg.ClientAddr,
+		"sync", cfg.Sync, "null", cfg.Null)
+	return n, nil
+}
+
+// recover opens the store and rebuilds the state machine and the engine
+// from it: the latest snapshot, then the log above it (the engine hands the
+// committed part back in its first Readies).
+func (n *Node) recover() error {
+	scfg := store.DefaultConfig()
+	scfg.Dir = n.cfg.DataDir
+	scfg.Logger = n.log
+	if !n.cfg.Sync {
+		scfg.Durability = store.NoSync
+	}
+	st, err := store.Open(scfg)
+	if err != nil {
+		return err
+	}
+	n.st = st
+	mcfg := kv.DefaultMachineConfig()
+	mcfg.SessionTTL = n.cfg.SessionTTL
+	if n.sm, err = kv.NewMachine(mcfg); err != nil {
+		return err
+	}
+	lg := st.Log(group)
+	snap, err := lg.Snapshot()
+	if err != nil {
+		return fmt.Errorf("node: reading snapshot: %w", err)
+	}
+	if snap.Slot > 0 {
+		if err := n.sm.Restore(snap.Data); err != nil {
+			return fmt.Errorf("node: restoring snapshot at slot %d: %w", snap.Slot, err)
+		}
+		n.applied, n.lastSnapshot = snap.Slot, snap.Slot
+	}
+	ecfg := engine.DefaultConfig()
+	ecfg.ID = n.cfg.ID
+	ecfg.Group = group
+	ecfg.Peers = n.cfg.members()
+	ecfg.HeartbeatTicks = n.cfg.ticks(n.cfg.Heartbeat)
+	ecfg.ElectionTicks = n.cfg.ticks(n.cfg.ElectionTimeout)
+	ecfg.MaxInflight = n.cfg.Pipeline
+	ecfg.Seed = n.cfg.Seed
+	if ecfg.Seed == 0 {
+		ecfg.Seed = int64(n.cfg.ID)*7919 + time.Now().UnixNano()
+	}
+	ecfg.Logger = n.log
+	eng, err := engine.New(ecfg, lg)
+	if err != nil {
+		return err
+	}
+	n.eng = eng
+	hs, _ := lg.InitialState()
+	last, _ := lg.LastSlot()
+	n.log.Info("recovered", "snapshot", snap.Slot, "promised", hs.Promised.String(),
+		"commit", hs.Commit, "last_slot", last)
+	return nil
+}
+
+func (n *Node) startPeers() error {
+	peers := make(map[uint64]string, len(n.cfg.Peers))
+	for id, addr := range n.cfg.Peers {
+		if id != n.cfg.ID {
+			peers[uint64(id)] = addr
+		}
+	}
+	pcfg := transport.DefaultPeersConfig()
+	pcfg.ClusterID = n.cfg.ClusterID
+	pcfg.ID = uint64(n.cfg.ID)
+	pcfg.Listen = n.cfg.Peers[n.cfg.ID]
+	pcfg.Peers = peers
+	pcfg.MaxFrameSize = n.cfg.MaxFrame
+	pcfg.Logger = n.log
+	p, err := transport.NewPeers(pcfg, n.onPeerFrame)
+	if err != nil {
+		return fmt.Errorf("node: peer transport: %w", err)
+	}
+	n.peers = p
+	p.Start()
+	return nil
+}
+
+// onPeerFrame runs on a transport reader goroutine. body is only valid
+// during the call, and the engine keeps Entries' Data until they are
+// applied and persisted, so the frame is copied once here.
+func (n *Node) onPeerFrame(from uint64, typ byte, body []byte) {
+	if typ != framePaxos {
+		n.log.Warn("unknown peer frame type", "from", from, "type", typ)
+		return
+	}
+	own := make([]byte, len(body))
+	copy(own, body)
+	var m engine.Message
+	if err := m.Unmarshal(own); err != nil {
+		n.log.Warn("bad peer message", "from", from, "err", err)
+		return
+	}
+	if uint64(m.From) != from || m.Group != group {
+		n.log.Warn("peer message with wrong sender or group", "conn_from", from, "msg_from", m.From, "group", m.Group)
+		return
+	}
+	m.To = n.cfg.ID
+	select {
+	case n.peerIn <- m:
+	case <-n.stop:
+	}
+}
+
+// loop owns the engine: every protocol decision happens here.
+func (n *Node) loop() {
+	defer n.wg.Done()
+	ticker := time.NewTicker(n.cfg.Tick)
+	defer ticker.Stop()
+	batchTimer := time.NewTimer(time.Hour)
+	batchTimer.Stop()
+	for {
+		select {
+		case <-n.stop:
+			n.failPending(kv.StatusRetry)
+			return
+		case <-ticker.C:
+			n.eng.Tick()
+			n.publishPeers()
+		case m := <-n.peerIn:
+			n.step(m)
+		case j := <-n.persisted:
+			n.onPersisted(j)
+		case r := <-n.staleReads:
+			n.serveStale(r)
+		case <-n.wake:
+		case <-batchTimer.C:
+		}
+		n.drain()
+		if d, ok := n.propose(); ok {
+			batchTimer.Reset(d)
+		}
+		n.handleReadies()
+		n.publish()
+	}
+}
+
+// drain takes whatever else is already queued, so one Ready covers many
+// messages (fewer, larger writes and syncs). Bounded so ticks stay timely.
+func (n *Node) drain() {
+	for i := 0; i < 1024; i++ {
+		select {
+		case m := <-n.peerIn:
+			n.step(m)
+		case j := <-n.persisted:
+			n.onPersisted(j)
+		default:
+			return
+		}
+	}
+}
+
+func (n *Node) step(m engine.Message) {
+	if err := n.eng.Step(m); err != nil {
+		n.log.Debug("step", "from", m.From, "type", m.Type, "err", err)
+	}
+}
+
+// propose hands the leader's queued commands to the engine while its
+// pipeline has room. It returns how long until the batcher wants another
+// look (a max-delay deadline), if it does.
+func (n *Node) propose() (time.Duration, bool) {
+	if !n.isLeader.Load() {
+		return 0, false
+	}
+	now := time.Now()
+	n.inbox.mu.Lock()
+	defer n.inbox.mu.Unlock()
+	for n.eng.CanPropose() {
+		b, ok := n.inbox.b.Next(now, true)
+		if !ok {
+			break
+		}
+		if err := n.eng.Propose(b); err != nil {
+			// Leadership or room vanished between CanPropose and Propose;
+			// the commands' clients retry.
+			n.log.Debug("propose", "err", err)
+			break
+		}
+		n.stats.batches.Add(1)
+		if c, err := batch.Count(b); err == nil {
+			n.stats.commands.Add(uint64(c))
+		}
+	}
+	if dl, ok := n.inbox.b.Deadline(); ok {
+		d := dl.Sub(now)
+		if d < 0 {
+			d = 0
+		}
+		return d, true
+	}
+	return 0, false
+}
+
+func (n *Node) handleReadies() {
+	for n.eng.HasReady() {
+		rd := n.eng.Ready()
+		n.send(rd.Messages)
+		if rd.Snapshot != nil {
+			n.installSnapshot(rd.Snapshot)
+		}
+		n.apply(rd.Committed)
+		persist := rd.SaveHardState || len(rd.Entries) > 0 || rd.Snapshot != nil
+		if !persist && n.inflight == 0 {
+			n.send(rd.AfterSync)
+			n.eng.Advance(rd)
+			continue
+		}
+		n.inflight++
+		select {
+		case n.jobs <- &persistJob{ready: rd, isReady: true}:
+		case <-n.stop:
+			return
+		}
+	}
+	n.maybeSnapshot()
+}
+
+func (n *Node) onPersisted(j *persistJob) {
+	n.inflight--
+	if j.isReady {
+		n.send(j.ready.AfterSync)
+		n.eng.Advance(j.ready)
+		return
+	}
+	// A snapshot of ours is durable and the log below it is gone.
+	n.snapshotting = false
+	if err := n.eng.Compact(j.snap.Slot); err != nil {
+		n.log.Warn("compact", "slot", j.snap.Slot, "err", err)
+	}
+	n.log.Info("snapshot taken", "slot", j.snap.Slot, "bytes", len(j.snap.Data))
+}
+
+func (n *Node) send(msgs []engine.Message) {
+	for i := range msgs {
+		m := &msgs[i]
+		buf := bytebufferpool.Get()
+		buf.B = m.MarshalAppend(buf.B[:0])
+		if !n.peers.Send(uint64(m.To), framePaxos, buf) {
+			n.stats.dropped.Add(1)
+		}
+	}
+}
+
+func (n *Node) installSnapshot(s *engine.Snapshot) {
+	if err := n.sm.Restore(s.Data); err != nil {
+		// The leader's snapshot failed its checksum: refuse to apply past
+		// it rather than diverge. The node stops; an operator must look.
+		n.fatal(fmt.Errorf("node: snapshot at slot %d from leader: %w", s.Slot, err))
+		return
+	}
+	n.applied, n.lastSnapshot = s.Slot, s.Slot
+	n.log.Info("snapshot installed", "slot", s.Slot, "bytes", len(s.Data))
+}
+
+// maybeSnapshot snapshots the state machine every SnapshotEvery slots; the
+// writer persists it and truncates the log, then the engine compacts.
+func (n *Node) maybeSnapshot() {
+	if n.cfg.SnapshotEvery == 0 || n.snapshotting || n.applied < n.lastSnapshot+engine.Slot(n.cfg.SnapshotEvery) {
+		return
+	}
+	snap := &engine.Snapshot{Slot: n.applied, Data: n.sm.Snapshot()}
+	n.snapshotting = true
+	n.lastSnapshot = n.applied
+	n.inflight++
+	select {
+	case n.jobs <- &persistJob{snap: snap}:
+	case <-n.stop:
+	}
+}
+
+// publish makes the engine's view visible to other goroutines and, when
+// this node stops leading, tells the clients waiting on it to go elsewhere.
+func (n *Node) publish() {
+	st := n.eng.Status()
+	lead := st.Role == engine.RoleLeader
+	n.isLeader.Store(lead)
+	n.leader.Store(uint32(st.Leader))
+	n.stats.commit.Store(uint64(st.Commit))
+	n.stats.applied.Store(uint64(n.applied))
+	n.stats.ballot.Store(uint64(st.Ballot))
+	if lead != n.wasLeader {
+		n.wasLeader = lead
+		n.log.Info("role changed", "leader", lead, "ballot", st.Ballot.String(), "commit", st.Commit)
+		if !lead {
+			n.failPending(kv.StatusNotLeader)
+		}
+	}
+}
+
+// publishPeers refreshes the per-peer lag the admin endpoint shows.
+func (n *Node) publishPeers() {
+	st := n.eng.Status()
+	lags := make([]PeerLag, 0, len(st.Match))
+	for _, m := range st.Match {
+		lag := uint64(0)
+		if st.LastSlot > m.Match {
+			lag = uint64(st.LastSlot - m.Match)
+		}
+		lags = append(lags, PeerLag{ID: uint16(m.ID), Match: uint64(m.Match), Lag: lag})
+	}
+	n.peerLag.Store(&lags)
+}
+
+// Done is closed once the node has stopped, by Close or a fatal error.
+func (n *Node) Done() <-chan struct{} { return n.closed }
+
+// Err returns the fatal error that stopped the node, if any.
+func (n *Node) Err() error {
+	if p := n.fatalErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (n *Node) fatal(err error) {
+	n.fatalErr.CompareAndSwap(nil, &err)
+	n.log.Error("fatal", "err", err)
+	go n.Close()
+}
+
+// Close stops accepting clients, lets the writer finish every queued write,
+// and closes the store. It is safe to call more than once.
+func (n *Node) Close() error {
+	n.stopOnce.Do(func() {
+		close(n.stop)
+		if n.clients != nil {
+			n.clients.Close()
+		}
+		n.wg.Wait()
+		n.closeResources()
+		close(n.closed)
+	})
+	return n.Err()
+}
+
+func (n *Node) closeResources() {
+	if n.admin != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		n.admin.Shutdown(ctx)
+		cancel()
+	}
+	if n.clients != nil {
+		n.clients.Close()
+	}
+	if n.peers != nil {
+		n.peers.Close()
+	}
+	if n.st != nil {
+		if err := n.st.Close(); err != nil && !errors.Is(err, store.ErrClosed) {
+			n.log.Warn("closing store", "err", err)
+		}
+	}
+}
