@@ -54,8 +54,11 @@ func optionsForSeed(seed uint64) simOptions {
 		maxMsgBytes: []uint64{64, 1 << 20}[r.IntN(2)],
 		maxInflight: []int{1, 4, 64}[r.IntN(3)],
 	}
-	if seed%10 == 9 {
+	switch {
+	case seed%10 == 9:
 		o.nodes = 7
+	case seed%50 == 25:
+		o.nodes = 1
 	}
 	return o
 }
