@@ -39,6 +39,7 @@ import (
 var (
 	simSeeds = flag.Int("sim.seeds", 1000, "number of simulator seeds TestSim runs")
 	simSeed  = flag.Uint64("sim.seed", 0, "run only this simulator seed (replay)")
+	simSettle = flag.Int("sim.settle", 0, "override the ticks allowed after healing for liveness (0: default)")
 	simTrace = flag.Bool("sim.trace", false, "print the simulator's event trace of a failing seed")
 )
 
@@ -94,6 +95,7 @@ type simStats struct {
 	applied                                              int
 	byType                                               [MsgSnapshot + 1]int
 	installs                                             int
+	settle                                               int // ticks from healing to convergence
 }
 
 type simMsg struct {
@@ -516,6 +518,7 @@ func (s *sim) run() (err error) {
 	healed := s.now
 	for s.chk.err == nil {
 		if s.converged() {
+			s.stats.settle = s.now - healed
 			s.stats.ticks = s.now
 			s.stats.applied = len(s.chk.applied)
 			s.stats.leaders = s.chk.newLeaders
@@ -567,7 +570,11 @@ func replayCommand(seed uint64) string {
 }
 
 func runSeed(t testing.TB, seed uint64) error {
-	s := newSim(t, seed, optionsForSeed(seed))
+	o := optionsForSeed(seed)
+	if *simSettle > 0 {
+		o.settleTicks = *simSettle
+	}
+	s := newSim(t, seed, o)
 	err := s.run()
 	if testing.Verbose() && err == nil {
 		t.Logf("seed %d: %d nodes, %+v", seed, s.o.nodes, s.stats)
