@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -608,5 +607,3 @@ func TestSim(t *testing.T) {
 		}
 	}
 }
-
-var _ = slices.Sort[[]int]
