@@ -36,10 +36,10 @@ import (
 // failing seed is printed with the command that replays it.
 
 var (
-	simSeeds = flag.Int("sim.seeds", 1000, "number of simulator seeds TestSim runs")
-	simSeed  = flag.Uint64("sim.seed", 0, "run only this simulator seed (replay)")
+	simSeeds  = flag.Int("sim.seeds", 1000, "number of simulator seeds TestSim runs")
+	simSeed   = flag.Uint64("sim.seed", 0, "run only this simulator seed (replay)")
 	simSettle = flag.Int("sim.settle", 0, "override the ticks allowed after healing for liveness (0: default)")
-	simTrace = flag.Bool("sim.trace", false, "print the simulator's event trace of a failing seed")
+	simTrace  = flag.Bool("sim.trace", false, "print the simulator's event trace of a failing seed")
 )
 
 // simOptions shape one simulated run. They are drawn from the seed, so a
