@@ -118,6 +118,9 @@ type simNode struct {
 	pending  []simPending
 	smSlot   Slot
 	smState  uint64
+	// After a restart: the durable commit index, which the first Ready's
+	// Committed must reach (nothing committed is lost).
+	mustReach Slot
 }
 
 type simBatch struct {
@@ -201,6 +204,7 @@ func (s *sim) start(n *simNode) {
 		n.smState = binary.LittleEndian.Uint64(n.st.snap.Data)
 		s.chk.restore(n.id, n.smSlot, n.smState)
 	}
+	n.mustReach = max(n.st.hs.Commit, n.st.snap.Slot)
 	s.tracef("node %d starts (incarnation %d): hs %+v snapshot %d", n.id, n.inc, n.st.hs, n.st.snap.Slot)
 }
 
@@ -298,6 +302,12 @@ func (s *sim) process(n *simNode) {
 				n.smState = s.chk.apply(n.id, n.smState, en)
 				n.smSlot = en.Slot
 				s.applied(en)
+			}
+			if n.mustReach > 0 {
+				if n.smSlot < n.mustReach {
+					s.chk.fail("node %d restarted with durable commit %d but re-applied only through %d", n.id, n.mustReach, n.smSlot)
+				}
+				n.mustReach = 0
 			}
 			at := s.now
 			if s.o.maxPersist > 0 {
