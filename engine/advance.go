@@ -18,7 +18,9 @@ func (e *Engine) wantAck() bool {
 }
 
 // Ready returns what the engine asks the caller to do now and hands that
-// work over: the next Ready holds only newer work. It may be called again
+// work over: the next Ready holds only newer work. Call it when HasReady
+// says there is something (an empty Ready must still be Advanced). It may
+// be called again
 // before the previous Ready was Advanced (the caller may persist one Ready
 // while it prepares the next); every Ready must be Advanced exactly once,
 // in the order they were returned. The slices in a Ready belong to the

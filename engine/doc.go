@@ -2,5 +2,91 @@
 //
 // It does no I/O, starts no goroutines, reads no clock and no global random
 // source: time is Tick, randomness comes from Config.Seed, durable state is
-// read through Storage and written back by the caller from Ready.
+// read through Storage (only in New) and written back by the caller from
+// Ready. One Engine is one node of one Paxos group (GroupID); a process may
+// run many.
+//
+// # Protocol
+//
+// Ballots are round<<16|node, so a higher ballot always wins and no two
+// nodes share one. A node whose election timeout (random in
+// [ElectionTicks, 2*ElectionTicks)) passes without hearing a leader runs
+// phase 1: Prepare(b, first unchosen slot) to every peer. An acceptor with
+// promised < b promises (after its new promise is durable) and reports
+// every entry it accepted at or above that slot, plus its snapshot if it
+// compacted slots there; otherwise it answers Nack(promised). With a
+// majority of promises, its own durable promise included, the candidate
+// leads: it re-proposes, under b, every slot from its first unchosen one
+// through the highest reported, each with the value of the highest ballot
+// reported for it, or a no-op.
+//
+// Phase 2 runs without phase 1 as long as the leader lasts: Propose assigns
+// the next slot and the leader sends Accept(b, entries, commit index) at
+// once, without waiting for earlier slots, up to MaxInflight uncommitted
+// slots. An acceptor with promised <= b stores the entries and, once they
+// are durable, answers one cumulative Accepted(b, S): every slot from the
+// leader's first slot of b through S is durably accepted under b. The
+// leader's commit index is the highest slot a majority acknowledged, its
+// own durable copy counted only after Advance says so. Followers learn it
+// from Accepts and heartbeats (MsgCommit), and treat a slot s <= commit as
+// chosen only if their entry for s has the leader's ballot; other slots
+// (holes, older ballots) they fetch with MsgCatchup, answered with chosen
+// entries, or with a snapshot when the leader compacted them.
+//
+// Liveness: a follower that heard its leader within ElectionTicks ignores
+// other nodes' prepares (stickiness), so a node rejoining with a high
+// ballot does not depose a healthy leader; its Nacks instead make the
+// leader, which still hears a majority, re-run phase 1 with a higher
+// ballot. A leader that has not heard from a majority for ElectionTicks
+// steps down, so clients on a minority side are redirected and nothing
+// there commits.
+//
+// # The Ready contract
+//
+// The caller drives the engine from one goroutine: Tick on a timer, Step
+// for each received message, Propose for each batch, and, whenever
+// HasReady, rd := Ready() and then, for each rd, in this order:
+//
+//  1. Send rd.Messages. They may go out at once, before anything of rd is
+//     durable: Prepares, the leader's Accepts and heartbeats (the leader
+//     counts its own vote only after step 4), Nacks, catch-up replies and
+//     snapshots (those carry chosen or durable state only).
+//  2. Apply rd.Committed to the state machine in slot order; they are
+//     chosen, so this may also happen before step 3. If rd.Snapshot is
+//     set, first restore the state machine from it: Committed then
+//     continues at rd.Snapshot.Slot+1.
+//  3. Persist, in one atomic write: rd.HardState if rd.SaveHardState,
+//     rd.Snapshot (deleting every stored entry at or below its Slot), and
+//     rd.Entries (each replacing a stored entry of the same Slot; a later
+//     entry in the slice replaces an earlier one; entries at or below the
+//     stored snapshot's Slot may be dropped). Wait until it is durable.
+//  4. Send rd.AfterSync, and only now: Promises and Accepteds report
+//     durable state; sent earlier, a crash could erase a promise or an
+//     acceptance some proposer already counted, and two values could be
+//     chosen for one slot.
+//  5. Call Advance(rd). Readies must be Advanced once each, in the order
+//     Ready returned them, and their writes must become durable in that
+//     order too.
+//
+// Ready may be called again before the previous Ready was Advanced: a
+// runtime can persist Ready n on a writer goroutine while the engine keeps
+// stepping and produces Ready n+1 (group commit). The engine records each
+// Ready it hands out and learns from Advance what became durable.
+//
+// After New, the first Ready carries Committed for every slot from the
+// stored snapshot's Slot+1 through the durable commit index: the state
+// machine lives in memory and is rebuilt from the snapshot plus the log.
+//
+// Compaction is the caller's: after it stored a snapshot of the state
+// machine through slot s (s <= the last slot it applied) and truncated its
+// log, it calls Compact(s); the engine forgets those entries and serves
+// later catch-up below s with Storage.Snapshot.
+//
+// # Ownership
+//
+// Data given to Propose and the Entries' and Snapshot's Data of a stepped
+// Message are kept by the engine: the caller must not modify them after the
+// call. Slices in a Ready are the caller's; the engine never modifies them
+// afterwards, but Entries' Data may be shared between Entries, Messages and
+// Committed of several Readies, so treat it as read-only.
 package engine

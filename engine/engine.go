@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -380,5 +379,3 @@ func (e *Engine) Status() Status {
 	}
 	return s
 }
-
-var errCompactAhead = errors.New("engine: compact beyond applied slot")

@@ -20,8 +20,11 @@ var (
 	// ErrBadMessage is returned by Step for a message that cannot belong to
 	// this engine (other group, unknown sender, wrong recipient).
 	ErrBadMessage = errors.New("engine: message not for this engine")
-	// ErrStorage wraps an error returned by Storage.
+	// ErrStorage wraps an error returned by Storage, or durable state that
+	// contradicts itself (a slot below the durable commit index missing).
 	ErrStorage = errors.New("engine: storage")
+
+	errCompactAhead = errors.New("engine: compact beyond the applied slot")
 )
 
 // NotLeaderError is what Propose returns on a node that cannot propose.

@@ -3,41 +3,57 @@ package engine
 // MessageType is the kind of a protocol message.
 type MessageType uint8
 
-// The protocol's messages. Every message carries the sender's Ballot.
+// The protocol's messages. Every message carries the sender's Ballot
+// (for Promise, Nack and Accepted: the ballot they are about). For the
+// messages a leader sends (Accept, Commit, Snapshot), Slot is the leader's
+// base: the first slot it proposed under its ballot, from which followers
+// count their cumulative acknowledgement.
 const (
 	// MsgPrepare (phase 1a): Ballot is the candidate's new ballot, Slot its
-	// first unchosen slot.
+	// first unchosen slot (its commit index + 1).
 	MsgPrepare MessageType = 1 + iota
-	// MsgPromise (phase 1b): Ballot is the promised ballot, Entries every
-	// entry accepted at or above the prepare's Slot, Commit the acceptor's
-	// commit index. Sent only once the promise is durable.
+	// MsgPromise (phase 1b): Ballot is the promised ballot, Slot the
+	// prepare's Slot, Entries every entry accepted at or above it (with the
+	// ballot each was accepted under), Commit the acceptor's commit index,
+	// and Snapshot the acceptor's snapshot when it compacted slots at or
+	// above the prepare's Slot. Sent only once the promise is durable
+	// (Ready.AfterSync).
 	MsgPromise
 	// MsgNack: the receiver has promised a higher Ballot (carried here);
-	// the sender should stop using its own.
+	// the sender should stop using its own. Answers a Prepare (Slot echoes
+	// it), an Accept or a Commit of a lower ballot.
 	MsgNack
-	// MsgAccept (phase 2a): Ballot is the leader's, Entries the slots to
-	// accept, Commit the leader's commit index (learn).
+	// MsgAccept (phase 2a): Ballot is the leader's, Slot its base, Entries
+	// the slots to accept (contiguous, ascending), Commit the leader's
+	// commit index (learn).
 	MsgAccept
 	// MsgAccepted (phase 2b): Ballot is the accepted ballot, Slot the
-	// highest slot S such that every slot from the leader's first slot of
-	// this ballot through S is accepted and durable (cumulative), Commit the
-	// acceptor's commit index. Sent only once the entries are durable.
+	// highest slot S such that every slot from the leader's base through S
+	// is accepted under Ballot and durable (cumulative; base-1 when none),
+	// Commit the acceptor's commit index. Sent only once the entries are
+	// durable (Ready.AfterSync). Followers also send it in answer to every
+	// heartbeat, which is how a leader knows a majority still hears it.
 	MsgAccepted
-	// MsgCommit: heartbeat and learn. Ballot is the leader's, Commit its
-	// commit index, Slot its next unused slot.
+	// MsgCommit: heartbeat and learn. Ballot is the leader's, Slot its base,
+	// Commit its commit index. When Entries is not empty it answers a
+	// MsgCatchup: the entries are chosen (all at or below Commit),
+	// contiguous from the slot asked for.
 	MsgCommit
-	// MsgCatchup: a follower asks the leader for the chosen slots from Slot
-	// on (it holds no value, or a value of another ballot, there).
+	// MsgCatchup: a follower asks its leader for the chosen slots from Slot
+	// on (it holds no value there, or one of another ballot). Ballot is the
+	// follower's promised ballot.
 	MsgCatchup
 	// MsgSnapshot: the leader sends its latest snapshot to a follower that
-	// needs slots it has compacted.
+	// needs slots it has compacted. Slot is the leader's base, Commit its
+	// commit index, Snapshot the snapshot.
 	MsgSnapshot
 )
 
 // Message is one protocol message between two engines of the same group.
 //
 // Entries' Data and Snapshot.Data may alias a buffer owned by the caller who
-// decoded the message; see UnmarshalMessage for how long that stays valid.
+// decoded the message; see Message.Unmarshal for how long that stays valid.
+// To is not encoded on the wire: the receiver sets it (or leaves it 0).
 type Message struct {
 	Type     MessageType
 	Group    GroupID

@@ -9,23 +9,27 @@ type Ready struct {
 	SaveHardState bool
 
 	// Entries are accepted entries to persist, replacing any stored entry
-	// with the same Slot.
+	// with the same Slot. A later entry in the slice replaces an earlier
+	// one of the same Slot. Entries at or below the stored snapshot's Slot
+	// may be dropped.
 	Entries []Entry
 
-	// Snapshot, when not nil, was received from the leader: persist it,
-	// delete every stored entry at or below Snapshot.Slot, and restore the
-	// state machine from it before applying Committed.
+	// Snapshot, when not nil, was received from the leader (or, on a new
+	// leader, from a promise): persist it, delete every stored entry at or
+	// below Snapshot.Slot, and restore the state machine from it before
+	// applying Committed, which then continues at Snapshot.Slot+1.
 	Snapshot *Snapshot
 
 	// Messages may be sent at once, before this Ready's state is durable
 	// (the leader's Accepts and Commits, Prepares, Nacks, catch-up replies).
 	Messages []Message
 
-	// AfterSync must be sent only after this Ready's HardState and Entries
-	// are durable: Promises and Accepteds report durable state.
+	// AfterSync must be sent only after this Ready's HardState, Entries and
+	// Snapshot are durable: Promises and Accepteds report durable state.
 	AfterSync []Message
 
 	// Committed are chosen entries to apply to the state machine, in slot
-	// order, with no gaps since the previous Ready's Committed.
+	// order, with no gaps since the previous Ready's Committed (or since
+	// Snapshot.Slot when Snapshot is set).
 	Committed []Entry
 }
