@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/valyala/bytebufferpool"
+
 	"github.com/mpaxos/mpaxos/net/frame"
 )
 
@@ -52,6 +54,13 @@ type ConnConfig struct {
 	// measured as fast or faster on loopback (see doc.go); it must not be
 	// negative.
 	SocketBufferSize int
+	// BodyPool is the pool Send's bodies come from and go back to. Nil (the
+	// default) means bytebufferpool's package-level pool (bytebufferpool.Get
+	// and Put). A separate pool for large bodies matters: bytebufferpool
+	// calibrates each pool to the sizes Put into it and discards buffers above
+	// its 95th percentile, so big Accept batches sharing the default pool
+	// with many small replies would be allocated afresh every time.
+	BodyPool *bytebufferpool.Pool
 	// Logger receives connection-level events (never per frame). The default
 	// is slog.Default().
 	Logger *slog.Logger
