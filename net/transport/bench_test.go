@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,11 +34,12 @@ func benchConn(b *testing.B, size int, cfg ConnConfig) {
 	// class (see ConnConfig.BodyPool): the default pool, calibrated by the
 	// previous sub-benchmark's small frames, would discard 64 KiB bodies.
 	cfg.BodyPool = new(bytebufferpool.Pool)
-	var received atomic.Uint64
+	// At most 512 frames or 8 MiB in flight, and never more than the queue.
+	fl := newFlow(uint64(min(cfg.SendQueue, 512, (8<<20)/max(size, 1))))
 	srvCfg := DefaultServerConfig()
 	srvCfg.Listener = listenLoopback(b)
 	srvCfg.Conn = cfg
-	srv, err := Listen(srvCfg, func(c *Conn, typ byte, body []byte) { received.Add(1) })
+	srv, err := Listen(srvCfg, func(c *Conn, typ byte, body []byte) { fl.got() })
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -50,16 +50,12 @@ func benchConn(b *testing.B, size int, cfg ConnConfig) {
 	}
 	defer c.Close()
 	payload := make([]byte, size)
-	// At most 512 frames or 8 MiB in flight, and never more than the queue.
-	window := uint64(max(4, min(cfg.SendQueue, 512, (8<<20)/max(size, 1))))
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
 	sent := uint64(0)
 	base := c.Stats()
 	for b.Loop() {
-		for sent-received.Load() >= window {
-			runtime.Gosched()
-		}
+		fl.wait(sent)
 		body := cfg.BodyPool.Get()
 		body.B = append(body.B[:0], payload...)
 		if !c.Send(1, body) {
@@ -67,13 +63,52 @@ func benchConn(b *testing.B, size int, cfg ConnConfig) {
 		}
 		sent++
 	}
-	for received.Load() < sent {
-		runtime.Gosched()
-	}
+	fl.drain(sent)
 	st := c.Stats()
 	frames := float64(st.FramesSent - base.FramesSent)
 	b.ReportMetric(float64(st.Writes-base.Writes)/frames, "writev/frame")
 	b.ReportMetric(frames/b.Elapsed().Seconds(), "frames/s")
+}
+
+// flow keeps a sender at most window frames ahead of the receiving handler
+// without spinning: the handler posts a credit every window/4 frames and the
+// sender sleeps on it when the window is full. (Spinning with Gosched steals
+// the two cores from the writer and reader being measured.)
+type flow struct {
+	window   uint64
+	received atomic.Uint64
+	credit   chan struct{}
+}
+
+func newFlow(window uint64) *flow {
+	return &flow{window: max(window, 4), credit: make(chan struct{}, 1)}
+}
+
+// got is called by the receiving handler for each frame.
+func (f *flow) got() {
+	if n := f.received.Add(1); n%(f.window/4) == 0 {
+		select {
+		case f.credit <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// wait blocks while sent frames are a full window ahead.
+func (f *flow) wait(sent uint64) {
+	for sent-f.received.Load() >= f.window {
+		<-f.credit
+	}
+}
+
+// drain waits until every sent frame has been received.
+func (f *flow) drain(sent uint64) {
+	for f.received.Load() < sent {
+		select {
+		case <-f.credit:
+		case <-time.After(time.Millisecond):
+		}
+	}
 }
 
 func listenLoopback(tb testing.TB) net.Listener {
@@ -142,7 +177,7 @@ func BenchmarkConnPingPong(b *testing.B) {
 func BenchmarkPeers(b *testing.B) {
 	for _, bs := range benchSizes {
 		b.Run(bs.name, func(b *testing.B) {
-			var received atomic.Uint64
+			fl := newFlow(uint64(min(512, (8<<20)/bs.size)))
 			pool := new(bytebufferpool.Pool)
 			lns := []net.Listener{listenLoopback(b), listenLoopback(b)}
 			var ps []*Peers
@@ -152,7 +187,7 @@ func BenchmarkPeers(b *testing.B) {
 				cfg.Peers = map[uint64]string{uint64(2 - i): lns[1-i].Addr().String()}
 				cfg.Logger = slog.New(slog.DiscardHandler)
 				cfg.BodyPool = pool
-				p, err := NewPeers(cfg, func(uint64, byte, []byte) { received.Add(1) })
+				p, err := NewPeers(cfg, func(uint64, byte, []byte) { fl.got() })
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -166,15 +201,12 @@ func BenchmarkPeers(b *testing.B) {
 				b.Fatal(err)
 			}
 			payload := make([]byte, bs.size)
-			window := uint64(max(4, min(512, (8<<20)/bs.size)))
 			b.SetBytes(int64(bs.size))
 			b.ReportAllocs()
 			base, _ := ps[0].Stats(2)
 			sent := uint64(0)
 			for b.Loop() {
-				for sent-received.Load() >= window {
-					runtime.Gosched()
-				}
+				fl.wait(sent)
 				body := pool.Get()
 				body.B = append(body.B[:0], payload...)
 				if !ps[0].Send(2, 1, body) {
@@ -182,9 +214,7 @@ func BenchmarkPeers(b *testing.B) {
 				}
 				sent++
 			}
-			for received.Load() < sent {
-				runtime.Gosched()
-			}
+			fl.drain(sent)
 			st, _ := ps[0].Stats(2)
 			frames := float64(st.FramesSent - base.FramesSent)
 			b.ReportMetric(float64(st.Writes-base.Writes)/frames, "writev/frame")
