@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/valyala/bytebufferpool"
+
 	"github.com/mpaxos/mpaxos/net/frame"
 )
 
@@ -48,10 +50,18 @@ type ConnConfig struct {
 	// dialling). The default is 2 s; it must be positive.
 	DialTimeout time.Duration
 	// SocketBufferSize, if positive, sets SO_SNDBUF and SO_RCVBUF to this
-	// many bytes. Zero (the default) keeps the kernel's auto-tuning, which
-	// measured as fast or faster on loopback (see doc.go); it must not be
-	// negative.
+	// many bytes (the kernel caps it at net.core.wmem_max/rmem_max and
+	// doubles it). Zero (the default) keeps the kernel's auto-tuning: fixed
+	// sizes measured no consistent gain on loopback (see doc.go). It must not
+	// be negative.
 	SocketBufferSize int
+	// BodyPool is the pool Send's bodies come from and go back to. Nil (the
+	// default) means bytebufferpool's package-level pool (bytebufferpool.Get
+	// and Put). A separate pool for large bodies matters: bytebufferpool
+	// calibrates each pool to the sizes Put into it and discards buffers above
+	// its 95th percentile, so big Accept batches sharing the default pool
+	// with many small replies would be allocated afresh every time.
+	BodyPool *bytebufferpool.Pool
 	// Logger receives connection-level events (never per frame). The default
 	// is slog.Default().
 	Logger *slog.Logger

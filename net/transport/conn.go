@@ -47,6 +47,7 @@ type Conn struct {
 	maxFrame int
 	sendQ    int
 	writeTO  time.Duration
+	pool     *bytebufferpool.Pool // where bodies go back; nil: the default pool
 
 	mu struct {
 		sync.Mutex
@@ -102,6 +103,7 @@ func newConn(nc net.Conn, rd *frame.Reader, cfg ConnConfig, h Handler) *Conn {
 		maxFrame: cfg.MaxFrameSize,
 		sendQ:    cfg.SendQueue,
 		writeTO:  cfg.WriteTimeout,
+		pool:     cfg.BodyPool,
 		wake:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		exited:   make(chan struct{}),
@@ -125,11 +127,12 @@ func (c *Conn) start() {
 // returns: the body must have come from bytebufferpool.Get, must not be
 // touched by the caller after the call, and goes back with
 // bytebufferpool.Put once the writer has written it, or at once when the frame
-// is dropped. Send returns false when the frame was dropped: the queue is
+// is dropped. (With ConnConfig.BodyPool set, read that pool for
+// bytebufferpool's package functions.) Send returns false when the frame was dropped: the queue is
 // full, the connection is closed, or the body exceeds MaxFrameSize.
 func (c *Conn) Send(typ byte, body *bytebufferpool.ByteBuffer) bool {
 	if body != nil && len(body.B) > c.maxFrame {
-		bytebufferpool.Put(body)
+		release(c.pool, body)
 		c.stats.droppedOversize.Add(1)
 		return false
 	}
@@ -137,7 +140,7 @@ func (c *Conn) Send(typ byte, body *bytebufferpool.ByteBuffer) bool {
 	if c.mu.closed || len(c.mu.q) >= c.sendQ {
 		closed := c.mu.closed
 		c.mu.Unlock()
-		release(body)
+		release(c.pool, body)
 		if closed {
 			c.stats.droppedClosed.Add(1)
 		} else {
@@ -288,7 +291,7 @@ func (c *Conn) writeBatch() error {
 		c.nb = nil
 	}
 	for i := range c.batch {
-		release(c.batch[i].body)
+		release(c.pool, c.batch[i].body)
 	}
 	clear(c.batch)
 	c.batch = c.batch[:0]
@@ -305,13 +308,18 @@ func (c *Conn) discardQueued() {
 	c.mu.q = nil
 	c.mu.Unlock()
 	for _, f := range q {
-		release(f.body)
+		release(c.pool, f.body)
 	}
 	c.stats.droppedClosed.Add(uint64(len(q)))
 }
 
-func release(b *bytebufferpool.ByteBuffer) {
-	if b != nil {
+// release returns b (which may be nil) to pool, or to the default pool.
+func release(pool *bytebufferpool.Pool, b *bytebufferpool.ByteBuffer) {
+	switch {
+	case b == nil:
+	case pool != nil:
+		pool.Put(b)
+	default:
 		bytebufferpool.Put(b)
 	}
 }

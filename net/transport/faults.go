@@ -36,6 +36,7 @@ type Faults struct {
 	self   uint64
 	active atomic.Bool // some fault is set or frames are still delayed
 	sendFn func(to uint64, typ byte, body *bytebufferpool.ByteBuffer) bool
+	pool   *bytebufferpool.Pool // where dropped bodies go (nil: the default pool)
 	wake   chan struct{}
 
 	mu struct {
@@ -61,8 +62,8 @@ type delayQueue struct {
 	head int
 }
 
-func newFaults(self, seed uint64, send func(uint64, byte, *bytebufferpool.ByteBuffer) bool) *Faults {
-	f := &Faults{self: self, sendFn: send, wake: make(chan struct{}, 1)}
+func newFaults(self, seed uint64, pool *bytebufferpool.Pool, send func(uint64, byte, *bytebufferpool.ByteBuffer) bool) *Faults {
+	f := &Faults{self: self, sendFn: send, pool: pool, wake: make(chan struct{}, 1)}
 	f.mu.blocked = make(map[[2]uint64]bool)
 	f.mu.rng = rand.New(rand.NewPCG(seed, self))
 	f.mu.queues = make(map[uint64]*delayQueue)
@@ -169,7 +170,7 @@ func (f *Faults) send(to uint64, typ byte, body *bytebufferpool.ByteBuffer) bool
 	defer f.mu.Unlock()
 	if f.mu.blocked[[2]uint64{f.self, to}] ||
 		(f.mu.dropRate > 0 && f.mu.rng.Float64() < f.mu.dropRate) {
-		release(body)
+		release(f.pool, body)
 		return true
 	}
 	dq := f.mu.queues[to]
@@ -264,7 +265,7 @@ func (f *Faults) discard() {
 	defer f.mu.Unlock()
 	for _, dq := range f.mu.queues {
 		for i := dq.head; i < len(dq.q); i++ {
-			release(dq.q[i].body)
+			release(f.pool, dq.q[i].body)
 		}
 		dq.q, dq.head = nil, 0
 	}

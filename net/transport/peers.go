@@ -177,7 +177,7 @@ func NewPeers(cfg PeersConfig, h PeerHandler) (*Peers, error) {
 	for id, addr := range cfg.Peers {
 		p.links[id] = &link{id: id, addr: addr, dials: cfg.ID < id, changed: make(chan struct{})}
 	}
-	p.faults = newFaults(cfg.ID, cfg.Seed, p.sendDirect)
+	p.faults = newFaults(cfg.ID, cfg.Seed, cfg.BodyPool, p.sendDirect)
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -257,12 +257,12 @@ func (p *Peers) Send(to uint64, typ byte, body *bytebufferpool.ByteBuffer) bool 
 func (p *Peers) sendDirect(to uint64, typ byte, body *bytebufferpool.ByteBuffer) bool {
 	l := p.links[to]
 	if l == nil {
-		release(body)
+		release(p.cfg.BodyPool, body)
 		return false
 	}
 	c := l.conn.Load()
 	if c == nil {
-		release(body)
+		release(p.cfg.BodyPool, body)
 		return false
 	}
 	return c.Send(typ, body)
