@@ -358,9 +358,11 @@ func TestHash(t *testing.T) {
 	differ := map[string]*Machine{
 		"value":        build(put(0, 0, "a", "1"), put(0, 0, "b", "2"), put(0, 0, "c", "4")),
 		"missing key":  build(put(0, 0, "a", "1"), put(0, 0, "b", "2")),
-		"key boundary": build(put(0, 0, "a", "1"), put(0, 0, "b", "2"), put(0, 0, "c3", "")),
+		"key boundary": build(put(0, 0, "a", "1"), put(0, 0, "b", "2"), put(0, 0, "", "c3")),
 		"session":      build(put(0, 0, "a", "1"), put(0, 0, "b", "2"), put(5, 1, "c", "3")),
 		"empty":        build(),
+		"zero tail":    build(put(0, 0, "a", "1"), put(0, 0, "b", "2"), put(0, 0, "c", "3\x00")),
+		"moved byte":   build(put(0, 0, "a", "1"), put(0, 0, "b", "2"), put(0, 0, "c3", "")),
 	}
 	for name, m := range differ {
 		if m.Hash() == a.Hash() {
