@@ -71,7 +71,7 @@ func (b *Batcher) Add(cmd []byte) error {
 		return fmt.Errorf("%w: %d bytes, a batch holds at most %d", ErrTooLarge, len(cmd), b.cfg.MaxBytes-HeaderSize-uvarintLen(uint64(len(cmd))))
 	}
 	extra := need
-	if b.openN == 0 || b.openN == b.cfg.MaxCount || b.openSize()+need > b.cfg.MaxBytes {
+	if b.openN == 0 || b.openSize()+need > b.cfg.MaxBytes {
 		extra += HeaderSize // a new batch would start
 	}
 	if b.queuedBytes+extra > b.cfg.MaxQueueBytes {
