@@ -367,3 +367,21 @@ func TestNoAllocsPerCommand(t *testing.T) {
 		t.Fatalf("%v allocations per 10 commands, want 0", allocs)
 	}
 }
+
+func TestMaxCommand(t *testing.T) {
+	for _, max := range []int{HeaderSize + 2, 64, 137, 138, 139, 140, 1 << 14, 1<<14 + 12, 1 << 20} {
+		cfg := DefaultConfig()
+		cfg.MaxBytes, cfg.ArenaBytes = max, max
+		b := mustNew(t, cfg)
+		n := cfg.MaxCommand()
+		if err := b.Add(make([]byte, n+1)); !errors.Is(err, ErrTooLarge) {
+			t.Errorf("MaxBytes %d: Add(MaxCommand+1 = %d) = %v, want ErrTooLarge", max, n+1, err)
+		}
+		if err := b.Add(make([]byte, n)); err != nil {
+			t.Errorf("MaxBytes %d: Add(MaxCommand = %d) = %v", max, n, err)
+		}
+		if batch, ok := b.Next(t0, true); !ok || len(batch) > max {
+			t.Errorf("MaxBytes %d: batch of %d bytes", max, len(batch))
+		}
+	}
+}
