@@ -68,10 +68,10 @@ func New(cfg Config) (*Batcher, error) {
 func (b *Batcher) Add(cmd []byte) error {
 	need := len(cmd) + uvarintLen(uint64(len(cmd)))
 	if HeaderSize+need > b.cfg.MaxBytes {
-		return fmt.Errorf("%w: %d bytes, a batch holds at most %d", ErrTooLarge, len(cmd), b.cfg.MaxBytes-HeaderSize-uvarintLen(uint64(len(cmd))))
+		return fmt.Errorf("%w: %d bytes, at most %d fit in a batch", ErrTooLarge, len(cmd), b.cfg.MaxCommand())
 	}
 	extra := need
-	if b.openN == 0 || b.openN == b.cfg.MaxCount || b.openSize()+need > b.cfg.MaxBytes {
+	if b.openN == 0 || b.openSize()+need > b.cfg.MaxBytes {
 		extra += HeaderSize // a new batch would start
 	}
 	if b.queuedBytes+extra > b.cfg.MaxQueueBytes {

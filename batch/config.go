@@ -96,3 +96,13 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// MaxCommand returns the largest command Add accepts under c: one that fills
+// a batch of MaxBytes on its own, with the header and its index entry.
+func (c Config) MaxCommand() int {
+	n := c.MaxBytes - HeaderSize - 1
+	for n > 0 && HeaderSize+n+uvarintLen(uint64(n)) > c.MaxBytes {
+		n--
+	}
+	return n
+}

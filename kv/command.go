@@ -41,6 +41,7 @@ const (
 	OpCAS Op = 4
 )
 
+// String returns the op's name ("put", "get", ...).
 func (o Op) String() string {
 	switch o {
 	case OpPut:
@@ -63,6 +64,7 @@ type Command struct {
 	// Seq is the client's sequence number, counting from 1. Seq 0 means no
 	// session, like ClientID 0.
 	Seq uint64
+	// Op is the operation; Key the key it acts on.
 	Op  Op
 	Key []byte
 	// Value is the new value (OpPut, OpCAS); ignored otherwise.

@@ -21,6 +21,14 @@ type MachineConfig struct {
 	// therefore be far longer, in slots, than any client keeps retrying one
 	// command: at R slots per second and a client retry horizon of T
 	// seconds, choose SessionTTL >> R*T.
+	//
+	// Every replica must use the same SessionTTL: it decides which retries
+	// execute, so replicas with different TTLs could diverge.
+	//
+	// Expired sessions are dropped by a sweep over all sessions every
+	// SessionTTL/8 slots (so one Apply in that many pays O(sessions)); until
+	// then an expired session still takes memory but no longer deduplicates,
+	// so expiry is exact to the slot.
 	SessionTTL uint64
 }
 

@@ -358,9 +358,11 @@ func TestHash(t *testing.T) {
 	differ := map[string]*Machine{
 		"value":        build(put(0, 0, "a", "1"), put(0, 0, "b", "2"), put(0, 0, "c", "4")),
 		"missing key":  build(put(0, 0, "a", "1"), put(0, 0, "b", "2")),
-		"key boundary": build(put(0, 0, "a", "1"), put(0, 0, "b", "2"), put(0, 0, "c3", "")),
+		"key boundary": build(put(0, 0, "a", "1"), put(0, 0, "b", "2"), put(0, 0, "", "c3")),
 		"session":      build(put(0, 0, "a", "1"), put(0, 0, "b", "2"), put(5, 1, "c", "3")),
 		"empty":        build(),
+		"zero tail":    build(put(0, 0, "a", "1"), put(0, 0, "b", "2"), put(0, 0, "c", "3\x00")),
+		"moved byte":   build(put(0, 0, "a", "1"), put(0, 0, "b", "2"), put(0, 0, "c3", "")),
 	}
 	for name, m := range differ {
 		if m.Hash() == a.Hash() {
@@ -371,5 +373,44 @@ func TestHash(t *testing.T) {
 	c.Apply(2, get(0, 0, "a"))
 	if c.Hash() == a.Hash() {
 		t.Error("applied slot not covered by the hash")
+	}
+}
+
+// Apply allocates only the stored copies: nothing for reads, failed CAS and
+// retries; one value copy for an overwrite; value and key for a new key.
+func TestApplyAllocs(t *testing.T) {
+	m := newMachine(t, 1000)
+	key, val, other := []byte("key"), []byte("value"), []byte("other")
+	m.Apply(1, put(1, 1, "key", "value"))
+	seq := uint64(1)
+	tests := []struct {
+		name string
+		cmd  func() Command
+		want float64
+	}{
+		{"get", func() Command { return Command{Op: OpGet, Key: key} }, 0},
+		{"cas fail", func() Command { return Command{Op: OpCAS, Key: key, Expect: val[:1], Value: val} }, 0},
+		{"overwrite", func() Command { return Command{Op: OpPut, Key: key, Value: val} }, 1},
+		{"delete and insert", func() Command {
+			if seq%2 == 0 {
+				return Command{Op: OpDelete, Key: other}
+			}
+			return Command{Op: OpPut, Key: other, Value: val}
+		}, 1}, // per command: key+value every second one
+	}
+	for _, tt := range tests {
+		got := testing.AllocsPerRun(100, func() {
+			seq++
+			c := tt.cmd()
+			c.ClientID, c.Seq = 1, seq
+			m.Apply(2, c)
+		})
+		if got != tt.want {
+			t.Errorf("%s: %v allocations per Apply, want %v", tt.name, got, tt.want)
+		}
+	}
+	retry := put(1, seq, "key", "value")
+	if got := testing.AllocsPerRun(100, func() { m.Apply(3, retry) }); got != 0 {
+		t.Errorf("retry: %v allocations, want 0", got)
 	}
 }

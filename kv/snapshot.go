@@ -42,13 +42,17 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // Snapshot returns the Machine's whole state, sessions included, as a
 // freshly allocated []byte the caller owns.
 func (m *Machine) Snapshot() []byte {
-	keys := make([]string, 0, len(m.index))
+	type entry struct {
+		key string
+		idx uint32
+	}
+	entries := make([]entry, 0, len(m.index))
 	size := snapshotHeader + 2*binary.MaxVarintLen64 + 4
 	for k, idx := range m.index {
-		keys = append(keys, k)
+		entries = append(entries, entry{k, idx})
 		size += 2*binary.MaxVarintLen64 + len(k) + len(m.vals[idx])
 	}
-	slices.Sort(keys)
+	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
 	ids := make([]uint64, 0, len(m.sessions))
 	for id, s := range m.sessions {
 		ids = append(ids, id)
@@ -60,11 +64,11 @@ func (m *Machine) Snapshot() []byte {
 	b = append(b, snapshotMagic...)
 	b = append(b, snapshotVersion)
 	b = binary.LittleEndian.AppendUint64(b, m.applied)
-	b = binary.AppendUvarint(b, uint64(len(keys)))
-	for _, k := range keys {
-		b = binary.AppendUvarint(b, uint64(len(k)))
-		b = append(b, k...)
-		b = appendBytes(b, m.vals[m.index[k]])
+	b = binary.AppendUvarint(b, uint64(len(entries)))
+	for _, e := range entries {
+		b = binary.AppendUvarint(b, uint64(len(e.key)))
+		b = append(b, e.key...)
+		b = appendBytes(b, m.vals[e.idx])
 	}
 	b = binary.AppendUvarint(b, uint64(len(ids)))
 	for _, id := range ids {
@@ -170,59 +174,61 @@ func (m *Machine) Restore(b []byte) error {
 // Hash returns a digest of the Machine's content: keys and values, sessions
 // and the applied slot. It is deterministic across processes and independent
 // of map iteration order, so replicas that applied the same log prefix can be
-// compared by their Hash.
+// compared by their Hash. It is a consistency check, not a cryptographic
+// digest.
 //
-// Each key/value pair and each session is hashed on its own (FNV-1a, then a
-// 64-bit finalizer so the sum below mixes well) and the per-item hashes are
-// added: addition is commutative, so iteration order does not matter, and
-// unlike XOR two equal items do not cancel out.
+// Each key/value pair and each session is hashed on its own (a multiply-
+// xorshift over 8-byte words, lengths first so field boundaries cannot
+// shift, then the splitmix64 finalizer) and the per-item hashes are added:
+// addition is commutative, so iteration order does not matter, and unlike
+// XOR two equal items do not cancel out.
 func (m *Machine) Hash() uint64 {
 	var kvSum, sessSum uint64
 	for k, idx := range m.index {
-		h := fnvString(fnvOffset, k)
-		h = fnvByte(h, 0xff) // separator: ("ab","c") != ("a","bc")
-		h = fnvUint(h, uint64(len(k)))
-		h = fnvBytes(h, m.vals[idx])
-		kvSum += mix64(h)
+		v := m.vals[idx]
+		h := hashWord(hashSeed, uint64(len(k)))
+		h = hashWord(h, uint64(len(v)))
+		h = hashWords(h, k)
+		kvSum += mix64(hashWords(h, v))
 	}
 	for id, s := range m.sessions {
-		h := fnvUint(fnvOffset, id)
-		h = fnvUint(h, s.seq)
-		h = fnvUint(h, s.last)
-		h = fnvByte(h, byte(s.res.Status))
-		h = fnvBytes(h, s.res.Value)
-		sessSum += mix64(h)
+		h := hashWord(hashSeed, id)
+		h = hashWord(h, s.seq)
+		h = hashWord(h, s.last)
+		h = hashWord(h, uint64(s.res.Status))
+		h = hashWord(h, uint64(len(s.res.Value)))
+		sessSum += mix64(hashWords(h, s.res.Value))
 	}
 	return mix64(mix64(kvSum)^uint64(len(m.index))) ^
-		mix64(sessSum+0x9e3779b97f4a7c15*uint64(len(m.sessions)+1)) ^
-		mix64(m.applied^0x5851f42d4c957f2d)
+		mix64(sessSum+hashPrime*uint64(len(m.sessions)+1)) ^
+		mix64(m.applied^hashSeed)
 }
 
 const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
+	hashSeed  = 0x5851f42d4c957f2d
+	hashPrime = 0x9e3779b97f4a7c15
 )
 
-func fnvByte(h uint64, c byte) uint64 { return (h ^ uint64(c)) * fnvPrime }
-
-func fnvString(h uint64, s string) uint64 {
-	for i := 0; i < len(s); i++ {
-		h = fnvByte(h, s[i])
-	}
-	return h
+func hashWord(h, w uint64) uint64 {
+	h = (h ^ w) * hashPrime
+	return h ^ h>>29
 }
 
-func fnvBytes(h uint64, b []byte) uint64 {
-	for _, c := range b {
-		h = fnvByte(h, c)
+// hashWords hashes b 8 bytes at a time (little endian; the tail is padded
+// with zeros, which is unambiguous because the caller hashed len(b) first).
+func hashWords[T string | []byte](h uint64, b T) uint64 {
+	for len(b) >= 8 {
+		w := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+		h = hashWord(h, w)
+		b = b[8:]
 	}
-	return h
-}
-
-func fnvUint(h, v uint64) uint64 {
-	for range 8 {
-		h = fnvByte(h, byte(v))
-		v >>= 8
+	if len(b) > 0 {
+		var w uint64
+		for i := range len(b) {
+			w |= uint64(b[i]) << (8 * i)
+		}
+		h = hashWord(h, w)
 	}
 	return h
 }

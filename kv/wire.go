@@ -72,6 +72,7 @@ const (
 	StatusBadRequest Status = 7
 )
 
+// String returns the status's name ("ok", "not-found", ...).
 func (s Status) String() string {
 	switch s {
 	case StatusOK:
@@ -100,7 +101,8 @@ type Request struct {
 	// Stale allows a get to be answered from the receiving node's state,
 	// which may lag behind the leader's.
 	Stale bool
-	Cmd   Command
+	// Cmd is the command; on the wire it is the rest of the body.
+	Cmd Command
 }
 
 const flagStale = 1
