@@ -1,0 +1,191 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/mpaxos/mpaxos/kv"
+	"github.com/mpaxos/mpaxos/net/transport"
+)
+
+// fakeServer answers client requests on loopback with a scripted behaviour
+// and records what it received.
+type fakeServer struct {
+	id     uint16
+	srv    *transport.Server
+	answer func(req kv.Request) (kv.Status, uint16, bool) // status, leader hint, reply at all
+
+	mu   sync.Mutex
+	seen []kv.Command
+}
+
+func newFake(t *testing.T, id uint16, answer func(kv.Request) (kv.Status, uint16, bool)) *fakeServer {
+	t.Helper()
+	f := &fakeServer{id: id, answer: answer}
+	cfg := transport.DefaultServerConfig()
+	cfg.Addr = "127.0.0.1:0"
+	srv, err := transport.Listen(cfg, func(c *transport.Conn, typ byte, body []byte) {
+		req, err := kv.DecodeRequest(body)
+		if err != nil {
+			t.Errorf("fake %d: %v", id, err)
+			return
+		}
+		f.mu.Lock()
+		cmd := req.Cmd
+		cmd.Key = append([]byte(nil), cmd.Key...)
+		f.seen = append(f.seen, cmd)
+		f.mu.Unlock()
+		status, leader, ok := f.answer(req)
+		if !ok {
+			return
+		}
+		buf := bytebufferpool.Get()
+		buf.B = kv.AppendResponse(buf.B[:0], &kv.Response{ReqID: req.ReqID, Status: status, Node: id, Leader: leader})
+		c.Send(kv.FrameResponse, buf)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	f.srv = srv
+	return f
+}
+
+func (f *fakeServer) commands() []kv.Command {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]kv.Command(nil), f.seen...)
+}
+
+func testConfig() Config {
+	cfg := DefaultConfig()
+	cfg.Attempt = 100 * time.Millisecond
+	cfg.Backoff = time.Millisecond
+	return cfg
+}
+
+// A follower redirects to the leader; the client follows with the same
+// session id and seq.
+func TestRedirectKeepsSeq(t *testing.T) {
+	leader := newFake(t, 2, func(kv.Request) (kv.Status, uint16, bool) { return kv.StatusOK, 2, true })
+	follower := newFake(t, 1, func(kv.Request) (kv.Status, uint16, bool) { return kv.StatusNotLeader, 2, true })
+	c, err := Dial([]string{follower.srv.Addr().String(), leader.srv.Addr().String()}, testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.leader.Store(0) // start at the follower
+	// The client learns node 2's address only once node 2 answered, so the
+	// first redirect rotates; either way the put must land at the leader.
+	s := c.Session()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Put(ctx, []byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, []byte("k"), []byte("v2")); err != nil {
+		t.Fatal(err)
+	}
+	got := leader.commands()
+	if len(got) != 2 || got[0].Seq != 1 || got[1].Seq != 2 || got[0].ClientID != s.ID() {
+		t.Fatalf("leader saw %+v", got)
+	}
+	for _, cmd := range follower.commands() {
+		if cmd.Seq != 1 || cmd.ClientID != s.ID() {
+			t.Fatalf("follower saw a command with a new seq or id: %+v", cmd)
+		}
+	}
+}
+
+// A server that never answers makes the client retry elsewhere with the
+// same seq; a context that ends first gives ErrTimeout.
+func TestTimeoutRetriesSameSeq(t *testing.T) {
+	silent := newFake(t, 1, func(kv.Request) (kv.Status, uint16, bool) { return 0, 0, false })
+	ok := newFake(t, 2, func(kv.Request) (kv.Status, uint16, bool) { return kv.StatusOK, 2, true })
+	c, err := Dial([]string{silent.srv.Addr().String(), ok.srv.Addr().String()}, testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.leader.Store(0)
+	s := c.Session()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Put(ctx, []byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := silent.commands(), ok.commands(); len(a) != 1 || len(b) != 1 || a[0].Seq != b[0].Seq {
+		t.Fatalf("silent saw %+v, ok saw %+v", a, b)
+	}
+	if s.Retries.Load() == 0 {
+		t.Fatal("no retry counted")
+	}
+
+	c2, err := Dial([]string{silent.srv.Addr().String()}, testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel2()
+	if err := c2.Session().Put(ctx2, []byte("k"), []byte("v")); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("want ErrTimeout, got %v", err)
+	}
+}
+
+// Servers that answer but know no leader give ErrNoQuorum; a CAS mismatch
+// is ErrCASFailed; Close ends waiting calls with ErrClosed.
+func TestTypedErrors(t *testing.T) {
+	noLeader := newFake(t, 1, func(kv.Request) (kv.Status, uint16, bool) { return kv.StatusNotLeader, 0, true })
+	c, err := Dial([]string{noLeader.srv.Addr().String()}, testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := c.Session().Put(ctx, []byte("k"), nil); !errors.Is(err, ErrNoQuorum) {
+		t.Fatalf("want ErrNoQuorum, got %v", err)
+	}
+	c.Close()
+
+	casFail := newFake(t, 1, func(kv.Request) (kv.Status, uint16, bool) { return kv.StatusCASFailed, 1, true })
+	c2, err := Dial([]string{casFail.srv.Addr().String()}, testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if err := c2.Session().CAS(context.Background(), []byte("k"), []byte("a"), []byte("b")); !errors.Is(err, ErrCASFailed) {
+		t.Fatalf("want ErrCASFailed, got %v", err)
+	}
+
+	arrived := make(chan struct{}, 1)
+	silent := newFake(t, 3, func(kv.Request) (kv.Status, uint16, bool) {
+		arrived <- struct{}{}
+		return 0, 0, false
+	})
+	c3, err := Dial([]string{silent.srv.Addr().String()}, Config{Attempt: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- c3.Session().Put(context.Background(), []byte("k"), nil) }()
+	<-arrived
+	c3.Close()
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Fatalf("want ErrClosed, got %v", err)
+	}
+}
+
+func TestDialNothingReachable(t *testing.T) {
+	if _, err := Dial([]string{"127.0.0.1:1"}, testConfig()); err == nil {
+		t.Fatal("dial of a closed port succeeded")
+	}
+	if _, err := Dial(nil, testConfig()); err == nil {
+		t.Fatal("dial of no address succeeded")
+	}
+}
