@@ -106,6 +106,7 @@ func (n *Node) startAdmin() error {
 		json.NewEncoder(w).Encode(n.Status())
 	})
 	mux.HandleFunc("GET /metrics", n.serveMetrics)
+	mux.HandleFunc("GET /stages", n.serveStages)
 	mux.HandleFunc("POST /faults", func(w http.ResponseWriter, r *http.Request) {
 		var spec FaultSpec
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/valyala/bytebufferpool"
 
@@ -85,6 +86,9 @@ func (n *Node) onClientFrame(c *transport.Conn, typ byte, body []byte) {
 	n.inbox.mu.Lock()
 	// The request's tail is the command in batch format: one copy, here.
 	err = n.inbox.b.Add(body[kv.RequestHeaderSize:])
+	if err == nil && n.stages.oldest.IsZero() {
+		n.stages.oldest = time.Now()
+	}
 	if err == nil {
 		n.inbox.pending[req.Cmd.ClientID] = waiter{conn: c, reqID: req.ReqID, seq: req.Cmd.Seq}
 	}
@@ -136,8 +140,13 @@ func (n *Node) apply(entries []engine.Entry) {
 			panic(fmt.Sprintf("node: committed entries skip from slot %d to %d", n.applied, e.Slot))
 		}
 		n.applied = e.Slot
-		if e.Type != engine.EntryBatch {
+		if e.Type != engine.EntryBatch || len(e.Data) == 0 {
 			continue
+		}
+		start := time.Now()
+		if t, ok := n.stages.proposedAt[&e.Data[0]]; ok {
+			delete(n.stages.proposedAt, &e.Data[0])
+			n.stages.record(StageCommit, max(start.Sub(t).Microseconds(), 1))
 		}
 		err := batch.ForEach(e.Data, func(raw []byte) error {
 			cmd, err := kv.DecodeCommand(raw)
@@ -161,6 +170,7 @@ func (n *Node) apply(entries []engine.Entry) {
 			n.stats.badEntries.Add(1)
 			n.log.Error("committed batch is malformed; its remaining commands are not applied", "slot", e.Slot, "err", err)
 		}
+		n.stages.since(StageApply, start)
 	}
 	n.stats.applied.Store(uint64(n.applied))
 }
@@ -173,6 +183,8 @@ func (n *Node) failPending(status kv.Status) {
 	n.inbox.mu.Lock()
 	defer n.inbox.mu.Unlock()
 	n.inbox.b.Reset()
+	n.stages.oldest = time.Time{}
+	clear(n.stages.proposedAt) // batches of a lost leadership may never come back
 	for id, w := range n.inbox.pending {
 		n.reply(w.conn, w.reqID, status, nil)
 		delete(n.inbox.pending, id)

@@ -48,7 +48,8 @@ type Node struct {
 	fatalErr   atomic.Pointer[error]
 	closed     chan struct{}
 
-	inbox inbox
+	inbox  inbox
+	stages stages
 
 	// Owned by loop.
 	inflight     int         // persist jobs handed to the writer, not yet back
@@ -87,6 +88,7 @@ func Start(cfg Config) (*Node, error) {
 		stop:       make(chan struct{}),
 		closed:     make(chan struct{}),
 	}
+	n.stages.init()
 	if err := n.inbox.init(cfg.Batch); err != nil {
 		return nil, err
 	}
@@ -311,7 +313,16 @@ func (n *Node) propose() (time.Duration, bool) {
 		n.stats.batches.Add(1)
 		if c, err := batch.Count(b); err == nil {
 			n.stats.commands.Add(uint64(c))
+			n.stages.record(StageBatchSize, int64(c))
 		}
+		if !n.stages.oldest.IsZero() {
+			n.stages.since(StageBatchWait, n.stages.oldest)
+			n.stages.oldest = time.Time{}
+			if n.inbox.b.Len() > 0 {
+				n.stages.oldest = now // commands left behind wait from here on
+			}
+		}
+		n.stages.proposedAt[&b[0]] = now
 	}
 	if dl, ok := n.inbox.b.Deadline(); ok {
 		d := dl.Sub(now)

@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/mpaxos/mpaxos/engine"
 	"github.com/mpaxos/mpaxos/store"
@@ -81,7 +82,9 @@ func (n *Node) persist(jobs []*persistJob) error {
 			return nil
 		}
 		n.stats.syncs.Add(1)
+		start := time.Now()
 		err := n.st.Save(w)
+		n.stages.since(StageSync, start)
 		w = store.Write{Group: group}
 		pending = false
 		return err

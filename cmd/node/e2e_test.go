@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -386,6 +387,20 @@ func TestMetricsEndpoint(t *testing.T) {
 	for _, want := range []string{"mpaxos_is_leader 1", "mpaxos_commit_slot ", "mpaxos_peer_lag_slots{peer=", "mpaxos_syncs_total "} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("/metrics lacks %q:\n%s", want, b)
+		}
+	}
+	resp2, err := http.Get("http://" + l.adminAddr + "/stages")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp2.Body.Close()
+	var st map[string]node.StageSummary
+	if err := json.NewDecoder(resp2.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{node.StageBatchWait, node.StageSync, node.StageCommit, node.StageApply, node.StageBatchSize} {
+		if st[name].Count == 0 {
+			t.Errorf("stage %s recorded nothing after a write: %+v", name, st)
 		}
 	}
 }
