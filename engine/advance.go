@@ -77,10 +77,10 @@ func (e *Engine) Advance(rd Ready) {
 		panic(fmt.Sprintf("engine: node %d: Advance without an outstanding Ready", e.id))
 	}
 	rec := e.pending[0]
-	e.pending = e.pending[1:]
-	if len(e.pending) == 0 {
-		e.pending = e.pending[:0:0]
-	}
+	// pendingReady holds no pointers: shift in place so the queue's array
+	// is reused (it holds a handful of records at most).
+	n := copy(e.pending, e.pending[1:])
+	e.pending = e.pending[:n]
 	if rec.promised > e.durablePromised {
 		e.durablePromised = rec.promised
 	}
