@@ -146,13 +146,14 @@ type sim struct {
 	batches  []*simBatch     // batches with commands still pending
 	hint     NodeID
 	faulting bool
+	tracing  bool
 	stats    simStats
 	trace    []string
 }
 
-func newSim(t testing.TB, seed uint64, o simOptions) *sim {
+func newSim(t testing.TB, seed uint64, o simOptions, tracing bool) *sim {
 	s := &sim{
-		t: t, seed: seed, o: o,
+		t: t, seed: seed, o: o, tracing: tracing,
 		r:       rand.New(rand.NewPCG(seed, 0xfa17)),
 		cut:     make(map[[2]NodeID]bool),
 		chk:     newChecker(o.nodes),
@@ -170,7 +171,7 @@ func newSim(t testing.TB, seed uint64, o simOptions) *sim {
 }
 
 func (s *sim) tracef(format string, args ...any) {
-	if !*simTrace {
+	if !s.tracing {
 		return
 	}
 	s.trace = append(s.trace, fmt.Sprintf("%5d ", s.now)+fmt.Sprintf(format, args...))
@@ -583,7 +584,7 @@ func runSeed(t testing.TB, seed uint64) error {
 	if *simSettle > 0 {
 		o.settleTicks = *simSettle
 	}
-	s := newSim(t, seed, o)
+	s := newSim(t, seed, o, *simTrace)
 	err := s.run()
 	if testing.Verbose() && err == nil {
 		t.Logf("seed %d: %d nodes, %+v", seed, s.o.nodes, s.stats)
@@ -614,6 +615,27 @@ func TestSim(t *testing.T) {
 			if failed >= 5 {
 				t.Fatal("stopping after 5 failing seeds")
 			}
+		}
+	}
+}
+
+// A seed must replay the same run, event for event: that is what makes a
+// printed failing seed useful.
+func TestSimDeterministic(t *testing.T) {
+	for _, seed := range []uint64{3, 10, 37} {
+		var traces [2]string
+		for i := range traces {
+			s := newSim(t, seed, optionsForSeed(seed), true)
+			if err := s.run(); err != nil {
+				t.Fatalf("seed %d: %v", seed, err)
+			}
+			traces[i] = strings.Join(s.trace, "\n") + fmt.Sprintf("\n%+v", s.stats)
+		}
+		if traces[0] != traces[1] {
+			t.Fatalf("seed %d ran differently twice", seed)
+		}
+		if len(traces[0]) < 1000 {
+			t.Fatalf("seed %d: suspiciously short trace", seed)
 		}
 	}
 }
