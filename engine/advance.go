@@ -26,7 +26,7 @@ func (e *Engine) wantAck() bool {
 // in the order they were returned. The slices in a Ready belong to the
 // caller; the engine never modifies them afterwards.
 func (e *Engine) Ready() Ready {
-	e.flushAccepts()
+	e.bcastAccept()
 	if e.wantAck() {
 		// Reports entries of this Ready or earlier ones, hence AfterSync.
 		e.needAck = false
