@@ -30,7 +30,12 @@ func (e *Engine) Ready() Ready {
 	if e.wantAck() {
 		// Reports entries of this Ready or earlier ones, hence AfterSync.
 		e.needAck = false
-		e.sendAfterSync(Message{Type: MsgAccepted, To: e.ackTo, Ballot: e.ackBallot, Slot: e.ackSlot, Commit: e.commit})
+		m := Message{Type: MsgAccepted, To: e.ackTo, Ballot: e.ackBallot, Slot: e.ackSlot, Commit: e.commit}
+		if bugAckBeforeSync {
+			e.send(m)
+		} else {
+			e.sendAfterSync(m)
+		}
 	}
 	var rd Ready
 	if hs := e.hardState(); hs != e.hsEmitted {
