@@ -29,7 +29,10 @@ import (
 // slot, that every applied value was chosen, that all nodes apply one
 // sequence (prefixes of each other, across restarts and snapshots), that no
 // ballot has two leaders and every leader's ballot was durably promised by a
-// majority. After the faults stop, every submitted command must apply on
+// majority. After the faults stop, all nodes restart and a random minority
+// is cut off: the majority must commit every pending command within
+// settleTicks, and within three election timeouts no minority node may
+// still lead. Then the cut heals and every submitted command must apply on
 // every node within settleTicks.
 //
 // Every random choice comes from the seed, so a seed replays exactly; a
@@ -95,6 +98,7 @@ type simStats struct {
 	byType                                               [MsgSnapshot + 1]int
 	installs                                             int
 	settle                                               int // ticks from healing to convergence
+	majority                                             int // ticks the majority side took to commit everything
 }
 
 type simMsg struct {
@@ -358,18 +362,22 @@ func (s *sim) applied(en *Entry) {
 	}
 }
 
+// newBatch submits k new commands as one client batch.
+func (s *sim) newBatch(k int) {
+	b := &simBatch{lastSent: -1000}
+	for range k {
+		s.nextCmd++
+		b.ids = append(b.ids, s.nextCmd)
+		b.data = binary.LittleEndian.AppendUint64(b.data, s.nextCmd)
+		s.pending[s.nextCmd] = true
+	}
+	s.batches = append(s.batches, b)
+}
+
 // clients create new batches (while faulting) and (re)propose pending ones.
 func (s *sim) clients() {
 	if s.faulting && s.r.IntN(3) == 0 {
-		k := 1 + s.r.IntN(4)
-		b := &simBatch{lastSent: -1000}
-		for range k {
-			s.nextCmd++
-			b.ids = append(b.ids, s.nextCmd)
-			b.data = binary.LittleEndian.AppendUint64(b.data, s.nextCmd)
-			s.pending[s.nextCmd] = true
-		}
-		s.batches = append(s.batches, b)
+		s.newBatch(1 + s.r.IntN(4))
 	}
 	kept := s.batches[:0]
 	for _, b := range s.batches {
@@ -525,6 +533,10 @@ func (s *sim) run() (err error) {
 	s.faulting = false
 	clear(s.cut)
 	s.restartDue(true)
+	if err := s.minorityCutOff(); err != nil {
+		return err
+	}
+	clear(s.cut)
 	healed := s.now
 	for s.chk.err == nil {
 		if s.converged() {
@@ -540,6 +552,49 @@ func (s *sim) run() (err error) {
 		s.step()
 	}
 	return fmt.Errorf("tick %d: %w", s.now, s.chk.err)
+}
+
+// minorityCutOff is the availability check: with every node up and a
+// minority cut off from the rest (both ways, no other faults), the majority
+// side must commit every pending command within settleTicks, and after
+// three election timeouts no node of the minority may still be leader
+// (check quorum), so none of them takes proposals.
+func (s *sim) minorityCutOff() error {
+	if len(s.nodes) < 3 {
+		return nil
+	}
+	minority := make([]bool, len(s.nodes))
+	for _, i := range s.r.Perm(len(s.nodes))[:(len(s.nodes)-1)/2] {
+		minority[i] = true
+	}
+	for i, a := range s.peers {
+		for j, b := range s.peers {
+			if minority[i] != minority[j] {
+				s.cut[[2]NodeID{a, b}] = true
+			}
+		}
+	}
+	s.tracef("minority %v cut off", minority)
+	s.newBatch(3)
+	start := s.now
+	for s.chk.err == nil && len(s.pending) > 0 {
+		if s.now-start > s.o.settleTicks {
+			return fmt.Errorf("availability: %d commands pending %d ticks after cutting off minority %v (applied: %v)", len(s.pending), s.o.settleTicks, minority, s.appliedSlots())
+		}
+		s.step()
+		if s.now-start >= 3*s.config(1, 0).ElectionTicks {
+			for i, n := range s.nodes {
+				if minority[i] && n.eng.Status().Role == RoleLeader {
+					return fmt.Errorf("availability: node %d still leads from the minority side %d ticks after the cut", n.id, s.now-start)
+				}
+			}
+		}
+	}
+	if s.chk.err != nil {
+		return fmt.Errorf("tick %d: %w", s.now, s.chk.err)
+	}
+	s.stats.majority = s.now - start
+	return nil
 }
 
 func (s *sim) appliedSlots() string {
