@@ -46,6 +46,10 @@ func (e *Engine) sendPromise(to NodeID, slot Slot) {
 		m.Snapshot = &snap
 	}
 	m.Entries = e.log.copyRange(slot, e.log.last(), ^uint64(0))
+	if bugPromiseBeforeSync {
+		e.send(m)
+		return
+	}
 	e.sendAfterSync(m)
 }
 

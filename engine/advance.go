@@ -26,11 +26,16 @@ func (e *Engine) wantAck() bool {
 // in the order they were returned. The slices in a Ready belong to the
 // caller; the engine never modifies them afterwards.
 func (e *Engine) Ready() Ready {
-	e.flushAccepts()
+	e.bcastAccept()
 	if e.wantAck() {
 		// Reports entries of this Ready or earlier ones, hence AfterSync.
 		e.needAck = false
-		e.sendAfterSync(Message{Type: MsgAccepted, To: e.ackTo, Ballot: e.ackBallot, Slot: e.ackSlot, Commit: e.commit})
+		m := Message{Type: MsgAccepted, To: e.ackTo, Ballot: e.ackBallot, Slot: e.ackSlot, Commit: e.commit}
+		if bugAckBeforeSync {
+			e.send(m)
+		} else {
+			e.sendAfterSync(m)
+		}
 	}
 	var rd Ready
 	if hs := e.hardState(); hs != e.hsEmitted {
@@ -77,10 +82,10 @@ func (e *Engine) Advance(rd Ready) {
 		panic(fmt.Sprintf("engine: node %d: Advance without an outstanding Ready", e.id))
 	}
 	rec := e.pending[0]
-	e.pending = e.pending[1:]
-	if len(e.pending) == 0 {
-		e.pending = e.pending[:0:0]
-	}
+	// pendingReady holds no pointers: shift in place so the queue's array
+	// is reused (it holds a handful of records at most).
+	n := copy(e.pending, e.pending[1:])
+	e.pending = e.pending[:n]
 	if rec.promised > e.durablePromised {
 		e.durablePromised = rec.promised
 	}

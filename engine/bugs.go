@@ -15,4 +15,10 @@ var (
 	// bugCommitAnyBallot: a follower applies the leader's commit index to
 	// whatever entry it holds, of any ballot.
 	bugCommitAnyBallot bool
+	// bugPromiseBeforeSync: Promises go out in Ready.Messages, before the
+	// promise and the reported entries are durable.
+	bugPromiseBeforeSync bool
+	// bugAckBeforeSync: Accepteds go out in Ready.Messages, before the
+	// acknowledged entries are durable.
+	bugAckBeforeSync bool
 )

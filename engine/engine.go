@@ -282,6 +282,10 @@ func (e *Engine) peer(id NodeID) *peer {
 func (e *Engine) send(m Message) {
 	m.Group = e.cfg.Group
 	m.From = e.id
+	if e.msgs == nil {
+		// Ready hands the slice over; size the next one for a broadcast.
+		e.msgs = make([]Message, 0, 2*len(e.peers)+1)
+	}
 	e.msgs = append(e.msgs, m)
 }
 

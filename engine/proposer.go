@@ -173,10 +173,10 @@ func (e *Engine) sendSnapshot(to NodeID) {
 	e.send(Message{Type: MsgSnapshot, To: to, Ballot: e.ballot, Slot: e.base, Commit: e.commit, Snapshot: &snap})
 }
 
-// flushAccepts broadcasts the slots proposed since the last broadcast: one
+// bcastAccept broadcasts the slots proposed since the last broadcast: one
 // copy of the entries shared by every peer's message, split at
 // MaxMsgBytes.
-func (e *Engine) flushAccepts() {
+func (e *Engine) bcastAccept() {
 	if e.role != RoleLeader {
 		return
 	}

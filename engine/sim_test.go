@@ -29,7 +29,10 @@ import (
 // slot, that every applied value was chosen, that all nodes apply one
 // sequence (prefixes of each other, across restarts and snapshots), that no
 // ballot has two leaders and every leader's ballot was durably promised by a
-// majority. After the faults stop, every submitted command must apply on
+// majority. After the faults stop, all nodes restart and a random minority
+// is cut off: the majority must commit every pending command within
+// settleTicks, and within three election timeouts no minority node may
+// still lead. Then the cut heals and every submitted command must apply on
 // every node within settleTicks.
 //
 // Every random choice comes from the seed, so a seed replays exactly; a
@@ -95,6 +98,7 @@ type simStats struct {
 	byType                                               [MsgSnapshot + 1]int
 	installs                                             int
 	settle                                               int // ticks from healing to convergence
+	majority                                             int // ticks the majority side took to commit everything
 }
 
 type simMsg struct {
@@ -146,13 +150,14 @@ type sim struct {
 	batches  []*simBatch     // batches with commands still pending
 	hint     NodeID
 	faulting bool
+	tracing  bool
 	stats    simStats
 	trace    []string
 }
 
-func newSim(t testing.TB, seed uint64, o simOptions) *sim {
+func newSim(t testing.TB, seed uint64, o simOptions, tracing bool) *sim {
 	s := &sim{
-		t: t, seed: seed, o: o,
+		t: t, seed: seed, o: o, tracing: tracing,
 		r:       rand.New(rand.NewPCG(seed, 0xfa17)),
 		cut:     make(map[[2]NodeID]bool),
 		chk:     newChecker(o.nodes),
@@ -170,7 +175,7 @@ func newSim(t testing.TB, seed uint64, o simOptions) *sim {
 }
 
 func (s *sim) tracef(format string, args ...any) {
-	if !*simTrace {
+	if !s.tracing {
 		return
 	}
 	s.trace = append(s.trace, fmt.Sprintf("%5d ", s.now)+fmt.Sprintf(format, args...))
@@ -357,18 +362,22 @@ func (s *sim) applied(en *Entry) {
 	}
 }
 
+// newBatch submits k new commands as one client batch.
+func (s *sim) newBatch(k int) {
+	b := &simBatch{lastSent: -1000}
+	for range k {
+		s.nextCmd++
+		b.ids = append(b.ids, s.nextCmd)
+		b.data = binary.LittleEndian.AppendUint64(b.data, s.nextCmd)
+		s.pending[s.nextCmd] = true
+	}
+	s.batches = append(s.batches, b)
+}
+
 // clients create new batches (while faulting) and (re)propose pending ones.
 func (s *sim) clients() {
 	if s.faulting && s.r.IntN(3) == 0 {
-		k := 1 + s.r.IntN(4)
-		b := &simBatch{lastSent: -1000}
-		for range k {
-			s.nextCmd++
-			b.ids = append(b.ids, s.nextCmd)
-			b.data = binary.LittleEndian.AppendUint64(b.data, s.nextCmd)
-			s.pending[s.nextCmd] = true
-		}
-		s.batches = append(s.batches, b)
+		s.newBatch(1 + s.r.IntN(4))
 	}
 	kept := s.batches[:0]
 	for _, b := range s.batches {
@@ -524,6 +533,10 @@ func (s *sim) run() (err error) {
 	s.faulting = false
 	clear(s.cut)
 	s.restartDue(true)
+	if err := s.minorityCutOff(); err != nil {
+		return err
+	}
+	clear(s.cut)
 	healed := s.now
 	for s.chk.err == nil {
 		if s.converged() {
@@ -539,6 +552,49 @@ func (s *sim) run() (err error) {
 		s.step()
 	}
 	return fmt.Errorf("tick %d: %w", s.now, s.chk.err)
+}
+
+// minorityCutOff is the availability check: with every node up and a
+// minority cut off from the rest (both ways, no other faults), the majority
+// side must commit every pending command within settleTicks, and after
+// three election timeouts no node of the minority may still be leader
+// (check quorum), so none of them takes proposals.
+func (s *sim) minorityCutOff() error {
+	if len(s.nodes) < 3 {
+		return nil
+	}
+	minority := make([]bool, len(s.nodes))
+	for _, i := range s.r.Perm(len(s.nodes))[:(len(s.nodes)-1)/2] {
+		minority[i] = true
+	}
+	for i, a := range s.peers {
+		for j, b := range s.peers {
+			if minority[i] != minority[j] {
+				s.cut[[2]NodeID{a, b}] = true
+			}
+		}
+	}
+	s.tracef("minority %v cut off", minority)
+	s.newBatch(3)
+	start := s.now
+	for s.chk.err == nil && len(s.pending) > 0 {
+		if s.now-start > s.o.settleTicks {
+			return fmt.Errorf("availability: %d commands pending %d ticks after cutting off minority %v (applied: %v)", len(s.pending), s.o.settleTicks, minority, s.appliedSlots())
+		}
+		s.step()
+		if s.now-start >= 3*s.config(1, 0).ElectionTicks {
+			for i, n := range s.nodes {
+				if minority[i] && n.eng.Status().Role == RoleLeader {
+					return fmt.Errorf("availability: node %d still leads from the minority side %d ticks after the cut", n.id, s.now-start)
+				}
+			}
+		}
+	}
+	if s.chk.err != nil {
+		return fmt.Errorf("tick %d: %w", s.now, s.chk.err)
+	}
+	s.stats.majority = s.now - start
+	return nil
 }
 
 func (s *sim) appliedSlots() string {
@@ -583,7 +639,7 @@ func runSeed(t testing.TB, seed uint64) error {
 	if *simSettle > 0 {
 		o.settleTicks = *simSettle
 	}
-	s := newSim(t, seed, o)
+	s := newSim(t, seed, o, *simTrace)
 	err := s.run()
 	if testing.Verbose() && err == nil {
 		t.Logf("seed %d: %d nodes, %+v", seed, s.o.nodes, s.stats)
@@ -614,6 +670,27 @@ func TestSim(t *testing.T) {
 			if failed >= 5 {
 				t.Fatal("stopping after 5 failing seeds")
 			}
+		}
+	}
+}
+
+// A seed must replay the same run, event for event: that is what makes a
+// printed failing seed useful.
+func TestSimDeterministic(t *testing.T) {
+	for _, seed := range []uint64{3, 10, 37} {
+		var traces [2]string
+		for i := range traces {
+			s := newSim(t, seed, optionsForSeed(seed), true)
+			if err := s.run(); err != nil {
+				t.Fatalf("seed %d: %v", seed, err)
+			}
+			traces[i] = strings.Join(s.trace, "\n") + fmt.Sprintf("\n%+v", s.stats)
+		}
+		if traces[0] != traces[1] {
+			t.Fatalf("seed %d ran differently twice", seed)
+		}
+		if len(traces[0]) < 1000 {
+			t.Fatalf("seed %d: suspiciously short trace", seed)
 		}
 	}
 }

@@ -20,6 +20,8 @@ func TestSimCatchesPlantedBugs(t *testing.T) {
 		{"acceptor forgets its promise on restart (storage unchecked)", &bugForgetPromise, "ballot", true},
 		{"leader counts itself before its write is durable", &bugCountSelfEarly, "no majority durably accepted", false},
 		{"follower commits entries of any ballot", &bugCommitAnyBallot, "chosen", false},
+		{"acceptor promises before its promise is durable", &bugPromiseBeforeSync, "durably promised", false},
+		{"acceptor acknowledges before its entries are durable", &bugAckBeforeSync, "no majority durably accepted", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
