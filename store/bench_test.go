@@ -99,6 +99,47 @@ func BenchmarkSave(b *testing.B) {
 	}
 }
 
+// BenchmarkSaveWithSnapshots is BenchmarkSave with the log truncated the
+// way a node truncates it: a snapshot every 8192 slots, keeping the last
+// 1024. Entries deleted while still in the memtable never cost a flush or a
+// compaction, so this is the steady-state CPU per entry; BenchmarkSave's
+// ever-growing log also pays for flushing and compacting all of it.
+func BenchmarkSaveWithSnapshots(b *testing.B) {
+	const every, keep = 8192, 1024
+	for _, n := range []int{16, 256} {
+		for _, d := range []Durability{Sync, NoSync} {
+			b.Run(fmt.Sprintf("%s/entries=%d", d, n), func(b *testing.B) {
+				s, fs := benchStore(b, d)
+				ents := benchEntries(n)
+				hs := engine.HardState{Promised: engine.MakeBallot(1, 1)}
+				snap := engine.Snapshot{Data: make([]byte, 4096)}
+				slot := engine.Slot(0)
+				b.SetBytes(int64(n * benchCmdLen))
+				b.ReportAllocs()
+				syncs0, cpu0 := fs.syncs.Load(), cpuTime()
+				b.ResetTimer()
+				for range b.N {
+					w := Write{HardState: &hs, Entries: ents}
+					for i := range ents {
+						slot++
+						ents[i].Slot = slot
+						if slot%every == 0 {
+							snap.Slot = slot - keep
+							w.Snapshot = &snap
+						}
+					}
+					hs.Commit = slot
+					if err := s.Save(w); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				reportPerEntry(b, n, fs, syncs0, cpu0)
+			})
+		}
+	}
+}
+
 // benchRaw is the floor: append n*128 bytes to a plain file and fdatasync.
 func benchRaw(b *testing.B, n int) {
 	f, err := os.OpenFile(filepath.Join(b.TempDir(), "raw"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)

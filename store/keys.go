@@ -19,16 +19,24 @@ package store
 //	  +------+--------------+------+--------------+
 //	    1B         4B          1B     8B, entries only
 //
-//	  kind 0x01  hard state      -> hardStateRecord  (record.go)
+//	  kind 0x01  entry at slot   -> entryRecord      (record.go)
 //	  kind 0x02  snapshot slot   -> snapMetaRecord
 //	  kind 0x03  snapshot data   -> snapDataRecord
-//	  kind 0x04  entry at slot   -> entryRecord
+//	  kind 0x04  hard state      -> hardStateRecord
 //
-// The snapshot's slot has a small record of its own, next to (and ordered
-// before) the entries, so Entries can read the compaction point and the
-// entries from one consistent Pebble iterator without touching the
-// (possibly large) snapshot data. Truncation after a snapshot is one range
-// deletion [entryKey(g, 0), entryKey(g, snap+1)).
+// Why this order. The hard state is rewritten by nearly every Save, so
+// every memtable flush holds it, and an sstable covers one key interval.
+// With the hard state after the entries a flush covers [its first new
+// entry, hard state], which overlaps only the older tables holding the
+// previous hard state; with it before the entries every flush overlapped
+// every table, and compactions kept rewriting the whole log (write test,
+// 512k entries of 128 B, 2 MiB memtables: 125 MB compacted for 152 MB
+// flushed before, 72 MB after).
+//
+// The snapshot's slot has a small record of its own, so Entries can read
+// the compaction point and the entries from one consistent Pebble iterator
+// without touching the (possibly large) snapshot data. Truncation after a
+// snapshot is one range deletion [entryKey(g, 0), entryKey(g, snap+1)).
 
 import (
 	"encoding/binary"
@@ -41,10 +49,10 @@ const (
 	nsMarker byte = 0x00
 	nsGroup  byte = 0x01
 
-	kindHardState byte = 0x01
+	kindEntry     byte = 0x01
 	kindSnapMeta  byte = 0x02
 	kindSnapData  byte = 0x03
-	kindEntry     byte = 0x04
+	kindHardState byte = 0x04
 
 	groupPrefixLen = 1 + 4
 	metaKeyLen     = groupPrefixLen + 1

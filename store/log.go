@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"sync/atomic"
 
@@ -92,19 +93,20 @@ func (l *Log) Entries(lo, hi engine.Slot, maxBytes uint64) ([]engine.Entry, erro
 	if l.s.closed.Load() {
 		return nil, ErrClosed
 	}
-	// One iterator over [snapshot slot record, entries below hi): the
-	// record orders before the entries (keys.go), and an iterator sees one
+	// One iterator over [entry lo, snapshot slot record]: the record
+	// orders right after the entries (keys.go), and an iterator sees one
 	// point in time, so a snapshot committed concurrently is either seen
 	// with its truncation or not at all.
+	metaKey := appendMetaKey(nil, l.g, kindSnapMeta)
 	it, err := l.s.db.NewIter(&pebble.IterOptions{
-		LowerBound: appendMetaKey(nil, l.g, kindSnapMeta),
-		UpperBound: entryEnd(l.g, hi),
+		LowerBound: entryKey(l.g, lo),
+		UpperBound: appendMetaKey(nil, l.g, kindSnapMeta+1),
 	})
 	if err != nil {
 		return nil, wrapPebble(err, "read entries")
 	}
 	defer it.Close()
-	snap, err := l.snapMetaAt(it)
+	snap, err := l.snapMetaAt(it, metaKey)
 	if err != nil {
 		return nil, err
 	}
@@ -114,11 +116,12 @@ func (l *Log) Entries(lo, hi engine.Slot, maxBytes uint64) ([]engine.Entry, erro
 	if hi <= lo {
 		return nil, nil
 	}
+	end := entryEnd(l.g, hi)
 	var (
 		ents []engine.Entry
 		size uint64
 	)
-	for valid := it.SeekGE(entryKey(l.g, lo)); valid; valid = it.Next() {
+	for valid := it.First(); valid && bytes.Compare(it.Key(), end) < 0; valid = it.Next() {
 		val, err := it.ValueAndErr()
 		if err != nil {
 			return nil, wrapPebble(err, "read entries")
@@ -142,9 +145,8 @@ func (l *Log) Entries(lo, hi engine.Slot, maxBytes uint64) ([]engine.Entry, erro
 }
 
 // snapMetaAt returns the snapshot's slot (0 without a snapshot) as seen by
-// it, whose bounds must start at or below the record's key.
-func (l *Log) snapMetaAt(it *pebble.Iterator) (engine.Slot, error) {
-	key := appendMetaKey(nil, l.g, kindSnapMeta)
+// it, whose bounds must include key, the record's key.
+func (l *Log) snapMetaAt(it *pebble.Iterator, key []byte) (engine.Slot, error) {
 	if !it.SeekGE(key) || string(it.Key()) != string(key) {
 		return 0, wrapPebble(it.Error(), "read snapshot slot")
 	}

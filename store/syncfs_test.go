@@ -2,6 +2,7 @@ package store
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -11,6 +12,7 @@ import (
 type syncCountingFS struct {
 	vfs.FS
 	syncs *atomic.Int64
+	delay time.Duration // added to every sync, to model a disk's latency
 }
 
 func newSyncCountingFS(fs vfs.FS) syncCountingFS {
@@ -21,7 +23,7 @@ func (fs syncCountingFS) wrap(f vfs.File, err error) (vfs.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return syncCountingFile{File: f, syncs: fs.syncs}, nil
+	return syncCountingFile{File: f, syncs: fs.syncs, delay: fs.delay}, nil
 }
 
 func (fs syncCountingFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
@@ -39,11 +41,19 @@ func (fs syncCountingFS) ReuseForWrite(oldname, newname string, c vfs.DiskWriteC
 type syncCountingFile struct {
 	vfs.File
 	syncs *atomic.Int64
+	delay time.Duration
 }
 
-func (f syncCountingFile) Sync() error     { f.syncs.Add(1); return f.File.Sync() }
-func (f syncCountingFile) SyncData() error { f.syncs.Add(1); return f.File.SyncData() }
-func (f syncCountingFile) SyncTo(n int64) (bool, error) {
+func (f syncCountingFile) count() {
 	f.syncs.Add(1)
+	if f.delay > 0 {
+		time.Sleep(f.delay)
+	}
+}
+
+func (f syncCountingFile) Sync() error     { f.count(); return f.File.Sync() }
+func (f syncCountingFile) SyncData() error { f.count(); return f.File.SyncData() }
+func (f syncCountingFile) SyncTo(n int64) (bool, error) {
+	f.count()
 	return f.File.SyncTo(n)
 }
