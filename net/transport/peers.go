@@ -252,7 +252,8 @@ func (p *Peers) Close() error {
 // takes ownership of body like Conn.Send (it goes back to bytebufferpool when
 // written or dropped). It returns false when the frame was dropped because
 // there is no connection to the peer right now, its queue is full, or to is
-// not a peer. A frame dropped by the fault hook returns true, as a frame lost
+// not a peer (this node included: messages to self never touch the network,
+// the caller delivers them). A frame dropped by the fault hook returns true, as a frame lost
 // on the wire would. It panics if typ is reserved (>= FirstReservedType).
 func (p *Peers) Send(to uint64, typ byte, body *bytebufferpool.ByteBuffer) bool {
 	if typ >= FirstReservedType {
