@@ -5,18 +5,18 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
+	"sync"
 	"time"
-
-	"github.com/valyala/bytebufferpool"
 )
 
-// bigPool holds the buffers of frames larger than a Reader's read buffer.
-// Such frames are rare (snapshot chunks, huge batches); growing every
+// bigPool holds the buffers (*[]byte) of frames larger than a Reader's read
+// buffer. Such frames are rare (snapshot chunks, huge batches); growing every
 // connection's read buffer to the largest frame it ever saw would pin that
 // much memory per connection for good, so instead the frame is read into a
-// pooled buffer that goes back to the pool at the next Next.
-var bigPool bytebufferpool.Pool
+// pooled buffer that goes back to the pool at the next Next. A plain
+// sync.Pool, not bytebufferpool: the latter discards buffers above the 95th
+// percentile of the sizes it has seen, which here are all large.
+var bigPool sync.Pool
 
 // deadliner is the part of net.Conn the Reader uses to bound slow senders.
 type deadliner interface {
@@ -28,8 +28,8 @@ type deadliner interface {
 // Memory ownership: the Reader owns one read buffer of bufSize bytes for its
 // whole life. A frame that fits in it (HeaderSize+len(body) <= bufSize) is
 // returned as a slice of that buffer, with no copy and no allocation. A larger
-// frame is read into a buffer taken from a package-level bytebufferpool.Pool,
-// which the Reader returns to the pool at the next call to Next. Either way the
+// frame is read into a buffer taken from a package-level sync.Pool, which the
+// Reader returns to the pool at the next call to Next. Either way the
 // body returned by Next is owned by the Reader and valid only until the next
 // call to Next: a caller that keeps any of it must copy it.
 //
@@ -40,7 +40,7 @@ type Reader struct {
 	r, w int // buf[r:w] holds the bytes read but not yet returned
 	max  int
 
-	big *bytebufferpool.ByteBuffer // the previous frame's body, if it did not fit in buf
+	big *[]byte // the previous frame's buffer, if it did not fit in buf
 
 	dl          deadliner
 	idle, frame time.Duration
@@ -126,19 +126,30 @@ func (r *Reader) Next() (typ byte, body []byte, err error) {
 
 // nextBig reads a frame of need bytes (header included) that does not fit in
 // the read buffer into a pooled buffer; the buffered bytes are its start.
+// The pooled buffer has room for a read buffer's worth beyond the frame, so
+// the reads that complete the frame may also fetch what follows it (copied
+// back into the read buffer) instead of stopping exactly at the frame's end:
+// streams of large frames then cost no more read syscalls than small ones.
 func (r *Reader) nextBig(need int) (byte, []byte, error) {
-	big := bigPool.Get()
-	big.B = slices.Grow(big.B[:0], need)[:need]
-	have := copy(big.B, r.buf[r.r:r.w])
+	size := need + len(r.buf)
+	big, _ := bigPool.Get().(*[]byte)
+	if big == nil || cap(*big) < size {
+		b := make([]byte, size)
+		big = &b
+	}
+	buf := (*big)[:size]
+	have := copy(buf, r.buf[r.r:r.w])
 	r.r, r.w = 0, 0
 	r.big = big
 	r.setDeadline(true)
-	if _, err := io.ReadFull(r.rd, big.B[have:]); err != nil {
+	n, err := io.ReadAtLeast(r.rd, buf[have:], need-have)
+	if err != nil {
 		r.err = r.readErr(err, true)
 		return 0, nil, r.err
 	}
+	r.w = copy(r.buf, buf[need:have+n])
 	r.dlFrame = false
-	return big.B[4], big.B[HeaderSize:], nil
+	return buf[4], buf[HeaderSize:need:need], nil
 }
 
 // fill reads once into the free end of the buffer.

@@ -148,6 +148,13 @@ func (c *Conn) Send(typ byte, body *bytebufferpool.ByteBuffer) bool {
 		}
 		return false
 	}
+	if invariants && body != nil {
+		if i := c.queuedAtLocked(body); i >= 0 {
+			n := len(c.mu.q)
+			c.mu.Unlock()
+			panic(fmt.Sprintf("transport: Send of a body already queued at position %d of %d (ownership passed twice)", i, n))
+		}
+	}
 	first := len(c.mu.q) == 0
 	c.mu.q = append(c.mu.q, outFrame{typ, body})
 	c.mu.Unlock()
@@ -158,6 +165,18 @@ func (c *Conn) Send(typ byte, body *bytebufferpool.ByteBuffer) bool {
 		}
 	}
 	return true
+}
+
+// queuedAtLocked returns where body already sits in the queue, or -1. A body
+// sent twice would go back to the pool twice and two frames would share (and
+// corrupt) its bytes. O(queue length), hence checked under invariants only.
+func (c *Conn) queuedAtLocked(body *bytebufferpool.ByteBuffer) int {
+	for i, f := range c.mu.q {
+		if f.body == body {
+			return i
+		}
+	}
+	return -1
 }
 
 // Close closes the connection. Frames still queued are discarded. It is

@@ -361,3 +361,31 @@ func TestConnSteadyStateNoAlloc(t *testing.T) {
 		t.Fatalf("%.1f allocations per 64 frames", allocs)
 	}
 }
+
+func TestSendSameBodyTwicePanicsUnderInvariants(t *testing.T) {
+	if !invariants {
+		t.Skip("the check runs only with -tags invariants")
+	}
+	ln := listenLoopback(t)
+	defer ln.Close()
+	// Nobody accepts: frames stay queued behind the first writev at most.
+	cfg := DefaultConnConfig()
+	c, err := Dial(ln.Addr().String(), cfg, func(*Conn, byte, []byte) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.mu.Lock() // hold the writer off so both Sends find the queue intact
+	body := pooled([]byte("x"))
+	c.mu.q = append(c.mu.q, outFrame{1, body})
+	c.mu.Unlock()
+	defer func() {
+		if recover() == nil {
+			t.Fatal("sending a queued body again did not panic")
+		}
+		c.mu.Lock()
+		c.mu.q = c.mu.q[:0]
+		c.mu.Unlock()
+	}()
+	c.Send(1, body)
+}

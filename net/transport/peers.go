@@ -144,12 +144,20 @@ type Peers struct {
 type link struct {
 	id    uint64
 	addr  string
-	dials bool // this node dials the peer (our id is the smaller)
-	conn  atomic.Pointer[Conn]
+	dials bool                 // this node dials the peer (our id is the smaller)
+	conn  atomic.Pointer[Conn] // written only with mu held; read freely
 
-	mu      sync.Mutex
-	changed chan struct{} // closed and replaced whenever conn changes
-	ups     uint64        // connections established so far
+	mu struct {
+		sync.Mutex
+		changed chan struct{} // closed and replaced whenever conn changes
+		ups     uint64        // connections established so far
+	}
+}
+
+// notifyLocked wakes every WaitConnected.
+func (l *link) notifyLocked() {
+	close(l.mu.changed)
+	l.mu.changed = make(chan struct{})
 }
 
 // NewPeers validates cfg, listens, and returns the mesh, not yet connecting:
@@ -175,7 +183,9 @@ func NewPeers(cfg PeersConfig, h PeerHandler) (*Peers, error) {
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.mu.pending = make(map[net.Conn]struct{})
 	for id, addr := range cfg.Peers {
-		p.links[id] = &link{id: id, addr: addr, dials: cfg.ID < id, changed: make(chan struct{})}
+		l := &link{id: id, addr: addr, dials: cfg.ID < id}
+		l.mu.changed = make(chan struct{})
+		p.links[id] = l
 	}
 	p.faults = newFaults(cfg.ID, cfg.Seed, cfg.BodyPool, p.sendDirect)
 	p.wg.Add(1)
@@ -242,7 +252,8 @@ func (p *Peers) Close() error {
 // takes ownership of body like Conn.Send (it goes back to bytebufferpool when
 // written or dropped). It returns false when the frame was dropped because
 // there is no connection to the peer right now, its queue is full, or to is
-// not a peer. A frame dropped by the fault hook returns true, as a frame lost
+// not a peer (this node included: messages to self never touch the network,
+// the caller delivers them). A frame dropped by the fault hook returns true, as a frame lost
 // on the wire would. It panics if typ is reserved (>= FirstReservedType).
 func (p *Peers) Send(to uint64, typ byte, body *bytebufferpool.ByteBuffer) bool {
 	if typ >= FirstReservedType {
@@ -282,7 +293,7 @@ func (p *Peers) Stats(id uint64) (st ConnStats, connects uint64) {
 		return ConnStats{}, 0
 	}
 	l.mu.Lock()
-	connects = l.ups
+	connects = l.mu.ups
 	l.mu.Unlock()
 	if c := l.conn.Load(); c != nil {
 		st = c.Stats()
@@ -301,8 +312,8 @@ func (p *Peers) WaitConnected(ctx context.Context, id uint64, minConnects uint64
 	}
 	for {
 		l.mu.Lock()
-		ok := l.conn.Load() != nil && l.ups >= minConnects
-		ch := l.changed
+		ok := l.conn.Load() != nil && l.mu.ups >= minConnects
+		ch := l.mu.changed
 		l.mu.Unlock()
 		if ok {
 			return nil
@@ -322,8 +333,7 @@ func (p *Peers) install(l *link, c *Conn) {
 		l.mu.Lock()
 		if l.conn.Load() == c {
 			l.conn.Store(nil)
-			close(l.changed)
-			l.changed = make(chan struct{})
+			l.notifyLocked()
 		}
 		l.mu.Unlock()
 		if err := c.Err(); !isClosedErr(err) || !p.closed.Load() {
@@ -340,9 +350,8 @@ func (p *Peers) install(l *link, c *Conn) {
 		return
 	}
 	old := l.conn.Swap(c)
-	l.ups++
-	close(l.changed)
-	l.changed = make(chan struct{})
+	l.mu.ups++
+	l.notifyLocked()
 	l.mu.Unlock()
 	if old != nil {
 		_ = old.Close()

@@ -372,3 +372,18 @@ func TestPeersCloseStopsEverything(t *testing.T) {
 		t.Fatal("Send after Close returned true")
 	}
 }
+
+// TestPeersHandshakeTimeout: a connection that never says hello is closed
+// after HandshakeTimeout and logged; the mesh is unaffected.
+func TestPeersHandshakeTimeout(t *testing.T) {
+	nodes := newCluster(t, 2, func(c *PeersConfig) { c.HandshakeTimeout = 100 * time.Millisecond })
+	nc, err := net.Dial("tcp", nodes[1].p.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	awaitClosed(t, nc)
+	nodes[1].log.wait(t, "refusing peer connection", "i/o timeout")
+	send(t, nodes[0], 2, 1, "fine")
+	nodes[1].in.waitFor(t, 1, "1:fine")
+}

@@ -93,7 +93,8 @@ func (s *Server) Len() int {
 }
 
 // Close stops accepting, closes every connection and waits until all their
-// goroutines have exited. It must not be called from a handler.
+// goroutines have exited, which includes any handler call in progress
+// returning. It must not be called from a handler.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.mu.closed {

@@ -1,0 +1,5 @@
+//go:build !invariants
+
+package transport
+
+const invariants = false
