@@ -38,7 +38,7 @@ func DescribeMachine(ctx context.Context, dir string) Machine {
 		GoVersion: runtime.Version(),
 		CPU:       procField("/proc/cpuinfo", "model name"),
 	}
-	if kb, err := strconv.ParseUint(strings.Fields(procField("/proc/meminfo", "MemTotal")+" 0")[0], 10, 64); err == nil {
+	if kb, err := strconv.ParseUint(strings.Fields(procField("/proc/meminfo", "MemTotal") + " 0")[0], 10, 64); err == nil {
 		m.MemoryBytes = kb * 1024
 	}
 	var u unix.Utsname

@@ -105,8 +105,8 @@ type Fault struct {
 	Node        uint64   `json:"node,omitempty"`
 	StartSec    float64  `json:"start_sec"`
 	EndSec      float64  `json:"end_sec,omitempty"`
-	DowntimeSec *float64 `json:"downtime_sec,omitempty"`    // fault until the first commit after it
-	Recover90   *float64 `json:"recover_90_sec,omitempty"`  // until throughput is back to 90% of steady
+	DowntimeSec *float64 `json:"downtime_sec,omitempty"`   // fault until the first commit after it
+	Recover90   *float64 `json:"recover_90_sec,omitempty"` // until throughput is back to 90% of steady
 	Before      *Window  `json:"before,omitempty"`
 	During      *Window  `json:"during,omitempty"`
 	After       *Window  `json:"after,omitempty"`
