@@ -12,6 +12,7 @@ import (
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/mpaxos/mpaxos/benchkit/hist"
+	"github.com/mpaxos/mpaxos/benchkit/results"
 )
 
 // Env is what a run drives and where it reports, besides its Config.
@@ -25,17 +26,6 @@ type Env struct {
 	Progress io.Writer
 }
 
-// Second is one point of the per-second time series of the measured part.
-type Second struct {
-	At         float64 `json:"t"` // seconds since measuring began, at the end of the interval
-	Ops        int64   `json:"ops"`
-	Throughput float64 `json:"ops_per_sec"`
-	P50        int64   `json:"p50_ns"`
-	P99        int64   `json:"p99_ns"`
-	Errors     int64   `json:"errors"`
-	Leader     uint64  `json:"leader,omitempty"`
-}
-
 // Outcome is what a run measured.
 type Outcome struct {
 	Mode        string           // "closed" or "open"
@@ -47,7 +37,7 @@ type Outcome struct {
 	Clamped     int64            // latencies above hist.Highest, recorded as it
 	WarmupOps   int64            // operations completed during warm-up
 	Hist        *hdr.Histogram   // latency of successful measured operations, ns
-	Series      []Second
+	Series      []results.Second
 	Interrupted bool // the context was cancelled before the end
 }
 
@@ -314,7 +304,7 @@ func (r *runner) collect(tickH *hdr.Histogram, from, now time.Time) {
 	p50, p99 := tickH.ValueAtPercentile(50), tickH.ValueAtPercentile(99)
 	measuring := !from.Before(r.measureStart)
 	if measuring && (ops+errs > 0 || secs >= 0.5) {
-		s := Second{At: now.Sub(r.measureStart).Seconds(), Ops: ops, Throughput: float64(ops) / secs,
+		s := results.Second{At: now.Sub(r.measureStart).Seconds(), Ops: ops, Throughput: float64(ops) / secs,
 			P50: p50, P99: p99, Errors: errs}
 		if leaderOK {
 			s.Leader = leader
