@@ -303,7 +303,19 @@ func (r *runner) collect(tickH *hdr.Histogram, from, now time.Time) {
 	}
 	p50, p99 := tickH.ValueAtPercentile(50), tickH.ValueAtPercentile(99)
 	measuring := !from.Before(r.measureStart)
-	if measuring && (ops+errs > 0 || secs >= 0.5) {
+	if n := len(r.out.Series); measuring && secs < 0.5 && n > 0 {
+		// The stragglers after the last full second: fold them into it
+		// rather than plot a rate over a few milliseconds.
+		prev := &r.out.Series[n-1]
+		start := 0.0
+		if n > 1 {
+			start = r.out.Series[n-2].At
+		}
+		prev.At = now.Sub(r.measureStart).Seconds()
+		prev.Ops += ops
+		prev.Errors += errs
+		prev.Throughput = float64(prev.Ops) / (prev.At - start)
+	} else if measuring {
 		s := results.Second{At: now.Sub(r.measureStart).Seconds(), Ops: ops, Throughput: float64(ops) / secs,
 			P50: p50, P99: p99, Errors: errs}
 		if leaderOK {

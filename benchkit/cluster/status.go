@@ -119,14 +119,22 @@ func (m *Monitor) Watch(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// WaitLeader polls until a leader is agreed, ctx ends, or check (if not
-// nil) reports a failure such as a node that exited.
+// WaitLeader polls until every node answers and a leader is agreed, ctx
+// ends, or check (if not nil) reports a failure such as a node that
+// exited. Every node must answer: a benchmark of a cluster with a node
+// that failed to start would measure something else than asked.
 func (m *Monitor) WaitLeader(ctx context.Context, check func() error) (uint64, error) {
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
 	for {
-		m.Poll(ctx)
-		if id, ok := m.Leader(); ok {
+		sts := m.Poll(ctx)
+		answered := 0
+		for _, s := range sts {
+			if s.ID != 0 {
+				answered++
+			}
+		}
+		if id, ok := m.Leader(); ok && answered == len(sts) {
 			return id, nil
 		}
 		if check != nil {
