@@ -24,7 +24,10 @@ import (
 )
 
 func main() {
-	os.Exit(realMain(os.Args, os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := realMain(ctx, os.Args, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // errInterrupted: the run was cut short by a signal; partial results were
@@ -33,9 +36,8 @@ var errInterrupted = errors.New("interrupted; partial results written")
 
 // realMain runs the command line argv and returns the exit status:
 // 0 success, 1 failure, 2 bad usage, 130 interrupted.
-func realMain(argv []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+// A cancelled ctx (Ctrl-C) stops the run; partial results are still written.
+func realMain(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
 	args := argv[1:]
 	var err error
 	switch {
@@ -53,7 +55,7 @@ func realMain(argv []string, stdout, stderr io.Writer) int {
 	case errors.As(err, &usage):
 		fmt.Fprintf(stderr, "bench: %s (bench -h for help)\n", usage.msg)
 		return 2
-	case errors.Is(err, errInterrupted):
+	case errors.Is(err, errInterrupted) || ctx.Err() != nil:
 		fmt.Fprintf(stderr, "bench: %v\n", err)
 		return 130
 	}

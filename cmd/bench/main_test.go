@@ -23,6 +23,7 @@ import (
 type fakeTarget struct {
 	n         atomic.Int64
 	failEvery int64
+	onOp      func(n int64) // called with each operation's number, if set
 }
 
 func (f *fakeTarget) Session() benchkit.Session { return fakeSession{f} }
@@ -32,6 +33,9 @@ type fakeSession struct{ f *fakeTarget }
 
 func (s fakeSession) Do(ctx context.Context, op benchkit.Op) (benchkit.Result, error) {
 	n := s.f.n.Add(1)
+	if s.f.onOp != nil {
+		s.f.onOp(n)
+	}
 	time.Sleep(20 * time.Microsecond)
 	if s.f.failEvery > 0 && n%s.f.failEvery == 0 {
 		return benchkit.Result{}, io.ErrUnexpectedEOF
@@ -49,7 +53,7 @@ func useFake(t *testing.T, f *fakeTarget) {
 func bench(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var o, e bytes.Buffer
-	code = realMain(append([]string{"bench"}, args...), &o, &e)
+	code = realMain(context.Background(), append([]string{"bench"}, args...), &o, &e)
 	return code, o.String(), e.String()
 }
 
@@ -205,3 +209,30 @@ func TestCompareFixtures(t *testing.T) {
 }
 
 func ratio(v float64) string { return fmt.Sprintf("(%.2fx)", v) }
+
+// TestInterruptWritesPartialResults: Ctrl-C in the middle of a run ends it
+// with status 130 and still writes the results, marked interrupted.
+func TestInterruptWritesPartialResults(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := &fakeTarget{onOp: func(n int64) {
+		if n == 2000 {
+			cancel()
+		}
+	}}
+	useFake(t, f)
+	base := filepath.Join(t.TempDir(), "partial")
+	var o, e bytes.Buffer
+	code := realMain(ctx, []string{"bench", "-cluster", "127.0.0.1:1", "-clients", "4", "-conns", "1",
+		"-duration", "1h", "-warmup", "0", "-out", base, "-quiet"}, &o, &e)
+	if code != 130 || !strings.Contains(e.String(), "interrupted") {
+		t.Fatalf("exit %d stderr %q", code, e.String())
+	}
+	r, err := results.Load(base + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Interrupted || r.Ops < 1000 || !strings.Contains(o.String(), "INTERRUPTED") {
+		t.Fatalf("interrupted %v ops %d\n%s", r.Interrupted, r.Ops, o.String())
+	}
+}
