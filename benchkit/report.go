@@ -79,7 +79,11 @@ func Files(base string, r *results.Result) ([]results.Output, error) {
 	if err := hist.WriteHgrm(&hgrm, h); err != nil {
 		return nil, err
 	}
-	svg := plot.Run(Title(r), plot.Curve{Points: hist.Curve(h)}, r.Series)
+	l := r.Latency
+	sub := fmt.Sprintf("p50 %s   p90 %s   p99 %s   p99.9 %s   p99.99 %s   max %s   (%s ops, %s loop, %s)",
+		FormatNs(l.P50), FormatNs(l.P90), FormatNs(l.P99), FormatNs(l.P999), FormatNs(l.P9999), FormatNs(l.Max),
+		commas(float64(r.Ops)), r.Mode, r.StartedAt.Format("2006-01-02 15:04 UTC"))
+	svg := plot.Run(Title(r), sub, plot.Curve{Points: hist.Curve(h)}, r.Series)
 	return []results.Output{
 		{Path: base + ".json", Data: js},
 		{Path: base + ".hgrm", Data: hgrm.Bytes()},

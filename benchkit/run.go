@@ -323,8 +323,8 @@ func (r *runner) collect(tickH *hdr.Histogram, from, now time.Time) {
 		}
 		r.out.Series = append(r.out.Series, s)
 	}
-	if r.env.Progress == nil {
-		return
+	if r.env.Progress == nil || secs < 0.5 {
+		return // nothing to show, or the last few stragglers (the report follows)
 	}
 	ldr := "?"
 	if leaderOK {

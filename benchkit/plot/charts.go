@@ -77,10 +77,13 @@ func ninesLabel(n int) string {
 }
 
 // Run draws one run: its percentile curve, throughput over time and p99
-// over time.
-func Run(title string, curve Curve, series []results.Second) []byte {
+// over time. subtitle (may be empty) goes under the title.
+func Run(title, subtitle string, curve Curve, series []results.Second) []byte {
 	c := newCanvas(900, 1000, title)
-	percentilePanel(c, 80, 60, 780, 380, "latency by percentile", []Curve{curve})
+	if subtitle != "" {
+		c.text(450, 40, "middle", 12, subtitle)
+	}
+	percentilePanel(c, 80, 75, 780, 365, "latency by percentile", []Curve{curve})
 	ts := make([]float64, len(series))
 	thr := make([]float64, len(series))
 	p99 := make([]float64, len(series))
