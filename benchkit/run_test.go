@@ -125,7 +125,7 @@ func TestRunCancelKeepsPartialResults(t *testing.T) {
 
 func TestRunWarmupNotMeasured(t *testing.T) {
 	cfg := quick()
-	cfg.Ops, cfg.Duration, cfg.Warmup = 0, 200*time.Millisecond, 200*time.Millisecond
+	cfg.Ops, cfg.Duration, cfg.Warmup = 0, time.Second, 600*time.Millisecond
 	cfg.Clients = 1
 	tgt := &fake.Target{Latency: func(uint64) time.Duration { return time.Millisecond }}
 	var progress bytes.Buffer
@@ -142,7 +142,8 @@ func TestRunWarmupNotMeasured(t *testing.T) {
 	if out.Elapsed < cfg.Duration {
 		t.Fatalf("elapsed %v < duration %v", out.Elapsed, cfg.Duration)
 	}
-	if !strings.Contains(progress.String(), "ops/s") {
-		t.Fatalf("no progress line: %q", progress.String())
+	// One warm-up line (at 0.6 s) and one measured line (at 1.6 s).
+	if p := progress.String(); strings.Count(p, "\n") != 2 || !strings.Contains(p, "warm-up") || !strings.Contains(p, "p99") {
+		t.Fatalf("progress lines: %q", p)
 	}
 }
