@@ -142,8 +142,9 @@ func TestRunWarmupNotMeasured(t *testing.T) {
 	if out.Elapsed < cfg.Duration {
 		t.Fatalf("elapsed %v < duration %v", out.Elapsed, cfg.Duration)
 	}
-	// One warm-up line (at 0.6 s) and one measured line (at 1.6 s).
-	if p := progress.String(); strings.Count(p, "\n") != 2 || !strings.Contains(p, "warm-up") || !strings.Contains(p, "p99") {
+	// A warm-up line (at 0.6 s) and a measured line (at 1.6 s); more if
+	// stragglers under heavy load take over half a second.
+	if p := progress.String(); strings.Count(p, "\n") < 2 || !strings.Contains(p, "warm-up") || !strings.Contains(p, "p99") {
 		t.Fatalf("progress lines: %q", p)
 	}
 }
