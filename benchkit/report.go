@@ -116,7 +116,11 @@ func WriteReport(w io.Writer, r *results.Result) {
 	}
 	fmt.Fprintln(w)
 	if r.Cluster.External {
-		line("cluster", "running cluster at %s, durability %s (as configured there)", strings.Join(r.Cluster.Addrs, ","), r.Durability)
+		src := "as declared by -sync; the nodes did not report it"
+		if r.Cluster.DurabilitySource == "nodes" {
+			src = "as the nodes report it"
+		}
+		line("cluster", "running cluster at %s, durability %s (%s)", strings.Join(r.Cluster.Addrs, ","), r.Durability, src)
 	} else {
 		line("cluster", "%d nodes started on loopback, durability %s%s", r.Cluster.Nodes, r.Durability,
 			map[bool]string{true: " (every write synced before it is acknowledged)", false: " (writes NOT synced: not durable)"}[cfg.Engine.Sync])

@@ -20,6 +20,9 @@ type Status struct {
 	Leader  uint64 `json:"leader"` // the node's leader hint; 0 unknown
 	Commit  uint64 `json:"commit"`
 	Applied uint64 `json:"applied"`
+	// Sync is the node's durability mode, if it reports one (optional):
+	// for a running cluster it is more trustworthy than the -sync flag.
+	Sync *bool `json:"sync,omitempty"`
 }
 
 // ErrNoLeader is returned when the nodes did not agree on a leader in time.

@@ -18,6 +18,7 @@ import (
 type Machine struct {
 	CPU         string `json:"cpu"`
 	Cores       int    `json:"cores"`
+	GOMAXPROCS  int    `json:"gomaxprocs"` // of the benchmark process
 	MemoryBytes uint64 `json:"memory_bytes"`
 	Kernel      string `json:"kernel"`
 	OS          string `json:"os"`
@@ -32,11 +33,12 @@ type Machine struct {
 // dir is where to ask git for the commit (the module root).
 func DescribeMachine(ctx context.Context, dir string) Machine {
 	m := Machine{
-		Cores:     runtime.NumCPU(),
-		OS:        runtime.GOOS,
-		Arch:      runtime.GOARCH,
-		GoVersion: runtime.Version(),
-		CPU:       procField("/proc/cpuinfo", "model name"),
+		Cores:      runtime.NumCPU(),
+		GOMAXPROCS: runtime.GOMAXPROCS(0),
+		OS:         runtime.GOOS,
+		Arch:       runtime.GOARCH,
+		GoVersion:  runtime.Version(),
+		CPU:        procField("/proc/cpuinfo", "model name"),
 	}
 	if kb, err := strconv.ParseUint(strings.Fields(procField("/proc/meminfo", "MemTotal") + " 0")[0], 10, 64); err == nil {
 		m.MemoryBytes = kb * 1024

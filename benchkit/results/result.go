@@ -78,9 +78,13 @@ type Second struct {
 
 // Cluster says what was measured.
 type Cluster struct {
-	Nodes    int      `json:"nodes"`
-	External bool     `json:"external"` // a running cluster (-cluster), not started by bench
-	Addrs    []string `json:"addrs,omitempty"`
+	Nodes    int  `json:"nodes"`
+	External bool `json:"external"` // a running cluster (-cluster), not started by bench
+	// DurabilitySource says where Result.Durability comes from: "started"
+	// (bench started the nodes with it), "nodes" (a running cluster's
+	// /status reported it) or "flag" (declared by the user's -sync).
+	DurabilitySource string   `json:"durability_source,omitempty"`
+	Addrs            []string `json:"addrs,omitempty"`
 }
 
 // Stage is one node's latency histogram of one stage of a command's life.

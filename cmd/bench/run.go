@@ -91,12 +91,18 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 	)
 	if len(cfg.Cluster) > 0 {
 		addrs = cfg.Cluster
-		info = results.Cluster{Nodes: len(addrs), External: true, Addrs: addrs}
+		info = results.Cluster{Nodes: len(addrs), External: true, Addrs: addrs, DurabilitySource: "flag"}
 		if len(cfg.ClusterAdmin) > 0 {
 			mon := cluster.NewMonitor(cfg.ClusterAdmin)
 			mctx, cancel := context.WithCancel(ctx)
 			defer cancel()
-			mon.Poll(mctx)
+			for _, st := range mon.Poll(mctx) {
+				if st.Sync != nil {
+					cfg.Engine.Sync = *st.Sync
+					info.DurabilitySource = "nodes"
+					break
+				}
+			}
 			go mon.Watch(mctx, 500*time.Millisecond)
 			leader = mon.Leader
 		}
@@ -114,7 +120,7 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 			}
 		}()
 		addrs, leader = local.ClientAddrs(), local.Leader
-		info = results.Cluster{Nodes: cfg.Nodes, Addrs: addrs}
+		info = results.Cluster{Nodes: cfg.Nodes, Addrs: addrs, DurabilitySource: "started"}
 	}
 	tgt, err := dialTarget(ctx, addrs, cfg.Conns)
 	if err != nil {

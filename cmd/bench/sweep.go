@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/mpaxos/mpaxos/benchkit"
+	"github.com/mpaxos/mpaxos/benchkit/cluster"
 	"github.com/mpaxos/mpaxos/benchkit/results"
 )
 
@@ -59,6 +61,15 @@ func cmdSweep(ctx context.Context, args, argv []string, stdout, stderr io.Writer
 			return err
 		}
 	}
+	if o.nodeBin == "" && len(base.Cluster) == 0 {
+		// Build cmd/node once for every point rather than once per point.
+		bin, cleanup, err := buildNode(ctx)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		o.nodeBin = bin
+	}
 	sw := benchkit.NewSweep(name, argv, *p99Max)
 	pts := grid.Points(base)
 	var runErr error
@@ -108,4 +119,26 @@ func marshalIndent(v any) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, '\n'), nil
+}
+
+// buildNode builds cmd/node into a temporary directory; cleanup removes it.
+func buildNode(ctx context.Context) (bin string, cleanup func(), err error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", nil, err
+	}
+	mod, err := cluster.FindModule(wd)
+	if err != nil {
+		return "", nil, err
+	}
+	dir, err := os.MkdirTemp("", "mpaxos-bench-bin-")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	if bin, err = cluster.Build(ctx, mod, dir); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	return bin, cleanup, nil
 }
