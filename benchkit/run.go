@@ -73,11 +73,13 @@ type interval struct {
 	kinds   map[string]int64
 	clamped int64
 	warm    int64
+	// lastDone is the unix ns of the last measured completion, 0 none.
+	lastDone int64
 }
 
 func (iv *interval) reset() {
 	iv.h.Reset()
-	iv.ops, iv.errs, iv.clamped, iv.warm = 0, 0, 0, 0
+	iv.ops, iv.errs, iv.clamped, iv.warm, iv.lastDone = 0, 0, 0, 0, 0
 	clear(iv.kinds)
 }
 
@@ -97,9 +99,12 @@ func newTally() *tally {
 	return t
 }
 
-func (t *tally) record(lat time.Duration, err error, measured bool) {
+func (t *tally) record(lat time.Duration, done int64, err error, measured bool) {
 	e := t.ph.Enter()
 	iv := t.active.Load()
+	if measured {
+		iv.lastDone = done
+	}
 	switch {
 	case !measured:
 		iv.warm++
@@ -152,8 +157,13 @@ func Run(ctx context.Context, cfg Config, env Env) (*Outcome, error) {
 	}
 	r.out = &Outcome{Mode: cfg.Mode(), Start: r.measureStart, Hist: hist.New(), ErrorKinds: map[string]int64{}}
 
+	r.guards = make([]opGuard, cfg.Clients)
+	for i := range r.guards {
+		r.guards[i].init(ctx)
+	}
 	var wg sync.WaitGroup
 	clientsDone := make(chan struct{})
+	go watchdog(r.guards, cfg.Timeout, clientsDone)
 	for i := 0; i < cfg.Clients; i++ {
 		wg.Add(1)
 		go func() {
@@ -163,6 +173,9 @@ func Run(ctx context.Context, cfg Config, env Env) (*Outcome, error) {
 	}
 	go func() { wg.Wait(); close(clientsDone) }()
 	r.report(ctx, clientsDone)
+	for i := range r.guards {
+		r.guards[i].close()
+	}
 	r.out.Interrupted = ctx.Err() != nil
 	return r.out, nil
 }
@@ -175,7 +188,8 @@ type runner struct {
 	measureStart time.Time
 	end          time.Time    // zero in -ops mode
 	issued       atomic.Int64 // measured operations issued (-ops budget)
-	lastDone     atomic.Int64 // unix ns of the last measured completion
+	guards       []opGuard    // per client: the operation timeout
+	lastDone     int64        // unix ns of the last measured completion (reporter only)
 	out          *Outcome
 }
 
@@ -188,6 +202,7 @@ func (r *runner) client(ctx context.Context, i int) {
 	s := r.env.Target.Session()
 	w := newWorkload(r.cfg, i)
 	t := r.tallies[i]
+	g := &r.guards[i]
 	var interval time.Duration
 	var next time.Time
 	var timer *time.Timer
@@ -223,17 +238,21 @@ func (r *runner) client(ctx context.Context, i int) {
 			return
 		}
 		op := w.next()
-		octx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-		_, err := s.Do(octx, op)
-		cancel()
+		sent := intended
+		if interval > 0 {
+			sent = time.Now()
+		}
+		_, err := s.Do(g.begin(sent.Add(r.cfg.Timeout)), op)
+		if g.end() {
+			// Past its deadline: a timeout even if the answer raced the
+			// cut-off (for a write, the outcome is unknown either way).
+			err = errOpTimeout
+		}
 		done := time.Now()
 		if err != nil && ctx.Err() != nil {
 			return // cut short by the run's cancellation: not the target's fault
 		}
-		if measured {
-			r.lastDone.Store(done.UnixNano())
-		}
-		t.record(done.Sub(intended), err, measured)
+		t.record(done.Sub(intended), done.UnixNano(), err, measured)
 	}
 }
 
@@ -263,8 +282,8 @@ func (r *runner) report(ctx context.Context, clientsDone <-chan struct{}) {
 		now := time.Now()
 		r.collect(tickH, prev, now)
 	}
-	if last := r.lastDone.Load(); last > 0 {
-		r.out.Elapsed = time.Unix(0, last).Sub(r.measureStart)
+	if r.lastDone > 0 {
+		r.out.Elapsed = time.Unix(0, r.lastDone).Sub(r.measureStart)
 	}
 	if r.cfg.Duration > 0 && !r.out.Interrupted && ctx.Err() == nil && r.out.Elapsed < r.cfg.Duration {
 		r.out.Elapsed = r.cfg.Duration
@@ -281,6 +300,7 @@ func (r *runner) collect(tickH *hdr.Histogram, from, now time.Time) {
 		ops += iv.ops
 		errs += iv.errs
 		warm += iv.warm
+		r.lastDone = max(r.lastDone, iv.lastDone)
 		r.out.Clamped += iv.clamped
 		for k, n := range iv.kinds {
 			if _, ok := r.out.ErrorKinds[k]; !ok && len(r.out.ErrorKinds) >= maxErrorKinds {

@@ -148,3 +148,25 @@ func TestRunWarmupNotMeasured(t *testing.T) {
 		t.Fatalf("progress lines: %q", p)
 	}
 }
+
+type noopTarget struct{}
+type noopSession struct{}
+
+func (noopTarget) Session() benchkit.Session { return noopSession{} }
+func (noopTarget) Close() error              { return nil }
+func (noopSession) Do(context.Context, benchkit.Op) (benchkit.Result, error) {
+	return benchkit.Result{}, nil
+}
+
+// BenchmarkRunNoopTarget is the harness's own cost per operation (choose
+// an op, time it, record it) against a target that does nothing: the
+// ceiling of what the load generator can drive on this machine.
+func BenchmarkRunNoopTarget(b *testing.B) {
+	cfg := benchkit.DefaultConfig()
+	cfg.Clients, cfg.Conns, cfg.Duration, cfg.Warmup, cfg.Ops = 4, 1, 0, 0, int64(b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	if _, err := benchkit.Run(context.Background(), cfg, benchkit.Env{Target: noopTarget{}}); err != nil {
+		b.Fatal(err)
+	}
+}

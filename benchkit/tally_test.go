@@ -8,14 +8,14 @@ import (
 
 func TestTallyTakeSeparatesIntervals(t *testing.T) {
 	tl := newTally()
-	tl.record(time.Millisecond, nil, true)
-	tl.record(time.Millisecond, errors.New("boom"), true)
-	tl.record(time.Millisecond, nil, false)
+	tl.record(time.Millisecond, 1, nil, true)
+	tl.record(time.Millisecond, 2, errors.New("boom"), true)
+	tl.record(time.Millisecond, 3, nil, false)
 	iv := tl.take()
 	if iv.ops != 1 || iv.errs != 1 || iv.warm != 1 || iv.kinds["boom"] != 1 || iv.h.TotalCount() != 1 {
 		t.Fatalf("first interval %+v", iv)
 	}
-	tl.record(2*time.Millisecond, nil, true)
+	tl.record(2*time.Millisecond, 4, nil, true)
 	iv = tl.take()
 	if iv.ops != 1 || iv.errs != 0 || iv.warm != 0 || len(iv.kinds) != 0 || iv.h.TotalCount() != 1 {
 		t.Fatalf("second interval %+v", iv)
@@ -28,7 +28,7 @@ func TestTallyTakeSeparatesIntervals(t *testing.T) {
 func TestErrorKindsBounded(t *testing.T) {
 	tl := newTally()
 	for i := 0; i < maxErrorKinds+10; i++ {
-		tl.record(0, errors.New(string(rune('A'+i))), true)
+		tl.record(0, 1, errors.New(string(rune('A'+i))), true)
 	}
 	iv := tl.take()
 	if len(iv.kinds) > maxErrorKinds+1 || iv.kinds["other"] != 10 {
@@ -42,6 +42,6 @@ func BenchmarkTallyRecord(b *testing.B) {
 	tl := newTally()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		tl.record(time.Duration(20000+i%100000), nil, true)
+		tl.record(time.Duration(20000+i%100000), int64(i), nil, true)
 	}
 }
