@@ -9,6 +9,9 @@ import (
 // KeySize is the size of every key in bytes, fixed so that results compare.
 const KeySize = 16
 
+// maxKeys is the most keys the 15 decimal digits of a key can number.
+const maxKeys = 999_999_999_999_999
+
 // Dist names a key-choice distribution.
 type Dist string
 
@@ -165,8 +168,8 @@ func (c Config) Validate() error {
 	if c.KeySize != KeySize {
 		bad("key size is fixed at %d bytes, got %d", KeySize, c.KeySize)
 	}
-	if c.Keys < 1 {
-		bad("-keys must be at least 1, got %d", c.Keys)
+	if c.Keys < 1 || c.Keys > maxKeys {
+		bad("-keys must be 1..%d, got %d", maxKeys, c.Keys)
 	}
 	if !(c.ReadRatio >= 0 && c.ReadRatio <= 1) {
 		bad("-read-ratio must be 0..1, got %v", c.ReadRatio)

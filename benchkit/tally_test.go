@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/mpaxos/mpaxos/benchkit/hist"
 )
 
 func TestTallyTakeSeparatesIntervals(t *testing.T) {
@@ -43,5 +45,27 @@ func BenchmarkTallyRecord(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		tl.record(time.Duration(20000+i%100000), int64(i), nil, true)
+	}
+}
+
+// BenchmarkCollect200Clients is the reporter's cost per second with 200
+// clients that each recorded 500 operations in the second.
+func BenchmarkCollect200Clients(b *testing.B) {
+	r := &runner{out: &Outcome{Hist: hist.New(), ErrorKinds: map[string]int64{}}}
+	for range 200 {
+		r.tallies = append(r.tallies, newTally())
+	}
+	tickH := hist.New()
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		for _, tl := range r.tallies {
+			for i := range 500 {
+				tl.record(time.Duration(100000+i*1000), 1, nil, true)
+			}
+		}
+		b.StartTimer()
+		r.collect(tickH, now.Add(-time.Second), now)
 	}
 }

@@ -66,7 +66,7 @@ func TestBadFlagsOneLine(t *testing.T) {
 		{[]string{"-dist", "pareto"}, "want uniform or zipf"},
 		{[]string{"-nosuch"}, "flag provided but not defined: -nosuch"},
 		{[]string{"-ops", "10", "-duration", "5s"}, "not both"},
-		{[]string{"-read-ratio", "2", "-keys", "0"}, "-keys must be at least 1"},
+		{[]string{"-read-ratio", "2", "-keys", "0"}, "-keys must be 1.."},
 		{[]string{"extra"}, "unexpected argument"},
 		{[]string{"-duration", "ten"}, "invalid value"},
 		{[]string{"compare", "only-one.json"}, "at least two"},
@@ -234,5 +234,24 @@ func TestInterruptWritesPartialResults(t *testing.T) {
 	}
 	if !r.Interrupted || r.Ops < 1000 || !strings.Contains(o.String(), "INTERRUPTED") {
 		t.Fatalf("interrupted %v ops %d\n%s", r.Interrupted, r.Ops, o.String())
+	}
+}
+
+func TestOpenLoopReport(t *testing.T) {
+	useFake(t, &fakeTarget{})
+	base := filepath.Join(t.TempDir(), "open")
+	code, out, errOut := bench(t, "-cluster", "127.0.0.1:1", "-clients", "4", "-conns", "1", "-rate", "2000",
+		"-ops", "300", "-warmup", "0", "-dist", "zipf", "-read-ratio", "0.5", "-quiet", "-out", base)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"open loop at 2,000 ops/s", "coordinated omission corrected", "50% gets", "zipf"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	r, err := results.Load(base + ".json")
+	if err != nil || r.Mode != "open" || r.Ops != 300 {
+		t.Fatalf("%v: mode %q ops %d", err, r.Mode, r.Ops)
 	}
 }
