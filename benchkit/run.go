@@ -190,6 +190,8 @@ type runner struct {
 	issued       atomic.Int64 // measured operations issued (-ops budget)
 	guards       []opGuard    // per client: the operation timeout
 	lastDone     int64        // unix ns of the last measured completion (reporter only)
+	carryOps     int64        // measured ops collected in the warm-up's last interval (reporter only)
+	carryErrs    int64
 	out          *Outcome
 }
 
@@ -260,7 +262,7 @@ func (r *runner) client(ctx context.Context, i int) {
 // start of measuring), prints the progress line and builds the time series,
 // until every client has finished.
 func (r *runner) report(ctx context.Context, clientsDone <-chan struct{}) {
-	tick := r.start
+	tick, last := r.start, r.start
 	tickH := hist.New()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -280,7 +282,10 @@ func (r *runner) report(ctx context.Context, clientsDone <-chan struct{}) {
 			finished = true
 		}
 		now := time.Now()
-		r.collect(tickH, prev, now)
+		// The interval's phase follows the schedule; its length is what
+		// really passed since the last collection (the timer may be late).
+		r.collect(tickH, last, now, !prev.Before(r.measureStart))
+		last = now
 	}
 	if r.lastDone > 0 {
 		r.out.Elapsed = time.Unix(0, r.lastDone).Sub(r.measureStart)
@@ -291,7 +296,7 @@ func (r *runner) report(ctx context.Context, clientsDone <-chan struct{}) {
 }
 
 // collect merges every client's interval since the last call.
-func (r *runner) collect(tickH *hdr.Histogram, from, now time.Time) {
+func (r *runner) collect(tickH *hdr.Histogram, from, now time.Time, measuring bool) {
 	tickH.Reset()
 	var ops, errs, warm int64
 	for _, t := range r.tallies {
@@ -317,12 +322,18 @@ func (r *runner) collect(tickH *hdr.Histogram, from, now time.Time) {
 	if r.env.Leader != nil {
 		leader, leaderOK = r.env.Leader()
 	}
-	secs := now.Sub(from).Seconds()
-	if secs <= 0 {
-		return
-	}
+	secs := max(now.Sub(from).Seconds(), 1e-9)
 	p50, p99 := tickH.ValueAtPercentile(50), tickH.ValueAtPercentile(99)
-	measuring := !from.Before(r.measureStart)
+	if !measuring {
+		// Operations due after measuring began that completed before the
+		// warm-up's last collection: they belong to the first measured second.
+		r.carryOps += ops
+		r.carryErrs += errs
+	} else {
+		ops += r.carryOps
+		errs += r.carryErrs
+		r.carryOps, r.carryErrs = 0, 0
+	}
 	if n := len(r.out.Series); measuring && secs < 0.5 && n > 0 {
 		// The stragglers after the last full second: fold them into it
 		// rather than plot a rate over a few milliseconds.

@@ -170,3 +170,23 @@ func BenchmarkRunNoopTarget(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// TestSeriesAccountsForEveryMeasuredOp: with a warm-up, the per-second
+// series still adds up to the measured total.
+func TestSeriesAccountsForEveryMeasuredOp(t *testing.T) {
+	cfg := quick()
+	cfg.Ops, cfg.Duration, cfg.Warmup = 0, 1200*time.Millisecond, 300*time.Millisecond
+	tgt := &fake.Target{Latency: func(uint64) time.Duration { return 200 * time.Microsecond }}
+	out, err := benchkit.Run(context.Background(), cfg, benchkit.Env{Target: tgt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum, errs int64
+	for _, s := range out.Series {
+		sum += s.Ops
+		errs += s.Errors
+	}
+	if sum != out.Ops || errs != out.Errors || len(out.Series) == 0 {
+		t.Fatalf("series: %d ops %d errors in %d points; total %d ops %d errors", sum, errs, len(out.Series), out.Ops, out.Errors)
+	}
+}

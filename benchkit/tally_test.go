@@ -66,6 +66,6 @@ func BenchmarkCollect200Clients(b *testing.B) {
 			}
 		}
 		b.StartTimer()
-		r.collect(tickH, now.Add(-time.Second), now)
+		r.collect(tickH, now.Add(-time.Second), now, true)
 	}
 }
