@@ -67,7 +67,7 @@ type Config struct {
 	// with one outstanding operation. The default is 50; >= 1.
 	Clients int `json:"clients"`
 	// Conns is the number of client connections the sessions share. The
-	// default is 4; 1..Clients.
+	// default is 4 (cmd/bench lowers it to Clients when fewer); 1..Clients.
 	Conns int `json:"conns"`
 	// Duration is the measured run time. The default is 10 s. Exactly one
 	// of Duration and Ops is non-zero.

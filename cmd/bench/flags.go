@@ -123,6 +123,9 @@ func finishRun(fs *flag.FlagSet, cfg *benchkit.Config) {
 	if set["ops"] && !set["duration"] {
 		cfg.Duration = 0
 	}
+	if !set["conns"] && cfg.Conns > cfg.Clients && cfg.Clients > 0 {
+		cfg.Conns = cfg.Clients // the default 4 connections, but never more than clients
+	}
 	if len(cfg.Cluster) > 0 {
 		cfg.Nodes = len(cfg.Cluster) // what is measured, not the unused default
 	}
