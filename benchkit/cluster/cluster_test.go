@@ -3,9 +3,7 @@ package cluster
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -22,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mpaxos/mpaxos/benchkit"
+	"github.com/mpaxos/mpaxos/benchkit/cluster/fakenode"
 )
 
 // The test binary doubles as a fake node and as a fake benchmark parent,
@@ -30,57 +29,16 @@ import (
 const helperEnv = "BENCHKIT_CLUSTER_HELPER"
 
 func TestMain(m *testing.M) {
-	switch os.Getenv(helperEnv) {
-	case "node":
-		fakeNode(os.Args[1:])
+	if os.Getenv(fakenode.Env) == "node" {
+		fakenode.Main(os.Args[1:])
 		return
+	}
+	switch os.Getenv(helperEnv) {
 	case "parent":
 		fakeParent()
 		return
 	}
 	os.Exit(m.Run())
-}
-
-// fakeNode parses the cmd/node flags the launcher passes and serves
-// /status: node 1 leads, the others follow it. It runs until SIGTERM
-// (the default action ends it).
-func fakeNode(args []string) {
-	fs := flag.NewFlagSet("node", flag.ExitOnError)
-	id := fs.Uint64("id", 0, "")
-	fs.Uint64("cluster-id", 0, "")
-	peers := fs.String("peers", "", "")
-	client := fs.String("client-addr", "", "")
-	admin := fs.String("admin-addr", "", "")
-	data := fs.String("data", "", "")
-	fs.Bool("sync", true, "")
-	fs.Int("batch-size", 0, "")
-	fs.Int("pipeline", 0, "")
-	fs.Int("batch-bytes", 0, "")
-	fs.Duration("batch-delay", 0, "")
-	fs.Parse(args)
-	if *id == 0 || *peers == "" || *client == "" || *data == "" {
-		fmt.Fprintln(os.Stderr, "fake node: missing flags")
-		os.Exit(2)
-	}
-	if os.Getenv("FAKE_NODE_FAIL") == strconv.FormatUint(*id, 10) {
-		fmt.Fprintln(os.Stderr, "listen tcp", *client+": bind: address already in use")
-		os.Exit(1)
-	}
-	l, err := net.Listen("tcp", *admin)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	role := "follower"
-	if *id == 1 {
-		role = "leader"
-	}
-	if os.Getenv("FAKE_NODE_NO_LEADER") != "" {
-		role = "candidate"
-	}
-	http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(Status{ID: *id, Role: role, Leader: map[bool]uint64{true: 1}[role != "candidate"]})
-	}))
 }
 
 // fakeParent starts a long-running child through StartProc, prints its
@@ -308,7 +266,7 @@ func fakeCluster(t *testing.T, env ...string) Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, kv := range append([]string{helperEnv + "=node"}, env...) {
+	for _, kv := range append([]string{fakenode.Env + "=node"}, env...) {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}

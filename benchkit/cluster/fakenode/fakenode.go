@@ -1,0 +1,74 @@
+// Package fakenode is a test double for cmd/node: a process that accepts
+// cmd/node's flags and serves the admin /status the launcher polls, and
+// nothing else (no consensus, no client port). Tests run their own test
+// binary as a fake node: TestMain calls Main when the environment variable
+// Env is "node".
+//
+// Environment knobs (all optional):
+//
+//	FAKE_NODE_FAIL=N       node N exits at once as if its port were taken
+//	FAKE_NODE_NO_LEADER=1  no node ever becomes leader
+//	FAKE_NODE_PIDS=DIR     each node writes its pid to DIR/node<N>.pid
+package fakenode
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// Env is the environment variable that selects the fake node in TestMain.
+const Env = "BENCHKIT_FAKE_NODE"
+
+// Main runs the fake node with cmd/node's arguments until it is killed
+// (SIGTERM's default action ends it).
+func Main(args []string) {
+	fs := flag.NewFlagSet("node", flag.ExitOnError)
+	id := fs.Uint64("id", 0, "")
+	fs.Uint64("cluster-id", 0, "")
+	peers := fs.String("peers", "", "")
+	client := fs.String("client-addr", "", "")
+	admin := fs.String("admin-addr", "", "")
+	data := fs.String("data", "", "")
+	syncOn := fs.Bool("sync", true, "")
+	fs.Int("batch-size", 0, "")
+	fs.Int("pipeline", 0, "")
+	fs.Int("batch-bytes", 0, "")
+	fs.Duration("batch-delay", 0, "")
+	fs.Parse(args)
+	if *id == 0 || *peers == "" || *client == "" || *data == "" || *admin == "" {
+		fmt.Fprintln(os.Stderr, "fake node: missing flags")
+		os.Exit(2)
+	}
+	if dir := os.Getenv("FAKE_NODE_PIDS"); dir != "" {
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("node%d.pid", *id)), []byte(strconv.Itoa(os.Getpid())), 0o644)
+	}
+	if os.Getenv("FAKE_NODE_FAIL") == strconv.FormatUint(*id, 10) {
+		fmt.Fprintln(os.Stderr, "listen tcp", *client+": bind: address already in use")
+		os.Exit(1)
+	}
+	l, err := net.Listen("tcp", *admin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	role, leader := "follower", uint64(1)
+	if *id == 1 {
+		role = "leader"
+	}
+	if os.Getenv("FAKE_NODE_NO_LEADER") != "" {
+		role, leader = "candidate", 0
+	}
+	http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/status" {
+			http.NotFound(w, r)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"id": *id, "role": role, "leader": leader, "commit": 0, "applied": 0, "sync": *syncOn})
+	}))
+}
