@@ -48,6 +48,35 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// DefaultConfig returns a 3-node cluster with sync on, built from the
+// module around the working directory.
+func DefaultConfig() Config {
+	return Config{Nodes: 3, Engine: benchkit.Engine{Sync: true}, StartTimeout: 30 * time.Second, StopGrace: 5 * time.Second}
+}
+
+// ErrConfig is wrapped by every error of Validate.
+var ErrConfig = errors.New("cluster: invalid config")
+
+// Validate reports every problem with c at once. Zero StartTimeout and
+// StopGrace mean their defaults.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Nodes < 1 || c.Nodes > 15 {
+		errs = append(errs, fmt.Errorf("nodes must be 1..15, got %d", c.Nodes))
+	}
+	if c.StartTimeout < 0 || c.StopGrace < 0 {
+		errs = append(errs, errors.New("StartTimeout and StopGrace must not be negative"))
+	}
+	e := c.Engine
+	if e.BatchSize < 0 || e.BatchBytes < 0 || e.BatchDelay < 0 || e.Pipeline < 0 {
+		errs = append(errs, errors.New("engine knobs must not be negative"))
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrConfig, errors.Join(errs...))
+}
+
 // Node is one started node.
 type Node struct {
 	ID         uint64
@@ -169,8 +198,8 @@ func Layout(n int, dir string) ([]*Node, error) {
 // and waits until they agree on a leader. On any failure, and when ctx is
 // cancelled, every process it started is stopped before it returns.
 func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
-	if cfg.Nodes < 1 || cfg.Nodes > 15 {
-		return nil, fmt.Errorf("cluster: nodes must be 1..15, got %d", cfg.Nodes)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	if cfg.StartTimeout == 0 {
 		cfg.StartTimeout = 30 * time.Second

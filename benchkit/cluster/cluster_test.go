@@ -352,3 +352,23 @@ func TestStartFailureLeavesNothing(t *testing.T) {
 		})
 	}
 }
+
+func TestConfigValidate(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c := DefaultConfig()
+	c.Nodes, c.StopGrace, c.Engine.Pipeline = 0, -1, -1
+	err := c.Validate()
+	if !errors.Is(err, ErrConfig) {
+		t.Fatalf("got %v", err)
+	}
+	for _, w := range []string{"nodes", "StopGrace", "engine"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%q does not mention %s", err, w)
+		}
+	}
+	if _, err := Start(context.Background(), c); !errors.Is(err, ErrConfig) {
+		t.Fatalf("Start accepted a bad config: %v", err)
+	}
+}

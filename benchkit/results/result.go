@@ -87,6 +87,17 @@ type Cluster struct {
 	Addrs            []string `json:"addrs,omitempty"`
 }
 
+// Stage names, in the order a command meets them. Nodes report their
+// per-stage histograms under these names.
+const (
+	StageQueue      = "queue"       // from arrival on the client socket to entering a batch
+	StageBatchWait  = "batch_wait"  // in a batch until it is proposed
+	StageLeaderSync = "leader_sync" // the leader's own log write and sync
+	StageQuorumWait = "quorum_wait" // from proposal until a majority accepted
+	StageApply      = "apply"       // from chosen to applied to the state machine
+	StageReply      = "reply"       // from applied to the reply written to the client
+)
+
 // Stage is one node's latency histogram of one stage of a command's life.
 type Stage struct {
 	Node      uint64           `json:"node"`
