@@ -105,6 +105,19 @@ func TestWorkloadMixAndRange(t *testing.T) {
 	}
 }
 
+func TestWorkloadOneKey(t *testing.T) {
+	for _, dist := range []Dist{Uniform, Zipf} {
+		cfg := DefaultConfig()
+		cfg.Keys, cfg.Dist = 1, dist
+		w := newWorkload(cfg, 0)
+		for i := 0; i < 100; i++ {
+			if k := string(w.next().Key); k != "k000000000000000" {
+				t.Fatalf("%s: key %q", dist, k)
+			}
+		}
+	}
+}
+
 func BenchmarkWorkloadNext(b *testing.B) {
 	w := newWorkload(DefaultConfig(), 1)
 	b.ReportAllocs()

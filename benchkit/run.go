@@ -161,6 +161,12 @@ func Run(ctx context.Context, cfg Config, env Env) (*Outcome, error) {
 	for i := range r.guards {
 		r.guards[i].init(ctx)
 	}
+	// Sessions are made here, one after another, so a Target need not make
+	// them concurrently; each is then used by its client goroutine only.
+	sessions := make([]Session, cfg.Clients)
+	for i := range sessions {
+		sessions[i] = env.Target.Session()
+	}
 	var wg sync.WaitGroup
 	clientsDone := make(chan struct{})
 	go watchdog(r.guards, cfg.Timeout, clientsDone)
@@ -168,7 +174,7 @@ func Run(ctx context.Context, cfg Config, env Env) (*Outcome, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.client(ctx, i)
+			r.client(ctx, i, sessions[i])
 		}()
 	}
 	go func() { wg.Wait(); close(clientsDone) }()
@@ -200,8 +206,7 @@ type runner struct {
 // In an open loop it follows a fixed schedule of intended send times and
 // measures from the intended time (wrk2), so a stalled system is charged
 // for the requests it kept from being sent: no coordinated omission.
-func (r *runner) client(ctx context.Context, i int) {
-	s := r.env.Target.Session()
+func (r *runner) client(ctx context.Context, i int, s Session) {
 	w := newWorkload(r.cfg, i)
 	t := r.tallies[i]
 	g := &r.guards[i]

@@ -7,7 +7,8 @@ import "context"
 // library (client.Dial, client.Session) to it; tests use an in-process fake.
 type Target interface {
 	// Session returns a new logical client (its own client id and sequence
-	// numbers). Sessions of one Target may share connections.
+	// numbers). Sessions of one Target may share connections. The harness
+	// calls it from one goroutine, before the run starts.
 	Session() Session
 	// Close releases the connections. Sessions are not used afterwards.
 	Close() error
