@@ -58,6 +58,9 @@ func NewResult(cfg Config, o *Outcome, m Meta) (*results.Result, error) {
 		Histogram:     enc,
 		HistogramUnit: "ns",
 		Series:        o.Series,
+		Stages:        o.Stages,
+		BatchSizes:    o.BatchSizes,
+		StagesNote:    o.StagesNote,
 	}
 	if len(r.ErrorKinds) == 0 {
 		r.ErrorKinds = nil
@@ -201,7 +204,11 @@ func errorBreakdown(r *results.Result) string {
 // has them all): where a command's time goes tells which knob to turn.
 func writeStages(w io.Writer, r *results.Result) {
 	if len(r.Stages) == 0 {
-		fmt.Fprintf(w, "%-12s %s\n", "stages", "per-stage latency not reported by the nodes")
+		note := r.StagesNote
+		if note == "" {
+			note = "per-stage latency not reported by the nodes"
+		}
+		fmt.Fprintf(w, "%-12s %s\n", "stages", note)
 	} else {
 		fmt.Fprintf(w, "%-12s %-12s %5s %9s %9s %9s %9s\n", "stages", "stage", "node", "p50", "p99", "p99.9", "max")
 		for _, s := range r.Stages {

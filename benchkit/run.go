@@ -24,6 +24,9 @@ type Env struct {
 	Leader func() (id uint64, ok bool)
 	// Progress receives one line per second; nil prints nothing.
 	Progress io.Writer
+	// Stages, optional, fetches the nodes' cumulative per-stage histograms;
+	// the run reads them when measuring begins and ends.
+	Stages StagesFunc
 }
 
 // Outcome is what a run measured.
@@ -39,6 +42,12 @@ type Outcome struct {
 	Hist        *hdr.Histogram   // latency of successful measured operations, ns
 	Series      []results.Second
 	Interrupted bool // the context was cancelled before the end
+	// Stages are the nodes' per-stage histograms over the measured window,
+	// BatchSizes their proposed batch sizes (encoded); StagesNote says why
+	// they are missing.
+	Stages     []results.Stage
+	BatchSizes string
+	StagesNote string
 }
 
 // Throughput returns measured operations per second.
@@ -170,6 +179,20 @@ func Run(ctx context.Context, cfg Config, env Env) (*Outcome, error) {
 	var wg sync.WaitGroup
 	clientsDone := make(chan struct{})
 	go watchdog(r.guards, cfg.Timeout, clientsDone)
+	var before chan stageSnap
+	if env.Stages != nil {
+		before = make(chan stageSnap, 1)
+		go func() {
+			t := time.NewTimer(time.Until(r.measureStart))
+			defer t.Stop()
+			select {
+			case <-t.C:
+				before <- fetchStages(ctx, env.Stages)
+			case <-ctx.Done():
+				before <- stageSnap{err: ctx.Err()}
+			}
+		}()
+	}
 	for i := 0; i < cfg.Clients; i++ {
 		wg.Add(1)
 		go func() {
@@ -183,7 +206,32 @@ func Run(ctx context.Context, cfg Config, env Env) (*Outcome, error) {
 		r.guards[i].close()
 	}
 	r.out.Interrupted = ctx.Err() != nil
+	if env.Stages != nil {
+		r.stages(ctx, env.Stages, <-before)
+	} else {
+		r.out.StagesNote = "per-stage latency not fetched (no admin addresses)"
+	}
 	return r.out, nil
+}
+
+// stages reads the nodes' histograms again and keeps the difference.
+func (r *runner) stages(ctx context.Context, f StagesFunc, before stageSnap) {
+	if before.err != nil {
+		r.out.StagesNote = fmt.Sprintf("per-stage latency not reported: %v", before.err)
+		return
+	}
+	// Still read them after a Ctrl-C: the partial results want them too.
+	after := fetchStages(context.WithoutCancel(ctx), f)
+	if after.err != nil {
+		r.out.StagesNote = fmt.Sprintf("per-stage latency not reported: %v", after.err)
+		return
+	}
+	st, batches, err := StageDelta(before.reports, after.reports)
+	if err != nil {
+		r.out.StagesNote = fmt.Sprintf("per-stage latency unusable: %v", err)
+		return
+	}
+	r.out.Stages, r.out.BatchSizes = st, batches
 }
 
 type runner struct {

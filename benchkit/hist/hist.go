@@ -122,3 +122,26 @@ func Curve(h *hdr.Histogram) []Point {
 // ticksPerHalfDistance is the resolution of .hgrm files and curves: the
 // number of rows between 0% and 50%, between 50% and 75%, and so on.
 const ticksPerHalfDistance = 5
+
+// ErrSubtract is returned when one histogram cannot be subtracted from
+// another: different geometry, or a count that went down (the source was
+// reset or restarted in between).
+var ErrSubtract = errors.New("hist: cannot subtract histograms")
+
+// Subtract returns after minus before: the values recorded between two
+// snapshots of a cumulative histogram (a node's per-stage histogram read
+// before and after the measured window).
+func Subtract(after, before *hdr.Histogram) (*hdr.Histogram, error) {
+	a, b := after.Export(), before.Export()
+	if a.LowestTrackableValue != b.LowestTrackableValue || a.HighestTrackableValue != b.HighestTrackableValue ||
+		a.SignificantFigures != b.SignificantFigures || len(a.Counts) != len(b.Counts) {
+		return nil, fmt.Errorf("%w: different geometry", ErrSubtract)
+	}
+	for i, c := range b.Counts {
+		if a.Counts[i] < c {
+			return nil, fmt.Errorf("%w: count %d fell from %d to %d", ErrSubtract, i, c, a.Counts[i])
+		}
+		a.Counts[i] -= c
+	}
+	return hdr.Import(a), nil
+}

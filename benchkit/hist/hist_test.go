@@ -2,10 +2,13 @@ package hist
 
 import (
 	"bytes"
+	"errors"
 	"math"
 	"sync"
 	"testing"
 	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // within reports whether got is within HdrHistogram's 3-significant-digit
@@ -228,5 +231,29 @@ func BenchmarkRecorderRecord(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		r.Record(int64(1000 + i%100000))
+	}
+}
+
+func TestSubtract(t *testing.T) {
+	before, after := New(), New()
+	for i := 1; i <= 100; i++ {
+		Record(before, time.Duration(i)*time.Millisecond)
+		Record(after, time.Duration(i)*time.Millisecond)
+	}
+	for i := 0; i < 50; i++ {
+		Record(after, 500*time.Millisecond)
+	}
+	d, err := Subtract(after, before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.TotalCount() != 50 || !within(d.ValueAtPercentile(1), 500e6) || !within(d.Max(), 500e6) {
+		t.Fatalf("difference: %+v", Summarize(d))
+	}
+	if _, err := Subtract(before, after); !errors.Is(err, ErrSubtract) {
+		t.Fatalf("backwards: %v", err)
+	}
+	if _, err := Subtract(after, hdr.New(1, 1000, 2)); !errors.Is(err, ErrSubtract) {
+		t.Fatalf("geometry: %v", err)
 	}
 }

@@ -52,8 +52,12 @@ type Result struct {
 	Series        []Second `json:"series"`
 
 	// Stages are per-stage latency histograms fetched from the nodes
-	// (queue, batch_wait, leader_sync, quorum_wait, apply, reply).
+	// (queue, batch_wait, leader_sync, quorum_wait, apply, reply), covering
+	// the measured window.
 	Stages []Stage `json:"stages,omitempty"`
+	// StagesNote says why Stages is empty when it is (e.g. the nodes do not
+	// report them).
+	StagesNote string `json:"stages_note,omitempty"`
 	// BatchSizes is the distribution of batch sizes the leader proposed,
 	// HdrHistogram-encoded, unit commands.
 	BatchSizes string `json:"batch_sizes,omitempty"`
@@ -104,6 +108,19 @@ type Stage struct {
 	Name      string           `json:"name"`
 	Histogram string           `json:"histogram"` // V2 encoded, ns
 	Latency   hist.Percentiles `json:"latency"`
+}
+
+// StageReport is what a node's admin endpoint GET /stages returns: its
+// per-stage latency histograms (ns) and proposed batch sizes (commands),
+// each cumulative since the node started, HdrHistogram V2-encoded. The
+// benchmark reads it before and after the measured window and reports the
+// difference. (Proposed format; a node that answers 404 reports none.)
+//
+//	{"node":1,"stages":{"queue":"HISTF...","quorum_wait":"HISTF..."},"batch_sizes":"HISTF..."}
+type StageReport struct {
+	Node       uint64            `json:"node"`
+	Stages     map[string]string `json:"stages"`
+	BatchSizes string            `json:"batch_sizes,omitempty"`
 }
 
 // Window is throughput and latency over part of a run.

@@ -87,10 +87,18 @@ func TestLocalClusterRun(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if !strings.Contains(out, "3 nodes started on loopback, durability sync") || !strings.Contains(out, "batch-size 16") {
-		t.Fatalf("report:\n%s", out)
+	t.Logf("report of a run on 3 fake nodes:\n%s", out)
+	for _, want := range []string{"3 nodes started on loopback, durability sync", "batch-size 16",
+		"queue", "quorum_wait", "400µs", "batch sizes  p50 16"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("report lacks %q:\n%s", want, out)
+		}
 	}
 	r, err := results.Load(base + ".json")
+	// Each node's stages were read twice: the difference is one read's growth.
+	if err != nil || len(r.Stages) != 6 || r.Stages[0].Latency.Count != 100 || r.BatchSizes == "" {
+		t.Fatalf("%v: stages %+v", err, r.Stages)
+	}
 	if err != nil || r.Cluster.External || r.Cluster.Nodes != 3 || len(r.Cluster.Addrs) != 3 || r.Cluster.DurabilitySource != "started" {
 		t.Fatalf("%v: cluster %+v", err, r.Cluster)
 	}
@@ -132,4 +140,18 @@ func TestLocalClusterNodeFails(t *testing.T) {
 	// The others may be stopped before they get to write their pid; the
 	// launcher reaps every process it started either way.
 	assertNoNodeLeft(t, pids, tmp, 1)
+}
+
+func TestLocalClusterWithoutStages(t *testing.T) {
+	useFake(t, &fakeTarget{})
+	pids, tmp, bin := localEnv(t, "FAKE_NODE_NO_STAGES=1")
+	code, out, errOut := bench(t, "-node-bin", bin, "-clients", "2", "-ops", "100", "-warmup", "0",
+		"-quiet", "-out", filepath.Join(t.TempDir(), "nostages"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "not reported: the nodes do not serve GET /stages") {
+		t.Fatalf("report:\n%s", out)
+	}
+	assertNoNodeLeft(t, pids, tmp, 3)
 }

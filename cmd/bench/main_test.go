@@ -128,7 +128,7 @@ func TestRunWritesResults(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	t.Logf("output of the fake-target run:\n%s", out)
-	for _, want := range []string{"ops/s", "closed loop", "throughput", "p99.99", "errors", "per-stage latency not reported",
+	for _, want := range []string{"ops/s", "closed loop", "throughput", "p99.99", "errors", "per-stage latency not fetched",
 		"verdict", "not checked", "null mode not measured", base + ".json"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q", want)

@@ -88,6 +88,7 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 		leader func() (uint64, bool)
 		info   results.Cluster
 		local  *cluster.Cluster
+		stages benchkit.StagesFunc
 	)
 	if len(cfg.Cluster) > 0 {
 		addrs = cfg.Cluster
@@ -105,6 +106,7 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 			}
 			go mon.Watch(mctx, 500*time.Millisecond)
 			leader = mon.Leader
+			stages = cluster.Stages(cfg.ClusterAdmin)
 		}
 	} else {
 		local, err = cluster.Start(ctx, cluster.Config{
@@ -120,6 +122,7 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 			}
 		}()
 		addrs, leader = local.ClientAddrs(), local.Leader
+		stages = cluster.Stages(local.AdminAddrs())
 		info = results.Cluster{Nodes: cfg.Nodes, Addrs: addrs, DurabilitySource: "started"}
 	}
 	tgt, err := dialTarget(ctx, addrs, cfg.Conns)
@@ -128,7 +131,7 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 	}
 	defer tgt.Close()
 
-	env := benchkit.Env{Target: tgt, Leader: leader}
+	env := benchkit.Env{Target: tgt, Leader: leader, Stages: stages}
 	if !o.quiet {
 		env.Progress = stdout
 	}

@@ -9,6 +9,11 @@
 //	FAKE_NODE_FAIL=N       node N exits at once as if its port were taken
 //	FAKE_NODE_NO_LEADER=1  no node ever becomes leader
 //	FAKE_NODE_PIDS=DIR     each node writes its pid to DIR/node<N>.pid
+//	FAKE_NODE_NO_STAGES=1  no GET /stages (404)
+//
+// GET /stages answers cumulative histograms that grow by 100 "queue" values
+// of 50 µs, 100 "quorum_wait" values of 400 µs and (on the leader) 10
+// batches of 16 commands at every request.
 package fakenode
 
 import (
@@ -20,6 +25,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/mpaxos/mpaxos/benchkit/hist"
+	"github.com/mpaxos/mpaxos/benchkit/results"
 )
 
 // Env is the environment variable that selects the fake node in TestMain.
@@ -64,11 +75,27 @@ func Main(args []string) {
 	if os.Getenv("FAKE_NODE_NO_LEADER") != "" {
 		role, leader = "candidate", 0
 	}
+	var mu sync.Mutex
+	queue, quorum, batches := hist.New(), hist.New(), hdr.New(1, 1<<20, 3)
 	http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/status" {
+		switch {
+		case r.URL.Path == "/status":
+			json.NewEncoder(w).Encode(map[string]any{"id": *id, "role": role, "leader": leader, "commit": 0, "applied": 0, "sync": *syncOn})
+		case r.URL.Path == "/stages" && os.Getenv("FAKE_NODE_NO_STAGES") == "":
+			mu.Lock()
+			defer mu.Unlock()
+			queue.RecordValues(50_000, 100)
+			quorum.RecordValues(400_000, 100)
+			rep := results.StageReport{Node: *id, Stages: map[string]string{}}
+			rep.Stages[results.StageQueue], _ = hist.Encode(queue)
+			rep.Stages[results.StageQuorumWait], _ = hist.Encode(quorum)
+			if role == "leader" {
+				batches.RecordValues(16, 10)
+				rep.BatchSizes, _ = hist.Encode(batches)
+			}
+			json.NewEncoder(w).Encode(rep)
+		default:
 			http.NotFound(w, r)
-			return
 		}
-		json.NewEncoder(w).Encode(map[string]any{"id": *id, "role": role, "leader": leader, "commit": 0, "applied": 0, "sync": *syncOn})
 	}))
 }
