@@ -86,7 +86,11 @@ func Files(base string, r *results.Result) ([]results.Output, error) {
 	sub := fmt.Sprintf("p50 %s   p90 %s   p99 %s   p99.9 %s   p99.99 %s   max %s   (%s ops, %s loop, %s)",
 		FormatNs(l.P50), FormatNs(l.P90), FormatNs(l.P99), FormatNs(l.P999), FormatNs(l.P9999), FormatNs(l.Max),
 		commas(float64(r.Ops)), r.Mode, r.StartedAt.Format("2006-01-02 15:04 UTC"))
-	svg := plot.Run(Title(r), sub, plot.Curve{Points: hist.Curve(h)}, r.Series)
+	var windows []plot.Window
+	for _, f := range r.Faults {
+		windows = append(windows, plot.Window{Start: f.StartSec, End: max(f.EndSec, f.StartSec), Label: f.Spec})
+	}
+	svg := plot.Run(Title(r), sub, plot.Curve{Points: hist.Curve(h)}, r.Series, windows)
 	return []results.Output{
 		{Path: base + ".json", Data: js},
 		{Path: base + ".hgrm", Data: hgrm.Bytes()},

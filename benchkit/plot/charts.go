@@ -78,7 +78,9 @@ func ninesLabel(n int) string {
 
 // Run draws one run: its percentile curve, throughput over time and p99
 // over time. subtitle (may be empty) goes under the title.
-func Run(title, subtitle string, curve Curve, series []results.Second) []byte {
+//
+// windows (fault windows, may be nil) are shaded on both time series.
+func Run(title, subtitle string, curve Curve, series []results.Second, windows []Window) []byte {
 	c := newCanvas(900, 1000, title)
 	if subtitle != "" {
 		c.text(450, 40, "middle", 12, subtitle)
@@ -94,16 +96,40 @@ func Run(title, subtitle string, curve Curve, series []results.Second) []byte {
 		maxThr = math.Max(maxThr, s.Throughput)
 		maxP99 = math.Max(maxP99, p99[i])
 	}
+	for _, w := range windows {
+		maxT = math.Max(maxT, w.End)
+	}
 	timeTicks, tmax := niceTicks(0, maxT, 8, fmtNum)
-	yt, ytop := niceTicks(0, maxThr, 4, fmtNum)
+	yt, ytop := niceTicks(0, maxThr*1.1, 4, fmtNum) // headroom: a flat line must not hide in the frame
 	p := &panel{c: c, x: 80, y: 520, w: 780, h: 160, xmin: 0, xmax: tmax, ymin: 0, ymax: ytop}
+	p.shade(windows)
 	p.frame("throughput", "time since measuring began (s)", "ops/s", timeTicks, yt)
 	p.line(ts, thr, color(0), 2)
-	yt, ytop = niceTicks(0, maxP99, 4, fmtNum)
+	yt, ytop = niceTicks(0, maxP99*1.1, 4, fmtNum)
 	p = &panel{c: c, x: 80, y: 770, w: 780, h: 160, xmin: 0, xmax: tmax, ymin: 0, ymax: ytop}
+	p.shade(windows)
 	p.frame("p99 latency per second", "time since measuring began (s)", "p99 (ms)", timeTicks, yt)
 	p.line(ts, p99, color(1), 2)
 	return c.finish()
+}
+
+// Window is a labelled stretch of time (seconds since measuring began),
+// such as a fault being injected.
+type Window struct {
+	Start, End float64
+	Label      string
+}
+
+// shade draws the windows as translucent bands with their labels.
+func (p *panel) shade(ws []Window) {
+	for _, w := range ws {
+		x0, x1 := p.px(math.Max(w.Start, p.xmin)), p.px(math.Min(w.End, p.xmax))
+		if x1 < x0+2 {
+			x1 = x0 + 2 // an instant (a kill) still shows
+		}
+		fmt.Fprintf(&p.c.b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#ff7f0e" fill-opacity="0.18"/>`+"\n", x0, p.y, x1-x0, p.h)
+		p.c.text(x0+3, p.y+12, "start", 10, w.Label)
+	}
 }
 
 // Compare overlays several runs' percentile curves.

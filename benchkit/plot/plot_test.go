@@ -53,8 +53,8 @@ func curve(name string, scale time.Duration) Curve {
 func TestChartsAreWellFormedSVG(t *testing.T) {
 	series := []results.Second{{At: 1, Throughput: 1000, P99: 2e6}, {At: 2, Throughput: 1200, P99: 3e6}}
 	for name, doc := range map[string][]byte{
-		"run":           Run("3 nodes <sync> & \"quoted\"", "p50 1ms", curve("", time.Microsecond), series),
-		"run empty":     Run("empty", "", Curve{}, nil),
+		"run":           Run("3 nodes <sync> & \"quoted\"", "p50 1ms", curve("", time.Microsecond), series, []Window{{0.5, 1.5, "kill-leader"}, {1.8, 1.8, "restart"}}),
+		"run empty":     Run("empty", "", Curve{}, nil, nil),
 		"compare":       Compare("a vs b", []Curve{curve("a", time.Microsecond), curve("b<2>", 2*time.Microsecond)}),
 		"sweep":         Sweep("sweep", []SweepPoint{{"bs=1", 5e6, 1000}, {"bs=8", 9e6, 5000}, {"bs=64", 20e6, 9000}}, 10e6, 1),
 		"sweep no best": Sweep("sweep", nil, 0, -1),
