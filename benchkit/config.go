@@ -36,10 +36,18 @@ type Engine struct {
 	// Sync makes every node sync its log before acknowledging (-sync). The
 	// default is true; results with different Sync never compare unforced.
 	Sync bool `json:"sync"`
+	// Null starts the nodes with -null: they answer clients without
+	// replicating or storing, the ceiling of the client path and the
+	// harness. The default is false.
+	Null bool `json:"null,omitempty"`
 }
 
-// Durability names the durability mode of e as results record it.
+// Durability names the durability mode of e as results record it:
+// "sync", "nosync" or "null".
 func (e Engine) Durability() string {
+	if e.Null {
+		return "null"
+	}
 	if e.Sync {
 		return "sync"
 	}
@@ -189,6 +197,9 @@ func (c Config) Validate() error {
 	e := c.Engine
 	if e.BatchSize < 0 || e.BatchBytes < 0 || e.BatchDelay < 0 || e.Pipeline < 0 {
 		bad("-batch-size, -batch-bytes, -batch-delay and -pipeline must not be negative")
+	}
+	if e.Null && len(c.Cluster) > 0 {
+		bad("-null and -ceiling need a cluster bench starts, not -cluster")
 	}
 	if len(c.ClusterAdmin) > 0 && len(c.Cluster) == 0 {
 		bad("-cluster-admin needs -cluster")

@@ -129,8 +129,14 @@ func WriteReport(w io.Writer, r *results.Result) {
 		}
 		line("cluster", "running cluster at %s, durability %s (%s)", strings.Join(r.Cluster.Addrs, ","), r.Durability, src)
 	} else {
-		line("cluster", "%d nodes started on loopback, durability %s%s", r.Cluster.Nodes, r.Durability,
-			map[bool]string{true: " (every write synced before it is acknowledged)", false: " (writes NOT synced: not durable)"}[cfg.Engine.Sync])
+		how := " (writes NOT synced: not durable)"
+		switch {
+		case cfg.Engine.Null:
+			how = " (null mode: nodes answer without replicating or storing; a ceiling, not a result)"
+		case cfg.Engine.Sync:
+			how = " (every write synced before it is acknowledged)"
+		}
+		line("cluster", "%d nodes started on loopback, durability %s%s", r.Cluster.Nodes, r.Durability, how)
 		line("engine", "%s", engineKnobs(cfg.Engine))
 	}
 	if r.Mode == "open" {

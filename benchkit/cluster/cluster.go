@@ -170,6 +170,9 @@ func NodeArgs(cfg Config, nodes []*Node, i int) []string {
 	if e.Pipeline > 0 {
 		args = append(args, "-pipeline", strconv.Itoa(e.Pipeline))
 	}
+	if e.Null {
+		args = append(args, "-null")
+	}
 	return args
 }
 

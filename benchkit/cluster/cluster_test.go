@@ -86,12 +86,12 @@ func TestNodeArgs(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("args\n got %q\nwant %q", got, want)
 	}
-	cfg.Engine = benchkit.Engine{Sync: false, BatchSize: 64, BatchBytes: 1 << 20, BatchDelay: 200 * time.Microsecond, Pipeline: 16}
+	cfg.Engine = benchkit.Engine{Sync: false, BatchSize: 64, BatchBytes: 1 << 20, BatchDelay: 200 * time.Microsecond, Pipeline: 16, Null: true}
 	got = NodeArgs(cfg, nodes, 0)
 	want = append(want[:0:0], "-id", "1", "-cluster-id", "77",
 		"-peers", "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003",
 		"-client-addr", "127.0.0.1:8001", "-admin-addr", "127.0.0.1:9001", "-data", "/d/node1", "-sync=false",
-		"-batch-size", "64", "-batch-bytes", "1048576", "-batch-delay", "200µs", "-pipeline", "16")
+		"-batch-size", "64", "-batch-bytes", "1048576", "-batch-delay", "200µs", "-pipeline", "16", "-null")
 	if !slices.Equal(got, want) {
 		t.Fatalf("args\n got %q\nwant %q", got, want)
 	}

@@ -15,6 +15,7 @@ type runOpts struct {
 	out     string // -out: results base name
 	nodeBin string // -node-bin: prebuilt cmd/node
 	quiet   bool   // -quiet: no progress lines
+	ceiling bool   // -ceiling: measure null mode first and report the fraction
 }
 
 // listFlag is a comma-separated list of strings (-cluster a,b,c).
@@ -99,6 +100,8 @@ func bindRun(fs *flag.FlagSet, cfg *benchkit.Config, o *runOpts, sweep bool) {
 	fs.IntVar(&cfg.Engine.BatchBytes, "batch-bytes", 0, "engine: max bytes per batch (0: node default)")
 	fs.DurationVar(&cfg.Engine.BatchDelay, "batch-delay", 0, "engine: max time a batch waits to fill (0: node default)")
 	fs.BoolVar(&cfg.Engine.Sync, "sync", cfg.Engine.Sync, "engine: sync every write to disk before acknowledging")
+	fs.BoolVar(&cfg.Engine.Null, "null", false, "start the nodes in null mode: answer clients without replicating or storing")
+	fs.BoolVar(&o.ceiling, "ceiling", false, "first run the same workload in -null mode and report this run as a fraction of it")
 	fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "client connections shared by all clients")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measured run time (after -warmup)")
 	fs.Int64Var(&cfg.Ops, "ops", 0, "stop after this many measured operations instead of -duration")

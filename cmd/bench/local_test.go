@@ -155,3 +155,29 @@ func TestLocalClusterWithoutStages(t *testing.T) {
 	}
 	assertNoNodeLeft(t, pids, tmp, 3)
 }
+
+func TestLocalClusterCeiling(t *testing.T) {
+	useFake(t, &fakeTarget{})
+	pids, tmp, bin := localEnv(t)
+	base := filepath.Join(t.TempDir(), "ceil")
+	code, out, errOut := bench(t, "-node-bin", bin, "-clients", "2", "-ops", "200", "-warmup", "0", "-quiet",
+		"-ceiling", "-out", base)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	null, err := results.Load(base + "-null.json")
+	if err != nil || null.Durability != "null" {
+		t.Fatalf("null run: %v %+v", err, null)
+	}
+	r, err := results.Load(base + ".json")
+	if err != nil || r.Ceiling == nil || r.Ceiling.Throughput != null.Throughput || r.Durability != "sync" {
+		t.Fatalf("run: %v ceiling %+v", err, r.Ceiling)
+	}
+	if !strings.Contains(out, "null mode: nodes answer without replicating") || !strings.Contains(out, "% of it") {
+		t.Fatalf("report:\n%s", out)
+	}
+	assertNoNodeLeft(t, pids, tmp, 3)
+	if code, _, errOut := bench(t, "-cluster", "127.0.0.1:1", "-ceiling", "-ops", "1"); code != 2 || !strings.Contains(errOut, "-ceiling needs") {
+		t.Fatalf("-ceiling with -cluster: exit %d %q", code, errOut)
+	}
+}

@@ -46,12 +46,34 @@ func cmdRun(ctx context.Context, args, argv []string, stdout, stderr io.Writer) 
 	if err := cfg.Validate(); err != nil {
 		return badUsage(err)
 	}
+	if o.ceiling && len(cfg.Cluster) > 0 {
+		return usageError{"-ceiling needs a cluster bench starts, not -cluster"}
+	}
 	name := o.out
 	if name == "" {
 		name = defaultName(cfg)
 	}
-	_, err = runOnce(ctx, cfg, o, name, argv, stdout, stderr)
+	_, err = runMeasured(ctx, cfg, o, name, argv, stdout, stderr)
 	return err
+}
+
+// runMeasured is runOnce, preceded with -ceiling by the same workload on
+// null-mode nodes (NAME-null.*), whose throughput the run is reported
+// against: the ceiling set by the client path and the harness on this
+// machine, measured in the same invocation.
+func runMeasured(ctx context.Context, cfg benchkit.Config, o runOpts, name string, argv []string, stdout, stderr io.Writer) (*results.Result, error) {
+	if !o.ceiling || cfg.Engine.Null {
+		return runOnce(ctx, cfg, o, name, argv, nil, stdout, stderr)
+	}
+	nullCfg := cfg
+	nullCfg.Engine.Null = true
+	fmt.Fprintf(stdout, "=== ceiling: the same workload on null-mode nodes\n")
+	nres, err := runOnce(ctx, nullCfg, o, results.Base(name)+"-null", argv, nil, stdout, stderr)
+	if err != nil {
+		return nil, fmt.Errorf("ceiling run: %w", err)
+	}
+	fmt.Fprintf(stdout, "\n=== the run\n")
+	return runOnce(ctx, cfg, o, name, argv, nres, stdout, stderr)
 }
 
 // defaultName is results/<UTC time>-n<nodes>-c<clients>.
@@ -66,7 +88,8 @@ func defaultName(cfg benchkit.Config) string {
 // runOnce is one complete benchmark: the path every run and every sweep
 // point takes. It writes the result files and prints the report, and
 // returns errInterrupted (after writing) if ctx was cancelled mid-run.
-func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, argv []string, stdout, stderr io.Writer) (*results.Result, error) {
+// ceiling, if not nil, is the null-mode run this one is reported against.
+func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, argv []string, ceiling *results.Result, stdout, stderr io.Writer) (*results.Result, error) {
 	base := results.Base(name)
 	for _, ext := range []string{".json", ".hgrm", ".svg"} {
 		// Refuse before spending minutes on a run whose results cannot be written.
@@ -144,6 +167,9 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 	})
 	if err != nil {
 		return nil, err
+	}
+	if ceiling != nil && ceiling.Throughput > 0 {
+		res.Ceiling = &results.Ceiling{Throughput: ceiling.Throughput, Fraction: res.Throughput / ceiling.Throughput}
 	}
 	files, err := benchkit.Files(base, res)
 	if err != nil {

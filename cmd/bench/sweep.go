@@ -51,6 +51,9 @@ func cmdSweep(ctx context.Context, args, argv []string, stdout, stderr io.Writer
 	if err := grid.Validate(base); err != nil {
 		return badUsage(err)
 	}
+	if o.ceiling && len(base.Cluster) > 0 {
+		return usageError{"-ceiling needs a cluster bench starts, not -cluster"}
+	}
 	name := o.out
 	if name == "" {
 		name = defaultName(base) + "-sweep"
@@ -76,7 +79,7 @@ func cmdSweep(ctx context.Context, args, argv []string, stdout, stderr io.Writer
 	for i, pt := range pts {
 		fmt.Fprintf(stdout, "\n=== sweep point %d/%d: %s\n", i+1, len(pts), pt.Label())
 		file := name + "-" + pt.Label()
-		res, err := runOnce(ctx, pt.Apply(base), o, file, argv, stdout, stderr)
+		res, err := runMeasured(ctx, pt.Apply(base), o, file, argv, stdout, stderr)
 		if res != nil {
 			sw.Rows = append(sw.Rows, benchkit.SweepRow{Point: pt, Label: pt.Label(), File: file + ".json",
 				Throughput: res.Throughput, P99: res.Latency.P99, Errors: res.Errors})

@@ -51,6 +51,7 @@ func Main(args []string) {
 	fs.Int("pipeline", 0, "")
 	fs.Int("batch-bytes", 0, "")
 	fs.Duration("batch-delay", 0, "")
+	fs.Bool("null", false, "")
 	fs.Parse(args)
 	if *id == 0 || *peers == "" || *client == "" || *data == "" || *admin == "" {
 		fmt.Fprintln(os.Stderr, "fake node: missing flags")
