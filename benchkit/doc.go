@@ -29,11 +29,14 @@
 //
 // # Room for what comes next
 //
-// results.Result has slots, and the report has lines, for per-stage
-// latency histograms fetched from the nodes (queue, batch wait, leader
-// sync, quorum wait, apply, reply) and batch sizes, fault windows
-// (before/during/after, downtime, time to recover), correctness verdicts
-// (linearizability, lost acknowledged writes, session order, state hashes)
-// and the null-mode ceiling. They print "not reported/not checked/not
-// measured" until filled.
+// Per-stage latency is wired end to end on the harness side: Env.Stages
+// reads the nodes' cumulative histograms (cluster.Stages, GET /stages,
+// results.StageReport) when measuring begins and ends, and the report and
+// JSON show the difference per node and stage (queue, batch_wait,
+// leader_sync, quorum_wait, apply, reply) with the batch sizes. The
+// null-mode ceiling is measured by cmd/bench -ceiling. results.Result has
+// slots, and the report has lines, for fault windows (before/during/after,
+// downtime, time to recover; shaded on the time-series plot) and
+// correctness verdicts (linearizability, lost acknowledged writes, session
+// order, state hashes); they print "none" / "not checked" until filled.
 package benchkit

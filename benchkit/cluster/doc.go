@@ -13,12 +13,18 @@
 //
 //	node -id N -cluster-id C -peers 1=127.0.0.1:P1,2=127.0.0.1:P2,...
 //	     -client-addr 127.0.0.1:C -admin-addr 127.0.0.1:A -data DIR -sync=true|false
-//	     [-batch-size N] [-batch-bytes N] [-batch-delay D] [-pipeline N]
+//	     [-batch-size N] [-batch-bytes N] [-batch-delay D] [-pipeline N] [-null]
 //
 // logs to stderr, exits cleanly on SIGTERM, and serves GET /status on the
 // admin address with at least
 //
 //	{"id":1,"role":"leader|follower|candidate","leader":1,"commit":42,"applied":42}
 //
-// where "leader" is the node's current leader hint (0 if unknown).
+// where "leader" is the node's current leader hint (0 if unknown); an
+// optional "sync":true|false tells a benchmark of a running cluster its
+// durability mode. Start waits until every node answers /status and a
+// majority names the same leader, which itself says "leader".
+//
+// Optionally, GET /stages returns the node's cumulative per-stage latency
+// and batch-size histograms (results.StageReport); a 404 means none.
 package cluster
