@@ -58,7 +58,11 @@ func Main(args []string) {
 		os.Exit(2)
 	}
 	if dir := os.Getenv("FAKE_NODE_PIDS"); dir != "" {
-		os.WriteFile(filepath.Join(dir, fmt.Sprintf("node%d.pid", *id)), []byte(strconv.Itoa(os.Getpid())), 0o644)
+		// Written whole or not at all: the node may be killed at any moment.
+		p := filepath.Join(dir, fmt.Sprintf("node%d.pid", *id))
+		if os.WriteFile(p+".tmp", []byte(strconv.Itoa(os.Getpid())), 0o644) == nil {
+			os.Rename(p+".tmp", p)
+		}
 	}
 	if os.Getenv("FAKE_NODE_FAIL") == strconv.FormatUint(*id, 10) {
 		fmt.Fprintln(os.Stderr, "listen tcp", *client+": bind: address already in use")
