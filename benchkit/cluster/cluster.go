@@ -1,0 +1,354 @@
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mpaxos/mpaxos/benchkit"
+)
+
+// Module is the module path cmd/node is built from.
+const Module = "github.com/mpaxos/mpaxos"
+
+// Config is a local cluster to start.
+type Config struct {
+	// Nodes is the number of node processes. Required; 1..15.
+	Nodes int
+	// Engine holds the knobs passed to every node (zero knobs are not
+	// passed, so the node's defaults apply; -sync is always passed).
+	Engine benchkit.Engine
+	// ClusterID is passed as -cluster-id. The default 0 picks one from the
+	// clock, so a stray node of an earlier run never joins.
+	ClusterID uint64
+	// Binary is a prebuilt cmd/node. The default "" builds it from
+	// ModuleDir with `go build`.
+	Binary string
+	// ModuleDir is the module root to build from. The default "" finds it
+	// upwards from the working directory.
+	ModuleDir string
+	// Keep keeps the data directory and logs after Close. The default is
+	// false (removed).
+	Keep bool
+	// StartTimeout bounds the wait for an agreed leader. The default is 30 s.
+	StartTimeout time.Duration
+	// StopGrace is how long a node may take to exit after SIGTERM before it
+	// is killed. The default is 5 s.
+	StopGrace time.Duration
+	// Logger receives start/stop events. The default discards them.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a 3-node cluster with sync on, built from the
+// module around the working directory.
+func DefaultConfig() Config {
+	return Config{Nodes: 3, Engine: benchkit.Engine{Sync: true}, StartTimeout: 30 * time.Second, StopGrace: 5 * time.Second}
+}
+
+// ErrConfig is wrapped by every error of Validate.
+var ErrConfig = errors.New("cluster: invalid config")
+
+// Validate reports every problem with c at once. Zero StartTimeout and
+// StopGrace mean their defaults.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Nodes < 1 || c.Nodes > 15 {
+		errs = append(errs, fmt.Errorf("nodes must be 1..15, got %d", c.Nodes))
+	}
+	if c.StartTimeout < 0 || c.StopGrace < 0 {
+		errs = append(errs, errors.New("StartTimeout and StopGrace must not be negative"))
+	}
+	e := c.Engine
+	if e.BatchSize < 0 || e.BatchBytes < 0 || e.BatchDelay < 0 || e.Pipeline < 0 {
+		errs = append(errs, errors.New("engine knobs must not be negative"))
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrConfig, errors.Join(errs...))
+}
+
+// Node is one started node.
+type Node struct {
+	ID         uint64
+	PeerAddr   string
+	ClientAddr string
+	AdminAddr  string
+	DataDir    string
+	Proc       *Proc
+}
+
+// Cluster is a running local cluster.
+type Cluster struct {
+	Dir     string // temporary directory: data, logs, binary
+	Nodes   []*Node
+	Monitor *Monitor
+	cfg     Config
+	once    sync.Once
+	stopMon context.CancelFunc
+	monDone chan struct{}
+}
+
+// ErrModule is returned when the module root cannot be found to build
+// cmd/node.
+var ErrModule = errors.New("cluster: cannot find the mpaxos module (run bench inside the repository, or pass -node-bin)")
+
+// FindModule walks up from dir to the directory whose go.mod declares Module.
+func FindModule(dir string) (string, error) {
+	for {
+		f, err := os.Open(filepath.Join(dir, "go.mod"))
+		if err == nil {
+			sc := bufio.NewScanner(f)
+			found := false
+			for sc.Scan() {
+				if l := strings.TrimSpace(sc.Text()); strings.HasPrefix(l, "module ") {
+					found = strings.TrimSpace(strings.TrimPrefix(l, "module ")) == Module
+					break
+				}
+			}
+			f.Close()
+			if found {
+				return dir, nil
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", ErrModule
+		}
+		dir = parent
+	}
+}
+
+// Build compiles cmd/node from moduleDir into outDir and returns the
+// binary's path. The Go build cache makes repeated builds cheap.
+func Build(ctx context.Context, moduleDir, outDir string) (string, error) {
+	bin := filepath.Join(outDir, "node")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/node")
+	cmd.Dir = moduleDir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("cluster: go build ./cmd/node: %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	return bin, nil
+}
+
+// NodeArgs returns node i's command line (i counts from 0; ids from 1).
+func NodeArgs(cfg Config, nodes []*Node, i int) []string {
+	peers := make([]string, len(nodes))
+	for j, n := range nodes {
+		peers[j] = fmt.Sprintf("%d=%s", n.ID, n.PeerAddr)
+	}
+	n := nodes[i]
+	args := []string{
+		"-id", strconv.FormatUint(n.ID, 10),
+		"-cluster-id", strconv.FormatUint(cfg.ClusterID, 10),
+		"-peers", strings.Join(peers, ","),
+		"-client-addr", n.ClientAddr,
+		"-admin-addr", n.AdminAddr,
+		"-data", n.DataDir,
+		"-sync=" + strconv.FormatBool(cfg.Engine.Sync),
+	}
+	e := cfg.Engine
+	if e.BatchSize > 0 {
+		args = append(args, "-batch-size", strconv.Itoa(e.BatchSize))
+	}
+	if e.BatchBytes > 0 {
+		args = append(args, "-batch-bytes", strconv.Itoa(e.BatchBytes))
+	}
+	if e.BatchDelay > 0 {
+		args = append(args, "-batch-delay", e.BatchDelay.String())
+	}
+	if e.Pipeline > 0 {
+		args = append(args, "-pipeline", strconv.Itoa(e.Pipeline))
+	}
+	if e.Null {
+		args = append(args, "-null")
+	}
+	return args
+}
+
+// Layout assigns ids, loopback ports and data directories to n nodes under
+// dir, without starting anything.
+func Layout(n int, dir string) ([]*Node, error) {
+	ports, err := FreePorts(3 * n)
+	if err != nil {
+		return nil, err
+	}
+	nodes := make([]*Node, n)
+	for i := range nodes {
+		id := uint64(i + 1)
+		nodes[i] = &Node{
+			ID:         id,
+			PeerAddr:   fmt.Sprintf("127.0.0.1:%d", ports[3*i]),
+			ClientAddr: fmt.Sprintf("127.0.0.1:%d", ports[3*i+1]),
+			AdminAddr:  fmt.Sprintf("127.0.0.1:%d", ports[3*i+2]),
+			DataDir:    filepath.Join(dir, fmt.Sprintf("node%d", id)),
+		}
+	}
+	return nodes, nil
+}
+
+// Start builds cmd/node (unless cfg.Binary is set), starts cfg.Nodes nodes
+// and waits until they agree on a leader. On any failure, and when ctx is
+// cancelled, every process it started is stopped before it returns.
+func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.StartTimeout == 0 {
+		cfg.StartTimeout = 30 * time.Second
+	}
+	if cfg.StopGrace == 0 {
+		cfg.StopGrace = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ClusterID == 0 {
+		cfg.ClusterID = uint64(time.Now().UnixNano())&(1<<48-1) | 1
+	}
+	dir, err := os.MkdirTemp("", "mpaxos-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	c = &Cluster{Dir: dir, cfg: cfg}
+	defer func() {
+		if err != nil {
+			c.Close()
+			c = nil
+		}
+	}()
+	bin := cfg.Binary
+	if bin == "" {
+		mod := cfg.ModuleDir
+		if mod == "" {
+			wd, werr := os.Getwd()
+			if werr != nil {
+				return c, fmt.Errorf("cluster: %w", werr)
+			}
+			if mod, err = FindModule(wd); err != nil {
+				return c, err
+			}
+		}
+		cfg.Logger.Info("building cmd/node", "module", mod)
+		if bin, err = Build(ctx, mod, dir); err != nil {
+			return c, err
+		}
+	}
+	if c.Nodes, err = Layout(cfg.Nodes, dir); err != nil {
+		return c, err
+	}
+	for i, n := range c.Nodes {
+		if err = os.MkdirAll(n.DataDir, 0o755); err != nil {
+			return c, fmt.Errorf("cluster: %w", err)
+		}
+		name := fmt.Sprintf("node %d", n.ID)
+		logPath := filepath.Join(dir, fmt.Sprintf("node%d.log", n.ID))
+		if n.Proc, err = StartProc(name, bin, NodeArgs(cfg, c.Nodes, i), logPath); err != nil {
+			return c, err
+		}
+		cfg.Logger.Info("started node", "node", n.ID, "pid", n.Proc.Pid(), "client", n.ClientAddr, "admin", n.AdminAddr)
+	}
+	c.Monitor = NewMonitor(c.AdminAddrs())
+	wctx, cancel := context.WithTimeoutCause(ctx, cfg.StartTimeout,
+		fmt.Errorf("no agreed leader after %v", cfg.StartTimeout))
+	defer cancel()
+	leader, err := c.Monitor.WaitLeader(wctx, c.CheckAlive)
+	if err != nil {
+		if aerr := c.CheckAlive(); aerr != nil {
+			return c, aerr
+		}
+		// The directory goes with Close unless Keep: quote the logs now.
+		for _, n := range c.Nodes {
+			if tail := n.Proc.LogTail(3); tail != "" {
+				err = fmt.Errorf("%w\nnode %d log:\n%s", err, n.ID, tail)
+			}
+		}
+		return c, err
+	}
+	cfg.Logger.Info("leader elected", "node", leader)
+	mctx, stop := context.WithCancel(context.Background())
+	c.stopMon, c.monDone = stop, make(chan struct{})
+	go func() {
+		defer close(c.monDone)
+		c.Monitor.Watch(mctx, 500*time.Millisecond)
+	}()
+	return c, nil
+}
+
+// CheckAlive returns an error naming the first node that exited, with the
+// end of its log.
+func (c *Cluster) CheckAlive() error {
+	for _, n := range c.Nodes {
+		if n.Proc == nil {
+			continue
+		}
+		if err := n.Proc.ExitError(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ClientAddrs returns the nodes' client addresses.
+func (c *Cluster) ClientAddrs() []string {
+	a := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		a[i] = n.ClientAddr
+	}
+	return a
+}
+
+// AdminAddrs returns the nodes' admin addresses.
+func (c *Cluster) AdminAddrs() []string {
+	a := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		a[i] = n.AdminAddr
+	}
+	return a
+}
+
+// Leader returns the leader the monitor last saw agreed.
+func (c *Cluster) Leader() (uint64, bool) {
+	if c.Monitor == nil {
+		return 0, false
+	}
+	return c.Monitor.Leader()
+}
+
+// Close stops every node (SIGTERM, then SIGKILL after StopGrace), in
+// parallel, and removes the directory unless Keep. Safe to call more than
+// once and on a partly started cluster.
+func (c *Cluster) Close() error {
+	c.once.Do(func() {
+		if c.stopMon != nil {
+			c.stopMon()
+			<-c.monDone
+		}
+		var wg sync.WaitGroup
+		for _, n := range c.Nodes {
+			if n.Proc == nil {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n.Proc.Stop(c.cfg.StopGrace)
+			}()
+		}
+		wg.Wait()
+		if !c.cfg.Keep && c.Dir != "" {
+			os.RemoveAll(c.Dir)
+		}
+	})
+	return nil
+}

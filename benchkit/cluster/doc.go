@@ -1,0 +1,30 @@
+// Package cluster starts and stops a local mpaxos cluster for the
+// benchmark: it builds cmd/node once with `go build`, starts one process per
+// node on free loopback ports with its data in a temporary directory, waits
+// until the nodes agree on a leader (polling each node's admin /status),
+// follows the leader during the run, and stops every process it started on
+// exit, interrupt or failure.
+//
+// No node outlives the benchmark: each node runs in its own process group
+// (so a stop reaches anything it spawned) and with a parent-death signal
+// (SIGKILL if the benchmark itself dies, even by kill -9).
+//
+// What it expects of cmd/node (see CONTRACTS.md "cmd/node flags"):
+//
+//	node -id N -cluster-id C -peers 1=127.0.0.1:P1,2=127.0.0.1:P2,...
+//	     -client-addr 127.0.0.1:C -admin-addr 127.0.0.1:A -data DIR -sync=true|false
+//	     [-batch-size N] [-batch-bytes N] [-batch-delay D] [-pipeline N] [-null]
+//
+// logs to stderr, exits cleanly on SIGTERM, and serves GET /status on the
+// admin address with at least
+//
+//	{"id":1,"role":"leader|follower|candidate","leader":1,"commit":42,"applied":42}
+//
+// where "leader" is the node's current leader hint (0 if unknown); an
+// optional "sync":true|false tells a benchmark of a running cluster its
+// durability mode. Start waits until every node answers /status and a
+// majority names the same leader, which itself says "leader".
+//
+// Optionally, GET /stages returns the node's cumulative per-stage latency
+// and batch-size histograms (results.StageReport); a 404 means none.
+package cluster

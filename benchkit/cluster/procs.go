@@ -1,0 +1,125 @@
+package cluster
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Proc is one started child process, in its own process group.
+type Proc struct {
+	Name    string
+	LogPath string
+	cmd     *exec.Cmd
+	done    chan struct{} // closed when the process has exited and been reaped
+	err     error         // Wait's result, valid after done
+}
+
+// StartProc starts path with args, stdout and stderr appended to logPath.
+// The child gets its own process group and SIGKILL when the calling
+// process dies (Linux parent-death signal).
+//
+// The parent-death signal fires when the OS thread that forked the child
+// exits, not only the process; Go only ends threads that a goroutine
+// locked and did not unlock, which this package never does.
+func StartProc(name, path string, args []string, logPath string) (*Proc, error) {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %s: %w", name, err)
+	}
+	cmd := exec.Command(path, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("cluster: start %s: %w", name, err)
+	}
+	logf.Close() // the child holds its own descriptor
+	p := &Proc{Name: name, LogPath: logPath, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// Pid returns the process id (also its process group id).
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
+// Done is closed once the process has exited.
+func (p *Proc) Done() <-chan struct{} { return p.done }
+
+// Exited reports whether the process has exited, and how.
+func (p *Proc) Exited() (bool, error) {
+	select {
+	case <-p.done:
+		return true, p.err
+	default:
+		return false, nil
+	}
+}
+
+// Stop sends SIGTERM to the process group, waits up to grace for the
+// process to exit, then SIGKILLs the group. Anything left in the group
+// (a child the process spawned) is killed as well. It returns once the
+// process is reaped.
+func (p *Proc) Stop(grace time.Duration) {
+	pg := -p.Pid()
+	select {
+	case <-p.done:
+	default:
+		_ = unix.Kill(pg, unix.SIGTERM)
+		t := time.NewTimer(grace)
+		select {
+		case <-p.done:
+		case <-t.C:
+			_ = unix.Kill(pg, unix.SIGKILL)
+			<-p.done
+		}
+		t.Stop()
+	}
+	// Stragglers in the group (the leader exited, a grandchild did not).
+	_ = unix.Kill(pg, unix.SIGKILL)
+}
+
+// Kill SIGKILLs the process group and waits for the process.
+func (p *Proc) Kill() {
+	_ = unix.Kill(-p.Pid(), unix.SIGKILL)
+	<-p.done
+}
+
+// LogTail returns the last n lines of the process's log, for error messages.
+func (p *Proc) LogTail(n int) string {
+	b, err := os.ReadFile(p.LogPath)
+	if err != nil {
+		return ""
+	}
+	b = bytes.TrimRight(b, "\n")
+	lines := bytes.Split(b, []byte("\n"))
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return string(bytes.Join(lines, []byte("\n")))
+}
+
+// ExitError describes a process that exited when it should not have.
+func (p *Proc) ExitError() error {
+	ok, err := p.Exited()
+	if !ok {
+		return nil
+	}
+	if err == nil {
+		err = errors.New("exit status 0")
+	}
+	msg := fmt.Sprintf("cluster: %s exited: %v", p.Name, err)
+	if tail := p.LogTail(5); tail != "" {
+		msg += "; last log lines (" + p.LogPath + "):\n" + tail
+	}
+	return errors.New(msg)
+}

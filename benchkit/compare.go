@@ -1,0 +1,108 @@
+package benchkit
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/mpaxos/mpaxos/benchkit/hist"
+	"github.com/mpaxos/mpaxos/benchkit/plot"
+	"github.com/mpaxos/mpaxos/benchkit/results"
+)
+
+// ErrDurabilityDiffers: compare was given runs of different durability
+// modes (a synced and an unsynced run measure different things).
+var ErrDurabilityDiffers = errors.New("benchkit: runs have different durability modes (sync vs nosync); pass -force to compare anyway")
+
+// CheckComparable refuses runs whose durability differs unless force.
+func CheckComparable(rs []*results.Result, force bool) error {
+	if force {
+		return nil
+	}
+	for _, r := range rs[1:] {
+		if r.Durability != rs[0].Durability {
+			return fmt.Errorf("%w: %s is %s, %s is %s", ErrDurabilityDiffers, rs[0].Name, rs[0].Durability, r.Name, r.Durability)
+		}
+	}
+	return nil
+}
+
+// WriteCompare prints the runs side by side; every column after the first
+// shows its ratio to the first run (for latency, below 1 is better).
+func WriteCompare(w io.Writer, rs []*results.Result, names []string) {
+	const col = 22
+	fmt.Fprintf(w, "%-12s", "")
+	for _, n := range names {
+		fmt.Fprintf(w, " %*s", col, trimName(n, col))
+	}
+	fmt.Fprintln(w)
+	row := func(label string, get func(*results.Result) float64, show func(float64) string) {
+		fmt.Fprintf(w, "%-12s", label)
+		base := get(rs[0])
+		for i, r := range rs {
+			v := get(r)
+			cell := show(v)
+			if i > 0 {
+				if base > 0 {
+					cell += fmt.Sprintf(" (%.2fx)", v/base)
+				} else {
+					cell += " (-)"
+				}
+			}
+			fmt.Fprintf(w, " %*s", col, cell)
+		}
+		fmt.Fprintln(w)
+	}
+	str := func(label string, get func(*results.Result) string) {
+		fmt.Fprintf(w, "%-12s", label)
+		for _, r := range rs {
+			fmt.Fprintf(w, " %*s", col, trimName(get(r), col))
+		}
+		fmt.Fprintln(w)
+	}
+	str("durability", func(r *results.Result) string { return r.Durability })
+	str("mode", func(r *results.Result) string { return r.Mode })
+	str("nodes", func(r *results.Result) string {
+		if r.Cluster.External {
+			return "external"
+		}
+		return fmt.Sprint(r.Cluster.Nodes)
+	})
+	ns := func(v float64) string { return FormatNs(int64(v)) }
+	row("ops/s", func(r *results.Result) float64 { return r.Throughput }, commas)
+	row("errors", func(r *results.Result) float64 { return float64(r.Errors) }, commas)
+	row("p50", func(r *results.Result) float64 { return float64(r.Latency.P50) }, ns)
+	row("p90", func(r *results.Result) float64 { return float64(r.Latency.P90) }, ns)
+	row("p99", func(r *results.Result) float64 { return float64(r.Latency.P99) }, ns)
+	row("p99.9", func(r *results.Result) float64 { return float64(r.Latency.P999) }, ns)
+	row("p99.99", func(r *results.Result) float64 { return float64(r.Latency.P9999) }, ns)
+	row("max", func(r *results.Result) float64 { return float64(r.Latency.Max) }, ns)
+}
+
+func trimName(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n+1:]
+}
+
+// CompareSVG overlays the runs' percentile curves.
+func CompareSVG(rs []*results.Result, names []string) ([]byte, error) {
+	curves := make([]plot.Curve, len(rs))
+	for i, r := range rs {
+		h, err := histOf(r)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", names[i], err)
+		}
+		curves[i] = plot.Curve{Name: fmt.Sprintf("%s: %s ops/s", names[i], commas(r.Throughput)), Points: hist.Curve(h)}
+	}
+	return plot.Compare("latency by percentile: "+strings.Join(names, " vs "), curves), nil
+}
+
+// RunName is the short name of a result file for tables: its base name
+// without the extension.
+func RunName(path string) string {
+	return strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+}

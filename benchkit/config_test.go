@@ -1,0 +1,127 @@
+package benchkit
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*Config)
+		want []string // substrings of the error; none means valid
+	}{
+		{"defaults", func(*Config) {}, nil},
+		{"open loop zipf", func(c *Config) { c.Rate = 1000; c.Dist = Zipf }, nil},
+		{"ops instead of duration", func(c *Config) { c.Duration = 0; c.Ops = 1000 }, nil},
+		{"external cluster ignores nodes", func(c *Config) { c.Cluster = []string{"127.0.0.1:1"}; c.Nodes = 0 }, nil},
+		{"zero clients", func(c *Config) { c.Clients = 0 }, []string{"-clients"}},
+		{"too many conns", func(c *Config) { c.Conns = 51 }, []string{"-conns"}},
+		{"both duration and ops", func(c *Config) { c.Ops = 5 }, []string{"not both"}},
+		{"neither duration nor ops", func(c *Config) { c.Duration = 0 }, []string{"set -duration or -ops"}},
+		{"bad dist", func(c *Config) { c.Dist = "pareto" }, []string{"-dist"}},
+		{"zipf s", func(c *Config) { c.Dist = Zipf; c.ZipfS = 1 }, []string{"-zipf-s"}},
+		{"read ratio", func(c *Config) { c.ReadRatio = 1.5 }, []string{"-read-ratio"}},
+		{"nodes", func(c *Config) { c.Nodes = 0 }, []string{"-nodes"}},
+		{"negative knobs", func(c *Config) { c.Engine.BatchDelay = -time.Millisecond }, []string{"-batch-delay"}},
+		{"every problem at once", func(c *Config) {
+			c.Clients, c.ValueSize, c.Keys, c.Warmup, c.Rate = -1, -1, 0, -1, -5
+		}, []string{"-clients", "-value-size", "-keys", "-warmup", "-rate"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tc.mod(&c)
+			err := c.Validate()
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("valid config rejected: %v", err)
+				}
+				return
+			}
+			if err == nil || !errors.Is(err, ErrConfig) {
+				t.Fatalf("got %v, want ErrConfig", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestFormatKey(t *testing.T) {
+	var b [KeySize]byte
+	for _, tc := range []struct {
+		i    uint64
+		want string
+	}{{0, "k000000000000000"}, {42, "k000000000000042"}, {999999999999999, "k999999999999999"}} {
+		if got := string(formatKey(b[:], tc.i)); got != tc.want {
+			t.Errorf("formatKey(%d) = %q, want %q", tc.i, got, tc.want)
+		}
+	}
+}
+
+func TestWorkloadMixAndRange(t *testing.T) {
+	for _, dist := range []Dist{Uniform, Zipf} {
+		cfg := DefaultConfig()
+		cfg.Keys, cfg.ReadRatio, cfg.Dist, cfg.Seed = 100, 0.25, dist, 7
+		w := newWorkload(cfg, 3)
+		gets, counts := 0, map[string]int{}
+		const n = 20000
+		for i := 0; i < n; i++ {
+			op := w.next()
+			if len(op.Key) != KeySize {
+				t.Fatalf("key %q", op.Key)
+			}
+			counts[string(op.Key)]++
+			switch op.Kind {
+			case OpGet:
+				gets++
+			case OpPut:
+				if len(op.Value) != cfg.ValueSize {
+					t.Fatalf("value size %d", len(op.Value))
+				}
+			default:
+				t.Fatalf("kind %v", op.Kind)
+			}
+		}
+		if len(counts) > 100 {
+			t.Fatalf("%s: %d distinct keys, want <= 100", dist, len(counts))
+		}
+		if f := float64(gets) / n; f < 0.22 || f > 0.28 {
+			t.Errorf("%s: get fraction %.3f, want about 0.25", dist, f)
+		}
+		hot := counts["k000000000000000"]
+		if dist == Zipf && hot < n/10 {
+			t.Errorf("zipf: hottest key only %d of %d", hot, n)
+		}
+		if dist == Uniform && hot > n/20 {
+			t.Errorf("uniform: key 0 drawn %d of %d", hot, n)
+		}
+	}
+}
+
+func TestWorkloadOneKey(t *testing.T) {
+	for _, dist := range []Dist{Uniform, Zipf} {
+		cfg := DefaultConfig()
+		cfg.Keys, cfg.Dist = 1, dist
+		w := newWorkload(cfg, 0)
+		for i := 0; i < 100; i++ {
+			if k := string(w.next().Key); k != "k000000000000000" {
+				t.Fatalf("%s: key %q", dist, k)
+			}
+		}
+	}
+}
+
+func BenchmarkWorkloadNext(b *testing.B) {
+	w := newWorkload(DefaultConfig(), 1)
+	b.ReportAllocs()
+	for b.Loop() {
+		w.next()
+	}
+}

@@ -1,0 +1,83 @@
+package plot
+
+import (
+	"bytes"
+	"encoding/xml"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mpaxos/mpaxos/benchkit/hist"
+	"github.com/mpaxos/mpaxos/benchkit/results"
+)
+
+// wellFormed parses doc fully as XML and checks its root is <svg> and it
+// carries the marker.
+func wellFormed(t *testing.T, doc []byte) {
+	t.Helper()
+	d := xml.NewDecoder(bytes.NewReader(doc))
+	root := ""
+	elems := 0
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("not well-formed XML: %v\n%s", err, doc)
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			if root == "" {
+				root = se.Name.Local
+			}
+			elems++
+		}
+	}
+	if root != "svg" || elems < 5 {
+		t.Fatalf("root %q with %d elements", root, elems)
+	}
+	if !bytes.Contains(doc[:min(len(doc), 512)], []byte(results.SVGMarker)) {
+		t.Fatal("no marker in the first 512 bytes")
+	}
+}
+
+func curve(name string, scale time.Duration) Curve {
+	h := hist.New()
+	for i := 1; i <= 10000; i++ {
+		hist.Record(h, time.Duration(i%97+1)*scale+time.Duration(i/9990)*100*scale)
+	}
+	return Curve{Name: name, Points: hist.Curve(h)}
+}
+
+func TestChartsAreWellFormedSVG(t *testing.T) {
+	series := []results.Second{{At: 1, Throughput: 1000, P99: 2e6}, {At: 2, Throughput: 1200, P99: 3e6}}
+	for name, doc := range map[string][]byte{
+		"run":           Run("3 nodes <sync> & \"quoted\"", "p50 1ms", curve("", time.Microsecond), series, []Window{{0.5, 1.5, "kill-leader"}, {1.8, 1.8, "restart"}}),
+		"run empty":     Run("empty", "", Curve{}, nil, nil),
+		"compare":       Compare("a vs b", []Curve{curve("a", time.Microsecond), curve("b<2>", 2*time.Microsecond)}),
+		"sweep":         Sweep("sweep", []SweepPoint{{"bs=1", 5e6, 1000}, {"bs=8", 9e6, 5000}, {"bs=64", 20e6, 9000}}, 10e6, 1),
+		"sweep no best": Sweep("sweep", nil, 0, -1),
+	} {
+		t.Run(name, func(t *testing.T) { wellFormed(t, doc) })
+	}
+}
+
+func TestNinesAxis(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want string
+	}{{0, "0%"}, {1, "90%"}, {2, "99%"}, {3, "99.9%"}, {5, "99.999%"}} {
+		if got := ninesLabel(tc.n); got != tc.want {
+			t.Errorf("ninesLabel(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+	for _, tc := range []struct{ f, want float64 }{{0, 0}, {0.9, 1}, {0.99, 2}, {0.999, 3}} {
+		if got := nines(tc.f); got < tc.want-1e-9 || got > tc.want+1e-9 {
+			t.Errorf("nines(%g) = %g, want %g", tc.f, got, tc.want)
+		}
+	}
+	if !strings.Contains(string(Compare("x", []Curve{curve("a", time.Millisecond)})), "99.9%") {
+		t.Error("a 10000-sample curve has no 99.9% tick")
+	}
+}

@@ -1,0 +1,312 @@
+package benchkit
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/mpaxos/mpaxos/benchkit/hist"
+	"github.com/mpaxos/mpaxos/benchkit/plot"
+	"github.com/mpaxos/mpaxos/benchkit/results"
+)
+
+// Meta is what a run's result records besides its Config and Outcome.
+type Meta struct {
+	Name      string   // the -out base name
+	Command   []string // os.Args
+	StartedAt time.Time
+	Machine   results.Machine
+	Cluster   results.Cluster
+}
+
+// NewResult assembles the result file's content.
+func NewResult(cfg Config, o *Outcome, m Meta) (*results.Result, error) {
+	settings, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("benchkit: %w", err)
+	}
+	enc, err := hist.Encode(o.Hist)
+	if err != nil {
+		return nil, err
+	}
+	r := &results.Result{
+		Kind:          results.KindRun,
+		Format:        results.Format,
+		Name:          m.Name,
+		Command:       m.Command,
+		StartedAt:     m.StartedAt.UTC(),
+		Interrupted:   o.Interrupted,
+		Machine:       m.Machine,
+		Durability:    cfg.Engine.Durability(),
+		Mode:          o.Mode,
+		Cluster:       m.Cluster,
+		Settings:      settings,
+		ElapsedSec:    o.Elapsed.Seconds(),
+		Ops:           o.Ops,
+		Throughput:    o.Throughput(),
+		Errors:        o.Errors,
+		ErrorKinds:    o.ErrorKinds,
+		WarmupOps:     o.WarmupOps,
+		Clamped:       o.Clamped,
+		Latency:       hist.Summarize(o.Hist),
+		Histogram:     enc,
+		HistogramUnit: "ns",
+		Series:        o.Series,
+		Stages:        o.Stages,
+		BatchSizes:    o.BatchSizes,
+		StagesNote:    o.StagesNote,
+	}
+	if len(r.ErrorKinds) == 0 {
+		r.ErrorKinds = nil
+	}
+	return r, nil
+}
+
+// Files returns the three files of a run: NAME.json, NAME.hgrm, NAME.svg.
+func Files(base string, r *results.Result) ([]results.Output, error) {
+	h, err := hist.Decode(r.Histogram)
+	if err != nil {
+		return nil, err
+	}
+	js, err := results.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	var hgrm bytes.Buffer
+	if err := hist.WriteHgrm(&hgrm, h); err != nil {
+		return nil, err
+	}
+	l := r.Latency
+	sub := fmt.Sprintf("p50 %s   p90 %s   p99 %s   p99.9 %s   p99.99 %s   max %s   (%s ops, %s loop, %s)",
+		FormatNs(l.P50), FormatNs(l.P90), FormatNs(l.P99), FormatNs(l.P999), FormatNs(l.P9999), FormatNs(l.Max),
+		commas(float64(r.Ops)), r.Mode, r.StartedAt.Format("2006-01-02 15:04 UTC"))
+	var windows []plot.Window
+	for _, f := range r.Faults {
+		windows = append(windows, plot.Window{Start: f.StartSec, End: max(f.EndSec, f.StartSec), Label: f.Spec})
+	}
+	svg := plot.Run(Title(r), sub, plot.Curve{Points: hist.Curve(h)}, r.Series, windows)
+	return []results.Output{
+		{Path: base + ".json", Data: js},
+		{Path: base + ".hgrm", Data: hgrm.Bytes()},
+		{Path: base + ".svg", Data: svg},
+	}, nil
+}
+
+// Title is a one-line description of a run for plots and tables.
+func Title(r *results.Result) string {
+	var cfg Config
+	_ = json.Unmarshal(r.Settings, &cfg)
+	where := fmt.Sprintf("%d nodes", r.Cluster.Nodes)
+	if r.Cluster.External {
+		where = "external cluster"
+	}
+	return fmt.Sprintf("mpaxos %s, %d clients, %s loop, %s: %s ops/s",
+		where, cfg.Clients, r.Mode, r.Durability, commas(r.Throughput))
+}
+
+// WriteReport prints the final report of a run.
+func WriteReport(w io.Writer, r *results.Result) {
+	var cfg Config
+	_ = json.Unmarshal(r.Settings, &cfg)
+	line := func(label, format string, a ...any) {
+		fmt.Fprintf(w, "%-12s %s\n", label, fmt.Sprintf(format, a...))
+	}
+	fmt.Fprintf(w, "\nmpaxos bench %s", r.Name)
+	if r.Interrupted {
+		fmt.Fprint(w, "  (INTERRUPTED: partial results)")
+	}
+	fmt.Fprintln(w)
+	if r.Cluster.External {
+		src := "as declared by -sync; the nodes did not report it"
+		if r.Cluster.DurabilitySource == "nodes" {
+			src = "as the nodes report it"
+		}
+		line("cluster", "running cluster at %s, durability %s (%s)", strings.Join(r.Cluster.Addrs, ","), r.Durability, src)
+	} else {
+		how := " (writes NOT synced: not durable)"
+		switch {
+		case cfg.Engine.Null:
+			how = " (null mode: nodes answer without replicating or storing; a ceiling, not a result)"
+		case cfg.Engine.Sync:
+			how = " (every write synced before it is acknowledged)"
+		}
+		line("cluster", "%d nodes started on loopback, durability %s%s", r.Cluster.Nodes, r.Durability, how)
+		line("engine", "%s", engineKnobs(cfg.Engine))
+	}
+	if r.Mode == "open" {
+		line("load", "open loop at %s ops/s offered by %d clients over %d conns; latency from each request's intended send time (coordinated omission corrected)",
+			commas(cfg.Rate), cfg.Clients, cfg.Conns)
+	} else {
+		line("load", "closed loop: %d clients over %d conns, each with one outstanding operation; latency from the actual send (not corrected for coordinated omission)",
+			cfg.Clients, cfg.Conns)
+	}
+	length := fmt.Sprintf("%v measured", cfg.Duration)
+	if cfg.Ops > 0 {
+		length = fmt.Sprintf("%d ops measured", cfg.Ops)
+	}
+	dist := string(cfg.Dist)
+	if cfg.Dist == Zipf {
+		dist = fmt.Sprintf("zipf (s=%g)", cfg.ZipfS)
+	}
+	line("workload", "%.0f%% gets, %.0f%% puts; %d B keys, %d B values, %d keys %s; %v warm-up, %s",
+		cfg.ReadRatio*100, (1-cfg.ReadRatio)*100, cfg.KeySize, cfg.ValueSize, cfg.Keys, dist, cfg.Warmup, length)
+	line("throughput", "%s ops/s  (%s ops in %.2f s)", commas(r.Throughput), commas(float64(r.Ops)), r.ElapsedSec)
+	if r.Mode == "open" && cfg.Rate > 0 && r.Throughput < 0.95*cfg.Rate {
+		line("", "the offered %s ops/s was NOT sustained: latency includes the backlog", commas(cfg.Rate))
+	}
+	line("errors", "%s", errorBreakdown(r))
+	l := r.Latency
+	line("latency", "p50 %s  p90 %s  p99 %s  p99.9 %s  p99.99 %s  max %s  (mean %s)",
+		FormatNs(l.P50), FormatNs(l.P90), FormatNs(l.P99), FormatNs(l.P999), FormatNs(l.P9999), FormatNs(l.Max), FormatNs(int64(l.Mean)))
+	if r.Clamped > 0 {
+		line("", "%d latencies above 1h were recorded as 1h", r.Clamped)
+	}
+	writeStages(w, r)
+	writeFaults(w, r)
+	writeVerdict(w, r)
+	if c := r.Ceiling; c != nil {
+		line("ceiling", "null mode %s ops/s; this run is %.0f%% of it", commas(c.Throughput), c.Fraction*100)
+	} else {
+		line("ceiling", "null mode not measured")
+	}
+}
+
+func engineKnobs(e Engine) string {
+	v := func(n int) string {
+		if n == 0 {
+			return "default"
+		}
+		return fmt.Sprint(n)
+	}
+	d := "default"
+	if e.BatchDelay > 0 {
+		d = e.BatchDelay.String()
+	}
+	return fmt.Sprintf("batch-size %s, batch-bytes %s, batch-delay %s, pipeline %s",
+		v(e.BatchSize), v(e.BatchBytes), d, v(e.Pipeline))
+}
+
+func errorBreakdown(r *results.Result) string {
+	if r.Errors == 0 {
+		return "0"
+	}
+	kinds := make([]string, 0, len(r.ErrorKinds))
+	for k := range r.ErrorKinds {
+		kinds = append(kinds, k)
+	}
+	sort.Slice(kinds, func(i, j int) bool { return r.ErrorKinds[kinds[i]] > r.ErrorKinds[kinds[j]] })
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = fmt.Sprintf("%d %s", r.ErrorKinds[k], k)
+	}
+	total := float64(r.Errors) / float64(r.Errors+r.Ops) * 100
+	return fmt.Sprintf("%d (%.3f%% of operations): %s", r.Errors, total, strings.Join(parts, "; "))
+}
+
+// writeStages prints the per-stage histograms the nodes reported, one line
+// per stage (each node's percentiles side by side would not fit; the JSON
+// has them all): where a command's time goes tells which knob to turn.
+func writeStages(w io.Writer, r *results.Result) {
+	if len(r.Stages) == 0 {
+		note := r.StagesNote
+		if note == "" {
+			note = "per-stage latency not reported by the nodes"
+		}
+		fmt.Fprintf(w, "%-12s %s\n", "stages", note)
+	} else {
+		fmt.Fprintf(w, "%-12s %-12s %5s %9s %9s %9s %9s\n", "stages", "stage", "node", "p50", "p99", "p99.9", "max")
+		for _, s := range r.Stages {
+			fmt.Fprintf(w, "%-12s %-12s %5d %9s %9s %9s %9s\n", "", s.Name, s.Node,
+				FormatNs(s.Latency.P50), FormatNs(s.Latency.P99), FormatNs(s.Latency.P999), FormatNs(s.Latency.Max))
+		}
+	}
+	if r.BatchSizes != "" {
+		if h, err := hist.Decode(r.BatchSizes); err == nil {
+			fmt.Fprintf(w, "%-12s p50 %d  p99 %d  max %d commands (mean %.1f)\n", "batch sizes",
+				h.ValueAtPercentile(50), h.ValueAtPercentile(99), h.Max(), h.Mean())
+		}
+	}
+}
+
+func writeFaults(w io.Writer, r *results.Result) {
+	if len(r.Faults) == 0 {
+		fmt.Fprintf(w, "%-12s %s\n", "faults", "none")
+		return
+	}
+	for _, f := range r.Faults {
+		s := fmt.Sprintf("%s at %.1fs", f.Spec, f.StartSec)
+		if f.DowntimeSec != nil {
+			s += fmt.Sprintf(", downtime %.3fs", *f.DowntimeSec)
+		}
+		if f.Recover90 != nil {
+			s += fmt.Sprintf(", back to 90%% after %.3fs", *f.Recover90)
+		}
+		for _, win := range []struct {
+			name string
+			w    *results.Window
+		}{{"before", f.Before}, {"during", f.During}, {"after", f.After}} {
+			if win.w != nil {
+				s += fmt.Sprintf("; %s %s ops/s p99 %s", win.name, commas(win.w.Throughput), FormatNs(win.w.Latency.P99))
+			}
+		}
+		fmt.Fprintf(w, "%-12s %s\n", "fault", s)
+	}
+}
+
+func writeVerdict(w io.Writer, r *results.Result) {
+	v := r.Verdict
+	if v == nil {
+		fmt.Fprintf(w, "%-12s %s\n", "verdict", "not checked")
+		return
+	}
+	yes := func(b *bool, what string) string {
+		switch {
+		case b == nil:
+			return what + " not checked"
+		case *b:
+			return what + " ok"
+		}
+		return what + " VIOLATED"
+	}
+	fmt.Fprintf(w, "%-12s %s; %s; %s\n", "verdict", yes(v.Linearizable, fmt.Sprintf("linearizability (%d keys)", v.CheckedKeys)),
+		yes(v.SessionOrderOK, "session order"), yes(v.StateHashesAgree, "state hashes"))
+	if v.LostAckedWrites != nil {
+		fmt.Fprintf(w, "%-12s acknowledged writes lost: %d\n", "", *v.LostAckedWrites)
+	}
+	for _, n := range v.Notes {
+		fmt.Fprintf(w, "%-12s %s\n", "", n)
+	}
+}
+
+// commas prints a non-negative number rounded to an integer with thousands
+// separators.
+func commas(v float64) string {
+	s := fmt.Sprintf("%.0f", v)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// histOf decodes r's histogram; an empty one when absent.
+func histOf(r *results.Result) (*hdr.Histogram, error) {
+	if r.Histogram == "" {
+		return hist.New(), nil
+	}
+	return hist.Decode(r.Histogram)
+}

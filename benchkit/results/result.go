@@ -1,0 +1,162 @@
+package results
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/mpaxos/mpaxos/benchkit/hist"
+)
+
+// Kinds of JSON file the benchmark writes; a JSON file with another kind
+// is not ours and is never overwritten.
+const (
+	KindRun   = "mpaxos-bench-result"
+	KindSweep = "mpaxos-bench-sweep"
+	// Format is the schema version; readers refuse newer ones.
+	Format = 1
+)
+
+// Result is one run, as written to NAME.json. Latencies are nanoseconds.
+// Optional sections are nil/empty until their producer exists; readers and
+// the report show "not measured" for them rather than zeros.
+type Result struct {
+	Kind        string    `json:"kind"`
+	Format      int       `json:"format"`
+	Name        string    `json:"name"`
+	Command     []string  `json:"command"`
+	StartedAt   time.Time `json:"started_at"`
+	Interrupted bool      `json:"interrupted,omitempty"`
+	Machine     Machine   `json:"machine"`
+	// Durability is "sync" or "nosync"; runs of different durability never
+	// compare unless forced.
+	Durability string `json:"durability"`
+	// Mode is "closed" (each client one outstanding op; latency from the
+	// actual send) or "open" (fixed rate; latency from the intended send).
+	Mode    string  `json:"mode"`
+	Cluster Cluster `json:"cluster"`
+	// Settings is the run's full configuration (benchkit.Config as JSON).
+	Settings json.RawMessage `json:"settings"`
+
+	ElapsedSec float64          `json:"elapsed_sec"`
+	Ops        int64            `json:"ops"`
+	Throughput float64          `json:"ops_per_sec"`
+	Errors     int64            `json:"errors"`
+	ErrorKinds map[string]int64 `json:"error_kinds,omitempty"`
+	WarmupOps  int64            `json:"warmup_ops"`
+	Clamped    int64            `json:"clamped,omitempty"` // latencies above 1 h, recorded as 1 h
+	Latency    hist.Percentiles `json:"latency"`
+	// Histogram is the latency of every successful measured operation in
+	// HdrHistogram's V2 compressed base64 encoding, unit nanoseconds.
+	Histogram     string   `json:"histogram"`
+	HistogramUnit string   `json:"histogram_unit"`
+	Series        []Second `json:"series"`
+
+	// Stages are per-stage latency histograms fetched from the nodes
+	// (queue, batch_wait, leader_sync, quorum_wait, apply, reply), covering
+	// the measured window.
+	Stages []Stage `json:"stages,omitempty"`
+	// StagesNote says why Stages is empty when it is (e.g. the nodes do not
+	// report them).
+	StagesNote string `json:"stages_note,omitempty"`
+	// BatchSizes is the distribution of batch sizes the leader proposed,
+	// HdrHistogram-encoded, unit commands.
+	BatchSizes string `json:"batch_sizes,omitempty"`
+	// Faults are the fault windows injected during the run.
+	Faults []Fault `json:"faults,omitempty"`
+	// Verdict is the correctness check of the run's history.
+	Verdict *Verdict `json:"verdict,omitempty"`
+	// Ceiling is the null-mode throughput measured in the same invocation.
+	Ceiling *Ceiling `json:"ceiling,omitempty"`
+}
+
+// Second is one point of the per-second series of the measured part.
+type Second struct {
+	At         float64 `json:"t"` // seconds since measuring began, at the interval's end
+	Ops        int64   `json:"ops"`
+	Throughput float64 `json:"ops_per_sec"`
+	P50        int64   `json:"p50_ns"`
+	P99        int64   `json:"p99_ns"`
+	Errors     int64   `json:"errors"`
+	Leader     uint64  `json:"leader,omitempty"` // node id, 0 unknown
+}
+
+// Cluster says what was measured.
+type Cluster struct {
+	Nodes    int  `json:"nodes"`
+	External bool `json:"external"` // a running cluster (-cluster), not started by bench
+	// DurabilitySource says where Result.Durability comes from: "started"
+	// (bench started the nodes with it), "nodes" (a running cluster's
+	// /status reported it) or "flag" (declared by the user's -sync).
+	DurabilitySource string   `json:"durability_source,omitempty"`
+	Addrs            []string `json:"addrs,omitempty"`
+}
+
+// Stage names, in the order a command meets them. Nodes report their
+// per-stage histograms under these names.
+const (
+	StageQueue      = "queue"       // from arrival on the client socket to entering a batch
+	StageBatchWait  = "batch_wait"  // in a batch until it is proposed
+	StageLeaderSync = "leader_sync" // the leader's own log write and sync
+	StageQuorumWait = "quorum_wait" // from proposal until a majority accepted
+	StageApply      = "apply"       // from chosen to applied to the state machine
+	StageReply      = "reply"       // from applied to the reply written to the client
+)
+
+// Stage is one node's latency histogram of one stage of a command's life.
+type Stage struct {
+	Node      uint64           `json:"node"`
+	Name      string           `json:"name"`
+	Histogram string           `json:"histogram"` // V2 encoded, ns
+	Latency   hist.Percentiles `json:"latency"`
+}
+
+// StageReport is what a node's admin endpoint GET /stages returns: its
+// per-stage latency histograms (ns) and proposed batch sizes (commands),
+// each cumulative since the node started, HdrHistogram V2-encoded. The
+// benchmark reads it before and after the measured window and reports the
+// difference. (Proposed format; a node that answers 404 reports none.)
+//
+//	{"node":1,"stages":{"queue":"HISTF...","quorum_wait":"HISTF..."},"batch_sizes":"HISTF..."}
+type StageReport struct {
+	Node       uint64            `json:"node"`
+	Stages     map[string]string `json:"stages"`
+	BatchSizes string            `json:"batch_sizes,omitempty"`
+}
+
+// Window is throughput and latency over part of a run.
+type Window struct {
+	StartSec   float64          `json:"start_sec"`
+	EndSec     float64          `json:"end_sec"`
+	Throughput float64          `json:"ops_per_sec"`
+	Latency    hist.Percentiles `json:"latency"`
+}
+
+// Fault is one injected fault and how the cluster fared.
+type Fault struct {
+	Spec        string   `json:"spec"` // as scheduled, e.g. "kill-leader@10s"
+	Node        uint64   `json:"node,omitempty"`
+	StartSec    float64  `json:"start_sec"`
+	EndSec      float64  `json:"end_sec,omitempty"`
+	DowntimeSec *float64 `json:"downtime_sec,omitempty"`   // fault until the first commit after it
+	Recover90   *float64 `json:"recover_90_sec,omitempty"` // until throughput is back to 90% of steady
+	Before      *Window  `json:"before,omitempty"`
+	During      *Window  `json:"during,omitempty"`
+	After       *Window  `json:"after,omitempty"`
+}
+
+// Verdict is the outcome of the correctness checks; nil fields were not run.
+type Verdict struct {
+	Linearizable     *bool    `json:"linearizable,omitempty"`
+	CheckedKeys      int      `json:"checked_keys,omitempty"`
+	LostAckedWrites  *int64   `json:"lost_acked_writes,omitempty"`
+	SessionOrderOK   *bool    `json:"session_order_ok,omitempty"`
+	DedupedRetries   int64    `json:"deduped_retries,omitempty"`
+	StateHashesAgree *bool    `json:"state_hashes_agree,omitempty"`
+	Notes            []string `json:"notes,omitempty"`
+}
+
+// Ceiling is the null-mode measurement (nodes answer without replicating).
+type Ceiling struct {
+	Throughput float64 `json:"ops_per_sec"`
+	Fraction   float64 `json:"fraction"` // this run's throughput / Throughput
+}

@@ -1,0 +1,438 @@
+package benchkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/mpaxos/mpaxos/benchkit/hist"
+	"github.com/mpaxos/mpaxos/benchkit/results"
+)
+
+// Env is what a run drives and where it reports, besides its Config.
+type Env struct {
+	// Target is the system under test. Required.
+	Target Target
+	// Leader returns the current leader's node id when known; optional,
+	// used by the progress line.
+	Leader func() (id uint64, ok bool)
+	// Progress receives one line per second; nil prints nothing.
+	Progress io.Writer
+	// Stages, optional, fetches the nodes' cumulative per-stage histograms;
+	// the run reads them when measuring begins and ends.
+	Stages StagesFunc
+}
+
+// Outcome is what a run measured.
+type Outcome struct {
+	Mode        string           // "closed" or "open"
+	Start       time.Time        // measuring began (after warm-up)
+	Elapsed     time.Duration    // measured time: from Start to the last completion
+	Ops         int64            // successful measured operations
+	Errors      int64            // failed measured operations
+	ErrorKinds  map[string]int64 // Errors by kind (see ErrorKind)
+	Clamped     int64            // latencies above hist.Highest, recorded as it
+	WarmupOps   int64            // operations completed during warm-up
+	Hist        *hdr.Histogram   // latency of successful measured operations, ns
+	Series      []results.Second
+	Interrupted bool // the context was cancelled before the end
+	// Stages are the nodes' per-stage histograms over the measured window,
+	// BatchSizes their proposed batch sizes (encoded); StagesNote says why
+	// they are missing.
+	Stages     []results.Stage
+	BatchSizes string
+	StagesNote string
+}
+
+// Throughput returns measured operations per second.
+func (o *Outcome) Throughput() float64 {
+	if o.Elapsed <= 0 {
+		return 0
+	}
+	return float64(o.Ops) / o.Elapsed.Seconds()
+}
+
+// ErrorKind names an error for the report's breakdown: "timeout" for a
+// deadline, otherwise the error's text, cut to 80 bytes.
+func ErrorKind(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	s := err.Error()
+	if len(s) > 80 {
+		s = s[:80]
+	}
+	return s
+}
+
+// maxErrorKinds bounds the breakdown; further kinds count as "other".
+const maxErrorKinds = 32
+
+// interval is what one client recorded since the reporter last looked.
+type interval struct {
+	h       *hdr.Histogram
+	ops     int64
+	errs    int64
+	kinds   map[string]int64
+	clamped int64
+	warm    int64
+	// lastDone is the unix ns of the last measured completion, 0 none.
+	lastDone int64
+}
+
+func (iv *interval) reset() {
+	iv.h.Reset()
+	iv.ops, iv.errs, iv.clamped, iv.warm, iv.lastDone = 0, 0, 0, 0, 0
+	clear(iv.kinds)
+}
+
+// tally is one client's double-buffered interval: the client records into
+// active inside a phaser critical section (two atomic adds, no lock); the
+// reporter swaps and flips (see hist.Phaser).
+type tally struct {
+	ph     hist.Phaser
+	active atomic.Pointer[interval]
+	spare  *interval
+}
+
+func newTally() *tally {
+	t := &tally{spare: &interval{h: hist.New(), kinds: map[string]int64{}}}
+	t.ph.Init()
+	t.active.Store(&interval{h: hist.New(), kinds: map[string]int64{}})
+	return t
+}
+
+func (t *tally) record(lat time.Duration, done int64, err error, measured bool) {
+	e := t.ph.Enter()
+	iv := t.active.Load()
+	if measured {
+		iv.lastDone = done
+	}
+	switch {
+	case !measured:
+		iv.warm++
+	case err != nil:
+		iv.errs++
+		k := ErrorKind(err)
+		if _, ok := iv.kinds[k]; !ok && len(iv.kinds) >= maxErrorKinds {
+			k = "other"
+		}
+		iv.kinds[k]++
+	default:
+		iv.ops++
+		if hist.Record(iv.h, lat) {
+			iv.clamped++
+		}
+	}
+	t.ph.Exit(e)
+}
+
+// take returns the interval recorded since the last take; it is the
+// caller's until the next take.
+func (t *tally) take() *interval {
+	next := t.spare
+	next.reset()
+	old := t.active.Swap(next)
+	t.ph.Flip()
+	t.spare = old
+	return old
+}
+
+// Run drives env.Target with cfg's workload: warm-up, then the measured
+// part, printing a progress line per second. It returns what it measured
+// even when ctx is cancelled part way (Outcome.Interrupted), so a user's
+// Ctrl-C still yields results.
+func Run(ctx context.Context, cfg Config, env Env) (*Outcome, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if env.Target == nil {
+		return nil, fmt.Errorf("%w: no target", ErrConfig)
+	}
+	r := &runner{cfg: cfg, env: env, tallies: make([]*tally, cfg.Clients)}
+	for i := range r.tallies {
+		r.tallies[i] = newTally()
+	}
+	r.start = time.Now()
+	r.measureStart = r.start.Add(cfg.Warmup)
+	if cfg.Duration > 0 {
+		r.end = r.measureStart.Add(cfg.Duration)
+	}
+	r.out = &Outcome{Mode: cfg.Mode(), Start: r.measureStart, Hist: hist.New(), ErrorKinds: map[string]int64{}}
+
+	r.guards = make([]opGuard, cfg.Clients)
+	for i := range r.guards {
+		r.guards[i].init(ctx)
+	}
+	// Sessions are made here, one after another, so a Target need not make
+	// them concurrently; each is then used by its client goroutine only.
+	sessions := make([]Session, cfg.Clients)
+	for i := range sessions {
+		sessions[i] = env.Target.Session()
+	}
+	var wg sync.WaitGroup
+	clientsDone := make(chan struct{})
+	go watchdog(r.guards, cfg.Timeout, clientsDone)
+	var before chan stageSnap
+	if env.Stages != nil {
+		before = make(chan stageSnap, 1)
+		go func() {
+			t := time.NewTimer(time.Until(r.measureStart))
+			defer t.Stop()
+			select {
+			case <-t.C:
+				before <- fetchStages(ctx, env.Stages)
+			case <-ctx.Done():
+				before <- stageSnap{err: ctx.Err()}
+			}
+		}()
+	}
+	for i := 0; i < cfg.Clients; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.client(ctx, i, sessions[i])
+		}()
+	}
+	go func() { wg.Wait(); close(clientsDone) }()
+	r.report(ctx, clientsDone)
+	for i := range r.guards {
+		r.guards[i].close()
+	}
+	r.out.Interrupted = ctx.Err() != nil
+	if env.Stages != nil {
+		r.stages(ctx, env.Stages, <-before)
+	} else {
+		r.out.StagesNote = "per-stage latency not fetched (no admin addresses)"
+	}
+	return r.out, nil
+}
+
+// stages reads the nodes' histograms again and keeps the difference.
+func (r *runner) stages(ctx context.Context, f StagesFunc, before stageSnap) {
+	if before.err != nil {
+		r.out.StagesNote = fmt.Sprintf("per-stage latency not reported: %v", before.err)
+		return
+	}
+	// Still read them after a Ctrl-C: the partial results want them too.
+	after := fetchStages(context.WithoutCancel(ctx), f)
+	if after.err != nil {
+		r.out.StagesNote = fmt.Sprintf("per-stage latency not reported: %v", after.err)
+		return
+	}
+	st, batches, err := StageDelta(before.reports, after.reports)
+	if err != nil {
+		r.out.StagesNote = fmt.Sprintf("per-stage latency unusable: %v", err)
+		return
+	}
+	r.out.Stages, r.out.BatchSizes = st, batches
+}
+
+type runner struct {
+	cfg          Config
+	env          Env
+	tallies      []*tally
+	start        time.Time
+	measureStart time.Time
+	end          time.Time    // zero in -ops mode
+	issued       atomic.Int64 // measured operations issued (-ops budget)
+	guards       []opGuard    // per client: the operation timeout
+	lastDone     int64        // unix ns of the last measured completion (reporter only)
+	carryOps     int64        // measured ops collected in the warm-up's last interval (reporter only)
+	carryErrs    int64
+	out          *Outcome
+}
+
+// client is one logical client's loop. In a closed loop it issues the next
+// operation when the previous one returns and measures from the actual send.
+// In an open loop it follows a fixed schedule of intended send times and
+// measures from the intended time (wrk2), so a stalled system is charged
+// for the requests it kept from being sent: no coordinated omission.
+func (r *runner) client(ctx context.Context, i int, s Session) {
+	w := newWorkload(r.cfg, i)
+	t := r.tallies[i]
+	g := &r.guards[i]
+	var interval time.Duration
+	var next time.Time
+	var timer *time.Timer
+	if r.cfg.Rate > 0 {
+		interval = time.Duration(float64(time.Second) * float64(r.cfg.Clients) / r.cfg.Rate)
+		// Stagger the clients across one interval so the offered load is
+		// smooth rather than a burst of Clients requests at once.
+		next = r.start.Add(interval * time.Duration(i) / time.Duration(r.cfg.Clients))
+		timer = time.NewTimer(time.Hour)
+		defer timer.Stop()
+	}
+	for ctx.Err() == nil {
+		var intended time.Time
+		if interval > 0 {
+			intended = next
+			next = next.Add(interval)
+			if d := time.Until(intended); d > 0 {
+				timer.Reset(d)
+				select {
+				case <-ctx.Done():
+					return
+				case <-timer.C:
+				}
+			}
+		} else {
+			intended = time.Now()
+		}
+		if !r.end.IsZero() && !intended.Before(r.end) {
+			return
+		}
+		measured := !intended.Before(r.measureStart)
+		if measured && r.cfg.Ops > 0 && r.issued.Add(1) > r.cfg.Ops {
+			return
+		}
+		op := w.next()
+		sent := intended
+		if interval > 0 {
+			sent = time.Now()
+		}
+		_, err := s.Do(g.begin(sent.Add(r.cfg.Timeout)), op)
+		if g.end() {
+			// Past its deadline: a timeout even if the answer raced the
+			// cut-off (for a write, the outcome is unknown either way).
+			err = errOpTimeout
+		}
+		done := time.Now()
+		if err != nil && ctx.Err() != nil {
+			return // cut short by the run's cancellation: not the target's fault
+		}
+		t.record(done.Sub(intended), done.UnixNano(), err, measured)
+	}
+}
+
+// report collects every client's interval once per second (aligned to the
+// start of measuring), prints the progress line and builds the time series,
+// until every client has finished.
+func (r *runner) report(ctx context.Context, clientsDone <-chan struct{}) {
+	tick, last := r.start, r.start
+	tickH := hist.New()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for finished := false; !finished; {
+		prev := tick
+		tick = tick.Add(time.Second)
+		if prev.Before(r.measureStart) && tick.After(r.measureStart) {
+			tick = r.measureStart // the first measured second starts exactly at measureStart
+		}
+		timer.Reset(time.Until(tick))
+		select {
+		case <-timer.C:
+		case <-clientsDone:
+			finished = true
+		case <-ctx.Done():
+			<-clientsDone // clients return promptly once ctx is done
+			finished = true
+		}
+		now := time.Now()
+		// The interval's phase follows the schedule; its length is what
+		// really passed since the last collection (the timer may be late).
+		r.collect(tickH, last, now, !prev.Before(r.measureStart))
+		last = now
+	}
+	if r.lastDone > 0 {
+		r.out.Elapsed = time.Unix(0, r.lastDone).Sub(r.measureStart)
+	}
+	if r.cfg.Duration > 0 && !r.out.Interrupted && ctx.Err() == nil && r.out.Elapsed < r.cfg.Duration {
+		r.out.Elapsed = r.cfg.Duration
+	}
+}
+
+// collect merges every client's interval since the last call.
+func (r *runner) collect(tickH *hdr.Histogram, from, now time.Time, measuring bool) {
+	tickH.Reset()
+	var ops, errs, warm int64
+	for _, t := range r.tallies {
+		iv := t.take()
+		tickH.Merge(iv.h)
+		ops += iv.ops
+		errs += iv.errs
+		warm += iv.warm
+		r.lastDone = max(r.lastDone, iv.lastDone)
+		r.out.Clamped += iv.clamped
+		for k, n := range iv.kinds {
+			if _, ok := r.out.ErrorKinds[k]; !ok && len(r.out.ErrorKinds) >= maxErrorKinds {
+				k = "other"
+			}
+			r.out.ErrorKinds[k] += n
+		}
+	}
+	r.out.Hist.Merge(tickH)
+	r.out.Ops += ops
+	r.out.Errors += errs
+	r.out.WarmupOps += warm
+	leader, leaderOK := uint64(0), false
+	if r.env.Leader != nil {
+		leader, leaderOK = r.env.Leader()
+	}
+	secs := max(now.Sub(from).Seconds(), 1e-9)
+	p50, p99 := tickH.ValueAtPercentile(50), tickH.ValueAtPercentile(99)
+	if !measuring {
+		// Operations due after measuring began that completed before the
+		// warm-up's last collection: they belong to the first measured second.
+		r.carryOps += ops
+		r.carryErrs += errs
+	} else {
+		ops += r.carryOps
+		errs += r.carryErrs
+		r.carryOps, r.carryErrs = 0, 0
+	}
+	if n := len(r.out.Series); measuring && secs < 0.5 && n > 0 {
+		// The stragglers after the last full second: fold them into it
+		// rather than plot a rate over a few milliseconds.
+		prev := &r.out.Series[n-1]
+		start := 0.0
+		if n > 1 {
+			start = r.out.Series[n-2].At
+		}
+		prev.At = now.Sub(r.measureStart).Seconds()
+		prev.Ops += ops
+		prev.Errors += errs
+		prev.Throughput = float64(prev.Ops) / (prev.At - start)
+	} else if measuring {
+		s := results.Second{At: now.Sub(r.measureStart).Seconds(), Ops: ops, Throughput: float64(ops) / secs,
+			P50: p50, P99: p99, Errors: errs}
+		if leaderOK {
+			s.Leader = leader
+		}
+		r.out.Series = append(r.out.Series, s)
+	}
+	if r.env.Progress == nil || secs < 0.5 {
+		return // nothing to show, or the last few stragglers (the report follows)
+	}
+	ldr := "?"
+	if leaderOK {
+		ldr = fmt.Sprintf("n%d", leader)
+	}
+	if !measuring {
+		// Warm-up latencies are not recorded (they would need a second
+		// histogram per client); the rate shows the cluster is serving.
+		fmt.Fprintf(r.env.Progress, "[%5.1fs] %9.0f ops/s  warm-up  leader %s\n",
+			now.Sub(r.start).Seconds(), float64(warm)/secs, ldr)
+		return
+	}
+	fmt.Fprintf(r.env.Progress, "[%5.1fs] %9.0f ops/s  p50 %s  p99 %s  errors %d  leader %s\n",
+		now.Sub(r.start).Seconds(), float64(ops)/secs, FormatNs(p50), FormatNs(p99), errs, ldr)
+}
+
+// FormatNs prints a latency in the unit that suits it (µs, ms or s).
+func FormatNs(ns int64) string {
+	switch {
+	case ns < 1e6:
+		return fmt.Sprintf("%.0fµs", float64(ns)/1e3)
+	case ns < 1e9:
+		return fmt.Sprintf("%.2fms", float64(ns)/1e6)
+	default:
+		return fmt.Sprintf("%.2fs", float64(ns)/1e9)
+	}
+}

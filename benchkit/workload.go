@@ -1,0 +1,90 @@
+package benchkit
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"strconv"
+)
+
+// workload generates one client's operations without allocating: the key and
+// value buffers are reused for every Op (see Session.Do for ownership).
+//
+// Key layout (KeySize = 16 bytes), zero-padded decimal so keys read well in
+// logs and sort by index:
+//
+//	+---+-------------------------+
+//	| k |  key index, 15 digits   |
+//	+---+-------------------------+
+//
+// Value layout (ValueSize bytes): the writer's client number and a per-client
+// counter, so every written value is distinct (the later linearizability
+// check needs that), then filler:
+//
+//	+----------------+----------------+------------------+
+//	| client (8, BE) | counter (8, BE)| filler 'x'...    |
+//	+----------------+----------------+------------------+
+//	(values shorter than 16 bytes hold a prefix of this)
+type workload struct {
+	rng       *rand.Rand
+	zipf      *rand.Zipf // nil for uniform
+	keys      uint64
+	readRatio float64
+	key       [KeySize]byte
+	value     []byte
+	client    uint64
+	counter   uint64
+}
+
+func newWorkload(cfg Config, client int) *workload {
+	rng := rand.New(rand.NewPCG(cfg.Seed, uint64(client)))
+	w := &workload{
+		rng:       rng,
+		keys:      uint64(cfg.Keys),
+		readRatio: cfg.ReadRatio,
+		value:     make([]byte, cfg.ValueSize),
+		client:    uint64(client),
+	}
+	if cfg.Dist == Zipf {
+		w.zipf = rand.NewZipf(rng, cfg.ZipfS, 1, w.keys-1)
+	}
+	for i := range w.value {
+		w.value[i] = 'x'
+	}
+	return w
+}
+
+// keyIndex picks the next key's index in [0, keys).
+func (w *workload) keyIndex() uint64 {
+	if w.zipf != nil {
+		return w.zipf.Uint64()
+	}
+	return w.rng.Uint64N(w.keys)
+}
+
+// next returns the next operation; its slices are valid until the next call.
+func (w *workload) next() Op {
+	k := formatKey(w.key[:], w.keyIndex())
+	if w.readRatio > 0 && w.rng.Float64() < w.readRatio {
+		return Op{Kind: OpGet, Key: k}
+	}
+	w.counter++
+	var stamp [16]byte
+	binary.BigEndian.PutUint64(stamp[:8], w.client)
+	binary.BigEndian.PutUint64(stamp[8:], w.counter)
+	copy(w.value, stamp[:])
+	return Op{Kind: OpPut, Key: k, Value: w.value}
+}
+
+// formatKey writes key index i into dst (KeySize bytes) and returns it.
+func formatKey(dst []byte, i uint64) []byte {
+	dst = dst[:KeySize]
+	dst[0] = 'k'
+	var digits [20]byte
+	d := strconv.AppendUint(digits[:0], i, 10)
+	pad := KeySize - 1 - len(d)
+	for j := 1; j <= pad; j++ {
+		dst[j] = '0'
+	}
+	copy(dst[1+pad:], d)
+	return dst
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/mpaxos/mpaxos/benchkit"
+	"github.com/mpaxos/mpaxos/benchkit/results"
+)
+
+const compareSynopsis = `usage: bench compare [-force] [-out NAME] A.json B.json [C.json ...]
+
+Prints the runs side by side (throughput and percentiles, with ratios to
+the first run) and writes NAME.svg overlaying their percentile curves.
+Refuses runs of different durability modes unless -force.
+
+flags:`
+
+func cmdCompare(args, argv []string, stdout io.Writer) error {
+	fs := newFlagSet("bench compare")
+	force := fs.Bool("force", false, "compare runs even if their durability modes differ")
+	out := fs.String("out", "", "write the overlay plot to `NAME`.svg (default results/compare-<timestamp>)")
+	files, err := parse(fs, args, compareSynopsis, stdout, true)
+	if err != nil {
+		return err
+	}
+	return compare(files, *force, *out, stdout)
+}
+
+func compare(files []string, force bool, out string, stdout io.Writer) error {
+	if len(files) < 2 {
+		return usageError{"compare needs at least two result files"}
+	}
+	rs := make([]*results.Result, len(files))
+	names := make([]string, len(files))
+	for i, f := range files {
+		r, err := results.Load(f)
+		if err != nil {
+			return err
+		}
+		rs[i], names[i] = r, benchkit.RunName(f)
+	}
+	if err := benchkit.CheckComparable(rs, force); err != nil {
+		return err
+	}
+	svg, err := benchkit.CompareSVG(rs, names)
+	if err != nil {
+		return err
+	}
+	if out == "" {
+		out = filepath.Join("results", "compare-"+time.Now().UTC().Format("20060102T150405Z"))
+	}
+	path := results.Base(out) + ".svg"
+	if err := results.WriteFiles(results.Output{Path: path, Data: svg}); err != nil {
+		return err
+	}
+	benchkit.WriteCompare(stdout, rs, names)
+	fmt.Fprintf(stdout, "plot: %s\n", path)
+	return nil
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mpaxos/mpaxos/benchkit"
+)
+
+// runOpts are the run flags that are not part of benchkit.Config.
+type runOpts struct {
+	out     string // -out: results base name
+	nodeBin string // -node-bin: prebuilt cmd/node
+	quiet   bool   // -quiet: no progress lines
+	ceiling bool   // -ceiling: measure null mode first and report the fraction
+}
+
+// listFlag is a comma-separated list of strings (-cluster a,b,c).
+type listFlag struct{ p *[]string }
+
+func (l listFlag) String() string {
+	if l.p == nil {
+		return ""
+	}
+	return strings.Join(*l.p, ",")
+}
+
+func (l listFlag) Set(s string) error {
+	*l.p = nil
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			*l.p = append(*l.p, f)
+		}
+	}
+	return nil
+}
+
+// intsFlag is a comma-separated list of non-negative integers (sweeps).
+type intsFlag struct{ p *[]int }
+
+func (l intsFlag) String() string {
+	if l.p == nil {
+		return ""
+	}
+	s := make([]string, len(*l.p))
+	for i, v := range *l.p {
+		s[i] = strconv.Itoa(v)
+	}
+	return strings.Join(s, ",")
+}
+
+func (l intsFlag) Set(s string) error {
+	*l.p = nil
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v < 0 {
+			return fmt.Errorf("%q is not a non-negative integer", f)
+		}
+		*l.p = append(*l.p, v)
+	}
+	return nil
+}
+
+// distFlag accepts uniform or zipf.
+type distFlag struct{ p *benchkit.Dist }
+
+func (d distFlag) String() string {
+	if d.p == nil {
+		return ""
+	}
+	return string(*d.p)
+}
+
+func (d distFlag) Set(s string) error {
+	switch benchkit.Dist(s) {
+	case benchkit.Uniform, benchkit.Zipf:
+		*d.p = benchkit.Dist(s)
+		return nil
+	}
+	return fmt.Errorf("want uniform or zipf, got %q", s)
+}
+
+// bindRun registers the run flags on fs, writing into cfg and o. With
+// sweep, the swept knobs (-batch-size, -pipeline, -clients) are left for
+// the caller to register as lists.
+func bindRun(fs *flag.FlagSet, cfg *benchkit.Config, o *runOpts, sweep bool) {
+	fs.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "number of local `nodes` to start (1..15)")
+	fs.Var(listFlag{&cfg.Cluster}, "cluster", "target a running cluster at these client `host:port,...` instead of starting one")
+	fs.Var(listFlag{&cfg.ClusterAdmin}, "cluster-admin", "admin `host:port,...` of the running -cluster (for the current leader)")
+	fs.BoolVar(&cfg.Keep, "keep", cfg.Keep, "keep the started cluster's data and logs")
+	fs.StringVar(&o.nodeBin, "node-bin", "", "use this prebuilt cmd/node `binary` instead of building it")
+	if !sweep {
+		fs.IntVar(&cfg.Engine.BatchSize, "batch-size", 0, "engine: max commands per batch (0: node default)")
+		fs.IntVar(&cfg.Engine.Pipeline, "pipeline", 0, "engine: max unacknowledged slots (0: node default)")
+		fs.IntVar(&cfg.Clients, "clients", cfg.Clients, "concurrent logical clients, each with one outstanding operation")
+	}
+	fs.IntVar(&cfg.Engine.BatchBytes, "batch-bytes", 0, "engine: max bytes per batch (0: node default)")
+	fs.DurationVar(&cfg.Engine.BatchDelay, "batch-delay", 0, "engine: max time a batch waits to fill (0: node default)")
+	fs.BoolVar(&cfg.Engine.Sync, "sync", cfg.Engine.Sync, "engine: sync every write to disk before acknowledging")
+	fs.BoolVar(&cfg.Engine.Null, "null", false, "start the nodes in null mode: answer clients without replicating or storing")
+	fs.BoolVar(&o.ceiling, "ceiling", false, "first run the same workload in -null mode and report this run as a fraction of it")
+	fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "client connections shared by all clients")
+	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measured run time (after -warmup)")
+	fs.Int64Var(&cfg.Ops, "ops", 0, "stop after this many measured operations instead of -duration")
+	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "unmeasured warm-up before measuring")
+	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "timeout of one operation")
+	fs.IntVar(&cfg.ValueSize, "value-size", cfg.ValueSize, "value size in `bytes` (keys are 16 bytes)")
+	fs.IntVar(&cfg.Keys, "keys", cfg.Keys, "number of distinct keys")
+	fs.Float64Var(&cfg.ReadRatio, "read-ratio", cfg.ReadRatio, "fraction of operations that are gets (0..1)")
+	fs.Var(distFlag{&cfg.Dist}, "dist", "key distribution: uniform or zipf")
+	fs.Float64Var(&cfg.ZipfS, "zipf-s", cfg.ZipfS, "zipf exponent s (> 1)")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "open loop: total offered `ops/s`, latency from intended send times (0: closed loop)")
+	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed for key and operation choice (0: from the clock)")
+	fs.StringVar(&o.out, "out", "", "results base `name`: writes NAME.json, NAME.hgrm, NAME.svg (default results/<timestamp>)")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines")
+}
+
+// finishRun applies flag interplay after parsing: -ops alone means no
+// -duration, and a zero seed becomes a recorded clock seed.
+func finishRun(fs *flag.FlagSet, cfg *benchkit.Config) {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["ops"] && !set["duration"] {
+		cfg.Duration = 0
+	}
+	if !set["conns"] && cfg.Conns > cfg.Clients && cfg.Clients > 0 {
+		cfg.Conns = cfg.Clients // the default 4 connections, but never more than clients
+	}
+	if len(cfg.Cluster) > 0 {
+		cfg.Nodes = len(cfg.Cluster) // what is measured, not the unused default
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = uint64(time.Now().UnixNano())
+	}
+}
+
+// parseInterleaved parses flags that may follow positional arguments
+// (bench compare A.json B.json -force) and returns the positionals.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mpaxos/mpaxos/benchkit/cluster/fakenode"
+	"github.com/mpaxos/mpaxos/benchkit/results"
+)
+
+// The test binary doubles as a fake cmd/node (see fakenode), so the whole
+// command, cluster launcher included, runs without the real node.
+func TestMain(m *testing.M) {
+	if os.Getenv(fakenode.Env) == "node" {
+		fakenode.Main(os.Args[1:])
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// localEnv points the launcher at the fake node and returns the directory
+// where the nodes write their pids and the temporary directory in use.
+func localEnv(t *testing.T, env ...string) (pids, tmp string, nodeBin string) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids, tmp = t.TempDir(), t.TempDir()
+	t.Setenv(fakenode.Env, "node")
+	t.Setenv("FAKE_NODE_PIDS", pids)
+	t.Setenv("TMPDIR", tmp)
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	return pids, tmp, exe
+}
+
+// assertNoNodeLeft checks every fake node that started has exited (waiting
+// on pidfds, bounded) and the cluster's temporary directory is gone.
+func assertNoNodeLeft(t *testing.T, pids, tmp string, wantNodes int) {
+	t.Helper()
+	all, err := os.ReadDir(pids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ents []os.DirEntry
+	for _, e := range all {
+		if strings.HasSuffix(e.Name(), ".pid") { // not a half-written .tmp of a node killed at birth
+			ents = append(ents, e)
+		}
+	}
+	if len(ents) < wantNodes {
+		t.Fatalf("%d nodes started, want %d: the test proves nothing", len(ents), wantNodes)
+	}
+	for _, e := range ents {
+		b, _ := os.ReadFile(filepath.Join(pids, e.Name()))
+		pid, err := strconv.Atoi(string(b))
+		if err != nil {
+			t.Fatalf("%s: %q", e.Name(), b)
+		}
+		fd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			continue // gone and reaped
+		}
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 10000)
+		unix.Close(fd)
+		if n == 0 && (err == nil || errors.Is(err, unix.EINTR)) {
+			t.Fatalf("node pid %d still running after bench returned", pid)
+		}
+	}
+	left, _ := filepath.Glob(filepath.Join(tmp, "mpaxos-bench-*"))
+	if len(left) > 0 {
+		t.Fatalf("cluster directories left: %v", left)
+	}
+}
+
+func TestLocalClusterRun(t *testing.T) {
+	useFake(t, &fakeTarget{})
+	pids, tmp, bin := localEnv(t)
+	base := filepath.Join(t.TempDir(), "local")
+	code, out, errOut := bench(t, "-node-bin", bin, "-nodes", "3", "-clients", "4", "-ops", "300",
+		"-warmup", "0", "-batch-size", "16", "-out", base)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	t.Logf("report of a run on 3 fake nodes:\n%s", out)
+	for _, want := range []string{"3 nodes started on loopback, durability sync", "batch-size 16",
+		"queue", "quorum_wait", "400µs", "batch sizes  p50 16"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("report lacks %q:\n%s", want, out)
+		}
+	}
+	r, err := results.Load(base + ".json")
+	// Each node's stages were read twice: the difference is one read's growth.
+	if err != nil || len(r.Stages) != 6 || r.Stages[0].Latency.Count != 100 || r.BatchSizes == "" {
+		t.Fatalf("%v: stages %+v", err, r.Stages)
+	}
+	if err != nil || r.Cluster.External || r.Cluster.Nodes != 3 || len(r.Cluster.Addrs) != 3 || r.Cluster.DurabilitySource != "started" {
+		t.Fatalf("%v: cluster %+v", err, r.Cluster)
+	}
+	assertNoNodeLeft(t, pids, tmp, 3)
+}
+
+func TestLocalClusterInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	useFake(t, &fakeTarget{onOp: func(n int64) {
+		if n == 500 {
+			cancel() // Ctrl-C
+		}
+	}})
+	pids, tmp, bin := localEnv(t)
+	base := filepath.Join(t.TempDir(), "cut")
+	var o, e bytes.Buffer
+	code := realMain(ctx, []string{"bench", "-node-bin", bin, "-clients", "2", "-duration", "1h", "-warmup", "0", "-quiet", "-out", base}, &o, &e)
+	if code != 130 {
+		t.Fatalf("exit %d: %s", code, e.String())
+	}
+	if r, err := results.Load(base + ".json"); err != nil || !r.Interrupted {
+		t.Fatalf("partial results: %v", err)
+	}
+	assertNoNodeLeft(t, pids, tmp, 3)
+}
+
+func TestLocalClusterNodeFails(t *testing.T) {
+	useFake(t, &fakeTarget{})
+	pids, tmp, bin := localEnv(t, "FAKE_NODE_FAIL=2")
+	base := filepath.Join(t.TempDir(), "failed")
+	code, _, errOut := bench(t, "-node-bin", bin, "-ops", "10", "-out", base)
+	if code != 1 || !strings.Contains(errOut, "node 2 exited") || !strings.Contains(errOut, "address already in use") {
+		t.Fatalf("exit %d stderr %q", code, errOut)
+	}
+	if _, err := os.Stat(base + ".json"); !os.IsNotExist(err) {
+		t.Fatal("results written for a run that never started")
+	}
+	// The others may be stopped before they get to write their pid; the
+	// launcher reaps every process it started either way.
+	assertNoNodeLeft(t, pids, tmp, 1)
+}
+
+func TestLocalClusterWithoutStages(t *testing.T) {
+	useFake(t, &fakeTarget{})
+	pids, tmp, bin := localEnv(t, "FAKE_NODE_NO_STAGES=1")
+	code, out, errOut := bench(t, "-node-bin", bin, "-clients", "2", "-ops", "100", "-warmup", "0",
+		"-quiet", "-out", filepath.Join(t.TempDir(), "nostages"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "not reported: the nodes do not serve GET /stages") {
+		t.Fatalf("report:\n%s", out)
+	}
+	assertNoNodeLeft(t, pids, tmp, 3)
+}
+
+func TestLocalClusterCeiling(t *testing.T) {
+	useFake(t, &fakeTarget{})
+	pids, tmp, bin := localEnv(t)
+	base := filepath.Join(t.TempDir(), "ceil")
+	code, out, errOut := bench(t, "-node-bin", bin, "-clients", "2", "-ops", "200", "-warmup", "0", "-quiet",
+		"-ceiling", "-out", base)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	null, err := results.Load(base + "-null.json")
+	if err != nil || null.Durability != "null" {
+		t.Fatalf("null run: %v %+v", err, null)
+	}
+	r, err := results.Load(base + ".json")
+	if err != nil || r.Ceiling == nil || r.Ceiling.Throughput != null.Throughput || r.Durability != "sync" {
+		t.Fatalf("run: %v ceiling %+v", err, r.Ceiling)
+	}
+	if !strings.Contains(out, "null mode: nodes answer without replicating") || !strings.Contains(out, "% of it") {
+		t.Fatalf("report:\n%s", out)
+	}
+	assertNoNodeLeft(t, pids, tmp, 3)
+	if code, _, errOut := bench(t, "-cluster", "127.0.0.1:1", "-ceiling", "-ops", "1"); code != 2 || !strings.Contains(errOut, "-ceiling needs") {
+		t.Fatalf("-ceiling with -cluster: exit %d %q", code, errOut)
+	}
+}

@@ -1,0 +1,110 @@
+// Command bench is mpaxos's benchmark harness: it starts a local cluster of
+// real node processes (or targets a running one), drives clients against
+// it, and reports throughput and HdrHistogram latency percentiles.
+//
+//	bench [flags]                         run one benchmark (bench -h)
+//	bench compare [-force] A.json B.json  compare runs side by side
+//	bench sweep -batch-size 1,8,64 ...    run a grid of configurations
+//
+// The work is in package benchkit; this command maps flags to its Config.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/mpaxos/mpaxos/benchkit"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := realMain(ctx, os.Args, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// errInterrupted: the run was cut short by a signal; partial results were
+// written.
+var errInterrupted = errors.New("interrupted; partial results written")
+
+// realMain runs the command line argv and returns the exit status:
+// 0 success, 1 failure, 2 bad usage, 130 interrupted.
+// A cancelled ctx (Ctrl-C) stops the run; partial results are still written.
+func realMain(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
+	args := argv[1:]
+	var err error
+	switch {
+	case len(args) > 0 && args[0] == "compare":
+		err = cmdCompare(args[1:], argv, stdout)
+	case len(args) > 0 && args[0] == "sweep":
+		err = cmdSweep(ctx, args[1:], argv, stdout, stderr)
+	default:
+		err = cmdRun(ctx, args, argv, stdout, stderr)
+	}
+	var usage usageError
+	switch {
+	case err == nil || errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &usage):
+		fmt.Fprintf(stderr, "bench: %s (bench -h for help)\n", usage.msg)
+		return 2
+	case errors.Is(err, errInterrupted) || ctx.Err() != nil:
+		fmt.Fprintf(stderr, "bench: %v\n", err)
+		return 130
+	}
+	fmt.Fprintf(stderr, "bench: %v\n", err)
+	return 1
+}
+
+// usageError is a bad command line: printed as one line, exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// badUsage turns a flag or validation error into one line.
+func badUsage(err error) error {
+	msg := err.Error()
+	for _, p := range []string{benchkit.ErrConfig.Error() + ": ", benchkit.ErrSweep.Error() + ": "} {
+		msg = strings.ReplaceAll(msg, p, "")
+	}
+	return usageError{strings.ReplaceAll(msg, "\n", "; ")}
+}
+
+// newFlagSet returns a flag set that prints nothing on errors (the caller
+// prints one line; parse prints the usage on -h).
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// parse parses args; on -h it prints the usage to stdout and returns
+// flag.ErrHelp; other errors become a usageError.
+func parse(fs *flag.FlagSet, args []string, synopsis string, stdout io.Writer, interleaved bool) ([]string, error) {
+	var pos []string
+	var err error
+	if interleaved {
+		pos, err = parseInterleaved(fs, args)
+	} else {
+		err = fs.Parse(args)
+		pos = fs.Args()
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stdout, synopsis)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return nil, flag.ErrHelp
+	}
+	if err != nil {
+		return nil, usageError{err.Error()}
+	}
+	return pos, nil
+}

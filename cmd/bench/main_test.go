@@ -1,0 +1,258 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mpaxos/mpaxos/benchkit"
+	"github.com/mpaxos/mpaxos/benchkit/hist"
+	"github.com/mpaxos/mpaxos/benchkit/results"
+)
+
+// fakeTarget is a test double for the client library: every operation
+// succeeds after a short sleep; every failEvery-th fails.
+type fakeTarget struct {
+	n         atomic.Int64
+	failEvery int64
+	onOp      func(n int64) // called with each operation's number, if set
+}
+
+func (f *fakeTarget) Session() benchkit.Session { return fakeSession{f} }
+func (f *fakeTarget) Close() error              { return nil }
+
+type fakeSession struct{ f *fakeTarget }
+
+func (s fakeSession) Do(ctx context.Context, op benchkit.Op) (benchkit.Result, error) {
+	n := s.f.n.Add(1)
+	if s.f.onOp != nil {
+		s.f.onOp(n)
+	}
+	time.Sleep(20 * time.Microsecond)
+	if s.f.failEvery > 0 && n%s.f.failEvery == 0 {
+		return benchkit.Result{}, io.ErrUnexpectedEOF
+	}
+	return benchkit.Result{Found: op.Kind == benchkit.OpGet}, nil
+}
+
+// useFake routes the benchmark to a fake target for the test.
+func useFake(t *testing.T, f *fakeTarget) {
+	old := dialTarget
+	dialTarget = func(context.Context, []string, int) (benchkit.Target, error) { return f, nil }
+	t.Cleanup(func() { dialTarget = old })
+}
+
+func bench(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = realMain(context.Background(), append([]string{"bench"}, args...), &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestBadFlagsOneLine(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-clients", "0"}, "-clients must be at least 1"},
+		{[]string{"-dist", "pareto"}, "want uniform or zipf"},
+		{[]string{"-nosuch"}, "flag provided but not defined: -nosuch"},
+		{[]string{"-ops", "10", "-duration", "5s"}, "not both"},
+		{[]string{"-read-ratio", "2", "-keys", "0"}, "-keys must be 1.."},
+		{[]string{"extra"}, "unexpected argument"},
+		{[]string{"-duration", "ten"}, "invalid value"},
+		{[]string{"compare", "only-one.json"}, "at least two"},
+		{[]string{"sweep", "-batch-size", "1,x"}, "not a non-negative integer"},
+		{[]string{"sweep", "-cluster", "127.0.0.1:1", "-batch-size", "1,8"}, "cannot be swept on a running -cluster"},
+		{[]string{"sweep"}, "nothing to sweep"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			code, out, errOut := bench(t, tc.args...)
+			if code != 2 {
+				t.Fatalf("exit %d, want 2 (stderr %q)", code, errOut)
+			}
+			if strings.Count(errOut, "\n") != 1 || !strings.HasPrefix(errOut, "bench: ") || !strings.Contains(errOut, tc.want) {
+				t.Fatalf("stderr %q: want one line mentioning %q", errOut, tc.want)
+			}
+			if out != "" {
+				t.Fatalf("stdout %q", out)
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"compare", "-h"}, {"sweep", "-h"}} {
+		code, out, _ := bench(t, args...)
+		if code != 0 || !strings.Contains(out, "usage: bench") || !strings.Contains(out, "-out") {
+			t.Fatalf("%v: exit %d, stdout %q", args, code, out)
+		}
+	}
+}
+
+func wellFormedSVG(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := xml.NewDecoder(bytes.NewReader(b))
+	for {
+		_, err := d.Token()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+	}
+}
+
+// TestRunWritesResults runs the whole command against a fake target (a
+// running "cluster" whose client is the fake) and checks the files.
+func TestRunWritesResults(t *testing.T) {
+	f := &fakeTarget{failEvery: 50}
+	useFake(t, f)
+	base := filepath.Join(t.TempDir(), "results", "run1")
+	code, out, errOut := bench(t, "-cluster", "127.0.0.1:1", "-clients", "8", "-conns", "2",
+		"-duration", "1500ms", "-warmup", "200ms", "-out", base)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	t.Logf("output of the fake-target run:\n%s", out)
+	for _, want := range []string{"ops/s", "closed loop", "throughput", "p99.99", "errors", "per-stage latency not fetched",
+		"verdict", "not checked", "null mode not measured", base + ".json"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	r, err := results.Load(base + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Ops == 0 || r.Errors == 0 || r.Throughput <= 0 || r.Mode != "closed" || r.Durability != "sync" {
+		t.Fatalf("result %+v", r)
+	}
+	if len(r.Command) < 2 || r.Machine.GoVersion == "" || r.Machine.Cores == 0 || len(r.Series) == 0 {
+		t.Fatalf("command %v machine %+v series %d", r.Command, r.Machine, len(r.Series))
+	}
+	h, err := hist.Decode(r.Histogram)
+	if err != nil || h.TotalCount() != r.Ops {
+		t.Fatalf("histogram %v: %d values for %d ops", err, h.TotalCount(), r.Ops)
+	}
+	hf, err := os.Open(base + ".hgrm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hf.Close()
+	g, err := hist.ParseHgrm(hf)
+	if err != nil || g.TotalCount != r.Ops {
+		t.Fatalf("hgrm %v, total %d", err, g.TotalCount)
+	}
+	wellFormedSVG(t, base+".svg")
+
+	// Running again onto the same name overwrites our own files (and one
+	// client does not trip over the default of 4 connections)...
+	if code, _, errOut := bench(t, "-cluster", "127.0.0.1:1", "-clients", "1", "-ops", "100", "-warmup", "0", "-out", base, "-quiet"); code != 0 {
+		t.Fatalf("rerun: exit %d: %s", code, errOut)
+	}
+	// ...but never someone else's.
+	other := filepath.Join(filepath.Dir(base), "notes")
+	if err := os.WriteFile(other+".json", []byte(`{"my":"notes"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = bench(t, "-cluster", "127.0.0.1:1", "-ops", "10", "-out", other)
+	if code != 1 || !strings.Contains(errOut, "not a bench result; refusing to overwrite") || strings.Count(errOut, "\n") != 1 {
+		t.Fatalf("exit %d stderr %q", code, errOut)
+	}
+	if b, _ := os.ReadFile(other + ".json"); string(b) != `{"my":"notes"}` {
+		t.Fatal("foreign file was modified")
+	}
+}
+
+func TestCompareFixtures(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join("testdata", "a.json"), filepath.Join("testdata", "b.json")
+	code, out, errOut := bench(t, "compare", a, b, "-out", filepath.Join(dir, "cmp"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	ra, _ := results.Load(a)
+	rb, _ := results.Load(b)
+	for _, want := range []string{"ops/s", "p99.99", "a", "b",
+		benchkit.FormatNs(ra.Latency.P99), benchkit.FormatNs(rb.Latency.P99),
+		ratio(rb.Throughput / ra.Throughput), ratio(float64(rb.Latency.P99) / float64(ra.Latency.P99))} {
+		if !strings.Contains(out, want) {
+			t.Errorf("compare output lacks %q:\n%s", want, out)
+		}
+	}
+	wellFormedSVG(t, filepath.Join(dir, "cmp.svg"))
+
+	nosync := filepath.Join("testdata", "c_nosync.json")
+	code, _, errOut = bench(t, "compare", a, nosync, "-out", filepath.Join(dir, "cmp2"))
+	if code != 1 || !strings.Contains(errOut, "different durability modes") {
+		t.Fatalf("exit %d stderr %q", code, errOut)
+	}
+	if code, _, errOut = bench(t, "compare", "-force", a, nosync, "-out", filepath.Join(dir, "cmp2")); code != 0 {
+		t.Fatalf("-force: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut = bench(t, "compare", a, filepath.Join("testdata", "not_result.json")); code != 1 || !strings.Contains(errOut, "not a bench result") {
+		t.Fatalf("foreign file: exit %d stderr %q", code, errOut)
+	}
+}
+
+func ratio(v float64) string { return fmt.Sprintf("(%.2fx)", v) }
+
+// TestInterruptWritesPartialResults: Ctrl-C in the middle of a run ends it
+// with status 130 and still writes the results, marked interrupted.
+func TestInterruptWritesPartialResults(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := &fakeTarget{onOp: func(n int64) {
+		if n == 2000 {
+			cancel()
+		}
+	}}
+	useFake(t, f)
+	base := filepath.Join(t.TempDir(), "partial")
+	var o, e bytes.Buffer
+	code := realMain(ctx, []string{"bench", "-cluster", "127.0.0.1:1", "-clients", "4", "-conns", "1",
+		"-duration", "1h", "-warmup", "0", "-out", base, "-quiet"}, &o, &e)
+	if code != 130 || !strings.Contains(e.String(), "interrupted") {
+		t.Fatalf("exit %d stderr %q", code, e.String())
+	}
+	r, err := results.Load(base + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Interrupted || r.Ops < 1000 || !strings.Contains(o.String(), "INTERRUPTED") {
+		t.Fatalf("interrupted %v ops %d\n%s", r.Interrupted, r.Ops, o.String())
+	}
+}
+
+func TestOpenLoopReport(t *testing.T) {
+	useFake(t, &fakeTarget{})
+	base := filepath.Join(t.TempDir(), "open")
+	code, out, errOut := bench(t, "-cluster", "127.0.0.1:1", "-clients", "4", "-conns", "1", "-rate", "2000",
+		"-ops", "300", "-warmup", "0", "-dist", "zipf", "-read-ratio", "0.5", "-quiet", "-out", base)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"open loop at 2,000 ops/s", "coordinated omission corrected", "50% gets", "zipf"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	r, err := results.Load(base + ".json")
+	if err != nil || r.Mode != "open" || r.Ops != 300 {
+		t.Fatalf("%v: mode %q ops %d", err, r.Mode, r.Ops)
+	}
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mpaxos/mpaxos/benchkit"
+	"github.com/mpaxos/mpaxos/benchkit/cluster"
+	"github.com/mpaxos/mpaxos/benchkit/results"
+)
+
+const runSynopsis = `usage: bench [flags]
+
+Starts a local mpaxos cluster (-nodes real node processes on loopback, data
+in a temporary directory), waits for a leader, warms up, drives -clients
+logical clients for -duration, stops the cluster and prints the report.
+Writes NAME.json, NAME.hgrm and NAME.svg (-out NAME).
+
+  bench -nodes 5 -clients 200
+  bench -rate 50000 -duration 30s          open loop at 50k ops/s
+  bench -cluster 10.0.0.1:8001,10.0.0.2:8001,10.0.0.3:8001
+  bench compare results/a.json results/b.json
+  bench sweep -batch-size 1,8,64,256 -p99-max 10ms
+
+flags:`
+
+func cmdRun(ctx context.Context, args, argv []string, stdout, stderr io.Writer) error {
+	cfg := benchkit.DefaultConfig()
+	var o runOpts
+	fs := newFlagSet("bench")
+	bindRun(fs, &cfg, &o, false)
+	pos, err := parse(fs, args, runSynopsis, stdout, false)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", pos[0])}
+	}
+	finishRun(fs, &cfg)
+	if err := cfg.Validate(); err != nil {
+		return badUsage(err)
+	}
+	if o.ceiling && len(cfg.Cluster) > 0 {
+		return usageError{"-ceiling needs a cluster bench starts, not -cluster"}
+	}
+	name := o.out
+	if name == "" {
+		name = defaultName(cfg)
+	}
+	_, err = runMeasured(ctx, cfg, o, name, argv, stdout, stderr)
+	return err
+}
+
+// runMeasured is runOnce, preceded with -ceiling by the same workload on
+// null-mode nodes (NAME-null.*), whose throughput the run is reported
+// against: the ceiling set by the client path and the harness on this
+// machine, measured in the same invocation.
+func runMeasured(ctx context.Context, cfg benchkit.Config, o runOpts, name string, argv []string, stdout, stderr io.Writer) (*results.Result, error) {
+	if !o.ceiling || cfg.Engine.Null {
+		return runOnce(ctx, cfg, o, name, argv, nil, stdout, stderr)
+	}
+	nullCfg := cfg
+	nullCfg.Engine.Null = true
+	fmt.Fprintf(stdout, "=== ceiling: the same workload on null-mode nodes\n")
+	nres, err := runOnce(ctx, nullCfg, o, results.Base(name)+"-null", argv, nil, stdout, stderr)
+	if err != nil {
+		return nil, fmt.Errorf("ceiling run: %w", err)
+	}
+	fmt.Fprintf(stdout, "\n=== the run\n")
+	return runOnce(ctx, cfg, o, name, argv, nres, stdout, stderr)
+}
+
+// defaultName is results/<UTC time>-n<nodes>-c<clients>.
+func defaultName(cfg benchkit.Config) string {
+	n := fmt.Sprintf("n%d", cfg.Nodes)
+	if len(cfg.Cluster) > 0 {
+		n = "ext"
+	}
+	return filepath.Join("results", fmt.Sprintf("%s-%s-c%d", time.Now().UTC().Format("20060102T150405Z"), n, cfg.Clients))
+}
+
+// runOnce is one complete benchmark: the path every run and every sweep
+// point takes. It writes the result files and prints the report, and
+// returns errInterrupted (after writing) if ctx was cancelled mid-run.
+// ceiling, if not nil, is the null-mode run this one is reported against.
+func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, argv []string, ceiling *results.Result, stdout, stderr io.Writer) (*results.Result, error) {
+	base := results.Base(name)
+	for _, ext := range []string{".json", ".hgrm", ".svg"} {
+		// Refuse before spending minutes on a run whose results cannot be written.
+		if err := results.CheckOverwrite(base + ext); err != nil {
+			return nil, err
+		}
+	}
+	wd, _ := os.Getwd()
+	mod, err := cluster.FindModule(wd)
+	if err != nil {
+		mod = wd
+	}
+	started := time.Now()
+	machine := results.DescribeMachine(ctx, mod)
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	var (
+		addrs  []string
+		leader func() (uint64, bool)
+		info   results.Cluster
+		local  *cluster.Cluster
+		stages benchkit.StagesFunc
+	)
+	if len(cfg.Cluster) > 0 {
+		addrs = cfg.Cluster
+		info = results.Cluster{Nodes: len(addrs), External: true, Addrs: addrs, DurabilitySource: "flag"}
+		if len(cfg.ClusterAdmin) > 0 {
+			mon := cluster.NewMonitor(cfg.ClusterAdmin)
+			mctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			for _, st := range mon.Poll(mctx) {
+				if st.Sync != nil {
+					cfg.Engine.Sync = *st.Sync
+					info.DurabilitySource = "nodes"
+					break
+				}
+			}
+			go mon.Watch(mctx, 500*time.Millisecond)
+			leader = mon.Leader
+			stages = cluster.Stages(cfg.ClusterAdmin)
+		}
+	} else {
+		local, err = cluster.Start(ctx, cluster.Config{
+			Nodes: cfg.Nodes, Engine: cfg.Engine, Binary: o.nodeBin, ModuleDir: mod, Keep: cfg.Keep, Logger: logger,
+		})
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			local.Close()
+			if cfg.Keep {
+				fmt.Fprintf(stdout, "kept          cluster data and logs in %s\n", local.Dir)
+			}
+		}()
+		addrs, leader = local.ClientAddrs(), local.Leader
+		stages = cluster.Stages(local.AdminAddrs())
+		info = results.Cluster{Nodes: cfg.Nodes, Addrs: addrs, DurabilitySource: "started"}
+	}
+	tgt, err := dialTarget(ctx, addrs, cfg.Conns)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", strings.Join(addrs, ","), err)
+	}
+	defer tgt.Close()
+
+	env := benchkit.Env{Target: tgt, Leader: leader, Stages: stages}
+	if !o.quiet {
+		env.Progress = stdout
+	}
+	out, err := benchkit.Run(ctx, cfg, env)
+	if err != nil {
+		return nil, err
+	}
+	res, err := benchkit.NewResult(cfg, out, benchkit.Meta{
+		Name: base, Command: argv, StartedAt: started, Machine: machine, Cluster: info,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if ceiling != nil && ceiling.Throughput > 0 {
+		res.Ceiling = &results.Ceiling{Throughput: ceiling.Throughput, Fraction: res.Throughput / ceiling.Throughput}
+	}
+	files, err := benchkit.Files(base, res)
+	if err != nil {
+		return nil, err
+	}
+	if err := results.WriteFiles(files...); err != nil {
+		return nil, err
+	}
+	benchkit.WriteReport(stdout, res)
+	fmt.Fprintf(stdout, "%-12s %s.json  %s.hgrm  %s.svg\n", "results", base, base, base)
+	if local != nil {
+		if err := local.CheckAlive(); err != nil {
+			fmt.Fprintf(stdout, "%-12s a node exited during the run: %v\n", "WARNING", err)
+		}
+	}
+	if out.Interrupted {
+		return res, errInterrupted
+	}
+	return res, nil
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/mpaxos/mpaxos/benchkit"
+	"github.com/mpaxos/mpaxos/benchkit/cluster"
+	"github.com/mpaxos/mpaxos/benchkit/results"
+)
+
+const sweepSynopsis = `usage: bench sweep [-batch-size L] [-pipeline L] [-clients L] [-p99-max D] [run flags]
+
+Runs every combination of the comma-separated lists L, each point a full
+benchmark (its own cluster and result files NAME-<point>.json/.hgrm/.svg),
+prints throughput and p99 per point, marks the best throughput with p99
+within -p99-max, and writes NAME.json and NAME.svg (throughput against p99).
+
+  bench sweep -batch-size 1,8,64,256 -pipeline 1,16,128 -p99-max 10ms
+
+flags:`
+
+func cmdSweep(ctx context.Context, args, argv []string, stdout, stderr io.Writer) error {
+	base := benchkit.DefaultConfig()
+	var o runOpts
+	var grid benchkit.Grid
+	fs := newFlagSet("bench sweep")
+	bindRun(fs, &base, &o, true)
+	fs.Var(intsFlag{&grid.BatchSize}, "batch-size", "engine batch sizes to sweep, e.g. 1,8,64 (0: node default)")
+	fs.Var(intsFlag{&grid.Pipeline}, "pipeline", "engine pipeline depths to sweep (0: node default)")
+	fs.Var(intsFlag{&grid.Clients}, "clients", "client counts to sweep (default: 50)")
+	p99Max := fs.Duration("p99-max", 0, "mark the best throughput with p99 at most this (0: no bound)")
+	pos, err := parse(fs, args, sweepSynopsis, stdout, false)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", pos[0])}
+	}
+	finishRun(fs, &base)
+	if *p99Max < 0 {
+		return usageError{"-p99-max must not be negative"}
+	}
+	if err := base.Validate(); err != nil {
+		return badUsage(err)
+	}
+	if err := grid.Validate(base); err != nil {
+		return badUsage(err)
+	}
+	if o.ceiling && len(base.Cluster) > 0 {
+		return usageError{"-ceiling needs a cluster bench starts, not -cluster"}
+	}
+	name := o.out
+	if name == "" {
+		name = defaultName(base) + "-sweep"
+	}
+	name = results.Base(name)
+	for _, ext := range []string{".json", ".svg"} {
+		if err := results.CheckOverwrite(name + ext); err != nil {
+			return err
+		}
+	}
+	if o.nodeBin == "" && len(base.Cluster) == 0 {
+		// Build cmd/node once for every point rather than once per point.
+		bin, cleanup, err := buildNode(ctx)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		o.nodeBin = bin
+	}
+	sw := benchkit.NewSweep(name, argv, *p99Max)
+	pts := grid.Points(base)
+	var runErr error
+	for i, pt := range pts {
+		fmt.Fprintf(stdout, "\n=== sweep point %d/%d: %s\n", i+1, len(pts), pt.Label())
+		file := name + "-" + pt.Label()
+		res, err := runMeasured(ctx, pt.Apply(base), o, file, argv, stdout, stderr)
+		if res != nil {
+			sw.Rows = append(sw.Rows, benchkit.SweepRow{Point: pt, Label: pt.Label(), File: file + ".json",
+				Throughput: res.Throughput, P99: res.Latency.P99, Errors: res.Errors})
+		}
+		if err != nil {
+			runErr = fmt.Errorf("sweep point %s: %w", pt.Label(), err)
+			break // interrupted or failed: keep what was measured
+		}
+	}
+	if len(sw.Rows) == 0 {
+		return runErr
+	}
+	sw.MarkBest()
+	fmt.Fprintf(stdout, "\nsweep %s (%d of %d points)\n", name, len(sw.Rows), len(pts))
+	sw.WriteTable(stdout)
+	if err := writeSweep(sw); err != nil {
+		return errors.Join(runErr, err)
+	}
+	fmt.Fprintf(stdout, "results: %s.json  %s.svg\n", name, name)
+	if errors.Is(runErr, errInterrupted) {
+		return errInterrupted
+	}
+	return runErr
+}
+
+func writeSweep(sw *benchkit.Sweep) error {
+	js, err := marshalIndent(sw)
+	if err != nil {
+		return err
+	}
+	return results.WriteFiles(
+		results.Output{Path: sw.Name + ".json", Data: js},
+		results.Output{Path: sw.Name + ".svg", Data: sw.SVG()},
+	)
+}
+
+func marshalIndent(v any) ([]byte, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// buildNode builds cmd/node into a temporary directory; cleanup removes it.
+func buildNode(ctx context.Context) (bin string, cleanup func(), err error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", nil, err
+	}
+	mod, err := cluster.FindModule(wd)
+	if err != nil {
+		return "", nil, err
+	}
+	dir, err := os.MkdirTemp("", "mpaxos-bench-bin-")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	if bin, err = cluster.Build(ctx, mod, dir); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	return bin, cleanup, nil
+}
