@@ -1,0 +1,131 @@
+package check
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestRecorder(t *testing.T) {
+	h, err := NewHistory(HistoryConfig{OpsPerClient: 2, Sample: func(k string) bool { return strings.HasPrefix(k, "s") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const clients, per = 8, 100
+	var wg sync.WaitGroup
+	for c := range clients {
+		rec := h.NewRecorder()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range per {
+				call := h.Now()
+				v := []byte(fmt.Sprintf("c%d-%d", c, i))
+				switch i % 5 {
+				case 0:
+					rec.Put("s1", v, call, h.Now(), OK)
+				case 1:
+					rec.Get("s1", v, true, call, h.Now(), OK)
+				case 2:
+					rec.Put("other", v, call, h.Now(), Unknown)
+				case 3:
+					rec.Get("other", nil, false, call, h.Now(), OK)
+				case 4:
+					rec.Delete("s2", call, h.Now(), Failed)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	ops, writes := h.Ops(), h.Writes()
+	// Sampled: puts and gets on s1 (the failed deletes are dropped).
+	if len(ops) != clients*per*2/5 {
+		t.Fatalf("%d sampled ops, want %d", len(ops), clients*per*2/5)
+	}
+	// Writes: puts on s1 and on other.
+	if len(writes) != clients*per*2/5 {
+		t.Fatalf("%d writes, want %d", len(writes), clients*per*2/5)
+	}
+	seen := map[int]bool{}
+	for _, op := range ops {
+		seen[op.Client] = true
+		if op.Key != "s1" || op.Call > op.Return {
+			t.Fatalf("bad op %+v", op)
+		}
+	}
+	if len(seen) != clients {
+		t.Fatalf("clients %v", seen)
+	}
+}
+
+func TestHistoryConfigValidate(t *testing.T) {
+	if _, err := NewHistory(HistoryConfig{OpsPerClient: -1}); err == nil {
+		t.Fatal("negative OpsPerClient accepted")
+	}
+	if err := DefaultHistoryConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestValue(t *testing.T) {
+	// Distinct values of every length up to a few words, and values that
+	// differ in one bit at any position, get distinct fingerprints.
+	seen := map[Value]string{}
+	add := func(b []byte) {
+		v := V(b)
+		if prev, dup := seen[v]; dup && prev != string(b) {
+			t.Fatalf("fingerprint collision: %q and %q", prev, b)
+		}
+		seen[v] = string(b)
+	}
+	for n := range 40 {
+		b := make([]byte, n)
+		add(b)
+		for i := range n {
+			for bit := range 8 {
+				c := append([]byte(nil), b...)
+				c[i] ^= 1 << bit
+				add(c)
+			}
+		}
+	}
+	for i := range 100000 {
+		add([]byte(fmt.Sprintf("client-%d-seq-%d-padding-padding-padding", i%97, i)))
+	}
+	if got := VS("hello").String(); got != `"hello"` {
+		t.Fatalf("String %s", got)
+	}
+	if got := VS("0123456789abcdefXYZ").String(); got != `"0123456789ab"…(19B)` {
+		t.Fatalf("String %s", got)
+	}
+	if V(nil) != (Value{sum: fingerprint(nil)}) || V(nil) != VS("") {
+		t.Fatal("empty values differ")
+	}
+}
+
+func BenchmarkRecord(b *testing.B) {
+	h, _ := NewHistory(HistoryConfig{OpsPerClient: b.N})
+	rec := h.NewRecorder()
+	v := make([]byte, 128)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		call := h.Now()
+		rec.Put("key-000042", v, call, h.Now(), OK)
+	}
+}
+
+func BenchmarkRecordParallel(b *testing.B) {
+	h, _ := NewHistory(HistoryConfig{OpsPerClient: b.N})
+	v := make([]byte, 128)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		rec := h.NewRecorder()
+		for pb.Next() {
+			call := h.Now()
+			rec.Get("key-000042", v, true, call, h.Now(), OK)
+		}
+	})
+}
