@@ -51,7 +51,6 @@ func combine(members []NodeID, active []netFault) map[NodeID]NetSpec {
 	out := make(map[NodeID]NetSpec, len(members))
 	for _, id := range members {
 		var s NetSpec
-		pass := 1.0
 		for _, f := range active {
 			c, ok := f.spec[id]
 			if !ok {
@@ -64,10 +63,11 @@ func combine(members []NodeID, active []netFault) map[NodeID]NetSpec {
 			}
 			s.Delay = max(s.Delay, c.Delay)
 			s.Jitter = max(s.Jitter, c.Jitter)
-			pass *= 1 - c.Loss
+			// 1 - (1-a)(1-b), written so that one loss alone
+			// passes through exactly.
+			s.Loss = s.Loss + c.Loss - s.Loss*c.Loss
 		}
 		slices.Sort(s.Block)
-		s.Loss = 1 - pass
 		out[id] = s
 	}
 	return out

@@ -217,39 +217,43 @@ func (r *Runner) Run(ctx context.Context, origin time.Time) error {
 	r.mu.origin = origin
 	r.mu.Unlock()
 	var plan []action
-	for i, e := range r.sched {
-		plan = append(plan, action{at: e.At, ev: i})
-		if e.Kind.IsFault() && e.For > 0 {
-			plan = append(plan, action{at: e.At + e.For, ev: i, heal: true})
-		}
+	for i := range r.sched {
+		plan = append(plan, action{at: r.sched[i].At, ev: i})
 	}
-	// Heals first at equal times: kill=2@5s+5s,kill=2@10s is valid.
-	slices.SortStableFunc(plan, func(a, b action) int {
-		if a.at != b.at {
-			return cmp.Compare(a.at, b.at)
-		}
-		if a.heal != b.heal {
-			if a.heal {
-				return -1
-			}
-			return 1
-		}
-		return 0
-	})
-	for _, a := range plan {
+	for len(plan) > 0 {
+		a := plan[0]
+		plan = plan[1:]
 		if err := r.cfg.Clock.Sleep(ctx, a.at-r.cfg.Clock.Now().Sub(origin)); err != nil {
 			return err
 		}
 		if a.heal {
 			r.healEvent(ctx, a.ev)
-		} else {
-			r.fire(ctx, a.ev)
+		} else if start, ok := r.fire(ctx, a.ev); ok && r.sched[a.ev].For > 0 {
+			// A fault lasts its duration from when it took effect,
+			// which may be later than planned (a leader to wait for).
+			plan = insertAction(plan, action{at: start + r.sched[a.ev].For, ev: a.ev, heal: true})
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// insertAction inserts a into plan, which is sorted by time; a heal goes
+// before the events firing at the same time, so kill=2@5s+5s,kill=2@10s
+// is valid.
+func insertAction(plan []action, a action) []action {
+	i, _ := slices.BinarySearchFunc(plan, a, func(x, y action) int {
+		if c := cmp.Compare(x.at, y.at); c != 0 {
+			return c
+		}
+		if x.heal && !y.heal {
+			return -1
+		}
+		return 1
+	})
+	return slices.Insert(plan, i, a)
 }
 
 // Records returns a copy of every event's record, in schedule order. Safe
@@ -279,8 +283,8 @@ func (r *Runner) Active() []string {
 
 func (r *Runner) now() time.Duration { return r.cfg.Clock.Now().Sub(r.mu.origin) }
 
-// fire performs event i.
-func (r *Runner) fire(ctx context.Context, i int) {
+// fire performs event i and returns when it took effect, if it did.
+func (r *Runner) fire(ctx context.Context, i int) (time.Duration, bool) {
 	e := r.sched[i]
 	targets, err := r.resolve(ctx, e)
 	r.mu.Lock()
@@ -294,13 +298,14 @@ func (r *Runner) fire(ctx context.Context, i int) {
 	if err != nil {
 		rec.Err = err
 		r.log.Warn("fault not injected", "event", e.String(), "targets", targets, "err", err)
-		return
+		return 0, false
 	}
 	rec.Fired = true
 	if !e.Kind.IsFault() {
 		rec.Healed, rec.End = true, rec.Start
 	}
 	r.log.Info("fault injected", "event", e.String(), "targets", targets, "at", rec.Start)
+	return rec.Start, true
 }
 
 // injectLocked performs event i's action on targets.
