@@ -192,8 +192,13 @@ func (h *History) NewRecorder() *Recorder {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	r := &Recorder{h: h, id: len(h.mu.clients)}
-	r.mu.ops = make([]Op, 0, h.cfg.OpsPerClient)
-	r.mu.writes = make([]Op, 0, h.cfg.OpsPerClient)
+	// Only one slice is pre-sized: with sampling, the slice of the kind
+	// that is not expected grows on demand.
+	if h.cfg.Sample == nil {
+		r.mu.ops = make([]Op, 0, h.cfg.OpsPerClient)
+	} else {
+		r.mu.writes = make([]Op, 0, h.cfg.OpsPerClient)
+	}
 	h.mu.clients = append(h.mu.clients, r)
 	return r
 }
@@ -208,7 +213,7 @@ type Recorder struct {
 	mu struct {
 		sync.Mutex
 		ops    []Op // sampled keys, every kind
-		writes []Op // every key, writes only
+		writes []Op // writes on keys not sampled (sampled ones are in ops)
 	}
 }
 
@@ -230,8 +235,7 @@ func (r *Recorder) Record(op Op) {
 	r.mu.Lock()
 	if sampled {
 		r.mu.ops = append(r.mu.ops, op)
-	}
-	if write {
+	} else {
 		r.mu.writes = append(r.mu.writes, op)
 	}
 	r.mu.Unlock()
@@ -265,20 +269,31 @@ func (r *Recorder) CAS(key string, expect, value []byte, ok bool, call, ret int6
 // Ops returns a copy of the recorded operations on sampled keys, every
 // client's in turn, for CheckLinearizable. It may be called while clients
 // still record; it then sees a prefix of each client's operations.
-func (h *History) Ops() []Op { return h.collect(func(r *Recorder) []Op { return r.mu.ops }) }
+func (h *History) Ops() []Op {
+	return h.collect(func(dst []Op, r *Recorder) []Op { return append(dst, r.mu.ops...) })
+}
 
 // Writes returns a copy of every recorded write (sampled or not), for
 // LostWrites.
-func (h *History) Writes() []Op { return h.collect(func(r *Recorder) []Op { return r.mu.writes }) }
+func (h *History) Writes() []Op {
+	return h.collect(func(dst []Op, r *Recorder) []Op {
+		for i := range r.mu.ops {
+			if r.mu.ops[i].Kind.isWrite() {
+				dst = append(dst, r.mu.ops[i])
+			}
+		}
+		return append(dst, r.mu.writes...)
+	})
+}
 
-func (h *History) collect(sel func(r *Recorder) []Op) []Op {
+func (h *History) collect(add func(dst []Op, r *Recorder) []Op) []Op {
 	h.mu.Lock()
 	clients := append([]*Recorder(nil), h.mu.clients...)
 	h.mu.Unlock()
 	var out []Op
 	for _, r := range clients {
 		r.mu.Lock()
-		out = append(out, sel(r)...)
+		out = add(out, r)
 		r.mu.Unlock()
 	}
 	return out
