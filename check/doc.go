@@ -24,6 +24,15 @@
 // logical client, with pre-sized slices and its own uncontended mutex, and
 // values kept as 64-bit fingerprints (Value) instead of copies.
 //
+// What the client's answers mean here: success is OK; client.ErrCASFailed is
+// OK with CASOK false; ErrTimeout, ErrNoQuorum, ErrClosed and a cancelled
+// context are Unknown (the command may still be applied, exactly once, by a
+// retry already in flight); only an answer that says the command was not
+// executed (a malformed request) is Failed. Reads the client asked to be
+// served stale must not be recorded: they are not meant to be linearizable.
+// Every value written should be unique per key (tag it with the client and
+// sequence number), so a read names the write it saw.
+//
 // Typical use by the harness:
 //
 //	h, _ := check.NewHistory(check.HistoryConfig{OpsPerClient: 1 << 16, Sample: sampled})

@@ -10,6 +10,11 @@ import (
 // POST /faults): what happens to the messages it sends to its peers. A
 // symmetric partition is both sides blocking each other; a one-way fault is
 // one side blocking the other. The zero NetSpec is a healthy network.
+//
+// A NetSpec replaces the node's previous setting. On net/transport's Faults
+// hook of node self it is: Heal(); OneWay(self, b) for each b in Block;
+// Delay(Delay, Jitter); DropRate(Loss). Delay and loss act on the messages
+// each node sends, so a delay of D adds 2D to a round trip.
 type NetSpec struct {
 	// Block lists the peers this node's messages to are dropped, sorted.
 	Block []NodeID

@@ -207,3 +207,34 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestUsageExamples parses every example of Usage, so the help text cannot
+// drift from the parser.
+func TestUsageExamples(t *testing.T) {
+	n := 0
+	for _, line := range strings.Split(Usage, "\n") {
+		if !strings.HasPrefix(line, "  ") {
+			continue
+		}
+		ev := strings.Fields(line)[0]
+		n++
+		// Instants need something to undo; give them an open fault.
+		prefix := map[string]string{"restart": "kill=2@1s", "resume": "pause=2@1s", "heal": "delay=1ms@1s"}
+		text := ev
+		for k, p := range prefix {
+			if strings.HasPrefix(ev, k) {
+				text = p + "," + ev
+			}
+		}
+		if _, err := Parse(text); err != nil {
+			t.Errorf("example %q: %v", ev, err)
+		}
+	}
+	if n < 15 {
+		t.Fatalf("only %d examples found", n)
+	}
+	ex := Usage[strings.LastIndex(Usage, "Example: ")+len("Example: "):]
+	if _, err := Parse(ex); err != nil {
+		t.Fatalf("example %q: %v", ex, err)
+	}
+}
