@@ -306,7 +306,7 @@ func TestRunnerErrors(t *testing.T) {
 	clk := &fakeClock{now: t0}
 	c := newFakeCluster(clk, 3, 1)
 	c.electAfter = time.Hour // nobody takes over
-	r, err := run(t, "kill-leader@1s,kill-leader@2s+1s,restart=2@3s,kill=3@4s+1s", c)
+	r, err := run(t, "kill-leader@1s,kill-leader@2s+1s,restart=2@3s,kill=3@4s+1s,pause-leader@10s,pause=3@11s+1s", c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +324,27 @@ func TestRunnerErrors(t *testing.T) {
 	if !recs[3].Fired || !recs[3].Healed {
 		t.Fatalf("later events did not run: %v", recs[3])
 	}
-	wantLog(t, c, "1s kill 1", "7s kill 3", "8s restart 3")
+	// Still no leader for the pause at 10 s; the pause due at 11 s fires
+	// late, when the wait gave up at 15 s, and lasts its full second.
+	if !errors.Is(recs[4].Err, ErrNoLeader) || !recs[5].Fired {
+		t.Fatalf("pauses: %v / %v", recs[4], recs[5])
+	}
+	wantLog(t, c, "1s kill 1", "7s kill 3", "8s restart 3", "15s pause 3", "16s resume 3")
+}
+
+func TestRunnerKillPausedNode(t *testing.T) {
+	clk := &fakeClock{now: t0}
+	c := newFakeCluster(clk, 3, 1)
+	// The follower chosen for the kill is not the paused node 2.
+	r, err := run(t, "pause=2@1s+10s,kill-follower@2s+1s,kill=2@20s+1s", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := r.Records()
+	if !slices.Equal(recs[1].Targets, []NodeID{3}) || recs[1].Err != nil {
+		t.Fatalf("kill-follower: %v", recs[1])
+	}
+	wantLog(t, c, "1s pause 2", "2s kill 3", "3s restart 3", "11s resume 2", "20s kill 2", "21s restart 2")
 }
 
 func TestRunnerCancel(t *testing.T) {

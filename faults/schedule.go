@@ -418,8 +418,16 @@ func (s Schedule) validate() []error {
 		case Kill, Pause:
 			o := open{until: e.End(), ev: i}
 			if e.Target.Role == Node {
-				if prev, ok := down[e.Kind][e.Target.Node]; ok {
-					bad(i, "node %d is still %s by %q", e.Target.Node, map[Kind]string{Kill: "killed", Pause: "paused"}[e.Kind], s[prev.ev].String())
+				// Killing a stopped node, or stopping a dead one,
+				// overlaps just as killing a dead one does.
+				conflict := false
+				for _, k := range []Kind{Kill, Pause} {
+					if prev, ok := down[k][e.Target.Node]; ok {
+						bad(i, "node %d is still %s by %q", e.Target.Node, map[Kind]string{Kill: "killed", Pause: "paused"}[k], s[prev.ev].String())
+						conflict = true
+					}
+				}
+				if conflict {
 					continue
 				}
 				down[e.Kind][e.Target.Node] = o

@@ -130,6 +130,8 @@ func TestParseErrors(t *testing.T) {
 		{"kill=2@5s,kill=2@8s", []string{`node 2 is still killed by "kill=2@5s"`}},
 		{"kill=2@5s+10s,kill=2@8s", []string{`node 2 is still killed`}},
 		{"pause=1@1s+5s,pause=1@2s+1s", []string{`node 1 is still paused`}},
+		{"pause=1@1s+5s,kill=1@2s", []string{`node 1 is still paused`}},
+		{"kill=1@1s,pause=1@2s+1s", []string{`node 1 is still killed`}},
 		{"restart=2@1s", []string{`node 2 was never killed`}},
 		{"kill=1@1s,restart=2@2s", []string{`node 2 was never killed`}},
 		{"kill=2@1s+5s,restart=2@2s", []string{`which ends by itself`}},

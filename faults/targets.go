@@ -21,8 +21,10 @@ func (r *Runner) resolve(ctx context.Context, e Event) ([]NodeID, error) {
 		_, killed := r.mu.killed[id]
 		_, paused := r.mu.paused[id]
 		r.mu.Unlock()
-		if (e.Kind == Kill && killed) || (e.Kind == Pause && paused) {
-			return []NodeID{id}, fmt.Errorf("%w: node %d is already %s", ErrNoTarget, id, map[Kind]string{Kill: "killed", Pause: "paused"}[e.Kind])
+		if e.Kind != Isolate && (killed || paused) {
+			// Isolating a dead node is fine (it is told when it is
+			// back); killing or stopping it again is not.
+			return []NodeID{id}, fmt.Errorf("%w: node %d is already %s", ErrNoTarget, id, map[bool]string{true: "killed", false: "paused"}[killed])
 		}
 		return []NodeID{id}, nil
 	case Restart, Resume:
