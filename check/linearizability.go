@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -65,9 +66,10 @@ type LinResult struct {
 	// Ops is how many operations were checked, on Keys keys.
 	Ops, Keys int
 	// UnknownWrites is how many writes had an unknown outcome (checked as
-	// possibly applied); DroppedReads how many reads with an unknown
-	// outcome were left out.
-	UnknownWrites, DroppedReads int
+	// possibly applied), of which PrunedWrites were left out because
+	// nothing could tell whether they took effect (see CheckLinearizable);
+	// DroppedReads how many reads with an unknown outcome were left out.
+	UnknownWrites, PrunedWrites, DroppedReads int
 	// BadKeys lists, sorted, the keys whose operations admit no
 	// linearization (NotLinearizable only).
 	BadKeys []string
@@ -79,8 +81,8 @@ type LinResult struct {
 
 // String is the verdict line of a benchmark report.
 func (r LinResult) String() string {
-	s := fmt.Sprintf("linearizability: %v (%d ops on %d keys, %d unknown-outcome writes, %d unknown reads dropped; checked in %v)",
-		r.Verdict, r.Ops, r.Keys, r.UnknownWrites, r.DroppedReads, r.Elapsed.Round(time.Millisecond))
+	s := fmt.Sprintf("linearizability: %v (%d ops on %d keys, %d unknown-outcome writes (%d unobserved, left out), %d unknown reads dropped; checked in %v)",
+		r.Verdict, r.Ops, r.Keys, r.UnknownWrites, r.PrunedWrites, r.DroppedReads, r.Elapsed.Round(time.Millisecond))
 	if len(r.BadKeys) > 0 {
 		s += fmt.Sprintf("; violating keys: %s", strings.Join(r.BadKeys, " "))
 	}
@@ -151,65 +153,60 @@ type prepared struct {
 	keys  []string                // sorted
 	parts [][]porcupine.Operation // parts[i] holds keys[i]'s operations
 	ops   int
-	unkW  int
-	dropR int
+	unkW   int
+	pruned int
+	dropR  int
 }
 
-// prepare drops what cannot be checked and models unknown outcomes.
-//
-// A write whose outcome is unknown may have taken effect at any moment
-// after its call, or never. Giving it a return time after every other
-// operation says exactly that: the checker may linearize it anywhere after
-// its call, including after everything else, where it changes nothing that
-// was observed. A read with an unknown outcome constrains nothing and is
-// dropped.
+// prepare drops what cannot be checked and models unknown outcomes (see
+// bound in unknown.go), one partition per key.
 func prepare(ops []Op) prepared {
 	var p prepared
 	var last int64
-	for i := range ops {
-		if ops[i].Return > last {
-			last = ops[i].Return
-		}
-	}
 	lanes := 0
-	for i := range ops {
-		if ops[i].Client >= lanes {
-			lanes = ops[i].Client + 1
-		}
-	}
-	byKey := make(map[string][]porcupine.Operation)
+	byKey := make(map[string][]*Op)
 	for i := range ops {
 		op := &ops[i]
-		if op.Outcome == Failed || (op.Outcome == Unknown && !op.Kind.isWrite()) {
-			if op.Outcome == Unknown {
-				p.dropR++
-			}
-			continue
-		}
+		last = max(last, op.Return)
+		lanes = max(lanes, op.Client+1)
 		if op.Kind < Put || op.Kind > CAS {
 			panic(fmt.Sprintf("check: op %d has kind %v", i, op.Kind))
 		}
-		po := porcupine.Operation{ClientId: op.Client, Input: op, Output: op, Call: op.Call, Return: op.Return}
-		if op.Outcome == Unknown {
-			p.unkW++
-			po.Return = last + 1
-			// Its client went on with other operations that overlap
-			// this open-ended one; a lane of its own keeps the
-			// visualization readable.
-			po.ClientId = lanes
-			lanes++
+		if op.Outcome == Failed {
+			continue
 		}
-		byKey[op.Key] = append(byKey[op.Key], po)
-		p.ops++
+		if op.Outcome == Unknown && !op.Kind.isWrite() {
+			p.dropR++
+			continue
+		}
+		byKey[op.Key] = append(byKey[op.Key], op)
 	}
-	p.keys = make([]string, 0, len(byKey))
-	for k := range byKey {
-		p.keys = append(p.keys, k)
-	}
-	slices.Sort(p.keys)
+	p.keys = slices.Sorted(maps.Keys(byKey))
 	p.parts = make([][]porcupine.Operation, len(p.keys))
 	for i, k := range p.keys {
-		p.parts[i] = byKey[k]
+		kops := byKey[k]
+		facts := observe(kops)
+		part := make([]porcupine.Operation, 0, len(kops))
+		for _, op := range kops {
+			po := porcupine.Operation{ClientId: op.Client, Input: op, Output: op, Call: op.Call, Return: op.Return}
+			if op.Outcome == Unknown {
+				p.unkW++
+				ret, keep := facts.bound(op, last+1)
+				if !keep {
+					p.pruned++
+					continue
+				}
+				po.Return = ret
+				// Its client went on with other operations that
+				// overlap this one; a lane of its own keeps the
+				// visualization readable.
+				po.ClientId = lanes
+				lanes++
+			}
+			part = append(part, po)
+		}
+		p.parts[i] = part
+		p.ops += len(part)
 	}
 	return p
 }
@@ -223,7 +220,14 @@ func model(parts [][]porcupine.Operation) porcupine.Model {
 }
 
 // CheckLinearizable checks ops (from History.Ops) for linearizability
-// against a key-value map, key by key, within cfg.Timeout. When the history
+// against a key-value map, key by key, within cfg.Timeout.
+//
+// A write whose outcome is unknown may have taken effect at any moment
+// after its call, or never: it is checked as an operation that returns after
+// everything else. Such open-ended operations make the search exponential,
+// so two exact reductions come first (unknown.go): a write whose value
+// nobody observed is left out, and one whose value was observed must have
+// returned before the first observer did. When the history
 // is not linearizable and cfg.VisualizePath is set, it writes porcupine's
 // HTML visualization of the violating keys there; an error is returned only
 // when that file cannot be written (the result is still valid).
@@ -233,7 +237,7 @@ func CheckLinearizable(ops []Op, cfg LinConfig) (LinResult, error) {
 	}
 	began := time.Now()
 	p := prepare(ops)
-	res := LinResult{Ops: p.ops, Keys: len(p.keys), UnknownWrites: p.unkW, DroppedReads: p.dropR}
+	res := LinResult{Ops: p.ops, Keys: len(p.keys), UnknownWrites: p.unkW, PrunedWrites: p.pruned, DroppedReads: p.dropR}
 	all := slices.Concat(p.parts...)
 	out, info := porcupine.CheckOperationsVerbose(model(p.parts), all, cfg.Timeout)
 	switch out {
