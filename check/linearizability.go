@@ -150,9 +150,9 @@ var kvModel = porcupine.Model{
 // prepared is a history turned into porcupine operations, one partition
 // per key.
 type prepared struct {
-	keys  []string                // sorted
-	parts [][]porcupine.Operation // parts[i] holds keys[i]'s operations
-	ops   int
+	keys   []string                // sorted
+	parts  [][]porcupine.Operation // parts[i] holds keys[i]'s operations
+	ops    int
 	unkW   int
 	pruned int
 	dropR  int
