@@ -2,7 +2,7 @@
 // applied into a correctness verdict. It is pure: it imports nothing of the
 // engine, the network or the store, and the harness wires it.
 //
-// Three checks, each with its report line:
+// Four checks, each with its report line:
 //
 //   - Linearizability (CheckLinearizable): the operations on a sample of
 //     keys, recorded by a History, are checked with porcupine against a
@@ -19,6 +19,8 @@
 //   - Sessions (CheckSessions): each node applied each client's commands in
 //     increasing sequence order, none twice, and the nodes agree wherever
 //     their applied sequences overlap.
+//   - State machines (CompareHashes): every node's state machine hash is
+//     the same at the same applied slot.
 //
 // Recording (History, Recorder) is built for the hot path: one Recorder per
 // logical client, with pre-sized slices and its own uncontended mutex, and

@@ -132,7 +132,8 @@ var ErrConfig = errors.New("check: invalid config")
 type HistoryConfig struct {
 	// OpsPerClient is how many operations each Recorder has room for
 	// before its slice grows (a capacity hint; growing is allowed but
-	// costs a copy on the hot path). The default is 4096. Must be >= 0.
+	// costs a copy on the hot path). An Op is 120 bytes, so the default,
+	// 1024, reserves 120 KiB per client. Must be >= 0.
 	OpsPerClient int
 	// Sample decides which keys' operations are kept for the
 	// linearizability check. nil keeps every key. Writes on every key are
@@ -143,7 +144,7 @@ type HistoryConfig struct {
 }
 
 // DefaultHistoryConfig returns the default HistoryConfig.
-func DefaultHistoryConfig() HistoryConfig { return HistoryConfig{OpsPerClient: 4096} }
+func DefaultHistoryConfig() HistoryConfig { return HistoryConfig{OpsPerClient: 1024} }
 
 // Validate reports every problem with c.
 func (c HistoryConfig) Validate() error {
