@@ -291,14 +291,17 @@ func (r *Runner) fire(ctx context.Context, i int) (time.Duration, bool) {
 	defer r.mu.Unlock()
 	rec := &r.mu.records[i]
 	rec.Targets = targets
+	fired := false
 	if err == nil {
-		err = r.injectLocked(ctx, i, targets)
+		fired, err = r.injectLocked(ctx, i, targets)
 	}
-	rec.Start = r.now()
-	if err != nil {
-		rec.Err = err
+	rec.Start, rec.Err = r.now(), err
+	if !fired {
 		r.log.Warn("fault not injected", "event", e.String(), "targets", targets, "err", err)
 		return 0, false
+	}
+	if err != nil {
+		r.log.Warn("fault partly injected", "event", e.String(), "targets", targets, "err", err)
 	}
 	rec.Fired = true
 	if !e.Kind.IsFault() {
@@ -308,26 +311,30 @@ func (r *Runner) fire(ctx context.Context, i int) (time.Duration, bool) {
 	return rec.Start, true
 }
 
-// injectLocked performs event i's action on targets.
-func (r *Runner) injectLocked(ctx context.Context, i int, targets []NodeID) error {
+// injectLocked performs event i's action on targets. fired says whether
+// it took effect, if only in part (err then says which part failed): a
+// network fault that reached some nodes, a restart of some of the nodes.
+func (r *Runner) injectLocked(ctx context.Context, i int, targets []NodeID) (fired bool, err error) {
 	e := r.sched[i]
 	switch e.Kind {
 	case Kill:
 		if err := r.call(ctx, r.cluster.Kill, targets[0]); err != nil {
-			return err
+			return false, err
 		}
 		r.mu.killed[targets[0]] = i
 	case Pause:
 		if err := r.call(ctx, r.cluster.Pause, targets[0]); err != nil {
-			return err
+			return false, err
 		}
 		r.mu.paused[targets[0]] = i
 	case Restart, Resume:
 		var errs []error
 		for _, id := range targets {
-			errs = append(errs, r.undoLocked(ctx, id, e.Kind))
+			if err := r.undoLocked(ctx, id, e.Kind); err != nil {
+				errs = append(errs, err)
+			}
 		}
-		return errors.Join(errs...)
+		return len(errs) < len(targets), errors.Join(errs...)
 	case Heal:
 		var open []int
 		for _, f := range r.mu.net {
@@ -336,18 +343,20 @@ func (r *Runner) injectLocked(ctx context.Context, i int, targets []NodeID) erro
 			}
 		}
 		if len(open) == 0 {
-			return fmt.Errorf("%w: no open-ended network fault to heal", ErrNoTarget)
+			return false, fmt.Errorf("%w: no open-ended network fault to heal", ErrNoTarget)
 		}
-		return r.removeNetLocked(ctx, open...)
+		return true, r.removeNetLocked(ctx, open...)
 	default:
 		spec, err := r.netSpec(e, targets)
 		if err != nil {
-			return err
+			return false, err
 		}
+		// Once in the active set the fault is in effect wherever the
+		// push reached, and is healed like any other.
 		r.mu.net = append(r.mu.net, netFault{rec: i, spec: spec})
-		return r.pushLocked(ctx)
+		return true, r.pushLocked(ctx)
 	}
-	return nil
+	return true, nil
 }
 
 // undoLocked restarts (kind Restart) or resumes (Resume) node id and closes

@@ -48,6 +48,7 @@ type fakeCluster struct {
 	killed     map[NodeID]bool
 	paused     map[NodeID]bool
 	nets       map[NodeID]NetSpec
+	failNet    map[NodeID]bool // SetNet fails on these
 	log        []string
 }
 
@@ -125,7 +126,7 @@ func (c *fakeCluster) Resume(_ context.Context, id NodeID) error {
 }
 
 func (c *fakeCluster) SetNet(_ context.Context, id NodeID, s NetSpec) error {
-	if !c.up(id) {
+	if !c.up(id) || c.failNet[id] {
 		return fmt.Errorf("node %d does not answer", id)
 	}
 	if s.IsZero() {
@@ -381,5 +382,51 @@ func TestRunnerChecksMembers(t *testing.T) {
 	}
 	if _, err := NewRunner(RunnerConfig{}, nil, c); !errors.Is(err, ErrConfig) {
 		t.Fatalf("zero config: %v", err)
+	}
+}
+
+func TestRunnerPartialNetFault(t *testing.T) {
+	clk := &fakeClock{now: t0}
+	c := newFakeCluster(clk, 3, 1)
+	c.failNet = map[NodeID]bool{2: true}
+	r, err := run(t, "drop=5%@1s+1s", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := r.Records()[0]
+	// In effect on nodes 1 and 3: fired, with the error, and healed.
+	if !rec.Fired || !rec.Healed || rec.Err == nil || !strings.Contains(rec.Err.Error(), "node 2") {
+		t.Fatalf("%v", rec)
+	}
+	wantLog(t, c, "1s net 1 block [] delay 0s~0s loss 0.05", "1s net 3 block [] delay 0s~0s loss 0.05",
+		"2s net 1 healthy", "2s net 3 healthy")
+}
+
+// TestRunnerRealClock plays a schedule of milliseconds on the wall clock;
+// it asserts the order of actions only, never their timing.
+func TestRunnerRealClock(t *testing.T) {
+	clk := &fakeClock{now: t0} // only for the fake cluster's log
+	c := newFakeCluster(clk, 3, 1)
+	r, err := NewRunner(RunnerConfig{LeaderWait: time.Second, LeaderPoll: time.Millisecond, ActionTimeout: time.Second},
+		MustParse("isolate=3@1ms+1ms"), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(context.Background(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range r.Records() {
+		if !rec.Fired || !rec.Healed || rec.End < rec.Start || rec.Err != nil {
+			t.Fatalf("%v", rec)
+		}
+	}
+	wantLog(t, c, "0s net 1 block [3] delay 0s~0s loss 0", "0s net 2 block [3] delay 0s~0s loss 0",
+		"0s net 3 block [1 2] delay 0s~0s loss 0", "0s net 1 healthy", "0s net 2 healthy", "0s net 3 healthy")
+	// Cancelled before anything is due.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r2, _ := NewRunner(DefaultRunnerConfig(), MustParse("kill=1@1h"), c)
+	if err := r2.Run(ctx, time.Now()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v", err)
 	}
 }
