@@ -299,3 +299,15 @@ func (h *History) collect(add func(dst []Op, r *Recorder) []Op) []Op {
 	}
 	return out
 }
+
+// SampleFraction returns a HistoryConfig.Sample that keeps about the given
+// fraction of keys (0 keeps none, 1 all), chosen by a hash of the key so that
+// every client and every run samples the same keys.
+func SampleFraction(fraction float64) func(key string) bool {
+	// Compare the hash with a threshold: no modulo bias, no allocation
+	// beyond the key's own bytes.
+	limit := uint64(min(max(fraction, 0), 1) * (1 << 63))
+	return func(key string) bool {
+		return fingerprintString(key)>>1 < limit
+	}
+}

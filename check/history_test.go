@@ -147,3 +147,24 @@ func BenchmarkRecordParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestSampleFraction(t *testing.T) {
+	for _, f := range []float64{0, 0.1, 0.5, 1} {
+		keep := SampleFraction(f)
+		n := 0
+		const keys = 20000
+		for i := range keys {
+			k := fmt.Sprintf("key-%06d", i)
+			if keep(k) {
+				n++
+			}
+			if keep(k) != SampleFraction(f)(k) {
+				t.Fatal("sampling is not deterministic")
+			}
+		}
+		got := float64(n) / keys
+		if got < f-0.02 || got > f+0.02 {
+			t.Errorf("fraction %v kept %v", f, got)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"strconv"
+	"unsafe"
 )
 
 // Value is a fingerprint of a value written or read: a 64-bit hash, the
@@ -52,6 +53,12 @@ func (v Value) String() string {
 		s += "…(" + strconv.Itoa(int(v.n)) + "B)"
 	}
 	return s
+}
+
+// fingerprintString is fingerprint of a string's bytes, without a copy:
+// the slice is a read-only view that fingerprint does not retain.
+func fingerprintString(s string) uint64 {
+	return fingerprint(unsafe.Slice(unsafe.StringData(s), len(s)))
 }
 
 // fingerprint is a 64-bit non-cryptographic hash, deterministic across

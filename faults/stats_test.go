@@ -217,3 +217,32 @@ func TestStatsConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestWriteTable(t *testing.T) {
+	s := synth(200, func(i int) (int64, time.Duration) {
+		if i >= at(10) && i < at(11) {
+			return 0, 0
+		}
+		return 1000, time.Millisecond
+	})
+	fs, err := Stats(s, []Window{{"kill-leader@10s+5s", 10 * time.Second, 15 * time.Second}, {"kill=1@19s", 19 * time.Second, 20 * time.Second}}, DefaultStatsConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := WriteTable(&b, fs); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%q", b.String())
+	}
+	for _, w := range []string{"kill-leader@10s+5s", "10s-15s", "10000 1ms 1ms", "8000 1ms 1ms", "downtime", "1s"} {
+		if !strings.Contains(b.String(), w) {
+			t.Errorf("table lacks %q:\n%s", w, b.String())
+		}
+	}
+	if !strings.Contains(lines[2], "never below") {
+		t.Errorf("harmless fault row: %s", lines[2])
+	}
+}
