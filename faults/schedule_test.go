@@ -98,6 +98,15 @@ func TestParseIssueExample(t *testing.T) {
 	if s.String() != want {
 		t.Fatalf("String\n got %s\nwant %s", s, want)
 	}
+	// The brief's longer example, every kind at once.
+	const all = ex + ",kill=2@5s,kill-follower@5s,split=minority@10s+5s,oneway=1>2@10s+5s"
+	s, err = Parse(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s) != 11 || s[0].String() != "kill=2@5s" || s[1].String() != "kill-follower@5s" {
+		t.Fatalf("%v", s)
+	}
 }
 
 func TestParseErrors(t *testing.T) {
