@@ -21,6 +21,17 @@ type LinConfig struct {
 	// visualization of the offending keys is written when the history is
 	// not linearizable.
 	VisualizePath string
+	// Spans are drawn on the visualization's timeline (the fault
+	// windows, so a violation can be read against what was injected).
+	Spans []Span
+}
+
+// Span is a labelled stretch of the history's time line, in History.Now
+// nanoseconds (a fault window w of a run whose origin is t0 is
+// [t0.Sub(h.Start()) + w.Start, t0.Sub(h.Start()) + w.End]).
+type Span struct {
+	Label      string
+	Start, End int64
 }
 
 // DefaultLinConfig returns the default LinConfig.
@@ -270,7 +281,7 @@ func CheckLinearizable(ops []Op, cfg LinConfig) (LinResult, error) {
 	}
 	var err error
 	if cfg.VisualizePath != "" {
-		err = visualize(cfg, p, bad, info)
+		err = visualize(cfg, began, p, bad, info)
 		if err == nil {
 			res.Visualization = cfg.VisualizePath
 		}
@@ -280,18 +291,26 @@ func CheckLinearizable(ops []Op, cfg LinConfig) (LinResult, error) {
 }
 
 // visualize writes the offending keys' visualization. It re-checks only
-// those keys, so the page is not swamped by thousands of correct ones; if
-// that second check cannot confirm the violation in time, the whole
-// history is drawn.
-func visualize(cfg LinConfig, p prepared, bad [][]porcupine.Operation, info porcupine.LinearizationInfo) error {
+// those keys, so the page is not swamped by thousands of correct ones,
+// within what is left of cfg.Timeout (at least a quarter of it, so the
+// whole call stays under 1.25 times the timeout); if that second check
+// cannot confirm the violation in time, the whole history is drawn.
+func visualize(cfg LinConfig, began time.Time, p prepared, bad [][]porcupine.Operation, info porcupine.LinearizationInfo) error {
 	m := model(p.parts)
 	if len(bad) > 0 && len(bad) < len(p.parts) {
 		mb := model(bad)
-		out, binfo := porcupine.CheckOperationsVerbose(mb, slices.Concat(bad...), cfg.Timeout)
+		left := max(cfg.Timeout-time.Since(began), cfg.Timeout/4)
+		out, binfo := porcupine.CheckOperationsVerbose(mb, slices.Concat(bad...), left)
 		if out == porcupine.Illegal {
 			m, info = mb, binfo
 		}
 	}
+	var notes []porcupine.Annotation
+	for _, s := range cfg.Spans {
+		notes = append(notes, porcupine.Annotation{Tag: "faults", Start: s.Start, End: s.End,
+			Description: s.Label, BackgroundColor: "#f6d6d6"})
+	}
+	info.AddAnnotations(notes)
 	if err := porcupine.VisualizePath(m, info, cfg.VisualizePath); err != nil {
 		return fmt.Errorf("check: write visualization: %w", err)
 	}

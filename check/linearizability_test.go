@@ -145,7 +145,8 @@ func TestCheckLinearizable(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			html := filepath.Join(t.TempDir(), "viz.html")
-			res, err := CheckLinearizable(tt.ops, LinConfig{Timeout: 30 * time.Second, VisualizePath: html})
+			res, err := CheckLinearizable(tt.ops, LinConfig{Timeout: 30 * time.Second, VisualizePath: html,
+				Spans: []Span{{Label: "kill-leader@1s+5s", Start: 1, End: 4}}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -165,6 +166,9 @@ func TestCheckLinearizable(t *testing.T) {
 					if !strings.Contains(string(b), "("+k) {
 						t.Errorf("visualization does not mention key %q", k)
 					}
+				}
+				if !strings.Contains(string(b), "kill-leader@1s+5s") {
+					t.Error("visualization does not show the fault span")
 				}
 			} else if statErr == nil || res.Visualization != "" {
 				t.Fatalf("visualization written for a %v history", res.Verdict)
