@@ -13,7 +13,7 @@ func ExampleCheckLinearizable() {
 	// Times are History.Now nanoseconds; fixed here for the example.
 	a.Put("x", []byte("v1"), 0, 10, check.OK)
 	b.Get("x", []byte("v1"), true, 20, 30, check.OK)
-	a.Put("x", []byte("v2"), 40, 50, check.Unknown) // timed out
+	a.Put("x", []byte("v2"), 40, 50, check.Unknown)  // timed out
 	b.Get("x", []byte("v1"), true, 60, 70, check.OK) // it has not taken effect (yet)
 	res, _ := check.CheckLinearizable(h.Ops(), check.LinConfig{Timeout: time.Minute})
 	fmt.Println(res.Verdict)
