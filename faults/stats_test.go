@@ -246,3 +246,34 @@ func TestWriteTable(t *testing.T) {
 		t.Errorf("harmless fault row: %s", lines[2])
 	}
 }
+
+// TestRunnerToStats plays a schedule on the fake cluster, simulates a
+// service that stalls for its election time whenever the leader dies, and
+// reads the downtime back from the recorded windows.
+func TestRunnerToStats(t *testing.T) {
+	clk := &fakeClock{now: t0}
+	c := newFakeCluster(clk, 3, 1)
+	c.electAfter = 1500 * time.Millisecond
+	r, err := run(t, "kill-leader@10s+5s,kill-follower@20s+5s", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := Windows(r.Records(), 30*time.Second)
+	s := synth(300, func(i int) (int64, time.Duration) {
+		t := time.Duration(i) * step
+		if t >= ws[0].Start && t < ws[0].Start+c.electAfter {
+			return 0, 0 // no leader
+		}
+		return 1000, time.Millisecond
+	})
+	fs, err := Stats(s, ws, DefaultStatsConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs[0].Downtime != c.electAfter || !fs[0].Resumed {
+		t.Errorf("leader kill: %v", fs[0])
+	}
+	if fs[1].Stopped || fs[1].Degraded {
+		t.Errorf("follower kill: %v", fs[1])
+	}
+}
