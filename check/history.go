@@ -86,8 +86,10 @@ type Op struct {
 	CASOK   bool
 	Outcome Outcome
 	// Call and Return are monotonic nanoseconds (History.Now) taken just
-	// before the request was sent and just after the answer arrived (or the
-	// client gave up).
+	// before the client library was called and just after it returned
+	// (answer or give-up). In open-loop mode Call is still the actual call,
+	// not the intended send time: linearizability is about when the
+	// operation could act, not when it should have been sent.
 	Call, Return int64
 }
 
