@@ -216,7 +216,9 @@ func parseEvent(item string) (Event, error) {
 	if !ok {
 		return e, errors.New(`missing "@" and start time`)
 	}
+	what = strings.TrimSpace(what)
 	at, dur, hasDur := strings.Cut(when, "+")
+	at, dur = strings.TrimSpace(at), strings.TrimSpace(dur)
 	var err error
 	if e.At, err = parseDuration(at, "start time"); err != nil {
 		return e, err

@@ -25,7 +25,7 @@ func TestParse(t *testing.T) {
 		{"drop=2%@50s+10s", []Event{{Kind: Drop, Percent: 2, At: 50 * time.Second, For: 10 * time.Second}}},
 		{"drop=100%@0s+1s", []Event{{Kind: Drop, Percent: 100, For: time.Second}}},
 		{"pause-leader@60s+3s", []Event{{Kind: Pause, Target: Target{Role: Leader}, At: time.Minute, For: 3 * time.Second}}},
-		{"kill=2@5s , kill-follower@5s+1s", []Event{
+		{"kill=2@5s , kill-follower @ 5s + 1s", []Event{
 			{Kind: Kill, Target: Target{Role: Node, Node: 2}, At: 5 * time.Second},
 			{Kind: Kill, Target: Target{Role: Follower}, At: 5 * time.Second, For: time.Second},
 		}},
