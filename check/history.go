@@ -224,8 +224,12 @@ type Recorder struct {
 func (r *Recorder) ID() int { return r.id }
 
 // Record records op (op.Client is overwritten with the recorder's id).
-// Failed operations are dropped: they did not execute.
+// Failed operations are dropped: they did not execute. An op without a
+// valid Kind or Outcome is a bug in the caller and panics.
 func (r *Recorder) Record(op Op) {
+	if op.Kind < Put || op.Kind > CAS || op.Outcome < OK || op.Outcome > Failed {
+		panic(fmt.Sprintf("check: recording %v with kind %d, outcome %d", op.Key, op.Kind, op.Outcome))
+	}
 	if op.Outcome == Failed {
 		return
 	}

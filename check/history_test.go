@@ -59,6 +59,16 @@ func TestRecorder(t *testing.T) {
 	}
 }
 
+func TestRecordRejectsZeroOutcome(t *testing.T) {
+	h, _ := NewHistory(DefaultHistoryConfig())
+	defer func() {
+		if recover() == nil {
+			t.Fatal("an op without an outcome was recorded")
+		}
+	}()
+	h.NewRecorder().Record(Op{Kind: Put, Key: "k"})
+}
+
 func TestHistoryConfigValidate(t *testing.T) {
 	if _, err := NewHistory(HistoryConfig{OpsPerClient: -1}); err == nil {
 		t.Fatal("negative OpsPerClient accepted")
