@@ -180,8 +180,8 @@ func prepare(ops []Op) prepared {
 		op := &ops[i]
 		last = max(last, op.Return)
 		lanes = max(lanes, op.Client+1)
-		if op.Kind < Put || op.Kind > CAS {
-			panic(fmt.Sprintf("check: op %d has kind %v", i, op.Kind))
+		if op.Kind < Put || op.Kind > CAS || op.Outcome < OK || op.Outcome > Failed {
+			panic(fmt.Sprintf("check: op %d has kind %v, outcome %v", i, op.Kind, op.Outcome))
 		}
 		if op.Outcome == Failed {
 			continue

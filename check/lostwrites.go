@@ -128,6 +128,9 @@ func LostWrites(ctx context.Context, writes []Op, read ReadBack, cfg LostConfig)
 	}
 	byKey := make(map[string][]Op)
 	for _, w := range writes {
+		if w.Outcome < OK || w.Outcome > Failed {
+			panic(fmt.Sprintf("check: write %v has outcome %v", w, w.Outcome))
+		}
 		if !w.Kind.isWrite() || w.Outcome == Failed {
 			continue
 		}
