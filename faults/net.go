@@ -14,15 +14,18 @@ import (
 // A NetSpec replaces the node's previous setting. On net/transport's Faults
 // hook of node self it is: Heal(); OneWay(self, b) for each b in Block;
 // Delay(Delay, Jitter); DropRate(Loss). Delay and loss act on the messages
-// each node sends, so a delay of D adds 2D to a round trip.
+// each node sends, so a delay of D adds 2D to a round trip. Its JSON form
+// (e.g. {"block":[2,3],"delay_ns":5000000,"loss":0.02}; {} heals) can be
+// the body of the node's POST /faults.
 type NetSpec struct {
 	// Block lists the peers this node's messages to are dropped, sorted.
-	Block []NodeID
+	Block []NodeID `json:"block,omitempty"`
 	// Delay and Jitter: every message sent waits Delay plus a uniform
-	// random [0, Jitter).
-	Delay, Jitter time.Duration
+	// random [0, Jitter). In JSON, nanoseconds.
+	Delay  time.Duration `json:"delay_ns,omitempty"`
+	Jitter time.Duration `json:"jitter_ns,omitempty"`
 	// Loss is the fraction of messages dropped at random, in [0, 1].
-	Loss float64
+	Loss float64 `json:"loss,omitempty"`
 }
 
 // IsZero reports whether s is a healthy network.

@@ -2,6 +2,7 @@ package faults
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -428,5 +429,21 @@ func TestRunnerRealClock(t *testing.T) {
 	r2, _ := NewRunner(DefaultRunnerConfig(), MustParse("kill=1@1h"), c)
 	if err := r2.Run(ctx, time.Now()); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err %v", err)
+	}
+}
+
+func TestNetSpecJSON(t *testing.T) {
+	for _, s := range []NetSpec{{}, {Block: []NodeID{2, 3}, Delay: 5 * time.Millisecond, Jitter: time.Millisecond, Loss: 0.02}} {
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back NetSpec
+		if err := json.Unmarshal(b, &back); err != nil || !back.Equal(s) {
+			t.Fatalf("%s -> %v (%v)", b, back, err)
+		}
+		if s.IsZero() && string(b) != "{}" {
+			t.Fatalf("healthy is %s", b)
+		}
 	}
 }
