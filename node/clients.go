@@ -146,7 +146,7 @@ func (n *Node) apply(entries []engine.Entry) {
 		start := time.Now()
 		if t, ok := n.stages.proposedAt[&e.Data[0]]; ok {
 			delete(n.stages.proposedAt, &e.Data[0])
-			n.stages.record(StageCommit, max(start.Sub(t).Microseconds(), 1))
+			n.stages.record(StageQuorumWait, start.Sub(t))
 		}
 		err := batch.ForEach(e.Data, func(raw []byte) error {
 			cmd, err := kv.DecodeCommand(raw)

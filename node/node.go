@@ -48,8 +48,9 @@ type Node struct {
 	fatalErr   atomic.Pointer[error]
 	closed     chan struct{}
 
-	inbox  inbox
-	stages stages
+	peerPool bytebufferpool.Pool
+	inbox    inbox
+	stages   stages
 
 	// Owned by loop.
 	inflight     int         // persist jobs handed to the writer, not yet back
@@ -200,6 +201,13 @@ func (n *Node) startPeers() error {
 	pcfg.Peers = peers
 	pcfg.MaxFrameSize = n.cfg.MaxFrame
 	pcfg.Logger = n.log
+	// Accept batches are much larger than client frames; a pool of their
+	// own keeps bytebufferpool from discarding them as outliers.
+	pcfg.BodyPool = &n.peerPool
+	// Heartbeats flow every Heartbeat, so a silent link is a dead one.
+	pcfg.IdleTimeout = max(4*n.cfg.ElectionTimeout, 2*time.Second)
+	// A restarted peer should be back within an election timeout or so.
+	pcfg.BackoffMax = max(n.cfg.ElectionTimeout, 100*time.Millisecond)
 	p, err := transport.NewPeers(pcfg, n.onPeerFrame)
 	if err != nil {
 		return fmt.Errorf("node: peer transport: %w", err)
@@ -313,7 +321,7 @@ func (n *Node) propose() (time.Duration, bool) {
 		n.stats.batches.Add(1)
 		if c, err := batch.Count(b); err == nil {
 			n.stats.commands.Add(uint64(c))
-			n.stages.record(StageBatchSize, int64(c))
+			n.stages.batchSize(c)
 		}
 		if !n.stages.oldest.IsZero() {
 			n.stages.since(StageBatchWait, n.stages.oldest)
@@ -376,7 +384,7 @@ func (n *Node) onPersisted(j *persistJob) {
 func (n *Node) send(msgs []engine.Message) {
 	for i := range msgs {
 		m := &msgs[i]
-		buf := bytebufferpool.Get()
+		buf := n.peerPool.Get()
 		buf.B = m.MarshalAppend(buf.B[:0])
 		if !n.peers.Send(uint64(m.To), framePaxos, buf) {
 			n.stats.dropped.Add(1)

@@ -84,7 +84,7 @@ func (n *Node) persist(jobs []*persistJob) error {
 		n.stats.syncs.Add(1)
 		start := time.Now()
 		err := n.st.Save(w)
-		n.stages.since(StageSync, start)
+		n.stages.since(StageLeaderSync, start)
 		w = store.Write{Group: group}
 		pending = false
 		return err

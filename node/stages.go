@@ -10,32 +10,35 @@ import (
 )
 
 // Stage names: where a command's time goes on the leader, so a benchmark
-// user knows which knob to turn.
+// user knows which knob to turn. They match the benchmark's names
+// (benchkit/results).
 const (
 	// StageBatchWait: from the oldest queued command's arrival to the
 	// proposal of its batch (queueing behind a full pipeline, or
-	// -batch-delay).
+	// -batch-delay). Commands enter the open batch as they arrive, so
+	// there is no separate queue stage.
 	StageBatchWait = "batch_wait"
-	// StageSync: one store write of a group of Readies, sync included.
-	StageSync = "sync"
-	// StageCommit: from proposing a batch to learning it is chosen (the
-	// leader's own sync and the quorum's acknowledgements).
-	StageCommit = "commit"
+	// StageLeaderSync: one store write of a group of Readies, sync
+	// included (on the leader, its own log write).
+	StageLeaderSync = "leader_sync"
+	// StageQuorumWait: from proposing a batch to learning it is chosen
+	// (the leader's own sync and the quorum's acknowledgements).
+	StageQuorumWait = "quorum_wait"
 	// StageApply: applying one committed batch and queueing its replies.
 	StageApply = "apply"
-	// StageBatchSize is a distribution of commands per proposed batch,
-	// not a duration.
-	StageBatchSize = "batch_size"
 )
 
-// stages keeps one HdrHistogram per stage. Durations are recorded in
-// microseconds (1 µs to 60 s, 3 significant digits). Recording happens once
-// per batch or per write, never per command.
+// stages keeps one HdrHistogram per stage, cumulative since the node
+// started. Durations are in nanoseconds (1 µs to 60 s, 3 significant
+// digits). Recording happens once per batch or per write, never per command.
 type stages struct {
 	mu struct {
 		sync.Mutex
 		h map[string]*hdrhistogram.Histogram
 	}
+	// sizes is the distribution of commands per proposed batch, guarded
+	// by mu.
+	sizes *hdrhistogram.Histogram
 	// proposedAt maps a proposed batch (by the address of its first byte,
 	// which the engine hands back unchanged in Committed) to its proposal
 	// time. Owned by loop.
@@ -47,67 +50,64 @@ type stages struct {
 
 func (s *stages) init() {
 	s.mu.h = map[string]*hdrhistogram.Histogram{}
-	for _, name := range []string{StageBatchWait, StageSync, StageCommit, StageApply} {
-		s.mu.h[name] = hdrhistogram.New(1, 60_000_000, 3)
+	for _, name := range []string{StageBatchWait, StageLeaderSync, StageQuorumWait, StageApply} {
+		s.mu.h[name] = hdrhistogram.New(1000, 60_000_000_000, 3)
 	}
-	s.mu.h[StageBatchSize] = hdrhistogram.New(1, 1<<20, 3)
+	s.sizes = hdrhistogram.New(1, 1<<20, 3)
 	s.proposedAt = make(map[*byte]time.Time)
 }
 
-func (s *stages) record(name string, v int64) {
+func (s *stages) record(name string, d time.Duration) {
 	s.mu.Lock()
-	s.mu.h[name].RecordValue(v)
+	s.mu.h[name].RecordValue(max(int64(d), 1000))
 	s.mu.Unlock()
 }
 
-func (s *stages) since(name string, t time.Time) {
-	s.record(name, max(time.Since(t).Microseconds(), 1))
+func (s *stages) since(name string, t time.Time) { s.record(name, time.Since(t)) }
+
+func (s *stages) batchSize(n int) {
+	s.mu.Lock()
+	s.sizes.RecordValue(int64(n))
+	s.mu.Unlock()
 }
 
-// StageSummary is one stage's distribution as /stages reports it.
-type StageSummary struct {
-	Count int64   `json:"count"`
-	Mean  float64 `json:"mean"`
-	P50   int64   `json:"p50"`
-	P90   int64   `json:"p90"`
-	P99   int64   `json:"p99"`
-	P999  int64   `json:"p999"`
-	Max   int64   `json:"max"`
-	// Unit is "us" for durations, "commands" for batch sizes.
-	Unit string `json:"unit"`
-	// Encoded is the full histogram in HdrHistogram's compressed form.
-	Encoded string `json:"encoded,omitempty"`
+// StageReport is what GET /stages returns: every stage's cumulative
+// histogram and the proposed batch sizes, HdrHistogram V2-encoded (base64),
+// so a benchmark can subtract a reading at the start of its measured window
+// from one at the end.
+type StageReport struct {
+	Node       uint16            `json:"node"`
+	Stages     map[string]string `json:"stages"`
+	BatchSizes string            `json:"batch_sizes"`
 }
 
-// Stages returns every stage's distribution; reset starts them afresh (the
-// benchmark resets after its warm-up).
-func (n *Node) Stages(reset bool) map[string]StageSummary {
+// Stages returns the node's stage report. Safe from any goroutine.
+func (n *Node) Stages() (StageReport, error) {
 	s := &n.stages
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]StageSummary, len(s.mu.h))
+	r := StageReport{Node: uint16(n.cfg.ID), Stages: make(map[string]string, len(s.mu.h))}
 	for name, h := range s.mu.h {
-		unit := "us"
-		if name == StageBatchSize {
-			unit = "commands"
+		enc, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+		if err != nil {
+			return r, err
 		}
-		sum := StageSummary{
-			Count: h.TotalCount(), Mean: h.Mean(), Unit: unit,
-			P50: h.ValueAtQuantile(50), P90: h.ValueAtQuantile(90), P99: h.ValueAtQuantile(99),
-			P999: h.ValueAtQuantile(99.9), Max: h.Max(),
-		}
-		if enc, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase); err == nil {
-			sum.Encoded = string(enc)
-		}
-		out[name] = sum
-		if reset {
-			h.Reset()
-		}
+		r.Stages[name] = string(enc)
 	}
-	return out
+	enc, err := s.sizes.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		return r, err
+	}
+	r.BatchSizes = string(enc)
+	return r, nil
 }
 
 func (n *Node) serveStages(w http.ResponseWriter, r *http.Request) {
+	rep, err := n.Stages()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(n.Stages(r.URL.Query().Get("reset") == "1"))
+	json.NewEncoder(w).Encode(rep)
 }

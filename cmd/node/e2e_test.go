@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"io"
 	"net"
 	"net/http"
@@ -394,13 +395,17 @@ func TestMetricsEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp2.Body.Close()
-	var st map[string]node.StageSummary
-	if err := json.NewDecoder(resp2.Body).Decode(&st); err != nil {
+	var rep node.StageReport
+	if err := json.NewDecoder(resp2.Body).Decode(&rep); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{node.StageBatchWait, node.StageSync, node.StageCommit, node.StageApply, node.StageBatchSize} {
-		if st[name].Count == 0 {
-			t.Errorf("stage %s recorded nothing after a write: %+v", name, st)
+	for _, name := range []string{node.StageBatchWait, node.StageLeaderSync, node.StageQuorumWait, node.StageApply} {
+		if !strings.HasPrefix(rep.Stages[name], "HISTF") {
+			t.Errorf("stage %s: %q", name, rep.Stages[name])
+		}
+		h, err := hdrhistogram.Decode([]byte(rep.Stages[name]))
+		if err != nil || h.TotalCount() == 0 {
+			t.Errorf("stage %s recorded nothing after a write (%v)", name, err)
 		}
 	}
 }
