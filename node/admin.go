@@ -107,6 +107,8 @@ func (n *Node) startAdmin() error {
 	})
 	mux.HandleFunc("GET /metrics", n.serveMetrics)
 	mux.HandleFunc("GET /stages", n.serveStages)
+	mux.HandleFunc("GET /applied", n.serveApplied)
+	mux.HandleFunc("GET /hash", n.serveHash)
 	mux.HandleFunc("POST /faults", func(w http.ResponseWriter, r *http.Request) {
 		var spec FaultSpec
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))

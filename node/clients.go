@@ -156,6 +156,8 @@ func (n *Node) apply(entries []engine.Entry) {
 			res, dup := n.sm.Apply(uint64(e.Slot), cmd)
 			if dup {
 				n.stats.dups.Add(1)
+			} else if n.appliedLog != nil {
+				n.appliedLog.add(AppliedCommand{Slot: uint64(e.Slot), Client: cmd.ClientID, Seq: cmd.Seq})
 			}
 			w, ok := n.inbox.pending[cmd.ClientID]
 			if ok && w.seq == cmd.Seq {

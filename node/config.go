@@ -59,6 +59,15 @@ type Config struct {
 	// Null answers client requests at once, without replicating or storing
 	// them: the ceiling the benchmark harness itself can reach.
 	Null bool
+	// RecordApplied, when positive, keeps the last RecordApplied executed
+	// commands' (slot, client id, seq) in memory for GET /applied, so a
+	// benchmark can check every node executed each client's commands in
+	// order and once. The default is 0 (off).
+	RecordApplied int
+	// UnsafeNoPersist skips every store write while reporting it durable:
+	// the node acknowledges what it never stored. It exists only so tests
+	// can show the benchmark's lost-write check catches a broken node.
+	UnsafeNoPersist bool
 	// Seed feeds the engine's randomized election timeout. The default
 	// (0) derives one from ID.
 	Seed int64
@@ -128,6 +137,9 @@ func (c Config) Validate() error {
 	}
 	if c.ElectionTimeout < 3*c.Heartbeat {
 		bad("election timeout %v must be at least 3 heartbeats (%v)", c.ElectionTimeout, 3*c.Heartbeat)
+	}
+	if c.RecordApplied < 0 {
+		bad("record-applied must not be negative, got %d", c.RecordApplied)
 	}
 	if c.MaxFrame < 1<<16 {
 		bad("max frame %d is below 64 KiB", c.MaxFrame)

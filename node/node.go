@@ -40,6 +40,7 @@ type Node struct {
 	peerIn     chan engine.Message
 	wake       chan struct{} // capacity 1: the inbox has new commands
 	staleReads chan staleRead
+	queries    chan func()      // run on loop, for admin reads of loop-owned state
 	jobs       chan *persistJob // loop -> writer, in Ready order
 	persisted  chan *persistJob // writer -> loop, in the same order
 	stop       chan struct{}
@@ -53,9 +54,10 @@ type Node struct {
 	stages   stages
 
 	// Owned by loop.
-	inflight     int         // persist jobs handed to the writer, not yet back
-	applied      engine.Slot // last slot applied to sm
-	lastSnapshot engine.Slot // slot of the last snapshot taken or installed
+	appliedLog   *appliedRing // nil unless Config.RecordApplied > 0
+	inflight     int          // persist jobs handed to the writer, not yet back
+	applied      engine.Slot  // last slot applied to sm
+	lastSnapshot engine.Slot  // slot of the last snapshot taken or installed
 	wasLeader    bool
 	snapshotting bool
 
@@ -84,12 +86,16 @@ func Start(cfg Config) (*Node, error) {
 		peerIn:     make(chan engine.Message, 4096),
 		wake:       make(chan struct{}, 1),
 		staleReads: make(chan staleRead, 1024),
+		queries:    make(chan func()),
 		jobs:       make(chan *persistJob, 1024),
 		persisted:  make(chan *persistJob, 1024),
 		stop:       make(chan struct{}),
 		closed:     make(chan struct{}),
 	}
 	n.stages.init()
+	if cfg.RecordApplied > 0 {
+		n.appliedLog = &appliedRing{buf: make([]AppliedCommand, cfg.RecordApplied)}
+	}
 	if err := n.inbox.init(cfg.Batch); err != nil {
 		return nil, err
 	}
@@ -127,6 +133,9 @@ func Start(cfg Config) (*Node, error) {
 		go n.loop()
 	}
 	ok = true
+	if cfg.UnsafeNoPersist {
+		n.log.Warn("UNSAFE: -unsafe-no-persist is set; this node acknowledges writes it never stores (tests only)")
+	}
 	n.log.Info("node started", "peers", len(cfg.Peers), "client_addr", cfg.ClientAddr,
 		"sync", cfg.Sync, "null", cfg.Null)
 	return n, nil
@@ -264,6 +273,8 @@ func (n *Node) loop() {
 			n.onPersisted(j)
 		case r := <-n.staleReads:
 			n.serveStale(r)
+		case q := <-n.queries:
+			q()
 		case <-n.wake:
 		case <-batchTimer.C:
 		}
@@ -450,6 +461,23 @@ func (n *Node) publishPeers() {
 		lags = append(lags, PeerLag{ID: uint16(m.ID), Match: uint64(m.Match), Lag: lag})
 	}
 	n.peerLag.Store(&lags)
+}
+
+// onLoop runs f on the loop goroutine and waits for it; false if the node
+// stopped first.
+func (n *Node) onLoop(f func()) bool {
+	done := make(chan struct{})
+	select {
+	case n.queries <- func() { f(); close(done) }:
+	case <-n.stop:
+		return false
+	}
+	select {
+	case <-done:
+		return true
+	case <-n.stop:
+		return false
+	}
 }
 
 // Done is closed once the node has stopped, by Close or a fatal error.

@@ -83,7 +83,10 @@ func (n *Node) persist(jobs []*persistJob) error {
 		}
 		n.stats.syncs.Add(1)
 		start := time.Now()
-		err := n.st.Save(w)
+		var err error
+		if !n.cfg.UnsafeNoPersist {
+			err = n.st.Save(w)
+		}
 		n.stages.since(StageLeaderSync, start)
 		w = store.Write{Group: group}
 		pending = false
@@ -93,6 +96,9 @@ func (n *Node) persist(jobs []*persistJob) error {
 		if !j.isReady {
 			if err := flush(); err != nil {
 				return err
+			}
+			if n.cfg.UnsafeNoPersist {
+				continue
 			}
 			if err := n.st.SaveSnapshot(group, *j.snap); err != nil {
 				return fmt.Errorf("node: saving snapshot at slot %d: %w", j.snap.Slot, err)

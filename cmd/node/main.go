@@ -77,6 +77,8 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, slog.Level, error
 	fs.Uint64Var(&cfg.SnapshotEvery, "snapshot-every", cfg.SnapshotEvery, "slots between state machine snapshots (0: never)")
 	fs.Uint64Var(&cfg.SessionTTL, "session-ttl", cfg.SessionTTL, "slots a client session lives unused")
 	fs.IntVar(&cfg.MaxFrame, "max-frame", cfg.MaxFrame, "largest frame accepted, in bytes")
+	fs.IntVar(&cfg.RecordApplied, "record-applied", 0, "keep the last N executed (slot, client, seq) for GET /applied (benchmark checks; 0: off)")
+	fs.BoolVar(&cfg.UnsafeNoPersist, "unsafe-no-persist", false, "TESTS ONLY: acknowledge writes without storing them, to show the benchmark's checks catch data loss")
 	fs.BoolVar(&cfg.Null, "null", false, "answer clients at once without replicating or storing (harness ceiling)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
