@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync/atomic"
 	"time"
 )
@@ -108,6 +109,10 @@ func (n *Node) startAdmin() error {
 	mux.HandleFunc("GET /metrics", n.serveMetrics)
 	mux.HandleFunc("GET /stages", n.serveStages)
 	mux.HandleFunc("GET /applied", n.serveApplied)
+	// Profiles of a node under load are how we learn where time goes.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /hash", n.serveHash)
 	mux.HandleFunc("POST /faults", func(w http.ResponseWriter, r *http.Request) {
 		var spec FaultSpec
