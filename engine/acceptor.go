@@ -126,11 +126,17 @@ func (e *Engine) handleLeaderMsg(m Message) {
 }
 
 // advanceAck moves the cumulative acknowledgement over every slot that now
-// holds an entry of the leader's ballot. Compacted slots count: they are
-// chosen, and the leader's value there is the chosen one.
+// holds an entry of the leader's ballot. Slots at or below our commit index
+// count too, whatever ballot we hold there (or none, once compacted): they
+// are chosen, and Paxos makes the leader's value there the chosen one, so
+// acknowledging them cannot let the leader commit a value that was not
+// chosen. Without this, a follower holding an older-ballot entry in a slot
+// the leader has already compacted could never acknowledge past it (the
+// leader can no longer resend that slot, and a snapshot at or below our
+// commit is of no use to us).
 func (e *Engine) advanceAck() {
-	if e.ackSlot+1 < e.log.start {
-		e.ackSlot = e.log.start - 1
+	if e.commit > e.ackSlot {
+		e.ackSlot = e.commit
 	}
 	for {
 		en := e.log.get(e.ackSlot + 1)

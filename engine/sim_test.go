@@ -40,6 +40,7 @@ import (
 
 var (
 	simSeeds  = flag.Int("sim.seeds", 1000, "number of simulator seeds TestSim runs")
+	simFirst  = flag.Uint64("sim.first", 1, "first simulator seed of the -sim.seeds run")
 	simSeed   = flag.Uint64("sim.seed", 0, "run only this simulator seed (replay)")
 	simSettle = flag.Int("sim.settle", 0, "override the ticks allowed after healing for liveness (0: default)")
 	simTrace  = flag.Bool("sim.trace", false, "print the simulator's event trace of a failing seed")
@@ -658,8 +659,8 @@ func TestSim(t *testing.T) {
 	if *simSeed != 0 {
 		seeds = append(seeds, *simSeed)
 	} else {
-		for i := 1; i <= *simSeeds; i++ {
-			seeds = append(seeds, uint64(i))
+		for i := range uint64(*simSeeds) {
+			seeds = append(seeds, *simFirst+i)
 		}
 	}
 	failed := 0
