@@ -54,7 +54,10 @@ type Config struct {
 	// The default is 1,000,000.
 	SessionTTL uint64
 	// MaxFrame is the largest frame accepted on any connection, in bytes.
-	// The default is 16 MiB.
+	// It must fit a snapshot of the state machine plus the log since the
+	// last snapshot: a new leader's Promises and a lagging follower's
+	// catch-up carry them in one message. The default is 256 MiB (a limit,
+	// not an allocation: frames are read into buffers of their own size).
 	MaxFrame int
 	// Null answers client requests at once, without replicating or storing
 	// them: the ceiling the benchmark harness itself can reach.
@@ -88,7 +91,7 @@ func DefaultConfig() Config {
 		ElectionTimeout: 500 * time.Millisecond,
 		SnapshotEvery:   10000,
 		SessionTTL:      1_000_000,
-		MaxFrame:        16 << 20,
+		MaxFrame:        256 << 20,
 	}
 }
 
