@@ -18,7 +18,7 @@ type Log struct {
 	// snap and last cache the snapshot's slot and the highest stored slot
 	// (or snap when no entry is above it). Open loads them; Save raises
 	// them after its batch commits, so they may trail a commit in flight
-	// but never run ahead of durable state.
+	// but never run ahead of committed state. Both only grow.
 	snap atomic.Uint64
 	last atomic.Uint64
 }

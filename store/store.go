@@ -250,6 +250,10 @@ func (s *Store) Save(w Write) error {
 		size += metaKeyLen + hardStateLen + 16
 	}
 
+	// The batch, and its buffer that SetDeferred hands out, come from
+	// Pebble's pool: they are ours until b.Close returns them, after the
+	// commit. Pebble copies the batch into its WAL and memtable, so nothing
+	// of it is referenced once Commit returns.
 	b := s.db.NewBatchWithSize(batchHeaderLen + size)
 	defer b.Close()
 	for i := range w.Entries {
