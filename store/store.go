@@ -153,9 +153,11 @@ func (s *Store) loadGroups() error {
 			return &CorruptError{Group: g, kind: recKey, Reason: fmt.Sprintf("malformed key %x", it.Key())}
 		}
 		l := newLog(s, g)
-		if _, err := l.InitialState(); err != nil {
+		hs, err := l.InitialState()
+		if err != nil {
 			return err
 		}
+		l.promised.b = hs.Promised
 		snap, err := l.readSnapMeta()
 		if err != nil {
 			return err
@@ -248,6 +250,9 @@ func (s *Store) Save(w Write) error {
 	}
 	if w.HardState != nil {
 		size += metaKeyLen + hardStateLen + 16
+		if invariants {
+			l.checkPromised(*w.HardState)
+		}
 	}
 
 	// The batch, and its buffer that SetDeferred hands out, come from
