@@ -63,34 +63,28 @@ func reportPerEntry(b *testing.B, entries int, fs syncCountingFS, syncs0 int64, 
 }
 
 // BenchmarkSave measures one Save of a Ready with n entries of 128-byte
-// commands on the real disk: with Sync (what a node pays per group commit),
-// NoSync (the CPU cost without the sync), and, in the same run, the raw
-// floor: appending the same command bytes to a plain file and fdatasync.
+// commands on the real disk, and in the same run the raw floor: appending
+// the same command bytes to a plain file and fdatasync. Variants:
+//
+//	sync, nosync          a log that only grows: Pebble also flushes and
+//	                      compacts all of it in the background
+//	sync+snap, nosync+snap the log truncated as a node truncates it: a
+//	                      snapshot every 8192 slots keeping the last 1024;
+//	                      entries deleted while in the memtable never cost
+//	                      a flush or compaction (the steady state)
+//	raw-fdatasync         the floor
+//
+// nosync shows the CPU cost without the sync (cpu-ns/entry counts all of
+// the process's CPU, background work included).
 func BenchmarkSave(b *testing.B) {
 	for _, n := range benchBatches {
-		for _, d := range []Durability{Sync, NoSync} {
-			b.Run(fmt.Sprintf("%s/entries=%d", d, n), func(b *testing.B) {
-				s, fs := benchStore(b, d)
-				ents := benchEntries(n)
-				hs := engine.HardState{Promised: engine.MakeBallot(1, 1)}
-				w := Write{HardState: &hs, Entries: ents}
-				slot := engine.Slot(0)
-				b.SetBytes(int64(n * benchCmdLen))
-				b.ReportAllocs()
-				syncs0, cpu0 := fs.syncs.Load(), cpuTime()
-				b.ResetTimer()
-				for range b.N {
-					for i := range ents {
-						slot++
-						ents[i].Slot = slot
-					}
-					hs.Commit = slot
-					if err := s.Save(w); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.StopTimer()
-				reportPerEntry(b, n, fs, syncs0, cpu0)
+		for _, v := range []struct {
+			name string
+			d    Durability
+			snap bool
+		}{{"sync", Sync, false}, {"nosync", NoSync, false}, {"sync+snap", Sync, true}, {"nosync+snap", NoSync, true}} {
+			b.Run(fmt.Sprintf("%s/entries=%d", v.name, n), func(b *testing.B) {
+				benchSave(b, n, v.d, v.snap)
 			})
 		}
 		b.Run(fmt.Sprintf("raw-fdatasync/entries=%d", n), func(b *testing.B) {
@@ -99,45 +93,34 @@ func BenchmarkSave(b *testing.B) {
 	}
 }
 
-// BenchmarkSaveWithSnapshots is BenchmarkSave with the log truncated the
-// way a node truncates it: a snapshot every 8192 slots, keeping the last
-// 1024. Entries deleted while still in the memtable never cost a flush or a
-// compaction, so this is the steady-state CPU per entry; BenchmarkSave's
-// ever-growing log also pays for flushing and compacting all of it.
-func BenchmarkSaveWithSnapshots(b *testing.B) {
+func benchSave(b *testing.B, n int, d Durability, snapshots bool) {
 	const every, keep = 8192, 1024
-	for _, n := range []int{16, 256} {
-		for _, d := range []Durability{Sync, NoSync} {
-			b.Run(fmt.Sprintf("%s/entries=%d", d, n), func(b *testing.B) {
-				s, fs := benchStore(b, d)
-				ents := benchEntries(n)
-				hs := engine.HardState{Promised: engine.MakeBallot(1, 1)}
-				snap := engine.Snapshot{Data: make([]byte, 4096)}
-				slot := engine.Slot(0)
-				b.SetBytes(int64(n * benchCmdLen))
-				b.ReportAllocs()
-				syncs0, cpu0 := fs.syncs.Load(), cpuTime()
-				b.ResetTimer()
-				for range b.N {
-					w := Write{HardState: &hs, Entries: ents}
-					for i := range ents {
-						slot++
-						ents[i].Slot = slot
-						if slot%every == 0 {
-							snap.Slot = slot - keep
-							w.Snapshot = &snap
-						}
-					}
-					hs.Commit = slot
-					if err := s.Save(w); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.StopTimer()
-				reportPerEntry(b, n, fs, syncs0, cpu0)
-			})
+	s, fs := benchStore(b, d)
+	ents := benchEntries(n)
+	hs := engine.HardState{Promised: engine.MakeBallot(1, 1)}
+	snap := engine.Snapshot{Data: make([]byte, 4096)}
+	slot := engine.Slot(0)
+	b.SetBytes(int64(n * benchCmdLen))
+	b.ReportAllocs()
+	syncs0, cpu0 := fs.syncs.Load(), cpuTime()
+	b.ResetTimer()
+	for range b.N {
+		w := Write{HardState: &hs, Entries: ents}
+		for i := range ents {
+			slot++
+			ents[i].Slot = slot
+			if snapshots && slot%every == 0 {
+				snap.Slot = slot - keep
+				w.Snapshot = &snap
+			}
+		}
+		hs.Commit = slot
+		if err := s.Save(w); err != nil {
+			b.Fatal(err)
 		}
 	}
+	b.StopTimer()
+	reportPerEntry(b, n, fs, syncs0, cpu0)
 }
 
 // benchRaw is the floor: append n*128 bytes to a plain file and fdatasync.

@@ -4,16 +4,27 @@
 // One call, Store.Save, persists everything an engine Ready asks for (hard
 // state, accepted entries, a snapshot and the truncation it implies) as one
 // atomic Pebble batch. With Durability Sync (the default) Save returns only
-// after the batch is on stable storage; concurrent Save calls share one WAL
-// sync (group commit, done by Pebble's commit pipeline: see Store.Save).
+// after the batch is on stable storage (the WAL fdatasync'd). Concurrent
+// Save calls share WAL syncs: Pebble's commit pipeline appends each batch to
+// the WAL and one flusher goroutine syncs everything queued so far, so no
+// committer goroutine of our own is needed (TestGroupCommitSharesSyncs,
+// BenchmarkSaveConcurrent).
 //
-// Log implements engine.Storage for one group. Every stored record carries a
-// CRC-32C over its key and value; a record that fails it is reported as an
-// error wrapping ErrCorrupt and naming the slot, never skipped or returned.
+// Log implements engine.Storage for one group. FirstSlot and LastSlot read
+// values cached in memory; Entries reads Pebble and returns copies.
 //
-// The key layout is drawn in keys.go and the record layout in record.go.
+// Every stored record carries a CRC-32C over its key and value (record.go);
+// a record that fails it is an error wrapping ErrCorrupt that names the
+// slot ("store: slot 1042: checksum mismatch (group 0)"), never skipped or
+// returned. Pebble's own block and WAL checksums are reported the same way.
+// Open tells apart a directory that is not a store (ErrNotStore), one that
+// another process holds (ErrLocked, from Pebble's directory lock) and
+// corruption (ErrCorrupt).
+//
+// The key layout is drawn in keys.go, the record layout in record.go, and
+// the Pebble options, with the reason for each, are in open.go.
 //
 // Tests and the engine simulator run the same code in memory through
-// Pebble's vfs (Config.FS): NewCrashableFS and Store.CrashClose simulate a
-// power loss that drops every write that was not synced.
+// Pebble's vfs (Config.FS = vfs.NewMem()); NewCrashableFS and
+// Store.CrashClose simulate a power loss that drops every unsynced write.
 package store

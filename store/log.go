@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -18,9 +20,29 @@ type Log struct {
 	// snap and last cache the snapshot's slot and the highest stored slot
 	// (or snap when no entry is above it). Open loads them; Save raises
 	// them after its batch commits, so they may trail a commit in flight
-	// but never run ahead of durable state.
+	// but never run ahead of committed state. Both only grow.
 	snap atomic.Uint64
 	last atomic.Uint64
+
+	// promised is the highest Promised ballot saved, checked only when
+	// built with the invariants tag.
+	promised struct {
+		sync.Mutex
+		b engine.Ballot
+	}
+}
+
+// checkPromised panics if hs would move the promised ballot backwards, which
+// the engine must never ask for (HardState.Promised never decreases). Two
+// unordered concurrent Saves of one group's hard state trip it too: their
+// commit order, and so the surviving hard state, would be arbitrary.
+func (l *Log) checkPromised(hs engine.HardState) {
+	l.promised.Lock()
+	defer l.promised.Unlock()
+	if hs.Promised < l.promised.b {
+		panic(fmt.Sprintf("store: group %d: hard state promised %v after %v", l.g, hs.Promised, l.promised.b))
+	}
+	l.promised.b = hs.Promised
 }
 
 var _ engine.Storage = (*Log)(nil)

@@ -153,9 +153,11 @@ func (s *Store) loadGroups() error {
 			return &CorruptError{Group: g, kind: recKey, Reason: fmt.Sprintf("malformed key %x", it.Key())}
 		}
 		l := newLog(s, g)
-		if _, err := l.InitialState(); err != nil {
+		hs, err := l.InitialState()
+		if err != nil {
 			return err
 		}
+		l.promised.b = hs.Promised
 		snap, err := l.readSnapMeta()
 		if err != nil {
 			return err
@@ -248,8 +250,15 @@ func (s *Store) Save(w Write) error {
 	}
 	if w.HardState != nil {
 		size += metaKeyLen + hardStateLen + 16
+		if invariants {
+			l.checkPromised(*w.HardState)
+		}
 	}
 
+	// The batch, and its buffer that SetDeferred hands out, come from
+	// Pebble's pool: they are ours until b.Close returns them, after the
+	// commit. Pebble copies the batch into its WAL and memtable, so nothing
+	// of it is referenced once Commit returns.
 	b := s.db.NewBatchWithSize(batchHeaderLen + size)
 	defer b.Close()
 	for i := range w.Entries {
