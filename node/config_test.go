@@ -1,0 +1,83 @@
+package node
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mpaxos/mpaxos/engine"
+)
+
+func validConfig() Config {
+	c := DefaultConfig()
+	c.ID = 1
+	c.Peers = map[engine.NodeID]string{1: "127.0.0.1:7001", 2: "127.0.0.1:7002", 3: "127.0.0.1:7003"}
+	c.ClientAddr = "127.0.0.1:8001"
+	c.DataDir = "/tmp/x"
+	return c
+}
+
+func TestValidate(t *testing.T) {
+	if err := validConfig().Validate(); err != nil {
+		t.Fatalf("valid config: %v", err)
+	}
+	for _, tc := range []struct {
+		name   string
+		mutate func(*Config)
+		want   []string
+	}{
+		{"no id", func(c *Config) { c.ID = 0 }, []string{"id must be set"}},
+		{"id not a member", func(c *Config) { c.ID = 4 }, []string{"must include this node's id 4"}},
+		{"no peers", func(c *Config) { c.Peers = nil }, []string{"peers must list"}},
+		{"empty peer address", func(c *Config) { c.Peers[2] = "" }, []string{"peer 2 has no address"}},
+		{"no data dir", func(c *Config) { c.DataDir = "" }, []string{"data directory"}},
+		{"null needs no data dir", func(c *Config) { c.DataDir = ""; c.Null = true }, nil},
+		{"pipeline", func(c *Config) { c.Pipeline = 0 }, []string{"pipeline must be at least 1"}},
+		{"heartbeat below tick", func(c *Config) { c.Heartbeat = time.Millisecond }, []string{"heartbeat"}},
+		{"election too short", func(c *Config) { c.ElectionTimeout = c.Heartbeat }, []string{"at least 3 heartbeats"}},
+		{"small frame", func(c *Config) { c.MaxFrame = 100 }, []string{"max frame"}},
+		{"several at once", func(c *Config) { c.ID = 0; c.ClientAddr = ""; c.Pipeline = -1 },
+			[]string{"id must be set", "client address", "pipeline"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := validConfig()
+			tc.mutate(&c)
+			err := c.Validate()
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrConfig) {
+				t.Fatalf("want ErrConfig, got %v", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestAppliedRing(t *testing.T) {
+	r := &appliedRing{buf: make([]AppliedCommand, 3)}
+	if got := r.ordered(); len(got) != 0 {
+		t.Fatalf("empty ring: %v", got)
+	}
+	for i := uint64(1); i <= 2; i++ {
+		r.add(AppliedCommand{Slot: i})
+	}
+	if got := r.ordered(); len(got) != 2 || got[0].Slot != 1 || got[1].Slot != 2 {
+		t.Fatalf("partial ring: %v", got)
+	}
+	for i := uint64(3); i <= 7; i++ {
+		r.add(AppliedCommand{Slot: i})
+	}
+	got := r.ordered()
+	if len(got) != 3 || got[0].Slot != 5 || got[1].Slot != 6 || got[2].Slot != 7 || r.total != 7 {
+		t.Fatalf("wrapped ring: %v total %d", got, r.total)
+	}
+}
