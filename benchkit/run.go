@@ -27,6 +27,13 @@ type Env struct {
 	// Stages, optional, fetches the nodes' cumulative per-stage histograms;
 	// the run reads them when measuring begins and ends.
 	Stages StagesFunc
+	// Wrap, optional, wraps client i's session (a Recording for the
+	// correctness checks and the fault windows' fine-grained series).
+	Wrap func(client int, s Session) Session
+	// OnMeasure, optional, is called once before any client starts, with
+	// the instant measuring will begin (after the warm-up): the origin of
+	// the fault schedule and of the per-second series.
+	OnMeasure func(start time.Time)
 }
 
 // Outcome is what a run measured.
@@ -175,6 +182,12 @@ func Run(ctx context.Context, cfg Config, env Env) (*Outcome, error) {
 	sessions := make([]Session, cfg.Clients)
 	for i := range sessions {
 		sessions[i] = env.Target.Session()
+		if env.Wrap != nil {
+			sessions[i] = env.Wrap(i, sessions[i])
+		}
+	}
+	if env.OnMeasure != nil {
+		env.OnMeasure(r.measureStart)
 	}
 	var wg sync.WaitGroup
 	clientsDone := make(chan struct{})
