@@ -3,6 +3,7 @@ package benchkit
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mpaxos/mpaxos/benchkit/results"
@@ -114,6 +115,8 @@ func Verify(ctx context.Context, c Checks) *results.Verdict {
 		return v
 	}
 	v.CheckedKeys = lin.Keys
+	bad := lin.BadKeys
+	lin.BadKeys = nil // listed below, shortened: there may be hundreds
 	note("%s", lin.String())
 	switch lin.Verdict {
 	case check.Linearizable:
@@ -123,7 +126,15 @@ func Verify(ctx context.Context, c Checks) *results.Verdict {
 		ok := false
 		v.Linearizable = &ok
 		v.Visualization = lin.Visualization
-		fail("history NOT linearizable on keys %v", lin.BadKeys)
+		fail("history NOT linearizable on %d of %d keys: %s", len(bad), lin.Keys, shortList(bad, 5))
 	}
 	return v
+}
+
+// shortList prints the first n of keys, then how many more.
+func shortList(keys []string, n int) string {
+	if len(keys) <= n {
+		return strings.Join(keys, " ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(keys[:n], " "), len(keys)-n)
 }
