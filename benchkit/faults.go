@@ -11,7 +11,7 @@ import (
 // measured run of length d: 100 ms (an election is a few hundred), coarser
 // for long runs so that at most about 1200 intervals are kept.
 func FaultStep(d time.Duration) time.Duration {
-	return max(100*time.Millisecond, (d/1200).Round(100*time.Millisecond))
+	return max(100*time.Millisecond, (d / 1200).Round(100*time.Millisecond))
 }
 
 // FaultResults turns the Runner's records and the run's series into the

@@ -23,7 +23,11 @@ func TestMain(m *testing.M) {
 		fakenode.Main(os.Args[1:])
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if nodeBin != "" {
+		os.RemoveAll(filepath.Dir(nodeBin)) // built by realNode
+	}
+	os.Exit(code)
 }
 
 // localEnv points the launcher at the fake node and returns the directory
