@@ -248,6 +248,15 @@ func (c Config) Validate() error {
 		if e.Null {
 			bad("-faults cannot be played against -null nodes (they do not replicate)")
 		}
+		if len(c.Cluster) == 0 && c.Nodes >= 1 {
+			members := make([]faults.NodeID, c.Nodes)
+			for i := range members {
+				members[i] = faults.NodeID(i + 1)
+			}
+			if err := sched.Check(members); err != nil {
+				bad("-faults: %s", strings.ReplaceAll(strings.TrimPrefix(err.Error(), "faults: "), "\n", "; "))
+			}
+		}
 		if len(c.Cluster) > 0 {
 			if len(c.ClusterAdmin) == 0 {
 				bad("-faults against -cluster needs -cluster-admin (faults go through the nodes' admin POST /faults)")
