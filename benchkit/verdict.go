@@ -40,8 +40,13 @@ type Checks struct {
 // check timed out, the nodes never reached the same slot) is a note.
 func Verify(ctx context.Context, c Checks) *results.Verdict {
 	v := &results.Verdict{}
-	fail := func(format string, a ...any) { v.Failures = append(v.Failures, fmt.Sprintf(format, a...)) }
-	note := func(format string, a ...any) { v.Notes = append(v.Notes, fmt.Sprintf(format, a...)) }
+	fail := func(format string, a ...any) {
+		v.Failures = append(v.Failures, strings.ReplaceAll(fmt.Sprintf(format, a...), "\n", "; "))
+	}
+	// Report lines are single lines (joined errors are not).
+	note := func(format string, a ...any) {
+		v.Notes = append(v.Notes, strings.ReplaceAll(fmt.Sprintf(format, a...), "\n", "; "))
+	}
 
 	// Read back first: it needs the cluster, and its reads go through the
 	// log, so the hashes are taken after it.

@@ -90,6 +90,9 @@ func (c *NetClient) getJSON(ctx context.Context, admin, path string, v any) erro
 		return fmt.Errorf("cluster: %s of %s: %w", path, admin, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound && path == "/applied" {
+		return ErrNotRecording
+	}
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return fmt.Errorf("cluster: %s of %s: %s: %s", path, admin, resp.Status, strings.TrimSpace(string(msg)))
@@ -99,6 +102,10 @@ func (c *NetClient) getJSON(ctx context.Context, admin, path string, v any) erro
 	}
 	return nil
 }
+
+// ErrNotRecording: a node does not record its applied commands (it was
+// started without -record-applied N): GET /applied answered 404.
+var ErrNotRecording = errors.New("cluster: the nodes do not record their applied commands (start them with -record-applied N)")
 
 // Hash is a node's GET /hash: its state machine hash at its applied slot.
 type Hash struct {
@@ -141,7 +148,8 @@ func (c *NetClient) Hashes(ctx context.Context, admins []string) ([]Hash, error)
 	return out, errors.Join(errs...)
 }
 
-// Applied GETs every node's /applied, in parallel.
+// Applied GETs every node's /applied, in parallel. Nodes that do not
+// record them make it return ErrNotRecording (once).
 func (c *NetClient) Applied(ctx context.Context, admins []string) ([]AppliedReport, error) {
 	out := make([]AppliedReport, len(admins))
 	errs := make([]error, len(admins))
@@ -154,6 +162,11 @@ func (c *NetClient) Applied(ctx context.Context, admins []string) ([]AppliedRepo
 		}()
 	}
 	wg.Wait()
+	for _, err := range errs {
+		if errors.Is(err, ErrNotRecording) {
+			return nil, ErrNotRecording
+		}
+	}
 	return out, errors.Join(errs...)
 }
 
