@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -213,9 +214,23 @@ func (c *NetClient) SettledHashes(ctx context.Context, admins []string) ([]check
 // that others executed commands in (it caught up from a snapshot) its
 // report is split there, so positions stay aligned.
 //
+// A truncated report (the node's record overflowed) may begin in the
+// middle of a slot: that slot's commands are left out of it.
+//
 // Deduplicated is set on one entry per node (the node's count): what a
 // node answered from its session table since it last started.
 func AlignApplied(reps []AppliedReport) []check.NodeApplied {
+	reps = slices.Clone(reps)
+	for i, r := range reps {
+		if r.Truncated && len(r.Commands) > 0 {
+			first := r.Commands[0].Slot
+			k := 0
+			for k < len(r.Commands) && r.Commands[k].Slot == first {
+				k++
+			}
+			reps[i].Commands = r.Commands[k:]
+		}
+	}
 	// perSlot: how many commands executed in each slot, from the first
 	// node that reports it.
 	perSlot := map[uint64]int{}

@@ -240,6 +240,17 @@ func TestAlignApplied(t *testing.T) {
 			},
 		},
 		{
+			name: "a truncated record starting mid-slot",
+			reps: []AppliedReport{
+				{Node: 1, Commands: []AppliedCommand{cmd(1, 7, 1), cmd(1, 8, 1), cmd(2, 7, 2)}},
+				{Node: 2, Truncated: true, Commands: []AppliedCommand{cmd(1, 8, 1), cmd(2, 7, 2)}},
+			},
+			want: []check.NodeApplied{
+				{Node: 1, Applied: []check.Applied{ap(7, 1), ap(8, 1), ap(7, 2)}},
+				{Node: 2, Offset: 2, Applied: []check.Applied{ap(7, 2)}},
+			},
+		},
+		{
 			name: "a node that executed nothing",
 			reps: []AppliedReport{{Node: 1}},
 			want: []check.NodeApplied{{Node: 1}},
