@@ -10,6 +10,12 @@ import (
 	"github.com/mpaxos/mpaxos/check"
 )
 
+// ReadBackConcurrency is how many keys the lost-write check reads back at
+// once: a ReadBack must allow that many concurrent calls. Reads through
+// the log batch well, so many at once keep the read-back of a long run's
+// keys short.
+const ReadBackConcurrency = 128
+
 // Checks is what the correctness verdict reads once the load has stopped
 // and every fault has healed.
 type Checks struct {
@@ -50,7 +56,9 @@ func Verify(ctx context.Context, c Checks) *results.Verdict {
 
 	// Read back first: it needs the cluster, and its reads go through the
 	// log, so the hashes are taken after it.
-	lost, err := check.LostWrites(ctx, c.History.Writes(), c.ReadBack, check.DefaultLostConfig())
+	lcfg := check.DefaultLostConfig()
+	lcfg.Concurrency = ReadBackConcurrency
+	lost, err := check.LostWrites(ctx, c.History.Writes(), c.ReadBack, lcfg)
 	if err != nil {
 		note("lost writes: not checked: %v", err)
 	} else {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mpaxos/mpaxos/benchkit"
@@ -105,6 +106,14 @@ func (v *verifier) install(env *benchkit.Env) {
 	if v.rec != nil {
 		env.Wrap = v.rec.Wrap
 	}
+	if v.runner != nil {
+		env.Status = func() string {
+			if a := v.runner.Active(); len(a) > 0 {
+				return "faults: " + strings.Join(a, ",")
+			}
+			return ""
+		}
+	}
 	env.OnMeasure = func(start time.Time) {
 		v.origin = start
 		if v.runner == nil {
@@ -157,13 +166,20 @@ func (v *verifier) finish(ctx context.Context, out *benchkit.Outcome, tgt benchk
 	if out.Interrupted || ctx.Err() != nil {
 		return fres, &results.Verdict{Notes: append(notes, "not checked: the run was interrupted")}
 	}
-	if v.local != nil {
-		wctx, cancel := context.WithTimeout(ctx, leaderTimeout)
+	// The checks need a serving cluster: wait until every node answers
+	// and a majority agree on a leader.
+	wctx, cancel := context.WithTimeout(ctx, leaderTimeout)
+	switch {
+	case v.local != nil:
 		if _, err := v.local.Monitor.WaitLeader(wctx, v.local.CheckAlive); err != nil {
 			notes = append(notes, fmt.Sprintf("after healing: %v", err))
 		}
-		cancel()
+	case len(v.admins) > 0:
+		if _, err := cluster.NewMonitor(v.admins).WaitLeader(wctx, nil); err != nil {
+			notes = append(notes, fmt.Sprintf("after healing: %v", err))
+		}
 	}
+	cancel()
 	c := benchkit.Checks{
 		History:       v.rec.History(),
 		ReadBack:      readBack(tgt, v.cfg.Timeout),
@@ -208,7 +224,7 @@ func (v *verifier) finish(ctx context.Context, out *benchkit.Outcome, tgt benchk
 // check, with a pool of sessions (a session has one operation at a time;
 // LostWrites reads several keys at once).
 func readBack(tgt benchkit.Target, timeout time.Duration) check.ReadBack {
-	n := check.DefaultLostConfig().Concurrency
+	n := benchkit.ReadBackConcurrency
 	pool := make(chan benchkit.Session, n)
 	for range n {
 		pool <- tgt.Session() // made here, one after another, as Target asks
