@@ -56,6 +56,13 @@ func FaultResults(recs []faults.Record, s faults.Series, runEnd time.Duration) (
 		f.DowntimeSec = &down
 		f.NeverResumed = st.Stopped && !st.Resumed
 		f.StalledSec = st.Stalled.Seconds()
+		if st.Stopped && st.Resumed && st.Recovered && st.Recovery90 < st.Downtime {
+			// faults.Stats stops at the first recovery from a dip; a
+			// stop that came after it (a 2% loss stalling the log a
+			// second in) is the one that counts: throughput is back
+			// only after service resumed.
+			st.Recovery90, st.Recovered = recoveryAfter(s, st.Start+st.Downtime, st.Start, st.Before.Throughput)
+		}
 		switch {
 		case !st.Degraded && !st.Before.Empty:
 			zero := 0.0
@@ -80,4 +87,25 @@ func window(p faults.Phase) *results.Window {
 	w.Latency.Count = p.Ops
 	w.Latency.P50, w.Latency.P99 = int64(p.P50), int64(p.P99)
 	return w
+}
+
+// recoveryAfter returns the time from start until the smoothed throughput
+// (the default StatsConfig's span and threshold) is back to the threshold
+// of steady, looking from `from` on; false if it never is.
+func recoveryAfter(s faults.Series, from, start time.Duration, steady float64) (time.Duration, bool) {
+	cfg := faults.DefaultStatsConfig()
+	span := max(1, int(cfg.Smooth/s.Step))
+	want := cfg.Threshold * steady * s.Step.Seconds() * float64(span)
+	i0 := int(from / s.Step)
+	var sum int64
+	for k := i0; k < len(s.Points); k++ {
+		sum += s.Points[k].Ops
+		if k-i0 >= span {
+			sum -= s.Points[k-span].Ops
+		}
+		if k-i0 >= span-1 && float64(sum) >= want {
+			return max(0, time.Duration(k+1)*s.Step-start), true
+		}
+	}
+	return 0, false
 }

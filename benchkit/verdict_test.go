@@ -124,3 +124,35 @@ func TestRecordingSeriesAndFaultResults(t *testing.T) {
 		t.Fatalf("fault not injected: %+v", g)
 	}
 }
+
+// A fault that dips, recovers, then stops service: throughput is back only
+// after the stop, never before the downtime ends.
+func TestFaultResultsRecoveryAfterTheStop(t *testing.T) {
+	step := 100 * time.Millisecond
+	s := faults.Series{Step: step}
+	for i := 0; i < 60; i++ {
+		ops := int64(10)
+		switch {
+		case i == 20:
+			ops = 2 // a dip at the fault's start, over by 2.6s (smoothed)
+		case i >= 28 && i < 32:
+			ops = 0 // then a stop from 2.8s to 3.2s
+		}
+		s.Points = append(s.Points, faults.Interval{Ops: ops})
+	}
+	recs := []faults.Record{{
+		Event: faults.MustParse("drop=2%@2s+2s")[0], Fired: true, Healed: true,
+		Start: 2 * time.Second, End: 4 * time.Second,
+	}}
+	fr, err := benchkit.FaultResults(recs, s, 6*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := fr[0]
+	if f.DowntimeSec == nil || *f.DowntimeSec < 1.19 || *f.DowntimeSec > 1.21 {
+		t.Fatalf("downtime %v, want 1.2s", f.DowntimeSec)
+	}
+	if f.Recover90 == nil || *f.Recover90 < *f.DowntimeSec {
+		t.Fatalf("back to 90%% after %v, before service resumed (%vs)", f.Recover90, *f.DowntimeSec)
+	}
+}
