@@ -147,6 +147,7 @@ func TestRealFaultedRuns(t *testing.T) {
 		{"3 nodes kill leader and restart", 3, "kill-leader@1s+1500ms", true},
 		{"5 nodes partition leader", 5, "partition-leader@1s+1500ms", true},
 		{"3 nodes 2% loss", 3, "drop=2%@500ms+2s", false},
+		{"3 nodes pause leader", 3, "pause-leader@1s+1500ms", true},
 		{"5 nodes kill leader, then 2% loss", 5, "kill-leader@1s,restart@2s,drop=2%@2500ms+1s", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
