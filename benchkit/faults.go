@@ -18,7 +18,8 @@ func FaultStep(d time.Duration) time.Duration {
 // result file's faults: for each fault that took effect, its window (from
 // the origin of the measured run), the phases before, during and after,
 // its downtime and the time until throughput was back to 90% of the steady
-// state; a fault that could not be injected is listed with its error.
+// state; a fault that could not be injected is listed with its error, one
+// due after the run ended is left out.
 func FaultResults(recs []faults.Record, s faults.Series, runEnd time.Duration) ([]results.Fault, error) {
 	stats, err := faults.Stats(s, faults.Windows(recs, runEnd), faults.DefaultStatsConfig())
 	if err != nil {
@@ -39,6 +40,9 @@ func FaultResults(recs []faults.Record, s faults.Series, runEnd time.Duration) (
 		}
 		if r.Err != nil {
 			f.Error = r.Err.Error()
+		}
+		if !r.Fired && r.Err == nil {
+			continue // due after the run ended (or it was interrupted)
 		}
 		if !r.Fired {
 			f.NotInjected = true
