@@ -3,7 +3,10 @@ package benchkit
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/mpaxos/mpaxos/faults"
 )
 
 // KeySize is the size of every key in bytes, fixed so that results compare.
@@ -107,6 +110,41 @@ type Config struct {
 	// Seed seeds key and operation choice; the default 0 picks one from
 	// the clock (and the results record it).
 	Seed uint64 `json:"seed"`
+
+	// Faults is a fault schedule played during the measured run (see
+	// package faults: KIND[=ARG]@START[+DURATION],...). The default is
+	// empty: no faults. Against a running Cluster only network faults are
+	// possible (they need ClusterAdmin).
+	Faults string `json:"faults,omitempty"`
+	// Check runs the correctness checks after the run: linearizability of
+	// the sampled keys' history, acknowledged writes read back, sessions
+	// and state machine hashes from the nodes. The default is false;
+	// cmd/bench turns it on when Faults is set. Needs ValueSize >= 16 (so
+	// every written value is unique per key).
+	Check bool `json:"check,omitempty"`
+	// CheckSample is the fraction of keys whose every operation is kept
+	// for the linearizability check (writes to every key are kept for the
+	// read-back). The default 0 means min(1, 1000/Keys). 0..1.
+	CheckSample float64 `json:"check_sample,omitempty"`
+	// CheckTimeout bounds the linearizability check. The default is 60 s.
+	// >= 0 (0: the default).
+	CheckTimeout time.Duration `json:"check_timeout_ns,omitempty"`
+}
+
+// Sample returns the fraction of keys the linearizability check covers.
+func (c Config) Sample() float64 {
+	if c.CheckSample > 0 {
+		return c.CheckSample
+	}
+	return min(1, 1000/float64(max(c.Keys, 1)))
+}
+
+// Schedule parses Faults (nil when empty).
+func (c Config) Schedule() (faults.Schedule, error) {
+	if strings.TrimSpace(c.Faults) == "" {
+		return nil, nil
+	}
+	return faults.Parse(c.Faults)
 }
 
 // DefaultConfig returns the defaults: 3 nodes, 50 clients over 4
@@ -203,6 +241,47 @@ func (c Config) Validate() error {
 	}
 	if len(c.ClusterAdmin) > 0 && len(c.Cluster) == 0 {
 		bad("-cluster-admin needs -cluster")
+	}
+	if sched, err := c.Schedule(); err != nil {
+		bad("-faults: %s", strings.ReplaceAll(strings.TrimPrefix(err.Error(), "faults: bad schedule: "), "\n", "; "))
+	} else if len(sched) > 0 {
+		if e.Null {
+			bad("-faults cannot be played against -null nodes (they do not replicate)")
+		}
+		if len(c.Cluster) == 0 && c.Nodes >= 1 {
+			members := make([]faults.NodeID, c.Nodes)
+			for i := range members {
+				members[i] = faults.NodeID(i + 1)
+			}
+			if err := sched.Check(members); err != nil {
+				bad("-faults: %s", strings.ReplaceAll(strings.TrimPrefix(err.Error(), "faults: "), "\n", "; "))
+			}
+		}
+		if len(c.Cluster) > 0 {
+			if len(c.ClusterAdmin) == 0 {
+				bad("-faults against -cluster needs -cluster-admin (faults go through the nodes' admin POST /faults)")
+			}
+			for _, ev := range sched {
+				switch ev.Kind {
+				case faults.Kill, faults.Restart, faults.Pause, faults.Resume:
+					bad("-faults: %s: cannot kill or pause the nodes of a running -cluster; only network faults (isolate, split, oneway, delay, drop, heal)", ev)
+				}
+			}
+		}
+	}
+	if c.Check {
+		if c.ValueSize < 16 {
+			bad("-check needs -value-size of at least 16 bytes (each value carries its writer and counter, so it is unique per key), got %d", c.ValueSize)
+		}
+		if e.Null {
+			bad("-check cannot check -null nodes (they do not replicate)")
+		}
+	}
+	if !(c.CheckSample >= 0 && c.CheckSample <= 1) {
+		bad("-check-sample must be 0..1, got %v", c.CheckSample)
+	}
+	if c.CheckTimeout < 0 {
+		bad("-check-timeout must not be negative, got %v", c.CheckTimeout)
 	}
 	if len(errs) == 0 {
 		return nil

@@ -26,6 +26,20 @@ func TestConfigValidate(t *testing.T) {
 		{"read ratio", func(c *Config) { c.ReadRatio = 1.5 }, []string{"-read-ratio"}},
 		{"nodes", func(c *Config) { c.Nodes = 0 }, []string{"-nodes"}},
 		{"negative knobs", func(c *Config) { c.Engine.BatchDelay = -time.Millisecond }, []string{"-batch-delay"}},
+		{"faults and check", func(c *Config) { c.Faults = "kill-leader@1s+1s,drop=2%@3s+1s"; c.Check = true }, nil},
+		{"network faults on a running cluster", func(c *Config) {
+			c.Cluster, c.ClusterAdmin, c.Faults = []string{"127.0.0.1:1"}, []string{"127.0.0.1:2"}, "partition-leader@1s+1s"
+		}, nil},
+		{"bad schedule", func(c *Config) { c.Faults = "explode@1s" }, []string{"-faults", "explode"}},
+		{"kill on a running cluster", func(c *Config) {
+			c.Cluster, c.ClusterAdmin, c.Faults = []string{"127.0.0.1:1"}, []string{"127.0.0.1:2"}, "kill-leader@1s+1s"
+		}, []string{"cannot kill or pause the nodes of a running -cluster"}},
+		{"faults on a running cluster without admin", func(c *Config) {
+			c.Cluster, c.Faults = []string{"127.0.0.1:1"}, "drop=1%@1s"
+		}, []string{"-cluster-admin"}},
+		{"faults on null nodes", func(c *Config) { c.Faults, c.Engine.Null = "drop=1%@1s", true }, []string{"-null"}},
+		{"check needs unique values", func(c *Config) { c.Check, c.ValueSize = true, 8 }, []string{"-value-size of at least 16"}},
+		{"check sample", func(c *Config) { c.CheckSample = 2 }, []string{"-check-sample"}},
 		{"every problem at once", func(c *Config) {
 			c.Clients, c.ValueSize, c.Keys, c.Warmup, c.Rate = -1, -1, 0, -1, -5
 		}, []string{"-clients", "-value-size", "-keys", "-warmup", "-rate"}},
@@ -50,6 +64,20 @@ func TestConfigValidate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestSample(t *testing.T) {
+	c := DefaultConfig()
+	for _, tc := range []struct {
+		keys   int
+		sample float64
+		want   float64
+	}{{100000, 0, 0.01}, {500, 0, 1}, {100000, 0.5, 0.5}} {
+		c.Keys, c.CheckSample = tc.keys, tc.sample
+		if got := c.Sample(); got != tc.want {
+			t.Errorf("keys %d sample %v: %v, want %v", tc.keys, tc.sample, got, tc.want)
+		}
 	}
 }
 

@@ -27,16 +27,34 @@
 // series, and into the run's total histogram. A histogram is about 190 KiB,
 // two per client: 200 clients hold about 76 MiB.
 //
-// # Room for what comes next
+// # Per-stage latency
 //
-// Per-stage latency is wired end to end on the harness side: Env.Stages
-// reads the nodes' cumulative histograms (cluster.Stages, GET /stages,
-// results.StageReport) when measuring begins and ends, and the report and
-// JSON show the difference per node and stage (queue, batch_wait,
-// leader_sync, quorum_wait, apply, reply) with the batch sizes. The
-// null-mode ceiling is measured by cmd/bench -ceiling. results.Result has
-// slots, and the report has lines, for fault windows (before/during/after,
-// downtime, time to recover; shaded on the time-series plot) and
-// correctness verdicts (linearizability, lost acknowledged writes, session
-// order, state hashes); they print "none" / "not checked" until filled.
+// Env.Stages reads the nodes' cumulative histograms (cluster.Stages, GET
+// /stages, results.StageReport) when measuring begins and ends, and the
+// report and JSON show the difference per node and stage (queue,
+// batch_wait, leader_sync, quorum_wait, apply, reply) with the batch sizes.
+// A node restarted in between (a fault killed it) counts from its restart.
+// The null-mode ceiling is measured by cmd/bench -ceiling.
+//
+// # Faults and the correctness verdict
+//
+// Config.Faults is a schedule (package faults) that cmd/bench plays with a
+// faults.Runner over the launcher's controls (cluster.Faulter: kill -9 and
+// restart from the same data directory, SIGSTOP/SIGCONT, the nodes' POST
+// /faults), starting at Env.OnMeasure's instant. A Recording, installed
+// with Env.Wrap, keeps a fine-grained timeline of completions, from which
+// FaultResults computes each fault's window, its phases (steady before,
+// during, recovery after), its downtime and the time until throughput is
+// back to 90%; the report prints them as a table and the plot shades the
+// windows.
+//
+// Config.Check keeps the history of every operation on a sample of keys
+// and of every write (check.History; values are unique per key because
+// each carries its writer and counter). After the run, once every fault is
+// healed and the killed nodes restarted, Verify reads every written key
+// back ("acknowledged writes lost: N"), checks each node's applied
+// commands for session order and duplicates, compares the state machine
+// hashes once the nodes reached the same slot, and checks the sampled
+// history for linearizability (porcupine, bounded in time). Its Failures
+// fail the run.
 package benchkit

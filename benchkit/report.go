@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -88,6 +89,9 @@ func Files(base string, r *results.Result) ([]results.Output, error) {
 		commas(float64(r.Ops)), r.Mode, r.StartedAt.Format("2006-01-02 15:04 UTC"))
 	var windows []plot.Window
 	for _, f := range r.Faults {
+		if f.NotInjected {
+			continue
+		}
 		windows = append(windows, plot.Window{Start: f.StartSec, End: max(f.EndSec, f.StartSec), Label: f.Spec})
 	}
 	svg := plot.Run(Title(r), sub, plot.Curve{Points: hist.Curve(h)}, r.Series, windows)
@@ -234,31 +238,67 @@ func writeStages(w io.Writer, r *results.Result) {
 	}
 }
 
+// writeFaults prints one row per fault: its window from the start of the
+// measured run, throughput and p50/p99 before, during and after it, its
+// downtime and the time until throughput was back to 90% of the steady
+// state (the same table as faults.WriteTable, from the result file).
 func writeFaults(w io.Writer, r *results.Result) {
 	if len(r.Faults) == 0 {
 		fmt.Fprintf(w, "%-12s %s\n", "faults", "none")
 		return
 	}
+	fmt.Fprintf(w, "%-12s %d scheduled (windows from the start of measuring; phases: steady before, during, recovery after)\n", "faults", len(r.Faults))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\tfault\tnodes\twindow\tbefore ops/s p50 p99\tduring ops/s p50 p99\tafter ops/s p50 p99\tdowntime\tback to 90%")
 	for _, f := range r.Faults {
-		s := fmt.Sprintf("%s at %.1fs", f.Spec, f.StartSec)
+		nodes := "-"
+		if len(f.Targets) > 0 {
+			nodes = strings.Trim(strings.ReplaceAll(fmt.Sprint(f.Targets), " ", ","), "[]")
+		}
+		if f.NotInjected {
+			fmt.Fprintf(tw, "\t%s\t%s\tNOT INJECTED: %s\t\t\t\t\t\n", f.Spec, nodes, f.Error)
+			continue
+		}
+		down := "n/a"
 		if f.DowntimeSec != nil {
-			s += fmt.Sprintf(", downtime %.3fs", *f.DowntimeSec)
-		}
-		if f.Recover90 != nil {
-			s += fmt.Sprintf(", back to 90%% after %.3fs", *f.Recover90)
-		}
-		for _, win := range []struct {
-			name string
-			w    *results.Window
-		}{{"before", f.Before}, {"during", f.During}, {"after", f.After}} {
-			if win.w != nil {
-				s += fmt.Sprintf("; %s %s ops/s p99 %s", win.name, commas(win.w.Throughput), FormatNs(win.w.Latency.P99))
+			down = fmt.Sprintf("%.2fs", *f.DowntimeSec)
+			if *f.DowntimeSec == 0 {
+				down = "none"
+			}
+			if f.NeverResumed {
+				down = ">" + down + " (never resumed)"
 			}
 		}
-		fmt.Fprintf(w, "%-12s %s\n", "fault", s)
+		back := "not recovered"
+		switch {
+		case f.Recover90 != nil && *f.Recover90 == 0:
+			back = "never below"
+		case f.Recover90 != nil:
+			back = fmt.Sprintf("%.2fs", *f.Recover90)
+		case f.Before == nil:
+			back = "n/a (no steady state)"
+		}
+		fmt.Fprintf(tw, "\t%s\t%s\t%.2fs-%.2fs\t%s\t%s\t%s\t%s\t%s\n", f.Spec, nodes, f.StartSec, f.EndSec,
+			phaseCell(f.Before), phaseCell(f.During), phaseCell(f.After), down, back)
+	}
+	tw.Flush()
+	for _, f := range r.Faults {
+		if f.Error != "" && !f.NotInjected {
+			fmt.Fprintf(w, "%-12s %s: %s\n", "", f.Spec, f.Error)
+		}
 	}
 }
 
+func phaseCell(p *results.Window) string {
+	if p == nil {
+		return "n/a"
+	}
+	return fmt.Sprintf("%s %s %s", commas(p.Throughput), FormatNs(p.Latency.P50), FormatNs(p.Latency.P99))
+}
+
+// writeVerdict prints the correctness checks: one summary line, then
+// "acknowledged writes lost: N" whenever the read-back ran, the checks'
+// own lines, and every failure.
 func writeVerdict(w io.Writer, r *results.Result) {
 	v := r.Verdict
 	if v == nil {
@@ -274,13 +314,26 @@ func writeVerdict(w io.Writer, r *results.Result) {
 		}
 		return what + " VIOLATED"
 	}
-	fmt.Fprintf(w, "%-12s %s; %s; %s\n", "verdict", yes(v.Linearizable, fmt.Sprintf("linearizability (%d keys)", v.CheckedKeys)),
+	status := "PASS"
+	if len(v.Failures) > 0 {
+		status = "FAIL"
+	}
+	fmt.Fprintf(w, "%-12s %s: %s; %s; %s\n", "verdict", status, yes(v.Linearizable, fmt.Sprintf("linearizability (%d keys)", v.CheckedKeys)),
 		yes(v.SessionOrderOK, "session order"), yes(v.StateHashesAgree, "state hashes"))
 	if v.LostAckedWrites != nil {
 		fmt.Fprintf(w, "%-12s acknowledged writes lost: %d\n", "", *v.LostAckedWrites)
 	}
+	if v.SessionOrderOK != nil {
+		fmt.Fprintf(w, "%-12s retries deduplicated: %d (answered from the session table, not executed again; most of any node)\n", "", v.DedupedRetries)
+	}
 	for _, n := range v.Notes {
 		fmt.Fprintf(w, "%-12s %s\n", "", n)
+	}
+	for _, f := range v.Failures {
+		fmt.Fprintf(w, "%-12s %s\n", "FAILED", f)
+	}
+	if v.Visualization != "" {
+		fmt.Fprintf(w, "%-12s %s\n", "", "visualization of the violation: "+v.Visualization)
 	}
 }
 

@@ -27,6 +27,16 @@ type Env struct {
 	// Stages, optional, fetches the nodes' cumulative per-stage histograms;
 	// the run reads them when measuring begins and ends.
 	Stages StagesFunc
+	// Wrap, optional, wraps client i's session (a Recording for the
+	// correctness checks and the fault windows' fine-grained series).
+	Wrap func(client int, s Session) Session
+	// Status, optional, is appended to each measured progress line (the
+	// faults in effect).
+	Status func() string
+	// OnMeasure, optional, is called once before any client starts, with
+	// the instant measuring will begin (after the warm-up): the origin of
+	// the fault schedule and of the per-second series.
+	OnMeasure func(start time.Time)
 }
 
 // Outcome is what a run measured.
@@ -175,6 +185,12 @@ func Run(ctx context.Context, cfg Config, env Env) (*Outcome, error) {
 	sessions := make([]Session, cfg.Clients)
 	for i := range sessions {
 		sessions[i] = env.Target.Session()
+		if env.Wrap != nil {
+			sessions[i] = env.Wrap(i, sessions[i])
+		}
+	}
+	if env.OnMeasure != nil {
+		env.OnMeasure(r.measureStart)
 	}
 	var wg sync.WaitGroup
 	clientsDone := make(chan struct{})
@@ -421,8 +437,14 @@ func (r *runner) collect(tickH *hdr.Histogram, from, now time.Time, measuring bo
 			now.Sub(r.start).Seconds(), float64(warm)/secs, ldr)
 		return
 	}
-	fmt.Fprintf(r.env.Progress, "[%5.1fs] %9.0f ops/s  p50 %s  p99 %s  errors %d  leader %s\n",
-		now.Sub(r.start).Seconds(), float64(ops)/secs, FormatNs(p50), FormatNs(p99), errs, ldr)
+	extra := ""
+	if r.env.Status != nil {
+		if s := r.env.Status(); s != "" {
+			extra = "  " + s
+		}
+	}
+	fmt.Fprintf(r.env.Progress, "[%5.1fs] %9.0f ops/s  p50 %s  p99 %s  errors %d  leader %s%s\n",
+		now.Sub(r.start).Seconds(), float64(ops)/secs, FormatNs(p50), FormatNs(p99), errs, ldr, extra)
 }
 
 // FormatNs prints a latency in the unit that suits it (µs, ms or s).

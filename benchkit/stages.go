@@ -84,7 +84,9 @@ func StageDelta(before, after []results.StageReport) ([]results.Stage, string, e
 }
 
 // delta decodes two encoded cumulative histograms and subtracts them; an
-// empty before means "nothing yet".
+// empty before means "nothing yet". A count that fell means the node
+// restarted in between (a fault killed it): its histogram then covers the
+// time since the restart, and is taken as it is.
 func delta(after, before string) (*hdr.Histogram, error) {
 	a, err := hist.Decode(after)
 	if err != nil {
@@ -97,7 +99,11 @@ func delta(after, before string) (*hdr.Histogram, error) {
 	if err != nil {
 		return nil, err
 	}
-	return hist.Subtract(a, b)
+	d, err := hist.Subtract(a, b)
+	if err != nil {
+		return a, nil
+	}
+	return d, nil
 }
 
 // stageOrder ranks the known stages in the order a command meets them;

@@ -46,6 +46,9 @@ type Config struct {
 	StopGrace time.Duration
 	// Logger receives start/stop events. The default discards them.
 	Logger *slog.Logger
+	// ExtraArgs are appended to every node's command line (for example
+	// -record-applied N for the benchmark's checks). The default is none.
+	ExtraArgs []string
 }
 
 // DefaultConfig returns a 3-node cluster with sync on, built from the
@@ -84,7 +87,13 @@ type Node struct {
 	ClientAddr string
 	AdminAddr  string
 	DataDir    string
-	Proc       *Proc
+	// Proc is the node's current process. Kill and Restart replace it
+	// (under the Cluster's lock): read it through Cluster methods while
+	// faults may be injected.
+	Proc *Proc
+	// args is the command line, kept to restart the node exactly as it
+	// started.
+	args []string
 }
 
 // Cluster is a running local cluster.
@@ -93,9 +102,18 @@ type Cluster struct {
 	Nodes   []*Node
 	Monitor *Monitor
 	cfg     Config
+	bin     string
 	once    sync.Once
 	stopMon context.CancelFunc
 	monDone chan struct{}
+
+	// mu guards the nodes' Proc and their fault state (see control.go).
+	mu struct {
+		sync.Mutex
+		closed bool
+		down   map[uint64]bool // killed on purpose, not restarted yet
+		paused map[uint64]bool
+	}
 }
 
 // ErrModule is returned when the module root cannot be found to build
@@ -221,6 +239,7 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	c = &Cluster{Dir: dir, cfg: cfg}
+	c.mu.down, c.mu.paused = map[uint64]bool{}, map[uint64]bool{}
 	defer func() {
 		if err != nil {
 			c.Close()
@@ -244,6 +263,7 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 			return c, err
 		}
 	}
+	c.bin = bin
 	if c.Nodes, err = Layout(cfg.Nodes, dir); err != nil {
 		return c, err
 	}
@@ -251,11 +271,14 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		if err = os.MkdirAll(n.DataDir, 0o755); err != nil {
 			return c, fmt.Errorf("cluster: %w", err)
 		}
-		name := fmt.Sprintf("node %d", n.ID)
-		logPath := filepath.Join(dir, fmt.Sprintf("node%d.log", n.ID))
-		if n.Proc, err = StartProc(name, bin, NodeArgs(cfg, c.Nodes, i), logPath); err != nil {
+		n.args = append(NodeArgs(cfg, c.Nodes, i), cfg.ExtraArgs...)
+		p, err := StartProc(n.name(), bin, n.args, c.logPath(n))
+		if err != nil {
 			return c, err
 		}
+		c.mu.Lock()
+		n.Proc = p
+		c.mu.Unlock()
 		cfg.Logger.Info("started node", "node", n.ID, "pid", n.Proc.Pid(), "client", n.ClientAddr, "admin", n.AdminAddr)
 	}
 	c.Monitor = NewMonitor(c.AdminAddrs())
@@ -286,10 +309,13 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 }
 
 // CheckAlive returns an error naming the first node that exited, with the
-// end of its log.
+// end of its log. A node killed on purpose (Kill) and not restarted yet is
+// not an error.
 func (c *Cluster) CheckAlive() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, n := range c.Nodes {
-		if n.Proc == nil {
+		if n.Proc == nil || c.mu.down[n.ID] {
 			continue
 		}
 		if err := n.Proc.ExitError(); err != nil {
@@ -334,15 +360,21 @@ func (c *Cluster) Close() error {
 			c.stopMon()
 			<-c.monDone
 		}
-		var wg sync.WaitGroup
+		c.mu.Lock()
+		c.mu.closed = true // no Restart from now on
+		var procs []*Proc
 		for _, n := range c.Nodes {
-			if n.Proc == nil {
-				continue
+			if n.Proc != nil {
+				procs = append(procs, n.Proc)
 			}
+		}
+		c.mu.Unlock()
+		var wg sync.WaitGroup
+		for _, p := range procs {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				n.Proc.Stop(c.cfg.StopGrace)
+				p.Stop(c.cfg.StopGrace)
 			}()
 		}
 		wg.Wait()

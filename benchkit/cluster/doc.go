@@ -25,6 +25,14 @@
 // durability mode. Start waits until every node answers /status and a
 // majority names the same leader, which itself says "leader".
 //
+// Faults: Kill (SIGKILL to the node's process group), Restart (the same
+// command line, data directory and log), Pause and Resume (SIGSTOP and
+// SIGCONT) act on a started cluster; Faulter adapts them, and POST /faults
+// for network faults, to faults.Cluster (RemoteFaulter: network faults
+// only, for a running cluster). NetClient reads GET /hash and GET
+// /applied for the correctness checks; AlignApplied places each node's
+// applied commands in the cluster's sequence by slot.
+//
 // Optionally, GET /stages returns the node's cumulative per-stage latency
 // and batch-size histograms (results.StageReport); a 404 means none.
 package cluster

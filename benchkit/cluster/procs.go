@@ -75,6 +75,9 @@ func (p *Proc) Stop(grace time.Duration) {
 	case <-p.done:
 	default:
 		_ = unix.Kill(pg, unix.SIGTERM)
+		// A paused (SIGSTOPped) node would only see the SIGTERM once
+		// continued.
+		_ = unix.Kill(pg, unix.SIGCONT)
 		t := time.NewTimer(grace)
 		select {
 		case <-p.done:

@@ -120,15 +120,24 @@ type Window struct {
 	Label      string
 }
 
-// shade draws the windows as translucent bands with their labels.
+// shade draws the windows as translucent bands with their labels; labels
+// of windows that start close together go on successive lines so they do
+// not overprint.
 func (p *panel) shade(ws []Window) {
+	line, lastEnd := 0, math.Inf(-1) // lastEnd: where the previous label ends (about 6 px a character)
 	for _, w := range ws {
 		x0, x1 := p.px(math.Max(w.Start, p.xmin)), p.px(math.Min(w.End, p.xmax))
 		if x1 < x0+2 {
 			x1 = x0 + 2 // an instant (a kill) still shows
 		}
 		fmt.Fprintf(&p.c.b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#ff7f0e" fill-opacity="0.18"/>`+"\n", x0, p.y, x1-x0, p.h)
-		p.c.text(x0+3, p.y+12, "start", 10, w.Label)
+		if x0 < lastEnd && line < 3 {
+			line++
+		} else {
+			line = 0
+		}
+		lastEnd = x0 + 3 + 6*float64(len(w.Label))
+		p.c.text(x0+3, p.y+12+12*float64(line), "start", 10, w.Label)
 	}
 }
 

@@ -142,6 +142,22 @@ type Fault struct {
 	Before      *Window  `json:"before,omitempty"`
 	During      *Window  `json:"during,omitempty"`
 	After       *Window  `json:"after,omitempty"`
+	// Targets are the nodes the fault acted on (roles resolved when it
+	// fired).
+	Targets []uint64 `json:"targets,omitempty"`
+	// NeverResumed: operations stopped during the fault and never
+	// completed again before the end (DowntimeSec runs to the end).
+	NeverResumed bool `json:"never_resumed,omitempty"`
+	// NotRecovered: throughput fell below 90% of the steady state and did
+	// not come back before the end (or there was no steady state).
+	NotRecovered bool `json:"not_recovered,omitempty"`
+	// StalledSec is the total time without any completed operation from
+	// the fault's start to the end of its recovery phase.
+	StalledSec float64 `json:"stalled_sec,omitempty"`
+	// NotInjected: the fault could not be injected (Error says why); it
+	// has no window.
+	NotInjected bool   `json:"not_injected,omitempty"`
+	Error       string `json:"error,omitempty"`
 }
 
 // Verdict is the outcome of the correctness checks; nil fields were not run.
@@ -153,6 +169,11 @@ type Verdict struct {
 	DedupedRetries   int64    `json:"deduped_retries,omitempty"`
 	StateHashesAgree *bool    `json:"state_hashes_agree,omitempty"`
 	Notes            []string `json:"notes,omitempty"`
+	// Failures are the lines that make the run fail (a violation, a lost
+	// write); empty when every check that ran passed.
+	Failures []string `json:"failures,omitempty"`
+	// Visualization is porcupine's HTML of the violating keys, if any.
+	Visualization string `json:"visualization,omitempty"`
 }
 
 // Ceiling is the null-mode measurement (nodes answer without replicating).

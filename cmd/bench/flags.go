@@ -16,6 +16,27 @@ type runOpts struct {
 	nodeBin string // -node-bin: prebuilt cmd/node
 	quiet   bool   // -quiet: no progress lines
 	ceiling bool   // -ceiling: measure null mode first and report the fraction
+	// nodeArgs (-node-arg, repeatable) are appended to every started
+	// node's command line.
+	nodeArgs []string
+	// recordApplied (-record-applied) sizes the nodes' applied-command
+	// record for the session check; 0 sizes it for the run.
+	recordApplied int
+}
+
+// appendFlag collects a repeatable string flag.
+type appendFlag struct{ p *[]string }
+
+func (a appendFlag) String() string {
+	if a.p == nil {
+		return ""
+	}
+	return strings.Join(*a.p, " ")
+}
+
+func (a appendFlag) Set(s string) error {
+	*a.p = append(*a.p, s)
+	return nil
 }
 
 // listFlag is a comma-separated list of strings (-cluster a,b,c).
@@ -116,6 +137,12 @@ func bindRun(fs *flag.FlagSet, cfg *benchkit.Config, o *runOpts, sweep bool) {
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed for key and operation choice (0: from the clock)")
 	fs.StringVar(&o.out, "out", "", "results base `name`: writes NAME.json, NAME.hgrm, NAME.svg (default results/<timestamp>)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines")
+	fs.StringVar(&cfg.Faults, "faults", "", "fault `schedule` played during the measured run, e.g. kill-leader@5s+3s,drop=2%@10s+5s (see below)")
+	fs.BoolVar(&cfg.Check, "check", false, "check correctness after the run: linearizability, acknowledged writes read back, sessions, state hashes (default on with -faults)")
+	fs.Float64Var(&cfg.CheckSample, "check-sample", 0, "fraction of keys whose history is checked for linearizability (0: 1000 keys' worth)")
+	fs.DurationVar(&cfg.CheckTimeout, "check-timeout", 0, "bound on the linearizability check (0: 60s)")
+	fs.IntVar(&o.recordApplied, "record-applied", 0, "with -check: commands each node records for the session check (0: sized for the run)")
+	fs.Var(appendFlag{&o.nodeArgs}, "node-arg", "extra `argument` for every started node (repeatable), e.g. -node-arg=-election-timeout=300ms")
 }
 
 // finishRun applies flag interplay after parsing: -ops alone means no
@@ -134,6 +161,9 @@ func finishRun(fs *flag.FlagSet, cfg *benchkit.Config) {
 	}
 	if cfg.Seed == 0 {
 		cfg.Seed = uint64(time.Now().UnixNano())
+	}
+	if cfg.Faults != "" && !set["check"] {
+		cfg.Check = true // a faulted run without a verdict proves little
 	}
 }
 

@@ -23,7 +23,11 @@ func TestMain(m *testing.M) {
 		fakenode.Main(os.Args[1:])
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if nodeBin != "" {
+		os.RemoveAll(filepath.Dir(nodeBin)) // built by realNode
+	}
+	os.Exit(code)
 }
 
 // localEnv points the launcher at the fake node and returns the directory
@@ -186,4 +190,55 @@ func TestLocalClusterCeiling(t *testing.T) {
 	if code, _, errOut := bench(t, "-cluster", "127.0.0.1:1", "-ceiling", "-ops", "1"); code != 2 || !strings.Contains(errOut, "-ceiling needs") {
 		t.Fatalf("-ceiling with -cluster: exit %d %q", code, errOut)
 	}
+}
+
+// cancelOn is a stderr that cancels the run (Ctrl-C) once a line with
+// want was logged.
+type cancelOn struct {
+	want   string
+	cancel context.CancelFunc
+	buf    bytes.Buffer
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	c.buf.Write(p)
+	if strings.Contains(c.buf.String(), c.want) {
+		c.cancel()
+	}
+	return len(p), nil
+}
+
+// Ctrl-C while a node is killed: the partial results keep the fault's
+// window, the heal restarts the node, and every node is stopped at the
+// end, the restarted one included.
+func TestLocalClusterInterruptedDuringFault(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	useFake(t, &fakeTarget{})
+	pids, tmp, bin := localEnv(t)
+	base := filepath.Join(t.TempDir(), "cut")
+	var o bytes.Buffer
+	e := &cancelOn{want: "killed node", cancel: cancel}
+	// The fake nodes do not record applied commands: -check=false.
+	code := realMain(ctx, []string{"bench", "-node-bin", bin, "-clients", "2", "-duration", "1h", "-warmup", "0", "-quiet",
+		"-faults", "kill=2@100ms,kill=3@1h", "-check=false", "-out", base}, &o, e)
+	if code != 130 {
+		t.Fatalf("exit %d: %s", code, e.buf.String())
+	}
+	r, err := results.Load(base + ".json")
+	if err != nil || !r.Interrupted {
+		t.Fatalf("partial results: %v", err)
+	}
+	// kill=3 was due after the interruption: not in the results.
+	if len(r.Faults) != 1 || r.Faults[0].Spec != "kill=2@100ms" || r.Faults[0].NotInjected || r.Faults[0].EndSec < r.Faults[0].StartSec {
+		t.Fatalf("faults %+v", r.Faults)
+	}
+	// The heal restarted node 2 (then Close stopped it with the others).
+	if !strings.Contains(e.buf.String(), `msg="restarted node" node=2`) {
+		t.Fatalf("node 2 not restarted by the heal:\n%s", e.buf.String())
+	}
+	if !strings.Contains(o.String(), "kill=2@100ms") {
+		t.Fatalf("report lacks the fault:\n%s", o.String())
+	}
+	assertNoNodeLeft(t, pids, tmp, 3)
 }

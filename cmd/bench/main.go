@@ -3,10 +3,16 @@
 // it, and reports throughput and HdrHistogram latency percentiles.
 //
 //	bench [flags]                         run one benchmark (bench -h)
+//	bench -faults kill-leader@5s+3s ...   ... with faults injected and the run checked
 //	bench compare [-force] A.json B.json  compare runs side by side
 //	bench sweep -batch-size 1,8,64 ...    run a grid of configurations
 //
-// The work is in package benchkit; this command maps flags to its Config.
+// The work is in package benchkit; this command maps flags to its Config,
+// and wires the fault schedule (package faults, over the launcher's
+// controls) and the correctness checks (package check, through the client
+// library and the nodes' admin endpoints): see verify.go. Exit status: 0
+// success, 1 failure (a correctness check FAILED among them), 2 bad usage,
+// 130 interrupted.
 package main
 
 import (

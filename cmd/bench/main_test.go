@@ -73,6 +73,10 @@ func TestBadFlagsOneLine(t *testing.T) {
 		{[]string{"sweep", "-batch-size", "1,x"}, "not a non-negative integer"},
 		{[]string{"sweep", "-cluster", "127.0.0.1:1", "-batch-size", "1,8"}, "cannot be swept on a running -cluster"},
 		{[]string{"sweep"}, "nothing to sweep"},
+		{[]string{"-faults", "kill-leader@1s,explode@2s,drop=200%@3s"}, `-faults: event 2 "explode@2s"`},
+		{[]string{"-cluster", "127.0.0.1:1", "-cluster-admin", "127.0.0.1:2", "-faults", "kill-leader@1s"}, "cannot kill or pause the nodes of a running -cluster"},
+		{[]string{"-faults", "drop=1%@1s", "-value-size", "8"}, "-check needs -value-size of at least 16"},
+		{[]string{"-faults", "kill=4@1s", "-nodes", "3", "-node-bin", "/nonexistent"}, "node 4"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			code, out, errOut := bench(t, tc.args...)
@@ -95,6 +99,10 @@ func TestHelp(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "usage: bench") || !strings.Contains(out, "-out") {
 			t.Fatalf("%v: exit %d, stdout %q", args, code, out)
 		}
+	}
+	// The fault schedule's syntax is in bench -h.
+	if _, out, _ := bench(t, "-h"); !strings.Contains(out, "partition-leader@20s+5s") || !strings.Contains(out, "-faults") || !strings.Contains(out, "-check") {
+		t.Fatalf("bench -h lacks the fault schedule syntax:\n%s", out)
 	}
 }
 

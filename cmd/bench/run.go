@@ -13,6 +13,7 @@ import (
 	"github.com/mpaxos/mpaxos/benchkit"
 	"github.com/mpaxos/mpaxos/benchkit/cluster"
 	"github.com/mpaxos/mpaxos/benchkit/results"
+	"github.com/mpaxos/mpaxos/faults"
 )
 
 const runSynopsis = `usage: bench [flags]
@@ -27,6 +28,20 @@ Writes NAME.json, NAME.hgrm and NAME.svg (-out NAME).
   bench -cluster 10.0.0.1:8001,10.0.0.2:8001,10.0.0.3:8001
   bench compare results/a.json results/b.json
   bench sweep -batch-size 1,8,64,256 -p99-max 10ms
+  bench -nodes 5 -duration 30s -faults kill-leader@10s+5s,partition-leader@20s+5s
+  bench -faults drop=2%@5s+10s -check-sample 0.1
+
+With -faults, the report gives each fault's window (from the start of
+measuring), throughput and p50/p99 before, during and after it, its
+downtime and the time until throughput is back to 90%; the plot shades the
+windows. -check (on with -faults) then heals everything, restarts killed
+nodes and checks the run: linearizability of the sampled keys' history
+(porcupine; NAME-linearizability.html on a violation), every acknowledged
+write read back ("acknowledged writes lost: N"), each client's commands
+applied in order and once on every node, and equal state machine hashes.
+A violation or a lost write makes bench exit with status 1.
+
+` + faults.Usage + `
 
 flags:`
 
@@ -67,6 +82,7 @@ func runMeasured(ctx context.Context, cfg benchkit.Config, o runOpts, name strin
 	}
 	nullCfg := cfg
 	nullCfg.Engine.Null = true
+	nullCfg.Faults, nullCfg.Check = "", false // null nodes neither replicate nor fail
 	fmt.Fprintf(stdout, "=== ceiling: the same workload on null-mode nodes\n")
 	nres, err := runOnce(ctx, nullCfg, o, results.Base(name)+"-null", argv, nil, stdout, stderr)
 	if err != nil {
@@ -134,6 +150,7 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 	} else {
 		local, err = cluster.Start(ctx, cluster.Config{
 			Nodes: cfg.Nodes, Engine: cfg.Engine, Binary: o.nodeBin, ModuleDir: mod, Keep: cfg.Keep, Logger: logger,
+			ExtraArgs: nodeArgs(cfg, o),
 		})
 		if err != nil {
 			return nil, err
@@ -158,16 +175,24 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 	if !o.quiet {
 		env.Progress = stdout
 	}
-	out, err := benchkit.Run(ctx, cfg, env)
+	v, err := newVerifier(ctx, cfg, local, logger)
 	if err != nil {
 		return nil, err
 	}
+	v.install(&env)
+	out, err := benchkit.Run(ctx, cfg, env)
+	if err != nil {
+		v.stop(ctx)
+		return nil, err
+	}
+	faultRes, verdict := v.finish(ctx, out, tgt, base)
 	res, err := benchkit.NewResult(cfg, out, benchkit.Meta{
 		Name: base, Command: argv, StartedAt: started, Machine: machine, Cluster: info,
 	})
 	if err != nil {
 		return nil, err
 	}
+	res.Faults, res.Verdict = faultRes, verdict
 	if ceiling != nil && ceiling.Throughput > 0 {
 		res.Ceiling = &results.Ceiling{Throughput: ceiling.Throughput, Fraction: res.Throughput / ceiling.Throughput}
 	}
@@ -187,6 +212,9 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 	}
 	if out.Interrupted {
 		return res, errInterrupted
+	}
+	if verdict != nil && len(verdict.Failures) > 0 {
+		return res, fmt.Errorf("%w: %s", errVerdict, strings.Join(verdict.Failures, "; "))
 	}
 	return res, nil
 }

@@ -1,0 +1,153 @@
+package benchkit
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mpaxos/mpaxos/benchkit/results"
+	"github.com/mpaxos/mpaxos/check"
+)
+
+// ReadBackConcurrency is how many keys the lost-write check reads back at
+// once: a ReadBack must allow that many concurrent calls. Reads through
+// the log batch well, so many at once keep the read-back of a long run's
+// keys short.
+const ReadBackConcurrency = 128
+
+// Checks is what the correctness verdict reads once the load has stopped
+// and every fault has healed.
+type Checks struct {
+	// History is the run's recorded history (Recording.History). Required.
+	History *check.History
+	// ReadBack reads a key with a linearizable read, for the lost-write
+	// check. Required.
+	ReadBack check.ReadBack
+	// Applied, optional, returns every node's executed commands aligned by
+	// slot (cluster.AlignApplied), for the session check.
+	Applied func(ctx context.Context) ([]check.NodeApplied, error)
+	// Hashes, optional, returns every node's state machine hash once they
+	// reached the same applied slot (or gave up waiting).
+	Hashes func(ctx context.Context) ([]check.NodeState, error)
+	// LinTimeout bounds the linearizability check. Zero means 60 s.
+	LinTimeout time.Duration
+	// VisualizePath is where porcupine's HTML goes on a violation.
+	VisualizePath string
+	// Spans (the fault windows) are drawn on that visualization.
+	Spans []check.Span
+}
+
+// Verify runs the checks and returns the verdict for the result file.
+// Verdict.Failures lists the lines that must fail the run: a history that
+// is not linearizable, an acknowledged write lost (or keys that could not
+// be read back to tell), a session out of order or executed twice, state
+// machines that differ. A check that cannot decide (the linearizability
+// check timed out, the nodes never reached the same slot) is a note.
+func Verify(ctx context.Context, c Checks) *results.Verdict {
+	v := &results.Verdict{}
+	fail := func(format string, a ...any) {
+		v.Failures = append(v.Failures, strings.ReplaceAll(fmt.Sprintf(format, a...), "\n", "; "))
+	}
+	// Report lines are single lines (joined errors are not).
+	note := func(format string, a ...any) {
+		v.Notes = append(v.Notes, strings.ReplaceAll(fmt.Sprintf(format, a...), "\n", "; "))
+	}
+
+	// Read back first: it needs the cluster, and its reads go through the
+	// log, so the hashes are taken after it.
+	lcfg := check.DefaultLostConfig()
+	lcfg.Concurrency = ReadBackConcurrency
+	lost, err := check.LostWrites(ctx, c.History.Writes(), c.ReadBack, lcfg)
+	if err != nil {
+		note("lost writes: not checked: %v", err)
+	} else {
+		n := int64(lost.Lost)
+		v.LostAckedWrites = &n
+		note("read back %d keys holding %d acknowledged writes", lost.Keys, lost.Acked)
+		if lost.Lost > 0 || lost.Foreign > 0 {
+			fail("%s", check.LostLine(lost.Lost))
+			for _, e := range lost.Examples {
+				note("  %s", e)
+			}
+		}
+		if lost.Unverified > 0 {
+			fail("%d of %d keys could not be read back (%v): lost writes not ruled out", lost.Unverified, lost.Keys, lost.FirstErr)
+		}
+	}
+
+	if c.Applied != nil {
+		nodes, err := c.Applied(ctx)
+		if err != nil {
+			note("session order: not checked: %v", err)
+		} else {
+			rep := check.CheckSessions(nodes)
+			ok := rep.OK()
+			v.SessionOrderOK = &ok
+			var most uint64
+			for _, n := range nodes {
+				most = max(most, n.Deduplicated)
+			}
+			v.DedupedRetries = int64(most)
+			note("%s", rep.String())
+			if !ok {
+				fail("session order violated: %s", rep.String())
+			}
+		}
+	} else {
+		note("session order: not checked (no admin addresses)")
+	}
+
+	if c.Hashes != nil {
+		states, err := c.Hashes(ctx)
+		if err != nil {
+			note("state machines: not compared: %v", err)
+		} else {
+			rep := check.CompareHashes(states)
+			if rep.Comparable {
+				ok := rep.Agree
+				v.StateHashesAgree = &ok
+				if !ok {
+					fail("%s", rep.String())
+				}
+			}
+			note("%s", rep.String())
+		}
+	} else {
+		note("state machines: not compared (no admin addresses)")
+	}
+
+	cfg := check.DefaultLinConfig()
+	if c.LinTimeout > 0 {
+		cfg.Timeout = c.LinTimeout
+	}
+	cfg.VisualizePath, cfg.Spans = c.VisualizePath, c.Spans
+	lin, err := check.CheckLinearizable(c.History.Ops(), cfg)
+	if err != nil {
+		note("linearizability: not checked: %v", err)
+		return v
+	}
+	v.CheckedKeys = lin.Keys
+	bad := lin.BadKeys
+	lin.BadKeys = nil // listed below, shortened: there may be hundreds
+	note("%s", lin.String())
+	switch lin.Verdict {
+	case check.Linearizable:
+		ok := true
+		v.Linearizable = &ok
+	case check.NotLinearizable:
+		ok := false
+		v.Linearizable = &ok
+		v.Visualization = lin.Visualization
+		fail("history NOT linearizable on %d of %d keys: %s", len(bad), lin.Keys, shortList(bad, 5))
+	}
+	return v
+}
+
+// shortList prints the first n of keys, then how many more.
+func shortList(keys []string, n int) string {
+	if len(keys) <= n {
+		return strings.Join(keys, " ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(keys[:n], " "), len(keys)-n)
+}

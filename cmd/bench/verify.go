@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mpaxos/mpaxos/benchkit"
+	"github.com/mpaxos/mpaxos/benchkit/cluster"
+	"github.com/mpaxos/mpaxos/benchkit/results"
+	"github.com/mpaxos/mpaxos/check"
+	"github.com/mpaxos/mpaxos/faults"
+)
+
+// errVerdict: a correctness check failed (the results were written).
+var errVerdict = errors.New("correctness check FAILED")
+
+// Bounds of the end-of-run steps, so a cluster that does not come back
+// fails the run instead of hanging it.
+const (
+	healTimeout   = 60 * time.Second // HealAll: restarts, resumes, POST /faults
+	leaderTimeout = 30 * time.Second // an agreed leader after healing
+	settleTimeout = 20 * time.Second // every node at the same applied slot
+)
+
+// nodeArgs is what every started node gets besides the launcher's flags:
+// -node-arg values, and with -check a record of applied commands sized for
+// the run (at ~50k commands/s, between 100k and 4M).
+func nodeArgs(cfg benchkit.Config, o runOpts) []string {
+	args := append([]string(nil), o.nodeArgs...)
+	if cfg.Check && !cfg.Engine.Null {
+		n := o.recordApplied
+		if n <= 0 {
+			if cfg.Ops > 0 {
+				n = int(cfg.Ops) * 2
+			} else {
+				n = int((cfg.Duration + cfg.Warmup).Seconds() * 50_000)
+			}
+			n = min(max(n, 100_000), 4_000_000)
+		}
+		args = append(args, "-record-applied", strconv.Itoa(n))
+	}
+	return args
+}
+
+// verifier plays the fault schedule alongside the load and runs the
+// correctness checks after it.
+type verifier struct {
+	cfg    benchkit.Config
+	sched  faults.Schedule
+	local  *cluster.Cluster
+	admins []string
+	rec    *benchkit.Recording
+	runner *faults.Runner
+	logger *slog.Logger
+
+	origin  time.Time
+	cancel  context.CancelFunc
+	done    chan error // the Runner's result; nil until it started
+	started bool
+}
+
+func newVerifier(ctx context.Context, cfg benchkit.Config, local *cluster.Cluster, logger *slog.Logger) (*verifier, error) {
+	sched, err := cfg.Schedule()
+	if err != nil {
+		return nil, err
+	}
+	v := &verifier{cfg: cfg, sched: sched, local: local, logger: logger}
+	if local != nil {
+		v.admins = local.AdminAddrs()
+	} else {
+		v.admins = cfg.ClusterAdmin
+	}
+	if len(sched) == 0 && !cfg.Check {
+		return v, nil
+	}
+	if v.rec, err = benchkit.NewRecording(cfg, len(sched) > 0); err != nil {
+		return nil, err
+	}
+	if len(sched) == 0 {
+		return v, nil
+	}
+	var fc *cluster.Faulter
+	if local != nil {
+		fc = local.Faulter()
+	} else if fc, err = cluster.RemoteFaulter(ctx, cfg.ClusterAdmin); err != nil {
+		return nil, err
+	}
+	rcfg := faults.DefaultRunnerConfig()
+	rcfg.Logger = logger
+	if v.runner, err = faults.NewRunner(rcfg, sched, fc); err != nil {
+		return nil, err
+	}
+	if err := sched.Check(fc.Members()); err != nil {
+		return nil, fmt.Errorf("-faults: %w", err)
+	}
+	return v, nil
+}
+
+// install hooks the recording and the schedule into the run.
+func (v *verifier) install(env *benchkit.Env) {
+	if v.rec != nil {
+		env.Wrap = v.rec.Wrap
+	}
+	if v.runner != nil {
+		env.Status = func() string {
+			if a := v.runner.Active(); len(a) > 0 {
+				return "faults: " + strings.Join(a, ",")
+			}
+			return ""
+		}
+	}
+	env.OnMeasure = func(start time.Time) {
+		v.origin = start
+		if v.runner == nil {
+			return
+		}
+		fctx, cancel := context.WithCancel(context.Background())
+		v.cancel, v.done, v.started = cancel, make(chan error, 1), true
+		go func() { v.done <- v.runner.Run(fctx, start) }()
+	}
+}
+
+// stop ends the schedule and heals whatever is still in effect: restarts
+// killed nodes, resumes paused ones, clears every node's network faults.
+// It runs even after a Ctrl-C (a running cluster must not be left
+// partitioned), bounded by healTimeout.
+func (v *verifier) stop(ctx context.Context) error {
+	if !v.started {
+		return nil
+	}
+	v.started = false
+	v.cancel()
+	if err := <-v.done; err != nil && !errors.Is(err, context.Canceled) {
+		v.logger.Warn("fault schedule", "err", err)
+	}
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), healTimeout)
+	defer cancel()
+	return v.runner.HealAll(hctx)
+}
+
+// finish stops the schedule, heals, waits for the cluster to serve again,
+// and returns the fault windows' statistics and the verdict (nil when
+// nothing was checked).
+func (v *verifier) finish(ctx context.Context, out *benchkit.Outcome, tgt benchkit.Target, base string) ([]results.Fault, *results.Verdict) {
+	var notes []string
+	if err := v.stop(ctx); err != nil {
+		notes = append(notes, fmt.Sprintf("healing after the run: %v", err))
+	}
+	var fres []results.Fault
+	if v.runner != nil && !v.origin.IsZero() {
+		runEnd := out.Elapsed
+		series := v.rec.Series(v.origin, runEnd, benchkit.FaultStep(runEnd))
+		var err error
+		if fres, err = benchkit.FaultResults(v.runner.Records(), series, runEnd); err != nil {
+			notes = append(notes, fmt.Sprintf("fault windows: %v", err))
+		}
+	}
+	if !v.cfg.Check || v.rec == nil {
+		return fres, nil
+	}
+	if out.Interrupted || ctx.Err() != nil {
+		return fres, &results.Verdict{Notes: append(notes, "not checked: the run was interrupted")}
+	}
+	// The checks need a serving cluster: wait until every node answers
+	// and a majority agree on a leader.
+	wctx, cancel := context.WithTimeout(ctx, leaderTimeout)
+	switch {
+	case v.local != nil:
+		if _, err := v.local.Monitor.WaitLeader(wctx, v.local.CheckAlive); err != nil {
+			notes = append(notes, fmt.Sprintf("after healing: %v", err))
+		}
+	case len(v.admins) > 0:
+		if _, err := cluster.NewMonitor(v.admins).WaitLeader(wctx, nil); err != nil {
+			notes = append(notes, fmt.Sprintf("after healing: %v", err))
+		}
+	}
+	cancel()
+	c := benchkit.Checks{
+		History:       v.rec.History(),
+		ReadBack:      readBack(tgt, v.cfg.Timeout),
+		LinTimeout:    v.cfg.CheckTimeout,
+		VisualizePath: results.Base(base) + "-linearizability.html",
+	}
+	h0 := v.rec.History().Start()
+	for _, f := range fres {
+		if !f.NotInjected {
+			off := v.origin.Sub(h0)
+			c.Spans = append(c.Spans, check.Span{Label: f.Spec,
+				Start: int64(off + time.Duration(f.StartSec*float64(time.Second))),
+				End:   int64(off + time.Duration(f.EndSec*float64(time.Second)))})
+		}
+	}
+	if len(v.admins) > 0 {
+		nc := cluster.NewNetClient()
+		c.Applied = func(ctx context.Context) ([]check.NodeApplied, error) {
+			reps, err := nc.Applied(ctx, v.admins)
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range reps {
+				if r.Truncated {
+					notes = append(notes, fmt.Sprintf("node %d recorded only its last %d of %d executed commands (raise -record-applied)", r.Node, len(r.Commands), r.Total))
+				}
+			}
+			aligned := cluster.AlignApplied(reps)
+			pieces := map[uint64]int{}
+			for _, a := range aligned {
+				pieces[a.Node]++
+			}
+			for _, r := range reps {
+				if pieces[r.Node] > 1 {
+					notes = append(notes, fmt.Sprintf("node %d's applied commands are checked in %d pieces: it skipped slots the others executed (caught up from a snapshot)", r.Node, pieces[r.Node]))
+				}
+			}
+			return aligned, nil
+		}
+		c.Hashes = func(ctx context.Context) ([]check.NodeState, error) {
+			sctx, cancel := context.WithTimeout(ctx, settleTimeout)
+			defer cancel()
+			return nc.SettledHashes(sctx, v.admins)
+		}
+	}
+	if v.cfg.ReadRatio == 0 {
+		notes = append(notes, "the workload has no reads: the linearizability check sees only writes (-read-ratio 0.5 -keys 1000 makes it bite)")
+	}
+	verdict := benchkit.Verify(ctx, c)
+	verdict.Notes = append(notes, verdict.Notes...)
+	return fres, verdict
+}
+
+// readBack reads keys back through the client library for the lost-write
+// check, with a pool of sessions (a session has one operation at a time;
+// LostWrites reads several keys at once).
+func readBack(tgt benchkit.Target, timeout time.Duration) check.ReadBack {
+	n := benchkit.ReadBackConcurrency
+	pool := make(chan benchkit.Session, n)
+	for range n {
+		pool <- tgt.Session() // made here, one after another, as Target asks
+	}
+	return func(ctx context.Context, key string) ([]byte, bool, error) {
+		var s benchkit.Session
+		select {
+		case s = <-pool:
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		}
+		// The read's retries may outlast one operation timeout while a
+		// restarted node catches up: give it a few.
+		rctx, cancel := context.WithTimeout(ctx, 3*timeout)
+		defer cancel()
+		res, err := s.Do(rctx, benchkit.Op{Kind: benchkit.OpGet, Key: []byte(key)})
+		val := append([]byte(nil), res.Value...)
+		pool <- s
+		return val, res.Found, err
+	}
+}
