@@ -37,6 +37,12 @@ type peer struct {
 	idle       int  // ticks since the peer last sent us anything
 	progressed bool // match advanced since the last heartbeat
 	stalled    int  // heartbeats in a row without progress
+	// dupAcks counts Accepteds in a row that did not advance match while
+	// later slots were outstanding: the peer holds a hole (a lost Accept).
+	dupAcks int
+	// fastResent is match+1 when we last resent from there on dupAcks, so
+	// one hole is resent once; a lost resend falls back to the stall timer.
+	fastResent Slot
 	// Candidate state.
 	promised bool
 }

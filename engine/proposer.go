@@ -90,6 +90,8 @@ func (e *Engine) becomeLeader() {
 		p.idle = 0
 		p.progressed = false
 		p.stalled = 0
+		p.dupAcks = 0
+		p.fastResent = 0
 	}
 	e.heartbeatElapsed = 0
 	e.logger.Info("became leader", "ballot", e.ballot, "base", e.base, "reproposed", last+1-e.base)
@@ -136,7 +138,7 @@ func (e *Engine) tickLeader() {
 			p.stalled++
 		}
 		p.progressed = false
-		if p.stalled >= 2 {
+		if p.stalled >= 1 {
 			// Accepts or their acknowledgements were lost: resend from
 			// the first slot the peer has not acknowledged.
 			p.stalled = 0
@@ -204,9 +206,29 @@ func (e *Engine) handleAccepted(p *peer, m Message) {
 	if m.Slot > p.match {
 		p.match = m.Slot
 		p.progressed = true
+		p.dupAcks = 0
 		e.maybeCommit()
+		return
+	}
+	// Fast retransmit: a follower answers every Accept once it is durable,
+	// and its acknowledgement is cumulative, so acknowledgements that stop
+	// short of slots we sent mean an Accept was lost. Resend from the hole
+	// now instead of waiting heartbeats for the stall timer; several in a
+	// row are required because an answer to a heartbeat can legitimately
+	// trail Accepts still in flight.
+	if m.Slot == p.match && p.match < e.sentThrough {
+		p.dupAcks++
+		if p.dupAcks >= fastRetransmitAcks && p.fastResent != p.match+1 {
+			p.dupAcks = 0
+			p.fastResent = p.match + 1
+			e.sendAccepts(p.id, p.match+1, e.sentThrough)
+		}
 	}
 }
+
+// fastRetransmitAcks is how many non-advancing acknowledgements in a row
+// make the leader resend a peer's missing slots.
+const fastRetransmitAcks = 3
 
 // maybeCommit advances the commit index to the highest slot a majority
 // acknowledged under our ballot, our own durable copy included.
