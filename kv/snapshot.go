@@ -20,6 +20,7 @@ package kv
 // ErrCorruptSnapshot, and a failed Restore leaves the Machine unchanged.
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -41,39 +42,73 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Snapshot returns the Machine's whole state, sessions included, as a
 // freshly allocated []byte the caller owns.
-func (m *Machine) Snapshot() []byte {
-	type entry struct {
-		key string
-		idx uint32
-	}
-	entries := make([]entry, 0, len(m.index))
-	size := snapshotHeader + 2*binary.MaxVarintLen64 + 4
-	for k, idx := range m.index {
-		entries = append(entries, entry{k, idx})
-		size += 2*binary.MaxVarintLen64 + len(k) + len(m.vals[idx])
-	}
-	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
-	ids := make([]uint64, 0, len(m.sessions))
-	for id, s := range m.sessions {
-		ids = append(ids, id)
-		size += 8 + 3*binary.MaxVarintLen64 + 1 + len(s.res.Value)
-	}
-	slices.Sort(ids)
+func (m *Machine) Snapshot() []byte { return m.Freeze().Encode() }
 
-	b := make([]byte, 0, size)
+// Frozen is the Machine's content at one applied slot, captured without
+// copying keys or values: both are immutable once stored (store clones
+// every value it keeps, keys are strings), so the captured headers stay
+// valid while the Machine goes on applying. Encode can therefore run on
+// another goroutine, off the apply loop.
+type Frozen struct {
+	applied  uint64
+	entries  []frozenEntry
+	sessions []frozenSession
+	size     int
+}
+
+type frozenEntry struct {
+	key string
+	val []byte
+}
+
+type frozenSession struct {
+	id uint64
+	s  session
+}
+
+// Freeze captures the Machine's content in O(keys + sessions) time with
+// no sorting and no copying of keys or values.
+func (m *Machine) Freeze() *Frozen {
+	f := &Frozen{
+		applied:  m.applied,
+		entries:  make([]frozenEntry, 0, len(m.index)),
+		sessions: make([]frozenSession, 0, len(m.sessions)),
+		size:     snapshotHeader + 2*binary.MaxVarintLen64 + 4,
+	}
+	for k, idx := range m.index {
+		v := m.vals[idx]
+		f.entries = append(f.entries, frozenEntry{k, v})
+		f.size += 2*binary.MaxVarintLen64 + len(k) + len(v)
+	}
+	for id, s := range m.sessions {
+		f.sessions = append(f.sessions, frozenSession{id, s})
+		f.size += 8 + 3*binary.MaxVarintLen64 + 1 + len(s.res.Value)
+	}
+	return f
+}
+
+// Applied returns the slot the frozen content reflects.
+func (f *Frozen) Applied() uint64 { return f.applied }
+
+// Encode returns the snapshot bytes (the format above): sorted, so equal
+// content gives identical bytes. Safe on any goroutine; call it once.
+func (f *Frozen) Encode() []byte {
+	slices.SortFunc(f.entries, func(a, b frozenEntry) int { return strings.Compare(a.key, b.key) })
+	slices.SortFunc(f.sessions, func(a, b frozenSession) int { return cmp.Compare(a.id, b.id) })
+	b := make([]byte, 0, f.size)
 	b = append(b, snapshotMagic...)
 	b = append(b, snapshotVersion)
-	b = binary.LittleEndian.AppendUint64(b, m.applied)
-	b = binary.AppendUvarint(b, uint64(len(entries)))
-	for _, e := range entries {
+	b = binary.LittleEndian.AppendUint64(b, f.applied)
+	b = binary.AppendUvarint(b, uint64(len(f.entries)))
+	for _, e := range f.entries {
 		b = binary.AppendUvarint(b, uint64(len(e.key)))
 		b = append(b, e.key...)
-		b = appendBytes(b, m.vals[e.idx])
+		b = appendBytes(b, e.val)
 	}
-	b = binary.AppendUvarint(b, uint64(len(ids)))
-	for _, id := range ids {
-		s := m.sessions[id]
-		b = binary.LittleEndian.AppendUint64(b, id)
+	b = binary.AppendUvarint(b, uint64(len(f.sessions)))
+	for _, fs := range f.sessions {
+		s := fs.s
+		b = binary.LittleEndian.AppendUint64(b, fs.id)
 		b = binary.AppendUvarint(b, s.seq)
 		b = binary.AppendUvarint(b, s.last)
 		b = append(b, byte(s.res.Status))

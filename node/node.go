@@ -41,6 +41,7 @@ type Node struct {
 	wake       chan struct{} // capacity 1: the inbox has new commands
 	staleReads chan staleRead
 	queries    chan func()      // run on loop, for admin reads of loop-owned state
+	snapDone   chan snapResult  // from the snapshot goroutine to loop
 	jobs       chan *persistJob // loop -> writer, in Ready order
 	persisted  chan *persistJob // writer -> loop, in the same order
 	stop       chan struct{}
@@ -87,6 +88,7 @@ func Start(cfg Config) (*Node, error) {
 		wake:       make(chan struct{}, 1),
 		staleReads: make(chan staleRead, 1024),
 		queries:    make(chan func()),
+		snapDone:   make(chan snapResult, 1),
 		jobs:       make(chan *persistJob, 1024),
 		persisted:  make(chan *persistJob, 1024),
 		stop:       make(chan struct{}),
@@ -275,6 +277,8 @@ func (n *Node) loop() {
 			n.serveStale(r)
 		case q := <-n.queries:
 			q()
+		case r := <-n.snapDone:
+			n.onSnapshotDone(r)
 		case <-n.wake:
 		case <-batchTimer.C:
 		}
@@ -369,7 +373,7 @@ func (n *Node) handleReadies() {
 		}
 		n.inflight++
 		select {
-		case n.jobs <- &persistJob{ready: rd, isReady: true}:
+		case n.jobs <- &persistJob{ready: rd}:
 		case <-n.stop:
 			return
 		}
@@ -379,17 +383,8 @@ func (n *Node) handleReadies() {
 
 func (n *Node) onPersisted(j *persistJob) {
 	n.inflight--
-	if j.isReady {
-		n.send(j.ready.AfterSync)
-		n.eng.Advance(j.ready)
-		return
-	}
-	// A snapshot of ours is durable and the log below it is gone.
-	n.snapshotting = false
-	if err := n.eng.Compact(j.snap.Slot); err != nil {
-		n.log.Warn("compact", "slot", j.snap.Slot, "err", err)
-	}
-	n.log.Info("snapshot taken", "slot", j.snap.Slot, "bytes", len(j.snap.Data))
+	n.send(j.ready.AfterSync)
+	n.eng.Advance(j.ready)
 }
 
 func (n *Node) send(msgs []engine.Message) {
@@ -414,20 +409,65 @@ func (n *Node) installSnapshot(s *engine.Snapshot) {
 	n.log.Info("snapshot installed", "slot", s.Slot, "bytes", len(s.Data))
 }
 
-// maybeSnapshot snapshots the state machine every SnapshotEvery slots; the
-// writer persists it and truncates the log, then the engine compacts.
+// maybeSnapshot snapshots the state machine every SnapshotEvery slots.
+// Only the capture (Freeze: copying key and value headers, no sorting)
+// runs here on the loop; encoding and the store write run on a goroutine
+// of their own, beside the writer, so neither the loop nor the log's
+// writes queue behind a snapshot of many megabytes. Entries at or below
+// the snapshot that the writer stores after the truncation are harmless:
+// the store never returns entries below its snapshot and the next
+// snapshot's range deletion removes them. Once the snapshot is durable,
+// loop tells the engine to compact (snapDone).
 func (n *Node) maybeSnapshot() {
 	if n.cfg.SnapshotEvery == 0 || n.snapshotting || n.applied < n.lastSnapshot+engine.Slot(n.cfg.SnapshotEvery) {
 		return
 	}
-	snap := &engine.Snapshot{Slot: n.applied, Data: n.sm.Snapshot()}
+	start := time.Now()
+	frozen := n.sm.Freeze()
+	slot := n.applied
 	n.snapshotting = true
-	n.lastSnapshot = n.applied
-	n.inflight++
-	select {
-	case n.jobs <- &persistJob{snap: snap}:
-	case <-n.stop:
+	n.lastSnapshot = slot
+	freeze := time.Since(start)
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		snap := engine.Snapshot{Slot: slot, Data: frozen.Encode()}
+		var err error
+		if !n.cfg.UnsafeNoPersist {
+			err = n.st.SaveSnapshot(group, snap)
+		}
+		r := snapResult{slot: slot, bytes: len(snap.Data), freeze: freeze, took: time.Since(start), err: err}
+		select {
+		case n.snapDone <- r:
+		case <-n.stop:
+		}
+	}()
+}
+
+// snapResult reports a finished snapshot to loop.
+type snapResult struct {
+	slot         engine.Slot
+	bytes        int
+	freeze, took time.Duration
+	err          error
+}
+
+func (n *Node) onSnapshotDone(r snapResult) {
+	n.snapshotting = false
+	if r.err != nil && errors.Is(r.err, store.ErrInvalidWrite) && n.lastSnapshot > r.slot {
+		// A newer snapshot from the leader was stored meanwhile; ours is
+		// moot, and the store rightly refused to go back to it.
+		n.log.Info("own snapshot superseded by the leader's", "slot", r.slot, "installed", n.lastSnapshot)
+		return
 	}
+	if r.err != nil {
+		n.fatal(fmt.Errorf("node: saving snapshot at slot %d: %w", r.slot, r.err))
+		return
+	}
+	if err := n.eng.Compact(r.slot); err != nil {
+		n.log.Warn("compact", "slot", r.slot, "err", err)
+	}
+	n.log.Info("snapshot taken", "slot", r.slot, "bytes", r.bytes, "loop_pause", r.freeze, "took", r.took)
 }
 
 // publish makes the engine's view visible to other goroutines and, when

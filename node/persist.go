@@ -1,19 +1,16 @@
 package node
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/mpaxos/mpaxos/engine"
 	"github.com/mpaxos/mpaxos/store"
 )
 
-// persistJob is one unit of durable work, done by the writer in the order
-// loop queued it: a Ready's state, or a snapshot of our own.
+// persistJob is one Ready's state to make durable, done by the writer in
+// the order loop queued it.
 type persistJob struct {
-	isReady bool
-	ready   engine.Ready
-	snap    *engine.Snapshot
+	ready engine.Ready
 }
 
 // maxGroup bounds how many queued Readies share one Pebble batch and sync.
@@ -70,8 +67,8 @@ func (n *Node) writer() {
 }
 
 // persist writes a group of jobs. Consecutive Readies without snapshots go
-// into one store.Write; a snapshot (received or our own) is written on its
-// own, keeping the order.
+// into one store.Write; a snapshot received from the leader is written on
+// its own, keeping the order.
 func (n *Node) persist(jobs []*persistJob) error {
 	var w store.Write
 	w.Group = group
@@ -93,18 +90,6 @@ func (n *Node) persist(jobs []*persistJob) error {
 		return err
 	}
 	for _, j := range jobs {
-		if !j.isReady {
-			if err := flush(); err != nil {
-				return err
-			}
-			if n.cfg.UnsafeNoPersist {
-				continue
-			}
-			if err := n.st.SaveSnapshot(group, *j.snap); err != nil {
-				return fmt.Errorf("node: saving snapshot at slot %d: %w", j.snap.Slot, err)
-			}
-			continue
-		}
 		rd := &j.ready
 		if rd.Snapshot != nil {
 			if err := flush(); err != nil {
