@@ -135,14 +135,20 @@ type AppliedReport struct {
 
 // Hashes GETs every node's /hash, in parallel.
 func (c *NetClient) Hashes(ctx context.Context, admins []string) ([]Hash, error) {
-	out := make([]Hash, len(admins))
+	return getAll[Hash](ctx, c, admins, "/hash")
+}
+
+// getAll GETs path from every admin address in parallel and decodes each
+// answer into its own T.
+func getAll[T any](ctx context.Context, c *NetClient, admins []string, path string) ([]T, error) {
+	out := make([]T, len(admins))
 	errs := make([]error, len(admins))
 	var wg sync.WaitGroup
 	for i, a := range admins {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = c.getJSON(ctx, a, "/hash", &out[i])
+			errs[i] = c.getJSON(ctx, a, path, &out[i])
 		}()
 	}
 	wg.Wait()
@@ -152,23 +158,11 @@ func (c *NetClient) Hashes(ctx context.Context, admins []string) ([]Hash, error)
 // Applied GETs every node's /applied, in parallel. Nodes that do not
 // record them make it return ErrNotRecording (once).
 func (c *NetClient) Applied(ctx context.Context, admins []string) ([]AppliedReport, error) {
-	out := make([]AppliedReport, len(admins))
-	errs := make([]error, len(admins))
-	var wg sync.WaitGroup
-	for i, a := range admins {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = c.getJSON(ctx, a, "/applied", &out[i])
-		}()
+	out, err := getAll[AppliedReport](ctx, c, admins, "/applied")
+	if errors.Is(err, ErrNotRecording) {
+		return nil, ErrNotRecording
 	}
-	wg.Wait()
-	for _, err := range errs {
-		if errors.Is(err, ErrNotRecording) {
-			return nil, ErrNotRecording
-		}
-	}
-	return out, errors.Join(errs...)
+	return out, err
 }
 
 // SettledHashes polls every node's /hash until all report the same applied
