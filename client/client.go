@@ -212,7 +212,9 @@ func (c *Client) Session() *Session {
 	for id == 0 {
 		id = rand.Uint64()
 	}
-	return &Session{c: c, id: id, done: make(chan response, 1)}
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &Session{c: c, id: id, done: make(chan response, 1), timer: t}
 }
 
 // Session is one logical client: an id and the next sequence number.
@@ -221,6 +223,9 @@ type Session struct {
 	id   uint64
 	seq  uint64
 	done chan response
+	// timer bounds one attempt; reused (one outstanding command at a
+	// time) so an attempt costs no timer allocation.
+	timer *time.Timer
 
 	// Retries counts attempts beyond the first, over the session's life.
 	Retries atomic.Uint64
@@ -296,8 +301,6 @@ func (s *Session) Do(ctx context.Context, cmd kv.Command) (Result, error) {
 	s.seq++
 	cmd.ClientID, cmd.Seq = s.id, s.seq
 	c := s.c
-	buf := bytebufferpool.Get()
-	defer bytebufferpool.Put(buf)
 	sawServer := false
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
@@ -369,7 +372,8 @@ func (c *Client) forget(reqID uint64) {
 // that raced our giving up on it may still sit in done; it is recognised by
 // its request id and dropped.
 func (s *Session) wait(ctx context.Context, reqID uint64, d time.Duration) (response, bool) {
-	t := time.NewTimer(d)
+	t := s.timer
+	t.Reset(d) // Go 1.23+ timers: Reset drops a stale expiry, no drain needed
 	defer t.Stop()
 	for {
 		select {
