@@ -174,7 +174,6 @@ func (n *Node) apply(entries []engine.Entry) {
 		}
 		n.stages.since(StageApply, start)
 	}
-	n.stats.applied.Store(uint64(n.applied))
 }
 
 // failPending answers every waiting client (after losing leadership or on

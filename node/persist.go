@@ -23,6 +23,7 @@ const maxGroup = 256
 func (n *Node) writer() {
 	defer n.wg.Done()
 	group := make([]*persistJob, 0, maxGroup)
+	var scratch []engine.Entry
 	for {
 		var j *persistJob
 		select {
@@ -33,7 +34,8 @@ func (n *Node) writer() {
 			for {
 				select {
 				case j := <-n.jobs:
-					if err := n.persist([]*persistJob{j}); err != nil {
+					var err error
+					if scratch, err = n.persist([]*persistJob{j}, scratch); err != nil {
 						n.log.Error("persist during shutdown", "err", err)
 						return
 					}
@@ -52,7 +54,8 @@ func (n *Node) writer() {
 				break more
 			}
 		}
-		if err := n.persist(group); err != nil {
+		var err error
+		if scratch, err = n.persist(group, scratch); err != nil {
 			n.fatal(err)
 			return
 		}
@@ -63,19 +66,20 @@ func (n *Node) writer() {
 				return
 			}
 		}
+		clear(group) // loop owns the jobs now; do not pin their batches here
 	}
 }
 
 // persist writes a group of jobs. Consecutive Readies without snapshots go
 // into one store.Write; a snapshot received from the leader is written on
-// its own, keeping the order.
-func (n *Node) persist(jobs []*persistJob) error {
-	var w store.Write
-	w.Group = group
+// its own, keeping the order. scratch is the writer's reusable entry slice
+// (Save does not keep it), so merging Readies allocates nothing in steady
+// state; it is returned, possibly grown, and cleared so it pins no batch.
+func (n *Node) persist(jobs []*persistJob, scratch []engine.Entry) ([]engine.Entry, error) {
+	w := store.Write{Group: group, Entries: scratch[:0]}
 	var hs engine.HardState
-	pending := false
 	flush := func() error {
-		if !pending {
+		if w.HardState == nil && len(w.Entries) == 0 && w.Snapshot == nil {
 			return nil
 		}
 		n.stats.syncs.Add(1)
@@ -85,15 +89,15 @@ func (n *Node) persist(jobs []*persistJob) error {
 			err = n.st.Save(w)
 		}
 		n.stages.since(StageLeaderSync, start)
-		w = store.Write{Group: group}
-		pending = false
+		clear(w.Entries)
+		w = store.Write{Group: group, Entries: w.Entries[:0]}
 		return err
 	}
 	for _, j := range jobs {
 		rd := &j.ready
 		if rd.Snapshot != nil {
 			if err := flush(); err != nil {
-				return err
+				return w.Entries, err
 			}
 			w.Snapshot = rd.Snapshot
 		}
@@ -101,17 +105,13 @@ func (n *Node) persist(jobs []*persistJob) error {
 			hs = rd.HardState
 			w.HardState = &hs
 		}
-		if len(rd.Entries) > 0 {
-			w.Entries = append(w.Entries, rd.Entries...)
-		}
-		if rd.SaveHardState || len(rd.Entries) > 0 || rd.Snapshot != nil {
-			pending = true
-		}
+		w.Entries = append(w.Entries, rd.Entries...)
 		if rd.Snapshot != nil {
 			if err := flush(); err != nil {
-				return err
+				return w.Entries, err
 			}
 		}
 	}
-	return flush()
+	err := flush()
+	return w.Entries, err
 }

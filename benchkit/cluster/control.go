@@ -182,34 +182,31 @@ func (f *Faulter) Leader(ctx context.Context) (faults.NodeID, error) {
 
 // Kill kill -9s a node of a local cluster.
 func (f *Faulter) Kill(_ context.Context, id faults.NodeID) error {
-	if f.local == nil {
-		return ErrRemote
-	}
-	return f.local.Kill(uint64(id))
+	return f.onLocal(id, (*Cluster).Kill)
 }
 
 // Restart restarts a node of a local cluster from its data directory.
 func (f *Faulter) Restart(_ context.Context, id faults.NodeID) error {
-	if f.local == nil {
-		return ErrRemote
-	}
-	return f.local.Restart(uint64(id))
+	return f.onLocal(id, (*Cluster).Restart)
 }
 
 // Pause SIGSTOPs a node of a local cluster.
 func (f *Faulter) Pause(_ context.Context, id faults.NodeID) error {
-	if f.local == nil {
-		return ErrRemote
-	}
-	return f.local.Pause(uint64(id))
+	return f.onLocal(id, (*Cluster).Pause)
 }
 
 // Resume SIGCONTs a node of a local cluster.
 func (f *Faulter) Resume(_ context.Context, id faults.NodeID) error {
+	return f.onLocal(id, (*Cluster).Resume)
+}
+
+// onLocal runs a process-level action, which only a cluster bench started
+// itself allows.
+func (f *Faulter) onLocal(id faults.NodeID, act func(*Cluster, uint64) error) error {
 	if f.local == nil {
 		return ErrRemote
 	}
-	return f.local.Resume(uint64(id))
+	return act(f.local, uint64(id))
 }
 
 // SetNet replaces the node's transport fault setting through its admin
