@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -263,6 +264,13 @@ func (c *Conn) writeLoop() {
 		case <-c.done:
 			return
 		}
+		// Yield once before taking the queue: the goroutines that are
+		// runnable now (clients woken by the replies just read, a loop
+		// finishing a batch) get to queue their frames first, so one
+		// writev carries them all. When nothing else is runnable this
+		// returns at once. At 5 nodes and 200 clients it cut writes per
+		// frame enough to raise throughput 1.5x (results/README.md, step 7).
+		runtime.Gosched()
 		c.mu.Lock()
 		c.batch, c.mu.q = c.mu.q, c.batch[:0]
 		c.mu.Unlock()
