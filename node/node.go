@@ -347,6 +347,12 @@ func (n *Node) propose() (time.Duration, bool) {
 		}
 		n.stages.proposedAt[&b[0]] = now
 	}
+	// A full pipeline makes room only when a peer's Accepted or a sync
+	// arrives, and either wakes the loop; a deadline timer then would
+	// only spin the loop.
+	if !n.eng.CanPropose() {
+		return 0, false
+	}
 	if dl, ok := n.inbox.b.Deadline(); ok {
 		d := dl.Sub(now)
 		if d < 0 {
