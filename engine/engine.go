@@ -374,9 +374,18 @@ type PeerMatch struct {
 
 // Status returns the engine's current state.
 func (e *Engine) Status() Status {
-	s := Status{
+	var s Status
+	e.StatusInto(&s)
+	return s
+}
+
+// StatusInto is Status written into s, reusing s.Match's array: a caller
+// that asks every loop pass allocates nothing.
+func (e *Engine) StatusInto(s *Status) {
+	*s = Status{
 		ID: e.id, Role: e.role, Ballot: e.promised, Promised: e.promised,
 		Leader: e.leader, Commit: e.commit, Applied: e.applied, LastSlot: e.log.last(),
+		Match: s.Match[:0],
 	}
 	if e.role != RoleFollower {
 		s.Ballot = e.ballot
@@ -386,6 +395,7 @@ func (e *Engine) Status() Status {
 		for _, p := range e.peers {
 			s.Match = append(s.Match, PeerMatch{ID: p.id, Match: p.match})
 		}
+	} else {
+		s.Match = nil
 	}
-	return s
 }

@@ -124,13 +124,14 @@ func (n *Node) reply(c *transport.Conn, reqID uint64, status kv.Status, value []
 }
 
 // apply executes committed entries in slot order and answers the clients
-// whose commands they carry.
+// whose commands they carry. The state machine runs without inbox.mu (the
+// client readers keep queueing meanwhile); the lock is taken once per call
+// to match the results with the waiting clients.
 func (n *Node) apply(entries []engine.Entry) {
 	if len(entries) == 0 {
 		return
 	}
-	n.inbox.mu.Lock()
-	defer n.inbox.mu.Unlock()
+	results := n.results[:0]
 	for i := range entries {
 		e := &entries[i]
 		if e.Slot <= n.applied {
@@ -159,11 +160,7 @@ func (n *Node) apply(entries []engine.Entry) {
 			} else if n.appliedLog != nil {
 				n.appliedLog.add(AppliedCommand{Slot: uint64(e.Slot), Client: cmd.ClientID, Seq: cmd.Seq})
 			}
-			w, ok := n.inbox.pending[cmd.ClientID]
-			if ok && w.seq == cmd.Seq {
-				delete(n.inbox.pending, cmd.ClientID)
-				n.reply(w.conn, w.reqID, res.Status, res.Value)
-			}
+			results = append(results, applied{client: cmd.ClientID, seq: cmd.Seq, res: res})
 			return nil
 		})
 		if err != nil {
@@ -174,6 +171,31 @@ func (n *Node) apply(entries []engine.Entry) {
 		}
 		n.stages.since(StageApply, start)
 	}
+	// Match results with waiting clients under the lock, answer outside it.
+	answers := results[:0] // filtered in place
+	n.inbox.mu.Lock()
+	for _, r := range results {
+		w, ok := n.inbox.pending[r.client]
+		if ok && w.seq == r.seq {
+			delete(n.inbox.pending, r.client)
+			r.w = w
+			answers = append(answers, r)
+		}
+	}
+	n.inbox.mu.Unlock()
+	for _, r := range answers {
+		n.reply(r.w.conn, r.w.reqID, r.res.Status, r.res.Value)
+	}
+	clear(results) // drop references to connections and values
+	n.results = results[:0]
+}
+
+// applied is one executed command's result, kept by apply until it is
+// matched with its waiting client.
+type applied struct {
+	client, seq uint64
+	res         kv.Result
+	w           waiter
 }
 
 // failPending answers every waiting client (after losing leadership or on

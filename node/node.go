@@ -55,10 +55,12 @@ type Node struct {
 	stages   stages
 
 	// Owned by loop.
-	appliedLog   *appliedRing // nil unless Config.RecordApplied > 0
-	inflight     int          // persist jobs handed to the writer, not yet back
-	applied      engine.Slot  // last slot applied to sm
-	lastSnapshot engine.Slot  // slot of the last snapshot taken or installed
+	appliedLog   *appliedRing  // nil unless Config.RecordApplied > 0
+	results      []applied     // apply's reusable scratch
+	status       engine.Status // publish's, reused every loop pass
+	inflight     int           // persist jobs handed to the writer, not yet back
+	applied      engine.Slot   // last slot applied to sm
+	lastSnapshot engine.Slot   // slot of the last snapshot taken or installed
 	wasLeader    bool
 	snapshotting bool
 
@@ -479,7 +481,8 @@ func (n *Node) onSnapshotDone(r snapResult) {
 // publish makes the engine's view visible to other goroutines and, when
 // this node stops leading, tells the clients waiting on it to go elsewhere.
 func (n *Node) publish() {
-	st := n.eng.Status()
+	n.eng.StatusInto(&n.status)
+	st := &n.status
 	lead := st.Role == engine.RoleLeader
 	n.isLeader.Store(lead)
 	n.leader.Store(uint32(st.Leader))
