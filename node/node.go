@@ -389,9 +389,10 @@ func (n *Node) handleReadies() {
 	n.maybeSnapshot()
 }
 
+// onPersisted advances the engine past a durable Ready; the writer already
+// sent its AfterSync messages.
 func (n *Node) onPersisted(j *persistJob) {
 	n.inflight--
-	n.send(j.ready.AfterSync)
 	n.eng.Advance(j.ready)
 }
 

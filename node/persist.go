@@ -18,8 +18,9 @@ const maxGroup = 256
 
 // writer persists jobs in order. Every Ready queued while a sync runs is
 // merged into the next batch, so one sync covers them all (group commit
-// across Readies, on top of Pebble's own commit pipeline). Completions go
-// back to loop in the same order.
+// across Readies, on top of Pebble's own commit pipeline). Once a group is
+// durable it sends the group's AfterSync messages, in order, and hands the
+// jobs back to loop, in the same order, for Advance.
 func (n *Node) writer() {
 	defer n.wg.Done()
 	group := make([]*persistJob, 0, maxGroup)
@@ -58,6 +59,13 @@ func (n *Node) writer() {
 		if scratch, err = n.persist(group, scratch); err != nil {
 			n.fatal(err)
 			return
+		}
+		// The writes are durable: the Accepteds and Promises they carry go
+		// out from here, without waiting for loop to pick up the
+		// completion (one goroutine hand-off fewer before the leader
+		// hears of a follower's vote). loop then only Advances.
+		for _, j := range group {
+			n.send(j.ready.AfterSync)
 		}
 		for _, j := range group {
 			select {
