@@ -40,10 +40,14 @@ func (e *Engine) Ready() Ready {
 	var rd Ready
 	if hs := e.hardState(); hs != e.hsEmitted {
 		rd.HardState, rd.SaveHardState = hs, true
+		rd.MustSync = hs.Promised != e.hsEmitted.Promised
 		e.hsEmitted = hs
 	}
 	rd.Entries, e.unstable = e.unstable, nil
 	rd.Snapshot, e.snapOut = e.snapOut, nil
+	if len(rd.Entries) > 0 || rd.Snapshot != nil {
+		rd.MustSync = true
+	}
 	rd.Messages, e.msgs = e.msgs, nil
 	rd.AfterSync, e.afterSync = e.afterSync, nil
 	if e.commit > e.applied {

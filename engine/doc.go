@@ -59,7 +59,11 @@
 //     rd.Snapshot (deleting every stored entry at or below its Slot), and
 //     rd.Entries (each replacing a stored entry of the same Slot; a later
 //     entry in the slice replaces an earlier one; entries at or below the
-//     stored snapshot's Slot may be dropped). Wait until it is durable.
+//     stored snapshot's Slot may be dropped). If rd.MustSync, wait until
+//     it is durable; otherwise (only the commit index moved) it may be
+//     written without a sync of its own, still after every earlier
+//     Ready's write: a later synced write makes it durable, and a crash
+//     before that only loses commits the node will learn again.
 //  4. Send rd.AfterSync, and only now: Promises and Accepteds report
 //     durable state; sent earlier, a crash could erase a promise or an
 //     acceptance some proposer already counted, and two values could be

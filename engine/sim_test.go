@@ -98,6 +98,7 @@ type simStats struct {
 	applied                                              int
 	byType                                               [MsgSnapshot + 1]int
 	installs                                             int
+	lazy                                                 int // Readies written without a sync (MustSync false)
 	settle                                               int // ticks from healing to convergence
 	majority                                             int // ticks the majority side took to commit everything
 }
@@ -126,6 +127,10 @@ type simNode struct {
 	// After a restart: the durable commit index, which the first Ready's
 	// Committed must reach (nothing committed is lost).
 	mustReach Slot
+	// volatile holds the HardState of Readies written without a sync
+	// (MustSync false): it becomes durable with the next synced Ready and
+	// is lost in a crash before that.
+	volatile *HardState
 }
 
 type simBatch struct {
@@ -219,6 +224,7 @@ func (s *sim) crash(n *simNode) {
 	n.up = false
 	n.eng = nil
 	n.pending = nil
+	n.volatile = nil
 	n.inc++
 	n.restarts = s.now + 5 + s.r.IntN(40)
 	s.stats.crashes++
@@ -316,7 +322,7 @@ func (s *sim) process(n *simNode) {
 				n.mustReach = 0
 			}
 			at := s.now
-			if s.o.maxPersist > 0 {
+			if s.o.maxPersist > 0 && rd.MustSync {
 				at += s.r.IntN(s.o.maxPersist + 1)
 			}
 			// Syncs complete in order.
@@ -329,9 +335,34 @@ func (s *sim) process(n *simNode) {
 			progressed = true
 			p := n.pending[0]
 			n.pending = n.pending[1:]
-			if err := n.st.persist(&p.rd); err != nil {
-				s.chk.fail("node %d: %v", n.id, err)
-				return
+			if !p.rd.MustSync {
+				s.stats.lazy++
+				if len(p.rd.Entries) > 0 || p.rd.Snapshot != nil {
+					s.chk.fail("node %d: a Ready with entries or a snapshot says it need not sync", n.id)
+					return
+				}
+				if p.rd.SaveHardState {
+					if p.rd.HardState.Promised != n.st.hs.Promised && (n.volatile == nil || p.rd.HardState.Promised != n.volatile.Promised) {
+						s.chk.fail("node %d: a Ready changing the promise %v -> %v says it need not sync", n.id, n.st.hs.Promised, p.rd.HardState.Promised)
+						return
+					}
+					hs := p.rd.HardState
+					n.volatile = &hs
+				}
+			} else if n.volatile != nil {
+				// A sync makes every earlier write durable too.
+				vr := Ready{HardState: *n.volatile, SaveHardState: true}
+				n.volatile = nil
+				if err := n.st.persist(&vr); err != nil {
+					s.chk.fail("node %d: %v", n.id, err)
+					return
+				}
+			}
+			if p.rd.MustSync {
+				if err := n.st.persist(&p.rd); err != nil {
+					s.chk.fail("node %d: %v", n.id, err)
+					return
+				}
 			}
 			for i := range p.rd.Entries {
 				s.chk.durableAccept(n.id, &p.rd.Entries[i])

@@ -84,21 +84,35 @@ func (n *Node) writer() {
 // (Save does not keep it), so merging Readies allocates nothing in steady
 // state; it is returned, possibly grown, and cleared so it pins no batch.
 func (n *Node) persist(jobs []*persistJob, scratch []engine.Entry) ([]engine.Entry, error) {
-	w := store.Write{Group: group, Entries: scratch[:0]}
+	// A group whose Readies only moved the commit index forward is written
+	// without waiting for a sync (engine.Ready.MustSync); the next synced
+	// write makes it durable.
+	noSync := true
+	for _, j := range jobs {
+		if j.ready.MustSync {
+			noSync = false
+			break
+		}
+	}
+	w := store.Write{Group: group, Entries: scratch[:0], NoSync: noSync}
 	var hs engine.HardState
 	flush := func() error {
 		if w.HardState == nil && len(w.Entries) == 0 && w.Snapshot == nil {
 			return nil
 		}
-		n.stats.syncs.Add(1)
+		if !noSync {
+			n.stats.syncs.Add(1)
+		}
 		start := time.Now()
 		var err error
 		if !n.cfg.UnsafeNoPersist {
 			err = n.st.Save(w)
 		}
-		n.stages.since(StageLeaderSync, start)
+		if !noSync {
+			n.stages.since(StageLeaderSync, start)
+		}
 		clear(w.Entries)
-		w = store.Write{Group: group, Entries: w.Entries[:0]}
+		w = store.Write{Group: group, Entries: w.Entries[:0], NoSync: noSync}
 		return err
 	}
 	for _, j := range jobs {

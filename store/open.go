@@ -40,8 +40,12 @@ func checkDir(fsys vfs.FS, dir string) error {
 	return nil
 }
 
-// isPebbleFile reports whether name is one Pebble writes in its directory.
+// isPebbleFile reports whether name is one Pebble (or the store) writes in
+// its directory.
 func isPebbleFile(name string) bool {
+	if name == walSpareName {
+		return true // the store's own, see spareFS
+	}
 	for _, p := range []string{"LOCK", "MANIFEST-", "OPTIONS-", "marker.", "temporary.", "CURRENT", "archive"} {
 		if strings.HasPrefix(name, p) {
 			return true

@@ -22,6 +22,9 @@ type Store struct {
 	db   *pebble.DB
 	lock *pebble.Lock
 	wo   *pebble.WriteOptions // pebble.Sync or pebble.NoSync, per cfg.Durability
+	// spare keeps a zero-filled file ready for Pebble's next WAL (see
+	// spareFS); nil with NoSync, where no write waits for a sync.
+	spare *spareFS
 
 	closed atomic.Bool
 
@@ -44,11 +47,17 @@ type Write struct {
 	// entry at or below Snapshot.Slot, Entries of this Write included. Its
 	// Slot must be > 0 and not below the stored snapshot's.
 	Snapshot *engine.Snapshot
+	// NoSync lets Save return without waiting for a sync even with
+	// Durability Sync: the write is in Pebble's WAL, ordered after every
+	// earlier Save, and becomes durable with the next synced one (a crash
+	// before that loses it). For state whose loss is harmless, such as a
+	// commit index that only moved forward (engine.Ready.MustSync false).
+	NoSync bool
 }
 
 // FromReady returns the Write that persists what rd asks for group g.
 func FromReady(g engine.GroupID, rd *engine.Ready) Write {
-	w := Write{Group: g, Entries: rd.Entries, Snapshot: rd.Snapshot}
+	w := Write{Group: g, Entries: rd.Entries, Snapshot: rd.Snapshot, NoSync: !rd.MustSync}
 	if rd.SaveHardState {
 		w.HardState = &rd.HardState
 	}
@@ -83,8 +92,23 @@ func Open(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s.lock = lock
-	db, err := pebble.Open(cfg.Dir, pebbleOptions(cfg, s.fs, lock, s.log))
+	pfs := s.fs
+	if cfg.Durability == Sync {
+		memtable := cfg.MemTableSize
+		if memtable == 0 {
+			memtable = DefaultConfig().MemTableSize
+		}
+		if s.spare, err = newSpareFS(s.fs, cfg.Dir, int64(memtable), s.log); err != nil {
+			_ = lock.Close()
+			return nil, fmt.Errorf("store: %s: %w", cfg.Dir, err)
+		}
+		pfs = s.spare
+	}
+	db, err := pebble.Open(cfg.Dir, pebbleOptions(cfg, pfs, lock, s.log))
 	if err != nil {
+		if s.spare != nil {
+			s.spare.close()
+		}
 		_ = lock.Close()
 		if pebble.IsCorruptionError(err) {
 			return nil, fmt.Errorf("%w: open %s: %v", ErrCorrupt, cfg.Dir, err)
@@ -194,6 +218,9 @@ func (s *Store) Close() error {
 
 func (s *Store) closeDB() error {
 	err := s.db.Close()
+	if s.spare != nil {
+		s.spare.close()
+	}
 	return firstErr(err, s.lock.Close())
 }
 
@@ -216,8 +243,8 @@ func (s *Store) SaveSnapshot(g engine.GroupID, snap engine.Snapshot) error {
 	return s.Save(Write{Group: g, Snapshot: &snap})
 }
 
-// Save persists w as one atomic Pebble batch and, with Durability Sync,
-// returns only after it is on stable storage.
+// Save persists w as one atomic Pebble batch and, with Durability Sync
+// (unless w.NoSync), returns only after it is on stable storage.
 //
 // Group commit: Save calls from several goroutines share WAL syncs. Pebble's
 // commit pipeline appends each batch to the WAL under a short mutex and
@@ -299,7 +326,11 @@ func (s *Store) Save(w Write) error {
 			return wrapPebble(err, "save")
 		}
 	}
-	if err := b.Commit(s.wo); err != nil {
+	wo := s.wo
+	if w.NoSync {
+		wo = pebble.NoSync
+	}
+	if err := b.Commit(wo); err != nil {
 		return wrapPebble(err, fmt.Sprintf("save group %d", w.Group))
 	}
 	// The caches only move forward, so concurrent Saves to one group may

@@ -322,7 +322,50 @@ func TestFromReady(t *testing.T) {
 		t.Errorf("FromReady without SaveHardState = %+v", w)
 	}
 	rd.SaveHardState = true
-	if w := FromReady(2, &rd); w.HardState == nil || *w.HardState != rd.HardState {
-		t.Errorf("FromReady with SaveHardState = %+v", w)
+	if w := FromReady(2, &rd); w.HardState == nil || *w.HardState != rd.HardState || !w.NoSync {
+		t.Errorf("FromReady with SaveHardState, MustSync false = %+v", w)
+	}
+	rd.MustSync = true
+	if w := FromReady(2, &rd); w.NoSync {
+		t.Errorf("FromReady with MustSync = %+v", w)
+	}
+}
+
+// TestNoSyncWrite: a Write with NoSync in a Sync store is lost by a crash
+// until the next synced Save, which makes it durable too (Pebble's WAL
+// keeps the order). The node writes commit-only hard states this way.
+func TestNoSyncWrite(t *testing.T) {
+	fs := NewCrashableFS()
+	s := mustOpen(t, memConfig(fs))
+	synced := engine.HardState{Promised: 3, Commit: 1}
+	if err := s.Save(Write{HardState: &synced, Entries: []engine.Entry{ent(0, 1, 3, 8)}}); err != nil {
+		t.Fatal(err)
+	}
+	lazy := engine.HardState{Promised: 3, Commit: 2}
+	if err := s.Save(Write{HardState: &lazy, NoSync: true}); err != nil {
+		t.Fatal(err)
+	}
+	crashed, err := s.CrashClose()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, memConfig(crashed))
+	if got, _ := s.Log(0).InitialState(); got != synced {
+		t.Errorf("hard state after a crash = %+v, want the synced %+v", got, synced)
+	}
+	if err := s.Save(Write{HardState: &lazy, NoSync: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(Write{Entries: []engine.Entry{ent(0, 2, 3, 8)}}); err != nil {
+		t.Fatal(err)
+	}
+	crashed, err = s.CrashClose()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, memConfig(crashed))
+	defer s.Close()
+	if got, _ := s.Log(0).InitialState(); got != lazy {
+		t.Errorf("hard state after a later synced Save and a crash = %+v, want %+v", got, lazy)
 	}
 }

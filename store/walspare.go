@@ -1,0 +1,197 @@
+package store
+
+import (
+	"errors"
+	"io/fs"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// walSpareName is the file, in the store's directory, that the store keeps
+// written with zeros and synced, ready to become Pebble's next WAL.
+const walSpareName = "mpaxos-wal-spare"
+
+// walSpareMin is the first spare's size; each next one doubles, up to the
+// memtable size (a WAL holds about one memtable's writes). Pebble's own
+// memtables start small and double the same way, so early spares are not
+// zero-filled far beyond what their WAL will use.
+const walSpareMin = 1 << 20
+
+// spareFS gives Pebble WAL files whose blocks were already written (with
+// zeros) and synced, so that every synced log write overwrites blocks in
+// place.
+//
+// Why: an fdatasync after writing a file's fresh blocks also writes the
+// metadata that allocates them (new blocks and the file size, or the
+// conversion of fallocate's unwritten extents); after overwriting written
+// blocks it writes the data and flushes the disk cache, nothing else. On
+// this project's machine (ext4, virtual disk; 8 KiB write + fdatasync, 2,000
+// each) appending took 338 µs at p50 and 219 µs of CPU per sync, fallocate'd
+// blocks 329 µs and 217 µs, zero-filled blocks 238 µs and 132 µs. Pebble
+// recycles old WAL files for the same reason, but only WALs whose memtables
+// have flushed, and its first memtables are small: a new store, a store
+// under light load and every benchmark of a few seconds appended on every
+// sync.
+//
+// Safety: Pebble reads a zeroed chunk after the last record as the end of
+// the log (record.ErrZeroedChunk, then a read-ahead finds no later record),
+// exactly as for its own preallocated and recycled WALs; the newest WAL's
+// unclean end is tolerated and older WALs end with an EOF trailer. Pebble
+// syncs the directory after creating or reusing a WAL, which also makes the
+// rename of the spare durable. A spare left over by a crash is removed at
+// Open.
+type spareFS struct {
+	vfs.FS
+	path string
+	max  int64
+	log  *slog.Logger
+
+	mu struct {
+		sync.Mutex
+		ready   bool  // the spare exists, is complete and synced
+		busy    bool  // a goroutine is writing it
+		closed  bool  // no new spare after Close
+		next    int64 // size of the next spare
+		created int   // spares handed to Pebble, for tests
+	}
+	wg sync.WaitGroup
+}
+
+func newSpareFS(fsys vfs.FS, dir string, max int64, log *slog.Logger) (*spareFS, error) {
+	s := &spareFS{FS: fsys, path: fsys.PathJoin(dir, walSpareName), max: max, log: log}
+	s.mu.next = min(walSpareMin, max)
+	if err := fsys.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Create hands Pebble the spare for a new WAL when one is ready.
+func (s *spareFS) Create(name string, cat vfs.DiskWriteCategory) (vfs.File, error) {
+	if f, ok := s.take(name, cat); ok {
+		return f, nil
+	}
+	return s.FS.Create(name, cat)
+}
+
+// ReuseForWrite prefers a ready spare to an old WAL smaller than it: the
+// old file would be overwritten only up to its size and appended to after.
+// ReuseForWrite's contract lets it remove oldname and write a new file.
+func (s *spareFS) ReuseForWrite(oldname, newname string, cat vfs.DiskWriteCategory) (vfs.File, error) {
+	if st, err := s.FS.Stat(oldname); err == nil && st.Size() < s.spareSize() {
+		if f, ok := s.take(newname, cat); ok {
+			if err := s.FS.Remove(oldname); err != nil {
+				s.log.Warn("store: removing a recycled WAL replaced by the spare", "file", oldname, "err", err)
+			}
+			return f, nil
+		}
+	}
+	return s.FS.ReuseForWrite(oldname, newname, cat)
+}
+
+// spareSize is the size of the spare that is (or will be) ready.
+func (s *spareFS) spareSize() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.next
+}
+
+// take renames a ready spare to name and opens it for writing from its
+// start; ok is false when no spare is ready or name is not a WAL. Either
+// way the next spare is started.
+func (s *spareFS) take(name string, cat vfs.DiskWriteCategory) (f vfs.File, ok bool) {
+	if !strings.HasSuffix(name, ".log") {
+		return nil, false
+	}
+	s.mu.Lock()
+	ready := s.mu.ready && !s.mu.closed
+	s.mu.ready = false
+	s.mu.Unlock()
+	if ready {
+		var err error
+		if f, err = s.FS.ReuseForWrite(s.path, name, cat); err != nil {
+			s.log.Warn("store: could not use the WAL spare", "file", name, "err", err)
+			f = nil
+		} else {
+			s.mu.Lock()
+			s.mu.created++
+			s.mu.next = min(2*s.mu.next, s.max)
+			s.mu.Unlock()
+		}
+	}
+	s.prepare()
+	return f, f != nil
+}
+
+// prepare starts writing the next spare unless one is ready or on its way.
+func (s *spareFS) prepare() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.ready || s.mu.busy || s.mu.closed {
+		return
+	}
+	s.mu.busy = true
+	size := s.mu.next
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		err := s.write(size)
+		s.mu.Lock()
+		s.mu.busy = false
+		s.mu.ready = err == nil && !s.mu.closed
+		s.mu.Unlock()
+		if err != nil && !errors.Is(err, errSpareClosed) {
+			// Not fatal: Pebble then creates its WAL the ordinary way.
+			s.log.Warn("store: writing the WAL spare", "err", err)
+		}
+	}()
+}
+
+var errSpareClosed = errors.New("store: closed while writing the WAL spare")
+
+// write creates the spare file: size bytes of zeros, synced.
+func (s *spareFS) write(size int64) (err error) {
+	f, err := s.FS.Create(s.path, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		err = errors.Join(err, f.Close())
+		if err != nil {
+			_ = s.FS.Remove(s.path)
+		}
+	}()
+	zeros := make([]byte, 256<<10)
+	for off := int64(0); off < size; off += int64(len(zeros)) {
+		s.mu.Lock()
+		closed := s.mu.closed
+		s.mu.Unlock()
+		if closed {
+			return errSpareClosed
+		}
+		if _, err := f.Write(zeros[:min(int64(len(zeros)), size-off)]); err != nil {
+			return err
+		}
+	}
+	return f.SyncData()
+}
+
+// close stops making spares and waits for one being written. Called after
+// Pebble is closed; a ready spare stays on disk for nothing and is removed
+// at the next Open.
+func (s *spareFS) close() {
+	s.mu.Lock()
+	s.mu.closed = true
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// spares returns how many spares Pebble received as WALs.
+func (s *spareFS) spares() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.created
+}
