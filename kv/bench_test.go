@@ -109,6 +109,12 @@ func BenchmarkSnapshot(b *testing.B) {
 			m.Snapshot()
 		}
 	})
+	b.Run("freeze", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			m.Freeze()
+		}
+	})
 	b.Run("restore", func(b *testing.B) {
 		r := newMachine(b, DefaultSessionTTL)
 		b.SetBytes(int64(len(snap)))
