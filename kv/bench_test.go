@@ -33,6 +33,7 @@ func BenchmarkApply(b *testing.B) {
 			var k []byte
 			b.ReportAllocs()
 			var i uint64
+			cpu := processCPU()
 			for b.Loop() {
 				c := i % clients
 				seqs[c]++
@@ -45,7 +46,7 @@ func BenchmarkApply(b *testing.B) {
 				m.Apply(2+i/100, cmd)
 				i++
 			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cmds/s")
+			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
 	run("put", func(_ uint64, k []byte) Command { return Command{Op: OpPut, Key: k, Value: value} })

@@ -67,6 +67,9 @@ type frozenSession struct {
 // 64-byte slots of the key table (short keys are inline there) and the
 // sessions.
 func (m *Machine) Freeze() *Frozen {
+	if invariants {
+		m.keys.check()
+	}
 	f := &Frozen{
 		applied:  m.applied,
 		entries:  make([]slot, 0, m.keys.n),
@@ -206,6 +209,9 @@ func (m *Machine) Restore(b []byte) error {
 	}
 	if err := d.finish(); err != nil {
 		return fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
+	}
+	if invariants {
+		keys.check()
 	}
 	m.keys, m.sessions, m.applied = keys, sessions, applied
 	return nil

@@ -50,8 +50,10 @@ const (
 	maxSubSlots = 1 << subBits
 	minSubSlots = 8
 	// maxDepth keeps the directory's bits within the stored 32-bit hash;
-	// a subtable at that depth doubles instead of splitting (2^22 of them
-	// hold billions of keys).
+	// a subtable at that depth doubles instead of splitting. Its probe
+	// runs then lengthen (its keys share the bits above the low 10), but
+	// 2^22 subtables hold over 3 billion keys, far beyond the memory a
+	// node has.
 	maxDepth = 32 - subBits
 
 	kindEmpty = 0
