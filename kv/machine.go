@@ -83,8 +83,9 @@ type Machine struct {
 
 	keys table // key -> immutable value (table.go)
 
-	// Pointers, so that updating a session writes its one cache line in
-	// place instead of copying the struct out and back into the map.
+	// Pointers, so that a retry or an update writes the session in place
+	// instead of copying its 48 bytes out of the map and assigning them
+	// back (a second lookup).
 	sessions map[uint64]*session
 
 	applied    uint64 // last slot passed to Apply
