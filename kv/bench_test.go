@@ -112,25 +112,31 @@ func BenchmarkSnapshot(b *testing.B) {
 	})
 	b.Run("freeze", func(b *testing.B) {
 		b.ReportAllocs()
+		cpu := processCPU()
 		for b.Loop() {
 			m.Freeze()
 		}
+		b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
 	})
 	b.Run("restore", func(b *testing.B) {
 		r := newMachine(b, DefaultSessionTTL)
 		b.SetBytes(int64(len(snap)))
 		b.ReportAllocs()
+		cpu := processCPU()
 		for b.Loop() {
 			if err := r.Restore(snap); err != nil {
 				b.Fatal(err)
 			}
 		}
+		b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
 	})
 	b.Run("hash", func(b *testing.B) {
 		b.ReportAllocs()
+		cpu := processCPU()
 		for b.Loop() {
 			m.Hash()
 		}
+		b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
 	})
 }
 

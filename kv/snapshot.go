@@ -153,8 +153,10 @@ func (m *Machine) Restore(b []byte) error {
 	}
 	// Pre-sized for the count, but for no more than one key per 16 bytes
 	// of input, so a lying count cannot make a small snapshot reserve
-	// much more than its own size; smaller entries grow the table as usual.
-	keys := newTable(int(min(nKeys, uint64(len(d.b))/16)))
+	// much more than its own size; smaller entries grow as usual.
+	hint := int(min(nKeys, uint64(len(d.b))/16))
+	keys := newTable(hint)
+	ents := make([]slot, 0, hint) // filled here, added to keys once all is valid
 	var prev []byte
 	for i := uint64(0); i < nKeys && d.err == nil; i++ {
 		k := d.bytes("key")
@@ -169,10 +171,8 @@ func (m *Machine) Restore(b []byte) error {
 		if v = append([]byte(nil), v...); v == nil {
 			v = []byte{}
 		}
-		// Keys are distinct (strictly increasing), so each lookup ends at
-		// the empty slot insert wants.
-		st, at, h, _ := keys.lookup(k)
-		keys.insert(st, at, h, k, v)
+		ents = append(ents, slot{})
+		ents[len(ents)-1].set(keys.hash(k), k, v)
 	}
 
 	nSessions := d.uvarint("session count")
@@ -210,6 +210,8 @@ func (m *Machine) Restore(b []byte) error {
 	if err := d.finish(); err != nil {
 		return fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
 	}
+	// Keys are distinct (strictly increasing, checked above).
+	keys.addAll(ents)
 	if invariants {
 		keys.check()
 	}

@@ -171,6 +171,14 @@ func (t *table) insert(st *subtable, i int, h uint32, key, v []byte) {
 	if invariants && s.kind != kindEmpty {
 		panic(fmt.Sprintf("kv: insert of %q into used slot %d (kind %d)", key, i, s.kind))
 	}
+	s.set(h, key, v)
+	st.n++
+	t.n++
+}
+
+// set fills s with key (copied: inline, or into a new string), its hash h
+// and value v.
+func (s *slot) set(h uint32, key, v []byte) {
 	s.hash, s.val = h, v
 	if len(key) <= inlineKey {
 		s.kind = uint32(len(key)) + 1
@@ -178,8 +186,39 @@ func (t *table) insert(st *subtable, i int, h uint32, key, v []byte) {
 	} else {
 		s.kind, s.long = kindLong, string(key)
 	}
-	st.n++
-	t.n++
+}
+
+// addAll adds the filled slots in ents, whose keys are distinct and not in
+// the table (Restore). It adds them grouped by subtable, so that each
+// subtable is filled while it is in cache: added in key order, every slot
+// would land in a random cache line and page of the whole table, which
+// made Restore of 100,000 keys 2.5 times slower than with a Go map.
+func (t *table) addAll(ents []slot) {
+	mask := uint32(len(t.dir) - 1)
+	bucket := func(s *slot) uint32 { return (s.hash >> subBits) & mask }
+	start := make([]int, len(t.dir)+1) // a counting sort by directory index
+	for i := range ents {
+		start[bucket(&ents[i])+1]++
+	}
+	for b := 1; b < len(start); b++ {
+		start[b] += start[b-1]
+	}
+	order := make([]int32, len(ents))
+	for i := range ents {
+		b := bucket(&ents[i])
+		order[start[b]] = int32(i)
+		start[b]++
+	}
+	for _, i := range order {
+		s := &ents[i]
+		st := t.sub(s.hash)
+		if (st.n+1)*4 > len(st.slots)*3 {
+			t.grow(st)
+			st = t.sub(s.hash)
+		}
+		st.place(s)
+		t.n++
+	}
 }
 
 // remove empties position i of st, shifting back the rest of its probe run

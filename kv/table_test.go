@@ -72,3 +72,48 @@ func TestTableMatchesMap(t *testing.T) {
 		})
 	}
 }
+
+// Restore adds keys grouped by subtable (addAll), into a table pre-sized
+// from the key count but capped by the input size: small entries make it
+// grow while adding, large ones fill it as sized. Either way the restored
+// machine equals the original.
+func TestRestoreFillsTable(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		keys  int
+		value int
+		long  bool
+		grows bool // more keys than the pre-sized table holds
+	}{
+		{"small entries grow the table", 20000, 0, false, true},
+		{"large entries fit the pre-size", 3000, 100, false, false},
+		{"long keys", 2000, 10, true, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newMachine(t, 100)
+			for i := range tt.keys {
+				k := fmt.Sprintf("%x", i)
+				if tt.long {
+					k = fmt.Sprintf("a-key-longer-than-inline-%d", i)
+				}
+				m.Apply(1, Command{Op: OpPut, Key: []byte(k), Value: bytes.Repeat([]byte{'v'}, tt.value)})
+			}
+			snap := m.Snapshot()
+			capacity := 0
+			for _, st := range newTable(len(snap) / 16).subs {
+				capacity += len(st.slots) * 3 / 4
+			}
+			if grows := capacity < tt.keys; grows != tt.grows {
+				t.Fatalf("pre-sized for %d keys of %d: the case does not test what it says", capacity, tt.keys)
+			}
+			r := newMachine(t, 100)
+			if err := r.Restore(snap); err != nil {
+				t.Fatal(err)
+			}
+			r.keys.check()
+			if r.Len() != tt.keys || r.Hash() != m.Hash() || !bytes.Equal(r.Snapshot(), snap) {
+				t.Fatalf("restored %d keys, hash %#x, want %d keys, hash %#x", r.Len(), r.Hash(), tt.keys, m.Hash())
+			}
+		})
+	}
+}
