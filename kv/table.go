@@ -7,12 +7,12 @@ package kv
 //	 |  *  |  *  |  *  |  *  |    several entries may share a subtable
 //	 +--|--+--|--+--|--+--|--+    (its local depth is below the table's)
 //	    v     v      \   /
-//	 subtable: 8..1024 slots, linear probing from hash & (len-1)
-//	 +------+------+------+-------------+-----------------------+
-//	 | hash | kind | val (slice hdr)    | long (string hdr)     | short key  |
-//	 | u32  | u32  | 24 bytes           | 16 bytes              | 16 bytes   |
-//	 +------+------+------+-------------+-----------------------+
-//	  0      4      8                    32                      48       64
+//	 subtable: 8..1024 slots, linear probing from hash & (len-1); a slot:
+//	 +------+------+--------------------+-------------------+------------+
+//	 | hash | kind | val (slice header) | long (str header) | short key  |
+//	 | u32  | u32  | 24 bytes           | 16 bytes          | 16 bytes   |
+//	 +------+------+--------------------+-------------------+------------+
+//	 0      4      8                    32                  48           64
 //
 // One slot is one 64-byte cache line (tables of 64 KiB are page aligned,
 // smaller ones sit at multiples of their power-of-two size), holding the
@@ -24,7 +24,7 @@ package kv
 // lookup. kind is 0 for an empty slot, 1+len(key) for a key in short (zero
 // padded), kindLong for a key in long.
 //
-// Growth is Go's own map design, extendible hashing: a subtable below 1024
+// Growth follows Go's own maps (extendible hashing): a subtable below 1024
 // slots doubles, a full one of 1024 (at 3/4 load) splits in two by the next
 // hash bit, doubling the directory when its local depth reaches the
 // table's. So no insert ever moves more than 64 KiB, unlike one big table
