@@ -4,8 +4,11 @@
 // (wire.go) and the state machine's snapshot (snapshot.go).
 //
 // A Machine is deterministic: fed the same commands at the same slots, every
-// replica reaches the same content, sessions and Hash. It reads no clock and
-// no random source; sessions expire by log position (see MachineConfig).
+// replica reaches the same content, sessions and Hash. It reads no clock;
+// sessions expire by log position (see MachineConfig). Its only random
+// input is the hash seed of its key table (table.go), which, as in a Go
+// map, decides where keys sit in memory and nothing that Apply, Get, Hash
+// or a snapshot returns.
 //
 // Exactly once: each client has a 64-bit id and numbers its commands 1, 2,
 // 3, ...; the Machine remembers per client the last sequence number it

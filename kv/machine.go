@@ -81,13 +81,12 @@ type session struct {
 type Machine struct {
 	cfg MachineConfig
 
-	// Keys map to positions in vals, so overwriting an existing key needs no
-	// new key string (a map assignment would allocate one per put).
-	index map[string]uint32
-	vals  [][]byte // immutable values; nil at free positions
-	free  []uint32 // free positions in vals
+	keys table // key -> immutable value (table.go)
 
-	sessions map[uint64]session
+	// Pointers, so that a retry or an update writes the session in place
+	// instead of copying its 48 bytes out of the map and assigning them
+	// back (a second lookup).
+	sessions map[uint64]*session
 
 	applied    uint64 // last slot passed to Apply
 	sweepEvery uint64 // slots between sweeps of expired sessions
@@ -104,10 +103,8 @@ func NewMachine(cfg MachineConfig) (*Machine, error) {
 }
 
 func (m *Machine) reset() {
-	m.index = make(map[string]uint32)
-	m.vals = nil
-	m.free = nil
-	m.sessions = make(map[uint64]session)
+	m.keys = newTable(0)
+	m.sessions = make(map[uint64]*session)
 	m.applied = 0
 }
 
@@ -138,12 +135,11 @@ func (m *Machine) Apply(slot uint64, cmd Command) (res Result, dup bool) {
 	if cmd.ClientID == 0 || cmd.Seq == 0 {
 		return m.execute(&cmd), false
 	}
-	s, ok := m.sessions[cmd.ClientID]
-	if ok && !m.expired(s, slot) {
+	s := m.sessions[cmd.ClientID]
+	if s != nil && !m.expired(s, slot) {
 		switch {
 		case cmd.Seq == s.seq:
 			s.last = slot
-			m.sessions[cmd.ClientID] = s
 			return s.res, true
 		case cmd.Seq < s.seq:
 			return Result{Status: StatusStale}, true
@@ -153,14 +149,19 @@ func (m *Machine) Apply(slot uint64, cmd Command) (res Result, dup bool) {
 	// up on a command moves on, and that command, if it commits later, is
 	// then stale and never executes after its successor.
 	res = m.execute(&cmd)
-	m.sessions[cmd.ClientID] = session{seq: cmd.Seq, last: slot, res: res}
+	if s == nil {
+		s = new(session)
+		m.sessions[cmd.ClientID] = s
+	}
+	// An expired session not swept yet is reused as if it were new.
+	*s = session{seq: cmd.Seq, last: slot, res: res}
 	return res, false
 }
 
 // expired reports whether s is past its TTL at slot. Sessions are also
 // dropped in sweeps, but only every sweepEvery slots; checking here makes
 // the TTL exact.
-func (m *Machine) expired(s session, slot uint64) bool {
+func (m *Machine) expired(s *session, slot uint64) bool {
 	return slot-s.last >= m.cfg.SessionTTL
 }
 
@@ -173,75 +174,54 @@ func (m *Machine) sweep(slot uint64) {
 }
 
 func (m *Machine) execute(c *Command) Result {
-	res := m.executeOp(c)
-	if invariants && len(m.index)+len(m.free) != len(m.vals) {
-		panic(fmt.Sprintf("kv: %d keys + %d free positions != %d value positions", len(m.index), len(m.free), len(m.vals)))
-	}
-	return res
-}
-
-func (m *Machine) executeOp(c *Command) Result {
-	idx, found := m.index[string(c.Key)]
+	st, i, h, found := m.keys.lookup(c.Key)
 	switch c.Op {
 	case OpPut:
-		m.store(c.Key, idx, found, c.Value)
+		m.store(st, i, h, found, c.Key, c.Value)
 		return Result{Status: StatusOK}
 	case OpGet:
 		if !found {
 			return Result{Status: StatusNotFound}
 		}
-		return Result{Status: StatusOK, Value: m.vals[idx]}
+		return Result{Status: StatusOK, Value: st.slots[i].val}
 	case OpDelete:
 		if !found {
 			return Result{Status: StatusNotFound}
 		}
-		delete(m.index, string(c.Key))
-		m.vals[idx] = nil
-		m.free = append(m.free, idx)
+		m.keys.remove(st, i)
 		return Result{Status: StatusOK}
 	case OpCAS:
 		if !found {
 			return Result{Status: StatusNotFound}
 		}
-		if cur := m.vals[idx]; !bytes.Equal(cur, c.Expect) {
+		if cur := st.slots[i].val; !bytes.Equal(cur, c.Expect) {
 			return Result{Status: StatusCASFailed, Value: cur}
 		}
-		m.store(c.Key, idx, true, c.Value)
+		m.store(st, i, h, true, c.Key, c.Value)
 		return Result{Status: StatusOK}
 	}
 	return Result{Status: StatusBadRequest}
 }
 
-// store sets key to a private copy of value. The old value is not written
-// into: Results handed out earlier may still alias it.
-func (m *Machine) store(key []byte, idx uint32, found bool, value []byte) {
+// store sets key, found or not at (st, i) by lookup, to a private copy of
+// value. The old value is not written into: Results handed out earlier may
+// still alias it.
+func (m *Machine) store(st *subtable, i int, h uint32, found bool, key, value []byte) {
 	v := bytes.Clone(value)
 	if v == nil {
-		v = []byte{} // nil marks free positions; an empty value is not one
+		v = []byte{} // a stored value is never nil: Get tells empty from absent
 	}
 	if found {
-		m.vals[idx] = v
+		st.slots[i].val = v
 		return
 	}
-	if n := len(m.free); n > 0 {
-		idx = m.free[n-1]
-		m.free = m.free[:n-1]
-		m.vals[idx] = v
-	} else {
-		idx = uint32(len(m.vals))
-		m.vals = append(m.vals, v)
-	}
-	m.index[string(key)] = idx
+	m.keys.insert(st, i, h, key, v)
 }
 
 // Get returns key's value from this replica's state without going through
 // the log (for stale reads). The value is immutable, as in Result.
 func (m *Machine) Get(key []byte) (value []byte, found bool) {
-	idx, ok := m.index[string(key)]
-	if !ok {
-		return nil, false
-	}
-	return m.vals[idx], true
+	return m.keys.get(key)
 }
 
 // AppliedSlot returns the last slot passed to Apply (or restored from a
@@ -249,7 +229,7 @@ func (m *Machine) Get(key []byte) (value []byte, found bool) {
 func (m *Machine) AppliedSlot() uint64 { return m.applied }
 
 // Len returns the number of keys.
-func (m *Machine) Len() int { return len(m.index) }
+func (m *Machine) Len() int { return m.keys.n }
 
 // Sessions returns the number of client sessions held (expired ones are
 // counted until the next sweep).

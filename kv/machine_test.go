@@ -377,36 +377,39 @@ func TestHash(t *testing.T) {
 }
 
 // Apply allocates only the stored copies: nothing for reads, failed CAS and
-// retries; one value copy for an overwrite; value and key for a new key.
+// retries; one value copy for an overwrite; value and, for a key longer
+// than the table holds inline, the key string for a new key.
 func TestApplyAllocs(t *testing.T) {
 	m := newMachine(t, 1000)
-	key, val, other := []byte("key"), []byte("value"), []byte("other")
+	key, val := []byte("key"), []byte("value")
+	short, long := []byte("other"), bytes.Repeat([]byte("k"), inlineKey+1)
 	m.Apply(1, put(1, 1, "key", "value"))
 	seq := uint64(1)
+	one := func(c Command) {
+		seq++
+		c.ClientID, c.Seq = 1, seq
+		m.Apply(2, c)
+	}
 	tests := []struct {
 		name string
-		cmd  func() Command
+		run  func()
 		want float64
 	}{
-		{"get", func() Command { return Command{Op: OpGet, Key: key} }, 0},
-		{"cas fail", func() Command { return Command{Op: OpCAS, Key: key, Expect: val[:1], Value: val} }, 0},
-		{"overwrite", func() Command { return Command{Op: OpPut, Key: key, Value: val} }, 1},
-		{"delete and insert", func() Command {
-			if seq%2 == 0 {
-				return Command{Op: OpDelete, Key: other}
-			}
-			return Command{Op: OpPut, Key: other, Value: val}
-		}, 1}, // per command: key+value every second one
+		{"get", func() { one(Command{Op: OpGet, Key: key}) }, 0},
+		{"cas fail", func() { one(Command{Op: OpCAS, Key: key, Expect: val[:1], Value: val}) }, 0},
+		{"overwrite", func() { one(Command{Op: OpPut, Key: key, Value: val}) }, 1},
+		{"delete and insert short key", func() {
+			one(Command{Op: OpDelete, Key: short})
+			one(Command{Op: OpPut, Key: short, Value: val})
+		}, 1}, // the value; the key is inline
+		{"delete and insert long key", func() {
+			one(Command{Op: OpDelete, Key: long})
+			one(Command{Op: OpPut, Key: long, Value: val})
+		}, 2}, // the value and the key string
 	}
 	for _, tt := range tests {
-		got := testing.AllocsPerRun(100, func() {
-			seq++
-			c := tt.cmd()
-			c.ClientID, c.Seq = 1, seq
-			m.Apply(2, c)
-		})
-		if got != tt.want {
-			t.Errorf("%s: %v allocations per Apply, want %v", tt.name, got, tt.want)
+		if got := testing.AllocsPerRun(100, tt.run); got != tt.want {
+			t.Errorf("%s: %v allocations per run, want %v", tt.name, got, tt.want)
 		}
 	}
 	retry := put(1, seq, "key", "value")

@@ -20,13 +20,13 @@ package kv
 // ErrCorruptSnapshot, and a failed Restore leaves the Machine unchanged.
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"slices"
-	"strings"
 )
 
 const (
@@ -45,20 +45,16 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 func (m *Machine) Snapshot() []byte { return m.Freeze().Encode() }
 
 // Frozen is the Machine's content at one applied slot, captured without
-// copying keys or values: both are immutable once stored (store clones
-// every value it keeps, keys are strings), so the captured headers stay
-// valid while the Machine goes on applying. Encode can therefore run on
+// copying values or long keys: both are immutable once stored (store clones
+// every value it keeps, long keys are strings; short keys are copied with
+// their slot), so the captured headers stay valid while the Machine goes on
+// applying. Encode can therefore run on
 // another goroutine, off the apply loop.
 type Frozen struct {
 	applied  uint64
-	entries  []frozenEntry
+	entries  []slot // copies of the table's used slots: short keys are inline
 	sessions []frozenSession
 	size     int
-}
-
-type frozenEntry struct {
-	key string
-	val []byte
 }
 
 type frozenSession struct {
@@ -67,21 +63,29 @@ type frozenSession struct {
 }
 
 // Freeze captures the Machine's content in O(keys + sessions) time with
-// no sorting and no copying of keys or values.
+// no sorting and no copying of values or long keys: it copies the used
+// 64-byte slots of the key table (short keys are inline there) and the
+// sessions.
 func (m *Machine) Freeze() *Frozen {
+	if invariants {
+		m.keys.check()
+	}
 	f := &Frozen{
 		applied:  m.applied,
-		entries:  make([]frozenEntry, 0, len(m.index)),
+		entries:  make([]slot, 0, m.keys.n),
 		sessions: make([]frozenSession, 0, len(m.sessions)),
 		size:     snapshotHeader + 2*binary.MaxVarintLen64 + 4,
 	}
-	for k, idx := range m.index {
-		v := m.vals[idx]
-		f.entries = append(f.entries, frozenEntry{k, v})
-		f.size += 2*binary.MaxVarintLen64 + len(k) + len(v)
+	for _, st := range m.keys.subs {
+		for i := range st.slots {
+			if e := &st.slots[i]; e.kind != kindEmpty {
+				f.entries = append(f.entries, *e)
+				f.size += 2*binary.MaxVarintLen64 + len(e.keyBytes()) + len(e.val)
+			}
+		}
 	}
 	for id, s := range m.sessions {
-		f.sessions = append(f.sessions, frozenSession{id, s})
+		f.sessions = append(f.sessions, frozenSession{id, *s})
 		f.size += 8 + 3*binary.MaxVarintLen64 + 1 + len(s.res.Value)
 	}
 	return f
@@ -93,16 +97,16 @@ func (f *Frozen) Applied() uint64 { return f.applied }
 // Encode returns the snapshot bytes (the format above): sorted, so equal
 // content gives identical bytes. Safe on any goroutine; call it once.
 func (f *Frozen) Encode() []byte {
-	slices.SortFunc(f.entries, func(a, b frozenEntry) int { return strings.Compare(a.key, b.key) })
+	slices.SortFunc(f.entries, func(a, b slot) int { return bytes.Compare(a.keyBytes(), b.keyBytes()) })
 	slices.SortFunc(f.sessions, func(a, b frozenSession) int { return cmp.Compare(a.id, b.id) })
 	b := make([]byte, 0, f.size)
 	b = append(b, snapshotMagic...)
 	b = append(b, snapshotVersion)
 	b = binary.LittleEndian.AppendUint64(b, f.applied)
 	b = binary.AppendUvarint(b, uint64(len(f.entries)))
-	for _, e := range f.entries {
-		b = binary.AppendUvarint(b, uint64(len(e.key)))
-		b = append(b, e.key...)
+	for i := range f.entries {
+		e := &f.entries[i]
+		b = appendBytes(b, e.keyBytes())
 		b = appendBytes(b, e.val)
 	}
 	b = binary.AppendUvarint(b, uint64(len(f.sessions)))
@@ -147,31 +151,35 @@ func (m *Machine) Restore(b []byte) error {
 	if d.err == nil && nKeys > uint64(len(d.b))/2 {
 		return corrupt("%d keys in %d bytes", nKeys, len(d.b))
 	}
-	index := make(map[string]uint32, nKeys)
-	vals := make([][]byte, 0, nKeys)
-	prev := ""
+	// Pre-sized for the count, but for no more than one key per 16 bytes
+	// of input, so a lying count cannot make a small snapshot reserve
+	// much more than its own size; smaller entries grow as usual.
+	hint := int(min(nKeys, uint64(len(d.b))/16))
+	keys := newTable(hint)
+	ents := make([]slot, 0, hint) // filled here, added to keys once all is valid
+	var prev []byte
 	for i := uint64(0); i < nKeys && d.err == nil; i++ {
 		k := d.bytes("key")
 		v := d.bytes("value")
 		if d.err != nil {
 			break
 		}
-		if i > 0 && strings.Compare(string(k), prev) <= 0 {
+		if i > 0 && bytes.Compare(k, prev) <= 0 {
 			return corrupt("key %d %q not after %q", i, k, prev)
 		}
-		prev = string(k)
-		index[prev] = uint32(len(vals))
+		prev = k
 		if v = append([]byte(nil), v...); v == nil {
 			v = []byte{}
 		}
-		vals = append(vals, v)
+		ents = append(ents, slot{})
+		ents[len(ents)-1].set(keys.hash(k), k, v)
 	}
 
 	nSessions := d.uvarint("session count")
 	if d.err == nil && nSessions > uint64(len(d.b))/12 {
 		return corrupt("%d sessions in %d bytes", nSessions, len(d.b))
 	}
-	sessions := make(map[uint64]session, nSessions)
+	sessions := make(map[uint64]*session, nSessions)
 	var prevID uint64
 	for i := uint64(0); i < nSessions && d.err == nil; i++ {
 		id := d.u64("client id")
@@ -197,12 +205,17 @@ func (m *Machine) Restore(b []byte) error {
 		if len(v) > 0 {
 			s.res.Value = append([]byte(nil), v...)
 		}
-		sessions[id] = s
+		sessions[id] = &s
 	}
 	if err := d.finish(); err != nil {
 		return fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
 	}
-	m.index, m.vals, m.free, m.sessions, m.applied = index, vals, nil, sessions, applied
+	// Keys are distinct (strictly increasing, checked above).
+	keys.addAll(ents)
+	if invariants {
+		keys.check()
+	}
+	m.keys, m.sessions, m.applied = keys, sessions, applied
 	return nil
 }
 
@@ -219,12 +232,18 @@ func (m *Machine) Restore(b []byte) error {
 // XOR two equal items do not cancel out.
 func (m *Machine) Hash() uint64 {
 	var kvSum, sessSum uint64
-	for k, idx := range m.index {
-		v := m.vals[idx]
-		h := hashWord(hashSeed, uint64(len(k)))
-		h = hashWord(h, uint64(len(v)))
-		h = hashWords(h, k)
-		kvSum += mix64(hashWords(h, v))
+	for _, st := range m.keys.subs {
+		for i := range st.slots {
+			e := &st.slots[i]
+			if e.kind == kindEmpty {
+				continue
+			}
+			k, v := e.keyBytes(), e.val
+			h := hashWord(hashSeed, uint64(len(k)))
+			h = hashWord(h, uint64(len(v)))
+			h = hashWords(h, k)
+			kvSum += mix64(hashWords(h, v))
+		}
 	}
 	for id, s := range m.sessions {
 		h := hashWord(hashSeed, id)
@@ -234,7 +253,7 @@ func (m *Machine) Hash() uint64 {
 		h = hashWord(h, uint64(len(s.res.Value)))
 		sessSum += mix64(hashWords(h, s.res.Value))
 	}
-	return mix64(mix64(kvSum)^uint64(len(m.index))) ^
+	return mix64(mix64(kvSum)^uint64(m.keys.n)) ^
 		mix64(sessSum+hashPrime*uint64(len(m.sessions)+1)) ^
 		mix64(m.applied^hashSeed)
 }
