@@ -85,20 +85,26 @@ func ErrorKind(err error) string {
 const maxErrorKinds = 32
 
 // interval is what one client recorded since the reporter last looked.
+//
+// Latencies are kept raw, not in a per-client histogram: an append to a
+// reused slice is a sequential 8-byte write, where a RecordValue into one of
+// Clients histograms (about 190 KiB of counters each, 2×Clients of them) is
+// a cache miss per operation; and the reporter then records one second's
+// values into a single histogram that stays in cache, instead of merging and
+// clearing Clients histograms every second (about 20 ms of CPU per second at
+// 200 clients, however few operations they did).
 type interval struct {
-	h       *hdr.Histogram
-	ops     int64
-	errs    int64
-	kinds   map[string]int64
-	clamped int64
-	warm    int64
+	lat   []int64 // measured successful operations' latencies, ns
+	errs  int64
+	kinds map[string]int64
+	warm  int64
 	// lastDone is the unix ns of the last measured completion, 0 none.
 	lastDone int64
 }
 
 func (iv *interval) reset() {
-	iv.h.Reset()
-	iv.ops, iv.errs, iv.clamped, iv.warm, iv.lastDone = 0, 0, 0, 0, 0
+	iv.lat = iv.lat[:0] // keeps the capacity: no allocation once warm
+	iv.errs, iv.warm, iv.lastDone = 0, 0, 0
 	clear(iv.kinds)
 }
 
@@ -112,9 +118,9 @@ type tally struct {
 }
 
 func newTally() *tally {
-	t := &tally{spare: &interval{h: hist.New(), kinds: map[string]int64{}}}
+	t := &tally{spare: &interval{kinds: map[string]int64{}}}
 	t.ph.Init()
-	t.active.Store(&interval{h: hist.New(), kinds: map[string]int64{}})
+	t.active.Store(&interval{kinds: map[string]int64{}})
 	return t
 }
 
@@ -135,10 +141,7 @@ func (t *tally) record(lat time.Duration, done int64, err error, measured bool) 
 		}
 		iv.kinds[k]++
 	default:
-		iv.ops++
-		if hist.Record(iv.h, lat) {
-			iv.clamped++
-		}
+		iv.lat = append(iv.lat, int64(lat))
 	}
 	t.ph.Exit(e)
 }
@@ -370,12 +373,15 @@ func (r *runner) collect(tickH *hdr.Histogram, from, now time.Time, measuring bo
 	var ops, errs, warm int64
 	for _, t := range r.tallies {
 		iv := t.take()
-		tickH.Merge(iv.h)
-		ops += iv.ops
+		for _, lat := range iv.lat {
+			if hist.Record(tickH, time.Duration(lat)) {
+				r.out.Clamped++
+			}
+		}
+		ops += int64(len(iv.lat))
 		errs += iv.errs
 		warm += iv.warm
 		r.lastDone = max(r.lastDone, iv.lastDone)
-		r.out.Clamped += iv.clamped
 		for k, n := range iv.kinds {
 			if _, ok := r.out.ErrorKinds[k]; !ok && len(r.out.ErrorKinds) >= maxErrorKinds {
 				k = "other"
