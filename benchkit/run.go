@@ -197,7 +197,7 @@ func Run(ctx context.Context, cfg Config, env Env) (*Outcome, error) {
 	}
 	var wg sync.WaitGroup
 	clientsDone := make(chan struct{})
-	go watchdog(r.guards, cfg.Timeout, clientsDone)
+	go watchdog(r.guards, cfg.Timeout, r.start, clientsDone)
 	var before chan stageSnap
 	if env.Stages != nil {
 		before = make(chan stageSnap, 1)
@@ -268,32 +268,43 @@ type runner struct {
 	out          *Outcome
 }
 
+// since returns the time since the run started. It reads only the
+// monotonic clock: time.Now reads the wall clock as well, and the
+// per-operation path needs two clock readings and no more.
+func (r *runner) since() time.Duration { return time.Since(r.start) }
+
 // client is one logical client's loop. In a closed loop it issues the next
 // operation when the previous one returns and measures from the actual send.
 // In an open loop it follows a fixed schedule of intended send times and
 // measures from the intended time (wrk2), so a stalled system is charged
 // for the requests it kept from being sent: no coordinated omission.
+// Instants are durations since r.start (see since).
 func (r *runner) client(ctx context.Context, i int, s Session) {
 	w := newWorkload(r.cfg, i)
 	t := r.tallies[i]
 	g := &r.guards[i]
-	var interval time.Duration
-	var next time.Time
+	startNs := r.start.UnixNano()
+	measureAt := r.cfg.Warmup
+	endAt := time.Duration(-1) // none: -ops mode
+	if r.cfg.Duration > 0 {
+		endAt = measureAt + r.cfg.Duration
+	}
+	var interval, next time.Duration
 	var timer *time.Timer
 	if r.cfg.Rate > 0 {
 		interval = time.Duration(float64(time.Second) * float64(r.cfg.Clients) / r.cfg.Rate)
 		// Stagger the clients across one interval so the offered load is
 		// smooth rather than a burst of Clients requests at once.
-		next = r.start.Add(interval * time.Duration(i) / time.Duration(r.cfg.Clients))
+		next = interval * time.Duration(i) / time.Duration(r.cfg.Clients)
 		timer = time.NewTimer(time.Hour)
 		defer timer.Stop()
 	}
 	for ctx.Err() == nil {
-		var intended time.Time
+		var intended time.Duration
 		if interval > 0 {
 			intended = next
-			next = next.Add(interval)
-			if d := time.Until(intended); d > 0 {
+			next += interval
+			if d := intended - r.since(); d > 0 {
 				timer.Reset(d)
 				select {
 				case <-ctx.Done():
@@ -302,31 +313,31 @@ func (r *runner) client(ctx context.Context, i int, s Session) {
 				}
 			}
 		} else {
-			intended = time.Now()
+			intended = r.since()
 		}
-		if !r.end.IsZero() && !intended.Before(r.end) {
+		if endAt >= 0 && intended >= endAt {
 			return
 		}
-		measured := !intended.Before(r.measureStart)
+		measured := intended >= measureAt
 		if measured && r.cfg.Ops > 0 && r.issued.Add(1) > r.cfg.Ops {
 			return
 		}
 		op := w.next()
 		sent := intended
 		if interval > 0 {
-			sent = time.Now()
+			sent = r.since()
 		}
-		_, err := s.Do(g.begin(sent.Add(r.cfg.Timeout)), op)
+		_, err := s.Do(g.begin(sent+r.cfg.Timeout), op)
 		if g.end() {
 			// Past its deadline: a timeout even if the answer raced the
 			// cut-off (for a write, the outcome is unknown either way).
 			err = errOpTimeout
 		}
-		done := time.Now()
+		done := r.since()
 		if err != nil && ctx.Err() != nil {
 			return // cut short by the run's cancellation: not the target's fault
 		}
-		t.record(done.Sub(intended), done.UnixNano(), err, measured)
+		t.record(done-intended, startNs+int64(done), err, measured)
 	}
 }
 
