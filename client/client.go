@@ -66,7 +66,6 @@ type Client struct {
 	slots  atomic.Pointer[[]*slot]
 	nodes  []atomic.Uint32 // node id answering at each address; 0 unknown
 	leader atomic.Int32    // index into addrs of the believed leader
-	epoch  atomic.Uint64   // sweep ticks so far (see sweep)
 	stop   chan struct{}   // closed by Close: ends sweep
 }
 

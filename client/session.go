@@ -116,8 +116,7 @@ func (s *Session) Do(ctx context.Context, cmd kv.Command) (Result, error) {
 		req := kv.Request{ReqID: reqID, Cmd: cmd}
 		out := bytebufferpool.Get()
 		out.B = kv.AppendRequest(out.B[:0], &req)
-		sl.sent.Store(c.epoch.Load())
-		sl.want.Store(reqID) // after sent: the sweep reads want, then sent
+		sl.want.Store(reqID)
 		if !cn.Send(kv.FrameRequest, out) {
 			sl.want.CompareAndSwap(reqID, 0)
 			c.leader.CompareAndSwap(int32(i), int32((i+1)%len(c.addrs)))

@@ -59,8 +59,6 @@ type slot struct {
 	// answer, Close, or the session giving up) settles the attempt, so
 	// each attempt gets at most one answer.
 	want atomic.Uint64
-	// sent is the sweep epoch in which the awaited attempt was sent.
-	sent atomic.Uint64
 	// done holds at most one message. Answers replace what is there (see
 	// deliver); expiries and context notices never block or replace (see
 	// notify): whatever they would have displaced wakes the waiter, who
@@ -186,24 +184,37 @@ func (sl *slot) wait(ctx context.Context, reqID uint64) (response, bool) {
 	}
 }
 
-// sweep expires overdue attempts until Close: every Attempt/sweepSteps it
-// advances the epoch and tells each slot awaiting an attempt sent
-// sweepSteps or more ticks ago. One goroutine per Client replaces a timer
-// reset and stopped per attempt.
+// sweep expires overdue attempts until Close. Every Attempt/sweepSteps it
+// looks at each slot's awaited request id; one it has seen awaited at
+// sweepSteps+1 looks in a row was sent more than Attempt ago (ids are never
+// reused), and the slot is told. One goroutine per Client replaces a timer
+// reset and stopped per attempt, and the attempt itself records nothing
+// but its id.
 func (c *Client) sweep() {
 	t := time.NewTicker(max(c.cfg.Attempt/sweepSteps, time.Millisecond))
 	defer t.Stop()
+	type sighting struct {
+		id    uint64
+		looks int
+	}
+	var seen []sighting // by slot index
 	for {
 		select {
 		case <-c.stop:
 			return
 		case <-t.C:
 		}
-		e := c.epoch.Add(1)
-		for _, sl := range *c.slots.Load() {
-			// want before sent: Do stores them in the other order, so
-			// this sent is the awaited attempt's (or a later one's).
-			if id := sl.want.Load(); id != 0 && e-sl.sent.Load() > sweepSteps {
+		tbl := *c.slots.Load()
+		for len(seen) < len(tbl) {
+			seen = append(seen, sighting{})
+		}
+		for k, sl := range tbl {
+			id := sl.want.Load()
+			if id == 0 || id != seen[k].id {
+				seen[k] = sighting{id: id, looks: 1}
+				continue
+			}
+			if seen[k].looks++; seen[k].looks > sweepSteps {
 				sl.notify(response{kind: kindExpired, reqID: id})
 			}
 		}
