@@ -448,8 +448,8 @@ func (r *runner) collect(tickH *hdr.Histogram, from, now time.Time, measuring bo
 		ldr = fmt.Sprintf("n%d", leader)
 	}
 	if !measuring {
-		// Warm-up latencies are not recorded (they would need a second
-		// histogram per client); the rate shows the cluster is serving.
+		// Warm-up latencies are not recorded (they would only slow the
+		// warm-up's collections); the rate shows the cluster is serving.
 		fmt.Fprintf(r.env.Progress, "[%5.1fs] %9.0f ops/s  warm-up  leader %s\n",
 			now.Sub(r.start).Seconds(), float64(warm)/secs, ldr)
 		return
