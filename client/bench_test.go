@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/valyala/bytebufferpool"
 
@@ -52,6 +53,31 @@ func BenchmarkSessionPut(b *testing.B) {
 		s := c.Session()
 		for pb.Next() {
 			if err := s.Put(ctx, key, val); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkSessionPutTimeoutPerOp is the usual library use: a fresh
+// context.WithTimeout per command, cancelled when it returns.
+func BenchmarkSessionPutTimeoutPerOp(b *testing.B) {
+	c, err := Dial([]string{echoServer(b)}, DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	key, val := []byte("k00000000000001"), make([]byte, 128)
+	b.SetParallelism(32)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		s := c.Session()
+		for pb.Next() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			err := s.Put(ctx, key, val)
+			cancel()
+			if err != nil {
 				b.Error(err)
 				return
 			}

@@ -191,39 +191,54 @@ func TestDialNothingReachable(t *testing.T) {
 }
 
 // Cancelling the context ends a wait at once, long before the attempt
-// would expire; the session then works with a new context.
+// would expire, whether the context is new to the session (the wait
+// selects on it) or was used by the previous command too (the wait is
+// woken by the session's context.AfterFunc); the session then works with
+// a new context.
 func TestCancelEndsWait(t *testing.T) {
-	var mu sync.Mutex
-	answer := false
-	arrived := make(chan struct{}, 1)
-	srv := newFake(t, 1, func(kv.Request) (kv.Status, uint16, bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		select {
-		case arrived <- struct{}{}:
-		default:
+	for _, reused := range []bool{false, true} {
+		var mu sync.Mutex
+		answer := reused
+		arrived := make(chan struct{}, 1)
+		srv := newFake(t, 1, func(kv.Request) (kv.Status, uint16, bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			if !answer {
+				arrived <- struct{}{}
+			}
+			return kv.StatusOK, 1, answer
+		})
+		c, err := Dial([]string{srv.srv.Addr().String()}, Config{Attempt: time.Hour})
+		if err != nil {
+			t.Fatal(err)
 		}
-		return kv.StatusOK, 1, answer
-	})
-	c, err := Dial([]string{srv.srv.Addr().String()}, Config{Attempt: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s := c.Session()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- s.Put(ctx, []byte("k"), nil) }()
-	<-arrived
-	cancel()
-	if err := <-done; !errors.Is(err, ErrTimeout) {
-		t.Fatalf("want ErrTimeout, got %v", err)
-	}
-	mu.Lock()
-	answer = true
-	mu.Unlock()
-	if err := s.Put(context.Background(), []byte("k"), nil); err != nil {
-		t.Fatal(err)
+		s := c.Session()
+		ctx, cancel := context.WithCancel(context.Background())
+		if reused {
+			if err := s.Put(ctx, []byte("k"), nil); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			answer = false
+			mu.Unlock()
+		}
+		done := make(chan error)
+		go func() { done <- s.Put(ctx, []byte("k"), nil) }()
+		<-arrived
+		cancel()
+		if err := <-done; !errors.Is(err, ErrTimeout) {
+			t.Fatalf("reused %v: want ErrTimeout, got %v", reused, err)
+		}
+		if watched := s.sl.watched != nil; watched != reused {
+			t.Fatalf("reused %v: context watched by AfterFunc: %v", reused, watched)
+		}
+		mu.Lock()
+		answer = true
+		mu.Unlock()
+		if err := s.Put(context.Background(), []byte("k"), nil); err != nil {
+			t.Fatalf("reused %v: %v", reused, err)
+		}
+		c.Close()
 	}
 }
 

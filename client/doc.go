@@ -7,7 +7,7 @@
 // A command costs no allocation and no lock of the client's own: its
 // request id names the session's slot (slot.go), so a connection's reader
 // hands the answer over with a compare-and-swap and a channel send; a
-// sweep goroutine per Client expires overdue attempts, and a context's end
-// is watched with one context.AfterFunc per session and context, so the
-// session waits with a single channel receive.
+// sweep goroutine per Client expires overdue attempts, and the end of a
+// context that a session's commands keep using is watched with one
+// context.AfterFunc, so the session waits with a single channel receive.
 package client

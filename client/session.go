@@ -84,14 +84,14 @@ type Result struct {
 // Per attempt it allocates nothing and takes no lock of its own: the
 // request id names the session's slot, an attempt's timeout is noticed by
 // the Client's sweep instead of a timer per attempt, and ctx's end by a
-// context.AfterFunc kept while the session's commands use the same ctx.
-// So the wait is a single channel receive.
+// context.AfterFunc kept while the session's commands use the same ctx
+// (see slot.watch). So the wait is a single channel receive.
 func (s *Session) Do(ctx context.Context, cmd kv.Command) (Result, error) {
 	s.seq++
 	cmd.ClientID, cmd.Seq = s.id, s.seq
 	c := s.c
 	sl := s.sl
-	sl.watch(ctx)
+	ctxDone := sl.watch(ctx)
 	sawServer := false
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
@@ -122,7 +122,7 @@ func (s *Session) Do(ctx context.Context, cmd kv.Command) (Result, error) {
 			c.leader.CompareAndSwap(int32(i), int32((i+1)%len(c.addrs)))
 			continue
 		}
-		r, ok := sl.wait(ctx, reqID)
+		r, ok := sl.wait(ctx, ctxDone, reqID)
 		if !ok {
 			// If the answer's reader claimed want first, its answer
 			// lands in done and a later wait drops it as stale.

@@ -67,8 +67,10 @@ type slot struct {
 
 	// Owned by the session holding the slot.
 	counter  uint64
-	watched  <-chan struct{} // Done of the context stop watches; nil none
+	watched  <-chan struct{} // Done of the context stopWait watches; nil none
 	stopWait func() bool
+	last     <-chan struct{} // Done of the previous command's context
+	onCtx    func()          // ctxEnded, made once (a method value allocates)
 }
 
 // takeSlot returns a free slot, making one if none is.
@@ -85,6 +87,7 @@ func (c *Client) takeSlot() *slot {
 		panic(fmt.Sprintf("client: more than %d sessions alive in one Client", maxSlots))
 	}
 	sl := &slot{idx: uint64(len(old)), done: make(chan response, 1)}
+	sl.onCtx = sl.ctxEnded
 	tbl := make([]*slot, len(old)+1, max(2*len(old), 8))
 	copy(tbl, old)
 	tbl[len(old)] = sl
@@ -97,7 +100,7 @@ func (c *Client) releaseSlot(sl *slot) {
 	if sl.stopWait != nil {
 		sl.stopWait()
 	}
-	sl.watched, sl.stopWait = nil, nil
+	sl.watched, sl.stopWait, sl.last = nil, nil, nil
 	c.mu.Lock()
 	c.mu.free = append(c.mu.free, sl)
 	c.mu.Unlock()
@@ -121,22 +124,31 @@ func (sl *slot) nextReqID() uint64 {
 	return sl.idx<<counterBits | sl.counter&counterMask
 }
 
-// watch makes ctx's end wake the slot's waits. The registration is kept
-// while the session's commands share a context (a load generator's, or a
-// caller's long-lived one), so it costs nothing per command; a new context
-// replaces it. A context that is never done needs none.
-func (sl *slot) watch(ctx context.Context) {
+// watch arranges for ctx's end to wake the command's waits, and returns
+// the channel those waits must also select on (nil: a plain receive).
+//
+// A context that two commands in a row use (a load generator's, a
+// caller's long-lived one) gets a context.AfterFunc that sends the slot a
+// notice, kept until a later command's context replaces it: nothing per
+// command, and the wait is a single receive. A context seen for the first
+// time (typically a context.WithTimeout per command) is selected on
+// instead: registering would cost allocations, and a goroutine when it is
+// cancelled. A context that is never done needs neither.
+func (sl *slot) watch(ctx context.Context) <-chan struct{} {
 	done := ctx.Done()
-	if done == sl.watched {
-		return
+	if done == nil || done == sl.watched {
+		return nil
+	}
+	if done != sl.last {
+		sl.last = done
+		return done
 	}
 	if sl.stopWait != nil {
 		sl.stopWait()
 	}
-	sl.watched, sl.stopWait = done, nil
-	if done != nil {
-		sl.stopWait = context.AfterFunc(ctx, sl.ctxEnded)
-	}
+	sl.watched = done
+	sl.stopWait = context.AfterFunc(ctx, sl.onCtx)
+	return nil
 }
 
 func (sl *slot) ctxEnded() { sl.notify(response{kind: kindCtx}) }
@@ -166,12 +178,22 @@ func (sl *slot) notify(r response) {
 }
 
 // wait waits for attempt reqID's answer; false means the attempt expired
-// or ctx ended. Messages about earlier attempts, or earlier contexts, are
-// dropped; after any of them ctx is checked, since a notice of its end may
-// have been dropped for want of room.
-func (sl *slot) wait(ctx context.Context, reqID uint64) (response, bool) {
+// or ctx ended. ctxDone is what watch returned for ctx. Messages about
+// earlier attempts, or earlier contexts, are dropped; after any of them ctx
+// is checked, since a notice of its end may have been dropped for want of
+// room.
+func (sl *slot) wait(ctx context.Context, ctxDone <-chan struct{}, reqID uint64) (response, bool) {
 	for {
-		r := <-sl.done
+		var r response
+		if ctxDone == nil {
+			r = <-sl.done
+		} else {
+			select {
+			case r = <-sl.done:
+			case <-ctxDone:
+				return response{}, false
+			}
+		}
 		switch {
 		case r.kind == kindAnswer && (r.reqID == reqID || r.err != nil):
 			return r, true
