@@ -115,6 +115,11 @@ type tally struct {
 	ph     hist.Phaser
 	active atomic.Pointer[interval]
 	spare  *interval
+	// room is the latency capacity the next interval gets before the
+	// client sees it: twice the operations of the last interval taken, so
+	// the warm-up sizes the buffers and the client's appends do not
+	// allocate while measuring (reporter only).
+	room int
 }
 
 func newTally() *tally {
@@ -151,9 +156,13 @@ func (t *tally) record(lat time.Duration, done int64, err error, measured bool) 
 func (t *tally) take() *interval {
 	next := t.spare
 	next.reset()
+	if cap(next.lat) < t.room {
+		next.lat = make([]int64, 0, t.room)
+	}
 	old := t.active.Swap(next)
 	t.ph.Flip()
 	t.spare = old
+	t.room = 2 * (len(old.lat) + int(old.warm+old.errs))
 	return old
 }
 

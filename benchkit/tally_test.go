@@ -27,6 +27,29 @@ func TestTallyTakeSeparatesIntervals(t *testing.T) {
 	}
 }
 
+// The warm-up's operations size the latency buffers, so recording while
+// measuring does not allocate.
+func TestTallyPresizesFromLastInterval(t *testing.T) {
+	tl := newTally()
+	for i := range 1000 {
+		tl.record(0, int64(i), nil, false) // warm-up
+	}
+	tl.take() // sizes the spare for the next take
+	tl.take()
+	if c := cap(tl.active.Load().lat); c < 2000 {
+		t.Fatalf("active interval has room for %d latencies, want 2000 after 1000 warm-up ops", c)
+	}
+	allocs := testing.AllocsPerRun(10, func() {
+		for i := range 1500 {
+			tl.record(time.Microsecond, int64(i), nil, true)
+		}
+		tl.active.Load().lat = tl.active.Load().lat[:0]
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations recording into a presized interval", allocs)
+	}
+}
+
 func TestErrorKindsBounded(t *testing.T) {
 	tl := newTally()
 	for i := 0; i < maxErrorKinds+10; i++ {
