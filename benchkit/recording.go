@@ -17,8 +17,9 @@ import (
 // statistics are computed (the per-second series is too coarse to resolve
 // an election). Install it with Env.Wrap = rec.Wrap.
 //
-// Cost per operation: with the history, a key string and an append under
-// an uncontended lock (check.Recorder); with the timeline, a 16-byte
+// Cost per operation: two readings of the monotonic clock, shared by the
+// history and the timeline; with the history, a key string and an append
+// under an uncontended lock (check.Recorder); with the timeline, a 16-byte
 // append to the client's own slice.
 type Recording struct {
 	hist *check.History // nil: no history
@@ -28,6 +29,9 @@ type Recording struct {
 		timelines []*timeline
 	}
 	timeline bool
+	// origin is what operations' instants count from: the history's
+	// start when there is one, so both share one clock reading.
+	origin time.Time
 }
 
 // timeline is one client's successful completions: unix ns of the end and
@@ -48,6 +52,9 @@ func NewRecording(cfg Config, withTimeline bool) (*Recording, error) {
 			return nil, err
 		}
 		r.hist = h
+		r.origin = h.Start()
+	} else {
+		r.origin = time.Now()
 	}
 	return r, nil
 }
@@ -57,7 +64,7 @@ func (r *Recording) History() *check.History { return r.hist }
 
 // Wrap returns s recording into r; it fits Env.Wrap.
 func (r *Recording) Wrap(_ int, s Session) Session {
-	rs := &recSession{s: s}
+	rs := &recSession{s: s, origin: r.origin, originNs: r.origin.UnixNano()}
 	if r.hist != nil {
 		rs.rec = r.hist.NewRecorder()
 		rs.h = r.hist
@@ -72,11 +79,17 @@ func (r *Recording) Wrap(_ int, s Session) Session {
 }
 
 type recSession struct {
-	s   Session
-	h   *check.History
-	rec *check.Recorder
-	tl  *timeline
+	s        Session
+	h        *check.History
+	rec      *check.Recorder
+	tl       *timeline
+	origin   time.Time // Recording.origin; carries a monotonic reading
+	originNs int64     // origin in unix ns
 }
+
+// now returns the time since origin, ns, from the monotonic clock alone;
+// with a history it is the history's own clock (check.History.Now).
+func (s *recSession) now() int64 { return int64(time.Since(s.origin)) }
 
 // outcome maps a client error to what the checks know of the operation.
 // Every error is Unknown: the client library's errors (timeout, no quorum,
@@ -93,14 +106,16 @@ func outcome(err error) check.Outcome {
 
 func (s *recSession) Do(ctx context.Context, op Op) (Result, error) {
 	var call int64
-	if s.h != nil {
-		call = s.h.Now()
+	if s.h != nil || s.tl != nil {
+		call = s.now()
 	}
-	began := time.Now()
 	res, err := s.s.Do(ctx, op)
-	end := time.Now()
+	var ret int64
+	if s.h != nil || s.tl != nil {
+		ret = s.now()
+	}
 	if s.h != nil {
-		ret, out := s.h.Now(), outcome(err)
+		out := outcome(err)
 		key := string(op.Key)
 		switch op.Kind {
 		case OpGet:
@@ -114,8 +129,8 @@ func (s *recSession) Do(ctx context.Context, op Op) (Result, error) {
 		}
 	}
 	if s.tl != nil && err == nil {
-		s.tl.done = append(s.tl.done, end.UnixNano())
-		s.tl.lat = append(s.tl.lat, int64(end.Sub(began)))
+		s.tl.done = append(s.tl.done, s.originNs+ret)
+		s.tl.lat = append(s.tl.lat, ret-call)
 	}
 	return res, err
 }

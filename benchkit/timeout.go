@@ -20,7 +20,7 @@ var errOpTimeout = fmt.Errorf("benchkit: operation timed out: %w", context.Deadl
 type guard struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
-	deadline atomic.Int64 // unix ns; 0 idle; -1 claimed by the watchdog
+	deadline atomic.Int64 // time since the run started, ns (> 0); 0 idle; -1 claimed by the watchdog
 }
 
 func newGuard(parent context.Context) *guard {
@@ -39,11 +39,11 @@ func (o *opGuard) init(parent context.Context) {
 	o.cur.Store(newGuard(parent))
 }
 
-// begin publishes the deadline of the operation about to start and returns
-// the context to run it with.
-func (o *opGuard) begin(deadline time.Time) context.Context {
+// begin publishes the deadline of the operation about to start, as time
+// since the run started (positive), and returns the context to run it with.
+func (o *opGuard) begin(deadline time.Duration) context.Context {
 	g := o.cur.Load()
-	g.deadline.Store(deadline.UnixNano())
+	g.deadline.Store(int64(deadline))
 	return g.ctx
 }
 
@@ -62,7 +62,8 @@ func (o *opGuard) end() (timedOut bool) {
 // close releases the current guard's context.
 func (o *opGuard) close() { o.cur.Load().cancel() }
 
-// expire cancels the operation if it is past its deadline at now.
+// expire cancels the operation if it is past its deadline at now (time
+// since the run started, ns).
 func (o *opGuard) expire(now int64) {
 	g := o.cur.Load()
 	d := g.deadline.Load()
@@ -77,16 +78,17 @@ func watchdogPeriod(timeout time.Duration) time.Duration {
 	return min(max(timeout/10, 10*time.Millisecond), time.Second)
 }
 
-// watchdog expires overdue operations of every client until done closes.
-func watchdog(guards []opGuard, timeout time.Duration, done <-chan struct{}) {
+// watchdog expires overdue operations of every client until done closes;
+// deadlines count from start.
+func watchdog(guards []opGuard, timeout time.Duration, start time.Time, done <-chan struct{}) {
 	t := time.NewTicker(watchdogPeriod(timeout))
 	defer t.Stop()
 	for {
 		select {
 		case <-done:
 			return
-		case now := <-t.C:
-			n := now.UnixNano()
+		case <-t.C:
+			n := int64(time.Since(start))
 			for i := range guards {
 				guards[i].expire(n)
 			}

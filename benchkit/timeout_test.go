@@ -9,31 +9,31 @@ import (
 func TestOpGuard(t *testing.T) {
 	var g opGuard
 	g.init(context.Background())
-	base := time.Unix(1000, 0)
+	base := 1000 * time.Second // since the run started
 
 	// An operation past its deadline is cancelled and reported timed out;
 	// the next operation gets a fresh context.
 	ctx := g.begin(base)
-	g.expire(base.Add(time.Nanosecond).UnixNano())
+	g.expire(int64(base + time.Nanosecond))
 	if ctx.Err() == nil {
 		t.Fatal("overdue operation not cancelled")
 	}
 	if !g.end() {
 		t.Fatal("end did not report the timeout")
 	}
-	ctx2 := g.begin(base.Add(time.Hour))
+	ctx2 := g.begin(base + time.Hour)
 	if ctx2.Err() != nil || ctx2 == ctx {
 		t.Fatal("next operation reuses the cancelled context")
 	}
 
 	// An operation within its deadline is left alone, and a stale expiry
 	// (for an operation that already ended) cannot hit the next one.
-	g.expire(base.Add(time.Minute).UnixNano())
+	g.expire(int64(base + time.Minute))
 	if ctx2.Err() != nil || g.end() {
 		t.Fatal("operation within its deadline was cut off")
 	}
-	ctx3 := g.begin(base.Add(2 * time.Hour))
-	g.expire(base.Add(90 * time.Minute).UnixNano())
+	ctx3 := g.begin(base + 2*time.Hour)
+	g.expire(int64(base + 90*time.Minute))
 	if ctx3.Err() != nil || g.end() {
 		t.Fatal("expiry of an earlier deadline hit a later operation")
 	}

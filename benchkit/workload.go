@@ -25,6 +25,7 @@ import (
 //	+----------------+----------------+------------------+
 //	(values shorter than 16 bytes hold a prefix of this)
 type workload struct {
+	pcg       rand.PCG // inline: one allocation fewer, next to the rest
 	rng       *rand.Rand
 	zipf      *rand.Zipf // nil for uniform
 	keys      uint64
@@ -36,16 +37,16 @@ type workload struct {
 }
 
 func newWorkload(cfg Config, client int) *workload {
-	rng := rand.New(rand.NewPCG(cfg.Seed, uint64(client)))
 	w := &workload{
-		rng:       rng,
 		keys:      uint64(cfg.Keys),
 		readRatio: cfg.ReadRatio,
 		value:     make([]byte, cfg.ValueSize),
 		client:    uint64(client),
 	}
+	w.pcg.Seed(cfg.Seed, uint64(client))
+	w.rng = rand.New(&w.pcg)
 	if cfg.Dist == Zipf {
-		w.zipf = rand.NewZipf(rng, cfg.ZipfS, 1, w.keys-1)
+		w.zipf = rand.NewZipf(w.rng, cfg.ZipfS, 1, w.keys-1)
 	}
 	for i := range w.value {
 		w.value[i] = 'x'

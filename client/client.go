@@ -1,15 +1,12 @@
 package client
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/valyala/bytebufferpool"
 
 	"github.com/mpaxos/mpaxos/kv"
 	"github.com/mpaxos/mpaxos/net/transport"
@@ -33,7 +30,9 @@ var (
 // Config tunes a Client.
 type Config struct {
 	// Attempt is how long one try at one server may take before the
-	// command is retried (same seq) at the next. The default is 1s.
+	// command is retried (same seq) at the next. Overdue attempts are
+	// found by a sweep every Attempt/4 (at least 1ms), so an attempt ends
+	// between Attempt and 1.25×Attempt after it was sent. The default is 1s.
 	Attempt time.Duration
 	// Backoff is the pause before retrying after a redirect with no known
 	// leader (an election is under way). The default is 20ms.
@@ -58,12 +57,16 @@ type Client struct {
 	mu struct {
 		sync.Mutex
 		conns  []*transport.Conn // by address index; nil until dialled
-		nodes  []uint16          // node id answering at each address; 0 unknown
-		waits  map[uint64]*Session
+		free   []*slot           // slots of collected sessions, for reuse
 		closed bool
 	}
-	leader atomic.Int32 // index into addrs of the believed leader
-	reqID  atomic.Uint64
+	// slots are the sessions' mailboxes by index (see reqid.go); the
+	// slice is replaced, never changed in place, when it grows (under mu),
+	// so the connections' readers index it without a lock.
+	slots  atomic.Pointer[[]*slot]
+	nodes  []atomic.Uint32 // node id answering at each address; 0 unknown
+	leader atomic.Int32    // index into addrs of the believed leader
+	stop   chan struct{}   // closed by Close: ends sweep
 }
 
 // Dial prepares a client for the cluster at addrs (client addresses of all
@@ -85,15 +88,16 @@ func Dial(addrs []string, cfg Config) (*Client, error) {
 	if cfg.MaxFrame <= 0 {
 		cfg.MaxFrame = d.MaxFrame
 	}
-	c := &Client{cfg: cfg, addrs: append([]string(nil), addrs...)}
+	c := &Client{cfg: cfg, addrs: append([]string(nil), addrs...), stop: make(chan struct{})}
 	c.mu.conns = make([]*transport.Conn, len(addrs))
-	c.mu.nodes = make([]uint16, len(addrs))
-	c.mu.waits = make(map[uint64]*Session)
+	c.nodes = make([]atomic.Uint32, len(addrs))
+	c.slots.Store(new([]*slot))
 	c.leader.Store(int32(rand.IntN(len(addrs))))
 	var errs []error
 	for i := range addrs {
 		if _, err := c.conn(i); err == nil {
 			c.leader.Store(int32(i))
+			go c.sweep()
 			return c, nil
 		} else {
 			errs = append(errs, err)
@@ -105,18 +109,26 @@ func Dial(addrs []string, cfg Config) (*Client, error) {
 // Close closes every connection; waiting calls return ErrClosed.
 func (c *Client) Close() error {
 	c.mu.Lock()
+	if c.mu.closed {
+		c.mu.Unlock()
+		return nil
+	}
 	c.mu.closed = true
 	conns := c.mu.conns
-	waits := c.mu.waits
-	c.mu.waits = map[uint64]*Session{}
 	c.mu.Unlock()
+	close(c.stop)
 	for _, cn := range conns {
 		if cn != nil {
 			cn.Close()
 		}
 	}
-	for _, s := range waits {
-		s.deliver(response{err: ErrClosed})
+	// An attempt whose Send got in before its connection closed has
+	// published its request id by now (Send and Close order on the
+	// connection's lock); later attempts find the client closed.
+	for _, sl := range *c.slots.Load() {
+		if id := sl.want.Load(); id != 0 && sl.want.CompareAndSwap(id, 0) {
+			sl.deliver(response{err: ErrClosed})
+		}
 	}
 	return nil
 }
@@ -166,7 +178,9 @@ func (c *Client) onClosed(i int, cn *transport.Conn) {
 }
 
 // onFrame runs on a connection's reader goroutine; body is valid only
-// during the call, so the value is copied for the session.
+// during the call, so the value is copied for the session. It takes no
+// lock: the request id names the session's slot, and claiming the slot's
+// want (a compare-and-swap) decides whether the answer is still awaited.
 func (c *Client) onFrame(i int, typ byte, body []byte) {
 	if typ != kv.FrameResponse {
 		return
@@ -175,19 +189,18 @@ func (c *Client) onFrame(i int, typ byte, body []byte) {
 	if err != nil {
 		return
 	}
-	c.mu.Lock()
-	c.mu.nodes[i] = r.Node
-	s := c.mu.waits[r.ReqID]
-	delete(c.mu.waits, r.ReqID)
-	c.mu.Unlock()
-	if s == nil {
+	if n := uint32(r.Node); c.nodes[i].Load() != n {
+		c.nodes[i].Store(n)
+	}
+	sl := c.slotOf(r.ReqID)
+	if sl == nil || !sl.want.CompareAndSwap(r.ReqID, 0) {
 		return // a late answer to an attempt we gave up on
 	}
 	var val []byte
 	if len(r.Value) > 0 {
 		val = append([]byte(nil), r.Value...)
 	}
-	s.deliver(response{reqID: r.ReqID, status: r.Status, leader: r.Leader, value: val})
+	sl.deliver(response{reqID: r.ReqID, status: r.Status, leader: r.Leader, value: val})
 }
 
 // addrOf returns the address index of node id, if known.
@@ -195,214 +208,10 @@ func (c *Client) addrOf(id uint16) (int, bool) {
 	if id == 0 {
 		return 0, false
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i, n := range c.mu.nodes {
-		if n == id {
+	for i := range c.nodes {
+		if c.nodes[i].Load() == uint32(id) {
 			return i, true
 		}
 	}
 	return 0, false
-}
-
-// Session returns a new logical client with a random 64-bit id. A Session
-// runs one command at a time; use many Sessions for concurrency.
-func (c *Client) Session() *Session {
-	id := rand.Uint64()
-	for id == 0 {
-		id = rand.Uint64()
-	}
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return &Session{c: c, id: id, done: make(chan response, 1), timer: t}
-}
-
-// Session is one logical client: an id and the next sequence number.
-type Session struct {
-	c    *Client
-	id   uint64
-	seq  uint64
-	done chan response
-	// timer bounds one attempt; reused (one outstanding command at a
-	// time) so an attempt costs no timer allocation.
-	timer *time.Timer
-
-	// Retries counts attempts beyond the first, over the session's life.
-	Retries atomic.Uint64
-}
-
-type response struct {
-	reqID  uint64
-	status kv.Status
-	leader uint16
-	value  []byte
-	err    error
-}
-
-// deliver hands r to the session, replacing a stale answer still in the
-// buffer (the newest answer is the only one a waiting attempt can want).
-func (s *Session) deliver(r response) {
-	for {
-		select {
-		case s.done <- r:
-			return
-		default:
-			select {
-			case <-s.done:
-			default:
-			}
-		}
-	}
-}
-
-// ID returns the session's client id.
-func (s *Session) ID() uint64 { return s.id }
-
-// Put sets key to value.
-func (s *Session) Put(ctx context.Context, key, value []byte) error {
-	_, err := s.Do(ctx, kv.Command{Op: kv.OpPut, Key: key, Value: value})
-	return err
-}
-
-// Get reads key linearizably (through the leader's log).
-func (s *Session) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
-	r, err := s.Do(ctx, kv.Command{Op: kv.OpGet, Key: key})
-	if err != nil {
-		return nil, false, err
-	}
-	return r.Value, r.Status == kv.StatusOK, nil
-}
-
-// Delete removes key.
-func (s *Session) Delete(ctx context.Context, key []byte) error {
-	_, err := s.Do(ctx, kv.Command{Op: kv.OpDelete, Key: key})
-	return err
-}
-
-// CAS sets key to value if it currently holds expect; ErrCASFailed if not.
-func (s *Session) CAS(ctx context.Context, key, expect, value []byte) error {
-	r, err := s.Do(ctx, kv.Command{Op: kv.OpCAS, Key: key, Expect: expect, Value: value})
-	if err == nil && r.Status == kv.StatusCASFailed {
-		return ErrCASFailed
-	}
-	return err
-}
-
-// Result is a command's outcome.
-type Result struct {
-	Status kv.Status
-	Value  []byte
-}
-
-// Do runs one command (its ClientID and Seq are filled in) until a server
-// executes it or ctx ends. Every retry carries the same seq, so the command
-// executes at most once however often it is sent.
-func (s *Session) Do(ctx context.Context, cmd kv.Command) (Result, error) {
-	s.seq++
-	cmd.ClientID, cmd.Seq = s.id, s.seq
-	c := s.c
-	sawServer := false
-	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
-			s.Retries.Add(1)
-		}
-		if err := ctx.Err(); err != nil {
-			return Result{}, s.giveUp(sawServer)
-		}
-		i := int(c.leader.Load())
-		cn, err := c.conn(i)
-		if errors.Is(err, ErrClosed) {
-			return Result{}, err
-		}
-		if err != nil {
-			c.leader.CompareAndSwap(int32(i), int32((i+1)%len(c.addrs)))
-			if !s.pause(ctx, c.cfg.Backoff) {
-				return Result{}, s.giveUp(sawServer)
-			}
-			continue
-		}
-		reqID := c.reqID.Add(1)
-		req := kv.Request{ReqID: reqID, Cmd: cmd}
-		out := bytebufferpool.Get()
-		out.B = kv.AppendRequest(out.B[:0], &req)
-		c.mu.Lock()
-		c.mu.waits[reqID] = s
-		c.mu.Unlock()
-		if !cn.Send(kv.FrameRequest, out) {
-			c.forget(reqID)
-			c.leader.CompareAndSwap(int32(i), int32((i+1)%len(c.addrs)))
-			continue
-		}
-		r, ok := s.wait(ctx, reqID, c.cfg.Attempt)
-		if !ok {
-			c.forget(reqID)
-			// No answer in time: this server may be dead or cut off.
-			c.leader.CompareAndSwap(int32(i), int32((i+1)%len(c.addrs)))
-			continue
-		}
-		if r.err != nil {
-			return Result{}, r.err
-		}
-		sawServer = true
-		switch r.status {
-		case kv.StatusNotLeader, kv.StatusRetry:
-			if j, ok := c.addrOf(r.leader); ok && j != i {
-				c.leader.CompareAndSwap(int32(i), int32(j))
-				continue
-			}
-			c.leader.CompareAndSwap(int32(i), int32((i+1)%len(c.addrs)))
-			if !s.pause(ctx, c.cfg.Backoff) {
-				return Result{}, s.giveUp(sawServer)
-			}
-		case kv.StatusBadRequest:
-			return Result{Status: r.status}, fmt.Errorf("client: server rejected the request as malformed")
-		default:
-			return Result{Status: r.status, Value: r.value}, nil
-		}
-	}
-}
-
-func (c *Client) forget(reqID uint64) {
-	c.mu.Lock()
-	delete(c.mu.waits, reqID)
-	c.mu.Unlock()
-}
-
-// wait waits for this attempt's response. An answer to an earlier attempt
-// that raced our giving up on it may still sit in done; it is recognised by
-// its request id and dropped.
-func (s *Session) wait(ctx context.Context, reqID uint64, d time.Duration) (response, bool) {
-	t := s.timer
-	t.Reset(d) // Go 1.23+ timers: Reset drops a stale expiry, no drain needed
-	defer t.Stop()
-	for {
-		select {
-		case r := <-s.done:
-			if r.err != nil || r.reqID == reqID {
-				return r, true
-			}
-		case <-t.C:
-			return response{}, false
-		case <-ctx.Done():
-			return response{}, false
-		}
-	}
-}
-
-func (s *Session) pause(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-func (s *Session) giveUp(sawServer bool) error {
-	if sawServer {
-		return ErrNoQuorum
-	}
-	return ErrTimeout
 }

@@ -189,3 +189,145 @@ func TestDialNothingReachable(t *testing.T) {
 		t.Fatal("dial of no address succeeded")
 	}
 }
+
+// Cancelling the context ends a wait at once, long before the attempt
+// would expire, whether the context is new to the session (the wait
+// selects on it) or was used by the previous command too (the wait is
+// woken by the session's context.AfterFunc); the session then works with
+// a new context.
+func TestCancelEndsWait(t *testing.T) {
+	for _, reused := range []bool{false, true} {
+		var mu sync.Mutex
+		answer := reused
+		arrived := make(chan struct{}, 1)
+		srv := newFake(t, 1, func(kv.Request) (kv.Status, uint16, bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			if !answer {
+				arrived <- struct{}{}
+			}
+			return kv.StatusOK, 1, answer
+		})
+		c, err := Dial([]string{srv.srv.Addr().String()}, Config{Attempt: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := c.Session()
+		ctx, cancel := context.WithCancel(context.Background())
+		if reused {
+			if err := s.Put(ctx, []byte("k"), nil); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			answer = false
+			mu.Unlock()
+		}
+		done := make(chan error)
+		go func() { done <- s.Put(ctx, []byte("k"), nil) }()
+		<-arrived
+		cancel()
+		if err := <-done; !errors.Is(err, ErrTimeout) {
+			t.Fatalf("reused %v: want ErrTimeout, got %v", reused, err)
+		}
+		if watched := s.sl.watched != nil; watched != reused {
+			t.Fatalf("reused %v: context watched by AfterFunc: %v", reused, watched)
+		}
+		mu.Lock()
+		answer = true
+		mu.Unlock()
+		if err := s.Put(context.Background(), []byte("k"), nil); err != nil {
+			t.Fatalf("reused %v: %v", reused, err)
+		}
+		c.Close()
+	}
+}
+
+// An answer that arrives after its attempt expired is dropped, not taken
+// for the retry's: the server here answers attempt 1 only once attempt 2
+// has arrived, then answers attempt 2 with another status.
+func TestLateAnswerDropped(t *testing.T) {
+	type held struct {
+		c   *transport.Conn
+		req kv.Request
+	}
+	first := make(chan held, 1)
+	cfg := transport.DefaultServerConfig()
+	cfg.Addr = "127.0.0.1:0"
+	n := 0
+	srv, err := transport.Listen(cfg, func(c *transport.Conn, _ byte, body []byte) {
+		req, err := kv.DecodeRequest(body)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		reply := func(c *transport.Conn, id uint64, st kv.Status) {
+			buf := bytebufferpool.Get()
+			buf.B = kv.AppendResponse(buf.B[:0], &kv.Response{ReqID: id, Status: st, Node: 1, Leader: 1, Value: []byte("v")})
+			c.Send(kv.FrameResponse, buf)
+		}
+		n++ // one connection: the handler runs on its reader only
+		switch n {
+		case 1:
+			first <- held{c, req}
+		case 2:
+			h := <-first
+			reply(h.c, h.req.ReqID, kv.StatusCASFailed)
+			reply(c, req.ReqID, kv.StatusOK)
+		default:
+			reply(c, req.ReqID, kv.StatusOK)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cl, err := Dial([]string{srv.Addr().String()}, Config{Attempt: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	s := cl.Session()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// A CAS: the stale answer says CASFailed, the retry's says OK.
+	if err := s.CAS(ctx, []byte("k"), nil, []byte("v")); err != nil {
+		t.Fatalf("took the late answer: %v", err)
+	}
+	if s.Retries.Load() != 1 {
+		t.Fatalf("%d retries, want 1", s.Retries.Load())
+	}
+	if err := s.Put(ctx, []byte("k"), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A slot given back by a collected session is reused, and its request
+// ids keep growing, so an answer meant for the old session cannot be taken
+// for the new one's.
+func TestSlotReuseKeepsIDsUnique(t *testing.T) {
+	c := &Client{}
+	c.slots.Store(new([]*slot))
+	a, b := c.takeSlot(), c.takeSlot()
+	if a == b || a.idx == b.idx {
+		t.Fatal("two sessions share a slot")
+	}
+	idA := a.nextReqID()
+	if c.slotOf(idA) != a || c.slotOf(b.nextReqID()) != b {
+		t.Fatal("request id does not name its slot")
+	}
+	c.releaseSlot(a)
+	a2 := c.takeSlot()
+	if a2 != a {
+		t.Fatal("released slot not reused")
+	}
+	if id := a2.nextReqID(); id == idA || c.slotOf(id) != a2 {
+		t.Fatalf("reused slot's id %#x (old %#x)", id, idA)
+	}
+	if c.slotOf(uint64(maxSlots-1)<<counterBits) != nil {
+		t.Fatal("id of a slot never made names one")
+	}
+	z := &slot{idx: 0, counter: counterMask}
+	if id := z.nextReqID(); id == 0 {
+		t.Fatal("request id 0 (means none)")
+	}
+}

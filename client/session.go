@@ -1,0 +1,172 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/mpaxos/mpaxos/kv"
+)
+
+// Session returns a new logical client with a random 64-bit id. A Session
+// runs one command at a time; use many Sessions for concurrency. A Session
+// needs no closing: its slot goes back to the Client once it is garbage.
+func (c *Client) Session() *Session {
+	id := rand.Uint64()
+	for id == 0 {
+		id = rand.Uint64()
+	}
+	s := &Session{c: c, id: id, sl: c.takeSlot()}
+	runtime.AddCleanup(s, c.releaseSlot, s.sl)
+	return s
+}
+
+// Session is one logical client: an id and the next sequence number.
+type Session struct {
+	c   *Client
+	id  uint64
+	seq uint64
+	sl  *slot // where this session's answers arrive; the session's alone
+
+	// Retries counts attempts beyond the first, over the session's life.
+	Retries atomic.Uint64
+}
+
+// ID returns the session's client id.
+func (s *Session) ID() uint64 { return s.id }
+
+// Put sets key to value.
+func (s *Session) Put(ctx context.Context, key, value []byte) error {
+	_, err := s.Do(ctx, kv.Command{Op: kv.OpPut, Key: key, Value: value})
+	return err
+}
+
+// Get reads key linearizably (through the leader's log).
+func (s *Session) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
+	r, err := s.Do(ctx, kv.Command{Op: kv.OpGet, Key: key})
+	if err != nil {
+		return nil, false, err
+	}
+	return r.Value, r.Status == kv.StatusOK, nil
+}
+
+// Delete removes key.
+func (s *Session) Delete(ctx context.Context, key []byte) error {
+	_, err := s.Do(ctx, kv.Command{Op: kv.OpDelete, Key: key})
+	return err
+}
+
+// CAS sets key to value if it currently holds expect; ErrCASFailed if not.
+func (s *Session) CAS(ctx context.Context, key, expect, value []byte) error {
+	r, err := s.Do(ctx, kv.Command{Op: kv.OpCAS, Key: key, Expect: expect, Value: value})
+	if err == nil && r.Status == kv.StatusCASFailed {
+		return ErrCASFailed
+	}
+	return err
+}
+
+// Result is a command's outcome.
+type Result struct {
+	Status kv.Status
+	Value  []byte
+}
+
+// Do runs one command (its ClientID and Seq are filled in) until a server
+// executes it or ctx ends. Every retry carries the same seq, so the command
+// executes at most once however often it is sent.
+//
+// Per attempt it allocates nothing and takes no lock of its own: the
+// request id names the session's slot, an attempt's timeout is noticed by
+// the Client's sweep instead of a timer per attempt, and ctx's end by a
+// context.AfterFunc kept while the session's commands use the same ctx
+// (see slot.watch). So the wait is a single channel receive.
+func (s *Session) Do(ctx context.Context, cmd kv.Command) (Result, error) {
+	s.seq++
+	cmd.ClientID, cmd.Seq = s.id, s.seq
+	c := s.c
+	sl := s.sl
+	ctxDone := sl.watch(ctx)
+	sawServer := false
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			s.Retries.Add(1)
+		}
+		if err := ctx.Err(); err != nil {
+			return Result{}, s.giveUp(sawServer)
+		}
+		i := int(c.leader.Load())
+		cn, err := c.conn(i)
+		if errors.Is(err, ErrClosed) {
+			return Result{}, err
+		}
+		if err != nil {
+			c.leader.CompareAndSwap(int32(i), int32((i+1)%len(c.addrs)))
+			if !s.pause(ctx, c.cfg.Backoff) {
+				return Result{}, s.giveUp(sawServer)
+			}
+			continue
+		}
+		reqID := sl.nextReqID()
+		req := kv.Request{ReqID: reqID, Cmd: cmd}
+		out := bytebufferpool.Get()
+		out.B = kv.AppendRequest(out.B[:0], &req)
+		sl.want.Store(reqID)
+		if !cn.Send(kv.FrameRequest, out) {
+			sl.want.CompareAndSwap(reqID, 0)
+			c.leader.CompareAndSwap(int32(i), int32((i+1)%len(c.addrs)))
+			continue
+		}
+		r, ok := sl.wait(ctx, ctxDone, reqID)
+		if !ok {
+			// If the answer's reader claimed want first, its answer
+			// lands in done and a later wait drops it as stale.
+			sl.want.CompareAndSwap(reqID, 0)
+			// No answer in time: this server may be dead or cut off.
+			c.leader.CompareAndSwap(int32(i), int32((i+1)%len(c.addrs)))
+			continue
+		}
+		if r.err != nil {
+			return Result{}, r.err
+		}
+		sawServer = true
+		switch r.status {
+		case kv.StatusNotLeader, kv.StatusRetry:
+			if j, ok := c.addrOf(r.leader); ok && j != i {
+				c.leader.CompareAndSwap(int32(i), int32(j))
+				continue
+			}
+			c.leader.CompareAndSwap(int32(i), int32((i+1)%len(c.addrs)))
+			if !s.pause(ctx, c.cfg.Backoff) {
+				return Result{}, s.giveUp(sawServer)
+			}
+		case kv.StatusBadRequest:
+			return Result{Status: r.status}, fmt.Errorf("client: server rejected the request as malformed")
+		default:
+			return Result{Status: r.status, Value: r.value}, nil
+		}
+	}
+}
+
+func (s *Session) pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (s *Session) giveUp(sawServer bool) error {
+	if sawServer {
+		return ErrNoQuorum
+	}
+	return ErrTimeout
+}
