@@ -43,8 +43,10 @@ type ConnConfig struct {
 	// what ends a slow-loris sender). The default is 10 s; zero disables it.
 	FrameTimeout time.Duration
 	// WriteTimeout closes a connection when one writev cannot complete within
-	// this long, which means the peer stopped reading. The default is 10 s;
-	// zero disables it.
+	// this long, which means the peer stopped reading. The deadline is moved
+	// only once half of it has passed, so a blocked write fails after
+	// between WriteTimeout/2 and WriteTimeout. The default is 10 s; zero
+	// disables it.
 	WriteTimeout time.Duration
 	// DialTimeout bounds establishing a TCP connection (Dial, and Peers'
 	// dialling). The default is 2 s; it must be positive.

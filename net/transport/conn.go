@@ -69,6 +69,8 @@ type Conn struct {
 	hdrs  []byte
 	iov   [][]byte
 	nb    net.Buffers // kept here so WriteTo's pointer receiver does not allocate
+	// writeDL is the write deadline last set on nc.
+	writeDL time.Time
 
 	stats connStats
 }
@@ -305,7 +307,14 @@ func (c *Conn) writeBatch() error {
 			}
 		}
 		if c.writeTO > 0 {
-			_ = c.nc.SetWriteDeadline(time.Now().Add(c.writeTO))
+			// Moving the deadline costs a runtime timer update per write;
+			// moving it only once half of it is used up is as good a bound
+			// on a stuck peer (a write fails after WriteTimeout/2 to
+			// WriteTimeout of blocking).
+			if now := time.Now(); c.writeDL.Sub(now) < c.writeTO/2 {
+				c.writeDL = now.Add(c.writeTO)
+				_ = c.nc.SetWriteDeadline(c.writeDL)
+			}
 		}
 		c.nb = iov
 		_, err = c.nb.WriteTo(c.nc)
