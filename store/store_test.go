@@ -24,6 +24,17 @@ func memConfig(fs vfs.FS) Config {
 	return cfg
 }
 
+// crashReopen simulates a power loss under s (CrashClose: only synced
+// writes survive) and opens the store again on what is left.
+func crashReopen(t testing.TB, s *Store) *Store {
+	t.Helper()
+	crashed, err := s.CrashClose()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mustOpen(t, memConfig(crashed))
+}
+
 func mustOpen(t testing.TB, cfg Config) *Store {
 	t.Helper()
 	s, err := Open(cfg)
@@ -298,11 +309,7 @@ func TestCrashDropsUnsynced(t *testing.T) {
 	if last, _ := s.Log(0).LastSlot(); last != 2 {
 		t.Fatalf("LastSlot before crash = %d", last)
 	}
-	crashed, err := s.CrashClose()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s = mustOpen(t, memConfig(crashed))
+	s = crashReopen(t, s)
 	defer s.Close()
 	l := s.Log(0)
 	if got, _ := l.InitialState(); got != hs {
@@ -345,11 +352,7 @@ func TestNoSyncWrite(t *testing.T) {
 	if err := s.Save(Write{HardState: &lazy, NoSync: true}); err != nil {
 		t.Fatal(err)
 	}
-	crashed, err := s.CrashClose()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s = mustOpen(t, memConfig(crashed))
+	s = crashReopen(t, s)
 	if got, _ := s.Log(0).InitialState(); got != synced {
 		t.Errorf("hard state after a crash = %+v, want the synced %+v", got, synced)
 	}
@@ -359,11 +362,7 @@ func TestNoSyncWrite(t *testing.T) {
 	if err := s.Save(Write{Entries: []engine.Entry{ent(0, 2, 3, 8)}}); err != nil {
 		t.Fatal(err)
 	}
-	crashed, err = s.CrashClose()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s = mustOpen(t, memConfig(crashed))
+	s = crashReopen(t, s)
 	defer s.Close()
 	if got, _ := s.Log(0).InitialState(); got != lazy {
 		t.Errorf("hard state after a later synced Save and a crash = %+v, want %+v", got, lazy)

@@ -30,11 +30,7 @@ func TestWALSpareRecovery(t *testing.T) {
 		t.Fatalf("Pebble took no WAL spare in %d writes of %d bytes", last, size)
 	}
 	t.Logf("%d spares used as WALs in %d writes", s.spare.spares(), last)
-	crashed, err := s.CrashClose()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s = mustOpen(t, memConfig(crashed))
+	s = crashReopen(t, s)
 	defer s.Close()
 	l := s.Log(0)
 	if got, _ := l.InitialState(); got != hs {
