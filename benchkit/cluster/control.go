@@ -38,18 +38,28 @@ func (c *Cluster) node(id uint64) (*Node, error) {
 	return nil, fmt.Errorf("%w: %d", ErrUnknownNode, id)
 }
 
+// openNodeLocked returns node id while the cluster is open: ErrUnknownNode
+// or ErrClosed otherwise. c.mu must be held.
+func (c *Cluster) openNodeLocked(id uint64) (*Node, error) {
+	n, err := c.node(id)
+	if err != nil {
+		return nil, err
+	}
+	if c.mu.closed {
+		return nil, ErrClosed
+	}
+	return n, nil
+}
+
 // Kill SIGKILLs node id's process group (kill -9: no chance to flush
 // anything) and waits until it is reaped. The node stays down until
 // Restart; CheckAlive does not count it as a failure meanwhile.
 func (c *Cluster) Kill(id uint64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n, err := c.node(id)
+	n, err := c.openNodeLocked(id)
 	if err != nil {
 		return err
-	}
-	if c.mu.closed {
-		return ErrClosed
 	}
 	if c.mu.down[id] {
 		return fmt.Errorf("%w: node %d is already down", ErrNodeState, id)
@@ -66,12 +76,9 @@ func (c *Cluster) Kill(id uint64) error {
 func (c *Cluster) Restart(id uint64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n, err := c.node(id)
+	n, err := c.openNodeLocked(id)
 	if err != nil {
 		return err
-	}
-	if c.mu.closed {
-		return ErrClosed
 	}
 	if ok, _ := n.Proc.Exited(); !ok {
 		return fmt.Errorf("%w: node %d is running", ErrNodeState, id)
@@ -95,12 +102,9 @@ func (c *Cluster) Resume(id uint64) error { return c.signal(id, unix.SIGCONT, fa
 func (c *Cluster) signal(id uint64, sig unix.Signal, pause bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n, err := c.node(id)
+	n, err := c.openNodeLocked(id)
 	if err != nil {
 		return err
-	}
-	if c.mu.closed {
-		return ErrClosed
 	}
 	if c.mu.down[id] {
 		return fmt.Errorf("%w: node %d is down", ErrNodeState, id)
