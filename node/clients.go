@@ -141,6 +141,7 @@ func (n *Node) apply(entries []engine.Entry) {
 			panic(fmt.Sprintf("node: committed entries skip from slot %d to %d", n.applied, e.Slot))
 		}
 		n.applied = e.Slot
+		n.logBytes += uint64(len(e.Data))
 		if e.Type != engine.EntryBatch || len(e.Data) == 0 {
 			continue
 		}

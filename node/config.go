@@ -50,6 +50,21 @@ type Config struct {
 	// state machine (after which the log below is truncated). 0 disables
 	// snapshots. The default is 10000.
 	SnapshotEvery uint64
+	// SnapshotBytes also starts a snapshot once this many bytes of log
+	// (batch payloads) were applied since the last one, whichever of it and
+	// SnapshotEvery comes first; 0 disables this trigger. With large batches
+	// 10000 slots can be gigabytes of log. The default, 64 MiB, is a
+	// quarter of the default MemTable, so most log entries are truncated
+	// while still in a memtable and are never written to an sstable.
+	SnapshotBytes uint64
+	// MemTable is the size of the store's Pebble memtable in bytes, between
+	// 1 MiB and 1 GiB. The log since the last snapshots lives there: a
+	// memtable that holds several snapshot intervals lets the range
+	// deletion of a snapshot drop the entries below it before they are
+	// flushed, instead of writing them to sstables and compacting them
+	// away later. It costs resident memory up to about twice its size (a
+	// full memtable and the next). The default is 256 MiB.
+	MemTable int
 	// SessionTTL is how many slots a client session survives without use.
 	// The default is 1,000,000.
 	SessionTTL uint64
@@ -90,6 +105,8 @@ func DefaultConfig() Config {
 		Heartbeat:       50 * time.Millisecond,
 		ElectionTimeout: 500 * time.Millisecond,
 		SnapshotEvery:   10000,
+		SnapshotBytes:   64 << 20,
+		MemTable:        256 << 20,
 		SessionTTL:      1_000_000,
 		MaxFrame:        256 << 20,
 	}
@@ -143,6 +160,9 @@ func (c Config) Validate() error {
 	}
 	if c.RecordApplied < 0 {
 		bad("record-applied must not be negative, got %d", c.RecordApplied)
+	}
+	if c.MemTable < 1<<20 || c.MemTable > 1<<30 {
+		bad("memtable %d is outside [1 MiB, 1 GiB]", c.MemTable)
 	}
 	if c.MaxFrame < 1<<16 {
 		bad("max frame %d is below 64 KiB", c.MaxFrame)

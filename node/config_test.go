@@ -37,6 +37,8 @@ func TestValidate(t *testing.T) {
 		{"heartbeat below tick", func(c *Config) { c.Heartbeat = time.Millisecond }, []string{"heartbeat"}},
 		{"election too short", func(c *Config) { c.ElectionTimeout = c.Heartbeat }, []string{"at least 3 heartbeats"}},
 		{"small frame", func(c *Config) { c.MaxFrame = 100 }, []string{"max frame"}},
+		{"no memtable", func(c *Config) { c.MemTable = 0 }, []string{"memtable 0 is outside"}},
+		{"huge memtable", func(c *Config) { c.MemTable = 2 << 30 }, []string{"memtable 2147483648 is outside"}},
 		{"several at once", func(c *Config) { c.ID = 0; c.ClientAddr = ""; c.Pipeline = -1 },
 			[]string{"id must be set", "client address", "pipeline"}},
 	} {

@@ -61,11 +61,14 @@ type Node struct {
 	inflight     int           // persist jobs handed to the writer, not yet back
 	applied      engine.Slot   // last slot applied to sm
 	lastSnapshot engine.Slot   // slot of the last snapshot taken or installed
-	// snapStagger brings this node's first snapshot forward by its share of
-	// SnapshotEvery (see maybeSnapshot); 0 once it has snapshotted.
-	snapStagger  engine.Slot
-	wasLeader    bool
-	snapshotting bool
+	logBytes     uint64        // batch bytes applied since lastSnapshot
+	// snapStagger and snapStaggerBytes bring this node's first snapshot
+	// forward by its share of SnapshotEvery and SnapshotBytes (see
+	// maybeSnapshot); 0 once it has snapshotted.
+	snapStagger      engine.Slot
+	snapStaggerBytes uint64
+	wasLeader        bool
+	snapshotting     bool
 
 	// Published by loop for readers on other goroutines (admin, clients).
 	isLeader atomic.Bool
@@ -155,6 +158,7 @@ func (n *Node) recover() error {
 	scfg := store.DefaultConfig()
 	scfg.Dir = n.cfg.DataDir
 	scfg.Logger = n.log
+	scfg.MemTableSize = uint64(n.cfg.MemTable)
 	if !n.cfg.Sync {
 		scfg.Durability = store.NoSync
 	}
@@ -183,6 +187,7 @@ func (n *Node) recover() error {
 	for i, id := range members {
 		if id == n.cfg.ID {
 			n.snapStagger = engine.Slot(n.cfg.SnapshotEvery * uint64(i) / uint64(len(members)))
+			n.snapStaggerBytes = n.cfg.SnapshotBytes / uint64(len(members)) * uint64(i)
 		}
 	}
 	ecfg := engine.DefaultConfig()
@@ -423,17 +428,19 @@ func (n *Node) installSnapshot(s *engine.Snapshot) {
 		n.fatal(fmt.Errorf("node: snapshot at slot %d from leader: %w", s.Slot, err))
 		return
 	}
-	n.applied, n.lastSnapshot = s.Slot, s.Slot
+	n.applied, n.lastSnapshot, n.logBytes = s.Slot, s.Slot, 0
 	n.log.Info("snapshot installed", "slot", s.Slot, "bytes", len(s.Data))
 }
 
-// maybeSnapshot snapshots the state machine every SnapshotEvery slots.
+// maybeSnapshot snapshots the state machine every SnapshotEvery slots, or
+// every SnapshotBytes of applied log if that comes first.
 // Replicas apply the same slots, so without care every node would snapshot
 // at once, and the whole cluster would stall together (a 5-node run lost
 // two thirds of its throughput for 2 s at each snapshot). Each node's first
 // snapshot therefore comes early by its position among the members times
-// SnapshotEvery/members (snapStagger); afterwards the interval is
-// SnapshotEvery, so the nodes stay spread over it.
+// SnapshotEvery/members (snapStagger; the same for bytes); afterwards the
+// interval is SnapshotEvery (SnapshotBytes), so the nodes stay spread over
+// it.
 // Only the capture (Freeze: copying key and value headers, no sorting)
 // runs here on the loop; encoding and the store write run on a goroutine
 // of their own, beside the writer, so neither the loop nor the log's
@@ -443,11 +450,17 @@ func (n *Node) installSnapshot(s *engine.Snapshot) {
 // snapshot's range deletion removes them. Once the snapshot is durable,
 // loop tells the engine to compact (snapDone).
 func (n *Node) maybeSnapshot() {
-	if n.cfg.SnapshotEvery == 0 || n.snapshotting ||
-		n.applied+n.snapStagger < n.lastSnapshot+engine.Slot(n.cfg.SnapshotEvery) {
+	if n.snapshotting {
 		return
 	}
-	n.snapStagger = 0
+	bySlots := n.cfg.SnapshotEvery > 0 &&
+		n.applied+n.snapStagger >= n.lastSnapshot+engine.Slot(n.cfg.SnapshotEvery)
+	byBytes := n.cfg.SnapshotBytes > 0 && n.applied > n.lastSnapshot &&
+		n.logBytes+n.snapStaggerBytes >= n.cfg.SnapshotBytes
+	if !bySlots && !byBytes {
+		return
+	}
+	n.snapStagger, n.snapStaggerBytes, n.logBytes = 0, 0, 0
 	start := time.Now()
 	frozen := n.sm.Freeze()
 	slot := n.applied

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -99,6 +100,43 @@ func TestKillLeaderUnderLoad(t *testing.T) {
 		t.Fatalf("restarted node %d caught up without a snapshot; the test meant to exercise compaction", old.id)
 	}
 	t.Logf("%d keys acknowledged and read back; node %d caught up to slot %d", len(a.kv), old.id, want.Commit)
+}
+
+// TestSnapshotByBytes turns the slot trigger off and sets a byte trigger
+// of 4 KiB: some tens of 200-byte puts must make every node snapshot, and
+// a node restarted afterwards must recover from its snapshot.
+func TestSnapshotByBytes(t *testing.T) {
+	c := startCluster(t, 3, "-snapshot-every", "0", "-snapshot-bytes", "4096")
+	c.waitLeader(c.nodes, 10*time.Second)
+	s := dial(t, c.clientAddrs()...).Session()
+	val := bytes.Repeat([]byte("v"), 200)
+	snapshotted := func() bool {
+		for _, nd := range c.nodes {
+			if !strings.Contains(readLog(t, nd.logPath), "snapshot taken") {
+				return false
+			}
+		}
+		return true
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for i := 0; !snapshotted(); i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("no snapshot on every node after %d puts of %d bytes with -snapshot-bytes 4096", i, len(val))
+		}
+		if err := s.Put(ctxFor(t, 5*time.Second), []byte(fmt.Sprintf("k%d", i)), val); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nd := c.nodes[2]
+	c.kill(nd)
+	c.start(nd)
+	recovered := regexp.MustCompile(`msg=recovered node=\d+ snapshot=[1-9]`)
+	for !recovered.MatchString(readLog(t, nd.logPath)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("restarted node %d did not recover from a snapshot:\n%s", nd.id, readLog(t, nd.logPath))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // TestPartitionedLeaderAcknowledgesNothing isolates the leader with the

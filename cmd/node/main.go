@@ -75,6 +75,8 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, slog.Level, error
 	fs.DurationVar(&cfg.Heartbeat, "heartbeat", cfg.Heartbeat, "leader heartbeat interval")
 	fs.DurationVar(&cfg.ElectionTimeout, "election-timeout", cfg.ElectionTimeout, "follower election timeout (randomized up to 2x)")
 	fs.Uint64Var(&cfg.SnapshotEvery, "snapshot-every", cfg.SnapshotEvery, "slots between state machine snapshots (0: never)")
+	fs.Uint64Var(&cfg.SnapshotBytes, "snapshot-bytes", cfg.SnapshotBytes, "also snapshot after this many bytes of applied log (0: no byte trigger)")
+	fs.IntVar(&cfg.MemTable, "memtable", cfg.MemTable, "store memtable size in bytes (1 MiB..1 GiB); holds the log between snapshots")
 	fs.Uint64Var(&cfg.SessionTTL, "session-ttl", cfg.SessionTTL, "slots a client session lives unused")
 	fs.IntVar(&cfg.MaxFrame, "max-frame", cfg.MaxFrame, "largest frame accepted, in bytes")
 	fs.IntVar(&cfg.RecordApplied, "record-applied", 0, "keep the last N executed (slot, client, seq) for GET /applied (benchmark checks; 0: off)")
