@@ -79,6 +79,24 @@ func WriteCompare(w io.Writer, rs []*results.Result, names []string) {
 	row("p99.9", func(r *results.Result) float64 { return float64(r.Latency.P999) }, ns)
 	row("p99.99", func(r *results.Result) float64 { return float64(r.Latency.P9999) }, ns)
 	row("max", func(r *results.Result) float64 { return float64(r.Latency.Max) }, ns)
+	us := func(v float64) string {
+		if v == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.1fµs", v)
+	}
+	row("node cpu/op", func(r *results.Result) float64 {
+		if r.CPU == nil {
+			return 0
+		}
+		return r.CPU.NodesUsPerOp
+	}, us)
+	row("bench cpu/op", func(r *results.Result) float64 {
+		if r.CPU == nil {
+			return 0
+		}
+		return r.CPU.BenchUsPerOp
+	}, us)
 }
 
 func trimName(s string, n int) string {

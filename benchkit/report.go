@@ -62,6 +62,7 @@ func NewResult(cfg Config, o *Outcome, m Meta) (*results.Result, error) {
 		Stages:        o.Stages,
 		BatchSizes:    o.BatchSizes,
 		StagesNote:    o.StagesNote,
+		CPU:           o.CPU,
 	}
 	if len(r.ErrorKinds) == 0 {
 		r.ErrorKinds = nil
@@ -171,6 +172,7 @@ func WriteReport(w io.Writer, r *results.Result) {
 	if r.Clamped > 0 {
 		line("", "%d latencies above 1h were recorded as 1h", r.Clamped)
 	}
+	writeCPU(w, r)
 	writeStages(w, r)
 	writeFaults(w, r)
 	writeVerdict(w, r)
@@ -216,6 +218,27 @@ func errorBreakdown(r *results.Result) string {
 // writeStages prints the per-stage histograms the nodes reported, one line
 // per stage (each node's percentiles side by side would not fit; the JSON
 // has them all): where a command's time goes tells which knob to turn.
+func writeCPU(w io.Writer, r *results.Result) {
+	c := r.CPU
+	switch {
+	case c == nil:
+		fmt.Fprintf(w, "%-12s %s\n", "cpu", "not measured")
+		return
+	case c.WindowSec == 0:
+		fmt.Fprintf(w, "%-12s %s\n", "cpu", c.Note)
+		return
+	}
+	nodes := "nodes not measured"
+	if c.NodesSec > 0 {
+		nodes = fmt.Sprintf("nodes %.1f µs", c.NodesUsPerOp)
+	}
+	fmt.Fprintf(w, "%-12s %s + bench %.1f µs per op; machine %.0f%% busy (%d cores) over %.1f s\n",
+		"cpu", nodes, c.BenchUsPerOp, c.MachineBusy*100, c.Cores, c.WindowSec)
+	if c.Note != "" && c.NodesSec == 0 {
+		fmt.Fprintf(w, "%-12s %s\n", "", c.Note)
+	}
+}
+
 func writeStages(w io.Writer, r *results.Result) {
 	if len(r.Stages) == 0 {
 		note := r.StagesNote

@@ -27,6 +27,9 @@ type Env struct {
 	// Stages, optional, fetches the nodes' cumulative per-stage histograms;
 	// the run reads them when measuring begins and ends.
 	Stages StagesFunc
+	// CPU, optional, samples CPU time when measuring begins and ends
+	// (Outcome.CPU).
+	CPU CPUFunc
 	// Wrap, optional, wraps client i's session (a Recording for the
 	// correctness checks and the fault windows' fine-grained series).
 	Wrap func(client int, s Session) Session
@@ -58,6 +61,9 @@ type Outcome struct {
 	Stages     []results.Stage
 	BatchSizes string
 	StagesNote string
+	// CPU is the processor time over the measured window; nil without
+	// Env.CPU, or with a note when a sample failed.
+	CPU *results.CPU
 }
 
 // Throughput returns measured operations per second.
@@ -221,6 +227,21 @@ func Run(ctx context.Context, cfg Config, env Env) (*Outcome, error) {
 			}
 		}()
 	}
+	var cpuBefore chan cpuSnap
+	if env.CPU != nil {
+		cpuBefore = make(chan cpuSnap, 1)
+		go func() {
+			t := time.NewTimer(time.Until(r.measureStart))
+			defer t.Stop()
+			select {
+			case <-t.C:
+				s, err := env.CPU()
+				cpuBefore <- cpuSnap{s, err}
+			case <-ctx.Done():
+				cpuBefore <- cpuSnap{err: ctx.Err()}
+			}
+		}()
+	}
 	for i := 0; i < cfg.Clients; i++ {
 		wg.Add(1)
 		go func() {
@@ -234,12 +255,32 @@ func Run(ctx context.Context, cfg Config, env Env) (*Outcome, error) {
 		r.guards[i].close()
 	}
 	r.out.Interrupted = ctx.Err() != nil
+	if env.CPU != nil {
+		r.out.CPU = cpuOver(<-cpuBefore, env.CPU, r.out.Ops)
+	}
 	if env.Stages != nil {
 		r.stages(ctx, env.Stages, <-before)
 	} else {
 		r.out.StagesNote = "per-stage latency not fetched (no admin addresses)"
 	}
 	return r.out, nil
+}
+
+type cpuSnap struct {
+	s   CPUSample
+	err error
+}
+
+// cpuOver samples CPU time again and returns the cost since before.
+func cpuOver(before cpuSnap, f CPUFunc, ops int64) *results.CPU {
+	if before.err != nil {
+		return &results.CPU{Note: fmt.Sprintf("CPU not measured: %v", before.err)}
+	}
+	after, err := f()
+	if err != nil {
+		return &results.CPU{Note: fmt.Sprintf("CPU not measured: %v", err)}
+	}
+	return CPUDelta(before.s, after, ops)
 }
 
 // stages reads the nodes' histograms again and keeps the difference.

@@ -343,6 +343,22 @@ func (c *Cluster) AdminAddrs() []string {
 	return a
 }
 
+// Pids returns the process ids of the nodes running now (not killed).
+func (c *Cluster) Pids() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var pids []int
+	for _, n := range c.Nodes {
+		if n.Proc == nil || c.mu.down[n.ID] {
+			continue
+		}
+		if done, _ := n.Proc.Exited(); !done {
+			pids = append(pids, n.Proc.Pid())
+		}
+	}
+	return pids
+}
+
 // Leader returns the leader the monitor last saw agreed.
 func (c *Cluster) Leader() (uint64, bool) {
 	if c.Monitor == nil {

@@ -67,6 +67,28 @@ type Result struct {
 	Verdict *Verdict `json:"verdict,omitempty"`
 	// Ceiling is the null-mode throughput measured in the same invocation.
 	Ceiling *Ceiling `json:"ceiling,omitempty"`
+	// CPU is the processor time the run cost, over the measured window.
+	CPU *CPU `json:"cpu,omitempty"`
+}
+
+// CPU is the processor time spent over the measured window (user and
+// system time, from /proc): what each operation cost the nodes and the
+// load generator, and how busy the whole machine was. On a machine the
+// cluster and the load generator share, CPU per operation is a steadier
+// measure than throughput, which also moves with the machine's neighbours.
+type CPU struct {
+	WindowSec float64 `json:"window_sec"`
+	Cores     int     `json:"cores"`
+	// NodesSec is the local node processes' CPU time, NodesUsPerOp the
+	// same per successful operation; both 0 when Note says why.
+	NodesSec     float64 `json:"nodes_cpu_sec,omitempty"`
+	NodesUsPerOp float64 `json:"nodes_us_per_op,omitempty"`
+	BenchSec     float64 `json:"bench_cpu_sec"`
+	BenchUsPerOp float64 `json:"bench_us_per_op"`
+	// MachineBusy is the fraction of all cores' time not idle (any
+	// process, and the kernel), 0..1.
+	MachineBusy float64 `json:"machine_busy"`
+	Note        string  `json:"note,omitempty"`
 }
 
 // Second is one point of the per-second series of the measured part.

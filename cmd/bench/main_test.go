@@ -149,6 +149,12 @@ func TestRunWritesResults(t *testing.T) {
 	if r.Ops == 0 || r.Errors == 0 || r.Throughput <= 0 || r.Mode != "closed" || r.Durability != "sync" {
 		t.Fatalf("result %+v", r)
 	}
+	if c := r.CPU; c == nil || c.BenchSec <= 0 || c.NodesSec != 0 || !strings.Contains(c.Note, "not local") {
+		t.Fatalf("cpu %+v: want the load generator's time and a note that the nodes are not local", c)
+	}
+	if !strings.Contains(out, "nodes not measured + bench") {
+		t.Errorf("report lacks the cpu line")
+	}
 	if len(r.Command) < 2 || r.Machine.GoVersion == "" || r.Machine.Cores == 0 || len(r.Series) == 0 {
 		t.Fatalf("command %v machine %+v series %d", r.Command, r.Machine, len(r.Series))
 	}

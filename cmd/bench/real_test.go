@@ -208,6 +208,9 @@ func TestRealLostWritesDetected(t *testing.T) {
 	if r == nil || r.Verdict == nil || r.Verdict.LostAckedWrites == nil || *r.Verdict.LostAckedWrites != int64(n) {
 		t.Fatalf("result file: %+v", r)
 	}
+	if r.CPU == nil || r.CPU.NodesSec != 0 || !strings.Contains(r.CPU.Note, "killed or restarted") {
+		t.Fatalf("cpu with every node killed mid-run: %+v", r.CPU)
+	}
 }
 
 // TestRealRun is the main job in CI: an unfaulted 3-node run of about two
@@ -224,6 +227,9 @@ func TestRealRun(t *testing.T) {
 	wellFormedSVG(t, base+".svg")
 	if r.Ops == 0 || r.Throughput == 0 || len(r.Series) == 0 || len(r.Faults) != 0 {
 		t.Fatalf("result: ops %d, throughput %v, %d seconds, %d faults", r.Ops, r.Throughput, len(r.Series), len(r.Faults))
+	}
+	if c := r.CPU; c == nil || c.NodesSec <= 0 || c.NodesUsPerOp <= 0 || c.BenchSec <= 0 || c.MachineBusy <= 0 || c.Note != "" {
+		t.Fatalf("cpu: %+v", c)
 	}
 }
 

@@ -171,7 +171,10 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 	}
 	defer tgt.Close()
 
-	env := benchkit.Env{Target: tgt, Leader: leader, Stages: stages}
+	env := benchkit.Env{Target: tgt, Leader: leader, Stages: stages, CPU: benchkit.ProcCPU(nil)}
+	if local != nil {
+		env.CPU = benchkit.ProcCPU(local.Pids)
+	}
 	if !o.quiet {
 		env.Progress = stdout
 	}
