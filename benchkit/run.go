@@ -213,34 +213,21 @@ func Run(ctx context.Context, cfg Config, env Env) (*Outcome, error) {
 	var wg sync.WaitGroup
 	clientsDone := make(chan struct{})
 	go watchdog(r.guards, cfg.Timeout, r.start, clientsDone)
+	// The nodes' histograms and the CPU counters are read when measuring
+	// begins; the difference to a second reading at the end is the run's.
 	var before chan stageSnap
 	if env.Stages != nil {
 		before = make(chan stageSnap, 1)
-		go func() {
-			t := time.NewTimer(time.Until(r.measureStart))
-			defer t.Stop()
-			select {
-			case <-t.C:
-				before <- fetchStages(ctx, env.Stages)
-			case <-ctx.Done():
-				before <- stageSnap{err: ctx.Err()}
-			}
-		}()
+		go atMeasureStart(ctx, r.measureStart,
+			func() { before <- fetchStages(ctx, env.Stages) },
+			func(err error) { before <- stageSnap{err: err} })
 	}
 	var cpuBefore chan cpuSnap
 	if env.CPU != nil {
 		cpuBefore = make(chan cpuSnap, 1)
-		go func() {
-			t := time.NewTimer(time.Until(r.measureStart))
-			defer t.Stop()
-			select {
-			case <-t.C:
-				s, err := env.CPU()
-				cpuBefore <- cpuSnap{s, err}
-			case <-ctx.Done():
-				cpuBefore <- cpuSnap{err: ctx.Err()}
-			}
-		}()
+		go atMeasureStart(ctx, r.measureStart,
+			func() { s, err := env.CPU(); cpuBefore <- cpuSnap{s, err} },
+			func(err error) { cpuBefore <- cpuSnap{err: err} })
 	}
 	for i := 0; i < cfg.Clients; i++ {
 		wg.Add(1)
@@ -264,6 +251,19 @@ func Run(ctx context.Context, cfg Config, env Env) (*Outcome, error) {
 		r.out.StagesNote = "per-stage latency not fetched (no admin addresses)"
 	}
 	return r.out, nil
+}
+
+// atMeasureStart calls took when measuring begins at at, or cancelled
+// with ctx's error if ctx ends first.
+func atMeasureStart(ctx context.Context, at time.Time, took func(), cancelled func(error)) {
+	t := time.NewTimer(time.Until(at))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		took()
+	case <-ctx.Done():
+		cancelled(ctx.Err())
+	}
 }
 
 type cpuSnap struct {
