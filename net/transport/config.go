@@ -35,8 +35,9 @@ type ConnConfig struct {
 	SendQueue int
 	// IdleTimeout closes a connection on which no frame has started for this
 	// long. Zero (the default) disables it and leaves dead-peer detection to
-	// TCP keepalive and WriteTimeout; peers exchanging heartbeats may set it to
-	// a few heartbeat intervals.
+	// TCP keepalive and WriteTimeout. On peer connections each writer sends
+	// a keepalive frame after IdleTimeout/3 without other writes, so the
+	// timeout closes connections to peers that are gone, not to quiet ones.
 	IdleTimeout time.Duration
 	// FrameTimeout closes a connection on which a frame, once started, has not
 	// arrived in full within this long, however the bytes trickle in (this is

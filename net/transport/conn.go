@@ -64,7 +64,13 @@ type Conn struct {
 	onExit   func(*Conn)   // set by Server/Peers before start; called once, last
 	closeOne sync.Once
 
+	// keepalive, when positive, is how long the writer lets the connection
+	// go without writing before it writes an empty TypeKeepalive frame
+	// (peer connections only; see Peers).
+	keepalive time.Duration
+
 	// Owned by the writer goroutine.
+	wrote bool // a frame was written since the last keepalive tick
 	batch []outFrame
 	hdrs  []byte
 	iov   [][]byte
@@ -260,9 +266,23 @@ func (c *Conn) readLoop() {
 func (c *Conn) writeLoop() {
 	defer c.goroutineExit()
 	defer c.discardQueued()
+	var tick <-chan time.Time
+	if c.keepalive > 0 {
+		t := time.NewTicker(c.keepalive)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		select {
 		case <-c.wake:
+		case <-tick:
+			if c.wrote {
+				c.wrote = false
+				continue
+			}
+			c.mu.Lock()
+			c.mu.q = append(c.mu.q, outFrame{typ: TypeKeepalive})
+			c.mu.Unlock()
 		case <-c.done:
 			return
 		}
@@ -318,6 +338,7 @@ func (c *Conn) writeBatch() error {
 		}
 		c.nb = iov
 		_, err = c.nb.WriteTo(c.nc)
+		c.wrote = true
 		c.stats.writes.Add(1)
 		if err == nil {
 			c.stats.framesSent.Add(uint64(len(chunk)))

@@ -36,7 +36,12 @@
 // # Peers
 //
 // Peers keeps one TCP connection per pair of nodes: the smaller id dials, the
-// larger accepts, and the dialler redials with exponential backoff. Both ends
+// larger accepts, and the dialler redials with exponential backoff. A
+// connection's writer that has written nothing for IdleTimeout/3 sends an
+// empty keepalive frame (TypeKeepalive), so two nodes with nothing to say
+// (two followers) keep their connection: before, they dropped and redialled
+// it every IdleTimeout, logging each loss, and a follower elected leader
+// could find its links down just when it needed them. Both ends
 // prove their cluster id and node id in a handshake; a stranger is refused
 // with a logged reason that is also sent back to it. Faults, the run-time
 // fault hook, drops and delays peer frames for tests and the benchmark.

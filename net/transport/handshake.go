@@ -9,8 +9,9 @@ import (
 // Reserved frame types. Peer connections (Peers) reserve every type from
 // FirstReservedType to 0xFF for the transport's own use: today the three
 // handshake frames below, which appear only as the first frame in each
-// direction. Peers.Send panics on a reserved type, and a reserved type
-// arriving after the handshake closes the connection. Client connections
+// direction, and the keepalive. Peers.Send panics on a reserved type, and a
+// reserved type other than the keepalive arriving after the handshake closes
+// the connection. Client connections
 // (Listen, Dial) have no handshake and reserve nothing: all 256 type values
 // are the caller's.
 const (
@@ -24,6 +25,12 @@ const (
 	// TypeRefuse is the accepting node's answer to an unacceptable Hello:
 	// the body is the reason as UTF-8 text. The acceptor closes right after.
 	TypeRefuse byte = 0xFD
+	// TypeKeepalive has an empty body. A peer connection's writer sends it
+	// after IdleTimeout/3 without writing anything else, so the other end's
+	// IdleTimeout closes only connections whose peer is gone, not quiet
+	// ones (two followers have nothing to say to each other). The receiver
+	// drops it.
+	TypeKeepalive byte = 0xFC
 )
 
 // Handshake body (TypeHello and TypeWelcome), all integers big-endian:

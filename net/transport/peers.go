@@ -364,6 +364,9 @@ func (p *Peers) install(l *link, c *Conn) {
 // handshake are a protocol violation, and the fault hook may drop the frame.
 func (p *Peers) peerHandler(from uint64) Handler {
 	return func(c *Conn, typ byte, body []byte) {
+		if typ == TypeKeepalive {
+			return
+		}
 		if typ >= FirstReservedType {
 			p.log.Warn("transport: reserved frame type after handshake; closing", "peer", from, "type", typ)
 			c.closeWith(fmt.Errorf("%w: reserved frame type %#x after handshake", ErrHandshake, typ))
@@ -377,7 +380,9 @@ func (p *Peers) peerHandler(from uint64) Handler {
 }
 
 func (p *Peers) newConn(nc net.Conn, rd *frame.Reader, from uint64) *Conn {
-	return newConn(nc, rd, p.cfg.ConnConfig, p.peerHandler(from))
+	c := newConn(nc, rd, p.cfg.ConnConfig, p.peerHandler(from))
+	c.keepalive = p.cfg.IdleTimeout / 3
+	return c
 }
 
 func (p *Peers) dialLoop(l *link, seed uint64) {

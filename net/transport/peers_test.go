@@ -387,3 +387,31 @@ func TestPeersHandshakeTimeout(t *testing.T) {
 	send(t, nodes[0], 2, 1, "fine")
 	nodes[1].in.waitFor(t, 1, "1:fine")
 }
+
+// TestPeersQuietConnectionStaysUp: two peers with nothing to say to each
+// other (two followers) keep their connection through many IdleTimeouts,
+// because each writer sends a keepalive after IdleTimeout/3 of silence; the
+// keepalives never reach the handler. Traffic afterwards still flows.
+func TestPeersQuietConnectionStaysUp(t *testing.T) {
+	const idle = 150 * time.Millisecond
+	nodes := newCluster(t, 2, func(c *PeersConfig) { c.IdleTimeout = idle })
+	time.Sleep(8 * idle)
+	for _, tn := range nodes {
+		other := 3 - tn.p.cfg.ID
+		st, connects := tn.p.Stats(other)
+		if connects != 1 {
+			t.Fatalf("node %d reconnected to %d over a quiet stretch: %d connections", tn.p.cfg.ID, other, connects)
+		}
+		if st.FramesReceived == 0 || st.FramesSent == 0 {
+			t.Fatalf("node %d: no keepalives went either way: %+v", tn.p.cfg.ID, st)
+		}
+		tn.in.mu.Lock()
+		got := len(tn.in.got)
+		tn.in.mu.Unlock()
+		if got != 0 {
+			t.Fatalf("node %d: keepalives reached the handler (%d frames)", tn.p.cfg.ID, got)
+		}
+	}
+	send(t, nodes[0], 2, 1, "after")
+	nodes[1].in.waitFor(t, 1, "1:after")
+}
