@@ -26,6 +26,7 @@ import (
 var nodeBinary string
 
 func TestMain(m *testing.M) {
+	reexec = false // run() in this process must not replace the test binary
 	dir, err := os.MkdirTemp("", "mpaxos-node-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

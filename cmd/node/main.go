@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/mpaxos/mpaxos/engine"
 	"github.com/mpaxos/mpaxos/node"
@@ -27,8 +28,12 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stderr))
 }
 
+// reexec is false in tests, which call run in their own process: setting
+// the timer slack re-executes the binary.
+var reexec = true
+
 func run(args []string, stderr io.Writer) int {
-	cfg, logLevel, err := parseFlags(args, stderr)
+	cfg, o, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -36,7 +41,14 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "node:", firstLine(err))
 		return 2
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel}))
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.logLevel}))
+	if o.timerSlack > 0 && reexec {
+		// Returns only when the slack is already in place, or with why
+		// it could not be set; either way the node runs.
+		if err := setTimerSlack(o.timerSlack); err != nil {
+			cfg.Logger.Warn("timer slack not set; the OS default applies", "want", o.timerSlack, "err", err)
+		}
+	}
 	n, err := node.Start(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "node:", firstLine(err))
@@ -56,7 +68,14 @@ func run(args []string, stderr io.Writer) int {
 	return 0
 }
 
-func parseFlags(args []string, stderr io.Writer) (node.Config, slog.Level, error) {
+// procOptions are the flags that concern the process, not the node.
+type procOptions struct {
+	logLevel   slog.Level
+	timerSlack time.Duration
+}
+
+func parseFlags(args []string, stderr io.Writer) (node.Config, procOptions, error) {
+	var o procOptions
 	cfg := node.DefaultConfig()
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -83,29 +102,32 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, slog.Level, error
 	fs.BoolVar(&cfg.UnsafeNoPersist, "unsafe-no-persist", false, "TESTS ONLY: acknowledge writes without storing them, to show the benchmark's checks catch data loss")
 	fs.BoolVar(&cfg.Null, "null", false, "answer clients at once without replicating or storing (harness ceiling)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&o.timerSlack, "timer-slack", time.Millisecond, "timer slack of the process's threads (Linux; 0: the OS default, 50µs): how late a timer may fire so the kernel can batch wake-ups; 1ms cuts the Go runtime's idle polling (see results/README.md)")
 	if err := fs.Parse(args); err != nil {
-		return cfg, 0, err
+		return cfg, o, err
 	}
 	if fs.NArg() > 0 {
-		return cfg, 0, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return cfg, o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if *id > 65535 {
-		return cfg, 0, fmt.Errorf("-id %d is above 65535", *id)
+		return cfg, o, fmt.Errorf("-id %d is above 65535", *id)
 	}
 	cfg.ID = engine.NodeID(*id)
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(*level)); err != nil {
-		return cfg, 0, fmt.Errorf("-log-level: %v", err)
+	if err := o.logLevel.UnmarshalText([]byte(*level)); err != nil {
+		return cfg, o, fmt.Errorf("-log-level: %v", err)
 	}
 	m, err := ParsePeers(*peers)
 	if err != nil {
-		return cfg, 0, err
+		return cfg, o, err
 	}
 	cfg.Peers = m
 	if err := cfg.Validate(); err != nil {
-		return cfg, 0, err
+		return cfg, o, err
 	}
-	return cfg, lv, nil
+	if o.timerSlack < 0 {
+		return cfg, o, fmt.Errorf("-timer-slack %v is negative", o.timerSlack)
+	}
+	return cfg, o, nil
 }
 
 // ParsePeers reads "1=host:port,2=host:port".
