@@ -22,12 +22,17 @@ import (
 // and the correctness checks use: POST /faults, GET /hash, GET /applied.
 type NetClient struct {
 	http *http.Client
+	// bulk has no timeout of its own: GET /applied grows with the run
+	// (tens of MB of JSON for a million commands, encoded by a node that
+	// shares the machine), so the caller's context bounds it instead.
+	bulk *http.Client
 }
 
 // NewNetClient returns a NetClient whose requests time out after 5 s (a
-// paused node must not hang the benchmark).
+// paused node must not hang the benchmark), except Applied's, which only
+// its context bounds.
 func NewNetClient() *NetClient {
-	return &NetClient{http: &http.Client{Timeout: 5 * time.Second}}
+	return &NetClient{http: &http.Client{Timeout: 5 * time.Second}, bulk: &http.Client{}}
 }
 
 // faultSpec is the node's POST /faults body (node.FaultSpec): a NetSpec's
@@ -81,12 +86,12 @@ func (c *NetClient) SetFaults(ctx context.Context, admin string, spec faults.Net
 	return nil
 }
 
-func (c *NetClient) getJSON(ctx context.Context, admin, path string, v any) error {
+func getJSON(ctx context.Context, hc *http.Client, admin, path string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+admin+path, nil)
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
-	resp, err := c.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("cluster: %s of %s: %w", path, admin, err)
 	}
@@ -135,12 +140,12 @@ type AppliedReport struct {
 
 // Hashes GETs every node's /hash, in parallel.
 func (c *NetClient) Hashes(ctx context.Context, admins []string) ([]Hash, error) {
-	return getAll[Hash](ctx, c, admins, "/hash")
+	return getAll[Hash](ctx, c.http, admins, "/hash")
 }
 
 // getAll GETs path from every admin address in parallel and decodes each
 // answer into its own T.
-func getAll[T any](ctx context.Context, c *NetClient, admins []string, path string) ([]T, error) {
+func getAll[T any](ctx context.Context, hc *http.Client, admins []string, path string) ([]T, error) {
 	out := make([]T, len(admins))
 	errs := make([]error, len(admins))
 	var wg sync.WaitGroup
@@ -148,17 +153,18 @@ func getAll[T any](ctx context.Context, c *NetClient, admins []string, path stri
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = c.getJSON(ctx, a, path, &out[i])
+			errs[i] = getJSON(ctx, hc, a, path, &out[i])
 		}()
 	}
 	wg.Wait()
 	return out, errors.Join(errs...)
 }
 
-// Applied GETs every node's /applied, in parallel. Nodes that do not
-// record them make it return ErrNotRecording (once).
+// Applied GETs every node's /applied, in parallel, bounded by ctx only
+// (give it a deadline). Nodes that do not record them make it return
+// ErrNotRecording (once).
 func (c *NetClient) Applied(ctx context.Context, admins []string) ([]AppliedReport, error) {
-	out, err := getAll[AppliedReport](ctx, c, admins, "/applied")
+	out, err := getAll[AppliedReport](ctx, c.bulk, admins, "/applied")
 	if errors.Is(err, ErrNotRecording) {
 		return nil, ErrNotRecording
 	}

@@ -25,6 +25,10 @@ const (
 	healTimeout   = 60 * time.Second // HealAll: restarts, resumes, POST /faults
 	leaderTimeout = 30 * time.Second // an agreed leader after healing
 	settleTimeout = 20 * time.Second // every node at the same applied slot
+	// appliedTimeout bounds reading every node's /applied: its size grows
+	// with the run (a 30 s run at 37k ops/s is ~50 MB of JSON per node),
+	// and 5 s proved too short on a busy machine.
+	appliedTimeout = 2 * time.Minute
 )
 
 // nodeArgs is what every started node gets besides the launcher's flags:
@@ -198,7 +202,9 @@ func (v *verifier) finish(ctx context.Context, out *benchkit.Outcome, tgt benchk
 	if len(v.admins) > 0 {
 		nc := cluster.NewNetClient()
 		c.Applied = func(ctx context.Context) ([]check.NodeApplied, error) {
-			reps, err := nc.Applied(ctx, v.admins)
+			actx, cancel := context.WithTimeout(ctx, appliedTimeout)
+			defer cancel()
+			reps, err := nc.Applied(actx, v.admins)
 			if err != nil {
 				return nil, err
 			}
