@@ -85,18 +85,16 @@ func WriteCompare(w io.Writer, rs []*results.Result, names []string) {
 		}
 		return fmt.Sprintf("%.1fµs", v)
 	}
-	row("node cpu/op", func(r *results.Result) float64 {
-		if r.CPU == nil {
-			return 0
+	cpu := func(get func(*results.CPU) float64) func(*results.Result) float64 {
+		return func(r *results.Result) float64 {
+			if r.CPU == nil {
+				return 0
+			}
+			return get(r.CPU)
 		}
-		return r.CPU.NodesUsPerOp
-	}, us)
-	row("bench cpu/op", func(r *results.Result) float64 {
-		if r.CPU == nil {
-			return 0
-		}
-		return r.CPU.BenchUsPerOp
-	}, us)
+	}
+	row("node cpu/op", cpu(func(c *results.CPU) float64 { return c.NodesUsPerOp }), us)
+	row("bench cpu/op", cpu(func(c *results.CPU) float64 { return c.BenchUsPerOp }), us)
 }
 
 func trimName(s string, n int) string {

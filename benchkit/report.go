@@ -215,9 +215,8 @@ func errorBreakdown(r *results.Result) string {
 	return fmt.Sprintf("%d (%.3f%% of operations): %s", r.Errors, total, strings.Join(parts, "; "))
 }
 
-// writeStages prints the per-stage histograms the nodes reported, one line
-// per stage (each node's percentiles side by side would not fit; the JSON
-// has them all): where a command's time goes tells which knob to turn.
+// writeCPU prints what an operation cost in CPU time, the nodes' and the
+// load generator's, and how busy the machine was over the measured window.
 func writeCPU(w io.Writer, r *results.Result) {
 	c := r.CPU
 	switch {
@@ -239,6 +238,9 @@ func writeCPU(w io.Writer, r *results.Result) {
 	}
 }
 
+// writeStages prints the per-stage histograms the nodes reported, one line
+// per stage (each node's percentiles side by side would not fit; the JSON
+// has them all): where a command's time goes tells which knob to turn.
 func writeStages(w io.Writer, r *results.Result) {
 	if len(r.Stages) == 0 {
 		note := r.StagesNote

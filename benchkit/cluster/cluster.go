@@ -343,13 +343,14 @@ func (c *Cluster) AdminAddrs() []string {
 	return a
 }
 
-// Pids returns the process ids of the nodes running now (not killed).
+// Pids returns the process ids of the nodes running now (a killed node's
+// process has exited: Kill waits until it is reaped).
 func (c *Cluster) Pids() []int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var pids []int
 	for _, n := range c.Nodes {
-		if n.Proc == nil || c.mu.down[n.ID] {
+		if n.Proc == nil { // Start failed before this node
 			continue
 		}
 		if done, _ := n.Proc.Exited(); !done {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -55,5 +54,5 @@ func setTimerSlack(d time.Duration) error {
 	err = syscall.Exec(exe, os.Args, append(os.Environ(), reexecEnv+"=1"))
 	// Exec failed: put the slack back so this process is as it was.
 	_ = unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(cur), 0, 0, 0)
-	return errors.Join(errors.New("re-executing "+exe), err)
+	return fmt.Errorf("re-executing %s: %w", exe, err)
 }
