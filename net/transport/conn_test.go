@@ -61,7 +61,9 @@ func sendAll(t *testing.T, send func(typ byte, body []byte) bool, typ byte, size
 
 // runSizes streams every size in sizes from `senders` goroutines sharing one
 // client connection and checks everything arrives intact and in order.
-func runSizes(t *testing.T, cfg ConnConfig, senders int, sizes []int) {
+// With inline, Send may write frames itself (Peers.SetInlineWrites), mixed
+// with the writer goroutine's writes.
+func runSizes(t *testing.T, cfg ConnConfig, senders int, sizes []int, inline bool) {
 	perSender := make(map[byte][]int)
 	for i, n := range sizes {
 		typ := byte(i % senders)
@@ -81,6 +83,9 @@ func runSizes(t *testing.T, cfg ConnConfig, senders int, sizes []int) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	var on atomic.Bool
+	on.Store(inline)
+	c.inline = &on
 	var wg sync.WaitGroup
 	for typ, seq := range perSender {
 		wg.Add(1)
@@ -119,7 +124,9 @@ func TestConnEverySize(t *testing.T) {
 	}
 	// Shuffle so each sender's sizes, and neighbouring frames, vary.
 	rand.New(rand.NewPCG(1, 2)).Shuffle(len(sizes), func(i, j int) { sizes[i], sizes[j] = sizes[j], sizes[i] })
-	runSizes(t, cfg, 4, sizes)
+	for _, inline := range []bool{false, true} {
+		t.Run(fmt.Sprintf("inline=%v", inline), func(t *testing.T) { runSizes(t, cfg, 4, sizes, inline) })
+	}
 }
 
 // TestConnLargeSizes covers the default 4 MiB maximum at its boundaries and
@@ -129,7 +136,72 @@ func TestConnLargeSizes(t *testing.T) {
 	rb := cfg.ReadBufferSize - frame.HeaderSize
 	m := cfg.MaxFrameSize
 	sizes := []int{0, 1, rb - 1, rb, rb + 1, 1 << 20, m - 1, m, 3, rb, m, 0}
-	runSizes(t, cfg, 2, sizes)
+	for _, inline := range []bool{false, true} {
+		t.Run(fmt.Sprintf("inline=%v", inline), func(t *testing.T) { runSizes(t, cfg, 2, sizes, inline) })
+	}
+}
+
+// TestConnInlinePartialWrites: with inline writes on, a frame larger than
+// the socket will take at once is written in part by Send and finished by
+// the writer goroutine, before any later frame; and while the peer has
+// stopped reading, Send still returns at once. Every frame must arrive
+// whole and in order once the peer reads again.
+func TestConnInlinePartialWrites(t *testing.T) {
+	cfg := DefaultConnConfig()
+	cfg.SocketBufferSize = 64 << 10
+	big := cfg.MaxFrameSize / 2
+	var sizes []int
+	for i := range 12 {
+		sizes = append(sizes, big, i, big-i)
+	}
+	perSender := map[byte][]int{1: sizes}
+	k := &sizeChecker{next: make(map[byte]int), done: make(chan struct{}), left: len(sizes)}
+	stalled := make(chan struct{})
+	var once sync.Once
+	sc := DefaultServerConfig()
+	sc.Conn = cfg
+	sc.Listener = listenLoopback(t)
+	srv, err := Listen(sc, func(_ *Conn, typ byte, body []byte) {
+		k.check(perSender, typ, body)
+		once.Do(func() { <-stalled }) // stop reading after the first frame
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := Dial(srv.Addr().String(), cfg, func(*Conn, byte, []byte) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var on atomic.Bool
+	on.Store(true)
+	c.inline = &on
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		sendAll(t, func(typ byte, b []byte) bool { return c.Send(typ, pooled(b)) }, 1, sizes)
+	}()
+	select {
+	case <-sent:
+	case <-time.After(testTimeout):
+		t.Fatal("Send blocked on a peer that stopped reading")
+	}
+	st := c.Stats()
+	if st.InlineWrites == 0 || st.InlinePartial == 0 {
+		t.Fatalf("inline writes %d, partial %d: want both above 0", st.InlineWrites, st.InlinePartial)
+	}
+	close(stalled)
+	select {
+	case <-k.done:
+	case <-time.After(testTimeout):
+		t.Fatalf("%d frames never arrived; conn err %v", k.left, c.Err())
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.errs) > 0 {
+		t.Fatalf("%d bad frames, first: %s", len(k.errs), k.errs[0])
+	}
 }
 
 func TestConnSendLimits(t *testing.T) {
@@ -377,7 +449,7 @@ func TestSendSameBodyTwicePanicsUnderInvariants(t *testing.T) {
 	defer c.Close()
 	c.mu.Lock() // hold the writer off so both Sends find the queue intact
 	body := pooled([]byte("x"))
-	c.mu.q = append(c.mu.q, outFrame{1, body})
+	c.mu.q = append(c.mu.q, outFrame{typ: 1, body: body})
 	c.mu.Unlock()
 	defer func() {
 		if recover() == nil {

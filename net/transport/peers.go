@@ -127,6 +127,8 @@ type Peers struct {
 	links  map[uint64]*link // fixed after NewPeers: read without a lock
 	faults *Faults
 
+	inline atomic.Bool // SetInlineWrites; shared with every Conn
+
 	ctx    context.Context // cancelled by Close; bounds dials
 	cancel context.CancelFunc
 	closed atomic.Bool
@@ -382,8 +384,19 @@ func (p *Peers) peerHandler(from uint64) Handler {
 func (p *Peers) newConn(nc net.Conn, rd *frame.Reader, from uint64) *Conn {
 	c := newConn(nc, rd, p.cfg.ConnConfig, p.peerHandler(from))
 	c.keepalive = p.cfg.IdleTimeout / 3
+	c.inline = &p.inline
 	return c
 }
+
+// SetInlineWrites sets whether Send may write a frame itself, on the
+// caller's goroutine, when the connection's writer is idle and nothing is
+// queued: one non-blocking writev, saving the writer goroutine's wake-up
+// (whatever the socket does not take at once is left to the writer, so
+// Send still never blocks on a peer). Off by default. Turn it on while
+// frames are few and far between, as on a follower or a leader with
+// nothing in flight; under load leave it off, so that the writer's yield
+// gathers many frames into one writev.
+func (p *Peers) SetInlineWrites(on bool) { p.inline.Store(on) }
 
 func (p *Peers) dialLoop(l *link, seed uint64) {
 	defer p.wg.Done()
