@@ -55,13 +55,15 @@ type Node struct {
 	stages   stages
 
 	// Owned by loop.
-	appliedLog   *appliedRing  // nil unless Config.RecordApplied > 0
-	results      []applied     // apply's reusable scratch
-	status       engine.Status // publish's, reused every loop pass
-	inflight     int           // persist jobs handed to the writer, not yet back
-	applied      engine.Slot   // last slot applied to sm
-	lastSnapshot engine.Slot   // slot of the last snapshot taken or installed
-	logBytes     uint64        // batch bytes applied since lastSnapshot
+	appliedLog   *appliedRing   // nil unless Config.RecordApplied > 0
+	results      []applied      // apply's reusable scratch
+	status       engine.Status  // publish's, reused every loop pass
+	inflight     int            // persist jobs handed to the writer, not yet back
+	loopJob      [1]*persistJob // persistOnLoop's reusable job
+	loopScratch  []engine.Entry // persistOnLoop's reusable entry slice
+	applied      engine.Slot    // last slot applied to sm
+	lastSnapshot engine.Slot    // slot of the last snapshot taken or installed
+	logBytes     uint64         // batch bytes applied since lastSnapshot
 	// snapStagger and snapStaggerBytes bring this node's first snapshot
 	// forward by its share of SnapshotEvery and SnapshotBytes (see
 	// maybeSnapshot); 0 once it has snapshotted.
@@ -380,8 +382,23 @@ func (n *Node) propose() (time.Duration, bool) {
 }
 
 func (n *Node) handleReadies() {
+	lead := n.status.Role == engine.RoleLeader // from the end of the last pass
 	for n.eng.HasReady() {
 		rd := n.eng.Ready()
+		// A lone client's command is all there is to do in a Ready whose
+		// new entries carry a command or two and nothing else is in
+		// flight: nothing to gather, and its latency is the hand-offs
+		// between goroutines, each a thread wake-up on an idle machine.
+		// Then peer frames go out on the sending goroutine
+		// (transport.Peers.SetInlineWrites) and a follower persists on
+		// loop itself (below). Otherwise both stay off: the peer writers'
+		// yield gathers many frames per writev, and the writer groups
+		// several Readies per sync while loop keeps stepping. (The
+		// leader's commit index reaches a follower with the next Accept,
+		// so one slot above it is a follower's quiet state.)
+		inFlight := n.status.LastSlot - min(n.status.Commit, n.status.LastSlot)
+		light := lightReady(rd.Entries) && (inFlight == 0 || !lead && inFlight == 1)
+		n.peers.SetInlineWrites(light)
 		n.send(rd.Messages)
 		if rd.Snapshot != nil {
 			n.installSnapshot(rd.Snapshot)
@@ -389,6 +406,22 @@ func (n *Node) handleReadies() {
 		n.apply(rd.Committed)
 		persist := rd.SaveHardState || len(rd.Entries) > 0 || rd.Snapshot != nil
 		if !persist && n.inflight == 0 {
+			n.send(rd.AfterSync)
+			n.eng.Advance(rd)
+			continue
+		}
+		if light && !lead && n.inflight == 0 {
+			// A lightly loaded follower persists on loop itself, saving
+			// two goroutine hand-offs (to the writer and back) per write.
+			// It has nothing to do meanwhile that cannot wait for the
+			// sync: messages that arrive queue in peerIn, and the next
+			// pass's drain puts them all into one Ready. A leader must
+			// not wait here: it keeps proposing and counting votes while
+			// its own sync runs.
+			if err := n.persistOnLoop(rd); err != nil {
+				n.fatal(err)
+				return
+			}
 			n.send(rd.AfterSync)
 			n.eng.Advance(rd)
 			continue
@@ -401,6 +434,28 @@ func (n *Node) handleReadies() {
 		}
 	}
 	n.maybeSnapshot()
+}
+
+// lightCommands is the most commands a Ready's new entries may carry for
+// handleReadies to treat it as light.
+const lightCommands = 2
+
+// lightReady reports whether entries carry at most lightCommands commands.
+func lightReady(entries []engine.Entry) bool {
+	cmds := 0
+	for i := range entries {
+		if entries[i].Type != engine.EntryBatch {
+			continue
+		}
+		c, err := batch.Count(entries[i].Data)
+		if err != nil {
+			return false
+		}
+		if cmds += c; cmds > lightCommands {
+			return false
+		}
+	}
+	return true
 }
 
 // onPersisted advances the engine past a durable Ready; the writer already

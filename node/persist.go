@@ -78,6 +78,20 @@ func (n *Node) writer() {
 	}
 }
 
+// persistOnLoop writes one Ready on loop's goroutine (a follower's way; see
+// handleReadies), with loop's own scratch space.
+func (n *Node) persistOnLoop(rd engine.Ready) error {
+	if n.loopJob[0] == nil {
+		n.loopJob[0] = new(persistJob)
+	}
+	n.loopJob[0].ready = rd
+	n.stats.loopWrites.Add(1)
+	var err error
+	n.loopScratch, err = n.persist(n.loopJob[:], n.loopScratch)
+	n.loopJob[0].ready = engine.Ready{} // pin no entries
+	return err
+}
+
 // persist writes a group of jobs. Consecutive Readies without snapshots go
 // into one store.Write; a snapshot received from the leader is written on
 // its own, keeping the order. scratch is the writer's reusable entry slice

@@ -49,6 +49,21 @@ func TestWriteReadBack(t *testing.T) {
 	if _, ok, err := s.Get(ctx, []byte("k")); err != nil || ok {
 		t.Fatalf("after delete: found=%v err=%v", ok, err)
 	}
+	// One client, one command at a time: the followers are lightly loaded
+	// and persist on their event loops (node.handleReadies).
+	for i := range 20 {
+		if err := s.Put(ctx, []byte("k"), fmt.Appendf(nil, "v%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range c.nodes {
+		var st node.Status
+		getJSON(t, "http://"+n.adminAddr+"/status", &st)
+		t.Logf("node %d (%s): %d writes, %d on the loop", st.ID, st.Role, st.Syncs, st.LoopWrites)
+		if st.Role == "follower" && st.LoopWrites == 0 {
+			t.Errorf("follower %d made none of its %d writes on its loop", st.ID, st.Syncs)
+		}
+	}
 }
 
 // TestKillLeaderUnderLoad kills the leader with SIGKILL while writers run,
