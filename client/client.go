@@ -66,7 +66,10 @@ type Client struct {
 	slots  atomic.Pointer[[]*slot]
 	nodes  []atomic.Uint32 // node id answering at each address; 0 unknown
 	leader atomic.Int32    // index into addrs of the believed leader
-	stop   chan struct{}   // closed by Close: ends sweep
+	// outstanding counts the sessions' requests sent and not yet answered
+	// (or given up on); see Session.Do.
+	outstanding atomic.Int32
+	stop        chan struct{} // closed by Close: ends sweep
 }
 
 // Dial prepares a client for the cluster at addrs (client addresses of all

@@ -117,12 +117,24 @@ func (s *Session) Do(ctx context.Context, cmd kv.Command) (Result, error) {
 		out := bytebufferpool.Get()
 		out.B = kv.AppendRequest(out.B[:0], &req)
 		sl.want.Store(reqID)
-		if !cn.Send(kv.FrameRequest, out) {
+		// The only request in flight on this Client has nothing to wait
+		// for in the connection's queue: it is written by this goroutine,
+		// without waking the connection's writer. Under load requests
+		// queue, and one writev carries many.
+		var sent bool
+		if c.outstanding.Add(1) == 1 {
+			sent = cn.SendInline(kv.FrameRequest, out)
+		} else {
+			sent = cn.Send(kv.FrameRequest, out)
+		}
+		if !sent {
+			c.outstanding.Add(-1)
 			sl.want.CompareAndSwap(reqID, 0)
 			c.leader.CompareAndSwap(int32(i), int32((i+1)%len(c.addrs)))
 			continue
 		}
 		r, ok := sl.wait(ctx, ctxDone, reqID)
+		c.outstanding.Add(-1)
 		if !ok {
 			// If the answer's reader claimed want first, its answer
 			// lands in done and a later wait drops it as stale.

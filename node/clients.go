@@ -120,6 +120,10 @@ func (n *Node) reply(c *transport.Conn, reqID uint64, status kv.Status, value []
 	}
 	buf := bytebufferpool.Get()
 	buf.B = kv.AppendResponse(buf.B[:0], &resp)
+	if n.replyInline {
+		c.SendInline(kv.FrameResponse, buf)
+		return
+	}
 	c.Send(kv.FrameResponse, buf)
 }
 

@@ -61,6 +61,7 @@ type Node struct {
 	inflight     int            // persist jobs handed to the writer, not yet back
 	loopJob      [1]*persistJob // persistOnLoop's reusable job
 	loopScratch  []engine.Entry // persistOnLoop's reusable entry slice
+	replyInline  bool           // reply writes inline (see handleReadies)
 	applied      engine.Slot    // last slot applied to sm
 	lastSnapshot engine.Slot    // slot of the last snapshot taken or installed
 	logBytes     uint64         // batch bytes applied since lastSnapshot
@@ -403,7 +404,12 @@ func (n *Node) handleReadies() {
 		if rd.Snapshot != nil {
 			n.installSnapshot(rd.Snapshot)
 		}
+		// Answers to a command or two (a lone client's) go out inline
+		// too; under load many answers share each client connection's
+		// writev.
+		n.replyInline = lightReady(rd.Committed)
 		n.apply(rd.Committed)
+		n.replyInline = false
 		persist := rd.SaveHardState || len(rd.Entries) > 0 || rd.Snapshot != nil
 		if !persist && n.inflight == 0 {
 			n.send(rd.AfterSync)

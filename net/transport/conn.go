@@ -166,6 +166,18 @@ func (c *Conn) start() {
 // bytebufferpool's package functions.) Send returns false when the frame was dropped: the queue is
 // full, the connection is closed, or the body exceeds MaxFrameSize.
 func (c *Conn) Send(typ byte, body *bytebufferpool.ByteBuffer) bool {
+	return c.send(typ, body, c.inline != nil && c.inline.Load())
+}
+
+// SendInline is Send for a caller that knows there is nothing for the
+// writer goroutine to gather, such as a client with one request
+// outstanding: when the writer is idle and nothing is queued, it writes the
+// frame itself (see sendInline), still without blocking.
+func (c *Conn) SendInline(typ byte, body *bytebufferpool.ByteBuffer) bool {
+	return c.send(typ, body, true)
+}
+
+func (c *Conn) send(typ byte, body *bytebufferpool.ByteBuffer, inline bool) bool {
 	if body != nil && len(body.B) > c.maxFrame {
 		release(c.pool, body)
 		c.stats.droppedOversize.Add(1)
@@ -194,7 +206,7 @@ func (c *Conn) Send(typ byte, body *bytebufferpool.ByteBuffer) bool {
 	// Holding wmu with an empty queue, this frame is next in line: the
 	// writer takes the queue only under wmu, so no frame Sent before this
 	// one is still unwritten, and any Sent after it queues behind it.
-	if first && c.raw != nil && c.inline != nil && c.inline.Load() && c.wmu.TryLock() {
+	if first && inline && c.raw != nil && c.wmu.TryLock() {
 		c.mu.Unlock()
 		c.sendInline(outFrame{typ: typ, body: body})
 		c.wmu.Unlock()

@@ -461,3 +461,38 @@ func TestSendSameBodyTwicePanicsUnderInvariants(t *testing.T) {
 	}()
 	c.Send(1, body)
 }
+
+// TestConnSendInline: SendInline writes the frame on the caller's goroutine
+// when the writer is idle, whatever the connection's inline flag, and the
+// frames arrive as sent.
+func TestConnSendInline(t *testing.T) {
+	got := make(chan string, 3)
+	sc := DefaultServerConfig()
+	sc.Listener = listenLoopback(t)
+	srv, err := Listen(sc, func(_ *Conn, _ byte, body []byte) { got <- string(body) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := Dial(srv.Addr().String(), DefaultConnConfig(), func(*Conn, byte, []byte) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, s := range []string{"one", "two", "three"} {
+		if !c.SendInline(1, pooled([]byte(s))) {
+			t.Fatalf("SendInline(%q) dropped", s)
+		}
+		select {
+		case b := <-got:
+			if b != s {
+				t.Fatalf("got %q, want %q", b, s)
+			}
+		case <-time.After(testTimeout):
+			t.Fatalf("%q never arrived", s)
+		}
+	}
+	if st := c.Stats(); st.InlineWrites != 3 || st.InlinePartial != 0 || st.FramesSent != 3 {
+		t.Fatalf("stats %+v: want 3 whole inline writes", st)
+	}
+}
