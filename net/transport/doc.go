@@ -15,6 +15,13 @@
 // With frames queueing up, as on a leader streaming Accepts, one writev
 // carries hundreds of frames (up to 512, IOV_MAX/2).
 //
+// A caller with nothing for the writer to gather (one request in flight, a
+// lone client's answer, a lightly loaded node's peer messages) can skip the
+// writer's wake-up: SendInline, or Send on Peers with SetInlineWrites on,
+// writes the frame on the caller's goroutine when nothing is queued and the
+// writer is idle. That write never waits either: the socket takes what it
+// takes at once and the writer finishes the frame, before any later one.
+//
 // # Buffer ownership
 //
 // Send(typ, body) takes ownership of body, a *bytebufferpool.ByteBuffer from
