@@ -108,12 +108,13 @@ type connStats struct {
 type ConnStats struct {
 	FramesSent uint64 // frames written to the socket
 	BytesSent  uint64 // bytes written, headers included
-	// Writes counts writev calls by the writer goroutine. Writes/FramesSent
-	// well below 1 shows frames being coalesced.
+	// Writes counts writev calls, the writer goroutine's and Send's own.
+	// Writes/FramesSent well below 1 shows frames being coalesced.
 	Writes uint64
-	// InlineWrites counts frames Send wrote itself (Peers.SetInlineWrites),
-	// InlinePartial those of them the socket took only part of, the writer
-	// goroutine finishing the rest. Both are also counted in Writes.
+	// InlineWrites counts frames Send wrote itself (SendInline,
+	// Peers.SetInlineWrites), InlinePartial those of them the socket took
+	// only part of, the writer goroutine finishing the rest. Both are also
+	// counted in Writes.
 	InlineWrites    uint64
 	InlinePartial   uint64
 	DroppedFull     uint64 // Send found the queue full

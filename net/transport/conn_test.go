@@ -59,42 +59,44 @@ func sendAll(t *testing.T, send func(typ byte, body []byte) bool, typ byte, size
 	}
 }
 
-// runSizes streams every size in sizes from `senders` goroutines sharing one
-// client connection and checks everything arrives intact and in order.
-// With inline, Send may write frames itself (Peers.SetInlineWrites), mixed
-// with the writer goroutine's writes.
-func runSizes(t *testing.T, cfg ConnConfig, senders int, sizes []int, inline bool) {
-	perSender := make(map[byte][]int)
-	for i, n := range sizes {
-		typ := byte(i % senders)
-		perSender[typ] = append(perSender[typ], n)
+// sizeConn starts a server that checks every frame against perSender
+// (after calling hook, if not nil, on the server's reader) and dials it with
+// cfg, inline writes on or off. Both close when the test ends.
+func sizeConn(t *testing.T, cfg ConnConfig, perSender map[byte][]int, inline bool, hook func()) (*Conn, *sizeChecker) {
+	t.Helper()
+	left := 0
+	for _, seq := range perSender {
+		left += len(seq)
 	}
-	k := &sizeChecker{next: make(map[byte]int), done: make(chan struct{}), left: len(sizes)}
+	k := &sizeChecker{next: make(map[byte]int), done: make(chan struct{}), left: left}
 	sc := DefaultServerConfig()
 	sc.Conn = cfg
 	sc.Listener = listenLoopback(t)
-	srv, err := Listen(sc, func(_ *Conn, typ byte, body []byte) { k.check(perSender, typ, body) })
+	srv, err := Listen(sc, func(_ *Conn, typ byte, body []byte) {
+		k.check(perSender, typ, body)
+		if hook != nil {
+			hook()
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	t.Cleanup(func() { srv.Close() })
 	c, err := Dial(srv.Addr().String(), cfg, func(*Conn, byte, []byte) {})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	var on atomic.Bool
+	t.Cleanup(func() { c.Close() })
+	on := new(atomic.Bool)
 	on.Store(inline)
-	c.inline = &on
-	var wg sync.WaitGroup
-	for typ, seq := range perSender {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sendAll(t, func(typ byte, b []byte) bool { return c.Send(typ, pooled(b)) }, typ, seq)
-		}()
-	}
-	wg.Wait()
+	c.inline = on
+	return c, k
+}
+
+// await waits until every expected frame has arrived on c's server and
+// fails the test on any bad one.
+func (k *sizeChecker) await(t *testing.T, c *Conn) {
+	t.Helper()
 	select {
 	case <-k.done:
 	case <-time.After(testTimeout):
@@ -105,6 +107,29 @@ func runSizes(t *testing.T, cfg ConnConfig, senders int, sizes []int, inline boo
 	if len(k.errs) > 0 {
 		t.Fatalf("%d bad frames, first: %s", len(k.errs), k.errs[0])
 	}
+}
+
+// runSizes streams every size in sizes from `senders` goroutines sharing one
+// client connection and checks everything arrives intact and in order.
+// With inline, Send may write frames itself (Peers.SetInlineWrites), mixed
+// with the writer goroutine's writes.
+func runSizes(t *testing.T, cfg ConnConfig, senders int, sizes []int, inline bool) {
+	perSender := make(map[byte][]int)
+	for i, n := range sizes {
+		typ := byte(i % senders)
+		perSender[typ] = append(perSender[typ], n)
+	}
+	c, k := sizeConn(t, cfg, perSender, inline, nil)
+	var wg sync.WaitGroup
+	for typ, seq := range perSender {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sendAll(t, func(typ byte, b []byte) bool { return c.Send(typ, pooled(b)) }, typ, seq)
+		}()
+	}
+	wg.Wait()
+	k.await(t, c)
 	if st := c.Stats(); st.Writes >= st.FramesSent {
 		t.Logf("no coalescing: %d writes for %d frames", st.Writes, st.FramesSent)
 	}
@@ -154,29 +179,14 @@ func TestConnInlinePartialWrites(t *testing.T) {
 	for i := range 12 {
 		sizes = append(sizes, big, i, big-i)
 	}
-	perSender := map[byte][]int{1: sizes}
-	k := &sizeChecker{next: make(map[byte]int), done: make(chan struct{}), left: len(sizes)}
 	stalled := make(chan struct{})
 	var once sync.Once
-	sc := DefaultServerConfig()
-	sc.Conn = cfg
-	sc.Listener = listenLoopback(t)
-	srv, err := Listen(sc, func(_ *Conn, typ byte, body []byte) {
-		k.check(perSender, typ, body)
+	c, k := sizeConn(t, cfg, map[byte][]int{1: sizes}, true, func() {
 		once.Do(func() { <-stalled }) // stop reading after the first frame
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	c, err := Dial(srv.Addr().String(), cfg, func(*Conn, byte, []byte) {})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var on atomic.Bool
-	on.Store(true)
-	c.inline = &on
+	var release sync.Once
+	resume := func() { release.Do(func() { close(stalled) }) }
+	t.Cleanup(resume) // runs before sizeConn's: the server's reader must not stay stalled
 	sent := make(chan struct{})
 	go func() {
 		defer close(sent)
@@ -191,17 +201,8 @@ func TestConnInlinePartialWrites(t *testing.T) {
 	if st.InlineWrites == 0 || st.InlinePartial == 0 {
 		t.Fatalf("inline writes %d, partial %d: want both above 0", st.InlineWrites, st.InlinePartial)
 	}
-	close(stalled)
-	select {
-	case <-k.done:
-	case <-time.After(testTimeout):
-		t.Fatalf("%d frames never arrived; conn err %v", k.left, c.Err())
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if len(k.errs) > 0 {
-		t.Fatalf("%d bad frames, first: %s", len(k.errs), k.errs[0])
-	}
+	resume()
+	k.await(t, c)
 }
 
 func TestConnSendLimits(t *testing.T) {
