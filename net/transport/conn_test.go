@@ -399,18 +399,7 @@ func TestConnSteadyStateNoAlloc(t *testing.T) {
 		t.Skip("allocation counts need a normal (non -race, non -short) build")
 	}
 	var got atomic.Uint64
-	sc := DefaultServerConfig()
-	sc.Listener = listenLoopback(t)
-	srv, err := Listen(sc, func(*Conn, byte, []byte) { got.Add(1) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	c, err := Dial(srv.Addr().String(), DefaultConnConfig(), func(*Conn, byte, []byte) {})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialServer(t, func(*Conn, byte, []byte) { got.Add(1) })
 	payload := make([]byte, 512)
 	sent := uint64(0)
 	round := func() {
@@ -468,18 +457,7 @@ func TestSendSameBodyTwicePanicsUnderInvariants(t *testing.T) {
 // frames arrive as sent.
 func TestConnSendInline(t *testing.T) {
 	got := make(chan string, 3)
-	sc := DefaultServerConfig()
-	sc.Listener = listenLoopback(t)
-	srv, err := Listen(sc, func(_ *Conn, _ byte, body []byte) { got <- string(body) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	c, err := Dial(srv.Addr().String(), DefaultConnConfig(), func(*Conn, byte, []byte) {})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialServer(t, func(_ *Conn, _ byte, body []byte) { got <- string(body) })
 	for _, s := range []string{"one", "two", "three"} {
 		if !c.SendInline(1, pooled([]byte(s))) {
 			t.Fatalf("SendInline(%q) dropped", s)

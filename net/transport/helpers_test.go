@@ -154,3 +154,22 @@ func mustEqual(t *testing.T, what string, got, want []byte) {
 		t.Fatalf("%s: got %d bytes, want %d (first difference somewhere)", what, len(got), len(want))
 	}
 }
+
+// dialServer starts a server with default settings that hands every frame
+// to h, and dials it. Both close when the test ends.
+func dialServer(t *testing.T, h Handler) *Conn {
+	t.Helper()
+	sc := DefaultServerConfig()
+	sc.Listener = listenLoopback(t)
+	srv, err := Listen(sc, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	c, err := Dial(srv.Addr().String(), DefaultConnConfig(), func(*Conn, byte, []byte) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
