@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mpaxos/mpaxos/internal/timerslack"
 )
 
 // Proc is one started child process, in its own process group.
@@ -27,7 +29,8 @@ type Proc struct {
 //
 // The parent-death signal fires when the OS thread that forked the child
 // exits, not only the process; Go only ends threads that a goroutine
-// locked and did not unlock, which this package never does.
+// locked and did not unlock, which neither this package nor
+// timerslack.WithOriginal (which locks around the start) does.
 func StartProc(name, path string, args []string, logPath string) (*Proc, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -36,7 +39,9 @@ func StartProc(name, path string, args []string, logPath string) (*Proc, error) 
 	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	// The child gets the timer slack bench had before raising its own
+	// (cmd/bench); a node sets its own.
+	if err := timerslack.WithOriginal(cmd.Start); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("cluster: start %s: %w", name, err)
 	}

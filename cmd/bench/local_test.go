@@ -23,6 +23,7 @@ func TestMain(m *testing.M) {
 		fakenode.Main(os.Args[1:])
 		return
 	}
+	reexec = false // realMain in this process must not replace the test binary
 	code := m.Run()
 	if nodeBin != "" {
 		os.RemoveAll(filepath.Dir(nodeBin)) // built by realNode

@@ -25,8 +25,10 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/mpaxos/mpaxos/benchkit"
+	"github.com/mpaxos/mpaxos/internal/timerslack"
 )
 
 func main() {
@@ -34,6 +36,33 @@ func main() {
 	code := realMain(ctx, os.Args, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// reexec is false in tests, which call realMain in their own process:
+// setting the timer slack re-executes the binary.
+var reexec = true
+
+// closedLoopSlack is the timer slack bench gives all its threads in a
+// closed-loop run (package timerslack): the Go runtime's monitor thread
+// then polls about once a millisecond instead of every 20 µs after each
+// idle moment, which cost the load generator a seventh of its CPU at one
+// client. Closed-loop timers (the per-second series, the run's end,
+// attempt timeouts) are seconds long. An open-loop run (-rate) paces its
+// sends with timers that the slack would make late, so it keeps the OS
+// default; nodes are started with the slack bench had (see
+// cluster.StartProc) and set their own.
+const closedLoopSlack = time.Millisecond
+
+// setSlack gives bench closedLoopSlack for a closed-loop run. It returns
+// only when the slack is in place, when it is not wanted, or when it could
+// not be set (said on stderr; the run goes on).
+func setSlack(cfg benchkit.Config, stderr io.Writer) {
+	if !reexec || cfg.Rate > 0 {
+		return
+	}
+	if err := timerslack.Set(closedLoopSlack); err != nil {
+		fmt.Fprintf(stderr, "bench: timer slack not set, the OS default applies: %v\n", err)
+	}
 }
 
 // errInterrupted: the run was cut short by a signal; partial results were

@@ -64,6 +64,7 @@ func cmdRun(ctx context.Context, args, argv []string, stdout, stderr io.Writer) 
 	if o.ceiling && len(cfg.Cluster) > 0 {
 		return usageError{"-ceiling needs a cluster bench starts, not -cluster"}
 	}
+	setSlack(cfg, stderr)
 	name := o.out
 	if name == "" {
 		name = defaultName(cfg)

@@ -51,6 +51,7 @@ func cmdSweep(ctx context.Context, args, argv []string, stdout, stderr io.Writer
 	if err := grid.Validate(base); err != nil {
 		return badUsage(err)
 	}
+	setSlack(base, stderr)
 	if o.ceiling && len(base.Cluster) > 0 {
 		return usageError{"-ceiling needs a cluster bench starts, not -cluster"}
 	}

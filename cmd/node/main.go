@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/mpaxos/mpaxos/engine"
+	"github.com/mpaxos/mpaxos/internal/timerslack"
 	"github.com/mpaxos/mpaxos/node"
 )
 
@@ -45,7 +46,7 @@ func run(args []string, stderr io.Writer) int {
 	if o.timerSlack > 0 && reexec {
 		// Returns only when the slack is already in place, or with why
 		// it could not be set; either way the node runs.
-		if err := setTimerSlack(o.timerSlack); err != nil {
+		if err := timerslack.Set(o.timerSlack); err != nil {
 			cfg.Logger.Warn("timer slack not set; the OS default applies", "want", o.timerSlack, "err", err)
 		}
 	}

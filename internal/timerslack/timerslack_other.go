@@ -1,0 +1,11 @@
+//go:build !linux
+
+package timerslack
+
+import "time"
+
+// Set does nothing: timer slack is a Linux notion.
+func Set(time.Duration) error { return nil }
+
+// WithOriginal runs start.
+func WithOriginal(start func() error) error { return start() }
