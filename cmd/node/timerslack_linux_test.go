@@ -3,12 +3,11 @@ package main
 import (
 	"errors"
 	"io/fs"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mpaxos/mpaxos/internal/timerslack"
 )
 
 // TestTimerSlack: a started node re-executes itself once so that every one
@@ -34,28 +33,12 @@ func TestTimerSlack(t *testing.T) {
 // threadSlacks returns the distinct timerslack_ns values of pid's threads.
 func threadSlacks(t *testing.T, pid int) []string {
 	t.Helper()
-	// /proc/TID/timerslack_ns is each thread's (the file is not under
-	// /proc/PID/task/TID).
-	tids, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "task"))
-	if err != nil || len(tids) == 0 {
-		t.Fatalf("no threads of %d: %v", pid, err)
+	got, err := timerslack.ThreadSlacks(pid)
+	if errors.Is(err, fs.ErrPermission) {
+		t.Skipf("the kernel does not let this test read thread slacks: %v", err)
 	}
-	seen := map[string]bool{}
-	var out []string
-	for _, tid := range tids {
-		p := filepath.Join("/proc", tid.Name(), "timerslack_ns")
-		b, err := os.ReadFile(p)
-		if errors.Is(err, fs.ErrPermission) {
-			t.Skipf("the kernel does not let this test read %s: %v", p, err)
-		}
-		if err != nil {
-			continue // the thread exited meanwhile
-		}
-		v := strings.TrimSpace(string(b))
-		if !seen[v] {
-			seen[v] = true
-			out = append(out, v)
-		}
+	if err != nil || len(got) == 0 {
+		t.Fatalf("thread slacks of %d: %v %v", pid, got, err)
 	}
-	return out
+	return got
 }

@@ -1,10 +1,15 @@
 package timerslack
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -75,4 +80,30 @@ func WithOriginal(start func() error) error {
 	}
 	defer unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(cur), 0, 0, 0)
 	return start()
+}
+
+// ThreadSlacks returns the distinct timer slacks, in nanoseconds as the
+// kernel prints them, of process pid's threads: what Set and WithOriginal
+// promise, for tests and for looking at a running node.
+// (/proc/TID/timerslack_ns is each thread's; it is not under
+// /proc/PID/task/TID.)
+func ThreadSlacks(pid int) ([]string, error) {
+	tids, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "task"))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, tid := range tids {
+		b, err := os.ReadFile(filepath.Join("/proc", tid.Name(), "timerslack_ns"))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // the thread exited meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		if v := strings.TrimSpace(string(b)); !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out, nil
 }

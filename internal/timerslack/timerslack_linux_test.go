@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -26,7 +25,7 @@ func TestMain(m *testing.M) {
 			fmt.Println("error:", err)
 			os.Exit(1)
 		}
-		slacks, err := threadSlacks(os.Getpid())
+		slacks, err := ThreadSlacks(os.Getpid())
 		if err != nil {
 			fmt.Println("error:", err)
 			os.Exit(1)
@@ -95,7 +94,7 @@ func TestWithOriginal(t *testing.T) {
 		child.Process.Kill()
 		child.Wait()
 	}()
-	got, err := threadSlacks(child.Process.Pid)
+	got, err := ThreadSlacks(child.Process.Pid)
 	if errors.Is(err, fs.ErrPermission) {
 		t.Skipf("the kernel does not let this test read thread slacks: %v", err)
 	}
@@ -105,28 +104,4 @@ func TestWithOriginal(t *testing.T) {
 	if now, _ := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0); now != int(raised) {
 		t.Fatalf("starting thread's slack %d afterwards, want %d back", now, raised)
 	}
-}
-
-// threadSlacks returns the distinct timerslack_ns values of pid's threads.
-// (/proc/TID/timerslack_ns is each thread's; it is not under
-// /proc/PID/task/TID.)
-func threadSlacks(pid int) ([]string, error) {
-	tids, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "task"))
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, tid := range tids {
-		b, err := os.ReadFile(filepath.Join("/proc", tid.Name(), "timerslack_ns"))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // the thread exited meanwhile
-		}
-		if err != nil {
-			return nil, err
-		}
-		if v := strings.TrimSpace(string(b)); !slices.Contains(out, v) {
-			out = append(out, v)
-		}
-	}
-	return out, nil
 }
