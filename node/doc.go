@@ -9,13 +9,14 @@
 //
 //   - loop: owns the engine, the state machine and everything the protocol
 //     decides. Nothing else touches the engine.
-//   - writer: on the leader, persists Readies in order; several queued
-//     Readies share one Pebble batch and one sync. Once they are durable it
-//     sends their AfterSync messages and hands them back to loop, which
-//     calls Advance. loop keeps stepping messages and proposing batches
-//     while a sync runs. A follower with at most one slot in flight (a
-//     lone client), which has nothing to do meanwhile that cannot wait,
-//     persists on loop itself: two hand-offs fewer per write.
+//   - writer: persists Readies in order; several queued Readies share one
+//     Pebble batch and one sync. Once they are durable it sends their
+//     AfterSync messages and hands them back to loop, which calls Advance.
+//     loop keeps stepping messages and proposing batches while a sync runs.
+//     The exception is a follower serving a lone client (a Ready of a
+//     command or two, no other slot in flight): it has nothing to do
+//     meanwhile that cannot wait, so it persists on loop itself, two
+//     hand-offs fewer per write.
 //   - the transport's reader and writer goroutines (peers and clients). A
 //     client connection's reader copies each command once, straight into
 //     the open batch (under inbox.mu), and wakes loop.

@@ -59,7 +59,7 @@ type Node struct {
 	results      []applied      // apply's reusable scratch
 	status       engine.Status  // publish's, reused every loop pass
 	inflight     int            // persist jobs handed to the writer, not yet back
-	loopJob      [1]*persistJob // persistOnLoop's reusable job
+	loopJob      persistJob     // persistOnLoop's reusable job
 	loopScratch  []engine.Entry // persistOnLoop's reusable entry slice
 	replyInline  bool           // reply writes inline (see handleReadies)
 	applied      engine.Slot    // last slot applied to sm
@@ -383,22 +383,23 @@ func (n *Node) propose() (time.Duration, bool) {
 }
 
 func (n *Node) handleReadies() {
-	lead := n.status.Role == engine.RoleLeader // from the end of the last pass
+	// A lone client's command is all there is to do in a Ready whose new
+	// entries carry a command or two while nothing else is in flight
+	// (n.status is from the end of the last pass): nothing to gather, and
+	// its latency is the hand-offs between goroutines, each a thread
+	// wake-up on an idle machine. Then peer frames go out on the sending
+	// goroutine (transport.Peers.SetInlineWrites) and a follower persists
+	// on loop itself (below). Otherwise both stay off: the peer writers'
+	// yield gathers many frames per writev, and the writer groups several
+	// Readies per sync while loop keeps stepping. (The leader's commit
+	// index reaches a follower with the next Accept, so one slot above it
+	// is a follower's quiet state.)
+	lead := n.status.Role == engine.RoleLeader
+	inFlight := n.status.LastSlot - min(n.status.Commit, n.status.LastSlot)
+	quiet := inFlight == 0 || !lead && inFlight == 1
 	for n.eng.HasReady() {
 		rd := n.eng.Ready()
-		// A lone client's command is all there is to do in a Ready whose
-		// new entries carry a command or two and nothing else is in
-		// flight: nothing to gather, and its latency is the hand-offs
-		// between goroutines, each a thread wake-up on an idle machine.
-		// Then peer frames go out on the sending goroutine
-		// (transport.Peers.SetInlineWrites) and a follower persists on
-		// loop itself (below). Otherwise both stay off: the peer writers'
-		// yield gathers many frames per writev, and the writer groups
-		// several Readies per sync while loop keeps stepping. (The
-		// leader's commit index reaches a follower with the next Accept,
-		// so one slot above it is a follower's quiet state.)
-		inFlight := n.status.LastSlot - min(n.status.Commit, n.status.LastSlot)
-		light := lightReady(rd.Entries) && (inFlight == 0 || !lead && inFlight == 1)
+		light := quiet && lightReady(rd.Entries)
 		n.peers.SetInlineWrites(light)
 		n.send(rd.Messages)
 		if rd.Snapshot != nil {

@@ -81,14 +81,11 @@ func (n *Node) writer() {
 // persistOnLoop writes one Ready on loop's goroutine (a follower's way; see
 // handleReadies), with loop's own scratch space.
 func (n *Node) persistOnLoop(rd engine.Ready) error {
-	if n.loopJob[0] == nil {
-		n.loopJob[0] = new(persistJob)
-	}
-	n.loopJob[0].ready = rd
 	n.stats.loopWrites.Add(1)
+	n.loopJob.ready = rd
 	var err error
-	n.loopScratch, err = n.persist(n.loopJob[:], n.loopScratch)
-	n.loopJob[0].ready = engine.Ready{} // pin no entries
+	n.loopScratch, err = n.persist([]*persistJob{&n.loopJob}, n.loopScratch)
+	n.loopJob.ready = engine.Ready{} // pin no entries
 	return err
 }
 

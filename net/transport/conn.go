@@ -166,6 +166,8 @@ func (c *Conn) start() {
 // is dropped. (With ConnConfig.BodyPool set, read that pool for
 // bytebufferpool's package functions.) Send returns false when the frame was dropped: the queue is
 // full, the connection is closed, or the body exceeds MaxFrameSize.
+// With inline writes on (Peers.SetInlineWrites) it may write the frame
+// itself, still without waiting for the socket (see SendInline).
 func (c *Conn) Send(typ byte, body *bytebufferpool.ByteBuffer) bool {
 	return c.send(typ, body, c.inline != nil && c.inline.Load())
 }
