@@ -36,7 +36,7 @@ type Status struct {
 	Commands uint64 `json:"commands"`
 	Syncs    uint64 `json:"syncs"`
 	// LoopWrites counts the store writes made on the event loop itself
-	// (a lightly loaded follower's); the rest went through the writer.
+	// (a follower's); the rest went through the writer.
 	LoopWrites uint64 `json:"loop_writes"`
 	Dups       uint64 `json:"dups"`
 	Null       bool   `json:"null"`
@@ -207,7 +207,7 @@ func (n *Node) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "# HELP mpaxos_batches_total Batches proposed as leader.\n# TYPE mpaxos_batches_total counter\nmpaxos_batches_total %d\n", s.Batches)
 	fmt.Fprintf(w, "# HELP mpaxos_commands_total Commands proposed as leader.\n# TYPE mpaxos_commands_total counter\nmpaxos_commands_total %d\n", s.Commands)
 	fmt.Fprintf(w, "# HELP mpaxos_syncs_total Store writes (one sync each when durable).\n# TYPE mpaxos_syncs_total counter\nmpaxos_syncs_total %d\n", s.Syncs)
-	fmt.Fprintf(w, "# HELP mpaxos_loop_writes_total Store writes a lightly loaded follower made on its event loop instead of the writer goroutine.\n# TYPE mpaxos_loop_writes_total counter\nmpaxos_loop_writes_total %d\n", s.LoopWrites)
+	fmt.Fprintf(w, "# HELP mpaxos_loop_writes_total Store writes a follower made on its event loop instead of the writer goroutine.\n# TYPE mpaxos_loop_writes_total counter\nmpaxos_loop_writes_total %d\n", s.LoopWrites)
 	fmt.Fprintf(w, "# HELP mpaxos_duplicate_commands_total Retried commands answered from the session table.\n# TYPE mpaxos_duplicate_commands_total counter\nmpaxos_duplicate_commands_total %d\n", s.Dups)
 	fmt.Fprintf(w, "# HELP mpaxos_dropped_messages_total Peer messages dropped at a full send queue.\n# TYPE mpaxos_dropped_messages_total counter\nmpaxos_dropped_messages_total %d\n", n.stats.dropped.Load())
 	fmt.Fprintf(w, "# HELP mpaxos_peer_lag_slots On the leader: slots a member's acknowledgements trail the last slot.\n# TYPE mpaxos_peer_lag_slots gauge\n")

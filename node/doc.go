@@ -13,10 +13,9 @@
 //     Pebble batch and one sync. Once they are durable it sends their
 //     AfterSync messages and hands them back to loop, which calls Advance.
 //     loop keeps stepping messages and proposing batches while a sync runs.
-//     The exception is a follower serving a lone client (a Ready of a
-//     command or two, no other slot in flight): it has nothing to do
-//     meanwhile that cannot wait, so it persists on loop itself, two
-//     hand-offs fewer per write.
+//     That is the leader's way. A follower has nothing to do meanwhile
+//     that cannot wait, so it persists on loop itself, two hand-offs fewer
+//     per write; what arrives during its sync goes into its next write.
 //   - the transport's reader and writer goroutines (peers and clients). A
 //     client connection's reader copies each command once, straight into
 //     the open batch (under inbox.mu), and wakes loop.

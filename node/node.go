@@ -388,12 +388,10 @@ func (n *Node) handleReadies() {
 	// (n.status is from the end of the last pass): nothing to gather, and
 	// its latency is the hand-offs between goroutines, each a thread
 	// wake-up on an idle machine. Then peer frames go out on the sending
-	// goroutine (transport.Peers.SetInlineWrites) and a follower persists
-	// on loop itself (below). Otherwise both stay off: the peer writers'
-	// yield gathers many frames per writev, and the writer groups several
-	// Readies per sync while loop keeps stepping. (The leader's commit
-	// index reaches a follower with the next Accept, so one slot above it
-	// is a follower's quiet state.)
+	// goroutine (transport.Peers.SetInlineWrites). Otherwise that stays
+	// off: the peer writers' yield gathers many frames per writev. (The
+	// leader's commit index reaches a follower with the next Accept, so
+	// one slot above it is a follower's quiet state.)
 	lead := n.status.Role == engine.RoleLeader
 	inFlight := n.status.LastSlot - min(n.status.Commit, n.status.LastSlot)
 	quiet := inFlight == 0 || !lead && inFlight == 1
@@ -417,14 +415,19 @@ func (n *Node) handleReadies() {
 			n.eng.Advance(rd)
 			continue
 		}
-		if light && !lead && n.inflight == 0 {
-			// A lightly loaded follower persists on loop itself, saving
-			// two goroutine hand-offs (to the writer and back) per write.
-			// It has nothing to do meanwhile that cannot wait for the
-			// sync: messages that arrive queue in peerIn, and the next
-			// pass's drain puts them all into one Ready. A leader must
-			// not wait here: it keeps proposing and counting votes while
-			// its own sync runs.
+		if !lead && n.inflight == 0 {
+			// A follower persists on loop itself, saving two goroutine
+			// hand-offs (to the writer and back) per write. It has
+			// nothing to do meanwhile that cannot wait for the sync:
+			// messages that arrive queue in peerIn, and the next pass's
+			// drain puts them all into one Ready, so under load its
+			// writes group as the writer's would (one per sync). Only
+			// applying waits for the sync, and on two cores shared by a
+			// cluster there is no idle core to apply on meanwhile. A
+			// leader must not wait here: it keeps proposing and counting
+			// votes while its own sync runs. (n.inflight is not 0 only
+			// just after a leader stepped down: its queued writes finish
+			// on the writer first, in order.)
 			if err := n.persistOnLoop(rd); err != nil {
 				n.fatal(err)
 				return

@@ -49,8 +49,7 @@ func TestWriteReadBack(t *testing.T) {
 	if _, ok, err := s.Get(ctx, []byte("k")); err != nil || ok {
 		t.Fatalf("after delete: found=%v err=%v", ok, err)
 	}
-	// One client, one command at a time: the followers are lightly loaded
-	// and persist on their event loops (node.handleReadies).
+	// The followers persist on their event loops (node.handleReadies).
 	for i := range 20 {
 		if err := s.Put(ctx, []byte("k"), fmt.Appendf(nil, "v%d", i)); err != nil {
 			t.Fatal(err)
