@@ -410,27 +410,24 @@ func (n *Node) handleReadies() {
 		n.apply(rd.Committed)
 		n.replyInline = false
 		persist := rd.SaveHardState || len(rd.Entries) > 0 || rd.Snapshot != nil
-		if !persist && n.inflight == 0 {
-			n.send(rd.AfterSync)
-			n.eng.Advance(rd)
-			continue
-		}
-		if !lead && n.inflight == 0 {
-			// A follower persists on loop itself, saving two goroutine
-			// hand-offs (to the writer and back) per write. It has
-			// nothing to do meanwhile that cannot wait for the sync:
-			// messages that arrive queue in peerIn, and the next pass's
-			// drain puts them all into one Ready, so under load its
-			// writes group as the writer's would (one per sync). Only
-			// applying waits for the sync, and on two cores shared by a
-			// cluster there is no idle core to apply on meanwhile. A
-			// leader must not wait here: it keeps proposing and counting
-			// votes while its own sync runs. (n.inflight is not 0 only
-			// just after a leader stepped down: its queued writes finish
-			// on the writer first, in order.)
-			if err := n.persistOnLoop(rd); err != nil {
-				n.fatal(err)
-				return
+		// Done on loop: a Ready with nothing to persist, and a follower's
+		// write. A follower persists on loop itself, saving two goroutine
+		// hand-offs (to the writer and back) per write. It has nothing to
+		// do meanwhile that cannot wait for the sync: messages that arrive
+		// queue in peerIn, and the next pass's drain puts them all into
+		// one Ready, so under load its writes group as the writer's would
+		// (one per sync). Only applying waits for the sync, and on two
+		// cores shared by a cluster there is no idle core to apply on
+		// meanwhile. A leader must not wait here: it keeps proposing and
+		// counting votes while its own sync runs. Either way, not while
+		// writes queued on the writer are unfinished (n.inflight, only
+		// just after a leader stepped down): Readies stay in order.
+		if n.inflight == 0 && (!persist || !lead) {
+			if persist {
+				if err := n.persistOnLoop(rd); err != nil {
+					n.fatal(err)
+					return
+				}
 			}
 			n.send(rd.AfterSync)
 			n.eng.Advance(rd)
