@@ -21,4 +21,10 @@ var (
 	// bugAckBeforeSync: Accepteds go out in Ready.Messages, before the
 	// acknowledged entries are durable.
 	bugAckBeforeSync bool
+	// bugPrePromiseIgnoresLeader: an acceptor says yes to a pre-prepare
+	// even though it heard from a live leader within the election timeout.
+	bugPrePromiseIgnoresLeader bool
+	// bugPrePrepareRaisesBallot: a node raises its promise to the ballot
+	// it asks about before a majority said yes.
+	bugPrePrepareRaisesBallot bool
 )

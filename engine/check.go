@@ -23,6 +23,13 @@ func (e *Engine) checkInvariants() {
 			panic(fmt.Sprintf("engine: node %d: committed slot %d is a hole", e.id, s))
 		}
 	}
+	if e.preBallot != 0 {
+		// Asking changes nothing: a pre-candidate is a follower that
+		// knows no leader and has promised below what it asks about.
+		if e.role != RoleFollower || e.leader != 0 || (e.preBallot <= e.promised && !bugPrePrepareRaisesBallot) {
+			panic(fmt.Sprintf("engine: node %d: asking for %v as %v of leader %d with promise %v", e.id, e.preBallot, e.role, e.leader, e.promised))
+		}
+	}
 	if e.role == RoleLeader {
 		if e.ballot != e.promised {
 			panic(fmt.Sprintf("engine: node %d: leader of %v has promised %v", e.id, e.ballot, e.promised))

@@ -20,8 +20,9 @@ package engine
 //	 | slot u64     | len u32   | data (len bytes)  |
 //	 +--------------+-----------+-------------------+
 //
-// flags bit 0 (flagSnapshot): a snapshot follows the entries. Other bits
-// must be zero. Nothing may follow the last field.
+// flags bit 0 (flagSnapshot): a snapshot follows the entries. Bit 1
+// (flagReject): Message.Reject, only on a MsgPrePromise. Other bits must be
+// zero. Nothing may follow the last field.
 
 import (
 	"encoding/binary"
@@ -33,6 +34,7 @@ const (
 	entryHeaderSize = 21
 	snapHeaderSize  = 12
 	flagSnapshot    = 1
+	flagReject      = 2
 )
 
 // Size returns the number of bytes MarshalAppend appends for m.
@@ -53,6 +55,9 @@ func (m *Message) MarshalAppend(dst []byte) []byte {
 	var flags byte
 	if m.Snapshot != nil {
 		flags |= flagSnapshot
+	}
+	if m.Reject {
+		flags |= flagReject
 	}
 	le := binary.LittleEndian
 	dst = append(dst, byte(m.Type), flags)
@@ -91,14 +96,18 @@ func (m *Message) Unmarshal(b []byte) error {
 	}
 	le := binary.LittleEndian
 	typ := MessageType(b[0])
-	if typ < MsgPrepare || typ > MsgSnapshot {
+	if typ < MsgPrepare || typ > maxMessageType {
 		return fmt.Errorf("%w: unknown type %d", ErrCorruptMessage, b[0])
 	}
 	flags := b[1]
-	if flags&^flagSnapshot != 0 {
+	if flags&^(flagSnapshot|flagReject) != 0 {
 		return fmt.Errorf("%w: unknown flags %#x", ErrCorruptMessage, flags)
 	}
+	if flags&flagReject != 0 && typ != MsgPrePromise {
+		return fmt.Errorf("%w: reject flag on message type %d", ErrCorruptMessage, typ)
+	}
 	m.Type = typ
+	m.Reject = flags&flagReject != 0
 	m.Group = GroupID(le.Uint32(b[2:]))
 	m.From = NodeID(le.Uint16(b[6:]))
 	m.Ballot = Ballot(le.Uint64(b[8:]))

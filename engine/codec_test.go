@@ -23,6 +23,9 @@ func sampleMessages() []Message {
 		{Type: MsgCommit, From: 5, Ballot: MakeBallot(1, 5), Slot: 1, Commit: 100},
 		{Type: MsgCatchup, From: 4, Ballot: MakeBallot(1, 5), Slot: 3},
 		{Type: MsgSnapshot, From: 5, Ballot: MakeBallot(1, 5), Slot: 1, Commit: 100, Snapshot: &Snapshot{Slot: 90}},
+		{Type: MsgPrePrepare, From: 3, Ballot: MakeBallot(12, 3), Slot: 101},
+		{Type: MsgPrePromise, From: 1, Ballot: MakeBallot(12, 3), Slot: 101, Commit: 100},
+		{Type: MsgPrePromise, From: 2, Ballot: MakeBallot(11, 5), Slot: 101, Commit: 99, Reject: true},
 	}
 }
 
@@ -56,7 +59,14 @@ func TestMessageUnmarshalRejects(t *testing.T) {
 		{"truncated snapshot", enc[:len(enc)-1]},
 		{"trailing byte", append(append([]byte{}, enc...), 0)},
 		{"unknown type", append([]byte{0}, enc[1:]...)},
-		{"type too high", append([]byte{byte(MsgSnapshot + 1)}, enc[1:]...)},
+		{"type too high", append([]byte{byte(maxMessageType + 1)}, enc[1:]...)},
+		{"reject flag on a promise", append([]byte{enc[0], enc[1] | flagReject}, enc[2:]...)},
+		{"reject flag on a pre-prepare", func() []byte {
+			m := Message{Type: MsgPrePrepare, Ballot: 1}
+			b := m.MarshalAppend(nil)
+			b[1] |= flagReject
+			return b
+		}()},
 		{"unknown flag", append([]byte{enc[0], 0x80}, enc[2:]...)},
 		{"huge entry count", func() []byte {
 			b := append([]byte{}, enc...)

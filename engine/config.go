@@ -38,6 +38,13 @@ type Config struct {
 	// single entry larger than this still goes out alone. Promises are not
 	// split. The default is 1 MiB; it must be at least 1.
 	MaxMsgBytes uint64
+	// PrePrepare makes a node whose election timeout passes first ask its
+	// peers whether they would promise a higher ballot (MsgPrePrepare),
+	// and run phase 1 only if a majority would: a node cut off from the
+	// others then raises no ballot, and does not force an election when it
+	// rejoins (see preprepare.go). It costs one round trip per election.
+	// The default is true.
+	PrePrepare bool
 	// Seed seeds the engine's private random source (election timeouts).
 	// Give every node a different seed. The default is 0.
 	Seed int64
@@ -53,6 +60,7 @@ func DefaultConfig() Config {
 		ElectionTicks:  10,
 		MaxInflight:    256,
 		MaxMsgBytes:    1 << 20,
+		PrePrepare:     true,
 	}
 }
 

@@ -10,8 +10,16 @@
 //
 // Ballots are round<<16|node, so a higher ballot always wins and no two
 // nodes share one. A node whose election timeout (random in
-// [ElectionTicks, 2*ElectionTicks)) passes without hearing a leader runs
-// phase 1: Prepare(b, first unchosen slot) to every peer. An acceptor with
+// [ElectionTicks, 2*ElectionTicks)) passes without hearing a leader first
+// asks every peer PrePrepare(b): would you promise b, a ballot above every
+// one it has seen? A peer says yes (PrePromise) only if it would promise b
+// and has not heard from a live leader within ElectionTicks (a leader that
+// hears a majority says no too); a no carries its promise, so the asker
+// learns how high it must bid. No one changes any state for this, not even
+// the asker: only with yes from a majority, its own included, does it take
+// a ballot above everything seen and run phase 1: Prepare(b, first
+// unchosen slot) to every peer. (With Config.PrePrepare off it runs phase
+// 1 at once; Campaign always does.) An acceptor with
 // promised < b promises (after its new promise is durable) and reports
 // every entry it accepted at or above that slot, plus its snapshot if it
 // compacted slots there; otherwise it answers Nack(promised). With a
@@ -37,9 +45,12 @@
 // other nodes' prepares (stickiness), so a node rejoining with a high
 // ballot does not depose a healthy leader; its Nacks instead make the
 // leader, which still hears a majority, re-run phase 1 with a higher
-// ballot. A leader that has not heard from a majority for ElectionTicks
-// steps down, so clients on a minority side are redirected and nothing
-// there commits.
+// ballot. Pre-prepare keeps that from happening at all: a node cut off
+// from a majority hears no yes, so it raises no ballot however long it is
+// away, and back it simply follows the leader's next heartbeat. It costs
+// an election one round trip. A leader that has not heard from a majority
+// for ElectionTicks steps down, so clients on a minority side are
+// redirected and nothing there commits.
 //
 // # The Ready contract
 //
@@ -50,7 +61,10 @@
 //  1. Send rd.Messages. They may go out at once, before anything of rd is
 //     durable: Prepares, the leader's Accepts and heartbeats (the leader
 //     counts its own vote only after step 4), Nacks, catch-up replies and
-//     snapshots (those carry chosen or durable state only).
+//     snapshots (those carry chosen or durable state only), PrePrepares
+//     and PrePromises (they need no persistence at all: neither the asker
+//     nor the answerer changes any state for them, durable or not, and a
+//     yes lost in a crash only delays an election).
 //  2. Apply rd.Committed to the state machine in slot order; they are
 //     chosen, so this may also happen before step 3. If rd.Snapshot is
 //     set, first restore the state machine from it: Committed then

@@ -45,6 +45,8 @@ type peer struct {
 	fastResent Slot
 	// Candidate state.
 	promised bool
+	// Pre-prepare state: this peer said yes to preBallot.
+	prePromised bool
 }
 
 // pendingReady is the engine's record of one Ready handed out and not yet
@@ -87,6 +89,11 @@ type Engine struct {
 	needAck      bool
 	leaderCommit Slot // highest commit index heard under promised
 	catchupWait  int  // ticks before another MsgCatchup may go out
+
+	// Pre-prepare (preprepare.go): the ballot we asked a majority to
+	// promise, 0 when not asking, and how many said yes (us included).
+	preBallot Ballot
+	preVotes  int
 
 	// Candidate.
 	prepareSlot Slot
@@ -206,12 +213,13 @@ func (e *Engine) Tick() {
 		}
 		e.electionElapsed++
 		if e.electionElapsed >= e.randomizedElection || (len(e.peers) == 0 && e.role == RoleFollower) {
-			e.campaign()
+			e.startElection()
 		}
 	}
 }
 
-// Campaign starts phase 1 now with a ballot higher than any seen.
+// Campaign starts phase 1 now with a ballot higher than any seen, without
+// a pre-prepare (an explicit hand-off or a test knows a leader is wanted).
 func (e *Engine) Campaign() { e.campaign() }
 
 // Propose appends data (a batch of commands, opaque to the engine) to the
@@ -254,7 +262,10 @@ func (e *Engine) Step(m Message) error {
 		return fmt.Errorf("%w: sender %d is not a peer of node %d", ErrBadMessage, m.From, e.id)
 	}
 	p.idle = 0
-	if m.Ballot > e.maxSeen {
+	// A pre-prepare and its answer change no state (preprepare.go): the
+	// ballot they name is only asked about. A refusal's ballot is learnt
+	// in handlePrePromise.
+	if m.Ballot > e.maxSeen && m.Type != MsgPrePrepare && m.Type != MsgPrePromise {
 		e.maxSeen = m.Ballot
 	}
 	switch m.Type {
@@ -270,6 +281,10 @@ func (e *Engine) Step(m Message) error {
 		e.handleAccepted(p, m)
 	case MsgCatchup:
 		e.handleCatchup(m)
+	case MsgPrePrepare:
+		e.handlePrePrepare(m)
+	case MsgPrePromise:
+		e.handlePrePromise(p, m)
 	default:
 		return fmt.Errorf("%w: unknown message type %d", ErrBadMessage, m.Type)
 	}
@@ -318,10 +333,21 @@ func (e *Engine) becomeFollower(b Ballot, leader NodeID) {
 	e.role = RoleFollower
 	e.leader = leader
 	e.ballot = 0
+	e.preBallot = 0
 	e.proposals = nil
 	e.bestSnap = nil
 	e.catchupWait = 0
 	e.resetElectionTimer()
+}
+
+// startElection is what an election timeout does: ask first (pre-prepare)
+// when Config.PrePrepare is on and there is anyone to ask, else run phase 1.
+func (e *Engine) startElection() {
+	if e.cfg.PrePrepare && len(e.peers) > 0 {
+		e.prePrepare()
+		return
+	}
+	e.campaign()
 }
 
 // campaign starts phase 1: a ballot higher than any seen, promised to
@@ -333,6 +359,7 @@ func (e *Engine) campaign() {
 	e.promised = e.ballot
 	e.role = RoleCandidate
 	e.leader = 0
+	e.preBallot = 0
 	e.prepareSlot = e.commit + 1
 	e.votes = 0
 	e.selfVoted = false

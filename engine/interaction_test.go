@@ -399,11 +399,14 @@ func (env *scriptEnv) deliver(kv map[string]string, drop, first bool) error {
 }
 
 func msgName(t MessageType) string {
-	return [...]string{"?", "Prepare", "Promise", "Nack", "Accept", "Accepted", "Commit", "Catchup", "Snapshot"}[t]
+	return [...]string{"?", "Prepare", "Promise", "Nack", "Accept", "Accepted", "Commit", "Catchup", "Snapshot", "PrePrepare", "PrePromise"}[t]
 }
 
 func fmtMsg(m Message) string {
 	s := fmt.Sprintf("%d->%d %s b=%v slot=%d commit=%d", m.From, m.To, msgName(m.Type), m.Ballot, m.Slot, m.Commit)
+	if m.Reject {
+		s += " reject"
+	}
 	if len(m.Entries) > 0 {
 		var parts []string
 		for _, en := range m.Entries {

@@ -47,6 +47,17 @@ const (
 	// needs slots it has compacted. Slot is the leader's base, Commit its
 	// commit index, Snapshot the snapshot.
 	MsgSnapshot
+	// MsgPrePrepare (pre-prepare, preprepare.go): "would you promise
+	// Ballot?", asked before phase 1. Ballot is the ballot the sender would
+	// prepare, Slot its first unchosen slot. The receiver changes no state.
+	MsgPrePrepare
+	// MsgPrePromise answers a MsgPrePrepare, changing no state at either
+	// end. A yes echoes the asked Ballot; a no has Reject set and carries
+	// the answerer's promised Ballot. Slot echoes the pre-prepare's, Commit
+	// is the answerer's commit index.
+	MsgPrePromise
+
+	maxMessageType = MsgPrePromise
 )
 
 // Message is one protocol message between two engines of the same group.
@@ -64,4 +75,7 @@ type Message struct {
 	Commit   Slot
 	Entries  []Entry
 	Snapshot *Snapshot
+	// Reject is set on a MsgPrePromise that says no; no other message
+	// has it.
+	Reject bool
 }

@@ -30,7 +30,8 @@ type Ready struct {
 	Snapshot *Snapshot
 
 	// Messages may be sent at once, before this Ready's state is durable
-	// (the leader's Accepts and Commits, Prepares, Nacks, catch-up replies).
+	// (the leader's Accepts and Commits, Prepares, Nacks, catch-up replies,
+	// PrePrepares and PrePromises).
 	Messages []Message
 
 	// AfterSync must be sent only after this Ready's HardState, Entries and

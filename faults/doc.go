@@ -47,9 +47,10 @@
 //
 // Parse reports every problem at once, one line each: an unknown kind, a bad
 // time or duration, a node id that is not a number, a percentage outside
-// 0..100, a node killed (paused) again while still down, a restart
-// (resume) with nothing to restart (resume), a heal with nothing open. The
-// Runner checks node ids against the cluster's members before it starts.
+// 0..100, a delay or jitter above MaxDelay (1 minute), a node killed
+// (paused) again while still down, a restart (resume) with nothing to
+// restart (resume), a heal with nothing open. The Runner checks node ids
+// against the cluster's members before it starts.
 //
 // Network faults act through each node's transport hook (NetSpec: the
 // peers its messages are dropped to, a delay, a loss rate). Faults that

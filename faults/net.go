@@ -6,6 +6,15 @@ import (
 	"time"
 )
 
+// MaxDelay bounds an injected delay and its jitter, in the schedule
+// (delay=D~J) and at the node's POST /faults alike. Every delayed frame
+// waits in the sender's memory, so a delay is bounded like any other
+// buffer; a minute is far beyond any round trip the protocol tolerates
+// (a fault run measures recovery in seconds), so nothing useful is above
+// it, and a typo such as 1000h is refused instead of silently wedging a
+// link for weeks.
+const MaxDelay = time.Minute
+
 // NetSpec is the fault setting of one node's transport hook (the node's
 // POST /faults): what happens to the messages it sends to its peers. A
 // symmetric partition is both sides blocking each other; a one-way fault is

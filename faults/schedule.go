@@ -339,6 +339,9 @@ func (e *Event) parseArg(arg string, has bool) error {
 		if e.Delay == 0 && e.Jitter == 0 {
 			return errors.New("delay=0: nothing to inject")
 		}
+		if e.Delay > MaxDelay || e.Jitter > MaxDelay {
+			return fmt.Errorf("delay=%s: delay and jitter are at most %v", arg, MaxDelay)
+		}
 	case Drop:
 		if err := need("PERCENT%"); err != nil {
 			return err

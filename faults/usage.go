@@ -21,7 +21,7 @@ Nodes are ids (1, 2, ...) or roles resolved when the event fires.
   split=majority@10s+5s     minority/majority split, the leader in the majority
   oneway=1>2@10s+5s         drop node 1's messages to node 2 (ids, leader or follower)
   delay=5ms@40s+10s         delay every message between nodes by 5ms
-  delay=5ms~2ms@40s+10s     ... plus 0-2ms of random jitter
+  delay=5ms~2ms@40s+10s     ... plus 0-2ms of random jitter (each at most 1m)
   drop=2%@50s+10s           drop 2% of the messages between nodes
   heal@60s                  lift every network fault given without +DURATION
 

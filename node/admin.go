@@ -2,12 +2,17 @@ package node
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/mpaxos/mpaxos/engine"
+	"github.com/mpaxos/mpaxos/faults"
 )
 
 // stats are counters loop and the writer publish for the admin endpoint.
@@ -92,6 +97,9 @@ func (n *Node) Status() Status {
 
 // FaultSpec is the body of POST /faults: the transport fault hook's
 // settings, replacing the previous ones. An empty spec heals everything.
+// SetFaults rejects, all problems at once, a spec naming a node that is not
+// a member or this node itself, a delay or jitter outside [0,
+// faults.MaxDelay], and a drop rate outside [0, 1].
 type FaultSpec struct {
 	// Isolate drops all traffic to and from these peers.
 	Isolate []uint16 `json:"isolate,omitempty"`
@@ -100,11 +108,78 @@ type FaultSpec struct {
 	DropTo []uint16 `json:"drop_to,omitempty"`
 	// DropFrom drops incoming traffic from these peers only.
 	DropFrom []uint16 `json:"drop_from,omitempty"`
-	// Delay and Jitter delay every outgoing frame (Go duration strings).
+	// Delay and Jitter delay every outgoing frame (Go duration strings,
+	// each at most faults.MaxDelay; "" or "0s" is none).
 	Delay  string `json:"delay,omitempty"`
 	Jitter string `json:"jitter,omitempty"`
 	// DropRate drops this fraction (0..1) of outgoing frames.
 	DropRate float64 `json:"drop_rate,omitempty"`
+}
+
+// ErrFaultSpec is wrapped by SetFaults' error for a spec it refuses; the
+// admin endpoint answers it with 400.
+var ErrFaultSpec = errors.New("node: bad fault spec")
+
+// faultSetting is a FaultSpec checked against the cluster, ready for the
+// transport hook.
+type faultSetting struct {
+	isolate, dropTo, dropFrom []uint64
+	delay, jitter             time.Duration
+	dropRate                  float64
+}
+
+// check validates s for node self of members, reporting every problem at
+// once wrapped in ErrFaultSpec. A peer id that is not a member would make
+// the hook block a link that does not exist (and hide a typo in the
+// caller's schedule); a delay beyond faults.MaxDelay holds frames, and
+// their buffers, for longer than any fault run lasts.
+func (s FaultSpec) check(self engine.NodeID, members []engine.NodeID) (faultSetting, error) {
+	var f faultSetting
+	var errs []error
+	peers := func(field string, v []uint16) []uint64 {
+		out := make([]uint64, 0, len(v))
+		for _, id := range v {
+			switch {
+			case engine.NodeID(id) == self:
+				errs = append(errs, fmt.Errorf("%s: node %d is this node", field, id))
+			case !slices.Contains(members, engine.NodeID(id)):
+				errs = append(errs, fmt.Errorf("%s: node %d is not a member (members: %v)", field, id, members))
+			default:
+				out = append(out, uint64(id))
+			}
+		}
+		return out
+	}
+	f.isolate = peers("isolate", s.Isolate)
+	f.dropTo = peers("drop_to", s.DropTo)
+	f.dropFrom = peers("drop_from", s.DropFrom)
+	dur := func(field, v string) time.Duration {
+		if v == "" {
+			return 0
+		}
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s %q: not a Go duration such as 5ms", field, v))
+		case d < 0:
+			errs = append(errs, fmt.Errorf("%s %q: negative", field, v))
+		case d > faults.MaxDelay:
+			errs = append(errs, fmt.Errorf("%s %q: above the maximum %v", field, v, faults.MaxDelay))
+		default:
+			return d
+		}
+		return 0
+	}
+	f.delay = dur("delay", s.Delay)
+	f.jitter = dur("jitter", s.Jitter)
+	if !(s.DropRate >= 0 && s.DropRate <= 1) { // NaN too
+		errs = append(errs, fmt.Errorf("drop rate %v outside 0..1", s.DropRate))
+	}
+	f.dropRate = s.DropRate
+	if len(errs) > 0 {
+		return faultSetting{}, fmt.Errorf("%w: %w", ErrFaultSpec, errors.Join(errs...))
+	}
+	return f, nil
 }
 
 func (n *Node) startAdmin() error {
@@ -144,49 +219,33 @@ func (n *Node) startAdmin() error {
 	return nil
 }
 
-// SetFaults replaces the transport's fault settings.
+// SetFaults replaces the transport's fault settings. A spec that does not
+// pass FaultSpec's checks changes nothing and returns an error wrapping
+// ErrFaultSpec.
 func (n *Node) SetFaults(spec FaultSpec) error {
 	if n.peers == nil {
 		return fmt.Errorf("node: no peer transport in null mode")
 	}
-	var delay, jitter time.Duration
-	var err error
-	if spec.Delay != "" {
-		if delay, err = time.ParseDuration(spec.Delay); err != nil {
-			return fmt.Errorf("node: fault delay: %w", err)
-		}
-	}
-	if spec.Jitter != "" {
-		if jitter, err = time.ParseDuration(spec.Jitter); err != nil {
-			return fmt.Errorf("node: fault jitter: %w", err)
-		}
-	}
-	if spec.DropRate < 0 || spec.DropRate > 1 {
-		return fmt.Errorf("node: drop rate %v outside 0..1", spec.DropRate)
+	fs, err := spec.check(n.cfg.ID, n.cfg.members())
+	if err != nil {
+		return err
 	}
 	f := n.peers.Faults()
 	f.Heal()
-	ids := func(v []uint16) []uint64 {
-		out := make([]uint64, len(v))
-		for i, id := range v {
-			out[i] = uint64(id)
-		}
-		return out
+	if len(fs.isolate) > 0 {
+		f.Partition(fs.isolate...)
 	}
-	if len(spec.Isolate) > 0 {
-		f.Partition(ids(spec.Isolate)...)
+	for _, id := range fs.dropTo {
+		f.OneWay(uint64(n.cfg.ID), id)
 	}
-	for _, id := range spec.DropTo {
-		f.OneWay(uint64(n.cfg.ID), uint64(id))
+	for _, id := range fs.dropFrom {
+		f.OneWay(id, uint64(n.cfg.ID))
 	}
-	for _, id := range spec.DropFrom {
-		f.OneWay(uint64(id), uint64(n.cfg.ID))
+	if fs.delay > 0 || fs.jitter > 0 {
+		f.Delay(fs.delay, fs.jitter)
 	}
-	if delay > 0 || jitter > 0 {
-		f.Delay(delay, jitter)
-	}
-	if spec.DropRate > 0 {
-		f.DropRate(spec.DropRate)
+	if fs.dropRate > 0 {
+		f.DropRate(fs.dropRate)
 	}
 	n.log.Info("faults set", "spec", spec)
 	return nil
