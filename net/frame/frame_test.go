@@ -327,3 +327,26 @@ func TestForeignDeadlineError(t *testing.T) {
 		}
 	}
 }
+
+// TestBigFrameGrowth reads frames much larger than the read buffer, each
+// larger than the last (so the pool never holds one big enough and the
+// frame's buffer grows as its body arrives), in whole reads and in halves.
+func TestBigFrameGrowth(t *testing.T) {
+	frames := []testFrame{{1, pattern(5000, 1)}, {2, pattern(100_000, 2)}, {3, pattern(10, 3)}, {4, pattern(700_000, 4)}}
+	in := stream(frames...)
+	for name, wrap := range map[string]func(io.Reader) io.Reader{
+		"plain": func(r io.Reader) io.Reader { return r },
+		"half":  iotest.HalfReader,
+	} {
+		rd := NewReader(wrap(bytes.NewReader(in)), 1024, 1<<20)
+		for i, f := range frames {
+			typ, body, err := rd.Next()
+			if err != nil || typ != f.typ || !bytes.Equal(body, f.body) {
+				t.Fatalf("%s: frame %d: type %d len %d err %v, want type %d len %d", name, i, typ, len(body), err, f.typ, len(f.body))
+			}
+		}
+		if _, _, err := rd.Next(); err != io.EOF {
+			t.Fatalf("%s: at end: %v, want io.EOF", name, err)
+		}
+	}
+}

@@ -203,7 +203,9 @@ func (r *Reader) growBuf() {
 func (r *Reader) nextBig(need int) (byte, []byte, error) {
 	size := need + len(r.buf)
 	big, _ := bigPool.Get().(*[]byte)
-	if big == nil || cap(*big) < size {
+	// A pooled buffer that holds the frame will do, read-ahead room or not:
+	// the one this loop grew last time may be just short of size.
+	if big == nil || cap(*big) < need {
 		if big != nil {
 			bigPool.Put(big)
 		}
