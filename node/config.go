@@ -9,6 +9,8 @@ import (
 
 	"github.com/mpaxos/mpaxos/batch"
 	"github.com/mpaxos/mpaxos/engine"
+	"github.com/mpaxos/mpaxos/kv"
+	"github.com/mpaxos/mpaxos/net/transport"
 )
 
 // Config is one server's configuration.
@@ -68,12 +70,32 @@ type Config struct {
 	// SessionTTL is how many slots a client session survives without use.
 	// The default is 1,000,000.
 	SessionTTL uint64
-	// MaxFrame is the largest frame accepted on any connection, in bytes.
-	// It must fit a snapshot of the state machine plus the log since the
-	// last snapshot: a new leader's Promises and a lagging follower's
+	// MaxFrame is the largest frame accepted on a peer connection, in
+	// bytes. It must fit a snapshot of the state machine plus the log since
+	// the last snapshot: a new leader's Promises and a lagging follower's
 	// catch-up carry them in one message. The default is 256 MiB (a limit,
-	// not an allocation: frames are read into buffers of their own size).
+	// not an allocation: a frame's buffer grows with the bytes received,
+	// and only after the peer's handshake).
 	MaxFrame int
+	// ClientMaxFrame is the largest frame accepted on the client port, in
+	// bytes; a client sending a longer one is disconnected before its body
+	// is read. Zero (the default) means the largest request whose command
+	// fits one batch, kv.RequestHeaderSize + Batch.MaxCommand() (1 MiB
+	// minus a few bytes with the default Batch.MaxBytes): the batcher
+	// refuses any longer command, so a larger limit would only let
+	// strangers make the node buffer bytes it must throw away. Otherwise
+	// it must lie in [64 KiB, MaxFrame].
+	ClientMaxFrame int
+	// ClientIdleTimeout closes a client connection on which no frame has
+	// arrived for this long; clients redial when they next have a request.
+	// The default is 5 minutes (transport.DefaultClientIdleTimeout); it
+	// must be positive.
+	ClientIdleTimeout time.Duration
+	// MaxClientConns bounds the open client connections; when it is
+	// reached a new connection closes the longest-idle one. The default is
+	// 4096. MaxClientConnsPerIP bounds those from one remote IP address (one
+	// more is refused); the default is 256. Both must be at least 1.
+	MaxClientConns, MaxClientConnsPerIP int
 	// Null answers client requests at once, without replicating or storing
 	// them: the ceiling the benchmark harness itself can reach.
 	Null bool
@@ -109,6 +131,10 @@ func DefaultConfig() Config {
 		MemTable:        256 << 20,
 		SessionTTL:      1_000_000,
 		MaxFrame:        256 << 20,
+
+		ClientIdleTimeout:   transport.DefaultClientIdleTimeout,
+		MaxClientConns:      4096,
+		MaxClientConnsPerIP: 256,
 	}
 }
 
@@ -167,7 +193,31 @@ func (c Config) Validate() error {
 	if c.MaxFrame < 1<<16 {
 		bad("max frame %d is below 64 KiB", c.MaxFrame)
 	}
+	if c.ClientMaxFrame != 0 && (c.ClientMaxFrame < 1<<16 || c.ClientMaxFrame > c.MaxFrame) {
+		bad("client max frame %d is outside [64 KiB, max frame %d]", c.ClientMaxFrame, c.MaxFrame)
+	}
+	if c.ClientIdleTimeout <= 0 {
+		bad("client idle timeout must be positive, got %v", c.ClientIdleTimeout)
+	}
+	if c.MaxClientConns < 1 || c.MaxClientConnsPerIP < 1 {
+		bad("client connection limits must be at least 1, got %d and %d per IP", c.MaxClientConns, c.MaxClientConnsPerIP)
+	}
 	return errors.Join(errs...)
+}
+
+// clientServer returns the settings of the client port's listener.
+func (c Config) clientServer() transport.ServerConfig {
+	s := transport.DefaultServerConfig()
+	s.Addr = c.ClientAddr
+	s.Conn.MaxFrameSize = c.ClientMaxFrame
+	if s.Conn.MaxFrameSize == 0 {
+		s.Conn.MaxFrameSize = kv.RequestHeaderSize + c.Batch.MaxCommand()
+	}
+	s.Conn.IdleTimeout = c.ClientIdleTimeout
+	s.MaxConns = c.MaxClientConns
+	s.MaxConnsPerIP = c.MaxClientConnsPerIP
+	s.Conn.Logger = c.Logger
+	return s
 }
 
 // members returns the peer ids in ascending order.

@@ -126,9 +126,7 @@ func Start(cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
-	scfg := transport.DefaultServerConfig()
-	scfg.Addr = cfg.ClientAddr
-	scfg.Conn.MaxFrameSize = cfg.MaxFrame
+	scfg := cfg.clientServer()
 	scfg.Conn.Logger = n.log
 	srv, err := transport.Listen(scfg, n.onClientFrame)
 	if err != nil {

@@ -8,8 +8,11 @@
 // memory is set aside for the body, so a corrupt or hostile length prefix costs
 // an error ([ErrFrameTooLarge]) and a closed connection, never an allocation.
 //
-// [Reader] decodes frames in place from one large read buffer: a body is a
-// slice of that buffer, valid until the next call to [Reader.Next]. Writing is
+// [Reader] decodes frames in place from one read buffer: a body is a slice of
+// that buffer, valid until the next call to [Reader.Next]. The buffer starts
+// small and grows with the bytes that arrive, never to a length a header
+// claims, so a connection that sends only a header claiming a huge frame
+// costs [InitialBufferSize] bytes. Writing is
 // left to the caller: [AppendHeader] builds the 5-byte header so that header
 // and body can go out as separate slices of one writev without being copied
 // together (see package transport).

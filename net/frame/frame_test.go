@@ -2,11 +2,15 @@ package frame
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
+	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 // stream encodes frames the way a transport writes them: header then body.
@@ -225,4 +229,124 @@ func itoa(n int) string {
 		b = append([]byte{byte('0' + n%10)}, b...)
 	}
 	return string(b)
+}
+
+// errStop ends a scripted stream without saying whether a frame was
+// complete, like a connection that stops sending and is then closed.
+var errStop = errors.New("stop")
+
+// scripted returns the bytes of in, then errStop.
+type scripted struct{ in []byte }
+
+func (s *scripted) Read(p []byte) (int, error) {
+	if len(s.in) == 0 {
+		return 0, errStop
+	}
+	n := copy(p, s.in)
+	s.in = s.in[n:]
+	return n, nil
+}
+
+// TestClaimedLengthNotAllocated: memory follows the bytes that arrived, not
+// the length a header claims. A header claiming 200 MiB followed by sent
+// bytes costs a small multiple of what was sent, whatever the read buffer's
+// configured size and the maximum frame.
+func TestClaimedLengthNotAllocated(t *testing.T) {
+	const claim = 200 << 20
+	const bufSize = 64 << 10
+	for _, sent := range []int{0, 100, 1 << 20} {
+		in := binary.BigEndian.AppendUint32(nil, claim)
+		in = append(in, 1)
+		in = append(in, make([]byte, sent)...)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		rd := NewReader(&scripted{in: in}, bufSize, 256<<20)
+		if _, _, err := rd.Next(); !errors.Is(err, errStop) {
+			t.Fatalf("sent %d: Next = %v, want the stream's error", sent, err)
+		}
+		runtime.ReadMemStats(&after)
+		// Doubling copies: at most twice the final buffer, which is at most
+		// twice what arrived; plus the initial buffer and error values.
+		bound := uint64(4*(HeaderSize+sent) + InitialBufferSize + 4<<10 + minBigStep)
+		if got := after.TotalAlloc - before.TotalAlloc; got > bound {
+			t.Fatalf("header claiming %d bytes, %d sent: %d bytes allocated, bound %d", claim, sent, got, bound)
+		}
+		runtime.KeepAlive(rd)
+	}
+}
+
+// TestBufferGrowsWithBytes: the read buffer starts small and grows only
+// when arriving bytes fill it, up to its configured size.
+func TestBufferGrowsWithBytes(t *testing.T) {
+	const bufSize = 64 << 10
+	one := stream(testFrame{1, pattern(100, 1)})
+	rd := NewReader(bytes.NewReader(one), bufSize, DefaultMaxFrame)
+	if _, _, err := rd.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if got := rd.BufferSize(); got != InitialBufferSize {
+		t.Fatalf("after one small frame the buffer is %d bytes, want %d", got, InitialBufferSize)
+	}
+	var frames []testFrame
+	for range 2000 {
+		frames = append(frames, testFrame{2, pattern(100, 2)})
+	}
+	rd = NewReader(bytes.NewReader(stream(frames...)), bufSize, DefaultMaxFrame)
+	for range frames {
+		if _, _, err := rd.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := rd.BufferSize(); got != bufSize {
+		t.Fatalf("after a 200 KB stream the buffer is %d bytes, want the full %d", got, bufSize)
+	}
+}
+
+// deadlineReader fails every read as a connection whose deadline, set by
+// someone other than the Reader, has passed.
+type deadlineReader struct{}
+
+func (deadlineReader) Read([]byte) (int, error)        { return 0, os.ErrDeadlineExceeded }
+func (deadlineReader) SetReadDeadline(time.Time) error { return nil }
+
+// TestForeignDeadlineError: a deadline the Reader did not set (a
+// handshake's) is not reported as the Reader's idle timeout, which it
+// never had ("no frame for 0s").
+func TestForeignDeadlineError(t *testing.T) {
+	for _, set := range []bool{false, true} {
+		rd := NewReader(deadlineReader{}, 64, 100)
+		if set {
+			rd.SetTimeouts(0, time.Second)
+		}
+		_, _, err := rd.Next()
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("Next = %v, want a deadline error", err)
+		}
+		if strings.Contains(err.Error(), "no frame for") {
+			t.Fatalf("Next = %q: blames an idle timeout the Reader does not have", err)
+		}
+	}
+}
+
+// TestBigFrameGrowth reads frames much larger than the read buffer, each
+// larger than the last (so the pool never holds one big enough and the
+// frame's buffer grows as its body arrives), in whole reads and in halves.
+func TestBigFrameGrowth(t *testing.T) {
+	frames := []testFrame{{1, pattern(5000, 1)}, {2, pattern(100_000, 2)}, {3, pattern(10, 3)}, {4, pattern(700_000, 4)}}
+	in := stream(frames...)
+	for name, wrap := range map[string]func(io.Reader) io.Reader{
+		"plain": func(r io.Reader) io.Reader { return r },
+		"half":  iotest.HalfReader,
+	} {
+		rd := NewReader(wrap(bytes.NewReader(in)), 1024, 1<<20)
+		for i, f := range frames {
+			typ, body, err := rd.Next()
+			if err != nil || typ != f.typ || !bytes.Equal(body, f.body) {
+				t.Fatalf("%s: frame %d: type %d len %d err %v, want type %d len %d", name, i, typ, len(body), err, f.typ, len(f.body))
+			}
+		}
+		if _, _, err := rd.Next(); err != io.EOF {
+			t.Fatalf("%s: at end: %v, want io.EOF", name, err)
+		}
+	}
 }

@@ -23,21 +23,26 @@ type ConnConfig struct {
 	// connection must agree. The default is frame.DefaultMaxFrame (4 MiB);
 	// it must lie in [1, frame.MaxLimit].
 	MaxFrameSize int
-	// ReadBufferSize is the size in bytes of the connection's read buffer,
-	// in which frames are decoded in place. Frames larger than it still work,
-	// through a pooled buffer (see frame.Reader). The default is 64 KiB; it
-	// must be at least 512.
+	// ReadBufferSize is the largest size in bytes of the connection's read
+	// buffer, in which frames are decoded in place. The buffer starts at
+	// frame.InitialBufferSize and grows towards this size only as bytes
+	// arrive, so an idle or silent connection costs the small size. Frames
+	// larger than it still work, through a pooled buffer (see
+	// frame.Reader). The default is 64 KiB; it must be at least 512.
 	ReadBufferSize int
 	// SendQueue bounds, in frames, how many frames may wait for the writer.
 	// When it is full, Send drops the frame and returns false instead of
 	// blocking. The writer may hold as many again while it writes them. The
 	// default is 1024; it must be at least 1.
 	SendQueue int
-	// IdleTimeout closes a connection on which no frame has started for this
-	// long. Zero (the default) disables it and leaves dead-peer detection to
-	// TCP keepalive and WriteTimeout. On peer connections each writer sends
-	// a keepalive frame after IdleTimeout/3 without other writes, so the
-	// timeout closes connections to peers that are gone, not to quiet ones.
+	// IdleTimeout closes a connection on which, with no frame in progress,
+	// nothing has arrived for this long (so: no complete frame for this
+	// long). Zero (the default here) disables it and leaves dead-peer
+	// detection to TCP keepalive and WriteTimeout; DefaultServerConfig sets
+	// DefaultClientIdleTimeout for client connections. On peer connections
+	// each writer sends a keepalive frame after IdleTimeout/3 without other
+	// writes, so the timeout closes connections to peers that are gone, not
+	// to quiet ones.
 	IdleTimeout time.Duration
 	// FrameTimeout closes a connection on which a frame, once started, has not
 	// arrived in full within this long, however the bytes trickle in (this is

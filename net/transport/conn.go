@@ -30,6 +30,10 @@ type Handler func(c *Conn, typ byte, body []byte)
 // header and a body per frame.
 const maxFramesPerWrite = 512
 
+// initialQueue is the capacity, in frames, a new connection's send queue
+// and writev scratch arrays start with; they grow as frames queue up.
+const initialQueue = 16
+
 // outFrame is one queued frame. body is owned by the connection from Send
 // until the writer returns it to the pool after writing (or dropping) it.
 // A raw outFrame is the unwritten tail of a frame that Send began writing
@@ -138,11 +142,14 @@ func newConn(nc net.Conn, rd *frame.Reader, cfg ConnConfig, h Handler) *Conn {
 		wake:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		exited:   make(chan struct{}),
-		batch:    make([]outFrame, 0, cfg.SendQueue),
-		hdrs:     make([]byte, 0, maxFramesPerWrite*frame.HeaderSize),
-		iov:      make([][]byte, 0, 2*maxFramesPerWrite),
+		// The queues and scratch arrays start small and grow to the
+		// connection's high-water mark, where they stay: a connection
+		// that never sends much (an idle or hostile client) costs little.
+		batch: make([]outFrame, 0, initialQueue),
+		hdrs:  make([]byte, 0, initialQueue*frame.HeaderSize),
+		iov:   make([][]byte, 0, 2*initialQueue),
 	}
-	c.mu.q = make([]outFrame, 0, cfg.SendQueue)
+	c.mu.q = make([]outFrame, 0, initialQueue)
 	if sc, ok := nc.(syscall.Conn); ok && inlineWrites {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
@@ -408,6 +415,7 @@ func (c *Conn) writeBatch() error {
 		}
 		clear(iov) // drop references to bodies that go back to the pool
 		c.nb = nil
+		c.hdrs, c.iov = hdrs[:0], iov[:0] // keep what append grew
 	}
 	for i := range c.batch {
 		release(c.pool, c.batch[i].body)

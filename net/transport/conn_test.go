@@ -345,21 +345,6 @@ func TestServerIdleTimeout(t *testing.T) {
 	awaitClosed(t, nc)
 }
 
-func TestServerMaxConns(t *testing.T) {
-	cfg := DefaultServerConfig()
-	cfg.MaxConns = 1
-	srv := echoServer(t, cfg)
-	roundTrip := echoClient(t, srv)
-	roundTrip("one")
-	nc, err := net.Dial("tcp", srv.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	awaitClosed(t, nc)
-	roundTrip("still one")
-}
-
 func TestConfigValidate(t *testing.T) {
 	if err := DefaultConnConfig().Validate(); err != nil {
 		t.Fatal(err)

@@ -53,6 +53,25 @@
 // with a logged reason that is also sent back to it. Faults, the run-time
 // fault hook, drops and delays peer frames for tests and the benchmark.
 //
+// # Hostile input
+//
+// Nothing a stranger sends sets aside memory it has not sent. A read buffer
+// starts at frame.InitialBufferSize and grows with the bytes that arrive,
+// never to the length a header claims; send queues and writev scratch
+// arrays likewise grow with the frames queued. A silent connection, or one
+// that sent only a header claiming a huge frame, costs a few KiB of heap
+// (TestServerHeaderOnlyHeapBound, TestPeersPendingHeapBound).
+//
+// Every pool of connections has a limit and a reserve. Client connections
+// (Server): at most MaxConnsPerIP from one address (one more is refused),
+// at most MaxConns in all, and when full, a new connection closes the
+// longest-idle one instead of being refused, so idle sockets cannot lock
+// clients out; a connection with no frame for IdleTimeout (by default
+// DefaultClientIdleTimeout) is closed. Peer connections before their
+// handshake: at most MaxPendingHandshakes (one more closes the oldest),
+// each for at most HandshakeTimeout, with a reader limited to the
+// handshake's size.
+//
 // # Socket options
 //
 // TCP_NODELAY is Go's default and stays on: coalescing happens in the writer,

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -39,6 +40,14 @@ type PeersConfig struct {
 	// HandshakeTimeout bounds the handshake on a new connection, both ways.
 	// The default is 5 s; it must be positive.
 	HandshakeTimeout time.Duration
+	// MaxPendingHandshakes bounds the accepted connections whose handshake
+	// is still in progress: strangers, until they prove a member's id. One
+	// more closes the oldest of them, so a flood of silent sockets holds at
+	// most this many, each with a small read buffer (frame.
+	// InitialBufferSize) and one goroutine, for at most HandshakeTimeout,
+	// while a member's handshake (one round trip) still gets through. The
+	// default is 64; it must be at least 1.
+	MaxPendingHandshakes int
 	// BackoffMin and BackoffMax bound the wait between dial attempts to a
 	// peer: it starts at BackoffMin after a failure, doubles up to BackoffMax,
 	// has up to 50% random jitter added, and resets after a successful
@@ -51,18 +60,20 @@ type PeersConfig struct {
 }
 
 // DefaultPeersConfig returns the default mesh settings (ClusterID, ID, Listen
-// and Peers still to set). Peer connections get a 1 MiB read buffer and a
+// and Peers still to set). Peer connections get a read buffer of up to 1 MiB
+// (grown with the bytes received, so only after the handshake) and a
 // 4096-frame send queue: they carry the batched hot path.
 func DefaultPeersConfig() PeersConfig {
 	cc := DefaultConnConfig()
 	cc.ReadBufferSize = 1 << 20
 	cc.SendQueue = 4096
 	return PeersConfig{
-		ConnConfig:       cc,
-		HandshakeTimeout: 5 * time.Second,
-		BackoffMin:       50 * time.Millisecond,
-		BackoffMax:       2 * time.Second,
-		Seed:             1,
+		ConnConfig:           cc,
+		HandshakeTimeout:     5 * time.Second,
+		MaxPendingHandshakes: 64,
+		BackoffMin:           50 * time.Millisecond,
+		BackoffMax:           2 * time.Second,
+		Seed:                 1,
 	}
 }
 
@@ -91,6 +102,9 @@ func (c PeersConfig) Validate() error {
 	}
 	if c.HandshakeTimeout <= 0 {
 		bad("HandshakeTimeout %v not positive", c.HandshakeTimeout)
+	}
+	if c.MaxPendingHandshakes < 1 {
+		bad("MaxPendingHandshakes %d below 1", c.MaxPendingHandshakes)
 	}
 	if c.BackoffMin <= 0 || c.BackoffMax < c.BackoffMin {
 		bad("backoff [%v, %v] not 0 < min <= max", c.BackoffMin, c.BackoffMax)
@@ -138,7 +152,11 @@ type Peers struct {
 
 	mu struct {
 		sync.Mutex
-		pending map[net.Conn]struct{} // accepted, handshake in progress
+		// pending holds the accepted connections whose handshake is in
+		// progress, each with its arrival number (the smallest is the
+		// oldest, closed first when MaxPendingHandshakes is reached).
+		pending  map[net.Conn]uint64
+		arrivals uint64
 	}
 }
 
@@ -183,7 +201,7 @@ func NewPeers(cfg PeersConfig, h PeerHandler) (*Peers, error) {
 		links: make(map[uint64]*link, len(cfg.Peers)),
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	p.mu.pending = make(map[net.Conn]struct{})
+	p.mu.pending = make(map[net.Conn]uint64)
 	for id, addr := range cfg.Peers {
 		l := &link{id: id, addr: addr, dials: cfg.ID < id}
 		l.mu.changed = make(chan struct{})
@@ -452,7 +470,7 @@ func (p *Peers) dial(l *link) (*Conn, error) {
 	if err == nil {
 		err = p.checkWelcome(l, typ, body)
 	} else {
-		err = fmt.Errorf("%w: read welcome: %w", ErrHandshake, err)
+		err = p.handshakeErr("welcome", err)
 	}
 	if err != nil {
 		_ = nc.Close()
@@ -499,11 +517,46 @@ func (p *Peers) acceptLoop() {
 			_ = nc.Close()
 			return
 		}
-		p.mu.pending[nc] = struct{}{}
+		oldest := p.oldestPendingLocked()
+		if len(p.mu.pending) < p.cfg.MaxPendingHandshakes {
+			oldest = nil
+		} else {
+			delete(p.mu.pending, oldest)
+		}
+		p.mu.arrivals++
+		p.mu.pending[nc] = p.mu.arrivals
 		p.wg.Add(1)
 		p.mu.Unlock()
+		if oldest != nil {
+			// Its handshake goroutine sees the close and exits.
+			_ = oldest.Close()
+			p.log.Warn("transport: too many pending peer handshakes; closing the oldest", "remote", oldest.RemoteAddr(), "max", p.cfg.MaxPendingHandshakes)
+		}
 		go p.accept(nc)
 	}
+}
+
+// oldestPendingLocked returns the pending connection that arrived first, or
+// nil. O(MaxPendingHandshakes), paid per accepted connection.
+func (p *Peers) oldestPendingLocked() net.Conn {
+	var oldest net.Conn
+	var first uint64
+	for nc, n := range p.mu.pending {
+		if oldest == nil || n < first {
+			oldest, first = nc, n
+		}
+	}
+	return oldest
+}
+
+// handshakeErr wraps the error of a handshake frame's read. A timeout is
+// the handshake's own deadline (set on the connection, not by the frame
+// reader), so the message names it and its length.
+func (p *Peers) handshakeErr(want string, err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%w: no %s within the handshake timeout of %v: %w", ErrHandshake, want, p.cfg.HandshakeTimeout, err)
+	}
+	return fmt.Errorf("%w: read %s: %w", ErrHandshake, want, err)
 }
 
 // accept runs the acceptor's half of the handshake on nc.
@@ -524,6 +577,17 @@ func (p *Peers) accept(nc net.Conn) {
 	var l *link
 	if err == nil {
 		l, err = p.checkHello(typ, body)
+	} else {
+		p.mu.Lock()
+		_, mine := p.mu.pending[nc]
+		p.mu.Unlock()
+		if !mine || p.closed.Load() {
+			// Closed by Close or to make room for a newer stranger
+			// (logged there).
+			_ = nc.Close()
+			return
+		}
+		err = p.handshakeErr("hello", err)
 	}
 	if err != nil {
 		p.log.Warn("transport: refusing peer connection", "remote", nc.RemoteAddr(), "err", err)

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/mpaxos/mpaxos/net/frame"
 )
@@ -18,17 +20,39 @@ type ServerConfig struct {
 	// Listener, if set, is used instead of listening on Addr (tests pass a
 	// listener on port 0). The Server closes it on Close.
 	Listener net.Listener
-	// Conn holds the settings of every accepted connection.
+	// Conn holds the settings of every accepted connection. Its IdleTimeout
+	// defaults to DefaultClientIdleTimeout here: a client connection on
+	// which no frame arrives for that long is closed (clients redial when
+	// they next have a request), so idle sockets cannot hold the
+	// connection slots for good.
 	Conn ConnConfig
-	// MaxConns bounds the number of open client connections; one more is
-	// closed as soon as it is accepted. The default is 4096; it must be at
-	// least 1.
+	// MaxConns bounds the number of open client connections. When it is
+	// reached, a new connection closes the longest-idle one (the one whose
+	// last bytes arrived longest ago) instead of being refused: a flood of
+	// idle sockets then cannot lock out a client that is about to send a
+	// request. The default is 4096; it must be at least 1.
 	MaxConns int
+	// MaxConnsPerIP bounds the open connections from one remote IP
+	// address; one more is closed as soon as it is accepted. It keeps one
+	// host from taking every slot (and, through eviction, every other
+	// host's idle connection). The default is 256; it must be at least 1.
+	MaxConnsPerIP int
 }
+
+// DefaultClientIdleTimeout is the default IdleTimeout of client connections:
+// long enough that a client pausing between bursts keeps its connection,
+// short enough that abandoned sockets free their slots.
+const DefaultClientIdleTimeout = 5 * time.Minute
+
+// ErrEvicted is the error of a client connection the Server closed to make
+// room for a new one (see ServerConfig.MaxConns).
+var ErrEvicted = errors.New("transport: connection evicted for a new one (server full)")
 
 // DefaultServerConfig returns the default server settings (Addr still to set).
 func DefaultServerConfig() ServerConfig {
-	return ServerConfig{Conn: DefaultConnConfig(), MaxConns: 4096}
+	cc := DefaultConnConfig()
+	cc.IdleTimeout = DefaultClientIdleTimeout
+	return ServerConfig{Conn: cc, MaxConns: 4096, MaxConnsPerIP: 256}
 }
 
 // Validate reports every problem with c at once.
@@ -39,6 +63,9 @@ func (c ServerConfig) Validate() error {
 	}
 	if c.MaxConns < 1 {
 		errs = append(errs, fmt.Errorf("%w: MaxConns %d below 1", ErrConfig, c.MaxConns))
+	}
+	if c.MaxConnsPerIP < 1 {
+		errs = append(errs, fmt.Errorf("%w: MaxConnsPerIP %d below 1", ErrConfig, c.MaxConnsPerIP))
 	}
 	errs = append(errs, c.Conn.Validate())
 	return errors.Join(errs...)
@@ -54,7 +81,8 @@ type Server struct {
 
 	mu struct {
 		sync.Mutex
-		conns  map[*Conn]struct{}
+		conns  map[*Conn]netip.Addr // every open connection and its remote IP
+		perIP  map[netip.Addr]int   // open connections per remote IP
 		closed bool
 	}
 	wg sync.WaitGroup // the accept goroutine and every connection's goroutines
@@ -76,7 +104,8 @@ func Listen(cfg ServerConfig, h Handler) (*Server, error) {
 		}
 	}
 	s := &Server{cfg: cfg, ln: ln, h: h, log: cfg.Conn.logger()}
-	s.mu.conns = make(map[*Conn]struct{})
+	s.mu.conns = make(map[*Conn]netip.Addr)
+	s.mu.perIP = make(map[netip.Addr]int)
 	s.wg.Add(1)
 	go s.acceptLoop()
 	return s, nil
@@ -125,32 +154,95 @@ func (s *Server) acceptLoop() {
 			}
 			return
 		}
-		setSockOpts(nc, s.cfg.Conn)
-		c := newConn(nc, frame.NewReader(nc, s.cfg.Conn.ReadBufferSize, s.cfg.Conn.MaxFrameSize), s.cfg.Conn, s.h)
-		c.onExit = s.forget
-		s.mu.Lock()
-		if s.mu.closed || len(s.mu.conns) >= s.cfg.MaxConns {
-			full := !s.mu.closed
-			s.mu.Unlock()
-			_ = nc.Close()
-			if full {
-				s.log.Warn("transport: refusing client connection: too many connections", "remote", nc.RemoteAddr(), "max", s.cfg.MaxConns)
-			}
-			continue
+		c, victim := s.admit(nc)
+		if victim != nil {
+			victim.closeWith(ErrEvicted)
 		}
-		s.mu.conns[c] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		c.start()
+		if c != nil {
+			c.start()
+		}
 	}
+}
+
+// admit registers a new connection, or closes nc if its IP is at its limit
+// or the server is closing. A full server makes room by taking out the
+// longest-idle connection, which the caller closes (victim). The Conn is
+// built only once admitted: a refused socket costs no buffers.
+func (s *Server) admit(nc net.Conn) (c, victim *Conn) {
+	ip := remoteIP(nc)
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		_ = nc.Close()
+		return nil, nil
+	}
+	if n := s.mu.perIP[ip]; n >= s.cfg.MaxConnsPerIP {
+		s.mu.Unlock()
+		_ = nc.Close()
+		s.log.Warn("transport: refusing client connection: too many from its address", "remote", nc.RemoteAddr(), "max_per_ip", s.cfg.MaxConnsPerIP)
+		return nil, nil
+	}
+	if len(s.mu.conns) >= s.cfg.MaxConns {
+		victim = s.longestIdleLocked()
+		s.dropLocked(victim)
+	}
+	setSockOpts(nc, s.cfg.Conn)
+	c = newConn(nc, frame.NewReader(nc, s.cfg.Conn.ReadBufferSize, s.cfg.Conn.MaxFrameSize), s.cfg.Conn, s.h)
+	c.onExit = s.forget
+	s.mu.conns[c] = ip
+	s.mu.perIP[ip]++
+	s.wg.Add(1)
+	s.mu.Unlock()
+	if victim != nil {
+		s.log.Info("transport: server full; closing the longest-idle client connection", "remote", victim.RemoteAddr(), "idle", victim.rd.IdleFor(), "max", s.cfg.MaxConns)
+	}
+	return c, victim
+}
+
+// longestIdleLocked returns the open connection whose last bytes arrived
+// longest ago. O(connections), paid only when the server is full.
+func (s *Server) longestIdleLocked() *Conn {
+	var victim *Conn
+	var most time.Duration
+	for c := range s.mu.conns {
+		if idle := c.rd.IdleFor(); victim == nil || idle > most {
+			victim, most = c, idle
+		}
+	}
+	return victim
+}
+
+// dropLocked removes c from the counts; a second call for c does nothing.
+func (s *Server) dropLocked(c *Conn) {
+	ip, ok := s.mu.conns[c]
+	if !ok {
+		return
+	}
+	delete(s.mu.conns, c)
+	if s.mu.perIP[ip]--; s.mu.perIP[ip] <= 0 {
+		delete(s.mu.perIP, ip)
+	}
+}
+
+// remoteIP is nc's remote IP address, IPv4 in its 4-byte form; the zero
+// Addr (one bucket for all) when nc's address is not an IP address.
+func remoteIP(nc net.Conn) netip.Addr {
+	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		return ta.AddrPort().Addr().Unmap()
+	}
+	ap, err := netip.ParseAddrPort(nc.RemoteAddr().String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
 }
 
 // forget runs when a connection's goroutines have exited.
 func (s *Server) forget(c *Conn) {
 	s.mu.Lock()
-	delete(s.mu.conns, c)
+	s.dropLocked(c)
 	s.mu.Unlock()
-	if err := c.Err(); !isClosedErr(err) {
+	if err := c.Err(); !isClosedErr(err) && !errors.Is(err, ErrEvicted) {
 		s.log.Info("transport: client connection closed", "remote", c.RemoteAddr(), "err", err)
 	}
 	s.wg.Done()
