@@ -25,6 +25,17 @@ var (
 	ErrCASFailed = errors.New("client: compare-and-swap failed")
 	// ErrClosed: the Client was closed.
 	ErrClosed = errors.New("client: closed")
+	// ErrStale: the cluster had already applied a later sequence number of
+	// this session, so the command was not executed. A Session numbers its
+	// commands itself, so this means someone else moved its sequence on.
+	ErrStale = errors.New("client: stale sequence number, not executed")
+	// ErrNotOwner: the session's id is held by another client (with another
+	// token), so the command was not executed. It happens only if this
+	// session expired on the cluster and its id was taken meanwhile.
+	ErrNotOwner = errors.New("client: session owned by another client, not executed")
+	// ErrUnexpected: a server answered with a status the operation cannot
+	// end with; the command's effect is unknown.
+	ErrUnexpected = errors.New("client: unexpected status")
 )
 
 // Config tunes a Client.
