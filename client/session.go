@@ -172,6 +172,7 @@ func (s *Session) Do(ctx context.Context, cmd kv.Command) (Result, error) {
 		out := bytebufferpool.Get()
 		out.B = kv.AppendRequest(out.B[:0], &req)
 		sl.want.Store(reqID)
+		heard := c.heard[i].Load()
 		// The only request in flight on this Client has nothing to wait
 		// for in the connection's queue: it is written by this goroutine,
 		// without waking the connection's writer. Under load requests
@@ -194,6 +195,9 @@ func (s *Session) Do(ctx context.Context, cmd kv.Command) (Result, error) {
 			// If the answer's reader claimed want first, its answer
 			// lands in done and a later wait drops it as stale.
 			sl.want.CompareAndSwap(reqID, 0)
+			if ctx.Err() == nil && c.heard[i].Load() == heard {
+				c.dropSilent(i, cn)
+			}
 			// No answer in time: this server may be dead or cut off.
 			c.leader.CompareAndSwap(int32(i), int32((i+1)%len(c.addrs)))
 			continue
