@@ -166,10 +166,13 @@ func (n *Node) apply(entries []engine.Entry) {
 				return err
 			}
 			res, dup := n.sm.Apply(uint64(e.Slot), cmd)
-			if dup {
+			switch {
+			case !dup:
+				if n.appliedLog != nil {
+					n.appliedLog.add(AppliedCommand{Slot: uint64(e.Slot), Client: cmd.ClientID, Seq: cmd.Seq})
+				}
+			case res.Status != kv.StatusNotOwner: // a refused forgery is no retry
 				n.stats.dups.Add(1)
-			} else if n.appliedLog != nil {
-				n.appliedLog.add(AppliedCommand{Slot: uint64(e.Slot), Client: cmd.ClientID, Seq: cmd.Seq})
 			}
 			results = append(results, applied{client: sessionKey{cmd.ClientID, cmd.Token}, seq: cmd.Seq, res: res})
 			return nil
