@@ -27,7 +27,8 @@ var (
 	ErrClosed = errors.New("client: closed")
 	// ErrStale: the cluster had already applied a later sequence number of
 	// this session, so the command was not executed. A Session numbers its
-	// commands itself, so this means someone else moved its sequence on.
+	// commands itself, so something else did: a copy of the session (its
+	// id and token) in use elsewhere, or a bug.
 	ErrStale = errors.New("client: stale sequence number, not executed")
 	// ErrNotOwner: the session's id is held by another client (with another
 	// token), so the command was not executed. It happens only if this
