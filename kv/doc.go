@@ -46,13 +46,17 @@
 // The Token protects a session while it lives. A session that expired
 // (MachineConfig.SessionTTL) is gone, Token and all, and the next command
 // with its ClientID starts a new one; if that was a forger, the old owner
-// gets StatusNotOwner from then on: loud, never a silent success.
+// gets StatusNotOwner from then on: loud, never a silent success. The
+// Token is as secret as the client port is private: until that port has
+// TLS, whoever can read the traffic can read the Tokens. Nothing the node
+// reports (logs, the applied log, metrics) shows them.
 //
 // How a node uses it: a request body from the client port is checked with
 // DecodeRequest and its command part, body[RequestHeaderSize:], goes to the
 // batcher as is. When a batch commits at slot s, each command in it is read
 // with DecodeCommand (zero-copy) and passed to Apply(s, cmd); the Result
-// answers the client that is waiting for (ClientID, Seq), if any. A command
+// answers the client that is waiting for (ClientID, Token, Seq), if
+// any. A command
 // that fails to decode inside a committed batch can only come from a buggy
 // or hostile leader; every replica sees the same bytes and so skips it
 // alike, which keeps them in agreement.
