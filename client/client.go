@@ -25,6 +25,18 @@ var (
 	ErrCASFailed = errors.New("client: compare-and-swap failed")
 	// ErrClosed: the Client was closed.
 	ErrClosed = errors.New("client: closed")
+	// ErrStale: the cluster had already applied a later sequence number of
+	// this session, so the command was not executed. A Session numbers its
+	// commands itself, so something else did: a copy of the session (its
+	// id and token) in use elsewhere, or a bug.
+	ErrStale = errors.New("client: stale sequence number, not executed")
+	// ErrNotOwner: the session's id is held by another client (with another
+	// token), so the command was not executed. It happens only if this
+	// session expired on the cluster and its id was taken meanwhile.
+	ErrNotOwner = errors.New("client: session owned by another client, not executed")
+	// ErrUnexpected: a server answered with a status the operation cannot
+	// end with; the command's effect is unknown.
+	ErrUnexpected = errors.New("client: unexpected status")
 )
 
 // Config tunes a Client.
@@ -32,7 +44,11 @@ type Config struct {
 	// Attempt is how long one try at one server may take before the
 	// command is retried (same seq) at the next. Overdue attempts are
 	// found by a sweep every Attempt/4 (at least 1ms), so an attempt ends
-	// between Attempt and 1.25×Attempt after it was sent. The default is 1s.
+	// between Attempt and 1.25×Attempt after it was sent. An attempt that
+	// expires without any frame having arrived from its server meanwhile
+	// also closes that connection (a new one is dialled on next use), so a
+	// connection stalled in the network costs at most one attempt after
+	// the path heals, not TCP's retransmission back-off. The default is 1s.
 	Attempt time.Duration
 	// Backoff is the pause before retrying after a redirect with no known
 	// leader (an election is under way). The default is 20ms.
@@ -63,9 +79,14 @@ type Client struct {
 	// slots are the sessions' mailboxes by index (see reqid.go); the
 	// slice is replaced, never changed in place, when it grows (under mu),
 	// so the connections' readers index it without a lock.
-	slots  atomic.Pointer[[]*slot]
-	nodes  []atomic.Uint32 // node id answering at each address; 0 unknown
-	leader atomic.Int32    // index into addrs of the believed leader
+	slots atomic.Pointer[[]*slot]
+	nodes []atomic.Uint32 // node id answering at each address; 0 unknown
+	// heard counts the frames received from each address, over all its
+	// connections: an attempt that expires with its address's count
+	// unchanged since it was sent heard nothing at all from that server
+	// (see dropSilent).
+	heard  []atomic.Uint64
+	leader atomic.Int32 // index into addrs of the believed leader
 	// outstanding counts the sessions' requests sent and not yet answered
 	// (or given up on); see Session.Do.
 	outstanding atomic.Int32
@@ -94,6 +115,7 @@ func Dial(addrs []string, cfg Config) (*Client, error) {
 	c := &Client{cfg: cfg, addrs: append([]string(nil), addrs...), stop: make(chan struct{})}
 	c.mu.conns = make([]*transport.Conn, len(addrs))
 	c.nodes = make([]atomic.Uint32, len(addrs))
+	c.heard = make([]atomic.Uint64, len(addrs))
 	c.slots.Store(new([]*slot))
 	c.leader.Store(int32(rand.IntN(len(addrs))))
 	var errs []error
@@ -172,6 +194,24 @@ func (c *Client) conn(i int) (*transport.Conn, error) {
 	return cn, nil
 }
 
+// dropSilent closes cn, the connection to address i, because an attempt
+// sent on it expired without a single frame arriving from that address
+// meanwhile. Such a connection may be stalled in the network (a black hole,
+// a middlebox that lost its state) while TCP backs off its retransmissions
+// for many seconds, even after the path heals; a server that is merely
+// slow would still be answering someone. A new connection is dialled on
+// next use, so the client recovers within an attempt of the heal instead
+// of TCP's back-off. It is taken out of conns before Close returns, so the
+// retry that follows cannot pick it up again.
+func (c *Client) dropSilent(i int, cn *transport.Conn) {
+	c.mu.Lock()
+	if c.mu.conns[i] == cn {
+		c.mu.conns[i] = nil
+	}
+	c.mu.Unlock()
+	cn.Close()
+}
+
 func (c *Client) onClosed(i int, cn *transport.Conn) {
 	c.mu.Lock()
 	if c.mu.conns[i] == cn {
@@ -185,6 +225,7 @@ func (c *Client) onClosed(i int, cn *transport.Conn) {
 // lock: the request id names the session's slot, and claiming the slot's
 // want (a compare-and-swap) decides whether the answer is still awaited.
 func (c *Client) onFrame(i int, typ byte, body []byte) {
+	c.heard[i].Add(1) // any frame shows the connection is alive
 	if typ != kv.FrameResponse {
 		return
 	}

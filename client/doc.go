@@ -4,6 +4,15 @@
 // and multiplexes many logical clients (sessions) over one connection per
 // server.
 //
+// Sessions are the caller's own: each has a random id and a secret random
+// token (crypto/rand) sent in every command, which the cluster's state
+// machine registers with the session's first command and checks on every
+// later one (kv's doc, "Session ownership"), on whichever node leads. So a
+// Session that reconnects, to the same node or after a failover, keeps its
+// session, while another client that learns the id cannot act in it. Every
+// answer that says a command did not execute is an error (ErrStale,
+// ErrNotOwner); none passes for success.
+//
 // A command costs no allocation and no lock of the client's own: its
 // request id names the session's slot (slot.go), so a connection's reader
 // hands the answer over with a compare-and-swap and a channel send; a

@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -14,25 +16,42 @@ import (
 	"github.com/mpaxos/mpaxos/kv"
 )
 
-// Session returns a new logical client with a random 64-bit id. A Session
-// runs one command at a time; use many Sessions for concurrency. A Session
-// needs no closing: its slot goes back to the Client once it is garbage.
+// Session returns a new logical client with a random 64-bit id and a
+// secret 64-bit token that makes the session its own (see doc.go). A
+// Session runs one command at a time; use many Sessions for concurrency. A
+// Session needs no closing: its slot goes back to the Client once it is
+// garbage.
 func (c *Client) Session() *Session {
 	id := rand.Uint64()
 	for id == 0 {
 		id = rand.Uint64()
 	}
-	s := &Session{c: c, id: id, sl: c.takeSlot()}
+	s := &Session{c: c, id: id, token: newToken(), sl: c.takeSlot()}
 	runtime.AddCleanup(s, c.releaseSlot, s.sl)
 	return s
 }
 
-// Session is one logical client: an id and the next sequence number.
+// newToken draws a session token from the operating system's secure
+// source: whoever can predict it can act in the session. math/rand/v2's
+// generator is not meant to resist prediction.
+func newToken() uint64 {
+	var b [8]byte
+	for {
+		crand.Read(b[:]) // never fails (Go 1.24: it crashes the program instead)
+		if t := binary.LittleEndian.Uint64(b[:]); t != 0 {
+			return t
+		}
+	}
+}
+
+// Session is one logical client: an id, its token and the next sequence
+// number.
 type Session struct {
-	c   *Client
-	id  uint64
-	seq uint64
-	sl  *slot // where this session's answers arrive; the session's alone
+	c     *Client
+	id    uint64
+	token uint64 // never leaves the process but in this session's commands
+	seq   uint64
+	sl    *slot // where this session's answers arrive; the session's alone
 
 	// Retries counts attempts beyond the first, over the session's life.
 	Retries atomic.Uint64
@@ -43,8 +62,11 @@ func (s *Session) ID() uint64 { return s.id }
 
 // Put sets key to value.
 func (s *Session) Put(ctx context.Context, key, value []byte) error {
-	_, err := s.Do(ctx, kv.Command{Op: kv.OpPut, Key: key, Value: value})
-	return err
+	r, err := s.Do(ctx, kv.Command{Op: kv.OpPut, Key: key, Value: value})
+	if err != nil {
+		return err
+	}
+	return expect(kv.OpPut, r.Status, kv.StatusOK)
 }
 
 // Get reads key linearizably (through the leader's log).
@@ -53,22 +75,51 @@ func (s *Session) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
+	if err := expect(kv.OpGet, r.Status, kv.StatusOK, kv.StatusNotFound); err != nil {
+		return nil, false, err
+	}
 	return r.Value, r.Status == kv.StatusOK, nil
 }
 
-// Delete removes key.
+// Delete removes key; deleting a missing key is not an error.
 func (s *Session) Delete(ctx context.Context, key []byte) error {
-	_, err := s.Do(ctx, kv.Command{Op: kv.OpDelete, Key: key})
-	return err
+	r, err := s.Do(ctx, kv.Command{Op: kv.OpDelete, Key: key})
+	if err != nil {
+		return err
+	}
+	return expect(kv.OpDelete, r.Status, kv.StatusOK, kv.StatusNotFound)
 }
 
-// CAS sets key to value if it currently holds expect; ErrCASFailed if not.
+// CAS sets key to value if it exists and holds expect; ErrCASFailed if it
+// holds another value or does not exist (nothing changed either way).
 func (s *Session) CAS(ctx context.Context, key, expect, value []byte) error {
 	r, err := s.Do(ctx, kv.Command{Op: kv.OpCAS, Key: key, Expect: expect, Value: value})
-	if err == nil && r.Status == kv.StatusCASFailed {
+	if err != nil {
+		return err
+	}
+	switch r.Status {
+	case kv.StatusOK:
+		return nil
+	case kv.StatusCASFailed, kv.StatusNotFound:
 		return ErrCASFailed
 	}
-	return err
+	return unexpected(kv.OpCAS, r.Status)
+}
+
+// expect returns nil if st is one of the statuses op may end with, an
+// ErrUnexpected error otherwise: a status the caller does not check must
+// never pass for success.
+func expect(op kv.Op, st kv.Status, ok ...kv.Status) error {
+	for _, o := range ok {
+		if st == o {
+			return nil
+		}
+	}
+	return unexpected(op, st)
+}
+
+func unexpected(op kv.Op, st kv.Status) error {
+	return fmt.Errorf("%w: %v answered %v", ErrUnexpected, op, st)
 }
 
 // Result is a command's outcome.
@@ -77,9 +128,13 @@ type Result struct {
 	Value  []byte
 }
 
-// Do runs one command (its ClientID and Seq are filled in) until a server
-// executes it or ctx ends. Every retry carries the same seq, so the command
-// executes at most once however often it is sent.
+// Do runs one command (its ClientID, Token and Seq are filled in) until a
+// server executes it or ctx ends. Every retry carries the same seq, so the
+// command executes at most once however often it is sent.
+//
+// A nil error means the command executed (Result.Status says how it came
+// out: ok, not-found, cas-failed). Answers that say it did not execute are
+// errors: ErrStale, ErrNotOwner, a malformed request.
 //
 // Per attempt it allocates nothing and takes no lock of its own: the
 // request id names the session's slot, an attempt's timeout is noticed by
@@ -88,7 +143,7 @@ type Result struct {
 // (see slot.watch). So the wait is a single channel receive.
 func (s *Session) Do(ctx context.Context, cmd kv.Command) (Result, error) {
 	s.seq++
-	cmd.ClientID, cmd.Seq = s.id, s.seq
+	cmd.ClientID, cmd.Token, cmd.Seq = s.id, s.token, s.seq
 	c := s.c
 	sl := s.sl
 	ctxDone := sl.watch(ctx)
@@ -117,6 +172,7 @@ func (s *Session) Do(ctx context.Context, cmd kv.Command) (Result, error) {
 		out := bytebufferpool.Get()
 		out.B = kv.AppendRequest(out.B[:0], &req)
 		sl.want.Store(reqID)
+		heard := c.heard[i].Load()
 		// The only request in flight on this Client has nothing to wait
 		// for in the connection's queue: it is written by this goroutine,
 		// without waking the connection's writer. Under load requests
@@ -139,6 +195,9 @@ func (s *Session) Do(ctx context.Context, cmd kv.Command) (Result, error) {
 			// If the answer's reader claimed want first, its answer
 			// lands in done and a later wait drops it as stale.
 			sl.want.CompareAndSwap(reqID, 0)
+			if ctx.Err() == nil && c.heard[i].Load() == heard {
+				c.dropSilent(i, cn)
+			}
 			// No answer in time: this server may be dead or cut off.
 			c.leader.CompareAndSwap(int32(i), int32((i+1)%len(c.addrs)))
 			continue
@@ -159,6 +218,12 @@ func (s *Session) Do(ctx context.Context, cmd kv.Command) (Result, error) {
 			}
 		case kv.StatusBadRequest:
 			return Result{Status: r.status}, fmt.Errorf("client: server rejected the request as malformed")
+		case kv.StatusStale:
+			// The session already applied a later seq, which this Session
+			// never sent: the command did not execute.
+			return Result{Status: r.status}, fmt.Errorf("%w: session %#x seq %d", ErrStale, s.id, cmd.Seq)
+		case kv.StatusNotOwner:
+			return Result{Status: r.status}, fmt.Errorf("%w: session %#x seq %d", ErrNotOwner, s.id, cmd.Seq)
 		default:
 			return Result{Status: r.status, Value: r.value}, nil
 		}

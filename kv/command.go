@@ -3,18 +3,21 @@ package kv
 // Command format: what one client command looks like inside a batch in the
 // replicated log (and inside a Request on the client port).
 //
-//	 0      1                   9
-//	 +------+-------------------+-------------+------------+-------+
-//	 |  op  |  ClientID u64 LE  | Seq uvarint | len(Key) uv|  Key  |  ...
-//	 +------+-------------------+-------------+------------+-------+
+//	 0      1                   9                   17
+//	 +------+-------------------+-------------------+-------------+------------+-------+
+//	 |  op  |  ClientID u64 LE  |  Token u64 LE     | Seq uvarint | len(Key) uv|  Key  | ...
+//	 +------+-------------------+-------------------+-------------+------------+-------+
 //
 //	 then, by op:
 //	   OpGet, OpDelete:  nothing
 //	   OpPut:            | len(Value) uv | Value |
 //	   OpCAS:            | len(Expect) uv | Expect | len(Value) uv | Value |
 //
-// ClientID is random (a varint would not shrink it); Seq counts up from 1, so
-// a uvarint keeps it at one or two bytes. Fields an op does not use are not
+// ClientID and Token are random (a varint would not shrink them); Seq counts
+// up from 1, so a uvarint keeps it at one or two bytes. The Token is what
+// makes a session the client's own (see doc.go, "Session ownership"): 8
+// bytes per command, the price of a secret nobody can guess in the time a
+// session lives. Fields an op does not use are not
 // encoded, and a command must end exactly where its op says: trailing bytes,
 // an unknown op, an overlong uvarint or a length running past the end are
 // ErrMalformed. DecodeCommand copies nothing: Key, Value and Expect alias the
@@ -61,6 +64,10 @@ type Command struct {
 	// ClientID names the client session; 0 means no session (the command is
 	// executed every time it is applied, without exactly-once protection).
 	ClientID uint64
+	// Token is the session's secret: the first command of a session
+	// registers it, and later commands naming ClientID with another Token
+	// are refused (StatusNotOwner). Ignored without a session.
+	Token uint64
 	// Seq is the client's sequence number, counting from 1. Seq 0 means no
 	// session, like ClientID 0.
 	Seq uint64
@@ -81,9 +88,13 @@ func malformed(what string, format string, args ...any) error {
 	return fmt.Errorf("%w %s: "+format, append([]any{ErrMalformed, what}, args...)...)
 }
 
+// commandFixed is the size of a command's fixed-width head: op, ClientID,
+// Token.
+const commandFixed = 1 + 8 + 8
+
 // CommandSize returns len(AppendCommand(nil, c)).
 func CommandSize(c *Command) int {
-	n := 1 + 8 + uvarintLen(c.Seq) + uvarintLen(uint64(len(c.Key))) + len(c.Key)
+	n := commandFixed + uvarintLen(c.Seq) + uvarintLen(uint64(len(c.Key))) + len(c.Key)
 	switch c.Op {
 	case OpPut:
 		n += uvarintLen(uint64(len(c.Value))) + len(c.Value)
@@ -99,6 +110,7 @@ func CommandSize(c *Command) int {
 func AppendCommand(dst []byte, c *Command) []byte {
 	dst = append(dst, byte(c.Op))
 	dst = binary.LittleEndian.AppendUint64(dst, c.ClientID)
+	dst = binary.LittleEndian.AppendUint64(dst, c.Token)
 	dst = binary.AppendUvarint(dst, c.Seq)
 	dst = appendBytes(dst, c.Key)
 	switch c.Op {
@@ -115,15 +127,16 @@ func AppendCommand(dst []byte, c *Command) []byte {
 // and Expect alias b, so b must stay unmodified while they are in use.
 func DecodeCommand(b []byte) (Command, error) {
 	var c Command
-	if len(b) < 9 {
-		return c, malformed("command", "%d bytes, shorter than op and client id", len(b))
+	if len(b) < commandFixed {
+		return c, malformed("command", "%d bytes, shorter than op, client id and token", len(b))
 	}
 	c.Op = Op(b[0])
 	if c.Op < OpPut || c.Op > OpCAS {
 		return Command{}, malformed("command", "unknown op %d", b[0])
 	}
 	c.ClientID = binary.LittleEndian.Uint64(b[1:9])
-	d := decoder{b: b[9:], what: "command"}
+	c.Token = binary.LittleEndian.Uint64(b[9:17])
+	d := decoder{b: b[commandFixed:], what: "command"}
 	c.Seq = d.uvarint("seq")
 	c.Key = d.bytes("key")
 	switch c.Op {

@@ -13,14 +13,14 @@ func TestCommandRoundTrip(t *testing.T) {
 		cmd  Command
 		size int // expected encoded size
 	}{
-		{"put", Command{ClientID: 7, Seq: 1, Op: OpPut, Key: []byte("k"), Value: []byte("v")}, 1 + 8 + 1 + 2 + 2},
-		{"put empty value", Command{ClientID: 7, Seq: 2, Op: OpPut, Key: []byte("k"), Value: nil}, 1 + 8 + 1 + 2 + 1},
-		{"put long", Command{ClientID: 1 << 63, Seq: 300, Op: OpPut, Key: []byte("key"), Value: long}, 1 + 8 + 2 + 4 + 2 + 200},
-		{"get", Command{ClientID: 9, Seq: 5, Op: OpGet, Key: []byte("abc")}, 1 + 8 + 1 + 4},
-		{"get empty key", Command{ClientID: 9, Seq: 6, Op: OpGet}, 1 + 8 + 1 + 1},
-		{"delete", Command{ClientID: 9, Seq: 1<<64 - 1, Op: OpDelete, Key: []byte("abc")}, 1 + 8 + 10 + 4},
-		{"cas", Command{ClientID: 3, Seq: 4, Op: OpCAS, Key: []byte("k"), Expect: []byte("old"), Value: []byte("new")}, 1 + 8 + 1 + 2 + 4 + 4},
-		{"sessionless", Command{Op: OpGet, Key: []byte("k")}, 1 + 8 + 1 + 2},
+		{"put", Command{ClientID: 7, Token: 1<<64 - 1, Seq: 1, Op: OpPut, Key: []byte("k"), Value: []byte("v")}, 1 + 8 + 8 + 1 + 2 + 2},
+		{"put empty value", Command{ClientID: 7, Seq: 2, Op: OpPut, Key: []byte("k"), Value: nil}, 1 + 8 + 8 + 1 + 2 + 1},
+		{"put long", Command{ClientID: 1 << 63, Seq: 300, Op: OpPut, Key: []byte("key"), Value: long}, 1 + 8 + 8 + 2 + 4 + 2 + 200},
+		{"get", Command{ClientID: 9, Seq: 5, Op: OpGet, Key: []byte("abc")}, 1 + 8 + 8 + 1 + 4},
+		{"get empty key", Command{ClientID: 9, Seq: 6, Op: OpGet}, 1 + 8 + 8 + 1 + 1},
+		{"delete", Command{ClientID: 9, Seq: 1<<64 - 1, Op: OpDelete, Key: []byte("abc")}, 1 + 8 + 8 + 10 + 4},
+		{"cas", Command{ClientID: 3, Seq: 4, Op: OpCAS, Key: []byte("k"), Expect: []byte("old"), Value: []byte("new")}, 1 + 8 + 8 + 1 + 2 + 4 + 4},
+		{"sessionless", Command{Op: OpGet, Key: []byte("k")}, 1 + 8 + 8 + 1 + 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,12 +56,12 @@ func TestCommandUnusedFieldsDropped(t *testing.T) {
 }
 
 func commandsEqual(a, b Command) bool {
-	return a.ClientID == b.ClientID && a.Seq == b.Seq && a.Op == b.Op &&
+	return a.ClientID == b.ClientID && a.Token == b.Token && a.Seq == b.Seq && a.Op == b.Op &&
 		bytes.Equal(a.Key, b.Key) && bytes.Equal(a.Value, b.Value) && bytes.Equal(a.Expect, b.Expect)
 }
 
 func TestDecodeCommandMalformed(t *testing.T) {
-	put := AppendCommand(nil, &Command{ClientID: 7, Seq: 1, Op: OpPut, Key: []byte("k"), Value: []byte("v")})
+	put := AppendCommand(nil, &Command{ClientID: 7, Token: 9, Seq: 1, Op: OpPut, Key: []byte("k"), Value: []byte("v")})
 	with := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), put...)) }
 	tests := []struct {
 		name string
@@ -69,18 +69,19 @@ func TestDecodeCommandMalformed(t *testing.T) {
 	}{
 		{"empty", nil},
 		{"short", put[:8]},
+		{"no token", put[:16]},
 		{"op zero", with(func(b []byte) []byte { b[0] = 0; return b })},
 		{"op unknown", with(func(b []byte) []byte { b[0] = 5; return b })},
-		{"no seq", put[:9]},
-		{"overlong seq", append(append(append([]byte(nil), put[:9]...), 0x81, 0x00), put[10:]...)},
-		{"no key length", put[:10]},
-		{"key past end", with(func(b []byte) []byte { b[10] = 9; return b })},
-		{"no value", put[:12]},
+		{"no seq", put[:17]},
+		{"overlong seq", append(append(append([]byte(nil), put[:17]...), 0x81, 0x00), put[18:]...)},
+		{"no key length", put[:18]},
+		{"key past end", with(func(b []byte) []byte { b[18] = 9; return b })},
+		{"no value", put[:20]},
 		{"value past end", put[:len(put)-1]},
 		{"trailing", append(append([]byte(nil), put...), 0)},
 		{"get with value", with(func(b []byte) []byte { b[0] = byte(OpGet); return b })},
 		{"cas missing value", with(func(b []byte) []byte { b[0] = byte(OpCAS); return b })},
-		{"huge length", append(append([]byte(nil), put[:10]...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01)},
+		{"huge length", append(append([]byte(nil), put[:18]...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -71,9 +71,10 @@ type Result struct {
 // deleted (a retried get must see what the original saw), so sessions hold
 // at most one stale value each.
 type session struct {
-	seq  uint64 // last sequence number applied
-	last uint64 // slot at which the session was last used
-	res  Result // reply to seq
+	token uint64 // the secret the session's first command registered
+	seq   uint64 // last sequence number applied
+	last  uint64 // slot at which the session was last used
+	res   Result // reply to seq
 }
 
 // Machine is the key-value state machine with client sessions. It is not
@@ -112,6 +113,12 @@ func (m *Machine) reset() {
 // Commands must be applied in log order: slot never decreases (one slot holds
 // a batch of many commands, all applied with the same slot).
 //
+// Ownership: if cmd names a live session whose registered Token differs
+// from cmd.Token, Result{Status: StatusNotOwner} is returned with dup true,
+// nothing executes and the session is left as it was (its TTL included), so
+// a client that knows another's ClientID can neither run commands in its
+// session, nor read its stored replies, nor move its Seq.
+//
 // Exactly once: if cmd's session already applied cmd.Seq, the stored Result
 // is returned with dup true and nothing executes; if it applied a later Seq,
 // Result{Status: StatusStale} is returned with dup true and nothing executes.
@@ -138,6 +145,8 @@ func (m *Machine) Apply(slot uint64, cmd Command) (res Result, dup bool) {
 	s := m.sessions[cmd.ClientID]
 	if s != nil && !m.expired(s, slot) {
 		switch {
+		case cmd.Token != s.token:
+			return Result{Status: StatusNotOwner}, true
 		case cmd.Seq == s.seq:
 			s.last = slot
 			return s.res, true
@@ -153,8 +162,9 @@ func (m *Machine) Apply(slot uint64, cmd Command) (res Result, dup bool) {
 		s = new(session)
 		m.sessions[cmd.ClientID] = s
 	}
-	// An expired session not swept yet is reused as if it were new.
-	*s = session{seq: cmd.Seq, last: slot, res: res}
+	// An expired session not swept yet is reused as if it were new: the
+	// command that (re)creates a session registers its Token.
+	*s = session{token: cmd.Token, seq: cmd.Seq, last: slot, res: res}
 	return res, false
 }
 

@@ -298,6 +298,13 @@ func randomLog(rng *rand.Rand, n int) (slots []uint64, cmds []Command) {
 		default:
 			cmd = cas(uint64(c), seqs[c], k, fmt.Sprintf("v%d", rng.IntN(5)), v)
 		}
+		// Each client has its token; now and then a forger sends one of
+		// theirs with another (refused while the session lives, and
+		// registered when it does not).
+		cmd.Token = uint64(c) + 1
+		if rng.IntN(10) == 0 {
+			cmd.Token = 1000 + uint64(rng.IntN(2))
+		}
 		slots, cmds = append(slots, slot), append(cmds, cmd)
 	}
 	return slots, cmds

@@ -11,9 +11,10 @@ package kv
 //	        +--------------+--------------------+----------------+
 //
 //	 entry:    | len(key) uv | key | len(value) uv | value |
-//	 session:  | ClientID u64 LE | seq uv | last slot uv | status u8 | len(value) uv | value |
+//	 session:  | ClientID u64 LE | token u64 LE | seq uv | last slot uv | status u8 | len(value) uv | value |
 //
-// ver is snapshotVersion (1). Entries are in strictly increasing key order
+// ver is snapshotVersion (2; version 1 had no session tokens and is refused,
+// as is the command format of its log, which had none either). Entries are in strictly increasing key order
 // and sessions in strictly increasing ClientID order, so equal machines give
 // byte-identical snapshots (and Restore refuses duplicates). The CRC-32C
 // (Castagnoli) covers every byte before it. Any inconsistency is
@@ -31,7 +32,7 @@ import (
 
 const (
 	snapshotMagic   = "MPKV"
-	snapshotVersion = 1
+	snapshotVersion = 2
 	snapshotHeader  = 4 + 1 + 8
 )
 
@@ -86,7 +87,7 @@ func (m *Machine) Freeze() *Frozen {
 	}
 	for id, s := range m.sessions {
 		f.sessions = append(f.sessions, frozenSession{id, *s})
-		f.size += 8 + 3*binary.MaxVarintLen64 + 1 + len(s.res.Value)
+		f.size += 16 + 3*binary.MaxVarintLen64 + 1 + len(s.res.Value)
 	}
 	return f
 }
@@ -113,6 +114,7 @@ func (f *Frozen) Encode() []byte {
 	for _, fs := range f.sessions {
 		s := fs.s
 		b = binary.LittleEndian.AppendUint64(b, fs.id)
+		b = binary.LittleEndian.AppendUint64(b, s.token)
 		b = binary.AppendUvarint(b, s.seq)
 		b = binary.AppendUvarint(b, s.last)
 		b = append(b, byte(s.res.Status))
@@ -145,7 +147,7 @@ func (m *Machine) Restore(b []byte) error {
 	applied := binary.LittleEndian.Uint64(body[5:])
 	d := decoder{b: body[snapshotHeader:], what: "snapshot"}
 
-	// Every entry takes at least 2 bytes and every session 12, so counts
+	// Every entry takes at least 2 bytes and every session 20, so counts
 	// larger than the input allows are refused before any allocation.
 	nKeys := d.uvarint("key count")
 	if d.err == nil && nKeys > uint64(len(d.b))/2 {
@@ -176,7 +178,7 @@ func (m *Machine) Restore(b []byte) error {
 	}
 
 	nSessions := d.uvarint("session count")
-	if d.err == nil && nSessions > uint64(len(d.b))/12 {
+	if d.err == nil && nSessions > uint64(len(d.b))/20 {
 		return corrupt("%d sessions in %d bytes", nSessions, len(d.b))
 	}
 	sessions := make(map[uint64]*session, nSessions)
@@ -184,6 +186,7 @@ func (m *Machine) Restore(b []byte) error {
 	for i := uint64(0); i < nSessions && d.err == nil; i++ {
 		id := d.u64("client id")
 		var s session
+		s.token = d.u64("token")
 		s.seq = d.uvarint("seq")
 		s.last = d.uvarint("last slot")
 		s.res.Status = Status(d.u8("status"))
@@ -247,6 +250,7 @@ func (m *Machine) Hash() uint64 {
 	}
 	for id, s := range m.sessions {
 		h := hashWord(hashSeed, id)
+		h = hashWord(h, s.token)
 		h = hashWord(h, s.seq)
 		h = hashWord(h, s.last)
 		h = hashWord(h, uint64(s.res.Status))

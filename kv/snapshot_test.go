@@ -108,14 +108,15 @@ func TestRestoreInconsistent(t *testing.T) {
 	}
 	tests := map[string][]byte{
 		"bad magic":          edit(func(b []byte) { b[0] = 'X' }),
-		"bad version":        edit(func(b []byte) { b[4] = 2 }),
+		"bad version":        edit(func(b []byte) { b[4] = 3 }),
+		"version 1":          edit(func(b []byte) { b[4] = 1 }),
 		"unsorted keys":      edit(func(b []byte) { b[keysAt+1] = 'b'; b[keysAt+5] = 'a' }),
 		"duplicate keys":     edit(func(b []byte) { b[keysAt+5] = 'a' }),
 		"huge key count":     edit(func(b []byte) { b[13] = 0x7f }),
 		"client id zero":     edit(func(b []byte) { clear(b[session : session+8]) }),
-		"seq zero":           edit(func(b []byte) { b[session+8] = 0 }),
-		"last after applied": edit(func(b []byte) { b[session+9] = 6 }),
-		"bad status":         edit(func(b []byte) { b[session+10] = 0 }),
+		"seq zero":           edit(func(b []byte) { b[session+16] = 0 }),
+		"last after applied": edit(func(b []byte) { b[session+17] = 6 }),
+		"bad status":         edit(func(b []byte) { b[session+18] = 0 }),
 		"trailing byte":      reseal(append(append([]byte(nil), snap[:len(snap)-4]...), 0, 0, 0, 0, 0)),
 	}
 	if snap[13] != 3 || snap[session-1] != 1 || binary.LittleEndian.Uint64(snap[session:]) != 7 {
@@ -144,7 +145,7 @@ func FuzzRestore(f *testing.F) {
 		r.Apply(slots[i], cmds[i])
 	}
 	f.Add(r.Snapshot()[:len(r.Snapshot())-4])
-	f.Add([]byte("MPKV\x01"))
+	f.Add([]byte("MPKV\x02"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		b := binary.LittleEndian.AppendUint32(append([]byte(nil), body...), crc32.Checksum(body, castagnoli))
 		m := newMachine(t, 100)

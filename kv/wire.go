@@ -70,6 +70,11 @@ const (
 	// StatusBadRequest: the request was malformed or invalid; retrying it
 	// will not help.
 	StatusBadRequest Status = 7
+	// StatusNotOwner: the command's ClientID names a live session that
+	// registered a different Token, so it belongs to another client. It was
+	// not executed and the session was not touched; retrying it will not
+	// help. (Status 8 is taken by another status.)
+	StatusNotOwner Status = 9
 )
 
 // String returns the status's name ("ok", "not-found", ...).
@@ -89,11 +94,15 @@ func (s Status) String() string {
 		return "retry"
 	case StatusBadRequest:
 		return "bad-request"
+	case StatusNotOwner:
+		return "not-owner"
 	}
 	return fmt.Sprintf("status(%d)", uint8(s))
 }
 
-func (s Status) valid() bool { return s >= StatusOK && s <= StatusBadRequest }
+func (s Status) valid() bool {
+	return s >= StatusOK && s <= StatusBadRequest || s == StatusNotOwner
+}
 
 // Request is the body of a FrameRequest.
 type Request struct {

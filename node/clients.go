@@ -26,9 +26,15 @@ type inbox struct {
 	// pending maps a client session to the request waiting for its reply.
 	// A session has one outstanding command at a time; a retry of the same
 	// seq (after a timeout) replaces the entry, so the reply goes to the
-	// connection that asked last.
-	pending map[uint64]waiter
+	// connection that asked last. The key holds the Token too: a forger
+	// naming someone's ClientID gets an entry of its own (and its
+	// StatusNotOwner there), so it cannot take the owner's reply away.
+	pending map[sessionKey]waiter
 }
+
+// sessionKey names a client session as the state machine knows it (see
+// kv's doc, "Session ownership").
+type sessionKey struct{ id, token uint64 }
 
 type waiter struct {
 	conn  *transport.Conn
@@ -48,7 +54,7 @@ func (in *inbox) init(cfg batch.Config) error {
 		return err
 	}
 	in.b = b
-	in.pending = make(map[uint64]waiter)
+	in.pending = make(map[sessionKey]waiter)
 	return nil
 }
 
@@ -90,7 +96,7 @@ func (n *Node) onClientFrame(c *transport.Conn, typ byte, body []byte) {
 		n.stages.oldest = time.Now()
 	}
 	if err == nil {
-		n.inbox.pending[req.Cmd.ClientID] = waiter{conn: c, reqID: req.ReqID, seq: req.Cmd.Seq}
+		n.inbox.pending[sessionKey{req.Cmd.ClientID, req.Cmd.Token}] = waiter{conn: c, reqID: req.ReqID, seq: req.Cmd.Seq}
 	}
 	n.inbox.mu.Unlock()
 	if errors.Is(err, batch.ErrTooLarge) {
@@ -160,12 +166,15 @@ func (n *Node) apply(entries []engine.Entry) {
 				return err
 			}
 			res, dup := n.sm.Apply(uint64(e.Slot), cmd)
-			if dup {
+			switch {
+			case !dup:
+				if n.appliedLog != nil {
+					n.appliedLog.add(AppliedCommand{Slot: uint64(e.Slot), Client: cmd.ClientID, Seq: cmd.Seq})
+				}
+			case res.Status != kv.StatusNotOwner: // a refused forgery is no retry
 				n.stats.dups.Add(1)
-			} else if n.appliedLog != nil {
-				n.appliedLog.add(AppliedCommand{Slot: uint64(e.Slot), Client: cmd.ClientID, Seq: cmd.Seq})
 			}
-			results = append(results, applied{client: cmd.ClientID, seq: cmd.Seq, res: res})
+			results = append(results, applied{client: sessionKey{cmd.ClientID, cmd.Token}, seq: cmd.Seq, res: res})
 			return nil
 		})
 		if err != nil {
@@ -198,9 +207,10 @@ func (n *Node) apply(entries []engine.Entry) {
 // applied is one executed command's result, kept by apply until it is
 // matched with its waiting client.
 type applied struct {
-	client, seq uint64
-	res         kv.Result
-	w           waiter
+	client sessionKey
+	seq    uint64
+	res    kv.Result
+	w      waiter
 }
 
 // failPending answers every waiting client (after losing leadership or on
