@@ -222,7 +222,7 @@ func TestLocalClusterInterruptedDuringFault(t *testing.T) {
 	e := &cancelOn{want: "killed node", cancel: cancel}
 	// The fake nodes do not record applied commands: -check=false.
 	code := realMain(ctx, []string{"bench", "-node-bin", bin, "-clients", "2", "-duration", "1h", "-warmup", "0", "-quiet",
-		"-faults", "kill=2@100ms,kill=3@1h", "-check=false", "-out", base}, &o, e)
+		"-faults", "kill=2@100ms,kill=3@59m", "-check=false", "-out", base}, &o, e)
 	if code != 130 {
 		t.Fatalf("exit %d: %s", code, e.buf.String())
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -77,6 +78,8 @@ func TestBadFlagsOneLine(t *testing.T) {
 		{[]string{"-cluster", "127.0.0.1:1", "-cluster-admin", "127.0.0.1:2", "-faults", "kill-leader@1s"}, "cannot kill or pause the nodes of a running -cluster"},
 		{[]string{"-faults", "drop=1%@1s", "-value-size", "8"}, "-check needs -value-size of at least 16"},
 		{[]string{"-faults", "kill=4@1s", "-nodes", "3", "-node-bin", "/nonexistent"}, "node 4"},
+		{[]string{"-faults", "kill-leader@20s", "-duration", "3s", "-node-bin", "/nonexistent"}, "kill-leader@20s fires at 20s, not before the end"},
+		{[]string{"-rate", "Inf", "-cluster", "127.0.0.1:1"}, "-rate must be a finite"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			code, out, errOut := bench(t, tc.args...)
@@ -268,5 +271,72 @@ func TestOpenLoopReport(t *testing.T) {
 	r, err := results.Load(base + ".json")
 	if err != nil || r.Mode != "open" || r.Ops != 300 {
 		t.Fatalf("%v: mode %q ops %d", err, r.Mode, r.Ops)
+	}
+}
+
+// blockedDir returns a -out name in a directory that does not exist and
+// cannot be created, even by root: under /proc.
+func blockedDir(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join("/proc", "mpaxos-bench-"+strings.ReplaceAll(t.Name(), "/", "-"))
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		os.Remove(dir)
+		t.Skip("/proc is writable here")
+	}
+	return filepath.Join(dir, "run")
+}
+
+// An -out that cannot be written is refused before anything is measured.
+func TestUnwritableOutRefusedFirst(t *testing.T) {
+	f := &fakeTarget{}
+	useFake(t, f)
+	code, out, errOut := bench(t, "-cluster", "127.0.0.1:1", "-clients", "2", "-ops", "100", "-warmup", "0", "-out", blockedDir(t))
+	if code != 1 || !strings.Contains(errOut, "cannot write to") || strings.Count(errOut, "\n") != 1 {
+		t.Fatalf("exit %d stderr %q", code, errOut)
+	}
+	if n := f.n.Load(); n != 0 || out != "" {
+		t.Fatalf("%d operations run, stdout %q: the run started", n, out)
+	}
+}
+
+// A run whose -out becomes unwritable while it runs still prints its
+// report, and its files are written to a temporary directory it names.
+func TestFinishedRunNotLost(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	f := &fakeTarget{onOp: func(n int64) {
+		if n == 50 { // the directory is replaced by a file mid-run
+			os.RemoveAll(dir)
+			os.WriteFile(dir, []byte("x"), 0o644)
+		}
+	}}
+	useFake(t, f)
+	t.Setenv("TMPDIR", t.TempDir())
+	code, out, errOut := bench(t, "-cluster", "127.0.0.1:1", "-clients", "2", "-ops", "300", "-warmup", "0", "-quiet",
+		"-out", filepath.Join(dir, "run"))
+	if code != 1 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "throughput") || !strings.Contains(out, "NOT written to") {
+		t.Fatalf("no report, or no word on the files:\n%s", out)
+	}
+	m := regexp.MustCompile(`written to (\S+)\.json`).FindStringSubmatch(out)
+	if m == nil || !strings.Contains(errOut, "written to") {
+		t.Fatalf("the rescued files are not named: stdout\n%s\nstderr %q", out, errOut)
+	}
+	r, err := results.Load(m[1] + ".json")
+	if err != nil || r.Ops != 300 {
+		t.Fatalf("rescued result: %v", err)
+	}
+}
+
+// compare prints its table even when the plot cannot be written.
+func TestComparePrintsTableWithoutPlot(t *testing.T) {
+	a, b := filepath.Join("testdata", "a.json"), filepath.Join("testdata", "b.json")
+	code, out, errOut := bench(t, "compare", a, b, "-out", blockedDir(t))
+	if code != 1 || !strings.Contains(errOut, "bench: ") {
+		t.Fatalf("exit %d stderr %q", code, errOut)
+	}
+	if !strings.Contains(out, "p99.99") || !strings.Contains(out, "plot: NOT written") {
+		t.Fatalf("table missing:\n%s", out)
 	}
 }
