@@ -108,11 +108,14 @@ func defaultName(cfg benchkit.Config) string {
 // ceiling, if not nil, is the null-mode run this one is reported against.
 func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, argv []string, ceiling *results.Result, stdout, stderr io.Writer) (*results.Result, error) {
 	base := results.Base(name)
+	// Refuse before spending minutes on a run whose results cannot be written.
 	for _, ext := range []string{".json", ".hgrm", ".svg"} {
-		// Refuse before spending minutes on a run whose results cannot be written.
 		if err := results.CheckOverwrite(base + ext); err != nil {
 			return nil, err
 		}
+	}
+	if err := results.CheckWritable(base); err != nil {
+		return nil, err
 	}
 	wd, _ := os.Getwd()
 	mod, err := cluster.FindModule(wd)
@@ -200,19 +203,16 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 	if ceiling != nil && ceiling.Throughput > 0 {
 		res.Ceiling = &results.Ceiling{Throughput: ceiling.Throughput, Fraction: res.Throughput / ceiling.Throughput}
 	}
-	files, err := benchkit.Files(base, res)
-	if err != nil {
-		return nil, err
-	}
-	if err := results.WriteFiles(files...); err != nil {
-		return nil, err
-	}
+	// The report comes first: whatever happens to the files, what was
+	// measured is on the screen.
 	benchkit.WriteReport(stdout, res)
-	fmt.Fprintf(stdout, "%-12s %s.json  %s.hgrm  %s.svg\n", "results", base, base, base)
 	if local != nil {
 		if err := local.CheckAlive(); err != nil {
 			fmt.Fprintf(stdout, "%-12s a node exited during the run: %v\n", "WARNING", err)
 		}
+	}
+	if err := writeResults(base, res, stdout); err != nil {
+		return res, err
 	}
 	if out.Interrupted {
 		return res, errInterrupted
@@ -221,4 +221,26 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 		return res, fmt.Errorf("%w: %s", errVerdict, strings.Join(verdict.Failures, "; "))
 	}
 	return res, nil
+}
+
+// writeResults writes the run's files and says where they went: at base,
+// or, when base cannot be written, in a temporary directory (and the run
+// fails, since its results are not where they were asked for).
+func writeResults(base string, res *results.Result, stdout io.Writer) error {
+	files, err := benchkit.Files(base, res)
+	if err != nil {
+		return err
+	}
+	rescued, err := results.WriteOrRescue(files...)
+	switch {
+	case err == nil:
+		fmt.Fprintf(stdout, "%-12s %s.json  %s.hgrm  %s.svg\n", "results", base, base, base)
+		return nil
+	case rescued != "":
+		b := filepath.Join(rescued, filepath.Base(base))
+		fmt.Fprintf(stdout, "%-12s NOT written to %s: written to %s.json  %s.hgrm  %s.svg instead\n", "results", base, b, b, b)
+		return fmt.Errorf("%w; the results were written to %s instead", err, rescued)
+	}
+	fmt.Fprintf(stdout, "%-12s NOT written: %v\n", "results", err)
+	return err
 }
