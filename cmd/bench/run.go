@@ -130,26 +130,25 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 		addrs  []string
 		leader func() (uint64, bool)
 		info   results.Cluster
-		local  *cluster.Cluster
-		stages benchkit.StagesFunc
+		// durability is what the nodes reported on /status, "" if
+		// they did not.
+		durability string
+		local      *cluster.Cluster
+		stages     benchkit.StagesFunc
 	)
 	if len(cfg.Cluster) > 0 {
 		addrs = cfg.Cluster
-		info = results.Cluster{Nodes: len(addrs), External: true, Addrs: addrs, DurabilitySource: "flag"}
+		info = results.Cluster{Nodes: len(addrs), External: true, Addrs: addrs, DurabilitySource: "flag",
+			SettingsNote: "not asked (no -cluster-admin)"}
 		if len(cfg.ClusterAdmin) > 0 {
 			mon := cluster.NewMonitor(cfg.ClusterAdmin)
 			mctx, cancel := context.WithCancel(ctx)
 			defer cancel()
-			for _, st := range mon.Poll(mctx) {
-				if st.Sync != nil {
-					cfg.Engine.Sync = *st.Sync
-					info.DurabilitySource = "nodes"
-					break
-				}
-			}
+			sts := mon.Poll(mctx)
 			go mon.Watch(mctx, 500*time.Millisecond)
 			leader = mon.Leader
 			stages = cluster.Stages(cfg.ClusterAdmin)
+			durability = reported(&info, sts, leader)
 		}
 	} else {
 		local, err = cluster.Start(ctx, cluster.Config{
@@ -168,6 +167,7 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 		addrs, leader = local.ClientAddrs(), local.Leader
 		stages = cluster.Stages(local.AdminAddrs())
 		info = results.Cluster{Nodes: cfg.Nodes, Addrs: addrs, DurabilitySource: "started"}
+		durability = reported(&info, local.Monitor.Poll(ctx), leader)
 	}
 	tgt, err := dialTarget(ctx, addrs, cfg.Conns)
 	if err != nil {
@@ -200,6 +200,9 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 		return nil, err
 	}
 	res.Faults, res.Verdict = faultRes, verdict
+	if durability != "" {
+		res.Durability = durability // what the nodes said, not what bench passed or assumed
+	}
 	if ceiling != nil && ceiling.Throughput > 0 {
 		res.Ceiling = &results.Ceiling{Throughput: ceiling.Throughput, Fraction: res.Throughput / ceiling.Throughput}
 	}
@@ -243,4 +246,19 @@ func writeResults(base string, res *results.Result, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%-12s NOT written: %v\n", "results", err)
 	return err
+}
+
+// reported records in info what the nodes said on /status before the run:
+// their effective settings, their durability (which then overrides what
+// bench passed or was told) and the leader.
+func reported(info *results.Cluster, sts []cluster.Status, leader func() (uint64, bool)) (durability string) {
+	set, durability, note := cluster.ReportedSettings(sts)
+	info.Settings, info.SettingsNote = set, note
+	if durability != "" {
+		info.DurabilitySource = "nodes"
+	}
+	if id, ok := leader(); ok {
+		info.Leader = id
+	}
+	return durability
 }
