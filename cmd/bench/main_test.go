@@ -74,6 +74,7 @@ func TestBadFlagsOneLine(t *testing.T) {
 		{[]string{"sweep", "-batch-size", "1,x"}, "not a non-negative integer"},
 		{[]string{"sweep", "-cluster", "127.0.0.1:1", "-batch-size", "1,8"}, "cannot be swept on a running -cluster"},
 		{[]string{"sweep"}, "nothing to sweep"},
+		{[]string{"sweep", "-clients", "1,1", "-cluster", "127.0.0.1:1"}, "-clients lists 1 twice"},
 		{[]string{"-faults", "kill-leader@1s,explode@2s,drop=200%@3s"}, `-faults: event 2 "explode@2s"`},
 		{[]string{"-cluster", "127.0.0.1:1", "-cluster-admin", "127.0.0.1:2", "-faults", "kill-leader@1s"}, "cannot kill or pause the nodes of a running -cluster"},
 		{[]string{"-faults", "drop=1%@1s", "-value-size", "8"}, "-check needs -value-size of at least 16"},
