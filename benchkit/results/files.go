@@ -183,10 +183,23 @@ func Load(path string) (*Result, error) {
 	if r.Format > Format {
 		return nil, fmt.Errorf("%w: %s has format %d, this bench reads up to %d", ErrNotResult, path, r.Format, Format)
 	}
-	if r.Histogram != "" {
-		if _, err := hist.Decode(r.Histogram); err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrNotResult, path, err)
+	// A file with the right kind but not the content (a stub, a
+	// truncated copy) would compare as zeros.
+	var missing []string
+	for _, f := range []struct {
+		name  string
+		empty bool
+	}{{"settings", len(r.Settings) == 0 || string(r.Settings) == "null"}, {"histogram", r.Histogram == ""},
+		{"mode", r.Mode == ""}, {"durability", r.Durability == ""}} {
+		if f.empty {
+			missing = append(missing, f.name)
 		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%w: %s is not a complete result (no %s)", ErrNotResult, path, strings.Join(missing, ", "))
+	}
+	if _, err := hist.Decode(r.Histogram); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrNotResult, path, err)
 	}
 	return &r, nil
 }

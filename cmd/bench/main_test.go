@@ -199,9 +199,20 @@ func TestRunWritesResults(t *testing.T) {
 func TestCompareFixtures(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join("testdata", "a.json"), filepath.Join("testdata", "b.json")
-	code, out, errOut := bench(t, "compare", a, b, "-out", filepath.Join(dir, "cmp"))
+	// a and b have different client counts: refused unless forced.
+	code, _, errOut := bench(t, "compare", a, b, "-out", filepath.Join(dir, "cmp"))
+	if code != 1 || !strings.Contains(errOut, "different client counts: testdata/a has 4, testdata/b has 16") {
+		t.Fatalf("exit %d stderr %q", code, errOut)
+	}
+	code, out, errOut := bench(t, "compare", "-force", a, b, "-out", filepath.Join(dir, "cmp"))
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, re := range []string{`clients\s+4\s+16`, `nodes\s+1 external\s+1 external`, `batch size\s+\?\s+\?`,
+		`pipeline\s+\?\s+\?`, `commit\s+795c3bd47e3c\s+795c3bd47e3c`} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("compare table lacks %s:\n%s", re, out)
+		}
 	}
 	ra, _ := results.Load(a)
 	rb, _ := results.Load(b)
@@ -224,6 +235,21 @@ func TestCompareFixtures(t *testing.T) {
 	}
 	if code, _, errOut = bench(t, "compare", a, filepath.Join("testdata", "not_result.json")); code != 1 || !strings.Contains(errOut, "not a bench result") {
 		t.Fatalf("foreign file: exit %d stderr %q", code, errOut)
+	}
+	stub := filepath.Join(dir, "stub.json")
+	os.WriteFile(stub, []byte(`{"kind":"mpaxos-bench-result","format":1}`), 0o644)
+	if code, out, errOut = bench(t, "compare", "-force", a, stub); code != 1 || !strings.Contains(errOut, "not a complete result") || out != "" {
+		t.Fatalf("stub: exit %d stderr %q stdout %q", code, errOut, out)
+	}
+	// Open loop against closed loop, and node counts, are refused too.
+	ra2, rb2 := *ra, *ra
+	rb2.Mode, rb2.Cluster.Nodes, rb2.Name = "open", 3, "other"
+	if err := benchkit.CheckComparable([]*results.Result{&ra2, &rb2}, false); err == nil ||
+		!strings.Contains(err.Error(), "open loop against closed loop") || !strings.Contains(err.Error(), "different node counts") {
+		t.Fatalf("open vs closed, 1 vs 3 nodes: %v", err)
+	}
+	if err := benchkit.CheckComparable([]*results.Result{&ra2, &rb2}, true); err != nil {
+		t.Fatalf("-force: %v", err)
 	}
 }
 
@@ -333,7 +359,7 @@ func TestFinishedRunNotLost(t *testing.T) {
 // compare prints its table even when the plot cannot be written.
 func TestComparePrintsTableWithoutPlot(t *testing.T) {
 	a, b := filepath.Join("testdata", "a.json"), filepath.Join("testdata", "b.json")
-	code, out, errOut := bench(t, "compare", a, b, "-out", blockedDir(t))
+	code, out, errOut := bench(t, "compare", "-force", a, b, "-out", blockedDir(t))
 	if code != 1 || !strings.Contains(errOut, "bench: ") {
 		t.Fatalf("exit %d stderr %q", code, errOut)
 	}
