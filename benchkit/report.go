@@ -54,6 +54,8 @@ func NewResult(cfg Config, o *Outcome, m Meta) (*results.Result, error) {
 		Errors:        o.Errors,
 		ErrorKinds:    o.ErrorKinds,
 		WarmupOps:     o.WarmupOps,
+		Abandoned:     o.Abandoned,
+		WarmupDropped: o.WarmupDropped,
 		Clamped:       o.Clamped,
 		Latency:       hist.Summarize(o.Hist),
 		Histogram:     enc,
@@ -191,6 +193,10 @@ func WriteReport(w io.Writer, r *results.Result) {
 	line("throughput", "%s ops/s  (%s ops in %.2f s)", commas(r.Throughput), commas(float64(r.Ops)), r.ElapsedSec)
 	if r.Mode == "open" && cfg.Rate > 0 && r.Throughput < 0.95*cfg.Rate {
 		line("", "the offered %s ops/s was NOT sustained: latency includes the backlog", commas(cfg.Rate))
+	}
+	if r.Abandoned > 0 || r.WarmupDropped > 0 {
+		line("backlog", "%s requests due before the end were never sent (abandoned at -duration); %s warm-up requests still due when measuring began were dropped",
+			commas(float64(r.Abandoned)), commas(float64(r.WarmupDropped)))
 	}
 	line("errors", "%s", errorBreakdown(r))
 	l := r.Latency

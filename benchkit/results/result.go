@@ -44,8 +44,14 @@ type Result struct {
 	Errors     int64            `json:"errors"`
 	ErrorKinds map[string]int64 `json:"error_kinds,omitempty"`
 	WarmupOps  int64            `json:"warmup_ops"`
-	Clamped    int64            `json:"clamped,omitempty"` // latencies above 1 h, recorded as 1 h
-	Latency    hist.Percentiles `json:"latency"`
+	// Abandoned (open loop): requests due before the end that were never
+	// sent, because the cluster fell behind the offered rate.
+	Abandoned int64 `json:"abandoned,omitempty"`
+	// WarmupDropped (open loop): warm-up requests still due when measuring
+	// began, dropped rather than charged to the measured part.
+	WarmupDropped int64            `json:"warmup_dropped,omitempty"`
+	Clamped       int64            `json:"clamped,omitempty"` // latencies above 1 h, recorded as 1 h
+	Latency       hist.Percentiles `json:"latency"`
 	// Histogram is the latency of every successful measured operation in
 	// HdrHistogram's V2 compressed base64 encoding, unit nanoseconds.
 	Histogram     string   `json:"histogram"`
