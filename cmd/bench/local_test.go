@@ -272,3 +272,24 @@ func TestLocalClusterInterruptedDuringFault(t *testing.T) {
 	}
 	assertNoNodeLeft(t, pids, tmp, 3)
 }
+
+// An -ops run can end before a fault is due (its length is not known up
+// front): the fault is in the results as not played, not left out.
+func TestLocalClusterFaultNotDue(t *testing.T) {
+	useFake(t, &fakeTarget{})
+	pids, tmp, bin := localEnv(t)
+	base := filepath.Join(t.TempDir(), "notdue")
+	code, out, errOut := bench(t, "-node-bin", bin, "-clients", "2", "-ops", "100", "-warmup", "0", "-quiet",
+		"-faults", "kill=2@59m", "-check=false", "-out", base)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	r, err := results.Load(base + ".json")
+	if err != nil || len(r.Faults) != 1 || !r.Faults[0].NotInjected || !strings.Contains(r.Faults[0].Error, "not played: the run ended") {
+		t.Fatalf("%v: faults %+v", err, r.Faults)
+	}
+	if !strings.Contains(out, "NOT INJECTED: not played") {
+		t.Fatalf("report:\n%s", out)
+	}
+	assertNoNodeLeft(t, pids, tmp, 3)
+}

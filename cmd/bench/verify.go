@@ -172,8 +172,17 @@ func (v *verifier) finish(ctx context.Context, out *benchkit.Outcome, tgt benchk
 		runEnd := out.Elapsed
 		series := v.rec.Series(v.origin, runEnd, benchkit.FaultStep(runEnd))
 		var err error
-		if fres, err = benchkit.FaultResults(v.runner.Records(), series, runEnd); err != nil {
+		recs := v.runner.Records()
+		if fres, err = benchkit.FaultResults(recs, series, runEnd); err != nil {
 			notes = append(notes, fmt.Sprintf("fault windows: %v", err))
+		}
+		for _, rec := range recs {
+			// An -ops run can end before an event is due (FaultResults
+			// leaves it out): say so rather than drop it in silence.
+			if !out.Interrupted && !rec.Fired && rec.Err == nil && rec.Event.Kind.IsFault() {
+				fres = append(fres, results.Fault{Spec: rec.Event.String(), StartSec: rec.Event.At.Seconds(), NotInjected: true,
+					Error: fmt.Sprintf("not played: the run ended at %.2fs, before it was due", runEnd.Seconds())})
+			}
 		}
 	}
 	if !v.cfg.Check || v.rec == nil {
