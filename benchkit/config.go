@@ -234,8 +234,15 @@ func (c Config) Validate() error {
 		bad("-rate must be a finite, non-negative number of ops/s, got %v", c.Rate)
 	}
 	e := c.Engine
-	if e.BatchSize < 0 || e.BatchBytes < 0 || e.BatchDelay < 0 || e.Pipeline < 0 {
-		bad("-batch-size, -batch-bytes, -batch-delay and -pipeline must not be negative")
+	for _, k := range []struct {
+		flag string
+		v    int64
+		s    string
+	}{{"-batch-size", int64(e.BatchSize), fmt.Sprint(e.BatchSize)}, {"-batch-bytes", int64(e.BatchBytes), fmt.Sprint(e.BatchBytes)},
+		{"-batch-delay", int64(e.BatchDelay), e.BatchDelay.String()}, {"-pipeline", int64(e.Pipeline), fmt.Sprint(e.Pipeline)}} {
+		if k.v < 0 {
+			bad("%s %s: must not be negative (0: the node's default)", k.flag, k.s)
+		}
 	}
 	if e.Null && len(c.Cluster) > 0 {
 		bad("-null and -ceiling need a cluster bench starts, not -cluster")

@@ -27,6 +27,8 @@ func TestConfigValidate(t *testing.T) {
 		{"read ratio", func(c *Config) { c.ReadRatio = 1.5 }, []string{"-read-ratio"}},
 		{"nodes", func(c *Config) { c.Nodes = 0 }, []string{"-nodes"}},
 		{"negative knobs", func(c *Config) { c.Engine.BatchDelay = -time.Millisecond }, []string{"-batch-delay"}},
+		{"every negative knob named with its value", func(c *Config) { c.Engine.BatchSize, c.Engine.Pipeline = -3, -1 },
+			[]string{"-batch-size -3: must not be negative", "-pipeline -1: must not be negative"}},
 		{"faults and check", func(c *Config) { c.Faults = "kill-leader@1s+1s,drop=2%@3s+1s"; c.Check = true }, nil},
 		{"network faults on a running cluster", func(c *Config) {
 			c.Cluster, c.ClusterAdmin, c.Faults = []string{"127.0.0.1:1"}, []string{"127.0.0.1:2"}, "partition-leader@1s+1s"
