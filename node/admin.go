@@ -86,7 +86,7 @@ func (n *Node) settings() adminapi.Settings {
 		BatchDelayNs: int64(b.MaxDelay),
 		Batching:     batching,
 		Pipeline:     n.cfg.Pipeline,
-		Groups:       1, // one engine per node until groups land (DESIGN.md section 7)
+		Groups:       1, // a node runs one engine, one Paxos group
 		ReadMode:     "log",
 	}
 }

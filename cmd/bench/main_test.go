@@ -367,3 +367,13 @@ func TestComparePrintsTableWithoutPlot(t *testing.T) {
 		t.Fatalf("table missing:\n%s", out)
 	}
 }
+
+// A sweep into an unwritable -out is refused before its first point.
+func TestSweepUnwritableOutRefusedFirst(t *testing.T) {
+	f := &fakeTarget{}
+	useFake(t, f)
+	code, _, errOut := bench(t, "sweep", "-cluster", "127.0.0.1:1", "-clients", "1,2", "-ops", "50", "-warmup", "0", "-quiet", "-out", blockedDir(t))
+	if code != 1 || !strings.Contains(errOut, "cannot write to") || f.n.Load() != 0 {
+		t.Fatalf("exit %d after %d ops: %q", code, f.n.Load(), errOut)
+	}
+}
