@@ -43,6 +43,10 @@ type Checks struct {
 	// bench did not start): keys start in an unknown state rather than
 	// absent (check.LinConfig.PriorState, check.LostConfig.PriorState).
 	PriorState bool
+	// InitialRead: the history holds every checked key's state from before
+	// the run (check.History.SetInitial), so the linearizability check
+	// starts from those instead of an unknown state.
+	InitialRead bool
 }
 
 // AppliedRecord is what the nodes recorded of the commands they executed.
@@ -157,7 +161,7 @@ func Verify(ctx context.Context, c Checks) *results.Verdict {
 	if c.LinTimeout > 0 {
 		cfg.Timeout = c.LinTimeout
 	}
-	cfg.VisualizePath, cfg.Spans, cfg.PriorState = c.VisualizePath, c.Spans, c.PriorState
+	cfg.VisualizePath, cfg.Spans, cfg.PriorState = c.VisualizePath, c.Spans, c.PriorState && !c.InitialRead
 	lin, err := check.CheckLinearizable(c.History.Ops(), cfg)
 	if err != nil {
 		note("linearizability: not checked: %v", err)

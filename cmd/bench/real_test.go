@@ -311,6 +311,9 @@ func TestRealRunningClusterTwice(t *testing.T) {
 		if v == nil || v.Linearizable == nil || !*v.Linearizable || v.CheckedKeys == 0 || len(v.Failures) > 0 {
 			t.Fatalf("run %d: verdict %+v", run, v)
 		}
+		if !strings.Contains(o.String(), "read the values of the 200 checked keys before the run") {
+			t.Fatalf("run %d: the keys' values before the run were not read", run)
+		}
 		if r.Durability != "nosync" || r.Cluster.DurabilitySource != "nodes" || !strings.Contains(o.String(), "durability nosync (as the nodes report it") {
 			t.Fatalf("run %d: durability %q from %q", run, r.Durability, r.Cluster.DurabilitySource)
 		}

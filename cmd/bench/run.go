@@ -187,6 +187,9 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 		return nil, err
 	}
 	v.install(&env)
+	if err := v.readInitial(ctx, tgt); err != nil {
+		return nil, err
+	}
 	out, err := benchkit.Run(ctx, cfg, env)
 	if err != nil {
 		v.stop(ctx)

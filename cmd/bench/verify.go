@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mpaxos/mpaxos/benchkit"
@@ -74,6 +76,11 @@ type verifier struct {
 	runner *faults.Runner
 	logger *slog.Logger
 
+	// initialRead: the checked keys' values were read before the run
+	// (readInitial); initialNote says so, or why not, for the verdict.
+	initialRead bool
+	initialNote string
+
 	origin  time.Time
 	cancel  context.CancelFunc
 	done    chan error // the Runner's result; nil until it started
@@ -115,6 +122,52 @@ func newVerifier(ctx context.Context, cfg benchkit.Config, local *cluster.Cluste
 		return nil, fmt.Errorf("-faults: %w", err)
 	}
 	return v, nil
+}
+
+// readInitial reads, before the run, what the checked keys hold on a
+// cluster bench did not start (earlier runs' writes), so the
+// linearizability check starts each key where it was. When the key space
+// is too large to walk, the check takes each key's earlier value as found
+// instead (check's PriorState), and the verdict says so.
+func (v *verifier) readInitial(ctx context.Context, tgt benchkit.Target) error {
+	if v.rec == nil || v.rec.History() == nil || v.local != nil {
+		return nil
+	}
+	keys, ok := benchkit.SampledKeys(v.cfg)
+	if !ok {
+		v.initialNote = fmt.Sprintf("the checked keys' values before the run were not read (more than %d -keys to walk): each key's earlier value is taken as found", benchkit.SampledKeysMax)
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, appliedTimeout)
+	defer cancel()
+	read := readBack(tgt, v.cfg.Timeout)
+	h := v.rec.History()
+	sem := make(chan struct{}, benchkit.ReadBackConcurrency)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for _, k := range keys {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			val, found, err := read(rctx, k)
+			if err != nil {
+				mu.Lock()
+				first = cmp.Or(first, err)
+				mu.Unlock()
+				return
+			}
+			h.SetInitial(k, val, found)
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return fmt.Errorf("reading the checked keys' values before the run: %w", first)
+	}
+	v.initialRead = true
+	v.initialNote = fmt.Sprintf("read the values of the %d checked keys before the run: a running cluster holds what earlier runs wrote", len(keys))
+	return nil
 }
 
 // install hooks the recording and the schedule into the run.
@@ -213,7 +266,8 @@ func (v *verifier) finish(ctx context.Context, out *benchkit.Outcome, tgt benchk
 		Sample:        v.cfg.Sample(),
 		// A cluster bench started is empty; a running one may hold what
 		// earlier runs wrote to the same keys.
-		PriorState: v.local == nil,
+		PriorState:  v.local == nil,
+		InitialRead: v.initialRead,
 	}
 	h0 := v.rec.History().Start()
 	for _, f := range fres {
@@ -259,6 +313,9 @@ func (v *verifier) finish(ctx context.Context, out *benchkit.Outcome, tgt benchk
 			defer cancel()
 			return nc.SettledHashes(sctx, v.admins)
 		}
+	}
+	if v.initialNote != "" {
+		notes = append(notes, v.initialNote)
 	}
 	if v.cfg.ReadRatio == 0 {
 		notes = append(notes, "the workload has no reads: the linearizability check sees only writes (-read-ratio 0.5 -keys 1000 makes it bite)")
