@@ -1,6 +1,7 @@
 package benchkit
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,23 +11,54 @@ import (
 	"github.com/mpaxos/mpaxos/benchkit/hist"
 	"github.com/mpaxos/mpaxos/benchkit/plot"
 	"github.com/mpaxos/mpaxos/benchkit/results"
+	"github.com/mpaxos/mpaxos/node/adminapi"
 )
 
-// ErrDurabilityDiffers: compare was given runs of different durability
-// modes (a synced and an unsynced run measure different things).
-var ErrDurabilityDiffers = errors.New("benchkit: runs have different durability modes (sync vs nosync); pass -force to compare anyway")
+// ErrNotComparable: compare was given runs that measured different
+// things: different durability modes (a synced and an unsynced run),
+// load models (open and closed loop), node counts or client counts.
+var ErrNotComparable = errors.New("benchkit: runs are not comparable; pass -force to compare anyway")
 
-// CheckComparable refuses runs whose durability differs unless force.
+// runShape is what two runs must share to compare unforced.
+type runShape struct {
+	durability, mode string
+	nodes, clients   int
+}
+
+func shapeOf(r *results.Result) runShape {
+	var cfg Config
+	_ = json.Unmarshal(r.Settings, &cfg)
+	return runShape{durability: r.Durability, mode: r.Mode, nodes: r.Cluster.Nodes, clients: cfg.Clients}
+}
+
+// CheckComparable refuses, unless force, runs that differ from the first
+// in durability, load model, node count or client count, naming every
+// difference.
 func CheckComparable(rs []*results.Result, force bool) error {
-	if force {
+	if force || len(rs) == 0 {
 		return nil
 	}
+	var diffs []string
+	a := shapeOf(rs[0])
 	for _, r := range rs[1:] {
-		if r.Durability != rs[0].Durability {
-			return fmt.Errorf("%w: %s is %s, %s is %s", ErrDurabilityDiffers, rs[0].Name, rs[0].Durability, r.Name, r.Durability)
+		b := shapeOf(r)
+		if a.durability != b.durability {
+			diffs = append(diffs, fmt.Sprintf("different durability modes: %s is %s, %s is %s", rs[0].Name, a.durability, r.Name, b.durability))
+		}
+		if a.mode != b.mode {
+			diffs = append(diffs, fmt.Sprintf("open loop against closed loop: %s is %s, %s is %s", rs[0].Name, a.mode, r.Name, b.mode))
+		}
+		if a.nodes != b.nodes {
+			diffs = append(diffs, fmt.Sprintf("different node counts: %s has %d, %s has %d", rs[0].Name, a.nodes, r.Name, b.nodes))
+		}
+		if a.clients != b.clients {
+			diffs = append(diffs, fmt.Sprintf("different client counts: %s has %d, %s has %d", rs[0].Name, a.clients, r.Name, b.clients))
 		}
 	}
-	return nil
+	if len(diffs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrNotComparable, strings.Join(diffs, "; "))
 }
 
 // WriteCompare prints the runs side by side; every column after the first
@@ -66,9 +98,35 @@ func WriteCompare(w io.Writer, rs []*results.Result, names []string) {
 	str("mode", func(r *results.Result) string { return r.Mode })
 	str("nodes", func(r *results.Result) string {
 		if r.Cluster.External {
-			return "external"
+			return fmt.Sprintf("%d external", r.Cluster.Nodes)
 		}
 		return fmt.Sprint(r.Cluster.Nodes)
+	})
+	str("clients", func(r *results.Result) string { return fmt.Sprint(shapeOf(r).clients) })
+	// The nodes' reported values when known, else what bench passed
+	// ("?" for the node's default, unknown to this result).
+	knob := func(reported func(*adminapi.Settings) int, passed func(Engine) int) func(*results.Result) string {
+		return func(r *results.Result) string {
+			if s := r.Cluster.Settings; s != nil {
+				return fmt.Sprint(reported(s))
+			}
+			var cfg Config
+			_ = json.Unmarshal(r.Settings, &cfg)
+			if v := passed(cfg.Engine); v > 0 {
+				return fmt.Sprint(v)
+			}
+			return "?"
+		}
+	}
+	str("batch size", knob(func(s *adminapi.Settings) int { return s.BatchSize }, func(e Engine) int { return e.BatchSize }))
+	str("pipeline", knob(func(s *adminapi.Settings) int { return s.Pipeline }, func(e Engine) int { return e.Pipeline }))
+	str("commit", func(r *results.Result) string {
+		if c := r.Machine.GitCommit; len(c) > 12 {
+			return c[:12]
+		} else if c != "" {
+			return c
+		}
+		return "?"
 	})
 	ns := func(v float64) string { return FormatNs(int64(v)) }
 	row("ops/s", func(r *results.Result) float64 { return r.Throughput }, commas)

@@ -3,6 +3,7 @@ package benchkit
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -229,12 +230,19 @@ func (c Config) Validate() error {
 	default:
 		bad("-dist must be uniform or zipf, got %q", c.Dist)
 	}
-	if !(c.Rate >= 0) {
-		bad("-rate must not be negative, got %v", c.Rate)
+	if !(c.Rate >= 0) || math.IsInf(c.Rate, 0) {
+		bad("-rate must be a finite, non-negative number of ops/s, got %v", c.Rate)
 	}
 	e := c.Engine
-	if e.BatchSize < 0 || e.BatchBytes < 0 || e.BatchDelay < 0 || e.Pipeline < 0 {
-		bad("-batch-size, -batch-bytes, -batch-delay and -pipeline must not be negative")
+	for _, k := range []struct {
+		flag string
+		v    int64
+		s    string
+	}{{"-batch-size", int64(e.BatchSize), fmt.Sprint(e.BatchSize)}, {"-batch-bytes", int64(e.BatchBytes), fmt.Sprint(e.BatchBytes)},
+		{"-batch-delay", int64(e.BatchDelay), e.BatchDelay.String()}, {"-pipeline", int64(e.Pipeline), fmt.Sprint(e.Pipeline)}} {
+		if k.v < 0 {
+			bad("%s %s: must not be negative (0: the node's default)", k.flag, k.s)
+		}
 	}
 	if e.Null && len(c.Cluster) > 0 {
 		bad("-null and -ceiling need a cluster bench starts, not -cluster")
@@ -247,6 +255,15 @@ func (c Config) Validate() error {
 	} else if len(sched) > 0 {
 		if e.Null {
 			bad("-faults cannot be played against -null nodes (they do not replicate)")
+		}
+		if c.Duration > 0 {
+			// An event at or after the end would never fire: the run
+			// would say "faults none" for a schedule the user asked for.
+			for _, ev := range sched {
+				if ev.At >= c.Duration {
+					bad("-faults: %s fires at %v, not before the end of the -duration %v run", ev, ev.At, c.Duration)
+				}
+			}
 		}
 		if len(c.Cluster) == 0 && c.Nodes >= 1 {
 			members := make([]faults.NodeID, c.Nodes)

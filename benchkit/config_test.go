@@ -2,6 +2,7 @@ package benchkit
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,8 @@ func TestConfigValidate(t *testing.T) {
 		{"read ratio", func(c *Config) { c.ReadRatio = 1.5 }, []string{"-read-ratio"}},
 		{"nodes", func(c *Config) { c.Nodes = 0 }, []string{"-nodes"}},
 		{"negative knobs", func(c *Config) { c.Engine.BatchDelay = -time.Millisecond }, []string{"-batch-delay"}},
+		{"every negative knob named with its value", func(c *Config) { c.Engine.BatchSize, c.Engine.Pipeline = -3, -1 },
+			[]string{"-batch-size -3: must not be negative", "-pipeline -1: must not be negative"}},
 		{"faults and check", func(c *Config) { c.Faults = "kill-leader@1s+1s,drop=2%@3s+1s"; c.Check = true }, nil},
 		{"network faults on a running cluster", func(c *Config) {
 			c.Cluster, c.ClusterAdmin, c.Faults = []string{"127.0.0.1:1"}, []string{"127.0.0.1:2"}, "partition-leader@1s+1s"
@@ -38,6 +41,12 @@ func TestConfigValidate(t *testing.T) {
 			c.Cluster, c.Faults = []string{"127.0.0.1:1"}, "drop=1%@1s"
 		}, []string{"-cluster-admin"}},
 		{"faults on null nodes", func(c *Config) { c.Faults, c.Engine.Null = "drop=1%@1s", true }, []string{"-null"}},
+		{"fault after the run", func(c *Config) { c.Faults, c.Duration = "kill-leader@20s", 3*time.Second },
+			[]string{"-faults: kill-leader@20s fires at 20s, not before the end of the -duration 3s run"}},
+		{"fault at the end of the run", func(c *Config) { c.Faults, c.Duration = "drop=1%@1s,kill-leader@3s", 3*time.Second },
+			[]string{"kill-leader@3s fires at 3s"}},
+		{"infinite rate", func(c *Config) { c.Rate = math.Inf(1) }, []string{"-rate must be a finite"}},
+		{"NaN rate", func(c *Config) { c.Rate = math.NaN() }, []string{"-rate must be a finite"}},
 		{"check needs unique values", func(c *Config) { c.Check, c.ValueSize = true, 8 }, []string{"-value-size of at least 16"}},
 		{"check sample", func(c *Config) { c.CheckSample = 2 }, []string{"-check-sample"}},
 		{"every problem at once", func(c *Config) {

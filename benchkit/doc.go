@@ -60,5 +60,9 @@
 // commands for session order and duplicates, compares the state machine
 // hashes once the nodes reached the same slot, and checks the sampled
 // history for linearizability (porcupine, bounded in time). Its Failures
-// fail the run.
+// fail the run. A check says what part it saw: the key sample, and the
+// fraction of executed commands the nodes' records held (AppliedRecord);
+// against a cluster that may hold earlier runs' data (Checks.PriorState)
+// keys start where they were read before the run (SampledKeys), or in an
+// unknown state, never as assumed absent.
 package benchkit

@@ -59,6 +59,27 @@ func NewRecording(cfg Config, withTimeline bool) (*Recording, error) {
 	return r, nil
 }
 
+// SampledKeysMax bounds the key space SampledKeys walks (a hash per
+// key: 1M keys take tens of milliseconds).
+const SampledKeysMax = 1_000_000
+
+// SampledKeys returns the keys whose history the linearizability check
+// keeps (the same sample NewRecording uses), so their values can be read
+// before the run; ok is false when cfg.Keys is too large to walk.
+func SampledKeys(cfg Config) (keys []string, ok bool) {
+	if cfg.Keys > SampledKeysMax {
+		return nil, false
+	}
+	sampled := check.SampleFraction(cfg.Sample())
+	var buf [KeySize]byte
+	for i := range uint64(cfg.Keys) {
+		if k := string(formatKey(buf[:], i)); sampled(k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys, true
+}
+
 // History returns the recorded history, nil without Config.Check.
 func (r *Recording) History() *check.History { return r.hist }
 

@@ -36,3 +36,39 @@ func BenchmarkRecordingDo(b *testing.B) {
 		})
 	}
 }
+
+// SampledKeys lists exactly the keys the recording keeps for the
+// linearizability check.
+func TestSampledKeys(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Check, cfg.Keys, cfg.CheckSample = true, 5000, 0.1
+	keys, ok := SampledKeys(cfg)
+	if !ok || len(keys) < 300 || len(keys) > 700 {
+		t.Fatalf("%v: %d of 5000 keys at a 10%% sample", ok, len(keys))
+	}
+	rec, err := NewRecording(cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := rec.Wrap(0, nopSession{})
+	var buf [KeySize]byte
+	for i := range uint64(cfg.Keys) {
+		s.Do(context.Background(), Op{Kind: OpGet, Key: formatKey(buf[:], i)})
+	}
+	seen := map[string]bool{}
+	for _, op := range rec.History().Ops() {
+		seen[op.Key] = true
+	}
+	if len(seen) != len(keys) {
+		t.Fatalf("recorded %d keys, SampledKeys lists %d", len(seen), len(keys))
+	}
+	for _, k := range keys {
+		if !seen[k] {
+			t.Fatalf("%s listed, not recorded", k)
+		}
+	}
+	cfg.Keys = SampledKeysMax + 1
+	if _, ok := SampledKeys(cfg); ok {
+		t.Fatal("walked a key space over the bound")
+	}
+}

@@ -54,6 +54,8 @@ func NewResult(cfg Config, o *Outcome, m Meta) (*results.Result, error) {
 		Errors:        o.Errors,
 		ErrorKinds:    o.ErrorKinds,
 		WarmupOps:     o.WarmupOps,
+		Abandoned:     o.Abandoned,
+		WarmupDropped: o.WarmupDropped,
 		Clamped:       o.Clamped,
 		Latency:       hist.Summarize(o.Hist),
 		Histogram:     enc,
@@ -127,22 +129,49 @@ func WriteReport(w io.Writer, r *results.Result) {
 		fmt.Fprint(w, "  (INTERRUPTED: partial results)")
 	}
 	fmt.Fprintln(w)
-	if r.Cluster.External {
-		src := "as declared by -sync; the nodes did not report it"
-		if r.Cluster.DurabilitySource == "nodes" {
-			src = "as the nodes report it"
-		}
-		line("cluster", "running cluster at %s, durability %s (%s)", strings.Join(r.Cluster.Addrs, ","), r.Durability, src)
+	src := "as the nodes report it"
+	switch r.Cluster.DurabilitySource {
+	case "flag":
+		src = "as declared by -sync; the nodes did not report it"
+	case "started":
+		src = "as bench started the nodes; they did not report it"
+	}
+	how := map[string]string{
+		"nosync": "writes NOT synced: not durable",
+		"null":   "null mode: nodes answer without replicating or storing; a ceiling, not a result",
+		"sync":   "every write synced before it is acknowledged",
+		"mixed":  "the nodes do NOT agree on syncing",
+	}[r.Durability]
+	if how != "" && r.Cluster.DurabilitySource != "flag" {
+		how = "; " + how
 	} else {
-		how := " (writes NOT synced: not durable)"
-		switch {
-		case cfg.Engine.Null:
-			how = " (null mode: nodes answer without replicating or storing; a ceiling, not a result)"
-		case cfg.Engine.Sync:
-			how = " (every write synced before it is acknowledged)"
+		how = "" // declared, not known: no claim about what the nodes do
+	}
+	if r.Cluster.External {
+		line("cluster", "running cluster at %s, durability %s (%s%s)", strings.Join(r.Cluster.Addrs, ","), r.Durability, src, how)
+	} else {
+		line("cluster", "%d nodes started on loopback, durability %s (%s%s)", r.Cluster.Nodes, r.Durability, src, how)
+	}
+	if set := r.Cluster.Settings; set != nil {
+		delay := time.Duration(set.BatchDelayNs).String()
+		if set.Batching == "adaptive" {
+			delay += " (adaptive batching: not waited for)"
 		}
-		line("cluster", "%d nodes started on loopback, durability %s%s", r.Cluster.Nodes, r.Durability, how)
-		line("engine", "%s", engineKnobs(cfg.Engine))
+		line("engine", "batch-size %d, batch-bytes %d, batch-delay %s, pipeline %d, groups %d, reads %s (as the nodes report them)",
+			set.BatchSize, set.BatchBytes, delay, set.Pipeline, set.Groups, readMode(set.ReadMode))
+	} else {
+		note := r.Cluster.SettingsNote
+		if note == "" {
+			note = "not reported"
+		}
+		if r.Cluster.External {
+			line("engine", "settings unknown: %s", note)
+		} else {
+			line("engine", "%s as passed to the nodes; their effective settings are unknown: %s", engineKnobs(cfg.Engine), note)
+		}
+	}
+	if r.Cluster.Leader != 0 {
+		line("leader", "n%d when the run began", r.Cluster.Leader)
 	}
 	if r.Mode == "open" {
 		line("load", "open loop at %s ops/s offered by %d clients over %d conns; latency from each request's intended send time (coordinated omission corrected)",
@@ -165,6 +194,10 @@ func WriteReport(w io.Writer, r *results.Result) {
 	if r.Mode == "open" && cfg.Rate > 0 && r.Throughput < 0.95*cfg.Rate {
 		line("", "the offered %s ops/s was NOT sustained: latency includes the backlog", commas(cfg.Rate))
 	}
+	if r.Abandoned > 0 || r.WarmupDropped > 0 {
+		line("backlog", "%s requests due before the end were never sent (abandoned at -duration); %s warm-up requests still due when measuring began were dropped",
+			commas(float64(r.Abandoned)), commas(float64(r.WarmupDropped)))
+	}
 	line("errors", "%s", errorBreakdown(r))
 	l := r.Latency
 	line("latency", "p50 %s  p90 %s  p99 %s  p99.9 %s  p99.99 %s  max %s  (mean %s)",
@@ -181,6 +214,14 @@ func WriteReport(w io.Writer, r *results.Result) {
 	} else {
 		line("ceiling", "null mode not measured")
 	}
+}
+
+// readMode describes a node's read mode for the report.
+func readMode(m string) string {
+	if m == "log" {
+		return "through the log"
+	}
+	return m
 }
 
 func engineKnobs(e Engine) string {
@@ -343,8 +384,16 @@ func writeVerdict(w io.Writer, r *results.Result) {
 	if len(v.Failures) > 0 {
 		status = "FAIL"
 	}
-	fmt.Fprintf(w, "%-12s %s: %s; %s; %s\n", "verdict", status, yes(v.Linearizable, fmt.Sprintf("linearizability (%d keys)", v.CheckedKeys)),
-		yes(v.SessionOrderOK, "session order"), yes(v.StateHashesAgree, "state hashes"))
+	lin := fmt.Sprintf("linearizability (%d keys", v.CheckedKeys)
+	if s := v.LinearizabilitySample; s > 0 && s < 1 {
+		lin += fmt.Sprintf(", a %s sample", pct(s))
+	}
+	lin += ")"
+	sess := yes(v.SessionOrderOK, "session order")
+	if f := v.SessionChecked; v.SessionOrderOK != nil && f != nil && *f < 1 {
+		sess += fmt.Sprintf(" on PART of the run: %s of the executed commands", pct(*f))
+	}
+	fmt.Fprintf(w, "%-12s %s: %s; %s; %s\n", "verdict", status, yes(v.Linearizable, lin), sess, yes(v.StateHashesAgree, "state hashes"))
 	if v.LostAckedWrites != nil {
 		fmt.Fprintf(w, "%-12s acknowledged writes lost: %d\n", "", *v.LostAckedWrites)
 	}
@@ -364,6 +413,14 @@ func writeVerdict(w io.Writer, r *results.Result) {
 
 // commas prints a non-negative number rounded to an integer with thousands
 // separators.
+// pct prints a fraction as a percentage with the precision it needs.
+func pct(f float64) string {
+	if f < 0.1 {
+		return fmt.Sprintf("%.2g%%", 100*f)
+	}
+	return fmt.Sprintf("%.1f%%", 100*f)
+}
+
 func commas(v float64) string {
 	s := fmt.Sprintf("%.0f", v)
 	neg := strings.HasPrefix(s, "-")

@@ -44,17 +44,24 @@ type Env struct {
 
 // Outcome is what a run measured.
 type Outcome struct {
-	Mode        string           // "closed" or "open"
-	Start       time.Time        // measuring began (after warm-up)
-	Elapsed     time.Duration    // measured time: from Start to the last completion
-	Ops         int64            // successful measured operations
-	Errors      int64            // failed measured operations
-	ErrorKinds  map[string]int64 // Errors by kind (see ErrorKind)
-	Clamped     int64            // latencies above hist.Highest, recorded as it
-	WarmupOps   int64            // operations completed during warm-up
-	Hist        *hdr.Histogram   // latency of successful measured operations, ns
-	Series      []results.Second
-	Interrupted bool // the context was cancelled before the end
+	Mode       string           // "closed" or "open"
+	Start      time.Time        // measuring began (after warm-up)
+	Elapsed    time.Duration    // measured time: from Start to the last completion
+	Ops        int64            // successful measured operations
+	Errors     int64            // failed measured operations
+	ErrorKinds map[string]int64 // Errors by kind (see ErrorKind)
+	Clamped    int64            // latencies above hist.Highest, recorded as it
+	WarmupOps  int64            // operations completed during warm-up
+	// Abandoned (open loop) counts requests due before the end that were
+	// never sent: the target fell behind the offered rate and the run
+	// stopped at its -duration anyway.
+	Abandoned int64
+	// WarmupDropped (open loop) counts warm-up requests still due when
+	// measuring began, dropped so the measured part does not pay for them.
+	WarmupDropped int64
+	Hist          *hdr.Histogram // latency of successful measured operations, ns
+	Series        []results.Second
+	Interrupted   bool // the context was cancelled before the end
 	// Stages are the nodes' per-stage histograms over the measured window,
 	// BatchSizes their proposed batch sizes (encoded); StagesNote says why
 	// they are missing.
@@ -242,6 +249,7 @@ func Run(ctx context.Context, cfg Config, env Env) (*Outcome, error) {
 		r.guards[i].close()
 	}
 	r.out.Interrupted = ctx.Err() != nil
+	r.out.Abandoned, r.out.WarmupDropped = r.abandoned.Load(), r.warmDropped.Load()
 	if env.CPU != nil {
 		r.out.CPU = cpuOver(<-cpuBefore, env.CPU, r.out.Ops)
 	}
@@ -311,6 +319,8 @@ type runner struct {
 	measureStart time.Time
 	end          time.Time    // zero in -ops mode
 	issued       atomic.Int64 // measured operations issued (-ops budget)
+	abandoned    atomic.Int64 // open loop: requests due before the end, never sent
+	warmDropped  atomic.Int64 // open loop: warm-up requests still due when measuring began
 	guards       []opGuard    // per client: the operation timeout
 	lastDone     int64        // unix ns of the last measured completion (reporter only)
 	carryOps     int64        // measured ops collected in the warm-up's last interval (reporter only)
@@ -356,8 +366,27 @@ func (r *runner) client(ctx context.Context, i int, s Session) {
 		var intended, sent time.Duration
 		if interval > 0 {
 			intended = next
-			next += interval
 			sent = r.since()
+			if intended < measureAt && sent >= measureAt {
+				// Measuring has begun with warm-up requests still due:
+				// that backlog is the warm-up's, not the measured run's
+				// to pay for. It is dropped, and the schedule goes on at
+				// the first measured slot.
+				n := (measureAt - intended + interval - 1) / interval
+				intended += n * interval
+				r.warmDropped.Add(int64(n))
+			}
+			if endAt >= 0 && intended < endAt && sent >= endAt {
+				// Overloaded: the run's time is up with requests still
+				// due. They are abandoned and counted, rather than the
+				// run going on past -duration until the backlog clears.
+				r.abandoned.Add(int64((endAt - intended + interval - 1) / interval))
+				return
+			}
+			if endAt >= 0 && intended >= endAt {
+				return // before waiting for a slot past the end
+			}
+			next = intended + interval
 			if d := intended - sent; d > 0 {
 				timer.Reset(d)
 				select {

@@ -190,3 +190,61 @@ func TestSeriesAccountsForEveryMeasuredOp(t *testing.T) {
 		t.Fatalf("series: %d ops %d errors in %d points; total %d ops %d errors", sum, errs, len(out.Series), out.Ops, out.Errors)
 	}
 }
+
+// An open loop whose clients' next slot lies past the end stops at the
+// end, without waiting for it: 50 clients at 1 op/s have slots one second
+// apart, and a 300 ms run must not last 49 s.
+func TestOpenLoopEndsAtDuration(t *testing.T) {
+	cfg := quick()
+	cfg.Clients, cfg.Ops, cfg.Duration, cfg.Rate = 50, 0, 300*time.Millisecond, 1
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // a bound, not a measurement
+	defer cancel()
+	out, err := benchkit.Run(ctx, cfg, benchkit.Env{Target: &fake.Target{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Interrupted || out.Ops != 1 {
+		t.Fatalf("interrupted %v (still waiting for slots past the end), %d ops, want the one due at 0", out.Interrupted, out.Ops)
+	}
+}
+
+// An overloaded open loop (a 10 ms target offered an op every 1 ms)
+// stops at -duration and counts the requests it never sent; every slot
+// due before the end is either done or abandoned.
+func TestOpenLoopOverloadedStopsAndCountsBacklog(t *testing.T) {
+	cfg := quick()
+	cfg.Clients, cfg.Ops, cfg.Duration, cfg.Rate = 1, 0, 300*time.Millisecond, 1000
+	tgt := &fake.Target{Latency: func(uint64) time.Duration { return 10 * time.Millisecond }}
+	out, err := benchkit.Run(context.Background(), cfg, benchkit.Env{Target: tgt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Abandoned == 0 || tgt.Ops() >= 300 {
+		t.Fatalf("sent %d of the 300 due, abandoned %d: the run went on past its end", tgt.Ops(), out.Abandoned)
+	}
+	if out.Ops+out.Errors+out.Abandoned != 300 {
+		t.Fatalf("done %d + failed %d + abandoned %d != 300 due", out.Ops, out.Errors, out.Abandoned)
+	}
+}
+
+// The warm-up's backlog of an overloaded open loop is dropped when
+// measuring begins, not sent in the measured part (where it would pass
+// as warm-up operations and leave the measured slots waiting).
+func TestOpenLoopWarmupBacklogNotMeasured(t *testing.T) {
+	cfg := quick()
+	cfg.Clients, cfg.Ops, cfg.Warmup, cfg.Duration, cfg.Rate = 1, 0, 200*time.Millisecond, 200*time.Millisecond, 1000
+	tgt := &fake.Target{Latency: func(uint64) time.Duration { return 10 * time.Millisecond }}
+	out, err := benchkit.Run(context.Background(), cfg, benchkit.Env{Target: tgt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.WarmupDropped == 0 || out.Ops == 0 {
+		t.Fatalf("warm-up backlog dropped %d, measured ops %d", out.WarmupDropped, out.Ops)
+	}
+	if out.WarmupOps+out.WarmupDropped != 200 {
+		t.Fatalf("warm-up done %d + dropped %d != 200 due", out.WarmupOps, out.WarmupDropped)
+	}
+	if out.Ops+out.Errors+out.Abandoned != 200 {
+		t.Fatalf("measured done %d + failed %d + abandoned %d != 200 due", out.Ops, out.Errors, out.Abandoned)
+	}
+}

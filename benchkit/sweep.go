@@ -64,6 +64,21 @@ func (g Grid) Validate(base Config) error {
 	if len(g.BatchSize)+len(g.Pipeline)+len(g.Clients) == 0 {
 		errs = append(errs, errors.New("nothing to sweep: give -batch-size, -pipeline or -clients a list"))
 	}
+	// A repeated value would run the same point twice, into the same
+	// result files.
+	for _, l := range []struct {
+		flag string
+		vals []int
+	}{{"-batch-size", g.BatchSize}, {"-pipeline", g.Pipeline}, {"-clients", g.Clients}} {
+		seen := map[int]bool{}
+		for _, v := range l.vals {
+			if seen[v] {
+				errs = append(errs, fmt.Errorf("%s lists %d twice", l.flag, v))
+				break
+			}
+			seen[v] = true
+		}
+	}
 	for _, p := range g.Points(base) {
 		if err := p.Apply(base).Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("point %s: %w", p.Label(), err))

@@ -8,6 +8,8 @@ import (
 
 	"github.com/mpaxos/mpaxos/benchkit"
 	"github.com/mpaxos/mpaxos/benchkit/internal/fake"
+	"github.com/mpaxos/mpaxos/benchkit/results"
+	"github.com/mpaxos/mpaxos/check"
 	"github.com/mpaxos/mpaxos/faults"
 )
 
@@ -154,5 +156,52 @@ func TestFaultResultsRecoveryAfterTheStop(t *testing.T) {
 	}
 	if f.Recover90 == nil || *f.Recover90 < *f.DowntimeSec {
 		t.Fatalf("back to 90%% after %v, before service resumed (%vs)", f.Recover90, *f.DowntimeSec)
+	}
+}
+
+// A session check over a record that kept only part of what the nodes
+// executed says so, with the fraction, in the verdict line and the JSON.
+func TestVerifySessionCheckPartial(t *testing.T) {
+	tgt := slowFake()
+	rec, _, _ := recordedRun(t, tgt)
+	ap := func(c, s uint64) check.Applied { return check.Applied{Client: c, Seq: s} }
+	for _, tc := range []struct {
+		name     string
+		recorded uint64
+		executed uint64
+		partial  bool
+	}{
+		{"whole", 4, 4, false},
+		{"partial", 600_000, 818_178, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := benchkit.Verify(context.Background(), benchkit.Checks{History: rec.History(), ReadBack: readFrom(tgt), Sample: 0.25,
+				Applied: func(context.Context) (benchkit.AppliedRecord, error) {
+					return benchkit.AppliedRecord{Recorded: tc.recorded, Executed: tc.executed, Nodes: []check.NodeApplied{
+						{Node: 1, Applied: []check.Applied{ap(7, 1), ap(7, 2)}}, {Node: 2, Applied: []check.Applied{ap(7, 1), ap(7, 2)}},
+					}}, nil
+				}})
+			if v.SessionOrderOK == nil || !*v.SessionOrderOK || v.SessionChecked == nil || len(v.Failures) > 0 {
+				t.Fatalf("verdict %+v", v)
+			}
+			if got := *v.SessionChecked; (got < 1) != tc.partial || (tc.partial && (got < 0.733 || got > 0.734)) {
+				t.Fatalf("fraction %v", got)
+			}
+			if v.LinearizabilitySample != 0.25 {
+				t.Fatalf("sample %v", v.LinearizabilitySample)
+			}
+			var b strings.Builder
+			benchkit.WriteReport(&b, &results.Result{Verdict: v, Settings: []byte("{}")})
+			line := strings.SplitN(b.String()[strings.Index(b.String(), "verdict"):], "\n", 2)[0]
+			t.Log(line)
+			if strings.Contains(line, "on PART of the run: 73.3% of the executed commands") != tc.partial ||
+				!strings.Contains(line, "a 25.0% sample") {
+				t.Fatalf("verdict line %q", line)
+			}
+			notes := strings.Join(v.Notes, "\n")
+			if strings.Contains(notes, "PARTIAL: only 73.3% of the executed commands checked (the nodes recorded 600000 of 818178") != tc.partial {
+				t.Fatalf("notes %q", notes)
+			}
+		})
 	}
 }

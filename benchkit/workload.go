@@ -18,12 +18,13 @@ import (
 //
 // Value layout (ValueSize bytes): the writer's client number and a per-client
 // counter, so every written value is distinct (the later linearizability
-// check needs that), then filler:
+// check needs that), the run's seed, so a value differs from those earlier
+// runs left on a running cluster, then filler:
 //
-//	+----------------+----------------+------------------+
-//	| client (8, BE) | counter (8, BE)| filler 'x'...    |
-//	+----------------+----------------+------------------+
-//	(values shorter than 16 bytes hold a prefix of this)
+//	+----------------+----------------+--------------+---------------+
+//	| client (8, BE) | counter (8, BE)| seed (8, BE) | filler 'x'... |
+//	+----------------+----------------+--------------+---------------+
+//	(values shorter than 24 bytes hold a prefix of this)
 type workload struct {
 	pcg       rand.PCG // inline: one allocation fewer, next to the rest
 	rng       *rand.Rand
@@ -50,6 +51,11 @@ func newWorkload(cfg Config, client int) *workload {
 	}
 	for i := range w.value {
 		w.value[i] = 'x'
+	}
+	var seed [8]byte
+	binary.BigEndian.PutUint64(seed[:], cfg.Seed)
+	if len(w.value) > 16 {
+		copy(w.value[16:], seed[:])
 	}
 	return w
 }

@@ -3,6 +3,8 @@ package check
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 )
@@ -171,7 +173,28 @@ type History struct {
 	mu struct {
 		sync.Mutex
 		clients []*Recorder
+		initial map[string]Op // SetInitial: each key's state before the history
 	}
+}
+
+// SetInitial records key's state before the history began (read before
+// a run from a cluster that may hold earlier runs' data; found false:
+// absent). Ops then starts the key with a write of that state which
+// returned before any operation was called, so the linearizability check
+// knows where the key started even with LinConfig.PriorState. It is not
+// one of Writes: the lost-write check is about the history's writes.
+// Call it before the clients record.
+func (h *History) SetInitial(key string, value []byte, found bool) {
+	op := Op{Kind: Delete, Key: key, Outcome: OK, Call: -2, Return: -1}
+	if found {
+		op.Kind, op.Value = Put, V(value)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.mu.initial == nil {
+		h.mu.initial = make(map[string]Op)
+	}
+	h.mu.initial[key] = op
 }
 
 // NewHistory returns an empty History whose clock starts now.
@@ -277,7 +300,15 @@ func (r *Recorder) CAS(key string, expect, value []byte, ok bool, call, ret int6
 // client's in turn, for CheckLinearizable. It may be called while clients
 // still record; it then sees a prefix of each client's operations.
 func (h *History) Ops() []Op {
-	return h.collect(func(dst []Op, r *Recorder) []Op { return append(dst, r.mu.ops...) })
+	ops := h.collect(func(dst []Op, r *Recorder) []Op { return append(dst, r.mu.ops...) })
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, k := range slices.Sorted(maps.Keys(h.mu.initial)) {
+		op := h.mu.initial[k]
+		op.Client = len(h.mu.clients) // a lane of its own, after every recorder's
+		ops = append(ops, op)
+	}
+	return ops
 }
 
 // Writes returns a copy of every recorded write (sampled or not), for

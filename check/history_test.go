@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestRecorder(t *testing.T) {
@@ -176,5 +177,42 @@ func TestSampleFraction(t *testing.T) {
 		if got < f-0.02 || got > f+0.02 {
 			t.Errorf("fraction %v kept %v", f, got)
 		}
+	}
+}
+
+// A key's state read before the run is where its history starts: a read
+// of it is fine, a read of anything else a violation even when earlier
+// values are allowed (PriorState); it is not one of Writes.
+func TestHistorySetInitial(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		key, read string // read "" is a read of an absent key
+		prior     bool
+		want      Verdict
+	}{
+		{"read of the value found before", "k", "old", false, Linearizable},
+		{"the same with prior state", "k", "old", true, Linearizable},
+		{"read of another earlier value", "k", "older", true, NotLinearizable},
+		{"read absent of a key found before", "k", "", true, NotLinearizable},
+		{"read absent of a key absent before", "gone", "", true, Linearizable},
+		{"a value in a key absent before", "gone", "old", true, NotLinearizable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := NewHistory(DefaultHistoryConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.SetInitial("k", []byte("old"), true)
+			h.SetInitial("gone", nil, false)
+			r := h.NewRecorder()
+			r.Get(tc.key, []byte(tc.read), tc.read != "", 1, 2, OK)
+			if n := len(h.Writes()); n != 0 {
+				t.Fatalf("%d initial states among the writes", n)
+			}
+			res, err := CheckLinearizable(h.Ops(), LinConfig{Timeout: 10 * time.Second, PriorState: tc.prior})
+			if err != nil || res.Verdict != tc.want {
+				t.Fatalf("%v: %v, want %v", err, res, tc.want)
+			}
+		})
 	}
 }

@@ -1,8 +1,11 @@
 package check
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -18,12 +21,26 @@ type LinConfig struct {
 	// 60 s. Must be > 0.
 	Timeout time.Duration
 	// VisualizePath, if not empty, is where porcupine's HTML
-	// visualization of the offending keys is written when the history is
-	// not linearizable.
+	// visualization of one offending key, the one with the fewest
+	// operations, is written when the history is not linearizable. (One
+	// key's page shows the violation; each page holds every partial
+	// linearization, tens of MB for a busy key.)
 	VisualizePath string
+	// VisualizeMaxBytes caps that file: a larger visualization is not
+	// written (LinResult.VisualizationNote says so). 0 means the
+	// default, 16 MiB.
+	VisualizeMaxBytes int
 	// Spans are drawn on the visualization's timeline (the fault
 	// windows, so a violation can be read against what was injected).
 	Spans []Span
+	// PriorState says keys may hold values written before the history
+	// began (a cluster that served earlier runs): each key then starts
+	// in an unknown state, which the first operation that reveals it (a
+	// read, a successful CAS) fixes, instead of absent. The default,
+	// false, is for a cluster that started empty. Reads of the same
+	// prior value must still agree, and nothing written in the history
+	// may be read stale; only the prior value itself is unchecked.
+	PriorState bool
 }
 
 // Span is a labelled stretch of the history's time line, in History.Now
@@ -84,30 +101,43 @@ type LinResult struct {
 	// BadKeys lists, sorted, the keys whose operations admit no
 	// linearization (NotLinearizable only).
 	BadKeys []string
-	// Visualization is the path of the HTML visualization written, or "".
-	Visualization string
+	// Visualization is the path of the HTML visualization written, or "";
+	// VisualizedKey the key it shows, VisualizationNote why none was
+	// written although asked for.
+	Visualization     string
+	VisualizedKey     string
+	VisualizationNote string
 	// Elapsed is the time the check took.
 	Elapsed time.Duration
+	// PriorState: keys started in an unknown state (LinConfig.PriorState).
+	PriorState bool
 }
 
 // String is the verdict line of a benchmark report.
 func (r LinResult) String() string {
 	s := fmt.Sprintf("linearizability: %v (%d ops on %d keys, %d unknown-outcome writes (%d unobserved, left out), %d unknown reads dropped; checked in %v)",
 		r.Verdict, r.Ops, r.Keys, r.UnknownWrites, r.PrunedWrites, r.DroppedReads, r.Elapsed.Round(time.Millisecond))
+	if r.PriorState {
+		s += "; each key's value from before the run taken as found, not as absent"
+	}
 	if len(r.BadKeys) > 0 {
 		s += fmt.Sprintf("; violating keys: %s", strings.Join(r.BadKeys, " "))
 	}
 	if r.Visualization != "" {
-		s += "; see " + r.Visualization
+		s += fmt.Sprintf("; see %s (key %s)", r.Visualization, r.VisualizedKey)
+	}
+	if r.VisualizationNote != "" {
+		s += "; " + r.VisualizationNote
 	}
 	return s
 }
 
 // kvState is the model's state of one key (a partition): absent, or
-// holding a value.
+// holding a value, or (unknown) whatever it held before the history.
 type kvState struct {
-	v      Value
-	exists bool
+	v       Value
+	exists  bool
+	unknown bool
 }
 
 // kvModel is the sequential specification of one key. Inputs and outputs
@@ -121,6 +151,9 @@ var kvModel = porcupine.Model{
 		switch op.Kind {
 		case Get:
 			// Unknown reads never reach the checker (prepare drops them).
+			if st.unknown {
+				return true, kvState{v: op.Value, exists: op.Found} // the prior state, revealed
+			}
 			if op.Found != st.exists || (op.Found && op.Value != st.v) {
 				return false, st
 			}
@@ -130,6 +163,15 @@ var kvModel = porcupine.Model{
 		case Delete:
 			return true, kvState{}
 		case CAS:
+			if st.unknown {
+				// A known swap reveals the prior value; a known
+				// failure or an unknown outcome leaves it unknown
+				// (weaker, never wrong).
+				if !unknown && op.CASOK {
+					return true, kvState{v: op.Value, exists: true}
+				}
+				return true, st
+			}
 			match := st.exists && st.v == op.Expect
 			if !unknown && op.CASOK != match {
 				return false, st
@@ -143,6 +185,9 @@ var kvModel = porcupine.Model{
 	},
 	Hash: func(state any) uint64 {
 		st := state.(kvState)
+		if st.unknown {
+			return 2 // even, unlike a value's; not absent's 0
+		}
 		if !st.exists {
 			return 0
 		}
@@ -151,6 +196,9 @@ var kvModel = porcupine.Model{
 	DescribeOperation: func(input, _ any) string { return input.(*Op).String() },
 	DescribeState: func(state any) string {
 		st := state.(kvState)
+		if st.unknown {
+			return "as before the run"
+		}
 		if !st.exists {
 			return "absent"
 		}
@@ -223,10 +271,14 @@ func prepare(ops []Op) prepared {
 }
 
 // model returns kvModel partitioned along parts: the history handed to
-// porcupine is the concatenation of parts, in order.
-func model(parts [][]porcupine.Operation) porcupine.Model {
+// porcupine is the concatenation of parts, in order. With prior, every
+// key starts in the unknown state (LinConfig.PriorState).
+func model(parts [][]porcupine.Operation, prior bool) porcupine.Model {
 	m := kvModel
 	m.Partition = func([]porcupine.Operation) [][]porcupine.Operation { return parts }
+	if prior {
+		m.Init = func() any { return kvState{unknown: true} }
+	}
 	return m
 }
 
@@ -248,9 +300,10 @@ func CheckLinearizable(ops []Op, cfg LinConfig) (LinResult, error) {
 	}
 	began := time.Now()
 	p := prepare(ops)
-	res := LinResult{Ops: p.ops, Keys: len(p.keys), UnknownWrites: p.unkW, PrunedWrites: p.pruned, DroppedReads: p.dropR}
+	res := LinResult{Ops: p.ops, Keys: len(p.keys), UnknownWrites: p.unkW, PrunedWrites: p.pruned, DroppedReads: p.dropR,
+		PriorState: cfg.PriorState}
 	all := slices.Concat(p.parts...)
-	out, info := porcupine.CheckOperationsVerbose(model(p.parts), all, cfg.Timeout)
+	out, info := porcupine.CheckOperationsVerbose(model(p.parts, cfg.PriorState), all, cfg.Timeout)
 	switch out {
 	case porcupine.Ok:
 		res.Verdict = Linearizable
@@ -280,30 +333,53 @@ func CheckLinearizable(ops []Op, cfg LinConfig) (LinResult, error) {
 		}
 	}
 	var err error
-	if cfg.VisualizePath != "" {
-		err = visualize(cfg, began, p, bad, info)
-		if err == nil {
-			res.Visualization = cfg.VisualizePath
+	if cfg.VisualizePath != "" && len(bad) > 0 {
+		shortest := 0
+		for i := range bad {
+			if len(bad[i]) < len(bad[shortest]) {
+				shortest = i
+			}
+		}
+		var written bool
+		written, res.VisualizationNote, err = visualize(cfg, began, bad[shortest], res.BadKeys[shortest])
+		if written {
+			res.Visualization, res.VisualizedKey = cfg.VisualizePath, res.BadKeys[shortest]
 		}
 	}
 	res.Elapsed = time.Since(began)
 	return res, err
 }
 
-// visualize writes the offending keys' visualization. It re-checks only
-// those keys, so the page is not swamped by thousands of correct ones,
-// within what is left of cfg.Timeout (at least a quarter of it, so the
-// whole call stays under 1.25 times the timeout); if that second check
-// cannot confirm the violation in time, the whole history is drawn.
-func visualize(cfg LinConfig, began time.Time, p prepared, bad [][]porcupine.Operation, info porcupine.LinearizationInfo) error {
-	m := model(p.parts)
-	if len(bad) > 0 && len(bad) < len(p.parts) {
-		mb := model(bad)
-		left := max(cfg.Timeout-time.Since(began), cfg.Timeout/4)
-		out, binfo := porcupine.CheckOperationsVerbose(mb, slices.Concat(bad...), left)
-		if out == porcupine.Illegal {
-			m, info = mb, binfo
-		}
+// defaultVisualizeMaxBytes is LinConfig.VisualizeMaxBytes's default.
+const defaultVisualizeMaxBytes = 16 << 20
+
+// errTooBig stops a visualization at LinConfig.VisualizeMaxBytes.
+var errTooBig = errors.New("check: visualization over its size cap")
+
+// capBuffer is a buffer that refuses to grow past max bytes.
+type capBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (b *capBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > b.max {
+		return 0, errTooBig
+	}
+	return b.Buffer.Write(p)
+}
+
+// visualize writes the visualization of one violating key, part (its
+// operations), re-checked on its own within what is left of cfg.Timeout
+// (at least a quarter of it, so the whole call stays under 1.25 times
+// the timeout). It returns whether the file was written, and if not,
+// why (a note), or an error when the file could not be written.
+func visualize(cfg LinConfig, began time.Time, part []porcupine.Operation, key string) (bool, string, error) {
+	m := model([][]porcupine.Operation{part}, cfg.PriorState)
+	left := max(cfg.Timeout-time.Since(began), cfg.Timeout/4)
+	out, info := porcupine.CheckOperationsVerbose(m, part, left)
+	if out != porcupine.Illegal {
+		return false, fmt.Sprintf("visualization not written: key %s alone could not be re-checked in %v", key, left.Round(time.Millisecond)), nil
 	}
 	var notes []porcupine.Annotation
 	for _, s := range cfg.Spans {
@@ -311,8 +387,18 @@ func visualize(cfg LinConfig, began time.Time, p prepared, bad [][]porcupine.Ope
 			Description: s.Label, BackgroundColor: "#f6d6d6"})
 	}
 	info.AddAnnotations(notes)
-	if err := porcupine.VisualizePath(m, info, cfg.VisualizePath); err != nil {
-		return fmt.Errorf("check: write visualization: %w", err)
+	limit := cfg.VisualizeMaxBytes
+	if limit <= 0 {
+		limit = defaultVisualizeMaxBytes
 	}
-	return nil
+	buf := &capBuffer{max: limit}
+	if err := porcupine.Visualize(m, info, buf); errors.Is(err, errTooBig) {
+		return false, fmt.Sprintf("visualization of key %s (%d ops) not written: over its cap of %d bytes", key, len(part), limit), nil
+	} else if err != nil {
+		return false, "", fmt.Errorf("check: visualize key %s: %w", key, err)
+	}
+	if err := os.WriteFile(cfg.VisualizePath, buf.Bytes(), 0o644); err != nil {
+		return false, "", fmt.Errorf("check: write visualization: %w", err)
+	}
+	return true, "", nil
 }

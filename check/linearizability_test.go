@@ -1,6 +1,7 @@
 package check
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -161,11 +162,10 @@ func TestCheckLinearizable(t *testing.T) {
 				if res.Visualization != html || statErr != nil {
 					t.Fatalf("visualization %q not written: %v", res.Visualization, statErr)
 				}
+				// Only the shortest violating key is drawn (ties: the first).
 				b, _ := os.ReadFile(html)
-				for _, k := range tt.bad {
-					if !strings.Contains(string(b), "("+k) {
-						t.Errorf("visualization does not mention key %q", k)
-					}
+				if res.VisualizedKey != tt.bad[0] || !strings.Contains(string(b), "("+tt.bad[0]) {
+					t.Errorf("visualization shows key %q, want %q", res.VisualizedKey, tt.bad[0])
 				}
 				if !strings.Contains(string(b), "kill-leader@1s+5s") {
 					t.Error("visualization does not show the fault span")
@@ -225,5 +225,92 @@ func TestLinConfigValidate(t *testing.T) {
 	}
 	if _, err := CheckLinearizable(nil, LinConfig{}); err == nil {
 		t.Fatal("zero timeout accepted")
+	}
+}
+
+// A second run against a cluster reads what the first one wrote. With
+// PriorState that is no violation; without it (a cluster that started
+// empty) the same history is one. Everything written during the history
+// is checked the same either way.
+func TestCheckLinearizablePriorState(t *testing.T) {
+	tests := []struct {
+		name        string
+		ops         []Op
+		empty, prio Verdict
+	}{
+		{"first read sees an earlier run's value", []Op{
+			get(0, "k", "old", 0, 1), put(1, "k", "a", 2, 3), get(0, "k", "a", 4, 5),
+		}, NotLinearizable, Linearizable},
+		{"earlier value read twice, then overwritten", []Op{
+			get(0, "k", "old", 0, 1), get(1, "k", "old", 2, 3), put(1, "k", "a", 4, 5), getAbsent(0, "j", 0, 1),
+		}, NotLinearizable, Linearizable},
+		{"cas from an earlier value", []Op{
+			cas(0, "k", "old", "a", true, 0, 1), get(1, "k", "a", 2, 3),
+		}, NotLinearizable, Linearizable},
+		{"two different earlier values: a violation", []Op{
+			get(0, "k", "old", 0, 1), get(1, "k", "older", 2, 3),
+		}, NotLinearizable, NotLinearizable},
+		{"earlier value read after an acknowledged write: stale", []Op{
+			put(0, "k", "a", 0, 1), get(1, "k", "old", 2, 3),
+		}, NotLinearizable, NotLinearizable},
+		{"earlier value back after a read of a new one", []Op{
+			get(0, "k", "old", 0, 1), unknown(put(1, "k", "a", 2, 2)), get(0, "k", "a", 5, 6), get(0, "k", "old", 7, 8),
+		}, NotLinearizable, NotLinearizable},
+		{"absent, then an earlier value: a violation", []Op{
+			getAbsent(0, "k", 0, 1), get(1, "k", "old", 2, 3),
+		}, NotLinearizable, NotLinearizable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, prior := range []bool{false, true} {
+				res, err := CheckLinearizable(tt.ops, LinConfig{Timeout: 30 * time.Second, PriorState: prior})
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := tt.empty
+				if prior {
+					want = tt.prio
+				}
+				if res.Verdict != want {
+					t.Fatalf("prior state %v: %v, want %v", prior, res.Verdict, want)
+				}
+				if strings.Contains(res.String(), "from before the run") != prior {
+					t.Fatalf("verdict line does not say how keys started: %s", res)
+				}
+			}
+		})
+	}
+}
+
+// The visualization shows the violating key with the fewest operations,
+// and none is written past its cap.
+func TestVisualizationShortestKeyAndCap(t *testing.T) {
+	var ops []Op
+	// Key "long" violates after many operations, "short" after two.
+	for i := range 50 {
+		ops = append(ops, put(0, "long", fmt.Sprint(i), int64(10*i), int64(10*i+1)))
+	}
+	ops = append(ops, get(1, "long", "0", 1000, 1001))
+	ops = append(ops, put(0, "short", "a", 0, 1), getAbsent(1, "short", 2, 3))
+	html := filepath.Join(t.TempDir(), "viz.html")
+	res, err := CheckLinearizable(ops, LinConfig{Timeout: 30 * time.Second, VisualizePath: html})
+	if err != nil || res.Verdict != NotLinearizable || len(res.BadKeys) != 2 {
+		t.Fatalf("%v: %v", err, res)
+	}
+	if res.VisualizedKey != "short" || res.Visualization != html || !strings.Contains(res.String(), "(key short)") {
+		t.Fatalf("visualized %q: %v", res.VisualizedKey, res)
+	}
+	b, err := os.ReadFile(html)
+	if err != nil || strings.Contains(string(b), "put(long") {
+		t.Fatalf("%v: the page draws key long too", err)
+	}
+
+	capped := filepath.Join(t.TempDir(), "capped.html")
+	res, err = CheckLinearizable(ops, LinConfig{Timeout: 30 * time.Second, VisualizePath: capped, VisualizeMaxBytes: 1000})
+	if err != nil || res.Visualization != "" || !strings.Contains(res.VisualizationNote, "over its cap of 1000 bytes") {
+		t.Fatalf("%v: %v", err, res)
+	}
+	if _, err := os.Stat(capped); err == nil {
+		t.Fatal("a visualization over the cap was written")
 	}
 }

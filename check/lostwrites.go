@@ -20,6 +20,14 @@ type LostConfig struct {
 	// MaxExamples is how many lost writes are kept in LostReport.Examples
 	// for the report. The default is 10. Must be >= 0.
 	MaxExamples int
+	// PriorState says keys may hold values written before the history
+	// began (a cluster that served earlier runs). A value read back that
+	// nobody in the history wrote is then taken as the key's earlier
+	// state, not as corruption: every acknowledged write of the key is
+	// still lost (each followed the earlier state), but a key whose writes
+	// all had unknown outcomes is fine. The default is false (the cluster
+	// started empty).
+	PriorState bool
 }
 
 // DefaultLostConfig returns the default LostConfig.
@@ -170,7 +178,7 @@ func LostWrites(ctx context.Context, writes []Op, read ReadBack, cfg LostConfig)
 				if found {
 					r = V(v)
 				}
-				results[i].lost = judgeKey(keys[i], ws, r, found)
+				results[i].lost = judgeKey(keys[i], ws, r, found, cfg.PriorState)
 				results[i].acked = countAcked(ws)
 				results[i].done = true
 			}
@@ -227,7 +235,7 @@ func countAcked(ws []Op) int {
 
 // judgeKey applies LostWrites's rule to one key. The returned LostWrite
 // has its Key set even when nothing is lost.
-func judgeKey(key string, ws []Op, r Value, found bool) LostWrite {
+func judgeKey(key string, ws []Op, r Value, found, prior bool) LostWrite {
 	lw := LostWrite{Key: key, Read: r, Found: found}
 	// ret is when the newest write that could have produced r returned
 	// (+inf for an unknown outcome, -inf for the initial state).
@@ -245,7 +253,7 @@ func judgeKey(key string, ws []Op, r Value, found bool) LostWrite {
 		}
 		ret = max(ret, wr)
 	}
-	if !matched {
+	if !matched && !prior {
 		lw.Foreign = true
 	}
 	for i := range ws {

@@ -129,3 +129,30 @@ func TestLostWritesCancelled(t *testing.T) {
 		t.Fatal("zero concurrency accepted")
 	}
 }
+
+// A key that holds an earlier run's value: not corruption with
+// PriorState, but every acknowledged write after it is still lost.
+func TestLostWritesPriorState(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		writes        []Op
+		final         state
+		prior         bool
+		lost, foreign int
+	}{
+		{"only unknown writes, earlier value kept", []Op{unknown(put(0, "k", "b", 2, 2))}, state{"k": "old"}, true, 0, 0},
+		{"the same, from an empty start", []Op{unknown(put(0, "k", "b", 2, 2))}, state{"k": "old"}, false, 0, 1},
+		{"acknowledged writes after the earlier value lost", []Op{put(0, "k", "a", 0, 1), put(0, "k", "b", 2, 3)}, state{"k": "old"}, true, 2, 0},
+		{"last write read back", []Op{put(0, "k", "a", 0, 1)}, state{"k": "a"}, true, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep, err := LostWrites(context.Background(), tc.writes, tc.final.read, LostConfig{Concurrency: 2, PriorState: tc.prior})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Lost != tc.lost || rep.Foreign != tc.foreign {
+				t.Fatalf("lost %d foreign %d, want %d %d", rep.Lost, rep.Foreign, tc.lost, tc.foreign)
+			}
+		})
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mpaxos/mpaxos/engine"
 	"github.com/mpaxos/mpaxos/faults"
+	"github.com/mpaxos/mpaxos/node/adminapi"
 )
 
 // stats are counters loop and the writer publish for the admin endpoint.
@@ -29,33 +30,12 @@ type stats struct {
 	badEntries atomic.Uint64
 }
 
-// Status is what /status returns (JSON).
-type Status struct {
-	ID       uint16 `json:"id"`
-	Role     string `json:"role"`
-	Leader   uint16 `json:"leader"`
-	Ballot   string `json:"ballot"`
-	Commit   uint64 `json:"commit"`
-	Applied  uint64 `json:"applied"`
-	Batches  uint64 `json:"batches"`
-	Commands uint64 `json:"commands"`
-	Syncs    uint64 `json:"syncs"`
-	// LoopWrites counts the store writes made on the event loop itself
-	// (a follower's); the rest went through the writer.
-	LoopWrites uint64 `json:"loop_writes"`
-	Dups       uint64 `json:"dups"`
-	Null       bool   `json:"null"`
-	// Peers is, on the leader, each member's acknowledged slot and how far
-	// it trails the leader's last slot.
-	Peers []PeerLag `json:"peers,omitempty"`
-}
+// Status is what /status returns (JSON); the type is shared with the
+// benchmark, which decodes it (package adminapi).
+type Status = adminapi.Status
 
 // PeerLag is one member's replication progress as the leader sees it.
-type PeerLag struct {
-	ID    uint16 `json:"id"`
-	Match uint64 `json:"match"`
-	Lag   uint64 `json:"lag"`
-}
+type PeerLag = adminapi.PeerLag
 
 // Status returns a snapshot of the node's published state. Safe from any
 // goroutine.
@@ -92,6 +72,26 @@ func (n *Node) Status() Status {
 		LoopWrites: n.stats.loopWrites.Load(),
 		Dups:       n.stats.dups.Load(),
 		Null:       n.cfg.Null,
+		Settings:   n.settings(),
+	}
+}
+
+// settings are the node's effective settings for /status.
+func (n *Node) settings() adminapi.Settings {
+	b := n.cfg.Batch
+	batching := "fixed"
+	if b.Adaptive {
+		batching = "adaptive"
+	}
+	return adminapi.Settings{
+		Sync:         n.cfg.Sync && !n.cfg.Null && !n.cfg.UnsafeNoPersist,
+		BatchSize:    b.MaxCount,
+		BatchBytes:   b.MaxBytes,
+		BatchDelayNs: int64(b.MaxDelay),
+		Batching:     batching,
+		Pipeline:     n.cfg.Pipeline,
+		Groups:       1, // a node runs one engine, one Paxos group
+		ReadMode:     "log",
 	}
 }
 

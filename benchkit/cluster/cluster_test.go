@@ -21,6 +21,7 @@ import (
 
 	"github.com/mpaxos/mpaxos/benchkit"
 	"github.com/mpaxos/mpaxos/benchkit/cluster/fakenode"
+	"github.com/mpaxos/mpaxos/node/adminapi"
 )
 
 // The test binary doubles as a fake node and as a fake benchmark parent,
@@ -115,6 +116,34 @@ func TestAgreedLeader(t *testing.T) {
 			got, ok := AgreedLeader(tc.sts, tc.n)
 			if got != tc.want || ok != (tc.want != 0) {
 				t.Fatalf("got %d %v, want %d", got, ok, tc.want)
+			}
+		})
+	}
+}
+
+func TestReportedSettings(t *testing.T) {
+	def := adminapi.Settings{Sync: true, BatchSize: 1024, BatchBytes: 1 << 20, BatchDelayNs: 1e6, Batching: "adaptive",
+		Pipeline: 64, Groups: 1, ReadMode: "log"}
+	nosync := def
+	nosync.Sync = false
+	for _, tc := range []struct {
+		name       string
+		sts        []Status
+		settings   bool
+		durability string
+		note       string
+	}{
+		{"all agree", []Status{{ID: 1, Settings: def}, {ID: 2, Settings: def}, {}}, true, "sync", ""},
+		{"nosync", []Status{{ID: 1, Settings: nosync}, {ID: 2, Settings: nosync}}, true, "nosync", ""},
+		{"null", []Status{{ID: 1, Null: true, Settings: nosync}}, true, "null", ""},
+		{"mixed", []Status{{ID: 1, Settings: def}, {ID: 2, Settings: nosync}}, false, "mixed", "different settings"},
+		{"older node", []Status{{ID: 1, Settings: def}, {ID: 2}}, false, "", "node 2 does not report"},
+		{"nobody answered", []Status{{}, {}}, false, "", "no node answered"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			set, dur, note := ReportedSettings(tc.sts)
+			if (set != nil) != tc.settings || dur != tc.durability || !strings.Contains(note, tc.note) || (tc.note == "") != (note == "") {
+				t.Fatalf("got %+v %q %q", set, dur, note)
 			}
 		})
 	}

@@ -156,11 +156,12 @@ func RemoteFaulter(ctx context.Context, admins []string) (*Faulter, error) {
 		if st.ID == 0 {
 			return nil, fmt.Errorf("cluster: %s reports no node id", a)
 		}
-		if _, dup := f.admins[st.ID]; dup {
-			return nil, fmt.Errorf("cluster: two admin addresses report node id %d", st.ID)
+		id := uint64(st.ID)
+		if _, dup := f.admins[id]; dup {
+			return nil, fmt.Errorf("cluster: two admin addresses report node id %d", id)
 		}
-		f.ids = append(f.ids, st.ID)
-		f.admins[st.ID] = a
+		f.ids = append(f.ids, id)
+		f.admins[id] = a
 	}
 	return f, nil
 }

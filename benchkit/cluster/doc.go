@@ -16,13 +16,15 @@
 //	     [-batch-size N] [-batch-bytes N] [-batch-delay D] [-pipeline N] [-null]
 //
 // logs to stderr, exits cleanly on SIGTERM, and serves GET /status on the
-// admin address with at least
+// admin address (Status, the node's own type from package adminapi):
 //
-//	{"id":1,"role":"leader|follower|candidate","leader":1,"commit":42,"applied":42}
+//	{"id":1,"role":"leader|follower|candidate","leader":1,"commit":42,"applied":42,
+//	 "sync":true,"batch_size":1024,"pipeline":64,"groups":1,"read_mode":"log",...}
 //
-// where "leader" is the node's current leader hint (0 if unknown); an
-// optional "sync":true|false tells a benchmark of a running cluster its
-// durability mode. Start waits until every node answers /status and a
+// where "leader" is the node's current leader hint (0 if unknown), and the
+// settings are the node's effective ones, which the benchmark records as
+// what it measured (ReportedSettings; a node that sends none is said to be
+// of unknown settings). Start waits until every node answers /status and a
 // majority names the same leader, which itself says "leader".
 //
 // Faults: Kill (SIGKILL to the node's process group), Restart (the same

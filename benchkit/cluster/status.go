@@ -10,20 +10,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mpaxos/mpaxos/node/adminapi"
 )
 
-// Status is the part of a node's admin /status JSON the benchmark reads.
-// Nodes may report more; unknown fields are ignored.
-type Status struct {
-	ID      uint64 `json:"id"`
-	Role    string `json:"role"`   // "leader", "follower" or "candidate"
-	Leader  uint64 `json:"leader"` // the node's leader hint; 0 unknown
-	Commit  uint64 `json:"commit"`
-	Applied uint64 `json:"applied"`
-	// Sync is the node's durability mode, if it reports one (optional):
-	// for a running cluster it is more trustworthy than the -sync flag.
-	Sync *bool `json:"sync,omitempty"`
-}
+// Status is a node's admin /status, as the node serves it (one type for
+// both sides: package adminapi). Fields a newer node adds are ignored.
+type Status = adminapi.Status
 
 // ErrNoLeader is returned when the nodes did not agree on a leader in time.
 var ErrNoLeader = errors.New("cluster: no leader elected")
@@ -65,7 +58,7 @@ func AgreedLeader(sts []Status, n int) (uint64, bool) {
 			}
 		}
 		if votes > n/2 {
-			return s.ID, true
+			return uint64(s.ID), true
 		}
 	}
 	return 0, false
@@ -151,4 +144,42 @@ func (m *Monitor) WaitLeader(ctx context.Context, check func() error) (uint64, e
 		case <-t.C:
 		}
 	}
+}
+
+// ReportedSettings returns the settings and durability ("sync", "nosync",
+// "null" or "mixed") that the nodes which answered report on /status.
+// Settings is nil, and note says why, when no node answered, one does not
+// report its settings (an older node), or they differ; durability is ""
+// when it is not known from every answering node.
+func ReportedSettings(sts []Status) (settings *adminapi.Settings, durability, note string) {
+	var first *Status
+	var differ []string
+	for i := range sts {
+		s := &sts[i]
+		if s.ID == 0 {
+			continue // did not answer
+		}
+		if !s.Settings.Reported() {
+			return nil, "", fmt.Sprintf("node %d does not report its settings on /status", s.ID)
+		}
+		if first == nil {
+			first = s
+			durability = s.Durability()
+			continue
+		}
+		if s.Durability() != durability {
+			durability = "mixed"
+		}
+		if s.Settings != first.Settings || s.Null != first.Null {
+			differ = append(differ, fmt.Sprintf("node %d %+v, node %d %+v", first.ID, first.Settings, s.ID, s.Settings))
+		}
+	}
+	switch {
+	case first == nil:
+		return nil, "", "no node answered /status"
+	case len(differ) > 0:
+		return nil, durability, "the nodes report different settings: " + differ[0]
+	}
+	set := first.Settings
+	return &set, durability, ""
 }

@@ -63,6 +63,49 @@ func CheckOverwrite(path string) error {
 	return nil
 }
 
+// CheckWritable returns nil if files can be created next to base (a -out
+// name): its directory exists or can be made, and a file can be created
+// in it. Call it before a run, so minutes of measuring are not spent on
+// results that cannot be written where asked.
+func CheckWritable(base string) error {
+	dir := filepath.Dir(base)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("results: cannot write to %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(base)+".probe.*")
+	if err != nil {
+		return fmt.Errorf("results: cannot write to %s: %w", dir, err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
+}
+
+// WriteOrRescue writes outs (WriteFiles). When that fails, it writes
+// them under the same base names into a new temporary directory instead
+// and returns that directory with the first error, so a finished run is
+// never lost to an unwritable -out: the caller says where the data went.
+// rescued is "" when outs were written where asked or not at all.
+func WriteOrRescue(outs ...Output) (rescued string, err error) {
+	err = WriteFiles(outs...)
+	if err == nil {
+		return "", nil
+	}
+	dir, terr := os.MkdirTemp("", "mpaxos-bench-rescued-")
+	if terr != nil {
+		return "", errors.Join(err, fmt.Errorf("results: no temporary directory either: %w", terr))
+	}
+	moved := make([]Output, len(outs))
+	for i, o := range outs {
+		moved[i] = Output{Path: filepath.Join(dir, filepath.Base(o.Path)), Data: o.Data}
+	}
+	if terr := WriteFiles(moved...); terr != nil {
+		os.RemoveAll(dir)
+		return "", errors.Join(err, fmt.Errorf("results: not in a temporary directory either: %w", terr))
+	}
+	return dir, err
+}
+
 // Output is one file to write.
 type Output struct {
 	Path string
@@ -140,10 +183,23 @@ func Load(path string) (*Result, error) {
 	if r.Format > Format {
 		return nil, fmt.Errorf("%w: %s has format %d, this bench reads up to %d", ErrNotResult, path, r.Format, Format)
 	}
-	if r.Histogram != "" {
-		if _, err := hist.Decode(r.Histogram); err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrNotResult, path, err)
+	// A file with the right kind but not the content (a stub, a
+	// truncated copy) would compare as zeros.
+	var missing []string
+	for _, f := range []struct {
+		name  string
+		empty bool
+	}{{"settings", len(r.Settings) == 0 || string(r.Settings) == "null"}, {"histogram", r.Histogram == ""},
+		{"mode", r.Mode == ""}, {"durability", r.Durability == ""}} {
+		if f.empty {
+			missing = append(missing, f.name)
 		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%w: %s is not a complete result (no %s)", ErrNotResult, path, strings.Join(missing, ", "))
+	}
+	if _, err := hist.Decode(r.Histogram); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrNotResult, path, err)
 	}
 	return &r, nil
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/mpaxos/mpaxos/benchkit/hist"
+	"github.com/mpaxos/mpaxos/node/adminapi"
 )
 
 // Kinds of JSON file the benchmark writes; a JSON file with another kind
@@ -43,8 +44,14 @@ type Result struct {
 	Errors     int64            `json:"errors"`
 	ErrorKinds map[string]int64 `json:"error_kinds,omitempty"`
 	WarmupOps  int64            `json:"warmup_ops"`
-	Clamped    int64            `json:"clamped,omitempty"` // latencies above 1 h, recorded as 1 h
-	Latency    hist.Percentiles `json:"latency"`
+	// Abandoned (open loop): requests due before the end that were never
+	// sent, because the cluster fell behind the offered rate.
+	Abandoned int64 `json:"abandoned,omitempty"`
+	// WarmupDropped (open loop): warm-up requests still due when measuring
+	// began, dropped rather than charged to the measured part.
+	WarmupDropped int64            `json:"warmup_dropped,omitempty"`
+	Clamped       int64            `json:"clamped,omitempty"` // latencies above 1 h, recorded as 1 h
+	Latency       hist.Percentiles `json:"latency"`
 	// Histogram is the latency of every successful measured operation in
 	// HdrHistogram's V2 compressed base64 encoding, unit nanoseconds.
 	Histogram     string   `json:"histogram"`
@@ -106,11 +113,19 @@ type Second struct {
 type Cluster struct {
 	Nodes    int  `json:"nodes"`
 	External bool `json:"external"` // a running cluster (-cluster), not started by bench
-	// DurabilitySource says where Result.Durability comes from: "started"
-	// (bench started the nodes with it), "nodes" (a running cluster's
-	// /status reported it) or "flag" (declared by the user's -sync).
+	// DurabilitySource says where Result.Durability comes from: "nodes"
+	// (their /status reported it), or, for nodes that do not report it,
+	// "started" (bench started the nodes with it) or "flag" (declared by
+	// the user's -sync for a running cluster).
 	DurabilitySource string   `json:"durability_source,omitempty"`
 	Addrs            []string `json:"addrs,omitempty"`
+	// Settings are the nodes' effective settings (defaults resolved) as
+	// they reported them on /status before the run; nil when they did
+	// not, or disagree (SettingsNote says which).
+	Settings     *adminapi.Settings `json:"settings,omitempty"`
+	SettingsNote string             `json:"settings_note,omitempty"`
+	// Leader is the node that led when the run began; 0 unknown.
+	Leader uint64 `json:"leader,omitempty"`
 }
 
 // Stage names, in the order a command meets them. Nodes report their
@@ -184,8 +199,14 @@ type Fault struct {
 
 // Verdict is the outcome of the correctness checks; nil fields were not run.
 type Verdict struct {
-	Linearizable     *bool    `json:"linearizable,omitempty"`
-	CheckedKeys      int      `json:"checked_keys,omitempty"`
+	Linearizable *bool `json:"linearizable,omitempty"`
+	CheckedKeys  int   `json:"checked_keys,omitempty"`
+	// LinearizabilitySample is the fraction of keys whose history the
+	// linearizability check saw (-check-sample); 1 is every key.
+	LinearizabilitySample float64 `json:"linearizability_sample,omitempty"`
+	// SessionChecked is the fraction of the executed commands the session
+	// check saw (each node keeps only its last -record-applied); 1 is all.
+	SessionChecked   *float64 `json:"session_checked_fraction,omitempty"`
 	LostAckedWrites  *int64   `json:"lost_acked_writes,omitempty"`
 	SessionOrderOK   *bool    `json:"session_order_ok,omitempty"`
 	DedupedRetries   int64    `json:"deduped_retries,omitempty"`

@@ -110,6 +110,7 @@ func TestMarshalLoadRoundTrip(t *testing.T) {
 		"future":     `{"kind":"mpaxos-bench-result","format":99}`,
 		"bad hist":   `{"kind":"mpaxos-bench-result","format":1,"histogram":"xx"}`,
 		"not json":   `hello`,
+		"stub":       `{"kind":"mpaxos-bench-result","format":1}`,
 	} {
 		p := filepath.Join(t.TempDir(), "y.json")
 		os.WriteFile(p, []byte(content), 0o644)

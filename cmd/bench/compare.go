@@ -45,8 +45,12 @@ func compare(files []string, force bool, out string, stdout io.Writer) error {
 	if err := benchkit.CheckComparable(rs, force); err != nil {
 		return err
 	}
+	// The table first: a plot that cannot be drawn or written must not
+	// cost the user the comparison.
+	benchkit.WriteCompare(stdout, rs, names)
 	svg, err := benchkit.CompareSVG(rs, names)
 	if err != nil {
+		fmt.Fprintf(stdout, "plot: not drawn: %v\n", err)
 		return err
 	}
 	if out == "" {
@@ -54,9 +58,9 @@ func compare(files []string, force bool, out string, stdout io.Writer) error {
 	}
 	path := results.Base(out) + ".svg"
 	if err := results.WriteFiles(results.Output{Path: path, Data: svg}); err != nil {
+		fmt.Fprintf(stdout, "plot: NOT written: %v\n", err)
 		return err
 	}
-	benchkit.WriteCompare(stdout, rs, names)
 	fmt.Fprintf(stdout, "plot: %s\n", path)
 	return nil
 }

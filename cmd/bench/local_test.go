@@ -99,8 +99,9 @@ func TestLocalClusterRun(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	t.Logf("report of a run on 3 fake nodes:\n%s", out)
-	for _, want := range []string{"3 nodes started on loopback, durability sync", "batch-size 16",
-		"queue", "quorum_wait", "400µs", "batch sizes  p50 16"} {
+	for _, want := range []string{"3 nodes started on loopback, durability sync (as the nodes report it",
+		"batch-size 16, batch-bytes 1048576, batch-delay 1ms (adaptive batching: not waited for), pipeline 64, groups 1, reads through the log",
+		"leader       n1 when the run began", "queue", "quorum_wait", "400µs", "batch sizes  p50 16"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("report lacks %q:\n%s", want, out)
 		}
@@ -110,8 +111,13 @@ func TestLocalClusterRun(t *testing.T) {
 	if err != nil || len(r.Stages) != 6 || r.Stages[0].Latency.Count != 100 || r.BatchSizes == "" {
 		t.Fatalf("%v: stages %+v", err, r.Stages)
 	}
-	if err != nil || r.Cluster.External || r.Cluster.Nodes != 3 || len(r.Cluster.Addrs) != 3 || r.Cluster.DurabilitySource != "started" {
+	if err != nil || r.Cluster.External || r.Cluster.Nodes != 3 || len(r.Cluster.Addrs) != 3 || r.Cluster.DurabilitySource != "nodes" {
 		t.Fatalf("%v: cluster %+v", err, r.Cluster)
+	}
+	// The effective values the nodes reported, not "default".
+	if s := r.Cluster.Settings; s == nil || s.BatchSize != 16 || s.Pipeline != 64 || s.BatchDelayNs != 1e6 || s.Groups != 1 ||
+		s.ReadMode != "log" || r.Cluster.Leader != 1 {
+		t.Fatalf("settings %+v leader %d", s, r.Cluster.Leader)
 	}
 	assertNoNodeLeft(t, pids, tmp, 3)
 }
@@ -151,6 +157,29 @@ func TestLocalClusterNodeFails(t *testing.T) {
 	// The others may be stopped before they get to write their pid; the
 	// launcher reaps every process it started either way.
 	assertNoNodeLeft(t, pids, tmp, 1)
+}
+
+// Nodes that do not report their settings: bench says the durability is
+// what it started them with, and that their settings are unknown.
+func TestLocalClusterNodesWithoutSettings(t *testing.T) {
+	useFake(t, &fakeTarget{})
+	pids, tmp, bin := localEnv(t, "FAKE_NODE_NO_SETTINGS=1")
+	base := filepath.Join(t.TempDir(), "nosettings")
+	code, out, errOut := bench(t, "-node-bin", bin, "-clients", "2", "-ops", "100", "-warmup", "0", "-quiet", "-sync=false", "-out", base)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"durability nosync (as bench started the nodes; they did not report it; writes NOT synced",
+		"their effective settings are unknown: node 1 does not report its settings"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("report lacks %q:\n%s", want, out)
+		}
+	}
+	r, err := results.Load(base + ".json")
+	if err != nil || r.Durability != "nosync" || r.Cluster.DurabilitySource != "started" || r.Cluster.Settings != nil {
+		t.Fatalf("%v: %s %+v", err, r.Durability, r.Cluster)
+	}
+	assertNoNodeLeft(t, pids, tmp, 3)
 }
 
 func TestLocalClusterWithoutStages(t *testing.T) {
@@ -222,7 +251,7 @@ func TestLocalClusterInterruptedDuringFault(t *testing.T) {
 	e := &cancelOn{want: "killed node", cancel: cancel}
 	// The fake nodes do not record applied commands: -check=false.
 	code := realMain(ctx, []string{"bench", "-node-bin", bin, "-clients", "2", "-duration", "1h", "-warmup", "0", "-quiet",
-		"-faults", "kill=2@100ms,kill=3@1h", "-check=false", "-out", base}, &o, e)
+		"-faults", "kill=2@100ms,kill=3@59m", "-check=false", "-out", base}, &o, e)
 	if code != 130 {
 		t.Fatalf("exit %d: %s", code, e.buf.String())
 	}
@@ -240,6 +269,27 @@ func TestLocalClusterInterruptedDuringFault(t *testing.T) {
 	}
 	if !strings.Contains(o.String(), "kill=2@100ms") {
 		t.Fatalf("report lacks the fault:\n%s", o.String())
+	}
+	assertNoNodeLeft(t, pids, tmp, 3)
+}
+
+// An -ops run can end before a fault is due (its length is not known up
+// front): the fault is in the results as not played, not left out.
+func TestLocalClusterFaultNotDue(t *testing.T) {
+	useFake(t, &fakeTarget{})
+	pids, tmp, bin := localEnv(t)
+	base := filepath.Join(t.TempDir(), "notdue")
+	code, out, errOut := bench(t, "-node-bin", bin, "-clients", "2", "-ops", "100", "-warmup", "0", "-quiet",
+		"-faults", "kill=2@59m", "-check=false", "-out", base)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	r, err := results.Load(base + ".json")
+	if err != nil || len(r.Faults) != 1 || !r.Faults[0].NotInjected || !strings.Contains(r.Faults[0].Error, "not played: the run ended") {
+		t.Fatalf("%v: faults %+v", err, r.Faults)
+	}
+	if !strings.Contains(out, "NOT INJECTED: not played") {
+		t.Fatalf("report:\n%s", out)
 	}
 	assertNoNodeLeft(t, pids, tmp, 3)
 }

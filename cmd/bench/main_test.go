@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -73,10 +74,13 @@ func TestBadFlagsOneLine(t *testing.T) {
 		{[]string{"sweep", "-batch-size", "1,x"}, "not a non-negative integer"},
 		{[]string{"sweep", "-cluster", "127.0.0.1:1", "-batch-size", "1,8"}, "cannot be swept on a running -cluster"},
 		{[]string{"sweep"}, "nothing to sweep"},
+		{[]string{"sweep", "-clients", "1,1", "-cluster", "127.0.0.1:1"}, "-clients lists 1 twice"},
 		{[]string{"-faults", "kill-leader@1s,explode@2s,drop=200%@3s"}, `-faults: event 2 "explode@2s"`},
 		{[]string{"-cluster", "127.0.0.1:1", "-cluster-admin", "127.0.0.1:2", "-faults", "kill-leader@1s"}, "cannot kill or pause the nodes of a running -cluster"},
 		{[]string{"-faults", "drop=1%@1s", "-value-size", "8"}, "-check needs -value-size of at least 16"},
 		{[]string{"-faults", "kill=4@1s", "-nodes", "3", "-node-bin", "/nonexistent"}, "node 4"},
+		{[]string{"-faults", "kill-leader@20s", "-duration", "3s", "-node-bin", "/nonexistent"}, "kill-leader@20s fires at 20s, not before the end"},
+		{[]string{"-rate", "Inf", "-cluster", "127.0.0.1:1"}, "-rate must be a finite"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			code, out, errOut := bench(t, tc.args...)
@@ -195,9 +199,20 @@ func TestRunWritesResults(t *testing.T) {
 func TestCompareFixtures(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join("testdata", "a.json"), filepath.Join("testdata", "b.json")
-	code, out, errOut := bench(t, "compare", a, b, "-out", filepath.Join(dir, "cmp"))
+	// a and b have different client counts: refused unless forced.
+	code, _, errOut := bench(t, "compare", a, b, "-out", filepath.Join(dir, "cmp"))
+	if code != 1 || !strings.Contains(errOut, "different client counts: testdata/a has 4, testdata/b has 16") {
+		t.Fatalf("exit %d stderr %q", code, errOut)
+	}
+	code, out, errOut := bench(t, "compare", "-force", a, b, "-out", filepath.Join(dir, "cmp"))
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, re := range []string{`clients\s+4\s+16`, `nodes\s+1 external\s+1 external`, `batch size\s+\?\s+\?`,
+		`pipeline\s+\?\s+\?`, `commit\s+795c3bd47e3c\s+795c3bd47e3c`} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("compare table lacks %s:\n%s", re, out)
+		}
 	}
 	ra, _ := results.Load(a)
 	rb, _ := results.Load(b)
@@ -220,6 +235,21 @@ func TestCompareFixtures(t *testing.T) {
 	}
 	if code, _, errOut = bench(t, "compare", a, filepath.Join("testdata", "not_result.json")); code != 1 || !strings.Contains(errOut, "not a bench result") {
 		t.Fatalf("foreign file: exit %d stderr %q", code, errOut)
+	}
+	stub := filepath.Join(dir, "stub.json")
+	os.WriteFile(stub, []byte(`{"kind":"mpaxos-bench-result","format":1}`), 0o644)
+	if code, out, errOut = bench(t, "compare", "-force", a, stub); code != 1 || !strings.Contains(errOut, "not a complete result") || out != "" {
+		t.Fatalf("stub: exit %d stderr %q stdout %q", code, errOut, out)
+	}
+	// Open loop against closed loop, and node counts, are refused too.
+	ra2, rb2 := *ra, *ra
+	rb2.Mode, rb2.Cluster.Nodes, rb2.Name = "open", 3, "other"
+	if err := benchkit.CheckComparable([]*results.Result{&ra2, &rb2}, false); err == nil ||
+		!strings.Contains(err.Error(), "open loop against closed loop") || !strings.Contains(err.Error(), "different node counts") {
+		t.Fatalf("open vs closed, 1 vs 3 nodes: %v", err)
+	}
+	if err := benchkit.CheckComparable([]*results.Result{&ra2, &rb2}, true); err != nil {
+		t.Fatalf("-force: %v", err)
 	}
 }
 
@@ -268,5 +298,82 @@ func TestOpenLoopReport(t *testing.T) {
 	r, err := results.Load(base + ".json")
 	if err != nil || r.Mode != "open" || r.Ops != 300 {
 		t.Fatalf("%v: mode %q ops %d", err, r.Mode, r.Ops)
+	}
+}
+
+// blockedDir returns a -out name in a directory that does not exist and
+// cannot be created, even by root: under /proc.
+func blockedDir(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join("/proc", "mpaxos-bench-"+strings.ReplaceAll(t.Name(), "/", "-"))
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		os.Remove(dir)
+		t.Skip("/proc is writable here")
+	}
+	return filepath.Join(dir, "run")
+}
+
+// An -out that cannot be written is refused before anything is measured.
+func TestUnwritableOutRefusedFirst(t *testing.T) {
+	f := &fakeTarget{}
+	useFake(t, f)
+	code, out, errOut := bench(t, "-cluster", "127.0.0.1:1", "-clients", "2", "-ops", "100", "-warmup", "0", "-out", blockedDir(t))
+	if code != 1 || !strings.Contains(errOut, "cannot write to") || strings.Count(errOut, "\n") != 1 {
+		t.Fatalf("exit %d stderr %q", code, errOut)
+	}
+	if n := f.n.Load(); n != 0 || out != "" {
+		t.Fatalf("%d operations run, stdout %q: the run started", n, out)
+	}
+}
+
+// A run whose -out becomes unwritable while it runs still prints its
+// report, and its files are written to a temporary directory it names.
+func TestFinishedRunNotLost(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	f := &fakeTarget{onOp: func(n int64) {
+		if n == 50 { // the directory is replaced by a file mid-run
+			os.RemoveAll(dir)
+			os.WriteFile(dir, []byte("x"), 0o644)
+		}
+	}}
+	useFake(t, f)
+	t.Setenv("TMPDIR", t.TempDir())
+	code, out, errOut := bench(t, "-cluster", "127.0.0.1:1", "-clients", "2", "-ops", "300", "-warmup", "0", "-quiet",
+		"-out", filepath.Join(dir, "run"))
+	if code != 1 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "throughput") || !strings.Contains(out, "NOT written to") {
+		t.Fatalf("no report, or no word on the files:\n%s", out)
+	}
+	m := regexp.MustCompile(`written to (\S+)\.json`).FindStringSubmatch(out)
+	if m == nil || !strings.Contains(errOut, "written to") {
+		t.Fatalf("the rescued files are not named: stdout\n%s\nstderr %q", out, errOut)
+	}
+	r, err := results.Load(m[1] + ".json")
+	if err != nil || r.Ops != 300 {
+		t.Fatalf("rescued result: %v", err)
+	}
+}
+
+// compare prints its table even when the plot cannot be written.
+func TestComparePrintsTableWithoutPlot(t *testing.T) {
+	a, b := filepath.Join("testdata", "a.json"), filepath.Join("testdata", "b.json")
+	code, out, errOut := bench(t, "compare", "-force", a, b, "-out", blockedDir(t))
+	if code != 1 || !strings.Contains(errOut, "bench: ") {
+		t.Fatalf("exit %d stderr %q", code, errOut)
+	}
+	if !strings.Contains(out, "p99.99") || !strings.Contains(out, "plot: NOT written") {
+		t.Fatalf("table missing:\n%s", out)
+	}
+}
+
+// A sweep into an unwritable -out is refused before its first point.
+func TestSweepUnwritableOutRefusedFirst(t *testing.T) {
+	f := &fakeTarget{}
+	useFake(t, f)
+	code, _, errOut := bench(t, "sweep", "-cluster", "127.0.0.1:1", "-clients", "1,2", "-ops", "50", "-warmup", "0", "-quiet", "-out", blockedDir(t))
+	if code != 1 || !strings.Contains(errOut, "cannot write to") || f.n.Load() != 0 {
+		t.Fatalf("exit %d after %d ops: %q", code, f.n.Load(), errOut)
 	}
 }

@@ -277,3 +277,50 @@ func TestRealRunningClusterNetworkFaults(t *testing.T) {
 }
 
 func benchkitEngine() benchkit.Engine { return benchkit.DefaultConfig().Engine }
+
+// TestRealRunningClusterTwice measures a hand-run cluster as a user does:
+// nodes started with -sync=false, bench -cluster -check run twice without
+// -sync. Bench must record the durability and settings the nodes report
+// (not the -sync default it would otherwise assume), and the second run
+// must check its history against the values the first one left behind,
+// not against keys assumed absent.
+func TestRealRunningClusterTwice(t *testing.T) {
+	bin := realNode(t)
+	t.Setenv("TMPDIR", t.TempDir())
+	c, err := cluster.Start(context.Background(), cluster.Config{Nodes: 3, Binary: bin, Engine: benchkit.Engine{Sync: false},
+		StartTimeout: 30 * time.Second, StopGrace: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for run := 1; run <= 2; run++ {
+		var o, e bytes.Buffer
+		base := filepath.Join(t.TempDir(), fmt.Sprintf("run%d", run))
+		code := realMain(context.Background(), append([]string{"bench", "-quiet", "-out", base,
+			"-cluster", strings.Join(c.ClientAddrs(), ","), "-cluster-admin", strings.Join(c.AdminAddrs(), ","),
+			"-duration", "1500ms", "-check"}, checkedWorkload...), &o, &e)
+		t.Logf("run %d: exit %d\n%s", run, code, o.String())
+		if code != 0 {
+			t.Fatalf("run %d: exit %d: %s", run, code, e.String())
+		}
+		r, err := results.Load(base + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := r.Verdict
+		if v == nil || v.Linearizable == nil || !*v.Linearizable || v.CheckedKeys == 0 || len(v.Failures) > 0 {
+			t.Fatalf("run %d: verdict %+v", run, v)
+		}
+		if !strings.Contains(o.String(), "read the values of the 200 checked keys before the run") {
+			t.Fatalf("run %d: the keys' values before the run were not read", run)
+		}
+		if r.Durability != "nosync" || r.Cluster.DurabilitySource != "nodes" || !strings.Contains(o.String(), "durability nosync (as the nodes report it") {
+			t.Fatalf("run %d: durability %q from %q", run, r.Durability, r.Cluster.DurabilitySource)
+		}
+		s := r.Cluster.Settings
+		if s == nil || s.BatchSize != 1024 || s.Pipeline != 64 || s.BatchDelayNs != int64(time.Millisecond) || s.Groups != 1 ||
+			s.ReadMode != "log" || s.Sync || r.Cluster.Leader == 0 {
+			t.Fatalf("run %d: settings %+v leader %d", run, s, r.Cluster.Leader)
+		}
+	}
+}

@@ -108,11 +108,14 @@ func defaultName(cfg benchkit.Config) string {
 // ceiling, if not nil, is the null-mode run this one is reported against.
 func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, argv []string, ceiling *results.Result, stdout, stderr io.Writer) (*results.Result, error) {
 	base := results.Base(name)
+	// Refuse before spending minutes on a run whose results cannot be written.
 	for _, ext := range []string{".json", ".hgrm", ".svg"} {
-		// Refuse before spending minutes on a run whose results cannot be written.
 		if err := results.CheckOverwrite(base + ext); err != nil {
 			return nil, err
 		}
+	}
+	if err := results.CheckWritable(base); err != nil {
+		return nil, err
 	}
 	wd, _ := os.Getwd()
 	mod, err := cluster.FindModule(wd)
@@ -127,26 +130,25 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 		addrs  []string
 		leader func() (uint64, bool)
 		info   results.Cluster
-		local  *cluster.Cluster
-		stages benchkit.StagesFunc
+		// durability is what the nodes reported on /status, "" if
+		// they did not.
+		durability string
+		local      *cluster.Cluster
+		stages     benchkit.StagesFunc
 	)
 	if len(cfg.Cluster) > 0 {
 		addrs = cfg.Cluster
-		info = results.Cluster{Nodes: len(addrs), External: true, Addrs: addrs, DurabilitySource: "flag"}
+		info = results.Cluster{Nodes: len(addrs), External: true, Addrs: addrs, DurabilitySource: "flag",
+			SettingsNote: "not asked (no -cluster-admin)"}
 		if len(cfg.ClusterAdmin) > 0 {
 			mon := cluster.NewMonitor(cfg.ClusterAdmin)
 			mctx, cancel := context.WithCancel(ctx)
 			defer cancel()
-			for _, st := range mon.Poll(mctx) {
-				if st.Sync != nil {
-					cfg.Engine.Sync = *st.Sync
-					info.DurabilitySource = "nodes"
-					break
-				}
-			}
+			sts := mon.Poll(mctx)
 			go mon.Watch(mctx, 500*time.Millisecond)
 			leader = mon.Leader
 			stages = cluster.Stages(cfg.ClusterAdmin)
+			durability = reported(&info, sts, leader)
 		}
 	} else {
 		local, err = cluster.Start(ctx, cluster.Config{
@@ -165,6 +167,7 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 		addrs, leader = local.ClientAddrs(), local.Leader
 		stages = cluster.Stages(local.AdminAddrs())
 		info = results.Cluster{Nodes: cfg.Nodes, Addrs: addrs, DurabilitySource: "started"}
+		durability = reported(&info, local.Monitor.Poll(ctx), leader)
 	}
 	tgt, err := dialTarget(ctx, addrs, cfg.Conns)
 	if err != nil {
@@ -184,6 +187,9 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 		return nil, err
 	}
 	v.install(&env)
+	if err := v.readInitial(ctx, tgt); err != nil {
+		return nil, err
+	}
 	out, err := benchkit.Run(ctx, cfg, env)
 	if err != nil {
 		v.stop(ctx)
@@ -197,22 +203,22 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 		return nil, err
 	}
 	res.Faults, res.Verdict = faultRes, verdict
+	if durability != "" {
+		res.Durability = durability // what the nodes said, not what bench passed or assumed
+	}
 	if ceiling != nil && ceiling.Throughput > 0 {
 		res.Ceiling = &results.Ceiling{Throughput: ceiling.Throughput, Fraction: res.Throughput / ceiling.Throughput}
 	}
-	files, err := benchkit.Files(base, res)
-	if err != nil {
-		return nil, err
-	}
-	if err := results.WriteFiles(files...); err != nil {
-		return nil, err
-	}
+	// The report comes first: whatever happens to the files, what was
+	// measured is on the screen.
 	benchkit.WriteReport(stdout, res)
-	fmt.Fprintf(stdout, "%-12s %s.json  %s.hgrm  %s.svg\n", "results", base, base, base)
 	if local != nil {
 		if err := local.CheckAlive(); err != nil {
 			fmt.Fprintf(stdout, "%-12s a node exited during the run: %v\n", "WARNING", err)
 		}
+	}
+	if err := writeResults(base, res, stdout); err != nil {
+		return res, err
 	}
 	if out.Interrupted {
 		return res, errInterrupted
@@ -221,4 +227,41 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 		return res, fmt.Errorf("%w: %s", errVerdict, strings.Join(verdict.Failures, "; "))
 	}
 	return res, nil
+}
+
+// writeResults writes the run's files and says where they went: at base,
+// or, when base cannot be written, in a temporary directory (and the run
+// fails, since its results are not where they were asked for).
+func writeResults(base string, res *results.Result, stdout io.Writer) error {
+	files, err := benchkit.Files(base, res)
+	if err != nil {
+		return err
+	}
+	rescued, err := results.WriteOrRescue(files...)
+	switch {
+	case err == nil:
+		fmt.Fprintf(stdout, "%-12s %s.json  %s.hgrm  %s.svg\n", "results", base, base, base)
+		return nil
+	case rescued != "":
+		b := filepath.Join(rescued, filepath.Base(base))
+		fmt.Fprintf(stdout, "%-12s NOT written to %s: written to %s.json  %s.hgrm  %s.svg instead\n", "results", base, b, b, b)
+		return fmt.Errorf("%w; the results were written to %s instead", err, rescued)
+	}
+	fmt.Fprintf(stdout, "%-12s NOT written: %v\n", "results", err)
+	return err
+}
+
+// reported records in info what the nodes said on /status before the run:
+// their effective settings, their durability (which then overrides what
+// bench passed or was told) and the leader.
+func reported(info *results.Cluster, sts []cluster.Status, leader func() (uint64, bool)) (durability string) {
+	set, durability, note := cluster.ReportedSettings(sts)
+	info.Settings, info.SettingsNote = set, note
+	if durability != "" {
+		info.DurabilitySource = "nodes"
+	}
+	if id, ok := leader(); ok {
+		info.Leader = id
+	}
+	return durability
 }

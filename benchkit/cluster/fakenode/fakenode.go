@@ -10,6 +10,7 @@
 //	FAKE_NODE_NO_LEADER=1  no node ever becomes leader
 //	FAKE_NODE_PIDS=DIR     each node writes its pid to DIR/node<N>.pid
 //	FAKE_NODE_NO_STAGES=1  no GET /stages (404)
+//	FAKE_NODE_NO_SETTINGS=1 /status without the node's settings (an older node)
 //
 // GET /stages answers cumulative histograms that grow by 100 "queue" values
 // of 50 µs, 100 "quorum_wait" values of 400 µs and (on the leader) 10
@@ -29,8 +30,10 @@ import (
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/mpaxos/mpaxos/batch"
 	"github.com/mpaxos/mpaxos/benchkit/hist"
 	"github.com/mpaxos/mpaxos/benchkit/results"
+	"github.com/mpaxos/mpaxos/node/adminapi"
 )
 
 // Env is the environment variable that selects the fake node in TestMain.
@@ -47,11 +50,13 @@ func Main(args []string) {
 	admin := fs.String("admin-addr", "", "")
 	data := fs.String("data", "", "")
 	syncOn := fs.Bool("sync", true, "")
-	fs.Int("batch-size", 0, "")
-	fs.Int("pipeline", 0, "")
-	fs.Int("batch-bytes", 0, "")
-	fs.Duration("batch-delay", 0, "")
-	fs.Bool("null", false, "")
+	// cmd/node's defaults, reported on /status as the real node does.
+	bdef := batch.DefaultConfig()
+	batchSize := fs.Int("batch-size", bdef.MaxCount, "")
+	pipeline := fs.Int("pipeline", 64, "")
+	batchBytes := fs.Int("batch-bytes", bdef.MaxBytes, "")
+	batchDelay := fs.Duration("batch-delay", bdef.MaxDelay, "")
+	null := fs.Bool("null", false, "")
 	fs.Parse(args)
 	if *id == 0 || *peers == "" || *client == "" || *data == "" || *admin == "" {
 		fmt.Fprintln(os.Stderr, "fake node: missing flags")
@@ -85,7 +90,12 @@ func Main(args []string) {
 	http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == "/status":
-			json.NewEncoder(w).Encode(map[string]any{"id": *id, "role": role, "leader": leader, "commit": 0, "applied": 0, "sync": *syncOn})
+			st := adminapi.Status{ID: uint16(*id), Role: role, Leader: uint16(leader), Null: *null}
+			if os.Getenv("FAKE_NODE_NO_SETTINGS") == "" {
+				st.Settings = adminapi.Settings{Sync: *syncOn && !*null, BatchSize: *batchSize, BatchBytes: *batchBytes,
+					BatchDelayNs: int64(*batchDelay), Batching: "adaptive", Pipeline: *pipeline, Groups: 1, ReadMode: "log"}
+			}
+			json.NewEncoder(w).Encode(st)
 		case r.URL.Path == "/stages" && os.Getenv("FAKE_NODE_NO_STAGES") == "":
 			mu.Lock()
 			defer mu.Unlock()

@@ -1,0 +1,77 @@
+// Package adminapi holds the JSON types of a node's admin endpoints that
+// more than one program decodes: the node serves them, the benchmark's
+// launcher and reports read them. One definition keeps the two sides from
+// drifting apart (a field one side assumes and the other never sends).
+package adminapi
+
+// Status is what GET /status returns.
+type Status struct {
+	ID       uint16 `json:"id"`
+	Role     string `json:"role"`   // "leader", "follower" or "candidate"
+	Leader   uint16 `json:"leader"` // the node's leader hint; 0 unknown
+	Ballot   string `json:"ballot"`
+	Commit   uint64 `json:"commit"`
+	Applied  uint64 `json:"applied"`
+	Batches  uint64 `json:"batches"`
+	Commands uint64 `json:"commands"`
+	Syncs    uint64 `json:"syncs"`
+	// LoopWrites counts the store writes made on the event loop itself
+	// (a follower's); the rest went through the writer.
+	LoopWrites uint64 `json:"loop_writes"`
+	Dups       uint64 `json:"dups"`
+	Null       bool   `json:"null"`
+	// Peers is, on the leader, each member's acknowledged slot and how far
+	// it trails the leader's last slot.
+	Peers []PeerLag `json:"peers,omitempty"`
+
+	Settings
+}
+
+// Settings are the node's effective settings, defaults resolved: what a
+// benchmark records as measured, rather than the flags it passed or
+// assumed.
+type Settings struct {
+	// Sync: every persisted group is made durable (fsync) before the node
+	// acknowledges it. False with -sync=false, and in null mode.
+	Sync bool `json:"sync"`
+	// BatchSize, BatchBytes and BatchDelayNs bound a proposed batch
+	// (commands, bytes, ns).
+	BatchSize    int   `json:"batch_size"`
+	BatchBytes   int   `json:"batch_bytes"`
+	BatchDelayNs int64 `json:"batch_delay_ns"`
+	// Batching is "adaptive" (batches go out whenever the pipeline has
+	// room; BatchDelayNs is not used) or "fixed" (a batch waits until full
+	// or BatchDelayNs).
+	Batching string `json:"batching"`
+	// Pipeline is the most proposed, not yet chosen slots.
+	Pipeline int `json:"pipeline"`
+	// Groups is the number of Paxos groups the node hosts; >= 1 on a node
+	// that reports its settings.
+	Groups int `json:"groups"`
+	// ReadMode is how linearizable reads are served: "log" (through the
+	// log like writes).
+	ReadMode string `json:"read_mode"`
+}
+
+// Reported says whether s came from a node that reports its settings
+// (older nodes sent none, and zero values would read as settings).
+func (s Settings) Reported() bool { return s.Groups > 0 }
+
+// Durability names the durability mode as results record it: "sync",
+// "nosync" or "null".
+func (s Status) Durability() string {
+	switch {
+	case s.Null:
+		return "null"
+	case s.Sync:
+		return "sync"
+	}
+	return "nosync"
+}
+
+// PeerLag is one member's replication progress as the leader sees it.
+type PeerLag struct {
+	ID    uint16 `json:"id"`
+	Match uint64 `json:"match"`
+	Lag   uint64 `json:"lag"`
+}
