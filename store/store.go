@@ -28,6 +28,17 @@ type Store struct {
 
 	closed atomic.Bool
 
+	// hooks are called, when set, at points of Save that tests need to
+	// line up with other goroutines; set only by tests before use.
+	hooks struct {
+		// snapshotWaits: a snapshot Save found another one of its group
+		// committing and is about to wait for it.
+		snapshotWaits func(engine.Slot)
+		// snapshotChecked: a snapshot Save passed its not-older check
+		// and is about to commit.
+		snapshotChecked func(engine.Slot)
+	}
+
 	mu struct {
 		sync.Mutex
 		logs map[engine.GroupID]*Log
@@ -45,7 +56,9 @@ type Write struct {
 	Entries []engine.Entry
 	// Snapshot, when not nil, replaces the stored snapshot and deletes every
 	// entry at or below Snapshot.Slot, Entries of this Write included. Its
-	// Slot must be > 0 and not below the stored snapshot's.
+	// Slot must be > 0; a Slot below the stored snapshot's (judged
+	// atomically with the commit, even against concurrent Saves) is
+	// refused with ErrSnapshotOlder and nothing of the Write is stored.
 	Snapshot *engine.Snapshot
 	// NoSync lets Save return without waiting for a sync even with
 	// Durability Sync: the write is in Pebble's WAL, ordered after every
@@ -270,8 +283,13 @@ func (s *Store) Save(w Write) error {
 		maxSlot = max(maxSlot, e.Slot)
 	}
 	if w.Snapshot != nil {
-		if w.Snapshot.Slot == 0 || uint64(w.Snapshot.Slot) < l.snap.Load() {
-			return fmt.Errorf("%w: group %d: snapshot at slot %d, stored snapshot is at %d", ErrInvalidWrite, w.Group, w.Snapshot.Slot, l.snap.Load())
+		if w.Snapshot.Slot == 0 {
+			return fmt.Errorf("%w: group %d: snapshot at slot 0", ErrInvalidWrite, w.Group)
+		}
+		// A cheap early refusal, before copying a large snapshot into a
+		// batch; the check that counts is repeated under snapMu below.
+		if err := l.checkSnapshotLocked(w.Snapshot.Slot); err != nil {
+			return err
 		}
 		size += 4*entryKeyLen + snapMetaLen + snapDataHeaderLen + len(w.Snapshot.Data) + 64
 	}
@@ -329,6 +347,28 @@ func (s *Store) Save(w Write) error {
 	wo := s.wo
 	if w.NoSync {
 		wo = pebble.NoSync
+	}
+	if w.Snapshot != nil {
+		// The not-older check, the commit and the cache update happen
+		// under one lock: checked apart from the commit, two concurrent
+		// snapshot Saves could both pass, and the older, committed last,
+		// would put the stored snapshot back below the entries the newer
+		// one's range deletion already removed (a gap a restart cannot
+		// recover from). Only snapshot Saves take it, so entry writes
+		// never wait behind a large snapshot's commit.
+		if !l.snapMu.TryLock() {
+			if h := s.hooks.snapshotWaits; h != nil {
+				h(w.Snapshot.Slot)
+			}
+			l.snapMu.Lock()
+		}
+		defer l.snapMu.Unlock()
+		if err := l.checkSnapshotLocked(w.Snapshot.Slot); err != nil {
+			return err
+		}
+		if h := s.hooks.snapshotChecked; h != nil {
+			h(w.Snapshot.Slot)
+		}
 	}
 	if err := b.Commit(wo); err != nil {
 		return wrapPebble(err, fmt.Sprintf("save group %d", w.Group))
