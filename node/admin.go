@@ -22,6 +22,9 @@ type stats struct {
 	dups       atomic.Uint64
 	dropped    atomic.Uint64
 	badEntries atomic.Uint64
+	// snapshotsCancelled counts own snapshots dropped because a newer one
+	// was installed while they were being taken.
+	snapshotsCancelled atomic.Uint64
 }
 
 // Status is what /status returns (JSON).
@@ -40,6 +43,9 @@ type Status struct {
 	LoopWrites uint64 `json:"loop_writes"`
 	Dups       uint64 `json:"dups"`
 	Null       bool   `json:"null"`
+	// SnapshotsCancelled counts this node's own snapshots dropped because
+	// a newer one from the leader was installed while they were taken.
+	SnapshotsCancelled uint64 `json:"snapshots_cancelled"`
 	// Peers is, on the leader, each member's acknowledged slot and how far
 	// it trails the leader's last slot.
 	Peers []PeerLag `json:"peers,omitempty"`
@@ -87,6 +93,8 @@ func (n *Node) Status() Status {
 		LoopWrites: n.stats.loopWrites.Load(),
 		Dups:       n.stats.dups.Load(),
 		Null:       n.cfg.Null,
+
+		SnapshotsCancelled: n.stats.snapshotsCancelled.Load(),
 	}
 }
 

@@ -91,6 +91,17 @@ type Config struct {
 	Seed int64
 	// Logger receives structured logs. The default is slog.Default().
 	Logger *slog.Logger
+
+	// hooks, set only by this package's tests, are called at points the
+	// tests need to line up with.
+	hooks *testHooks
+}
+
+// testHooks are the points of a node's work that its tests can stop at.
+type testHooks struct {
+	// beforeSnapshotSave runs on the snapshot goroutine once the node's own
+	// snapshot at slot is encoded, before it is cancelled or saved.
+	beforeSnapshotSave func(slot engine.Slot)
 }
 
 // DefaultConfig returns a Config with every default filled in; ID, Peers,
