@@ -79,7 +79,6 @@ type Node struct {
 	snapSlot   engine.Slot
 	snapCancel *atomic.Bool
 
-
 	// Published by loop for readers on other goroutines (admin, clients).
 	isLeader atomic.Bool
 	leader   atomic.Uint32
