@@ -27,6 +27,9 @@ type Store struct {
 	spare *spareFS
 
 	closed atomic.Bool
+	// manifestErr is what checkManifest found at Open, before Pebble read
+	// the MANIFEST.
+	manifestErr error
 
 	// hooks are called, when set, at points of Save that tests need to
 	// line up with other goroutines; set only by tests before use.
@@ -117,6 +120,11 @@ func Open(cfg Config) (*Store, error) {
 		}
 		pfs = s.spare
 	}
+	// Read before Pebble opens it: Pebble replaces a MANIFEST it read
+	// only in part with a new, clean one. Used only to explain a missing
+	// format marker (checkMarker), since a damaged last record is also
+	// what a crash during a MANIFEST write leaves.
+	s.manifestErr = checkManifest(s.fs, cfg.Dir)
 	db, err := pebble.Open(cfg.Dir, pebbleOptions(cfg, pfs, lock, s.log))
 	if err != nil {
 		if s.spare != nil {
@@ -155,6 +163,12 @@ func (s *Store) checkMarker() error {
 			return wrapPebble(err, "open")
 		}
 		if nonEmpty {
+			// The marker is the first record a store writes: keys without
+			// it are another program's database or a MANIFEST whose
+			// damage made Pebble lose the sstable holding it.
+			if s.manifestErr != nil {
+				return s.manifestErr
+			}
 			return fmt.Errorf("%w: %s holds a Pebble database without a store marker", ErrNotStore, s.cfg.Dir)
 		}
 		if err := s.db.Set(markerKey, markerValue(), pebble.Sync); err != nil {
