@@ -7,6 +7,7 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -27,6 +28,9 @@ type Store struct {
 	spare *spareFS
 
 	closed atomic.Bool
+	// lastUsed is the Used of the last Space call, for the WAL spare's
+	// room check (which must not call into Pebble).
+	lastUsed atomic.Uint64
 	// manifestErr is what checkManifest found at Open, before Pebble read
 	// the MANIFEST.
 	manifestErr error
@@ -118,6 +122,10 @@ func Open(cfg Config) (*Store, error) {
 			_ = lock.Close()
 			return nil, fmt.Errorf("store: %s: %w", cfg.Dir, err)
 		}
+		// The spare is the store's file too: it is written only when it
+		// fits in the quota and the free space (issue 16: spares filled a
+		// 64 MiB disk before Pebble wrote much).
+		s.spare.room = func(size int64) bool { return s.baseSpace().room(uint64(size)) }
 		pfs = s.spare
 	}
 	// Read before Pebble opens it: Pebble replaces a MANIFEST it read
@@ -422,6 +430,9 @@ func wrapPebble(err error, what string) error {
 	}
 	if pebble.IsCorruptionError(err) {
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, what, err)
+	}
+	if errors.Is(err, syscall.ENOSPC) {
+		return fmt.Errorf("%w: %s: %w", ErrNoSpace, what, err)
 	}
 	return fmt.Errorf("store: %s: %w", what, err)
 }
