@@ -159,6 +159,8 @@ func (s *Session) Do(ctx context.Context, cmd kv.Command) (Result, error) {
 			}
 		case kv.StatusBadRequest:
 			return Result{Status: r.status}, fmt.Errorf("client: server rejected the request as malformed")
+		case kv.StatusNoSpace:
+			return Result{Status: r.status}, ErrNoSpace
 		default:
 			return Result{Status: r.status, Value: r.value}, nil
 		}

@@ -70,6 +70,10 @@ const (
 	// StatusBadRequest: the request was malformed or invalid; retrying it
 	// will not help.
 	StatusBadRequest Status = 7
+	// StatusNoSpace: the leader's store is at its space quota or its disk
+	// nearly full; it refuses writes (reads still work) until space is
+	// freed. The command did not execute.
+	StatusNoSpace Status = 8
 )
 
 // String returns the status's name ("ok", "not-found", ...).
@@ -89,11 +93,13 @@ func (s Status) String() string {
 		return "retry"
 	case StatusBadRequest:
 		return "bad-request"
+	case StatusNoSpace:
+		return "no-space"
 	}
 	return fmt.Sprintf("status(%d)", uint8(s))
 }
 
-func (s Status) valid() bool { return s >= StatusOK && s <= StatusBadRequest }
+func (s Status) valid() bool { return s >= StatusOK && s <= StatusNoSpace }
 
 // Request is the body of a FrameRequest.
 type Request struct {
