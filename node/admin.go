@@ -46,6 +46,9 @@ type Status struct {
 	// SnapshotsCancelled counts this node's own snapshots dropped because
 	// a newer one from the leader was installed while they were taken.
 	SnapshotsCancelled uint64 `json:"snapshots_cancelled"`
+	// NoSpace: the store is out of space (quota or free bytes); as leader
+	// the node refuses client writes.
+	NoSpace bool `json:"no_space"`
 	// Peers is, on the leader, each member's acknowledged slot and how far
 	// it trails the leader's last slot.
 	Peers []PeerLag `json:"peers,omitempty"`
@@ -95,6 +98,7 @@ func (n *Node) Status() Status {
 		Null:       n.cfg.Null,
 
 		SnapshotsCancelled: n.stats.snapshotsCancelled.Load(),
+		NoSpace:            n.noSpace.Load(),
 	}
 }
 

@@ -83,6 +83,10 @@ func (n *Node) onClientFrame(c *transport.Conn, typ byte, body []byte) {
 		n.reply(c, req.ReqID, kv.StatusNotLeader, nil)
 		return
 	}
+	if n.refusedForSpace(req.Cmd.Op) {
+		n.reply(c, req.ReqID, kv.StatusNoSpace, nil)
+		return
+	}
 	n.inbox.mu.Lock()
 	// The request's tail is the command in batch format: one copy, here.
 	err = n.inbox.b.Add(body[kv.RequestHeaderSize:])

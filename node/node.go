@@ -81,8 +81,10 @@ type Node struct {
 
 	// Published by loop for readers on other goroutines (admin, clients).
 	isLeader atomic.Bool
-	leader   atomic.Uint32
-	stats    stats
+	// noSpace: the store is out of space (checkSpace); writes are refused.
+	noSpace atomic.Bool
+	leader  atomic.Uint32
+	stats   stats
 	// peerLag is, on the leader, how far each member's acknowledged slot
 	// trails the commit index; refreshed every tick.
 	peerLag atomic.Pointer[[]PeerLag]
@@ -168,6 +170,8 @@ func (n *Node) recover() error {
 	scfg.Dir = n.cfg.DataDir
 	scfg.Logger = n.log
 	scfg.MemTableSize = uint64(n.cfg.MemTable)
+	scfg.SpaceQuota = n.cfg.SpaceQuota
+	scfg.MinFreeBytes = n.cfg.MinFreeBytes
 	if !n.cfg.Sync {
 		scfg.Durability = store.NoSync
 	}
@@ -286,6 +290,8 @@ func (n *Node) loop() {
 	defer ticker.Stop()
 	batchTimer := time.NewTimer(time.Hour)
 	batchTimer.Stop()
+	spaceTicks, sinceSpace := n.cfg.ticks(n.cfg.SpaceCheck), 0
+	n.checkSpace()
 	for {
 		select {
 		case <-n.stop:
@@ -294,6 +300,10 @@ func (n *Node) loop() {
 		case <-ticker.C:
 			n.eng.Tick()
 			n.publishPeers()
+			if sinceSpace++; sinceSpace >= spaceTicks {
+				sinceSpace = 0
+				n.checkSpace()
+			}
 		case m := <-n.peerIn:
 			n.step(m)
 		case j := <-n.persisted:
