@@ -112,7 +112,9 @@ func pebbleOptions(cfg Config, fsys vfs.FS, lock *pebble.Lock, log *slog.Logger)
 				log.Error("store: pebble found on-disk corruption", "path", info.Path, "err", info.Details)
 			},
 			BackgroundError: func(err error) {
-				log.Error("store: pebble background error", "err", err)
+				// Error(), not the error: Pebble's errors format with
+				// their stack traces otherwise, burying the cause.
+				log.Error("store: pebble background error", "dir", cfg.Dir, "err", err.Error())
 			},
 		},
 	}
@@ -148,7 +150,10 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 	// Pebble calls Fatalf for broken internal invariants and for write
 	// failures it cannot undo (a WAL write in its commit pipeline, a
 	// MANIFEST write), and expects it not to return.
-	msg := "pebble: " + fmt.Sprintf(format, args...)
+	msg := fmt.Sprintf(format, args...)
+	if !strings.HasPrefix(msg, "pebble: ") {
+		msg = "pebble: " + msg
+	}
 	p.l.Error(msg)
 	if diskFull(msg, args) {
 		// Not a bug: the stack trace of a panic would only hide the

@@ -118,7 +118,7 @@ func TestDiskFullFatal(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit code %d, want 1", code)
 	}
-	want := "store: /data/n1: disk full, stopping: pebble: pebble: fatal commit error: write 000004.log: no space left on device\n"
+	want := "store: /data/n1: disk full, stopping: pebble: fatal commit error: write 000004.log: no space left on device\n"
 	if out.String() != want {
 		t.Errorf("printed %q, want %q", out.String(), want)
 	}
