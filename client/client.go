@@ -23,6 +23,9 @@ var (
 	ErrNoQuorum = errors.New("client: no quorum reachable")
 	// ErrCASFailed: a compare-and-swap found another value.
 	ErrCASFailed = errors.New("client: compare-and-swap failed")
+	// ErrNoSpace: the leader refused a write because its disk is (nearly)
+	// full (kv.StatusNoSpace); the command did not execute. Reads work.
+	ErrNoSpace = errors.New("client: server out of disk space")
 	// ErrClosed: the Client was closed.
 	ErrClosed = errors.New("client: closed")
 	// ErrStale: the cluster had already applied a later sequence number of

@@ -224,6 +224,8 @@ func (s *Session) Do(ctx context.Context, cmd kv.Command) (Result, error) {
 			return Result{Status: r.status}, fmt.Errorf("%w: session %#x seq %d", ErrStale, s.id, cmd.Seq)
 		case kv.StatusNotOwner:
 			return Result{Status: r.status}, fmt.Errorf("%w: session %#x seq %d", ErrNotOwner, s.id, cmd.Seq)
+		case kv.StatusNoSpace:
+			return Result{Status: r.status}, ErrNoSpace
 		default:
 			return Result{Status: r.status, Value: r.value}, nil
 		}

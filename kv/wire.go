@@ -70,10 +70,14 @@ const (
 	// StatusBadRequest: the request was malformed or invalid; retrying it
 	// will not help.
 	StatusBadRequest Status = 7
+	// StatusNoSpace: the leader's store is at its space quota or its disk
+	// nearly full; it refuses writes (reads still work) until space is
+	// freed. The command did not execute.
+	StatusNoSpace Status = 8
 	// StatusNotOwner: the command's ClientID names a live session that
 	// registered a different Token, so it belongs to another client. It was
 	// not executed and the session was not touched; retrying it will not
-	// help. (Status 8 is taken by another status.)
+	// help.
 	StatusNotOwner Status = 9
 )
 
@@ -94,15 +98,15 @@ func (s Status) String() string {
 		return "retry"
 	case StatusBadRequest:
 		return "bad-request"
+	case StatusNoSpace:
+		return "no-space"
 	case StatusNotOwner:
 		return "not-owner"
 	}
 	return fmt.Sprintf("status(%d)", uint8(s))
 }
 
-func (s Status) valid() bool {
-	return s >= StatusOK && s <= StatusBadRequest || s == StatusNotOwner
-}
+func (s Status) valid() bool { return s >= StatusOK && s <= StatusNotOwner }
 
 // Request is the body of a FrameRequest.
 type Request struct {

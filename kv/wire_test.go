@@ -73,7 +73,7 @@ func TestDecodeResponseMalformed(t *testing.T) {
 		"empty":       nil,
 		"short":       ok[:ResponseHeaderSize-1],
 		"status zero": append(append(append([]byte(nil), ok[:8]...), 0), ok[9:]...),
-		"status high": append(append(append([]byte(nil), ok[:8]...), 8), ok[9:]...),
+		"status high": append(append(append([]byte(nil), ok[:8]...), 255), ok[9:]...),
 	} {
 		if _, err := DecodeResponse(b); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: DecodeResponse = %v, want ErrMalformed", name, err)

@@ -28,6 +28,9 @@ type stats struct {
 	dups       atomic.Uint64
 	dropped    atomic.Uint64
 	badEntries atomic.Uint64
+	// snapshotsCancelled counts own snapshots dropped because a newer one
+	// was installed while they were being taken.
+	snapshotsCancelled atomic.Uint64
 }
 
 // Status is what /status returns (JSON); the type is shared with the
@@ -73,6 +76,9 @@ func (n *Node) Status() Status {
 		Dups:       n.stats.dups.Load(),
 		Null:       n.cfg.Null,
 		Settings:   n.settings(),
+
+		SnapshotsCancelled: n.stats.snapshotsCancelled.Load(),
+		NoSpace:            n.noSpace.Load(),
 	}
 }
 

@@ -74,7 +74,7 @@ func (n *Node) onClientFrame(c *transport.Conn, typ byte, body []byte) {
 		return
 	}
 	if n.cfg.Null {
-		n.reply(c, req.ReqID, kv.StatusOK, nil)
+		n.replyQueued(c, req.ReqID, kv.StatusOK, nil)
 		return
 	}
 	if req.Stale && req.Cmd.Op == kv.OpGet {
@@ -86,7 +86,11 @@ func (n *Node) onClientFrame(c *transport.Conn, typ byte, body []byte) {
 		return
 	}
 	if !n.isLeader.Load() {
-		n.reply(c, req.ReqID, kv.StatusNotLeader, nil)
+		n.replyQueued(c, req.ReqID, kv.StatusNotLeader, nil)
+		return
+	}
+	if n.refusedForSpace(req.Cmd.Op) {
+		n.replyQueued(c, req.ReqID, kv.StatusNoSpace, nil)
 		return
 	}
 	n.inbox.mu.Lock()
@@ -100,12 +104,12 @@ func (n *Node) onClientFrame(c *transport.Conn, typ byte, body []byte) {
 	}
 	n.inbox.mu.Unlock()
 	if errors.Is(err, batch.ErrTooLarge) {
-		n.reply(c, req.ReqID, kv.StatusBadRequest, nil)
+		n.replyQueued(c, req.ReqID, kv.StatusBadRequest, nil)
 		return
 	}
 	if err != nil {
 		// The queue is full (no leader progress): push back.
-		n.reply(c, req.ReqID, kv.StatusRetry, nil)
+		n.replyQueued(c, req.ReqID, kv.StatusRetry, nil)
 		return
 	}
 	select {
@@ -114,9 +118,20 @@ func (n *Node) onClientFrame(c *transport.Conn, typ byte, body []byte) {
 	}
 }
 
-// reply encodes a response into a pooled buffer whose ownership passes to
-// the connection's writer (it returns the buffer to the pool once written).
+// reply answers a client from loop, inline when loop's replyInline says so.
 func (n *Node) reply(c *transport.Conn, reqID uint64, status kv.Status, value []byte) {
+	n.respond(c, reqID, status, value, n.replyInline)
+}
+
+// replyQueued answers a client from a connection's reader goroutine, which
+// must not read loop's replyInline; the connection's writer sends it.
+func (n *Node) replyQueued(c *transport.Conn, reqID uint64, status kv.Status, value []byte) {
+	n.respond(c, reqID, status, value, false)
+}
+
+// respond encodes a response into a pooled buffer whose ownership passes to
+// the connection's writer (it returns the buffer to the pool once written).
+func (n *Node) respond(c *transport.Conn, reqID uint64, status kv.Status, value []byte, inline bool) {
 	resp := kv.Response{
 		ReqID:  reqID,
 		Status: status,
@@ -126,7 +141,7 @@ func (n *Node) reply(c *transport.Conn, reqID uint64, status kv.Status, value []
 	}
 	buf := bytebufferpool.Get()
 	buf.B = kv.AppendResponse(buf.B[:0], &resp)
-	if n.replyInline {
+	if inline {
 		c.SendInline(kv.FrameResponse, buf)
 		return
 	}

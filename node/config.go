@@ -11,6 +11,7 @@ import (
 	"github.com/mpaxos/mpaxos/engine"
 	"github.com/mpaxos/mpaxos/kv"
 	"github.com/mpaxos/mpaxos/net/transport"
+	"github.com/mpaxos/mpaxos/store"
 )
 
 // Config is one server's configuration.
@@ -67,6 +68,22 @@ type Config struct {
 	// away later. It costs resident memory up to about twice its size (a
 	// full memtable and the next). The default is 256 MiB.
 	MemTable int
+	// SpaceQuota is how many bytes of disk the store may use (Pebble's
+	// files and the WAL spare). At or above it the leader refuses new
+	// client writes with kv.StatusNoSpace (reads still work) until usage
+	// falls below it again; the node checks every SpaceCheck. Leave
+	// headroom below the disk's size: a memtable flush and a compaction
+	// can each write about MemTable bytes after the check. The default is
+	// 0, no quota.
+	SpaceQuota int64
+	// MinFreeBytes refuses new client writes the same way while the
+	// filesystem holding DataDir has less than this free. The default is
+	// 256 MiB; 0 turns the check off.
+	MinFreeBytes int64
+	// SpaceCheck is how often the node measures its disk use against
+	// SpaceQuota and MinFreeBytes; rounded to whole ticks. The default is
+	// 100ms.
+	SpaceCheck time.Duration
 	// SessionTTL is how many slots a client session survives without use.
 	// The default is 1,000,000.
 	SessionTTL uint64
@@ -113,6 +130,20 @@ type Config struct {
 	Seed int64
 	// Logger receives structured logs. The default is slog.Default().
 	Logger *slog.Logger
+
+	// hooks, set only by this package's tests, are called at points the
+	// tests need to line up with.
+	hooks *testHooks
+}
+
+// testHooks are the points of a node's work that its tests can stop at.
+type testHooks struct {
+	// beforeSnapshotSave runs on the snapshot goroutine once the node's own
+	// snapshot at slot is encoded, before it is cancelled or saved.
+	beforeSnapshotSave func(slot engine.Slot)
+	// space adjusts each measurement of the store's space before the node
+	// judges it.
+	space func(*store.Space)
 }
 
 // DefaultConfig returns a Config with every default filled in; ID, Peers,
@@ -130,6 +161,8 @@ func DefaultConfig() Config {
 		SnapshotBytes:   64 << 20,
 		MemTable:        256 << 20,
 		SessionTTL:      1_000_000,
+		MinFreeBytes:    256 << 20,
+		SpaceCheck:      100 * time.Millisecond,
 		MaxFrame:        256 << 20,
 
 		ClientIdleTimeout:   transport.DefaultClientIdleTimeout,
@@ -189,6 +222,15 @@ func (c Config) Validate() error {
 	}
 	if c.MemTable < 1<<20 || c.MemTable > 1<<30 {
 		bad("memtable %d is outside [1 MiB, 1 GiB]", c.MemTable)
+	}
+	if c.SpaceQuota < 0 {
+		bad("space quota %d is negative", c.SpaceQuota)
+	}
+	if c.MinFreeBytes < 0 {
+		bad("min free bytes %d is negative", c.MinFreeBytes)
+	}
+	if c.SpaceCheck <= 0 {
+		bad("space check interval must be positive, got %v", c.SpaceCheck)
 	}
 	if c.MaxFrame < 1<<16 {
 		bad("max frame %d is below 64 KiB", c.MaxFrame)

@@ -72,11 +72,19 @@ type Node struct {
 	snapStaggerBytes uint64
 	wasLeader        bool
 	snapshotting     bool
+	// snapSlot is the slot of the snapshot being taken (while
+	// snapshotting) and snapCancel its cancel flag, set by loop when a
+	// newer snapshot is installed meanwhile, read by the snapshot's
+	// goroutine; a new flag per snapshot.
+	snapSlot   engine.Slot
+	snapCancel *atomic.Bool
 
 	// Published by loop for readers on other goroutines (admin, clients).
 	isLeader atomic.Bool
-	leader   atomic.Uint32
-	stats    stats
+	// noSpace: the store is out of space (checkSpace); writes are refused.
+	noSpace atomic.Bool
+	leader  atomic.Uint32
+	stats   stats
 	// peerLag is, on the leader, how far each member's acknowledged slot
 	// trails the commit index; refreshed every tick.
 	peerLag atomic.Pointer[[]PeerLag]
@@ -160,6 +168,8 @@ func (n *Node) recover() error {
 	scfg.Dir = n.cfg.DataDir
 	scfg.Logger = n.log
 	scfg.MemTableSize = uint64(n.cfg.MemTable)
+	scfg.SpaceQuota = n.cfg.SpaceQuota
+	scfg.MinFreeBytes = n.cfg.MinFreeBytes
 	if !n.cfg.Sync {
 		scfg.Durability = store.NoSync
 	}
@@ -278,6 +288,8 @@ func (n *Node) loop() {
 	defer ticker.Stop()
 	batchTimer := time.NewTimer(time.Hour)
 	batchTimer.Stop()
+	spaceTicks, sinceSpace := n.cfg.ticks(n.cfg.SpaceCheck), 0
+	n.checkSpace()
 	for {
 		select {
 		case <-n.stop:
@@ -286,6 +298,10 @@ func (n *Node) loop() {
 		case <-ticker.C:
 			n.eng.Tick()
 			n.publishPeers()
+			if sinceSpace++; sinceSpace >= spaceTicks {
+				sinceSpace = 0
+				n.checkSpace()
+			}
 		case m := <-n.peerIn:
 			n.step(m)
 		case j := <-n.persisted:
@@ -489,6 +505,13 @@ func (n *Node) installSnapshot(s *engine.Snapshot) {
 		return
 	}
 	n.applied, n.lastSnapshot, n.logBytes = s.Slot, s.Slot, 0
+	if n.snapshotting && s.Slot >= n.snapSlot {
+		// Our own snapshot, still being encoded or saved, is older: it is
+		// of no use any more, and saving it after this one would only be
+		// refused (store.ErrSnapshotOlder). Cancel it rather than spend a
+		// write of many megabytes on it.
+		n.snapCancel.Store(true)
+	}
 	n.log.Info("snapshot installed", "slot", s.Slot, "bytes", len(s.Data))
 }
 
@@ -526,16 +549,29 @@ func (n *Node) maybeSnapshot() {
 	slot := n.applied
 	n.snapshotting = true
 	n.lastSnapshot = slot
+	n.snapSlot = slot
+	cancel := new(atomic.Bool)
+	n.snapCancel = cancel
 	freeze := time.Since(start)
+	var hook func(engine.Slot)
+	if n.cfg.hooks != nil {
+		hook = n.cfg.hooks.beforeSnapshotSave
+	}
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
 		snap := engine.Snapshot{Slot: slot, Data: frozen.Encode()}
+		if hook != nil {
+			hook(slot)
+		}
 		var err error
-		if !n.cfg.UnsafeNoPersist {
+		cancelled := cancel.Load()
+		if !cancelled && !n.cfg.UnsafeNoPersist {
+			// A newer snapshot installed from here on is still safe: the
+			// store refuses ours atomically then (ErrSnapshotOlder).
 			err = n.st.SaveSnapshot(group, snap)
 		}
-		r := snapResult{slot: slot, bytes: len(snap.Data), freeze: freeze, took: time.Since(start), err: err}
+		r := snapResult{slot: slot, bytes: len(snap.Data), freeze: freeze, took: time.Since(start), cancelled: cancelled, err: err}
 		select {
 		case n.snapDone <- r:
 		case <-n.stop:
@@ -548,15 +584,22 @@ type snapResult struct {
 	slot         engine.Slot
 	bytes        int
 	freeze, took time.Duration
-	err          error
+	// cancelled: a newer snapshot was installed before this one was
+	// saved, so it was not.
+	cancelled bool
+	err       error
 }
 
 func (n *Node) onSnapshotDone(r snapResult) {
 	n.snapshotting = false
-	if r.err != nil && errors.Is(r.err, store.ErrInvalidWrite) && n.lastSnapshot > r.slot {
-		// A newer snapshot from the leader was stored meanwhile; ours is
-		// moot, and the store rightly refused to go back to it.
-		n.log.Info("own snapshot superseded by the leader's", "slot", r.slot, "installed", n.lastSnapshot)
+	n.snapCancel = nil
+	if r.cancelled {
+		n.stats.snapshotsCancelled.Add(1)
+	}
+	if r.cancelled || errors.Is(r.err, store.ErrSnapshotOlder) {
+		// A newer snapshot from the leader was installed meanwhile; ours
+		// is moot (and the store refuses to go back to it).
+		n.log.Info("own snapshot superseded by the leader's", "slot", r.slot, "installed", n.lastSnapshot, "cancelled", r.cancelled)
 		return
 	}
 	if r.err != nil {

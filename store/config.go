@@ -61,6 +61,21 @@ type Config struct {
 	// before their memtable flushes never reach an sstable. The default is
 	// 32 MiB. Must be 0 (the default) or between 1 MiB and 1 GiB.
 	MemTableSize uint64
+
+	// SpaceQuota is how many bytes of the disk the store may use (see
+	// Space.Used); at or above it Space.Err reports ErrNoSpace, and the
+	// WAL spare is not written when it would not fit. The store itself
+	// refuses no write: its user checks Space periodically and stops
+	// taking new work. Leave headroom below the disk's size for what is
+	// in flight: a memtable flush and a compaction can write about a
+	// memtable's size each. The default is 0, no quota. Must be >= 0.
+	SpaceQuota int64
+
+	// MinFreeBytes is the free space (statfs f_bavail) below which
+	// Space.Err reports ErrNoSpace, and the WAL spare is not written;
+	// checked only on the real disk. The default is 0, no minimum.
+	// Must be >= 0.
+	MinFreeBytes int64
 }
 
 // DefaultConfig returns the defaults; the caller sets Dir.
@@ -86,6 +101,12 @@ func (c Config) Validate() error {
 	}
 	if c.MemTableSize != 0 && (c.MemTableSize < 1<<20 || c.MemTableSize > 1<<30) {
 		errs = append(errs, fmt.Errorf("store: Config.MemTableSize %d is outside [1 MiB, 1 GiB]", c.MemTableSize))
+	}
+	if c.SpaceQuota < 0 {
+		errs = append(errs, fmt.Errorf("store: Config.SpaceQuota %d is negative", c.SpaceQuota))
+	}
+	if c.MinFreeBytes < 0 {
+		errs = append(errs, fmt.Errorf("store: Config.MinFreeBytes %d is negative", c.MinFreeBytes))
 	}
 	return errors.Join(errs...)
 }

@@ -203,7 +203,7 @@ func TestNotAStore(t *testing.T) {
 			f.Close()
 		}},
 		{"another program's Pebble database", func(t *testing.T, fs vfs.FS) {
-			db, err := pebble.Open("db", &pebble.Options{FS: fs, Logger: pebbleLogger{quiet}})
+			db, err := pebble.Open("db", &pebble.Options{FS: fs, Logger: pebbleLogger{l: quiet}})
 			if err != nil {
 				t.Fatal(err)
 			}

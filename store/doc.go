@@ -21,6 +21,16 @@
 // another process holds (ErrLocked, from Pebble's directory lock) and
 // corruption (ErrCorrupt).
 //
+// A snapshot Save is refused with ErrSnapshotOlder when the stored snapshot
+// is newer, judged under a per-group lock held through the commit, so two
+// concurrent snapshot Saves can never leave the older one stored.
+//
+// Space (space.go) measures the store's disk use (Pebble's files and the
+// WAL spare) and the filesystem's free space against Config.SpaceQuota and
+// MinFreeBytes; its user refuses new work while Space.Err reports
+// ErrNoSpace. A disk that fills anyway stops the process with one line
+// naming the directory (Pebble cannot undo a failed WAL write).
+//
 // The key layout is drawn in keys.go, the record layout in record.go, and
 // the Pebble options, with the reason for each, are in open.go.
 //

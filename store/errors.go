@@ -22,8 +22,17 @@ var (
 	// ErrClosed is returned by calls on a closed Store.
 	ErrClosed = errors.New("store: closed")
 	// ErrInvalidWrite is returned by Save for a Write that cannot be stored
-	// (slot 0, an unknown entry type, a snapshot older than the stored one).
+	// (slot 0, an unknown entry type).
 	ErrInvalidWrite = errors.New("store: invalid write")
+	// ErrNoSpace is wrapped by Space.Err when the store is at its quota
+	// or the filesystem below its minimum free space, and by Save errors
+	// that are the disk being full (ENOSPC).
+	ErrNoSpace = errors.New("store: no space")
+	// ErrSnapshotOlder is returned by Save for a Write whose snapshot is
+	// older than the stored one (typically a node's own snapshot finishing
+	// after a newer one from the leader was installed). Nothing of the
+	// Write is stored; the newer snapshot stays.
+	ErrSnapshotOlder = errors.New("store: snapshot older than the stored one")
 )
 
 // recordKind names the record a CorruptError is about.

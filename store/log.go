@@ -24,6 +24,10 @@ type Log struct {
 	snap atomic.Uint64
 	last atomic.Uint64
 
+	// snapMu serializes the group's snapshot Saves from their not-older
+	// check to their cache update (see Save).
+	snapMu sync.Mutex
+
 	// promised is the highest Promised ballot saved, checked only when
 	// built with the invariants tag.
 	promised struct {
@@ -43,6 +47,16 @@ func (l *Log) checkPromised(hs engine.HardState) {
 		panic(fmt.Sprintf("store: group %d: hard state promised %v after %v", l.g, hs.Promised, l.promised.b))
 	}
 	l.promised.b = hs.Promised
+}
+
+// checkSnapshotLocked refuses a snapshot at slot below the stored one.
+// Save calls it once without snapMu, as an early refusal, and once with it
+// held, as the check that counts.
+func (l *Log) checkSnapshotLocked(slot engine.Slot) error {
+	if stored := l.snap.Load(); uint64(slot) < stored {
+		return fmt.Errorf("%w: group %d: snapshot at slot %d, stored snapshot is at %d", ErrSnapshotOlder, l.g, slot, stored)
+	}
+	return nil
 }
 
 var _ engine.Storage = (*Log)(nil)

@@ -3,8 +3,10 @@ package store
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"os"
 	"strings"
 	"syscall"
 
@@ -101,7 +103,7 @@ func pebbleOptions(cfg Config, fsys vfs.FS, lock *pebble.Lock, log *slog.Logger)
 		// more commits adds latency to every write, and the commit
 		// pipeline already folds concurrent commits into one sync (see
 		// BenchmarkSaveConcurrent).
-		Logger: pebbleLogger{log},
+		Logger: pebbleLogger{l: log, dir: cfg.Dir},
 		// Pebble's default reaction to a damaged file is Logger.Fatalf;
 		// the store wants the read to fail with ErrCorrupt instead, so the
 		// caller decides (a node can refetch from peers or stop).
@@ -110,7 +112,9 @@ func pebbleOptions(cfg Config, fsys vfs.FS, lock *pebble.Lock, log *slog.Logger)
 				log.Error("store: pebble found on-disk corruption", "path", info.Path, "err", info.Details)
 			},
 			BackgroundError: func(err error) {
-				log.Error("store: pebble background error", "err", err)
+				// Error(), not the error: Pebble's errors format with
+				// their stack traces otherwise, burying the cause.
+				log.Error("store: pebble background error", "dir", cfg.Dir, "err", err.Error())
 			},
 		},
 	}
@@ -129,7 +133,10 @@ func pebbleOptions(cfg Config, fsys vfs.FS, lock *pebble.Lock, log *slog.Logger)
 
 // pebbleLogger sends Pebble's messages to slog. Pebble logs routine events
 // (flushes, compactions) through Infof: those go to Debug.
-type pebbleLogger struct{ l *slog.Logger }
+type pebbleLogger struct {
+	l   *slog.Logger
+	dir string
+}
 
 func (p pebbleLogger) Infof(format string, args ...any) {
 	p.l.Debug("pebble: " + fmt.Sprintf(format, args...))
@@ -140,9 +147,40 @@ func (p pebbleLogger) Errorf(format string, args ...any) {
 }
 
 func (p pebbleLogger) Fatalf(format string, args ...any) {
-	// Pebble calls Fatalf for broken internal invariants and expects it
-	// not to return; a panic keeps the stack.
-	msg := "pebble: " + fmt.Sprintf(format, args...)
+	// Pebble calls Fatalf for broken internal invariants and for write
+	// failures it cannot undo (a WAL write in its commit pipeline, a
+	// MANIFEST write), and expects it not to return.
+	msg := fmt.Sprintf(format, args...)
+	if !strings.HasPrefix(msg, "pebble: ") {
+		msg = "pebble: " + msg
+	}
 	p.l.Error(msg)
+	if diskFull(msg, args) {
+		// Not a bug: the stack trace of a panic would only hide the
+		// cause. One line naming the disk, and out.
+		fmt.Fprintf(fatalOut, "store: %s: disk full, stopping: %s\n", p.dir, msg)
+		exit(1)
+		return // only where a test replaced exit
+	}
+	// A broken invariant: a panic keeps the stack.
 	panic(msg)
+}
+
+// exit and fatalOut are os.Exit and os.Stderr, replaced by tests.
+var (
+	exit               = os.Exit
+	fatalOut io.Writer = os.Stderr
+
+	osExit   = os.Exit
+	osStderr = os.Stderr
+)
+
+// diskFull reports whether a Fatalf's arguments or message are ENOSPC.
+func diskFull(msg string, args []any) bool {
+	for _, a := range args {
+		if err, ok := a.(error); ok && errors.Is(err, syscall.ENOSPC) {
+			return true
+		}
+	}
+	return strings.Contains(msg, syscall.ENOSPC.Error())
 }

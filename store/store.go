@@ -7,6 +7,7 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -27,6 +28,23 @@ type Store struct {
 	spare *spareFS
 
 	closed atomic.Bool
+	// lastUsed is the Used of the last Space call, for the WAL spare's
+	// room check (which must not call into Pebble).
+	lastUsed atomic.Uint64
+	// manifestErr is what checkManifest found at Open, before Pebble read
+	// the MANIFEST.
+	manifestErr error
+
+	// hooks are called, when set, at points of Save that tests need to
+	// line up with other goroutines; set only by tests before use.
+	hooks struct {
+		// snapshotWaits: a snapshot Save found another one of its group
+		// committing and is about to wait for it.
+		snapshotWaits func(engine.Slot)
+		// snapshotChecked: a snapshot Save passed its not-older check
+		// and is about to commit.
+		snapshotChecked func(engine.Slot)
+	}
 
 	mu struct {
 		sync.Mutex
@@ -45,7 +63,9 @@ type Write struct {
 	Entries []engine.Entry
 	// Snapshot, when not nil, replaces the stored snapshot and deletes every
 	// entry at or below Snapshot.Slot, Entries of this Write included. Its
-	// Slot must be > 0 and not below the stored snapshot's.
+	// Slot must be > 0; a Slot below the stored snapshot's (judged
+	// atomically with the commit, even against concurrent Saves) is
+	// refused with ErrSnapshotOlder and nothing of the Write is stored.
 	Snapshot *engine.Snapshot
 	// NoSync lets Save return without waiting for a sync even with
 	// Durability Sync: the write is in Pebble's WAL, ordered after every
@@ -102,8 +122,17 @@ func Open(cfg Config) (*Store, error) {
 			_ = lock.Close()
 			return nil, fmt.Errorf("store: %s: %w", cfg.Dir, err)
 		}
+		// The spare is the store's file too: it is written only when it
+		// fits in the quota and the free space (issue 16: spares filled a
+		// 64 MiB disk before Pebble wrote much).
+		s.spare.room = func(size int64) bool { return s.baseSpace().room(uint64(size)) }
 		pfs = s.spare
 	}
+	// Read before Pebble opens it: Pebble replaces a MANIFEST it read
+	// only in part with a new, clean one. Used only to explain a missing
+	// format marker (checkMarker), since a damaged last record is also
+	// what a crash during a MANIFEST write leaves.
+	s.manifestErr = checkManifest(s.fs, cfg.Dir)
 	db, err := pebble.Open(cfg.Dir, pebbleOptions(cfg, pfs, lock, s.log))
 	if err != nil {
 		if s.spare != nil {
@@ -142,6 +171,12 @@ func (s *Store) checkMarker() error {
 			return wrapPebble(err, "open")
 		}
 		if nonEmpty {
+			// The marker is the first record a store writes: keys without
+			// it are another program's database or a MANIFEST whose
+			// damage made Pebble lose the sstable holding it.
+			if s.manifestErr != nil {
+				return s.manifestErr
+			}
 			return fmt.Errorf("%w: %s holds a Pebble database without a store marker", ErrNotStore, s.cfg.Dir)
 		}
 		if err := s.db.Set(markerKey, markerValue(), pebble.Sync); err != nil {
@@ -270,8 +305,13 @@ func (s *Store) Save(w Write) error {
 		maxSlot = max(maxSlot, e.Slot)
 	}
 	if w.Snapshot != nil {
-		if w.Snapshot.Slot == 0 || uint64(w.Snapshot.Slot) < l.snap.Load() {
-			return fmt.Errorf("%w: group %d: snapshot at slot %d, stored snapshot is at %d", ErrInvalidWrite, w.Group, w.Snapshot.Slot, l.snap.Load())
+		if w.Snapshot.Slot == 0 {
+			return fmt.Errorf("%w: group %d: snapshot at slot 0", ErrInvalidWrite, w.Group)
+		}
+		// A cheap early refusal, before copying a large snapshot into a
+		// batch; the check that counts is repeated under snapMu below.
+		if err := l.checkSnapshotLocked(w.Snapshot.Slot); err != nil {
+			return err
 		}
 		size += 4*entryKeyLen + snapMetaLen + snapDataHeaderLen + len(w.Snapshot.Data) + 64
 	}
@@ -330,6 +370,28 @@ func (s *Store) Save(w Write) error {
 	if w.NoSync {
 		wo = pebble.NoSync
 	}
+	if w.Snapshot != nil {
+		// The not-older check, the commit and the cache update happen
+		// under one lock: checked apart from the commit, two concurrent
+		// snapshot Saves could both pass, and the older, committed last,
+		// would put the stored snapshot back below the entries the newer
+		// one's range deletion already removed (a gap a restart cannot
+		// recover from). Only snapshot Saves take it, so entry writes
+		// never wait behind a large snapshot's commit.
+		if !l.snapMu.TryLock() {
+			if h := s.hooks.snapshotWaits; h != nil {
+				h(w.Snapshot.Slot)
+			}
+			l.snapMu.Lock()
+		}
+		defer l.snapMu.Unlock()
+		if err := l.checkSnapshotLocked(w.Snapshot.Slot); err != nil {
+			return err
+		}
+		if h := s.hooks.snapshotChecked; h != nil {
+			h(w.Snapshot.Slot)
+		}
+	}
 	if err := b.Commit(wo); err != nil {
 		return wrapPebble(err, fmt.Sprintf("save group %d", w.Group))
 	}
@@ -368,6 +430,9 @@ func wrapPebble(err error, what string) error {
 	}
 	if pebble.IsCorruptionError(err) {
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, what, err)
+	}
+	if errors.Is(err, syscall.ENOSPC) {
+		return fmt.Errorf("%w: %s: %w", ErrNoSpace, what, err)
 	}
 	return fmt.Errorf("store: %s: %w", what, err)
 }

@@ -257,8 +257,8 @@ func TestSnapshotTruncatesAndReopens(t *testing.T) {
 	if last, _ := l.LastSlot(); last != 81 {
 		t.Errorf("LastSlot = %d, want 81", last)
 	}
-	if err := s.SaveSnapshot(g, engine.Snapshot{Slot: 79}); !errors.Is(err, ErrInvalidWrite) {
-		t.Errorf("older snapshot: %v, want ErrInvalidWrite", err)
+	if err := s.SaveSnapshot(g, engine.Snapshot{Slot: 79}); !errors.Is(err, ErrSnapshotOlder) {
+		t.Errorf("older snapshot: %v, want ErrSnapshotOlder", err)
 	}
 	s.Close()
 	s = mustOpen(t, memConfig(fs))

@@ -61,6 +61,9 @@ type spareFS struct {
 	path string
 	max  int64
 	log  *slog.Logger
+	// room, when set, says whether a spare of this many bytes still fits
+	// the store's quota and free space; set once before Pebble opens.
+	room func(size int64) bool
 
 	mu struct {
 		sync.Mutex
@@ -68,6 +71,7 @@ type spareFS struct {
 		busy    bool  // a goroutine is writing it
 		closed  bool  // no new spare after Close
 		next    int64 // size of the next spare
+		refused bool  // the last spare did not fit (logged once)
 		created int   // spares handed to Pebble, for tests
 	}
 	wg sync.WaitGroup
@@ -148,8 +152,18 @@ func (s *spareFS) prepare() {
 	if s.mu.ready || s.mu.busy || s.mu.closed {
 		return
 	}
-	s.mu.busy = true
 	size := s.mu.next
+	if s.room != nil && !s.room(size) {
+		// Pebble creates its next WAL the ordinary way; the next WAL
+		// asks again.
+		if !s.mu.refused {
+			s.log.Warn("store: no WAL spare: it would not fit the space quota or the free space", "path", s.path, "bytes", size)
+		}
+		s.mu.refused = true
+		return
+	}
+	s.mu.refused = false
+	s.mu.busy = true
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -202,6 +216,16 @@ func (s *spareFS) close() {
 	s.mu.closed = true
 	s.mu.Unlock()
 	s.wg.Wait()
+}
+
+// onDisk returns the bytes the spare takes or is about to take.
+func (s *spareFS) onDisk() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.ready || s.mu.busy {
+		return s.mu.next
+	}
+	return 0
 }
 
 // spares returns how many spares Pebble received as WALs.

@@ -20,6 +20,12 @@ type Status struct {
 	LoopWrites uint64 `json:"loop_writes"`
 	Dups       uint64 `json:"dups"`
 	Null       bool   `json:"null"`
+	// SnapshotsCancelled counts this node's own snapshots dropped because
+	// a newer one from the leader was installed while they were taken.
+	SnapshotsCancelled uint64 `json:"snapshots_cancelled"`
+	// NoSpace: the store is out of space (quota or free bytes); as leader
+	// the node refuses client writes.
+	NoSpace bool `json:"no_space"`
 	// Peers is, on the leader, each member's acknowledged slot and how far
 	// it trails the leader's last slot.
 	Peers []PeerLag `json:"peers,omitempty"`
