@@ -126,7 +126,7 @@ func Verify(ctx context.Context, c Checks) *results.Verdict {
 			if frac < 1 {
 				// A clean verdict on part of the history must not read
 				// as one on all of it.
-				part = fmt.Sprintf("; PARTIAL: only %.1f%% of the executed commands checked (the nodes recorded %d of %d; raise -record-applied)",
+				part = fmt.Sprintf("; PARTIAL: only %.1f%% of the executed commands checked (the nodes recorded %d of %d: each keeps its last -record-applied commands since it started)",
 					100*frac, ar.Recorded, ar.Executed)
 			}
 			note("%s%s", rep.String(), part)

@@ -324,3 +324,16 @@ func TestRealRunningClusterTwice(t *testing.T) {
 		}
 	}
 }
+
+// TestRealRestartedRecordIsPartial: a node killed and restarted from a
+// snapshot records only what it executed since, so the session check
+// sees part of the run and must say so, in the report and the JSON.
+func TestRealRestartedRecordIsPartial(t *testing.T) {
+	code, out, errOut, r := realBench(t, append([]string{"-nodes", "3", "-duration", "4s",
+		"-node-arg=-snapshot-every=50", "-faults", "kill-leader@1500ms+1500ms"}, checkedWorkload...)...)
+	assertPass(t, code, out, errOut, r)
+	if f := r.Verdict.SessionChecked; f == nil || *f >= 1 || !strings.Contains(out, "on PART of the run") ||
+		!strings.Contains(out, "since it last started") {
+		t.Fatalf("a node restarted from a snapshot, yet the session check claims the whole run:\n%s", out)
+	}
+}

@@ -288,9 +288,20 @@ func (v *verifier) finish(ctx context.Context, out *benchkit.Outcome, tgt benchk
 				return benchkit.AppliedRecord{}, err
 			}
 			var ar benchkit.AppliedRecord
+			// A node counts (and records) only what it executed since it
+			// last started, so a node killed and restarted during the run
+			// reports a Total that leaves out everything before. Every
+			// command bench saw acknowledged was executed on every member
+			// (or reached it in a snapshot), so that count bounds each
+			// node's share from below and a restart cannot make part of
+			// the run look like all of it.
+			acked := uint64(max(out.Ops+out.WarmupOps, 0))
 			for _, r := range reps {
 				ar.Recorded += uint64(len(r.Commands))
-				ar.Executed += max(r.Total, uint64(len(r.Commands)))
+				ar.Executed += max(r.Total, uint64(len(r.Commands)), acked)
+				if r.Total < acked {
+					notes = append(notes, fmt.Sprintf("node %d executed %d commands since it last started, fewer than the %d acknowledged in the run: its record covers part of the run", r.Node, r.Total, acked))
+				}
 				if r.Truncated {
 					notes = append(notes, fmt.Sprintf("node %d recorded only its last %d of %d executed commands (raise -record-applied)", r.Node, len(r.Commands), r.Total))
 				}
