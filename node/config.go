@@ -49,6 +49,11 @@ type Config struct {
 	// leader before it campaigns (randomized up to twice that); rounded to
 	// whole ticks and at least 3 heartbeats. The default is 500ms.
 	ElectionTimeout time.Duration
+	// PrePrepare makes a node whose election timeout passed first ask
+	// whether a majority would promise it a higher ballot (engine
+	// Config.PrePrepare), so a node that was cut off does not depose a
+	// healthy leader when it rejoins. The default is true.
+	PrePrepare bool
 	// SnapshotEvery is how many applied slots pass between snapshots of the
 	// state machine (after which the log below is truncated). 0 disables
 	// snapshots. The default is 10000.
@@ -157,6 +162,7 @@ func DefaultConfig() Config {
 		Tick:            10 * time.Millisecond,
 		Heartbeat:       50 * time.Millisecond,
 		ElectionTimeout: 500 * time.Millisecond,
+		PrePrepare:      true,
 		SnapshotEvery:   10000,
 		SnapshotBytes:   64 << 20,
 		MemTable:        256 << 20,

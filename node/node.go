@@ -208,6 +208,7 @@ func (n *Node) recover() error {
 	ecfg.HeartbeatTicks = n.cfg.ticks(n.cfg.Heartbeat)
 	ecfg.ElectionTicks = n.cfg.ticks(n.cfg.ElectionTimeout)
 	ecfg.MaxInflight = n.cfg.Pipeline
+	ecfg.PrePrepare = n.cfg.PrePrepare
 	ecfg.Seed = n.cfg.Seed
 	if ecfg.Seed == 0 {
 		ecfg.Seed = int64(n.cfg.ID)*7919 + time.Now().UnixNano()
