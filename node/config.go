@@ -26,8 +26,22 @@ type Config struct {
 	// ClientAddr is where clients connect (host:port). Required.
 	ClientAddr string
 	// AdminAddr serves /status, /metrics and /faults over HTTP. Empty
-	// disables it. The default is empty.
+	// disables it. An address without a host (":9001") binds to
+	// 127.0.0.1, not to every interface: the admin port controls the node.
+	// The default is empty.
 	AdminAddr string
+	// AdminToken is the bearer token the admin port's mutating endpoints
+	// (POST /faults) require ("Authorization: Bearer <token>"). Empty
+	// means no request can mutate: they answer 403. The default is empty.
+	AdminToken string
+	// EnableFaultHook serves POST /faults, which lets an authorized caller
+	// partition, delay and drop this node's peer traffic. Off, POST
+	// /faults answers 403 whatever the credentials. Benchmarks that inject
+	// faults turn it on for the clusters they start. The default is false.
+	EnableFaultHook bool
+	// Pprof serves /debug/pprof on the admin port (CPU profiles cost the
+	// node while they run and show its internals). The default is false.
+	Pprof bool
 	// DataDir holds the Pebble store. Required unless Null is set.
 	DataDir string
 	// Sync makes every persisted group durable (fsync) before the node
@@ -199,11 +213,18 @@ func (c Config) Validate() error {
 	if c.ClientIdleTimeout <= 0 {
 		bad("client idle timeout must be positive, got %v", c.ClientIdleTimeout)
 	}
+	if c.AdminToken != "" && len(c.AdminToken) < minAdminToken {
+		bad("admin token is %d bytes, shorter than %d", len(c.AdminToken), minAdminToken)
+	}
 	if c.MaxClientConns < 1 || c.MaxClientConnsPerIP < 1 {
 		bad("client connection limits must be at least 1, got %d and %d per IP", c.MaxClientConns, c.MaxClientConnsPerIP)
 	}
 	return errors.Join(errs...)
 }
+
+// minAdminToken is the shortest admin token Validate accepts: a guessable
+// token is no gate.
+const minAdminToken = 16
 
 // clientServer returns the settings of the client port's listener.
 func (c Config) clientServer() transport.ServerConfig {

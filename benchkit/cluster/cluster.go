@@ -49,6 +49,10 @@ type Config struct {
 	// ExtraArgs are appended to every node's command line (for example
 	// -record-applied N for the benchmark's checks). The default is none.
 	ExtraArgs []string
+	// AdminTokenFile is passed as -admin-token-file. The default "" has
+	// Start write a random token into the cluster's directory (see
+	// Cluster.AdminToken), so only this process can inject faults.
+	AdminTokenFile string
 }
 
 // DefaultConfig returns a 3-node cluster with sync on, built from the
@@ -102,6 +106,7 @@ type Cluster struct {
 	Nodes   []*Node
 	Monitor *Monitor
 	cfg     Config
+	token   string // the nodes' admin token
 	bin     string
 	once    sync.Once
 	stopMon context.CancelFunc
@@ -174,6 +179,11 @@ func NodeArgs(cfg Config, nodes []*Node, i int) []string {
 		"-admin-addr", n.AdminAddr,
 		"-data", n.DataDir,
 		"-sync=" + strconv.FormatBool(cfg.Engine.Sync),
+		// The benchmark injects faults into the clusters it starts.
+		"-enable-fault-hook",
+	}
+	if cfg.AdminTokenFile != "" {
+		args = append(args, "-admin-token-file", cfg.AdminTokenFile)
 	}
 	e := cfg.Engine
 	if e.BatchSize > 0 {
@@ -264,6 +274,16 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		}
 	}
 	c.bin = bin
+	if cfg.AdminTokenFile == "" {
+		cfg.AdminTokenFile = filepath.Join(dir, "admin-token")
+		if err = WriteToken(cfg.AdminTokenFile); err != nil {
+			return c, err
+		}
+	}
+	if c.token, err = ReadToken(cfg.AdminTokenFile); err != nil {
+		return c, err
+	}
+	c.cfg = cfg
 	if c.Nodes, err = Layout(cfg.Nodes, dir); err != nil {
 		return c, err
 	}
@@ -333,6 +353,14 @@ func (c *Cluster) ClientAddrs() []string {
 	}
 	return a
 }
+
+// AdminToken returns the bearer token the nodes' mutating admin endpoints
+// require.
+func (c *Cluster) AdminToken() string { return c.token }
+
+// AdminTokenFile returns the file the nodes read their admin token from
+// (for bench -cluster-admin-token-file against this cluster).
+func (c *Cluster) AdminTokenFile() string { return c.cfg.AdminTokenFile }
 
 // AdminAddrs returns the nodes' admin addresses.
 func (c *Cluster) AdminAddrs() []string {

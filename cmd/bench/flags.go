@@ -111,6 +111,7 @@ func bindRun(fs *flag.FlagSet, cfg *benchkit.Config, o *runOpts, sweep bool) {
 	fs.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "number of local `nodes` to start (1..15)")
 	fs.Var(listFlag{&cfg.Cluster}, "cluster", "target a running cluster at these client `host:port,...` instead of starting one")
 	fs.Var(listFlag{&cfg.ClusterAdmin}, "cluster-admin", "admin `host:port,...` of the running -cluster (for the current leader)")
+	fs.StringVar(&cfg.ClusterAdminTokenFile, "cluster-admin-token-file", "", "`file` with the running -cluster's admin token (its nodes' -admin-token-file), for -faults")
 	fs.BoolVar(&cfg.Keep, "keep", cfg.Keep, "keep the started cluster's data and logs")
 	fs.StringVar(&o.nodeBin, "node-bin", "", "use this prebuilt cmd/node `binary` instead of building it")
 	if !sweep {

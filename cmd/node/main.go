@@ -84,7 +84,10 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, procOptions, erro
 	peers := fs.String("peers", "", "every member's peer address: id=host:port,... (this node included)")
 	fs.Uint64Var(&cfg.ClusterID, "cluster-id", cfg.ClusterID, "cluster id; peers of another cluster are refused")
 	fs.StringVar(&cfg.ClientAddr, "client-addr", "", "address clients connect to (host:port)")
-	fs.StringVar(&cfg.AdminAddr, "admin-addr", "", "HTTP address for /status, /metrics and POST /faults (empty: off)")
+	fs.StringVar(&cfg.AdminAddr, "admin-addr", "", "HTTP address for /status, /metrics and POST /faults (empty: off; no host, as in :9001: 127.0.0.1)")
+	tokenFile := fs.String("admin-token-file", "", "file holding the bearer token the admin port's mutating endpoints (POST /faults) require (none: they refuse every request)")
+	fs.BoolVar(&cfg.EnableFaultHook, "enable-fault-hook", false, "serve POST /faults, which partitions, delays and drops peer traffic (tests and benchmarks)")
+	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve /debug/pprof on the admin port")
 	fs.StringVar(&cfg.DataDir, "data", "", "data directory (the Pebble store)")
 	fs.BoolVar(&cfg.Sync, "sync", cfg.Sync, "fsync every write group before acknowledging (false only for benchmarks that say so)")
 	fs.IntVar(&cfg.Batch.MaxCount, "batch-size", cfg.Batch.MaxCount, "most commands in one proposed batch")
@@ -126,6 +129,15 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, procOptions, erro
 		return cfg, o, err
 	}
 	cfg.Peers = m
+	if *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return cfg, o, fmt.Errorf("-admin-token-file: %w", err)
+		}
+		if cfg.AdminToken = strings.TrimSpace(string(b)); cfg.AdminToken == "" {
+			return cfg, o, fmt.Errorf("-admin-token-file %s is empty", *tokenFile)
+		}
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, o, err
 	}
