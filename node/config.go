@@ -39,6 +39,24 @@ type Config struct {
 	// /faults answers 403 whatever the credentials. Benchmarks that inject
 	// faults turn it on for the clusters they start. The default is false.
 	EnableFaultHook bool
+	// PeerTLS, when its files are set, runs the peer port over mutual TLS:
+	// every node presents its certificate, which must chain to PeerTLS.CA
+	// and name the node (a URI SAN mpaxos://cluster/<ClusterID>/node/<ID>,
+	// see transport.Identity), and refuses a peer whose certificate does
+	// not chain, has expired, or names another node or cluster than the
+	// one it claims. Start refuses a certificate that does not name this
+	// node. Cert, Key and CA are all set or all empty. The default is
+	// empty: plain TCP.
+	PeerTLS transport.CertFiles
+	// ClientTLS, when its files are set, serves the client port over TLS
+	// with this certificate; CA verifies client certificates when
+	// ClientCertAuth is set. Cert, Key and CA are all set or all empty.
+	// The default is empty: plain TCP.
+	ClientTLS transport.CertFiles
+	// ClientCertAuth makes the client port require a client certificate
+	// that chains to ClientTLS.CA. It needs ClientTLS. The default is
+	// false.
+	ClientCertAuth bool
 	// Pprof serves /debug/pprof on the admin port (CPU profiles cost the
 	// node while they run and show its internals). The default is false.
 	Pprof bool
@@ -212,6 +230,17 @@ func (c Config) Validate() error {
 	}
 	if c.ClientIdleTimeout <= 0 {
 		bad("client idle timeout must be positive, got %v", c.ClientIdleTimeout)
+	}
+	for _, f := range []struct {
+		name  string
+		files transport.CertFiles
+	}{{"peer", c.PeerTLS}, {"client", c.ClientTLS}} {
+		if set := f.files.Cert != ""; set != (f.files.Key != "") || set != (f.files.CA != "") {
+			bad("%s TLS needs a certificate, a key and a CA file, got %q, %q and %q", f.name, f.files.Cert, f.files.Key, f.files.CA)
+		}
+	}
+	if c.ClientCertAuth && c.ClientTLS.Cert == "" {
+		bad("client certificate auth needs client TLS files")
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < minAdminToken {
 		bad("admin token is %d bytes, shorter than %d", len(c.AdminToken), minAdminToken)
