@@ -3,6 +3,7 @@ package cluster
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,6 +54,11 @@ type Config struct {
 	// Start write a random token into the cluster's directory (see
 	// Cluster.AdminToken), so only this process can inject faults.
 	AdminTokenFile string
+	// TLS runs both of every node's ports over TLS with certificates of a
+	// throwaway CA made by Start (peers verify each other's node id;
+	// clients must present a certificate; see ClientTLS). The default is
+	// plain TCP.
+	TLS bool
 }
 
 // DefaultConfig returns a 3-node cluster with sync on, built from the
@@ -91,6 +97,9 @@ type Node struct {
 	ClientAddr string
 	AdminAddr  string
 	DataDir    string
+	// TLSDir holds the node's certificate, key and CA (-tls-dir); empty
+	// without TLS.
+	TLSDir string
 	// Proc is the node's current process. Kill and Restart replace it
 	// (under the Cluster's lock): read it through Cluster methods while
 	// faults may be injected.
@@ -107,10 +116,12 @@ type Cluster struct {
 	Monitor *Monitor
 	cfg     Config
 	token   string // the nodes' admin token
-	bin     string
-	once    sync.Once
-	stopMon context.CancelFunc
-	monDone chan struct{}
+	// clientTLS is the clients' TLS configuration; nil without TLS.
+	clientTLS *tls.Config
+	bin       string
+	once      sync.Once
+	stopMon   context.CancelFunc
+	monDone   chan struct{}
 
 	// mu guards the nodes' Proc and their fault state (see control.go).
 	mu struct {
@@ -184,6 +195,9 @@ func NodeArgs(cfg Config, nodes []*Node, i int) []string {
 	}
 	if cfg.AdminTokenFile != "" {
 		args = append(args, "-admin-token-file", cfg.AdminTokenFile)
+	}
+	if n.TLSDir != "" {
+		args = append(args, "-tls-dir", n.TLSDir, "-client-cert-auth")
 	}
 	e := cfg.Engine
 	if e.BatchSize > 0 {
@@ -286,6 +300,11 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	c.cfg = cfg
 	if c.Nodes, err = Layout(cfg.Nodes, dir); err != nil {
 		return c, err
+	}
+	if cfg.TLS {
+		if err = c.setupTLS(); err != nil {
+			return c, err
+		}
 	}
 	for i, n := range c.Nodes {
 		if err = os.MkdirAll(n.DataDir, 0o755); err != nil {

@@ -96,6 +96,13 @@ func TestNodeArgs(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("args\n got %q\nwant %q", got, want)
 	}
+	nodes[2].TLSDir = "/d/tls/node3"
+	cfg.AdminTokenFile = "/d/admin-token"
+	got = NodeArgs(cfg, nodes, 2)
+	i := slices.Index(got, "-enable-fault-hook")
+	if want := []string{"-enable-fault-hook", "-admin-token-file", "/d/admin-token", "-tls-dir", "/d/tls/node3", "-client-cert-auth"}; i < 0 || !slices.Equal(got[i:min(len(got), i+len(want))], want) {
+		t.Fatalf("args with TLS and a token: %q", got)
+	}
 }
 
 func TestAgreedLeader(t *testing.T) {
