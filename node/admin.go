@@ -2,6 +2,7 @@ package node
 
 import (
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -190,6 +191,9 @@ func (n *Node) startAdmin() error {
 		return fmt.Errorf("node: admin listener: %w", err)
 	}
 	n.admin = &http.Server{Handler: n.adminMux(), ReadHeaderTimeout: 5 * time.Second}
+	if n.adminCerts != nil {
+		ln = tls.NewListener(ln, n.adminCerts.RequestingTLS())
+	}
 	go n.admin.Serve(ln)
 	return nil
 }
@@ -243,14 +247,18 @@ func (n *Node) adminMux() *http.ServeMux {
 }
 
 // mutating wraps a handler that changes the node: it runs only for a
-// request bearing the admin token. Without one the answer is 401; with a
-// wrong one, or when the node has no token, 403. Refusals are logged, as
-// a stranger probing the admin port is worth knowing about.
+// request bearing the admin token, or arriving over TLS with a client
+// certificate (the admin listener's handshake verified it against
+// Config.AdminTLS.CA). Without either the answer is 401; with a wrong
+// token, or when the node has no token, 403. Refusals are logged, as a
+// stranger probing the admin port is worth knowing about.
 func (n *Node) mutating(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		auth := r.Header.Get("Authorization")
 		got, bearer := strings.CutPrefix(auth, "Bearer ")
 		switch {
+		case n.adminCerts != nil && r.TLS != nil && len(r.TLS.PeerCertificates) > 0:
+			h(w, r)
 		case auth == "" || !bearer:
 			n.log.Warn("admin: refusing unauthenticated request", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mpaxos admin"`)

@@ -1,10 +1,15 @@
 package node
 
 import (
+	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/mpaxos/mpaxos/net/certgen"
+	"github.com/mpaxos/mpaxos/net/transport"
 )
 
 // TestPostFaultsNeedsToken: POST /faults without the admin token is
@@ -71,5 +76,67 @@ func TestAdminListenAddr(t *testing.T) {
 		if got := adminListenAddr(in); got != want {
 			t.Errorf("adminListenAddr(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestPostFaultsClientCert: on an HTTPS admin port, a client certificate
+// of the admin CA authorizes POST /faults without a token; no certificate
+// and no token is 401, and a certificate of another CA fails the
+// handshake. Refused requests leave the hook as it was.
+func TestPostFaultsClientCert(t *testing.T) {
+	ca, err := certgen.NewCA("admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := func(ca *certgen.CA, name string) transport.CertFiles {
+		f, err := ca.WriteFiles(t.TempDir(), name, certgen.Leaf{CommonName: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return transport.CertFiles{Cert: f.Cert, Key: f.Key, CA: f.CA}
+	}
+	addr := freeAddrs(t, 1)[0]
+	n, _ := faultNodeWith(t, func(c *Config) {
+		c.EnableFaultHook = true
+		c.AdminAddr = addr
+		c.AdminTLS = files(ca, "node")
+	})
+	operator, err := transport.LoadCerts(files(ca, "operator"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherCA, err := certgen.NewCA("other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := transport.LoadCerts(files(otherCA, "stranger"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(tc *tls.Config) (int, error) {
+		hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc}}
+		resp, err := hc.Post("https://"+addr+"/faults", "application/json", strings.NewReader(`{"isolate":[1]}`))
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	noCert := operator.ClientTLS()
+	noCert.GetClientCertificate = nil
+	if code, err := post(noCert); err != nil || code != http.StatusUnauthorized {
+		t.Fatalf("no certificate, no token: %d %v, want 401", code, err)
+	}
+	if _, err := post(stranger.ClientTLS()); err == nil {
+		t.Fatal("a certificate of another CA got an answer")
+	}
+	if got := n.peers.Faults().String(); got != "none" {
+		t.Fatalf("refused requests changed the hook: %q", got)
+	}
+	if code, err := post(operator.ClientTLS()); err != nil || code != http.StatusNoContent {
+		t.Fatalf("operator certificate: %d %v, want 204", code, err)
+	}
+	if got := n.peers.Faults().String(); got != "blocked 1->3 3->1" {
+		t.Fatalf("hook %q after an authorized POST", got)
 	}
 }

@@ -31,9 +31,17 @@ type Config struct {
 	// The default is empty.
 	AdminAddr string
 	// AdminToken is the bearer token the admin port's mutating endpoints
-	// (POST /faults) require ("Authorization: Bearer <token>"). Empty
-	// means no request can mutate: they answer 403. The default is empty.
+	// (POST /faults) require ("Authorization: Bearer <token>"), unless
+	// the request comes with a client certificate (see AdminTLS). Empty,
+	// and without AdminTLS, no request can mutate: they answer 403. The
+	// default is empty.
 	AdminToken string
+	// AdminTLS, when its files are set, serves the admin port over HTTPS
+	// with this certificate; a client certificate that chains to
+	// AdminTLS.CA then authorizes the mutating endpoints as the token
+	// does. Cert, Key and CA are all set or all empty. The default is
+	// empty: plain HTTP.
+	AdminTLS transport.CertFiles
 	// EnableFaultHook serves POST /faults, which lets an authorized caller
 	// partition, delay and drop this node's peer traffic. Off, POST
 	// /faults answers 403 whatever the credentials. Benchmarks that inject
@@ -234,7 +242,7 @@ func (c Config) Validate() error {
 	for _, f := range []struct {
 		name  string
 		files transport.CertFiles
-	}{{"peer", c.PeerTLS}, {"client", c.ClientTLS}} {
+	}{{"peer", c.PeerTLS}, {"client", c.ClientTLS}, {"admin", c.AdminTLS}} {
 		if set := f.files.Cert != ""; set != (f.files.Key != "") || set != (f.files.CA != "") {
 			bad("%s TLS needs a certificate, a key and a CA file, got %q, %q and %q", f.name, f.files.Cert, f.files.Key, f.files.CA)
 		}

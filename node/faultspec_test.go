@@ -28,10 +28,10 @@ func faultNodeWith(t *testing.T, edit func(*Config)) (*Node, http.Handler) {
 	t.Helper()
 	n := &Node{log: slog.New(slog.DiscardHandler)}
 	n.cfg = DefaultConfig()
-	edit(&n.cfg)
 	n.cfg.ID = 3
 	n.cfg.Peers = map[engine.NodeID]string{1: "127.0.0.1:1", 2: "127.0.0.1:2", 3: "127.0.0.1:3"}
 	n.cfg.AdminAddr = "127.0.0.1:0"
+	edit(&n.cfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -43,6 +43,9 @@ func faultNodeWith(t *testing.T, edit func(*Config)) (*Node, http.Handler) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.peers.Close() })
+	if err := n.loadCerts(); err != nil {
+		t.Fatal(err)
+	}
 	if err := n.startAdmin(); err != nil {
 		t.Fatal(err)
 	}

@@ -36,9 +36,9 @@ type Node struct {
 	peers   *transport.Peers
 	clients *transport.Server
 	admin   *http.Server
-	// peerCerts and clientCerts are the ports' TLS material, nil for
-	// plain TCP (see tls.go).
-	peerCerts, clientCerts *transport.Certs
+	// peerCerts, clientCerts and adminCerts are the ports' TLS material,
+	// nil for plain TCP (see tls.go).
+	peerCerts, clientCerts, adminCerts *transport.Certs
 
 	peerIn     chan engine.Message
 	wake       chan struct{} // capacity 1: the inbox has new commands

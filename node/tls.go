@@ -25,6 +25,13 @@ func (n *Node) loadCerts() error {
 		}
 		n.clientCerts = c
 	}
+	if n.cfg.AdminTLS.Cert != "" {
+		c, err := transport.LoadCerts(n.cfg.AdminTLS, nil)
+		if err != nil {
+			return fmt.Errorf("node: admin TLS: %w", err)
+		}
+		n.adminCerts = c
+	}
 	return nil
 }
 
@@ -51,7 +58,7 @@ func (n *Node) ReloadTLS() error {
 	for _, c := range []struct {
 		name  string
 		certs *transport.Certs
-	}{{"peer", n.peerCerts}, {"client", n.clientCerts}} {
+	}{{"peer", n.peerCerts}, {"client", n.clientCerts}, {"admin", n.adminCerts}} {
 		if c.certs == nil {
 			continue
 		}

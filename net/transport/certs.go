@@ -154,6 +154,18 @@ func (c *Certs) ServerTLS(requireClientCert bool) *tls.Config {
 	return t
 }
 
+// RequestingTLS returns a server configuration that asks for a client
+// certificate without requiring one: a client that presents one must
+// present one that chains to the CA (else the handshake fails), so the
+// server can treat r.TLS.PeerCertificates as verified. The node's admin
+// port uses it: a certificate authorizes, like the bearer token.
+func (c *Certs) RequestingTLS() *tls.Config {
+	t := c.base()
+	t.ClientAuth = tls.RequestClientCert
+	t.VerifyConnection = func(cs tls.ConnectionState) error { return c.verify(cs, false) }
+	return t
+}
+
 // ClientTLS returns the configuration of a client dialling a node's
 // client port: it presents its certificate and verifies the node's against
 // the CA (chain only, like PeerTLS: nodes are named by id, not host).

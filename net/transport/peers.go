@@ -627,7 +627,12 @@ func (p *Peers) accept(nc net.Conn) {
 			if !evicted() {
 				// A stranger that cannot prove a member's certificate
 				// gets no reason: it may not even speak TLS.
-				p.log.Warn("transport: refusing peer connection", "remote", nc.RemoteAddr(), "err", fmt.Errorf("%w: %w", ErrHandshake, err))
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					err = p.handshakeErr("TLS handshake", err)
+				} else {
+					err = fmt.Errorf("%w: %w", ErrHandshake, err)
+				}
+				p.log.Warn("transport: refusing peer connection", "remote", nc.RemoteAddr(), "err", err)
 			}
 			_ = nc.Close()
 			return

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"testing"
@@ -300,4 +301,64 @@ func TestCertsReloadKeepsGoodOnError(t *testing.T) {
 	if c.Leaf().SerialNumber.Cmp(before) != 0 {
 		t.Fatal("a failed reload replaced the certificate")
 	}
+}
+
+// TestPeersTLSPendingBounded: the TLS handshake counts as pending: beyond
+// MaxPendingHandshakes strangers that never send a ClientHello, each new
+// one closes the oldest.
+func TestPeersTLSPendingBounded(t *testing.T) {
+	const limit, n = 4, 10
+	certs := nodeCerts(t, testCA(t, "c"), 7, 2, certOpts{})
+	p := strangerPeers(t, listenLoopback(t), func(c *PeersConfig) {
+		c.HandshakeTimeout = time.Hour
+		c.MaxPendingHandshakes = limit
+		c.TLS = certs.PeerTLS()
+		c.Logger = newLogRecorder().logger()
+	})
+	closed := make(chan int, n)
+	for i := range n {
+		nc, err := net.Dial("tcp", p.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		go func() {
+			_, _ = io.Copy(io.Discard, nc)
+			closed <- i
+		}()
+	}
+	ctx := testCtx(t)
+	for range n - limit {
+		select {
+		case <-closed:
+		case <-ctx.Done():
+			t.Fatalf("fewer than %d of %d silent TLS strangers closed (limit %d)", n-limit, n, limit)
+		}
+	}
+	p.mu.Lock()
+	pending := len(p.mu.pending)
+	p.mu.Unlock()
+	if pending > limit {
+		t.Fatalf("%d pending handshakes, limit %d", pending, limit)
+	}
+}
+
+// TestPeersTLSHandshakeTimeout: a stranger that opens a connection and
+// never starts TLS is dropped at the handshake timeout, with a log line
+// naming it.
+func TestPeersTLSHandshakeTimeout(t *testing.T) {
+	rec := newLogRecorder()
+	certs := nodeCerts(t, testCA(t, "c"), 7, 2, certOpts{})
+	p := strangerPeers(t, listenLoopback(t), func(c *PeersConfig) {
+		c.HandshakeTimeout = 200 * time.Millisecond
+		c.TLS = certs.PeerTLS()
+		c.Logger = rec.logger()
+	})
+	nc, err := net.Dial("tcp", p.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	rec.wait(t, "refusing peer connection", "no TLS handshake within the handshake timeout of 200ms")
+	awaitClosed(t, nc)
 }
