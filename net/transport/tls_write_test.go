@@ -92,12 +92,16 @@ func TestTLSBatchIsOneWrite(t *testing.T) {
 	// and still arrives whole after the small frame before it.
 	big := pattern(9, 3*maxCopiedWrite)
 	c.batch = append(c.batch, outFrame{typ: 1, body: pooled([]byte("x"))}, outFrame{typ: 2, body: pooled(big)})
-	go func() { _ = c.writeBatch() }()
+	wrote := make(chan error, 1)
+	go func() { wrote <- c.writeBatch() }()
 	if typ, body, err := rd.Next(); err != nil || typ != 1 || string(body) != "x" {
 		t.Fatalf("small frame: %d %q %v", typ, body, err)
 	}
 	if typ, body, err := rd.Next(); err != nil || typ != 2 || !bytes.Equal(body, big) {
 		t.Fatalf("big frame: %d, %d bytes, %v", typ, len(body), err)
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
 	}
 	if cap(c.wbuf) > maxCopiedWrite {
 		t.Fatalf("copy buffer grew to %d, above %d", cap(c.wbuf), maxCopiedWrite)
