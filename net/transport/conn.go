@@ -52,20 +52,7 @@ type outFrame struct {
 // to the Conn and stop on Close or on the first read or write error; Done is
 // closed once both have exited. Send and Close are safe for concurrent use.
 type Conn struct {
-	nc net.Conn
-	// tcp is the socket under nc: nc itself, or the TCP connection a
-	// *tls.Conn runs on. Closing it, not the tls.Conn, is how the
-	// connection closes: tls.Conn.Close first writes a close-notify alert,
-	// which blocks for up to 5 s on a peer that stopped reading.
-	tcp net.Conn
-	// tls says nc is a *tls.Conn: frames are then copied into wbuf and
-	// written with one Write per batch (see writeCopied).
-	tls bool
-	// handshake, when set, is run by the reader before the first frame:
-	// the client port's TLS handshake, bounded by handshakeTO.
-	handshake   func() error
-	handshakeTO time.Duration
-
+	nc       net.Conn
 	rd       *frame.Reader
 	h        Handler
 	maxFrame int
@@ -108,11 +95,29 @@ type Conn struct {
 	hdrs  []byte
 	iov   [][]byte
 	nb    net.Buffers // kept here so WriteTo's pointer receiver does not allocate
-	wbuf  []byte      // a TLS connection's batch, copied; grows to maxCopiedWrite
 	// writeDL is the write deadline last set on nc.
 	writeDL time.Time
 
 	stats connStats
+
+	// The TLS fields come last, so that the plaintext path's fields keep
+	// their places in memory (and their cache lines) as they had before
+	// TLS.
+
+	// tcp is the socket under nc: nc itself, or the TCP connection a
+	// *tls.Conn runs on. Closing it, not the tls.Conn, is how the
+	// connection closes: tls.Conn.Close first writes a close-notify alert,
+	// which blocks for up to 5 s on a peer that stopped reading.
+	tcp net.Conn
+	// tls says nc is a *tls.Conn: frames are then copied into wbuf (owned
+	// by the wmu holder; grows to maxCopiedWrite) and written with one
+	// Write per batch (see writeCopied).
+	tls  bool
+	wbuf []byte
+	// handshake, when set, is run by the reader before the first frame:
+	// the client port's TLS handshake, bounded by handshakeTO.
+	handshake   func() error
+	handshakeTO time.Duration
 }
 
 type connStats struct {
