@@ -65,6 +65,12 @@ type Config struct {
 	// that chains to ClientTLS.CA. It needs ClientTLS. The default is
 	// false.
 	ClientCertAuth bool
+	// TLSWatch is how often the node checks its TLS files (those of
+	// PeerTLS, ClientTLS and AdminTLS that are set) for a change of
+	// modification time or size, and reloads them when one changed, as
+	// ReloadTLS does. 0 turns the check off (ReloadTLS, and SIGHUP in
+	// cmd/node, still work). The default is 10s; it must not be negative.
+	TLSWatch time.Duration
 	// Pprof serves /debug/pprof on the admin port (CPU profiles cost the
 	// node while they run and show its internals). The default is false.
 	Pprof bool
@@ -171,6 +177,7 @@ func DefaultConfig() Config {
 		MemTable:        256 << 20,
 		SessionTTL:      1_000_000,
 		MaxFrame:        256 << 20,
+		TLSWatch:        10 * time.Second,
 
 		ClientIdleTimeout:   transport.DefaultClientIdleTimeout,
 		MaxClientConns:      4096,
@@ -246,6 +253,9 @@ func (c Config) Validate() error {
 		if set := f.files.Cert != ""; set != (f.files.Key != "") || set != (f.files.CA != "") {
 			bad("%s TLS needs a certificate, a key and a CA file, got %q, %q and %q", f.name, f.files.Cert, f.files.Key, f.files.CA)
 		}
+	}
+	if c.TLSWatch < 0 {
+		bad("TLS watch interval must not be negative, got %v", c.TLSWatch)
 	}
 	if c.ClientCertAuth && c.ClientTLS.Cert == "" {
 		bad("client certificate auth needs client TLS files")

@@ -152,6 +152,10 @@ func Start(cfg Config) (*Node, error) {
 		go n.writer()
 		go n.loop()
 	}
+	if cfg.TLSWatch > 0 && len(n.tlsFiles()) > 0 {
+		n.wg.Add(1)
+		go n.watchTLS()
+	}
 	ok = true
 	if cfg.UnsafeNoPersist {
 		n.log.Warn("UNSAFE: -unsafe-no-persist is set; this node acknowledges writes it never stores (tests only)")

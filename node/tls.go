@@ -4,6 +4,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
+	"time"
 
 	"github.com/mpaxos/mpaxos/net/transport"
 )
@@ -71,4 +74,60 @@ func (n *Node) ReloadTLS() error {
 		n.log.Info("TLS certificates reloaded", "port", c.name, "serial", leaf.SerialNumber.Text(16), "not_after", leaf.NotAfter)
 	}
 	return errors.Join(errs...)
+}
+
+// fileStamp is what watchTLS compares: a file's modification time and
+// size (an error reads as the zero stamp, so a file that disappears and
+// comes back counts as a change).
+type fileStamp struct {
+	mod  time.Time
+	size int64
+}
+
+// tlsFiles lists the TLS files of every port that has them.
+func (n *Node) tlsFiles() []string {
+	var out []string
+	for _, f := range []transport.CertFiles{n.cfg.PeerTLS, n.cfg.ClientTLS, n.cfg.AdminTLS} {
+		if f.Cert != "" {
+			out = append(out, f.Cert, f.Key, f.CA)
+		}
+	}
+	return out
+}
+
+func stamps(paths []string) []fileStamp {
+	out := make([]fileStamp, len(paths))
+	for i, p := range paths {
+		if fi, err := os.Stat(p); err == nil {
+			out[i] = fileStamp{fi.ModTime(), fi.Size()}
+		}
+	}
+	return out
+}
+
+// watchTLS reloads the TLS files when one of them changes, checking every
+// Config.TLSWatch until the node stops. A change seen while the files are
+// being replaced one by one may load a certificate without its key yet:
+// that reload fails, keeps the old material, and the next check, seeing
+// the rest of the change, loads the pair.
+func (n *Node) watchTLS() {
+	defer n.wg.Done()
+	paths := n.tlsFiles()
+	last := stamps(paths)
+	t := time.NewTicker(n.cfg.TLSWatch)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+		}
+		now := stamps(paths)
+		if slices.Equal(now, last) {
+			continue
+		}
+		last = now
+		n.log.Info("TLS files changed; reloading")
+		_ = n.ReloadTLS() // failures are logged there
+	}
 }

@@ -255,3 +255,50 @@ func TestTLSRotationUnderLoad(t *testing.T) {
 		t.Fatalf("a new connection gets certificate %s, want the reloaded %s", after, want)
 	}
 }
+
+// TestTLSWatchReloadsChangedFiles: with TLSWatch set, replacing the
+// certificate files is enough: the node reloads them, and new
+// connections get the new certificate.
+func TestTLSWatchReloadsChangedFiles(t *testing.T) {
+	ca, err := certgen.NewCA("watch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &tlsTestCluster{ca: ca, cluster: 1, cliDir: t.TempDir()}
+	dir := t.TempDir()
+	files := c.issueNode(t, dir, 1)
+	if c.cliTLS, err = transport.LoadCerts(c.issueClient(t), nil); err != nil {
+		t.Fatal(err)
+	}
+	log := &lineLog{more: make(chan struct{})}
+	cfg := validConfig()
+	cfg.Null, cfg.DataDir = true, ""
+	c.addrs = freeAddrs(t, 1)
+	cfg.ClientAddr = c.addrs[0]
+	cfg.ClientTLS = files
+	cfg.TLSWatch = 10 * time.Millisecond
+	cfg.Logger = slog.New(slog.NewTextHandler(log, nil))
+	n, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	before := c.servedSerial(t, 0)
+	c.issueNode(t, dir, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	fresh, err := transport.LoadCerts(files, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial := fresh.Leaf().SerialNumber.Text(16)
+	if serial == before {
+		t.Fatal("reissue kept the serial")
+	}
+	if !log.wait(ctx, "serial="+serial) {
+		t.Fatalf("no reload of the changed files (serial %s) logged", serial)
+	}
+	if got := c.servedSerial(t, 0); got != serial || n.clientCerts.Leaf().SerialNumber.Text(16) != serial {
+		t.Fatalf("after the change a new connection gets %s, want %s (before %s)", got, serial, before)
+	}
+}

@@ -111,6 +111,7 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, procOptions, erro
 	fs.StringVar(&cfg.ClientTLS.Key, "client-key", "", "client port: the certificate's private key (PEM)")
 	fs.StringVar(&cfg.ClientTLS.CA, "client-ca", "", "client port: the CA (PEM) client certificates must chain to")
 	fs.BoolVar(&cfg.ClientCertAuth, "client-cert-auth", false, "client port: require a client certificate (needs client TLS)")
+	fs.DurationVar(&cfg.TLSWatch, "tls-watch", cfg.TLSWatch, "how often to check the TLS files for changes and reload them (0: only on SIGHUP)")
 	fs.StringVar(&cfg.AdminTLS.Cert, "admin-cert", "", "admin port: serve HTTPS with this certificate (PEM); a client certificate chaining to -admin-ca then authorizes POST /faults like the token")
 	fs.StringVar(&cfg.AdminTLS.Key, "admin-key", "", "admin port: the certificate's private key (PEM)")
 	fs.StringVar(&cfg.AdminTLS.CA, "admin-ca", "", "admin port: the CA (PEM) admin client certificates must chain to")
