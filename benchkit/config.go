@@ -70,6 +70,9 @@ type Config struct {
 	// ClusterAdmin lists the admin (HTTP) addresses of a running cluster, for
 	// the current leader and per-stage histograms. Optional.
 	ClusterAdmin []string `json:"cluster_admin,omitempty"`
+	// ClusterAdminTokenFile holds the running cluster's admin token (the
+	// nodes' -admin-token-file), which network faults need. Optional.
+	ClusterAdminTokenFile string `json:"-"`
 	// Keep keeps the data and logs of a started cluster. The default is false.
 	Keep bool `json:"keep"`
 	// Engine holds the knobs passed to started nodes.

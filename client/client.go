@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -61,6 +62,13 @@ type Config struct {
 	// MaxFrame is the largest response accepted, in bytes. The default is
 	// 16 MiB.
 	MaxFrame int
+	// TLS, if set, connects to the servers over TLS with this
+	// configuration (its Certificates or GetClientCertificate answer a
+	// node started with -client-cert-auth; transport.Certs.ClientTLS
+	// builds one from files). A configuration without ServerName gets
+	// each server address's host. The handshake counts towards
+	// DialTimeout. The default, nil, is plain TCP.
+	TLS *tls.Config
 }
 
 // DefaultConfig returns the defaults.
@@ -176,6 +184,7 @@ func (c *Client) conn(i int) (*transport.Conn, error) {
 	ccfg := transport.DefaultConnConfig()
 	ccfg.DialTimeout = c.cfg.DialTimeout
 	ccfg.MaxFrameSize = c.cfg.MaxFrame
+	ccfg.TLS = c.cfg.TLS
 	cn, err := transport.Dial(c.addrs[i], ccfg, func(_ *transport.Conn, typ byte, body []byte) {
 		c.onFrame(i, typ, body)
 	})

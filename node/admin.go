@@ -1,6 +1,8 @@
 package node
 
 import (
+	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +10,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -189,10 +192,30 @@ func (s FaultSpec) check(self engine.NodeID, members []engine.NodeID) (faultSett
 }
 
 func (n *Node) startAdmin() error {
-	ln, err := net.Listen("tcp", n.cfg.AdminAddr)
+	ln, err := net.Listen("tcp", adminListenAddr(n.cfg.AdminAddr))
 	if err != nil {
 		return fmt.Errorf("node: admin listener: %w", err)
 	}
+	n.admin = &http.Server{Handler: n.adminMux(), ReadHeaderTimeout: 5 * time.Second}
+	if n.adminCerts != nil {
+		ln = tls.NewListener(ln, n.adminCerts.RequestingTLS())
+	}
+	go n.admin.Serve(ln)
+	return nil
+}
+
+// adminListenAddr binds a host-less admin address to loopback: whoever
+// reaches the admin port can read the node's state and, with a token,
+// change it, so it is not offered to every interface unless asked for.
+func adminListenAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host != "" {
+		return addr
+	}
+	return net.JoinHostPort("127.0.0.1", port)
+}
+
+func (n *Node) adminMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -201,12 +224,18 @@ func (n *Node) startAdmin() error {
 	mux.HandleFunc("GET /metrics", n.serveMetrics)
 	mux.HandleFunc("GET /stages", n.serveStages)
 	mux.HandleFunc("GET /applied", n.serveApplied)
-	// Profiles of a node under load are how we learn where time goes.
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if n.cfg.Pprof {
+		// Profiles of a node under load are how we learn where time goes.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("GET /hash", n.serveHash)
-	mux.HandleFunc("POST /faults", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /faults", n.mutating(func(w http.ResponseWriter, r *http.Request) {
+		if !n.cfg.EnableFaultHook {
+			http.Error(w, "fault hook disabled: the node was started without -enable-fault-hook", http.StatusForbidden)
+			return
+		}
 		var spec FaultSpec
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
 		dec.DisallowUnknownFields()
@@ -219,10 +248,37 @@ func (n *Node) startAdmin() error {
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
-	})
-	n.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go n.admin.Serve(ln)
-	return nil
+	}))
+	return mux
+}
+
+// mutating wraps a handler that changes the node: it runs only for a
+// request bearing the admin token, or arriving over TLS with a client
+// certificate (the admin listener's handshake verified it against
+// Config.AdminTLS.CA). Without either the answer is 401; with a wrong
+// token, or when the node has no token, 403. Refusals are logged, as a
+// stranger probing the admin port is worth knowing about.
+func (n *Node) mutating(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		got, bearer := strings.CutPrefix(auth, "Bearer ")
+		switch {
+		case n.adminCerts != nil && r.TLS != nil && len(r.TLS.PeerCertificates) > 0:
+			h(w, r)
+		case auth == "" || !bearer:
+			n.log.Warn("admin: refusing unauthenticated request", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="mpaxos admin"`)
+			http.Error(w, "admin: this endpoint needs Authorization: Bearer <token> (see -admin-token-file)", http.StatusUnauthorized)
+		case n.cfg.AdminToken == "":
+			n.log.Warn("admin: refusing request: the node has no admin token", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+			http.Error(w, "admin: the node was started without -admin-token-file; nothing may mutate it", http.StatusForbidden)
+		case subtle.ConstantTimeCompare([]byte(got), []byte(n.cfg.AdminToken)) != 1:
+			n.log.Warn("admin: refusing request with a wrong token", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+			http.Error(w, "admin: wrong token", http.StatusForbidden)
+		default:
+			h(w, r)
+		}
+	}
 }
 
 // SetFaults replaces the transport's fault settings. A spec that does not

@@ -27,8 +27,54 @@ type Config struct {
 	// ClientAddr is where clients connect (host:port). Required.
 	ClientAddr string
 	// AdminAddr serves /status, /metrics and /faults over HTTP. Empty
-	// disables it. The default is empty.
+	// disables it. An address without a host (":9001") binds to
+	// 127.0.0.1, not to every interface: the admin port controls the node.
+	// The default is empty.
 	AdminAddr string
+	// AdminToken is the bearer token the admin port's mutating endpoints
+	// (POST /faults) require ("Authorization: Bearer <token>"), unless
+	// the request comes with a client certificate (see AdminTLS). Empty,
+	// and without AdminTLS, no request can mutate: they answer 403. The
+	// default is empty.
+	AdminToken string
+	// AdminTLS, when its files are set, serves the admin port over HTTPS
+	// with this certificate; a client certificate that chains to
+	// AdminTLS.CA then authorizes the mutating endpoints as the token
+	// does. Cert, Key and CA are all set or all empty. The default is
+	// empty: plain HTTP.
+	AdminTLS transport.CertFiles
+	// EnableFaultHook serves POST /faults, which lets an authorized caller
+	// partition, delay and drop this node's peer traffic. Off, POST
+	// /faults answers 403 whatever the credentials. Benchmarks that inject
+	// faults turn it on for the clusters they start. The default is false.
+	EnableFaultHook bool
+	// PeerTLS, when its files are set, runs the peer port over mutual TLS:
+	// every node presents its certificate, which must chain to PeerTLS.CA
+	// and name the node (a URI SAN mpaxos://cluster/<ClusterID>/node/<ID>,
+	// see transport.Identity), and refuses a peer whose certificate does
+	// not chain, has expired, or names another node or cluster than the
+	// one it claims. Start refuses a certificate that does not name this
+	// node. Cert, Key and CA are all set or all empty. The default is
+	// empty: plain TCP.
+	PeerTLS transport.CertFiles
+	// ClientTLS, when its files are set, serves the client port over TLS
+	// with this certificate; CA verifies client certificates when
+	// ClientCertAuth is set. Cert, Key and CA are all set or all empty.
+	// The default is empty: plain TCP.
+	ClientTLS transport.CertFiles
+	// ClientCertAuth makes the client port require a client certificate
+	// that chains to ClientTLS.CA. It needs ClientTLS. The default is
+	// false.
+	ClientCertAuth bool
+	// TLSWatch is how often the node checks its TLS files (those of
+	// PeerTLS, ClientTLS and AdminTLS that are set) for a change of
+	// modification time or size, and reloads them when one changed, as
+	// ReloadTLS does. 0 turns the check off (ReloadTLS, and SIGHUP in
+	// cmd/node, still work). The default is 10s; it must not be negative.
+	TLSWatch time.Duration
+	// Pprof serves /debug/pprof on the admin port (CPU profiles cost the
+	// node while they run and show its internals). The default is false.
+	Pprof bool
 	// DataDir holds the Pebble store. Required unless Null is set.
 	DataDir string
 	// Sync makes every persisted group durable (fsync) before the node
@@ -170,6 +216,7 @@ func DefaultConfig() Config {
 		MinFreeBytes:    256 << 20,
 		SpaceCheck:      100 * time.Millisecond,
 		MaxFrame:        256 << 20,
+		TLSWatch:        10 * time.Second,
 
 		ClientIdleTimeout:   transport.DefaultClientIdleTimeout,
 		MaxClientConns:      4096,
@@ -247,11 +294,32 @@ func (c Config) Validate() error {
 	if c.ClientIdleTimeout <= 0 {
 		bad("client idle timeout must be positive, got %v", c.ClientIdleTimeout)
 	}
+	for _, f := range []struct {
+		name  string
+		files transport.CertFiles
+	}{{"peer", c.PeerTLS}, {"client", c.ClientTLS}, {"admin", c.AdminTLS}} {
+		if set := f.files.Cert != ""; set != (f.files.Key != "") || set != (f.files.CA != "") {
+			bad("%s TLS needs a certificate, a key and a CA file, got %q, %q and %q", f.name, f.files.Cert, f.files.Key, f.files.CA)
+		}
+	}
+	if c.TLSWatch < 0 {
+		bad("TLS watch interval must not be negative, got %v", c.TLSWatch)
+	}
+	if c.ClientCertAuth && c.ClientTLS.Cert == "" {
+		bad("client certificate auth needs client TLS files")
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < minAdminToken {
+		bad("admin token is %d bytes, shorter than %d", len(c.AdminToken), minAdminToken)
+	}
 	if c.MaxClientConns < 1 || c.MaxClientConnsPerIP < 1 {
 		bad("client connection limits must be at least 1, got %d and %d per IP", c.MaxClientConns, c.MaxClientConnsPerIP)
 	}
 	return errors.Join(errs...)
 }
+
+// minAdminToken is the shortest admin token Validate accepts: a guessable
+// token is no gate.
+const minAdminToken = 16
 
 // clientServer returns the settings of the client port's listener.
 func (c Config) clientServer() transport.ServerConfig {

@@ -5,6 +5,14 @@
 // committed batches to the key-value state machine in kv/, answers clients,
 // and serves status, metrics and the fault hook over HTTP.
 //
+// Security: the peer and client ports may run over TLS (Config.PeerTLS,
+// ClientTLS; tls.go), peers verifying each other's node id. The admin port
+// binds loopback unless given a host; its mutating endpoint (POST /faults)
+// needs the bearer token (Config.AdminToken) or, over HTTPS (AdminTLS), a
+// client certificate, and exists only with EnableFaultHook; /debug/pprof
+// only with Pprof. ReloadTLS (SIGHUP in cmd/node) re-reads the TLS files,
+// as does a change to them (Config.TLSWatch).
+//
 // Goroutines and their owner (all stopped by Node.Close):
 //
 //   - loop: owns the engine, the state machine and everything the protocol
@@ -20,4 +28,6 @@
 //     client connection's reader copies each command once, straight into
 //     the open batch (under inbox.mu), and wakes loop.
 //   - the admin HTTP server.
+//   - watchTLS, with TLS files and Config.TLSWatch: reloads them when they
+//     change.
 package node

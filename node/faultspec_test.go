@@ -17,11 +17,21 @@ import (
 // its Handler without a client connection.
 func faultNode(t *testing.T) (*Node, http.Handler) {
 	t.Helper()
+	return faultNodeWith(t, func(c *Config) { c.AdminToken, c.EnableFaultHook = testToken, true })
+}
+
+// testToken is the admin token of the test nodes that postFaults sends.
+const testToken = "0123456789abcdef-test"
+
+// faultNodeWith is faultNode with its config changed by edit.
+func faultNodeWith(t *testing.T, edit func(*Config)) (*Node, http.Handler) {
+	t.Helper()
 	n := &Node{log: slog.New(slog.DiscardHandler)}
 	n.cfg = DefaultConfig()
 	n.cfg.ID = 3
 	n.cfg.Peers = map[engine.NodeID]string{1: "127.0.0.1:1", 2: "127.0.0.1:2", 3: "127.0.0.1:3"}
 	n.cfg.AdminAddr = "127.0.0.1:0"
+	edit(&n.cfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -33,6 +43,9 @@ func faultNode(t *testing.T) (*Node, http.Handler) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.peers.Close() })
+	if err := n.loadCerts(); err != nil {
+		t.Fatal(err)
+	}
 	if err := n.startAdmin(); err != nil {
 		t.Fatal(err)
 	}
@@ -40,9 +53,20 @@ func faultNode(t *testing.T) (*Node, http.Handler) {
 	return n, n.admin.Handler
 }
 
+// postFaults POSTs body to /faults with the test token.
 func postFaults(h http.Handler, body string) *httptest.ResponseRecorder {
+	return postFaultsAuth(h, body, "Bearer "+testToken)
+}
+
+// postFaultsAuth POSTs body to /faults with the Authorization header auth
+// ("" sends none).
+func postFaultsAuth(h http.Handler, body, auth string) *httptest.ResponseRecorder {
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/faults", strings.NewReader(body)))
+	r := httptest.NewRequest(http.MethodPost, "/faults", strings.NewReader(body))
+	if auth != "" {
+		r.Header.Set("Authorization", auth)
+	}
+	h.ServeHTTP(w, r)
 	return w
 }
 

@@ -36,6 +36,9 @@ type Node struct {
 	peers   *transport.Peers
 	clients *transport.Server
 	admin   *http.Server
+	// peerCerts, clientCerts and adminCerts are the ports' TLS material,
+	// nil for plain TCP (see tls.go).
+	peerCerts, clientCerts, adminCerts *transport.Certs
 
 	peerIn     chan engine.Message
 	wake       chan struct{} // capacity 1: the inbox has new commands
@@ -120,6 +123,9 @@ func Start(cfg Config) (*Node, error) {
 	if err := n.inbox.init(cfg.Batch); err != nil {
 		return nil, err
 	}
+	if err := n.loadCerts(); err != nil {
+		return nil, err
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -136,6 +142,9 @@ func Start(cfg Config) (*Node, error) {
 	}
 	scfg := cfg.clientServer()
 	scfg.Conn.Logger = n.log
+	if n.clientCerts != nil {
+		scfg.Conn.TLS = n.clientCerts.ServerTLS(cfg.ClientCertAuth)
+	}
 	srv, err := transport.Listen(scfg, n.onClientFrame)
 	if err != nil {
 		return nil, fmt.Errorf("node: client listener: %w", err)
@@ -151,12 +160,16 @@ func Start(cfg Config) (*Node, error) {
 		go n.writer()
 		go n.loop()
 	}
+	if cfg.TLSWatch > 0 && len(n.tlsFiles()) > 0 {
+		n.wg.Add(1)
+		go n.watchTLS()
+	}
 	ok = true
 	if cfg.UnsafeNoPersist {
 		n.log.Warn("UNSAFE: -unsafe-no-persist is set; this node acknowledges writes it never stores (tests only)")
 	}
 	n.log.Info("node started", "peers", len(cfg.Peers), "client_addr", cfg.ClientAddr,
-		"sync", cfg.Sync, "null", cfg.Null)
+		"sync", cfg.Sync, "null", cfg.Null, "peer_tls", n.peerCerts != nil, "client_tls", n.clientCerts != nil)
 	return n, nil
 }
 
@@ -247,6 +260,9 @@ func (n *Node) startPeers() error {
 	pcfg.IdleTimeout = max(4*n.cfg.ElectionTimeout, 2*time.Second)
 	// A restarted peer should be back within an election timeout or so.
 	pcfg.BackoffMax = max(n.cfg.ElectionTimeout, 100*time.Millisecond)
+	if n.peerCerts != nil {
+		pcfg.TLS = n.peerCerts.PeerTLS()
+	}
 	p, err := transport.NewPeers(pcfg, n.onPeerFrame)
 	if err != nil {
 		return fmt.Errorf("node: peer transport: %w", err)

@@ -26,13 +26,16 @@ type NetClient struct {
 	// (tens of MB of JSON for a million commands, encoded by a node that
 	// shares the machine), so the caller's context bounds it instead.
 	bulk *http.Client
+	// token is the nodes' admin bearer token, sent with POST /faults.
+	token string
 }
 
 // NewNetClient returns a NetClient whose requests time out after 5 s (a
 // paused node must not hang the benchmark), except Applied's, which only
-// its context bounds.
-func NewNetClient() *NetClient {
-	return &NetClient{http: &http.Client{Timeout: 5 * time.Second}, bulk: &http.Client{}}
+// its context bounds. token is the nodes' admin token (their
+// -admin-token-file), which POST /faults needs.
+func NewNetClient(token string) *NetClient {
+	return &NetClient{http: &http.Client{Timeout: 5 * time.Second}, bulk: &http.Client{}, token: token}
 }
 
 // faultSpec is the node's POST /faults body (node.FaultSpec): a NetSpec's
@@ -74,6 +77,9 @@ func (c *NetClient) SetFaults(ctx context.Context, admin string, spec faults.Net
 		return fmt.Errorf("cluster: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("cluster: faults of %s: %w", admin, err)

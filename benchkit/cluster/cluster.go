@@ -3,6 +3,7 @@ package cluster
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,6 +50,15 @@ type Config struct {
 	// ExtraArgs are appended to every node's command line (for example
 	// -record-applied N for the benchmark's checks). The default is none.
 	ExtraArgs []string
+	// AdminTokenFile is passed as -admin-token-file. The default "" has
+	// Start write a random token into the cluster's directory (see
+	// Cluster.AdminToken), so only this process can inject faults.
+	AdminTokenFile string
+	// TLS runs both of every node's ports over TLS with certificates of a
+	// throwaway CA made by Start (peers verify each other's node id;
+	// clients must present a certificate; see ClientTLS). The default is
+	// plain TCP.
+	TLS bool
 }
 
 // DefaultConfig returns a 3-node cluster with sync on, built from the
@@ -87,6 +97,9 @@ type Node struct {
 	ClientAddr string
 	AdminAddr  string
 	DataDir    string
+	// TLSDir holds the node's certificate, key and CA (-tls-dir); empty
+	// without TLS.
+	TLSDir string
 	// Proc is the node's current process. Kill and Restart replace it
 	// (under the Cluster's lock): read it through Cluster methods while
 	// faults may be injected.
@@ -102,10 +115,13 @@ type Cluster struct {
 	Nodes   []*Node
 	Monitor *Monitor
 	cfg     Config
-	bin     string
-	once    sync.Once
-	stopMon context.CancelFunc
-	monDone chan struct{}
+	token   string // the nodes' admin token
+	// clientTLS is the clients' TLS configuration; nil without TLS.
+	clientTLS *tls.Config
+	bin       string
+	once      sync.Once
+	stopMon   context.CancelFunc
+	monDone   chan struct{}
 
 	// mu guards the nodes' Proc and their fault state (see control.go).
 	mu struct {
@@ -174,6 +190,14 @@ func NodeArgs(cfg Config, nodes []*Node, i int) []string {
 		"-admin-addr", n.AdminAddr,
 		"-data", n.DataDir,
 		"-sync=" + strconv.FormatBool(cfg.Engine.Sync),
+		// The benchmark injects faults into the clusters it starts.
+		"-enable-fault-hook",
+	}
+	if cfg.AdminTokenFile != "" {
+		args = append(args, "-admin-token-file", cfg.AdminTokenFile)
+	}
+	if n.TLSDir != "" {
+		args = append(args, "-tls-dir", n.TLSDir, "-client-cert-auth")
 	}
 	e := cfg.Engine
 	if e.BatchSize > 0 {
@@ -264,8 +288,23 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		}
 	}
 	c.bin = bin
+	if cfg.AdminTokenFile == "" {
+		cfg.AdminTokenFile = filepath.Join(dir, "admin-token")
+		if err = WriteToken(cfg.AdminTokenFile); err != nil {
+			return c, err
+		}
+	}
+	if c.token, err = ReadToken(cfg.AdminTokenFile); err != nil {
+		return c, err
+	}
+	c.cfg = cfg
 	if c.Nodes, err = Layout(cfg.Nodes, dir); err != nil {
 		return c, err
+	}
+	if cfg.TLS {
+		if err = c.setupTLS(); err != nil {
+			return c, err
+		}
 	}
 	for i, n := range c.Nodes {
 		if err = os.MkdirAll(n.DataDir, 0o755); err != nil {
@@ -333,6 +372,14 @@ func (c *Cluster) ClientAddrs() []string {
 	}
 	return a
 }
+
+// AdminToken returns the bearer token the nodes' mutating admin endpoints
+// require.
+func (c *Cluster) AdminToken() string { return c.token }
+
+// AdminTokenFile returns the file the nodes read their admin token from
+// (for bench -cluster-admin-token-file against this cluster).
+func (c *Cluster) AdminTokenFile() string { return c.cfg.AdminTokenFile }
 
 // AdminAddrs returns the nodes' admin addresses.
 func (c *Cluster) AdminAddrs() []string {

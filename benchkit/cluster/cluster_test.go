@@ -83,7 +83,7 @@ func TestNodeArgs(t *testing.T) {
 	got := NodeArgs(cfg, nodes, 1)
 	want := []string{"-id", "2", "-cluster-id", "77",
 		"-peers", "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003",
-		"-client-addr", "127.0.0.1:8002", "-admin-addr", "127.0.0.1:9002", "-data", "/d/node2", "-sync=true"}
+		"-client-addr", "127.0.0.1:8002", "-admin-addr", "127.0.0.1:9002", "-data", "/d/node2", "-sync=true", "-enable-fault-hook"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("args\n got %q\nwant %q", got, want)
 	}
@@ -91,10 +91,17 @@ func TestNodeArgs(t *testing.T) {
 	got = NodeArgs(cfg, nodes, 0)
 	want = append(want[:0:0], "-id", "1", "-cluster-id", "77",
 		"-peers", "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003",
-		"-client-addr", "127.0.0.1:8001", "-admin-addr", "127.0.0.1:9001", "-data", "/d/node1", "-sync=false",
+		"-client-addr", "127.0.0.1:8001", "-admin-addr", "127.0.0.1:9001", "-data", "/d/node1", "-sync=false", "-enable-fault-hook",
 		"-batch-size", "64", "-batch-bytes", "1048576", "-batch-delay", "200µs", "-pipeline", "16", "-null")
 	if !slices.Equal(got, want) {
 		t.Fatalf("args\n got %q\nwant %q", got, want)
+	}
+	nodes[2].TLSDir = "/d/tls/node3"
+	cfg.AdminTokenFile = "/d/admin-token"
+	got = NodeArgs(cfg, nodes, 2)
+	i := slices.Index(got, "-enable-fault-hook")
+	if want := []string{"-enable-fault-hook", "-admin-token-file", "/d/admin-token", "-tls-dir", "/d/tls/node3", "-client-cert-auth"}; i < 0 || !slices.Equal(got[i:min(len(got), i+len(want))], want) {
+		t.Fatalf("args with TLS and a token: %q", got)
 	}
 }
 

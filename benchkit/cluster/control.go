@@ -136,7 +136,7 @@ var ErrRemote = errors.New("cluster: cannot kill or pause the nodes of a running
 
 // Faulter returns the fault controls of the local cluster.
 func (c *Cluster) Faulter() *Faulter {
-	f := &Faulter{local: c, admins: map[uint64]string{}, mon: c.Monitor, net: NewNetClient()}
+	f := &Faulter{local: c, admins: map[uint64]string{}, mon: c.Monitor, net: NewNetClient(c.token)}
 	for _, n := range c.Nodes {
 		f.ids = append(f.ids, n.ID)
 		f.admins[n.ID] = n.AdminAddr
@@ -145,9 +145,11 @@ func (c *Cluster) Faulter() *Faulter {
 }
 
 // RemoteFaulter returns network-only fault controls for a running cluster
-// whose nodes' admin addresses are admins. It asks each node its id.
-func RemoteFaulter(ctx context.Context, admins []string) (*Faulter, error) {
-	f := &Faulter{admins: map[uint64]string{}, mon: NewMonitor(admins), net: NewNetClient()}
+// whose nodes' admin addresses are admins and whose admin token is token
+// ("" sends none, and the nodes refuse the faults). It asks each node its
+// id.
+func RemoteFaulter(ctx context.Context, admins []string, token string) (*Faulter, error) {
+	f := &Faulter{admins: map[uint64]string{}, mon: NewMonitor(admins), net: NewNetClient(token)}
 	for _, a := range admins {
 		st, err := FetchStatus(ctx, f.net.http, a)
 		if err != nil {

@@ -134,6 +134,10 @@ func TestRemoteFaulterOnlyNetwork(t *testing.T) {
 		case "/status":
 			w.Write([]byte(`{"id":4,"role":"leader","leader":4}`))
 		case "/faults":
+			if a := r.Header.Get("Authorization"); a != "Bearer tok-of-the-cluster" {
+				http.Error(w, "bad credentials "+a, http.StatusUnauthorized)
+				return
+			}
 			b, _ := io.ReadAll(r.Body)
 			got = append(got, string(b))
 			w.WriteHeader(http.StatusNoContent)
@@ -144,7 +148,7 @@ func TestRemoteFaulterOnlyNetwork(t *testing.T) {
 	defer srv.Close()
 	admin := strings.TrimPrefix(srv.URL, "http://")
 	ctx := context.Background()
-	f, err := RemoteFaulter(ctx, []string{admin})
+	f, err := RemoteFaulter(ctx, []string{admin}, "tok-of-the-cluster")
 	if err != nil {
 		t.Fatal(err)
 	}

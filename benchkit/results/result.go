@@ -126,6 +126,9 @@ type Cluster struct {
 	SettingsNote string             `json:"settings_note,omitempty"`
 	// Leader is the node that led when the run began; 0 unknown.
 	Leader uint64 `json:"leader,omitempty"`
+	// TLS says the started nodes ran both ports over mutual TLS (bench
+	// -tls).
+	TLS bool `json:"tls,omitempty"`
 }
 
 // Stage names, in the order a command meets them. Nodes report their

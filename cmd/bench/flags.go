@@ -22,6 +22,12 @@ type runOpts struct {
 	// recordApplied (-record-applied) sizes the nodes' applied-command
 	// record for the session check; 0 sizes it for the run.
 	recordApplied int
+	// tls (-tls) measures the workload over plain TCP and over TLS,
+	// tlsRounds (-tls-rounds) times each, interleaved, and reports the
+	// cost. useTLS starts the cluster of one run with TLS.
+	tls       bool
+	tlsRounds int
+	useTLS    bool
 }
 
 // appendFlag collects a repeatable string flag.
@@ -111,6 +117,7 @@ func bindRun(fs *flag.FlagSet, cfg *benchkit.Config, o *runOpts, sweep bool) {
 	fs.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "number of local `nodes` to start (1..15)")
 	fs.Var(listFlag{&cfg.Cluster}, "cluster", "target a running cluster at these client `host:port,...` instead of starting one")
 	fs.Var(listFlag{&cfg.ClusterAdmin}, "cluster-admin", "admin `host:port,...` of the running -cluster (for the current leader)")
+	fs.StringVar(&cfg.ClusterAdminTokenFile, "cluster-admin-token-file", "", "`file` with the running -cluster's admin token (its nodes' -admin-token-file), for -faults")
 	fs.BoolVar(&cfg.Keep, "keep", cfg.Keep, "keep the started cluster's data and logs")
 	fs.StringVar(&o.nodeBin, "node-bin", "", "use this prebuilt cmd/node `binary` instead of building it")
 	if !sweep {
@@ -123,6 +130,10 @@ func bindRun(fs *flag.FlagSet, cfg *benchkit.Config, o *runOpts, sweep bool) {
 	fs.BoolVar(&cfg.Engine.Sync, "sync", cfg.Engine.Sync, "engine: sync every write to disk before acknowledging")
 	fs.BoolVar(&cfg.Engine.Null, "null", false, "start the nodes in null mode: answer clients without replicating or storing")
 	fs.BoolVar(&o.ceiling, "ceiling", false, "first run the same workload in -null mode and report this run as a fraction of it")
+	if !sweep {
+		fs.BoolVar(&o.tls, "tls", false, "run the workload on a plain TCP cluster and on a mutual-TLS one (throwaway CA, client certificates), interleaved, and report TLS's cost in throughput and node CPU per op")
+		fs.IntVar(&o.tlsRounds, "tls-rounds", 1, "with -tls: plain/TLS run pairs, interleaved (plain, TLS, plain, TLS, ...)")
+	}
 	fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "client connections shared by all clients")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measured run time (after -warmup)")
 	fs.Int64Var(&cfg.Ops, "ops", 0, "stop after this many measured operations instead of -duration")

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -47,7 +48,7 @@ func (s fakeSession) Do(ctx context.Context, op benchkit.Op) (benchkit.Result, e
 // useFake routes the benchmark to a fake target for the test.
 func useFake(t *testing.T, f *fakeTarget) {
 	old := dialTarget
-	dialTarget = func(context.Context, []string, int) (benchkit.Target, error) { return f, nil }
+	dialTarget = func(context.Context, []string, int, *tls.Config) (benchkit.Target, error) { return f, nil }
 	t.Cleanup(func() { dialTarget = old })
 }
 

@@ -249,6 +249,7 @@ func TestRealRunningClusterNetworkFaults(t *testing.T) {
 	base := filepath.Join(t.TempDir(), "ext")
 	code := realMain(context.Background(), append([]string{"bench", "-quiet", "-out", base,
 		"-cluster", strings.Join(c.ClientAddrs(), ","), "-cluster-admin", strings.Join(c.AdminAddrs(), ","),
+		"-cluster-admin-token-file", c.AdminTokenFile(),
 		"-duration", "3s", "-faults", "isolate-leader@1s+1s"}, checkedWorkload...), &o, &e)
 	t.Logf("exit %d\n%s", code, o.String())
 	if code != 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -64,10 +65,19 @@ func cmdRun(ctx context.Context, args, argv []string, stdout, stderr io.Writer) 
 	if o.ceiling && len(cfg.Cluster) > 0 {
 		return usageError{"-ceiling needs a cluster bench starts, not -cluster"}
 	}
+	if o.tls && len(cfg.Cluster) > 0 {
+		return usageError{"-tls needs a cluster bench starts, not -cluster"}
+	}
+	if o.tlsRounds < 1 {
+		return usageError{fmt.Sprintf("-tls-rounds %d: must be at least 1", o.tlsRounds)}
+	}
 	setSlack(cfg, stderr)
 	name := o.out
 	if name == "" {
 		name = defaultName(cfg)
+	}
+	if o.tls {
+		return runTLSCost(ctx, cfg, o, name, argv, stdout, stderr)
 	}
 	_, err = runMeasured(ctx, cfg, o, name, argv, stdout, stderr)
 	return err
@@ -153,7 +163,7 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 	} else {
 		local, err = cluster.Start(ctx, cluster.Config{
 			Nodes: cfg.Nodes, Engine: cfg.Engine, Binary: o.nodeBin, ModuleDir: mod, Keep: cfg.Keep, Logger: logger,
-			ExtraArgs: nodeArgs(cfg, o),
+			ExtraArgs: nodeArgs(cfg, o), TLS: o.useTLS,
 		})
 		if err != nil {
 			return nil, err
@@ -166,10 +176,14 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 		}()
 		addrs, leader = local.ClientAddrs(), local.Leader
 		stages = cluster.Stages(local.AdminAddrs())
-		info = results.Cluster{Nodes: cfg.Nodes, Addrs: addrs, DurabilitySource: "started"}
+		info = results.Cluster{Nodes: cfg.Nodes, Addrs: addrs, DurabilitySource: "started", TLS: o.useTLS}
 		durability = reported(&info, local.Monitor.Poll(ctx), leader)
 	}
-	tgt, err := dialTarget(ctx, addrs, cfg.Conns)
+	var tlsCfg *tls.Config
+	if local != nil {
+		tlsCfg = local.ClientTLS()
+	}
+	tgt, err := dialTarget(ctx, addrs, cfg.Conns, tlsCfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", strings.Join(addrs, ","), err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -12,15 +13,18 @@ import (
 
 // dialTarget connects the benchmark's clients to the cluster whose client
 // addresses are addrs, spreading sessions over conns client connections
-// (each a client.Client holding one multiplexed connection per server).
-// Tests replace it with an in-process fake.
-var dialTarget = func(ctx context.Context, addrs []string, conns int) (benchkit.Target, error) {
+// (each a client.Client holding one multiplexed connection per server),
+// over TLS with tlsCfg when it is not nil. Tests replace it with an
+// in-process fake.
+var dialTarget = func(ctx context.Context, addrs []string, conns int, tlsCfg *tls.Config) (benchkit.Target, error) {
 	if conns < 1 {
 		conns = 1
 	}
+	ccfg := client.DefaultConfig()
+	ccfg.TLS = tlsCfg
 	t := &clientTarget{}
 	for i := 0; i < conns; i++ {
-		c, err := client.Dial(addrs, client.DefaultConfig())
+		c, err := client.Dial(addrs, ccfg)
 		if err != nil {
 			t.Close()
 			return nil, err

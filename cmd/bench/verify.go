@@ -110,8 +110,16 @@ func newVerifier(ctx context.Context, cfg benchkit.Config, local *cluster.Cluste
 	var fc *cluster.Faulter
 	if local != nil {
 		fc = local.Faulter()
-	} else if fc, err = cluster.RemoteFaulter(ctx, cfg.ClusterAdmin); err != nil {
-		return nil, err
+	} else {
+		var token string
+		if cfg.ClusterAdminTokenFile != "" {
+			if token, err = cluster.ReadToken(cfg.ClusterAdminTokenFile); err != nil {
+				return nil, err
+			}
+		}
+		if fc, err = cluster.RemoteFaulter(ctx, cfg.ClusterAdmin, token); err != nil {
+			return nil, err
+		}
 	}
 	rcfg := faults.DefaultRunnerConfig()
 	rcfg.Logger = logger
@@ -279,7 +287,7 @@ func (v *verifier) finish(ctx context.Context, out *benchkit.Outcome, tgt benchk
 		}
 	}
 	if len(v.admins) > 0 {
-		nc := cluster.NewNetClient()
+		nc := cluster.NewNetClient("") // reads only
 		c.Applied = func(ctx context.Context) (benchkit.AppliedRecord, error) {
 			actx, cancel := context.WithTimeout(ctx, appliedTimeout)
 			defer cancel()

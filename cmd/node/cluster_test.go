@@ -59,6 +59,7 @@ type cluster struct {
 	t     *testing.T
 	nodes []*testNode
 	extra []string
+	token string // the nodes' admin token
 }
 
 // freePorts reserves n distinct loopback ports. They are released before
@@ -86,6 +87,12 @@ func startCluster(t *testing.T, n int, extra ...string) *cluster {
 	ports := freePorts(t, 3*n)
 	c := &cluster{t: t, extra: extra}
 	base := t.TempDir()
+	c.token = "cmd-node-test-admin-token"
+	tokenFile := filepath.Join(base, "admin-token")
+	if err := os.WriteFile(tokenFile, []byte(c.token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.extra = append([]string{"-enable-fault-hook", "-admin-token-file", tokenFile}, extra...)
 	for i := 0; i < n; i++ {
 		c.nodes = append(c.nodes, &testNode{
 			id:         i + 1,
@@ -211,7 +218,12 @@ func (c *cluster) waitLeader(among []*testNode, within time.Duration) *testNode 
 func (c *cluster) setFaults(nd *testNode, spec node.FaultSpec) {
 	c.t.Helper()
 	b, _ := json.Marshal(spec)
-	resp, err := http.Post("http://"+nd.adminAddr+"/faults", "application/json", strings.NewReader(string(b)))
+	req, err := http.NewRequest(http.MethodPost, "http://"+nd.adminAddr+"/faults", strings.NewReader(string(b)))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
 	}

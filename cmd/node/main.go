@@ -5,6 +5,8 @@
 //
 // It stops cleanly on SIGINT or SIGTERM: no new clients, queued writes
 // finish, the store closes. A restart recovers from -data and catches up.
+// SIGHUP reads the TLS files again: new connections use the new
+// certificates, open ones keep theirs.
 package main
 
 import (
@@ -15,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,6 +25,7 @@ import (
 
 	"github.com/mpaxos/mpaxos/engine"
 	"github.com/mpaxos/mpaxos/internal/timerslack"
+	"github.com/mpaxos/mpaxos/net/transport"
 	"github.com/mpaxos/mpaxos/node"
 )
 
@@ -56,11 +60,22 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	select {
-	case s := <-sigs:
-		cfg.Logger.Info("shutting down", "signal", s.String())
-	case <-n.Done():
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+wait:
+	for {
+		select {
+		case s := <-sigs:
+			if s == syscall.SIGHUP {
+				// Errors are logged by the node, which keeps the
+				// certificates it has.
+				_ = n.ReloadTLS()
+				continue
+			}
+			cfg.Logger.Info("shutting down", "signal", s.String())
+			break wait
+		case <-n.Done():
+			break wait
+		}
 	}
 	if err := n.Close(); err != nil {
 		fmt.Fprintln(stderr, "node:", firstLine(err))
@@ -84,7 +99,22 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, procOptions, erro
 	peers := fs.String("peers", "", "every member's peer address: id=host:port,... (this node included)")
 	fs.Uint64Var(&cfg.ClusterID, "cluster-id", cfg.ClusterID, "cluster id; peers of another cluster are refused")
 	fs.StringVar(&cfg.ClientAddr, "client-addr", "", "address clients connect to (host:port)")
-	fs.StringVar(&cfg.AdminAddr, "admin-addr", "", "HTTP address for /status, /metrics and POST /faults (empty: off)")
+	fs.StringVar(&cfg.AdminAddr, "admin-addr", "", "HTTP address for /status, /metrics and POST /faults (empty: off; no host, as in :9001: 127.0.0.1)")
+	tokenFile := fs.String("admin-token-file", "", "file holding the bearer token the admin port's mutating endpoints (POST /faults) require (none: they refuse every request)")
+	fs.BoolVar(&cfg.EnableFaultHook, "enable-fault-hook", false, "serve POST /faults, which partitions, delays and drops peer traffic (tests and benchmarks)")
+	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve /debug/pprof on the admin port")
+	tlsDir := fs.String("tls-dir", "", "TLS on both ports from `dir`/node.pem, node-key.pem and ca.pem (the -peer-* and -client-* flags override single files)")
+	fs.StringVar(&cfg.PeerTLS.Cert, "peer-cert", "", "peer port: this node's certificate (PEM), naming it with a URI SAN mpaxos://cluster/<cluster-id>/node/<id>")
+	fs.StringVar(&cfg.PeerTLS.Key, "peer-key", "", "peer port: the certificate's private key (PEM)")
+	fs.StringVar(&cfg.PeerTLS.CA, "peer-ca", "", "peer port: the CA (PEM) every member's certificate must chain to")
+	fs.StringVar(&cfg.ClientTLS.Cert, "client-cert", "", "client port: the node's certificate (PEM)")
+	fs.StringVar(&cfg.ClientTLS.Key, "client-key", "", "client port: the certificate's private key (PEM)")
+	fs.StringVar(&cfg.ClientTLS.CA, "client-ca", "", "client port: the CA (PEM) client certificates must chain to")
+	fs.BoolVar(&cfg.ClientCertAuth, "client-cert-auth", false, "client port: require a client certificate (needs client TLS)")
+	fs.DurationVar(&cfg.TLSWatch, "tls-watch", cfg.TLSWatch, "how often to check the TLS files for changes and reload them (0: only on SIGHUP)")
+	fs.StringVar(&cfg.AdminTLS.Cert, "admin-cert", "", "admin port: serve HTTPS with this certificate (PEM); a client certificate chaining to -admin-ca then authorizes POST /faults like the token")
+	fs.StringVar(&cfg.AdminTLS.Key, "admin-key", "", "admin port: the certificate's private key (PEM)")
+	fs.StringVar(&cfg.AdminTLS.CA, "admin-ca", "", "admin port: the CA (PEM) admin client certificates must chain to")
 	fs.StringVar(&cfg.DataDir, "data", "", "data directory (the Pebble store)")
 	fs.BoolVar(&cfg.Sync, "sync", cfg.Sync, "fsync every write group before acknowledging (false only for benchmarks that say so)")
 	fs.IntVar(&cfg.Batch.MaxCount, "batch-size", cfg.Batch.MaxCount, "most commands in one proposed batch")
@@ -130,6 +160,27 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, procOptions, erro
 		return cfg, o, err
 	}
 	cfg.Peers = m
+	if *tlsDir != "" {
+		for _, f := range []*transport.CertFiles{&cfg.PeerTLS, &cfg.ClientTLS} {
+			for _, p := range []struct {
+				dst  *string
+				name string
+			}{{&f.Cert, "node.pem"}, {&f.Key, "node-key.pem"}, {&f.CA, "ca.pem"}} {
+				if *p.dst == "" {
+					*p.dst = filepath.Join(*tlsDir, p.name)
+				}
+			}
+		}
+	}
+	if *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return cfg, o, fmt.Errorf("-admin-token-file: %w", err)
+		}
+		if cfg.AdminToken = strings.TrimSpace(string(b)); cfg.AdminToken == "" {
+			return cfg, o, fmt.Errorf("-admin-token-file %s is empty", *tokenFile)
+		}
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, o, err
 	}

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -70,6 +71,12 @@ type ConnConfig struct {
 	// its 95th percentile, so big Accept batches sharing the default pool
 	// with many small replies would be allocated afresh every time.
 	BodyPool *bytebufferpool.Pool
+	// TLS, if set, runs every connection over TLS with this configuration:
+	// a Server's as the server, Dial's as the client, Peers' as both (see
+	// Certs for configurations whose certificates can be reloaded). Frames
+	// are then copied into one buffer per batch, to become few TLS records,
+	// and Send never writes inline. Nil (the default) is plain TCP.
+	TLS *tls.Config
 	// Logger receives connection-level events (never per frame). The default
 	// is slog.Default().
 	Logger *slog.Logger

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -98,6 +99,25 @@ type Conn struct {
 	writeDL time.Time
 
 	stats connStats
+
+	// The TLS fields come last, so that the plaintext path's fields keep
+	// their places in memory (and their cache lines) as they had before
+	// TLS.
+
+	// tcp is the socket under nc: nc itself, or the TCP connection a
+	// *tls.Conn runs on. Closing it, not the tls.Conn, is how the
+	// connection closes: tls.Conn.Close first writes a close-notify alert,
+	// which blocks for up to 5 s on a peer that stopped reading.
+	tcp net.Conn
+	// tls says nc is a *tls.Conn: frames are then copied into wbuf (owned
+	// by the wmu holder; grows to maxCopiedWrite) and written with one
+	// Write per batch (see writeCopied).
+	tls  bool
+	wbuf []byte
+	// handshake, when set, is run by the reader before the first frame:
+	// the client port's TLS handshake, bounded by handshakeTO.
+	handshake   func() error
+	handshakeTO time.Duration
 }
 
 type connStats struct {
@@ -133,6 +153,7 @@ type ConnStats struct {
 func newConn(nc net.Conn, rd *frame.Reader, cfg ConnConfig, h Handler) *Conn {
 	c := &Conn{
 		nc:       nc,
+		tcp:      nc,
 		rd:       rd,
 		h:        h,
 		maxFrame: cfg.MaxFrameSize,
@@ -150,6 +171,10 @@ func newConn(nc net.Conn, rd *frame.Reader, cfg ConnConfig, h Handler) *Conn {
 		iov:   make([][]byte, 0, 2*initialQueue),
 	}
 	c.mu.q = make([]outFrame, 0, initialQueue)
+	if tc, ok := nc.(*tls.Conn); ok {
+		c.tcp, c.tls = tc.NetConn(), true
+	}
+	// A *tls.Conn is no syscall.Conn: TLS connections always queue.
 	if sc, ok := nc.(syscall.Conn); ok && inlineWrites {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
@@ -292,7 +317,7 @@ func (c *Conn) closeWith(err error) {
 		c.mu.Unlock()
 		c.closed.Store(true)
 		close(c.done)
-		_ = c.nc.Close() // unblocks the reader's read and the writer's writev
+		_ = c.tcp.Close() // unblocks the reader's read and the writer's writev
 	})
 }
 
@@ -309,6 +334,14 @@ func (c *Conn) goroutineExit() {
 
 func (c *Conn) readLoop() {
 	defer c.goroutineExit()
+	if c.handshake != nil {
+		_ = c.nc.SetReadDeadline(time.Now().Add(c.handshakeTO))
+		if err := c.handshake(); err != nil {
+			c.closeWith(fmt.Errorf("%w: handshake: %w", ErrCerts, err))
+			return
+		}
+		_ = c.nc.SetReadDeadline(time.Time{})
+	}
 	for !c.closed.Load() {
 		typ, body, err := c.rd.Next()
 		if err != nil {
@@ -405,8 +438,12 @@ func (c *Conn) writeBatch() error {
 				_ = c.nc.SetWriteDeadline(c.writeDL)
 			}
 		}
-		c.nb = iov
-		_, err = c.nb.WriteTo(c.nc)
+		if c.tls {
+			err = c.writeCopied(iov)
+		} else {
+			c.nb = iov
+			_, err = c.nb.WriteTo(c.nc)
+		}
 		c.wrote = true
 		c.stats.writes.Add(1)
 		if err == nil {
@@ -546,4 +583,46 @@ func release(pool *bytebufferpool.Pool, b *bytebufferpool.ByteBuffer) {
 // logged at debug level rather than as warnings.
 func isClosedErr(err error) bool {
 	return errors.Is(err, ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed)
+}
+
+// maxCopiedWrite bounds a TLS connection's copy buffer: a batch is copied
+// into it and written with one tls.Conn.Write, so the batch becomes as few
+// records as the record size allows (16 KiB each), where net.Buffers'
+// WriteTo would make one Write, so at least one record and its 22 bytes of
+// overhead and one AEAD pass, per header and per body. A body too big to
+// fit is written on its own, from its own buffer, not copied.
+const maxCopiedWrite = 256 << 10
+
+// writeCopied writes iov (one batch's headers and bodies) to the TLS
+// connection, copied into wbuf, one Write per maxCopiedWrite bytes.
+func (c *Conn) writeCopied(iov [][]byte) error {
+	buf := c.wbuf[:0]
+	flush := func() error {
+		if len(buf) == 0 {
+			return nil
+		}
+		_, err := c.nc.Write(buf)
+		buf = buf[:0]
+		return err
+	}
+	var err error
+	for _, b := range iov {
+		if len(buf)+len(b) > maxCopiedWrite {
+			if err = flush(); err != nil {
+				break
+			}
+			if len(b) > maxCopiedWrite {
+				if _, err = c.nc.Write(b); err != nil {
+					break
+				}
+				continue
+			}
+		}
+		buf = append(buf, b...)
+	}
+	if err == nil {
+		err = flush()
+	}
+	c.wbuf = buf[:0]
+	return err
 }

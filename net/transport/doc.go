@@ -53,6 +53,27 @@
 // with a logged reason that is also sent back to it. Faults, the run-time
 // fault hook, drops and delays peer frames for tests and the benchmark.
 //
+// # TLS
+//
+// With ConnConfig.TLS set, connections run over TLS 1.3 (crypto/tls only).
+// Peer connections are mutual: the TLS handshake comes first, inside the
+// handshake deadline and the MaxPendingHandshakes cap, each end verifies the
+// other's chain, and the certificate's URI SAN mpaxos://cluster/<c>/node/<id>
+// (identity.go) must name this cluster and the node the hello claims (the
+// acceptor) or the node meant (the dialler). A stranger that fails TLS gets
+// no reason back; one that passes TLS but claims another node gets a Refuse.
+// Certs (certs.go) holds file-backed material that Reload replaces while
+// connections use it: handshakes read the current certificate and CA.
+//
+// The writer's batch is then copied into one buffer and written with one
+// tls.Conn.Write (up to 256 KiB; larger bodies go on their own), so a batch
+// of small frames is one TLS record: net.Buffers.WriteTo on a tls.Conn
+// would make a record, with its overhead and AEAD pass, per header and per
+// body. A tls.Conn has no descriptor, so Send never writes inline there. The
+// plaintext path is untouched. Closing a TLS Conn closes its TCP socket
+// directly: tls.Conn.Close first writes a close-notify alert, which can
+// block on a peer that stopped reading.
+//
 // # Hostile input
 //
 // Nothing a stranger sends sets aside memory it has not sent. A read buffer

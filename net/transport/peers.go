@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -365,7 +366,7 @@ func (p *Peers) install(l *link, c *Conn) {
 	l.mu.Lock()
 	if p.closed.Load() {
 		l.mu.Unlock()
-		_ = c.nc.Close()
+		_ = c.tcp.Close()
 		p.wg.Done()
 		return
 	}
@@ -449,7 +450,9 @@ func (p *Peers) dialLoop(l *link, seed uint64) {
 	}
 }
 
-// dial connects to l's peer and runs the dialler's half of the handshake.
+// dial connects to l's peer and runs the dialler's half of the handshake:
+// with TLS, first the TLS handshake and the check that the certificate is
+// l's, then the hello exchange over it.
 func (p *Peers) dial(l *link) (*Conn, error) {
 	d := net.Dialer{Timeout: p.cfg.DialTimeout}
 	nc, err := d.DialContext(p.ctx, "tcp", l.addr)
@@ -458,13 +461,22 @@ func (p *Peers) dial(l *link) (*Conn, error) {
 	}
 	setSockOpts(nc, p.cfg.ConnConfig)
 	_ = nc.SetDeadline(time.Now().Add(p.cfg.HandshakeTimeout))
+	var rw net.Conn = nc
+	if p.cfg.TLS != nil {
+		tc := tls.Client(nc, p.cfg.TLS)
+		if err := p.tlsHandshake(tc, l.id); err != nil {
+			_ = nc.Close()
+			return nil, fmt.Errorf("%w: peer %d at %s: %w", ErrHandshake, l.id, l.addr, err)
+		}
+		rw = tc
+	}
 	msg := hello{cluster: p.cfg.ClusterID, from: p.cfg.ID, to: l.id}
 	out := frame.AppendHeader(make([]byte, 0, frame.HeaderSize+handshakeSize), TypeHello, handshakeSize)
-	if _, err := nc.Write(msg.append(out)); err != nil {
+	if _, err := rw.Write(msg.append(out)); err != nil {
 		_ = nc.Close()
 		return nil, fmt.Errorf("%w: send hello: %w", ErrHandshake, err)
 	}
-	rd := frame.NewReader(nc, p.cfg.ReadBufferSize, maxRefuseReason)
+	rd := frame.NewReader(rw, p.cfg.ReadBufferSize, maxRefuseReason)
 	typ, body, err := rd.Next()
 	rd.SetMaxFrame(p.cfg.MaxFrameSize)
 	if err == nil {
@@ -477,7 +489,35 @@ func (p *Peers) dial(l *link) (*Conn, error) {
 		return nil, err
 	}
 	_ = nc.SetDeadline(time.Time{})
-	return p.newConn(nc, rd, l.id), nil
+	return p.newConn(rw, rd, l.id), nil
+}
+
+// tlsHandshake runs tc's TLS handshake (its chain is verified by the
+// configuration, see Certs.PeerTLS) and, when want is not zero, checks the
+// certificate names node want of this cluster. It runs within the
+// connection's handshake deadline.
+func (p *Peers) tlsHandshake(tc *tls.Conn, want uint64) error {
+	if err := tc.HandshakeContext(p.ctx); err != nil {
+		return fmt.Errorf("tls: %w", err)
+	}
+	if want == 0 {
+		return nil
+	}
+	return p.checkPeerCert(tc, want)
+}
+
+// checkPeerCert checks the certificate tc's other end presented names node
+// want of this cluster.
+func (p *Peers) checkPeerCert(tc *tls.Conn, want uint64) error {
+	certs := tc.ConnectionState().PeerCertificates
+	if len(certs) == 0 {
+		return fmt.Errorf("%w: no certificate", ErrIdentity)
+	}
+	id, err := CertIdentity(certs[0])
+	if err != nil {
+		return err
+	}
+	return checkIdentity(id, p.cfg.ClusterID, want)
 }
 
 func (p *Peers) checkWelcome(l *link, typ byte, body []byte) error {
@@ -559,7 +599,9 @@ func (p *Peers) handshakeErr(want string, err error) error {
 	return fmt.Errorf("%w: read %s: %w", ErrHandshake, want, err)
 }
 
-// accept runs the acceptor's half of the handshake on nc.
+// accept runs the acceptor's half of the handshake on nc: with TLS, the
+// TLS handshake first, then the hello, whose sender must be the node the
+// certificate names.
 func (p *Peers) accept(nc net.Conn) {
 	defer p.wg.Done()
 	defer func() {
@@ -569,21 +611,49 @@ func (p *Peers) accept(nc net.Conn) {
 	}()
 	setSockOpts(nc, p.cfg.ConnConfig)
 	_ = nc.SetDeadline(time.Now().Add(p.cfg.HandshakeTimeout))
+	// evicted says nc was closed by Close or to make room for a newer
+	// stranger (logged there), which explains any error.
+	evicted := func() bool {
+		p.mu.Lock()
+		_, mine := p.mu.pending[nc]
+		p.mu.Unlock()
+		return !mine || p.closed.Load()
+	}
+	var rw net.Conn = nc
+	var tc *tls.Conn
+	if p.cfg.TLS != nil {
+		tc = tls.Server(nc, p.cfg.TLS)
+		if err := p.tlsHandshake(tc, 0); err != nil {
+			if !evicted() {
+				// A stranger that cannot prove a member's certificate
+				// gets no reason: it may not even speak TLS.
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					err = p.handshakeErr("TLS handshake", err)
+				} else {
+					err = fmt.Errorf("%w: %w", ErrHandshake, err)
+				}
+				p.log.Warn("transport: refusing peer connection", "remote", nc.RemoteAddr(), "err", err)
+			}
+			_ = nc.Close()
+			return
+		}
+		rw = tc
+	}
 	// The hello is tiny; a handshake-only limit keeps a stranger from making
 	// us read megabytes before we know who it is.
-	rd := frame.NewReader(nc, p.cfg.ReadBufferSize, handshakeSize)
+	rd := frame.NewReader(rw, p.cfg.ReadBufferSize, handshakeSize)
 	typ, body, err := rd.Next()
 	rd.SetMaxFrame(p.cfg.MaxFrameSize)
 	var l *link
 	if err == nil {
 		l, err = p.checkHello(typ, body)
+		if err == nil && tc != nil {
+			if cerr := p.checkPeerCert(tc, l.id); cerr != nil {
+				err = fmt.Errorf("%w: node %d: %w", ErrHandshake, l.id, cerr)
+			}
+		}
 	} else {
-		p.mu.Lock()
-		_, mine := p.mu.pending[nc]
-		p.mu.Unlock()
-		if !mine || p.closed.Load() {
-			// Closed by Close or to make room for a newer stranger
-			// (logged there).
+		if evicted() {
 			_ = nc.Close()
 			return
 		}
@@ -593,19 +663,19 @@ func (p *Peers) accept(nc net.Conn) {
 		p.log.Warn("transport: refusing peer connection", "remote", nc.RemoteAddr(), "err", err)
 		reason := err.Error()
 		reason = reason[:min(len(reason), maxRefuseReason)]
-		_, _ = nc.Write(append(frame.AppendHeader(nil, TypeRefuse, len(reason)), reason...))
+		_, _ = rw.Write(append(frame.AppendHeader(nil, TypeRefuse, len(reason)), reason...))
 		_ = nc.Close()
 		return
 	}
 	msg := hello{cluster: p.cfg.ClusterID, from: p.cfg.ID, to: l.id}
 	out := frame.AppendHeader(make([]byte, 0, frame.HeaderSize+handshakeSize), TypeWelcome, handshakeSize)
-	if _, err := nc.Write(msg.append(out)); err != nil {
+	if _, err := rw.Write(msg.append(out)); err != nil {
 		p.log.Info("transport: peer left during handshake", "peer", l.id, "err", err)
 		_ = nc.Close()
 		return
 	}
 	_ = nc.SetDeadline(time.Time{})
-	p.install(l, p.newConn(nc, rd, l.id))
+	p.install(l, p.newConn(rw, rd, l.id))
 }
 
 func (p *Peers) checkHello(typ byte, body []byte) (*link, error) {

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,6 +38,11 @@ type ServerConfig struct {
 	// host from taking every slot (and, through eviction, every other
 	// host's idle connection). The default is 256; it must be at least 1.
 	MaxConnsPerIP int
+	// HandshakeTimeout bounds a new connection's TLS handshake (with
+	// Conn.TLS set): a connection that has not completed it by then is
+	// closed. Until then it holds a connection slot like an idle one, and
+	// is as liable to eviction. The default is 5 s; it must be positive.
+	HandshakeTimeout time.Duration
 }
 
 // DefaultClientIdleTimeout is the default IdleTimeout of client connections:
@@ -52,7 +58,7 @@ var ErrEvicted = errors.New("transport: connection evicted for a new one (server
 func DefaultServerConfig() ServerConfig {
 	cc := DefaultConnConfig()
 	cc.IdleTimeout = DefaultClientIdleTimeout
-	return ServerConfig{Conn: cc, MaxConns: 4096, MaxConnsPerIP: 256}
+	return ServerConfig{Conn: cc, MaxConns: 4096, MaxConnsPerIP: 256, HandshakeTimeout: 5 * time.Second}
 }
 
 // Validate reports every problem with c at once.
@@ -66,6 +72,9 @@ func (c ServerConfig) Validate() error {
 	}
 	if c.MaxConnsPerIP < 1 {
 		errs = append(errs, fmt.Errorf("%w: MaxConnsPerIP %d below 1", ErrConfig, c.MaxConnsPerIP))
+	}
+	if c.HandshakeTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("%w: HandshakeTimeout %v not positive", ErrConfig, c.HandshakeTimeout))
 	}
 	errs = append(errs, c.Conn.Validate())
 	return errors.Join(errs...)
@@ -187,7 +196,18 @@ func (s *Server) admit(nc net.Conn) (c, victim *Conn) {
 		s.dropLocked(victim)
 	}
 	setSockOpts(nc, s.cfg.Conn)
-	c = newConn(nc, frame.NewReader(nc, s.cfg.Conn.ReadBufferSize, s.cfg.Conn.MaxFrameSize), s.cfg.Conn, s.h)
+	var rw net.Conn = nc
+	var tc *tls.Conn
+	if s.cfg.Conn.TLS != nil {
+		tc = tls.Server(nc, s.cfg.Conn.TLS)
+		rw = tc
+	}
+	c = newConn(rw, frame.NewReader(rw, s.cfg.Conn.ReadBufferSize, s.cfg.Conn.MaxFrameSize), s.cfg.Conn, s.h)
+	if tc != nil {
+		// On the reader goroutine, not here: a stranger's slow
+		// handshake must not hold up the accept loop.
+		c.handshake, c.handshakeTO = tc.Handshake, s.cfg.HandshakeTimeout
+	}
 	c.onExit = s.forget
 	s.mu.conns[c] = ip
 	s.mu.perIP[ip]++
@@ -260,7 +280,33 @@ func Dial(addr string, cfg ConnConfig, h Handler) (*Conn, error) {
 		return nil, fmt.Errorf("transport: dial %s: %w", addr, err)
 	}
 	setSockOpts(nc, cfg)
+	if cfg.TLS != nil {
+		if nc, err = clientHandshake(nc, addr, cfg); err != nil {
+			return nil, err
+		}
+	}
 	c := newConn(nc, frame.NewReader(nc, cfg.ReadBufferSize, cfg.MaxFrameSize), cfg, h)
 	c.start()
 	return c, nil
+}
+
+// clientHandshake runs the client side of a TLS handshake on nc within
+// cfg.DialTimeout. A configuration without a ServerName gets addr's host,
+// which standard verification matches against the server's certificate.
+func clientHandshake(nc net.Conn, addr string, cfg ConnConfig) (net.Conn, error) {
+	t := cfg.TLS
+	if t.ServerName == "" && !t.InsecureSkipVerify {
+		if host, _, err := net.SplitHostPort(addr); err == nil {
+			t = t.Clone()
+			t.ServerName = host
+		}
+	}
+	tc := tls.Client(nc, t)
+	_ = nc.SetDeadline(time.Now().Add(cfg.DialTimeout))
+	if err := tc.Handshake(); err != nil {
+		_ = nc.Close()
+		return nil, fmt.Errorf("transport: dial %s: %w: handshake: %w", addr, ErrCerts, err)
+	}
+	_ = nc.SetDeadline(time.Time{})
+	return tc, nil
 }

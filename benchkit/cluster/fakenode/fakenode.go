@@ -57,6 +57,8 @@ func Main(args []string) {
 	batchBytes := fs.Int("batch-bytes", bdef.MaxBytes, "")
 	batchDelay := fs.Duration("batch-delay", bdef.MaxDelay, "")
 	null := fs.Bool("null", false, "")
+	fs.Bool("enable-fault-hook", false, "")
+	fs.String("admin-token-file", "", "")
 	fs.Parse(args)
 	if *id == 0 || *peers == "" || *client == "" || *data == "" || *admin == "" {
 		fmt.Fprintln(os.Stderr, "fake node: missing flags")

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestTLSFlags: -tls-dir fills both ports' files, single-file flags win
+// over it, -client-cert-auth needs client TLS, and -admin-token-file is
+// read without its surrounding white space.
+func TestTLSFlags(t *testing.T) {
+	base := []string{"-id", "1", "-peers", "1=127.0.0.1:1", "-client-addr", "127.0.0.1:2", "-data", "x"}
+	cfg, _, err := parseFlags(append(base, "-tls-dir", "/d", "-peer-ca", "/other/ca.pem"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PeerTLS.Cert != "/d/node.pem" || cfg.PeerTLS.Key != "/d/node-key.pem" || cfg.PeerTLS.CA != "/other/ca.pem" {
+		t.Errorf("peer files %+v", cfg.PeerTLS)
+	}
+	if cfg.ClientTLS.Cert != "/d/node.pem" || cfg.ClientTLS.CA != "/d/ca.pem" {
+		t.Errorf("client files %+v", cfg.ClientTLS)
+	}
+	if _, _, err := parseFlags(append(base, "-client-cert-auth"), io.Discard); err == nil || !strings.Contains(err.Error(), "client certificate auth needs client TLS") {
+		t.Errorf("-client-cert-auth without TLS: %v", err)
+	}
+	if _, _, err := parseFlags(append(base, "-peer-cert", "/c.pem"), io.Discard); err == nil || !strings.Contains(err.Error(), "peer TLS needs a certificate, a key and a CA") {
+		t.Errorf("-peer-cert alone: %v", err)
+	}
+	tok := filepath.Join(t.TempDir(), "tok")
+	if err := os.WriteFile(tok, []byte("  0123456789abcdef0123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err = parseFlags(append(base, "-admin-token-file", tok, "-enable-fault-hook", "-pprof"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.AdminToken != "0123456789abcdef0123" || !cfg.EnableFaultHook || !cfg.Pprof {
+		t.Errorf("admin settings: token %q hook %v pprof %v", cfg.AdminToken, cfg.EnableFaultHook, cfg.Pprof)
+	}
+	if err := os.WriteFile(tok, []byte("short"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := parseFlags(append(base, "-admin-token-file", tok), io.Discard); err == nil || !strings.Contains(err.Error(), "shorter than 16") {
+		t.Errorf("short token: %v", err)
+	}
+}
