@@ -291,9 +291,20 @@ func writeStages(w io.Writer, r *results.Result) {
 		fmt.Fprintf(w, "%-12s %s\n", "stages", note)
 	} else {
 		fmt.Fprintf(w, "%-12s %-12s %5s %9s %9s %9s %9s\n", "stages", "stage", "node", "p50", "p99", "p99.9", "max")
+		omitted := 0
 		for _, s := range r.Stages {
+			if s.Latency.Count == 0 {
+				// A stage the node never passed through in the window:
+				// on a follower, the leader's stages (batch_wait,
+				// leader_sync, quorum_wait). Zeros would read as 0 µs.
+				omitted++
+				continue
+			}
 			fmt.Fprintf(w, "%-12s %-12s %5d %9s %9s %9s %9s\n", "", s.Name, s.Node,
 				FormatNs(s.Latency.P50), FormatNs(s.Latency.P99), FormatNs(s.Latency.P999), FormatNs(s.Latency.Max))
+		}
+		if omitted > 0 {
+			fmt.Fprintf(w, "%-12s (%d rows left out: stages a node recorded nothing in, such as the leader's on followers)\n", "", omitted)
 		}
 	}
 	if r.BatchSizes != "" {
