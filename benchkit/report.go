@@ -69,6 +69,10 @@ func NewResult(cfg Config, o *Outcome, m Meta) (*results.Result, error) {
 	if len(r.ErrorKinds) == 0 {
 		r.ErrorKinds = nil
 	}
+	if o.Uncorrected != nil {
+		u := hist.Summarize(o.Uncorrected)
+		r.LatencyUncorrected = &u
+	}
 	return r, nil
 }
 
@@ -202,6 +206,10 @@ func WriteReport(w io.Writer, r *results.Result) {
 	l := r.Latency
 	line("latency", "p50 %s  p90 %s  p99 %s  p99.9 %s  p99.99 %s  max %s  (mean %s)",
 		FormatNs(l.P50), FormatNs(l.P90), FormatNs(l.P99), FormatNs(l.P999), FormatNs(l.P9999), FormatNs(l.Max), FormatNs(int64(l.Mean)))
+	if u := r.LatencyUncorrected; u != nil {
+		line("uncorrected", "p50 %s  p90 %s  p99 %s  p99.9 %s  p99.99 %s  max %s  (from the actual send, as wrk2 -U: service time without the wait behind the offered rate)",
+			FormatNs(u.P50), FormatNs(u.P90), FormatNs(u.P99), FormatNs(u.P999), FormatNs(u.P9999), FormatNs(u.Max))
+	}
 	if r.Clamped > 0 {
 		line("", "%d latencies above 1h were recorded as 1h", r.Clamped)
 	}

@@ -52,6 +52,10 @@ type Result struct {
 	WarmupDropped int64            `json:"warmup_dropped,omitempty"`
 	Clamped       int64            `json:"clamped,omitempty"` // latencies above 1 h, recorded as 1 h
 	Latency       hist.Percentiles `json:"latency"`
+	// LatencyUncorrected (open loop only) is the same operations' latency
+	// from their actual send rather than their intended one (wrk2's -U):
+	// the service time, without the wait behind the offered rate.
+	LatencyUncorrected *hist.Percentiles `json:"latency_uncorrected,omitempty"`
 	// Histogram is the latency of every successful measured operation in
 	// HdrHistogram's V2 compressed base64 encoding, unit nanoseconds.
 	Histogram     string   `json:"histogram"`
