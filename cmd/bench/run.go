@@ -118,12 +118,16 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 		return nil, err
 	}
 	wd, _ := os.Getwd()
-	mod, err := cluster.FindModule(wd)
-	if err != nil {
-		mod = wd
+	// Outside the repository there is no module to build cmd/node from:
+	// the cluster then says so (cluster.ErrModule, which names -node-bin)
+	// instead of a go build error from wherever bench was run.
+	mod, modErr := cluster.FindModule(wd)
+	where := mod
+	if modErr != nil {
+		where = wd
 	}
 	started := time.Now()
-	machine := results.DescribeMachine(ctx, mod)
+	machine := results.DescribeMachine(ctx, where)
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
 	var (
@@ -151,6 +155,7 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 			durability = reported(&info, sts, leader)
 		}
 	} else {
+		var err error
 		local, err = cluster.Start(ctx, cluster.Config{
 			Nodes: cfg.Nodes, Engine: cfg.Engine, Binary: o.nodeBin, ModuleDir: mod, Keep: cfg.Keep, Logger: logger,
 			ExtraArgs: nodeArgs(cfg, o),

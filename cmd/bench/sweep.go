@@ -67,7 +67,7 @@ func cmdSweep(ctx context.Context, args, argv []string, stdout, stderr io.Writer
 	}
 	if o.nodeBin == "" && len(base.Cluster) == 0 {
 		// Build cmd/node once for every point rather than once per point.
-		bin, cleanup, err := buildNode(ctx)
+		bin, cleanup, err := buildNode(ctx, stderr)
 		if err != nil {
 			return err
 		}
@@ -125,8 +125,9 @@ func marshalIndent(v any) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// buildNode builds cmd/node into a temporary directory; cleanup removes it.
-func buildNode(ctx context.Context) (bin string, cleanup func(), err error) {
+// buildNode builds cmd/node into a temporary directory, saying so on
+// stderr (a cold build takes about a minute); cleanup removes it.
+func buildNode(ctx context.Context, stderr io.Writer) (bin string, cleanup func(), err error) {
 	wd, err := os.Getwd()
 	if err != nil {
 		return "", nil, err
@@ -135,10 +136,14 @@ func buildNode(ctx context.Context) (bin string, cleanup func(), err error) {
 	if err != nil {
 		return "", nil, err
 	}
-	dir, err := os.MkdirTemp("", "mpaxos-bench-bin-")
+	if _, err := cluster.RemoveStale(""); err != nil {
+		fmt.Fprintf(stderr, "bench: stale run directories not all removed: %v\n", err)
+	}
+	dir, err := cluster.MkdirRun("", cluster.TempBin, false)
 	if err != nil {
 		return "", nil, err
 	}
+	fmt.Fprintf(stderr, "bench: building cmd/node in %s with go build (a first build takes about a minute; -node-bin skips it)\n", mod)
 	cleanup = func() { os.RemoveAll(dir) }
 	if bin, err = cluster.Build(ctx, mod, dir); err != nil {
 		cleanup()
