@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -64,13 +65,56 @@ func cmdRun(ctx context.Context, args, argv []string, stdout, stderr io.Writer) 
 	if o.ceiling && len(cfg.Cluster) > 0 {
 		return usageError{"-ceiling needs a cluster bench starts, not -cluster"}
 	}
+	if o.count < 1 || o.count > maxCount {
+		return usageError{fmt.Sprintf("-count must be 1..%d, got %d", maxCount, o.count)}
+	}
 	setSlack(cfg, stderr)
 	name := o.out
 	if name == "" {
 		name = defaultName(cfg)
 	}
-	_, err = runMeasured(ctx, cfg, o, name, argv, stdout, stderr)
-	return err
+	if o.count == 1 {
+		_, err = runMeasured(ctx, cfg, o, name, argv, stdout, stderr)
+		return err
+	}
+	return runRepeated(ctx, cfg, o, results.Base(name), argv, stdout, stderr)
+}
+
+// runRepeated runs cfg o.count times as NAME-r1 ... NAME-rN, each with its
+// own seed (values written by one run are told apart from another's by
+// the seed), and prints the median and spread. It stops at the first run
+// that fails.
+func runRepeated(ctx context.Context, cfg benchkit.Config, o runOpts, base string, argv []string, stdout, stderr io.Writer) error {
+	// Refuse before the first run if a later one could not be written.
+	for i := 1; i <= o.count; i++ {
+		for _, ext := range []string{".json", ".hgrm", ".svg"} {
+			if err := results.CheckOverwrite(benchkit.RepeatName(base, i, o.count) + ext); err != nil {
+				return err
+			}
+		}
+	}
+	g := benchkit.Group{Name: base}
+	var runErr error
+	for i := 1; i <= o.count; i++ {
+		fmt.Fprintf(stdout, "\n=== run %d/%d\n", i, o.count)
+		c := cfg
+		c.Seed = cfg.Seed + uint64(i-1)
+		res, err := runMeasured(ctx, c, o, benchkit.RepeatName(base, i, o.count), argv, stdout, stderr)
+		if res != nil && !res.Interrupted {
+			g.Runs = append(g.Runs, res)
+		}
+		if err != nil {
+			runErr = fmt.Errorf("run %d of %d: %w", i, o.count, err)
+			break
+		}
+	}
+	if len(g.Runs) > 1 {
+		benchkit.WriteRepeats(stdout, g)
+	}
+	if errors.Is(runErr, errInterrupted) {
+		return errInterrupted
+	}
+	return runErr
 }
 
 // runMeasured is runOnce, preceded with -ceiling by the same workload on
