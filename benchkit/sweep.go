@@ -106,7 +106,7 @@ type SweepRow struct {
 	Point
 	Label      string  `json:"label"`
 	File       string  `json:"file"` // the point's (first run's) result JSON
-	Throughput float64 `json:"ops_per_sec"`
+	Throughput float64 `json:"ops_per_s"`
 	P99        int64   `json:"p99_ns"`
 	Errors     int64   `json:"errors"` // over all its runs
 	Best       bool    `json:"best,omitempty"`
@@ -115,7 +115,7 @@ type SweepRow struct {
 	Tied bool `json:"tied_with_best,omitempty"`
 	// Files, ThroughputRuns and P99Runs are every run's, with -count.
 	Files          []string  `json:"files,omitempty"`
-	ThroughputRuns []float64 `json:"ops_per_sec_runs,omitempty"`
+	ThroughputRuns []float64 `json:"ops_per_s_runs,omitempty"`
 	P99Runs        []float64 `json:"p99_ns_runs,omitempty"`
 }
 
