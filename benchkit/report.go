@@ -101,7 +101,13 @@ func Files(base string, r *results.Result) ([]results.Output, error) {
 		}
 		windows = append(windows, plot.Window{Start: f.StartSec, End: max(f.EndSec, f.StartSec), Label: f.Spec})
 	}
-	svg := plot.Run(Title(r), sub, plot.Curve{Points: hist.Curve(h)}, r.Series, windows)
+	var cfg Config
+	_ = json.Unmarshal(r.Settings, &cfg)
+	info := plot.RunInfo{End: r.ElapsedSec}
+	if r.Mode == "open" {
+		info.Rate = cfg.Rate
+	}
+	svg := plot.Run(Title(r), sub, plot.Curve{Points: hist.Curve(h)}, r.Series, windows, info)
 	return []results.Output{
 		{Path: base + ".json", Data: js},
 		{Path: base + ".hgrm", Data: hgrm.Bytes()},

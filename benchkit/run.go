@@ -546,9 +546,10 @@ func (r *runner) collect(tickH *hdr.Histogram, from, now time.Time, measuring bo
 		prev.Ops += ops
 		prev.Errors += errs
 		prev.Throughput = float64(prev.Ops) / (prev.At - start)
+		prev.Max = max(prev.Max, tickH.Max())
 	} else if measuring {
 		s := results.Second{At: now.Sub(r.measureStart).Seconds(), Ops: ops, Throughput: float64(ops) / secs,
-			P50: p50, P99: p99, Errors: errs}
+			P50: p50, P99: p99, P999: tickH.ValueAtPercentile(99.9), Max: tickH.Max(), Errors: errs}
 		if leaderOK {
 			s.Leader = leader
 		}

@@ -24,25 +24,59 @@ func nines(f float64) float64 {
 	return math.Log10(1 / (1 - f))
 }
 
-// percentilePanel draws curves on the log "1 in N" axis.
+// logRatio is max/p50 above which the latency axis is logarithmic: on a
+// linear axis the body of such a curve is a flat line on the floor.
+const logRatio = 100
+
+// latencyUnit returns the unit latencies up to maxMs are drawn in: ms, or
+// s above 1000 ms.
+func latencyUnit(maxMs float64) (scale float64, name string) {
+	if maxMs > 1000 {
+		return 1e9, "s"
+	}
+	return 1e6, "ms"
+}
+
+// percentilePanel draws curves on the log "1 in N" axis; the latency axis
+// is logarithmic when the tail is over logRatio times the median.
 func percentilePanel(c *canvas, x, y, w, h float64, title string, curves []Curve) {
-	maxN, maxV := 2.0, 0.0 // show at least up to 99%
+	maxN, maxV, minV, p50 := 2.0, 0.0, math.Inf(1), math.Inf(1) // show at least up to 99%
 	for _, cv := range curves {
+		med := math.NaN()
 		for _, pt := range cv.Points {
 			if n := nines(pt.Fraction); !bad(n) && n > maxN {
 				maxN = n
 			}
-			maxV = math.Max(maxV, float64(pt.Value)/1e6)
+			v := float64(pt.Value) / 1e6
+			maxV = math.Max(maxV, v)
+			if v > 0 {
+				minV = math.Min(minV, v)
+			}
+			if math.IsNaN(med) && pt.Fraction >= 0.5 {
+				med = v
+			}
+		}
+		if !math.IsNaN(med) && med > 0 {
+			p50 = math.Min(p50, med)
 		}
 	}
 	maxN = math.Min(math.Ceil(maxN), 7)
-	yt, ytop := niceTicks(0, maxV, 5, fmtNum)
-	p := &panel{c: c, x: x, y: y, w: w, h: h, xmin: 0, xmax: maxN, ymin: 0, ymax: ytop}
+	scale, unit := latencyUnit(maxV)
+	ylabel := "latency (" + unit + ")"
+	p := &panel{c: c, x: x, y: y, w: w, h: h, xmin: 0, xmax: maxN, ymin: 0}
+	var yt []tick
+	if maxV > 0 && !bad(p50) && maxV/p50 > logRatio {
+		yt, p.ymin, p.ymax = logTicks(minV*1e6/scale, maxV*1e6/scale, fmtNum)
+		p.ylog = true
+		ylabel = "latency (" + unit + ", log scale)"
+	} else {
+		yt, p.ymax = niceTicks(0, maxV*1e6/scale, 5, fmtNum)
+	}
 	var xt []tick
 	for n := 0.0; n <= maxN; n++ {
 		xt = append(xt, tick{at: n, label: ninesLabel(int(n))})
 	}
-	p.frame(title, "percentile (log scale: 1 in N)", "latency (ms)", xt, yt)
+	p.frame(title, "percentile (log scale: 1 in N)", ylabel, xt, yt)
 	names := make([]string, len(curves))
 	for i, cv := range curves {
 		names[i] = cv.Name
@@ -54,7 +88,7 @@ func percentilePanel(c *canvas, x, y, w, h float64, title string, curves []Curve
 				n = maxN // the 100% point (the max) sits on the right edge
 			}
 			xs = append(xs, n)
-			ys = append(ys, float64(pt.Value)/1e6)
+			ys = append(ys, float64(pt.Value)/scale)
 		}
 		p.line(xs, ys, color(i), 2)
 	}
@@ -76,11 +110,22 @@ func ninesLabel(n int) string {
 	return "99." + strings.Repeat("9", n-2) + "%"
 }
 
-// Run draws one run: its percentile curve, throughput over time and p99
-// over time. subtitle (may be empty) goes under the title.
+// RunInfo is what the time panels need of a run besides its series.
+type RunInfo struct {
+	// End is the measured run's length in seconds: the time axes end
+	// there. 0 takes the last point or window.
+	End float64
+	// Rate is the offered rate of an open loop (ops/s), drawn on the
+	// throughput panel; 0 for a closed loop.
+	Rate float64
+}
+
+// Run draws one run: its percentile curve, throughput over time and the
+// tail (p99, p99.9 and max) over time. subtitle (may be empty) goes under
+// the title.
 //
 // windows (fault windows, may be nil) are shaded on both time series.
-func Run(title, subtitle string, curve Curve, series []results.Second, windows []Window) []byte {
+func Run(title, subtitle string, curve Curve, series []results.Second, windows []Window, info RunInfo) []byte {
 	c := newCanvas(900, 1000, title)
 	if subtitle != "" {
 		c.text(450, 40, "middle", 12, subtitle)
@@ -88,28 +133,55 @@ func Run(title, subtitle string, curve Curve, series []results.Second, windows [
 	percentilePanel(c, 80, 75, 780, 365, "latency by percentile", []Curve{curve})
 	ts := make([]float64, len(series))
 	thr := make([]float64, len(series))
-	p99 := make([]float64, len(series))
-	maxT, maxThr, maxP99 := 1.0, 0.0, 0.0
+	maxT, maxThr, maxLat := 1.0, info.Rate, 0.0
 	for i, s := range series {
-		ts[i], thr[i], p99[i] = s.At, s.Throughput, float64(s.P99)/1e6
+		ts[i], thr[i] = s.At, s.Throughput
 		maxT = math.Max(maxT, s.At)
 		maxThr = math.Max(maxThr, s.Throughput)
-		maxP99 = math.Max(maxP99, p99[i])
+		maxLat = math.Max(maxLat, float64(max(s.P99, s.P999, s.Max))/1e6)
 	}
 	for _, w := range windows {
 		maxT = math.Max(maxT, w.End)
 	}
-	timeTicks, tmax := niceTicks(0, maxT, 8, fmtNum)
+	if info.End > 0 {
+		maxT = info.End
+	}
+	timeTicks, tmax := timeAxis(maxT)
 	yt, ytop := niceTicks(0, maxThr*1.1, 4, fmtNum) // headroom: a flat line must not hide in the frame
 	p := &panel{c: c, x: 80, y: 520, w: 780, h: 160, xmin: 0, xmax: tmax, ymin: 0, ymax: ytop}
 	p.shade(windows)
 	p.frame("throughput", "time since measuring began (s)", "ops/s", timeTicks, yt)
+	if info.Rate > 0 {
+		p.hline(info.Rate, "#7f7f7f", "offered "+fmtNum(info.Rate)+" ops/s")
+	}
 	p.line(ts, thr, color(0), 2)
-	yt, ytop = niceTicks(0, maxP99*1.1, 4, fmtNum)
+	scale, unit := latencyUnit(maxLat)
+	yt, ytop = niceTicks(0, maxLat*1e6/scale*1.1, 4, fmtNum)
 	p = &panel{c: c, x: 80, y: 770, w: 780, h: 160, xmin: 0, xmax: tmax, ymin: 0, ymax: ytop}
 	p.shade(windows)
-	p.frame("p99 latency per second", "time since measuring began (s)", "p99 (ms)", timeTicks, yt)
-	p.line(ts, p99, color(1), 2)
+	p.frame("tail latency per second", "time since measuring began (s)", "latency ("+unit+")", timeTicks, yt)
+	tails := []struct {
+		name string
+		get  func(results.Second) int64
+	}{
+		{"p99", func(s results.Second) int64 { return s.P99 }},
+		{"p99.9", func(s results.Second) int64 { return s.P999 }},
+		{"max", func(s results.Second) int64 { return s.Max }},
+	}
+	var names []string
+	for i, tl := range tails {
+		ys := make([]float64, len(series))
+		drawn := false
+		for j, s := range series {
+			ys[j] = float64(tl.get(s)) / scale
+			drawn = drawn || tl.get(s) > 0
+		}
+		names = append(names, tl.name)
+		if drawn {
+			p.line(ts, ys, color(i+1), 1.5)
+		}
+	}
+	p.legendFrom(names, 1)
 	return c.finish()
 }
 

@@ -112,6 +112,8 @@ type Second struct {
 	Throughput float64 `json:"ops_per_s"`
 	P50        int64   `json:"p50_ns"`
 	P99        int64   `json:"p99_ns"`
+	P999       int64   `json:"p99_9_ns,omitempty"`
+	Max        int64   `json:"max_ns,omitempty"`
 	Errors     int64   `json:"errors"`
 	Leader     uint64  `json:"leader,omitempty"` // node id, 0 unknown
 }
