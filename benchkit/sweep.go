@@ -236,8 +236,23 @@ func knob(n int) string {
 func (s *Sweep) SVG() []byte {
 	pts := make([]plot.SweepPoint, len(s.Rows))
 	best := -1
+	// One line per client count, through its engine settings in grid
+	// order; when every client count has one point, one line per batch
+	// size and pipeline through the client counts.
+	byClients := map[int]int{}
+	for _, r := range s.Rows {
+		byClients[r.Clients]++
+	}
+	perClients := false
+	for _, n := range byClients {
+		perClients = perClients || n > 1
+	}
 	for i, r := range s.Rows {
-		pts[i] = plot.SweepPoint{Label: r.Label, P99: r.P99, Throughput: r.Throughput}
+		line := fmt.Sprintf("%d clients", r.Clients)
+		if !perClients {
+			line = fmt.Sprintf("batch-size %s, pipeline %s", knob(r.BatchSize), knob(r.Pipeline))
+		}
+		pts[i] = plot.SweepPoint{Label: r.Label, P99: r.P99, Throughput: r.Throughput, Line: line}
 		if r.Best {
 			best = i
 		}

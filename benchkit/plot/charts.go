@@ -225,11 +225,16 @@ type SweepPoint struct {
 	Label      string
 	P99        int64 // ns
 	Throughput float64
+	// Line names the line the point is on (points of one client count,
+	// say); points of a line are joined in their order. "" joins nothing.
+	Line string
 }
 
-// Sweep plots throughput against p99, one labelled dot per point, the
-// p99 bound as a vertical line (if > 0) and the best point (index best, -1
-// for none) ringed.
+// Sweep plots throughput against p99, one labelled dot per point joined
+// by a line per SweepPoint.Line, the p99 bound as a vertical line (if > 0)
+// and the best point (index best, -1 for none) ringed. Labels are moved
+// down past labels already placed, and to the left of their dot where they
+// would cross the panel's right edge.
 func Sweep(title string, pts []SweepPoint, p99Max int64, best int) []byte {
 	c := newCanvas(900, 600, title)
 	maxX, maxY := float64(p99Max)/1e6, 0.0
@@ -237,8 +242,8 @@ func Sweep(title string, pts []SweepPoint, p99Max int64, best int) []byte {
 		maxX = math.Max(maxX, float64(pt.P99)/1e6)
 		maxY = math.Max(maxY, pt.Throughput)
 	}
-	xt, xtop := niceTicks(0, maxX, 8, fmtNum)
-	yt, ytop := niceTicks(0, maxY, 5, fmtNum)
+	xt, xtop := niceTicks(0, maxX*1.05, 8, fmtNum)
+	yt, ytop := niceTicks(0, maxY*1.1, 5, fmtNum)
 	p := &panel{c: c, x: 80, y: 60, w: 780, h: 460, xmin: 0, xmax: xtop, ymin: 0, ymax: ytop}
 	p.frame("throughput against p99 latency", "p99 latency (ms)", "ops/s", xt, yt)
 	if p99Max > 0 {
@@ -246,13 +251,75 @@ func Sweep(title string, pts []SweepPoint, p99Max int64, best int) []byte {
 		fmt.Fprintf(&c.b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#d62728" stroke-dasharray="6,4"/>`+"\n", x, p.y, x, p.y+p.h)
 		c.text(x+4, p.y+14, "start", 11, "p99 bound "+fmtNum(float64(p99Max)/1e6)+" ms")
 	}
+	var lines []string
+	lineOf := map[string]int{}
+	for _, pt := range pts {
+		if _, ok := lineOf[pt.Line]; !ok {
+			lineOf[pt.Line] = len(lines)
+			lines = append(lines, pt.Line)
+		}
+	}
+	for i, name := range lines {
+		if name == "" {
+			continue
+		}
+		var xs, ys []float64
+		for _, pt := range pts {
+			if pt.Line == name {
+				xs, ys = append(xs, float64(pt.P99)/1e6), append(ys, pt.Throughput)
+			}
+		}
+		p.line(xs, ys, color(i), 1.5)
+	}
+	var placed []labelBox
 	for i, pt := range pts {
 		x, y := float64(pt.P99)/1e6, pt.Throughput
-		p.dot(x, y, color(0), 4)
+		p.dot(x, y, color(lineOf[pt.Line]), 4)
 		if i == best {
 			fmt.Fprintf(&c.b, `<circle cx="%.1f" cy="%.1f" r="9" fill="none" stroke="#2ca02c" stroke-width="2"/>`+"\n", p.px(x), p.py(y))
 		}
-		c.text(p.px(x)+7, p.py(y)-6, "start", 10, pt.Label)
+		b := placeLabel(p, p.px(x), p.py(y), pt.Label, placed)
+		placed = append(placed, b)
+		c.text(b.x0, b.y1-2, "start", 10, pt.Label)
+	}
+	if len(lines) > 1 || (len(lines) == 1 && lines[0] != "") {
+		p.legend(lines)
 	}
 	return c.finish()
+}
+
+// labelBox is a label's extent in pixels (about 6 px a character, 12 high).
+type labelBox struct{ x0, y0, x1, y1 float64 }
+
+func (a labelBox) overlaps(b labelBox) bool {
+	return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1
+}
+
+// placeLabel puts a label beside the dot at (x, y): right of it, or left
+// where it would cross the right edge, then down in steps past any label
+// placed before it (up to 6 steps), never below the panel.
+func placeLabel(p *panel, x, y float64, label string, placed []labelBox) labelBox {
+	w := 6 * float64(len(label))
+	x0 := x + 7
+	if x0+w > p.x+p.w {
+		x0 = x - 7 - w
+	}
+	b := labelBox{x0: x0, y0: y - 18, x1: x0 + w, y1: y - 6}
+	if b.y0 < p.y {
+		b.y0, b.y1 = y+6, y+18
+	}
+	for step := 0; step < 6; step++ {
+		clash := false
+		for _, o := range placed {
+			if b.overlaps(o) {
+				clash = true
+				break
+			}
+		}
+		if !clash || b.y1+12 > p.y+p.h {
+			break
+		}
+		b.y0, b.y1 = b.y0+12, b.y1+12
+	}
+	return b
 }

@@ -56,7 +56,7 @@ func TestChartsAreWellFormedSVG(t *testing.T) {
 		"run":           Run("3 nodes <sync> & \"quoted\"", "p50 1ms", curve("", time.Microsecond), series, []Window{{0.5, 1.5, "kill-leader"}, {1.8, 1.8, "restart"}}, RunInfo{}),
 		"run empty":     Run("empty", "", Curve{}, nil, nil, RunInfo{}),
 		"compare":       Compare("a vs b", []Curve{curve("a", time.Microsecond), curve("b<2>", 2*time.Microsecond)}),
-		"sweep":         Sweep("sweep", []SweepPoint{{"bs=1", 5e6, 1000}, {"bs=8", 9e6, 5000}, {"bs=64", 20e6, 9000}}, 10e6, 1),
+		"sweep":         Sweep("sweep", []SweepPoint{{"bs=1", 5e6, 1000, "c50"}, {"bs=8", 9e6, 5000, "c50"}, {"bs=64", 20e6, 9000, "c50"}}, 10e6, 1),
 		"sweep no best": Sweep("sweep", nil, 0, -1),
 	} {
 		t.Run(name, func(t *testing.T) { wellFormed(t, doc) })
