@@ -107,6 +107,9 @@ func Files(base string, r *results.Result) ([]results.Output, error) {
 	if r.Mode == "open" {
 		info.Rate = cfg.Rate
 	}
+	if f := r.FaultSeries; f != nil {
+		info.FineStep, info.Fine = f.StepS, f.OpsPerS
+	}
 	svg := plot.Run(Title(r), sub, plot.Curve{Points: hist.Curve(h)}, r.Series, windows, info)
 	return []results.Output{
 		{Path: base + ".json", Data: js},

@@ -155,9 +155,18 @@ func (p *panel) legend(names []string) { p.legendFrom(names, 0) }
 
 // legendFrom is legend with the colours starting at palette index first.
 func (p *panel) legendFrom(names []string, first int) {
+	cols := make([]string, len(names))
+	for i := range names {
+		cols[i] = color(first + i)
+	}
+	p.legendCols(names, cols)
+}
+
+// legendCols is legend with a colour given for each name.
+func (p *panel) legendCols(names, cols []string) {
 	for i, n := range names {
 		y := p.y + 16 + float64(i)*16
-		fmt.Fprintf(&p.c.b, `<rect x="%.1f" y="%.1f" width="12" height="4" fill="%s"/>`+"\n", p.x+10, y-6, color(first+i))
+		fmt.Fprintf(&p.c.b, `<rect x="%.1f" y="%.1f" width="12" height="4" fill="%s"/>`+"\n", p.x+10, y-6, cols[i])
 		p.c.text(p.x+28, y, "start", 11, n)
 	}
 }

@@ -118,7 +118,16 @@ type RunInfo struct {
 	// Rate is the offered rate of an open loop (ops/s), drawn on the
 	// throughput panel; 0 for a closed loop.
 	Rate float64
+	// FineStep and Fine are the fault runner's finer throughput series
+	// (point i covers [i*FineStep, (i+1)*FineStep) s), drawn around the
+	// windows, where a second's average would hide an election.
+	FineStep float64
+	Fine     []float64
 }
+
+// fineMargin is how far around a window the fine series is drawn, in
+// seconds: the steady state before it and the recovery after.
+const fineMargin = 3
 
 // Run draws one run: its percentile curve, throughput over time and the
 // tail (p99, p99.9 and max) over time. subtitle (may be empty) goes under
@@ -134,6 +143,9 @@ func Run(title, subtitle string, curve Curve, series []results.Second, windows [
 	ts := make([]float64, len(series))
 	thr := make([]float64, len(series))
 	maxT, maxThr, maxLat := 1.0, info.Rate, 0.0
+	for _, v := range info.Fine {
+		maxThr = math.Max(maxThr, v)
+	}
 	for i, s := range series {
 		ts[i], thr[i] = s.At, s.Throughput
 		maxT = math.Max(maxT, s.At)
@@ -153,6 +165,19 @@ func Run(title, subtitle string, curve Curve, series []results.Second, windows [
 	p.frame("throughput", "time since measuring began (s)", "ops/s", timeTicks, yt)
 	if info.Rate > 0 {
 		p.hline(info.Rate, "#7f7f7f", "offered "+fmtNum(info.Rate)+" ops/s")
+	}
+	if info.FineStep > 0 && len(windows) > 0 {
+		for _, w := range windows {
+			var xs, ys []float64
+			for i, v := range info.Fine {
+				at := (float64(i) + 0.5) * info.FineStep
+				if at >= w.Start-fineMargin && at <= w.End+fineMargin && at <= tmax {
+					xs, ys = append(xs, at), append(ys, v)
+				}
+			}
+			p.line(xs, ys, color(4), 1)
+		}
+		p.legendCols([]string{"per second", "per " + fmtNum(info.FineStep*1000) + " ms around faults"}, []string{color(0), color(4)})
 	}
 	p.line(ts, thr, color(0), 2)
 	scale, unit := latencyUnit(maxLat)

@@ -126,3 +126,28 @@ func TestRunTimePanels(t *testing.T) {
 		}
 	}
 }
+
+// TestRunFineSeriesAroundFaults: the fault runner's fine series is drawn
+// around a window only.
+func TestRunFineSeriesAroundFaults(t *testing.T) {
+	fine := make([]float64, 200) // 20 s at 100 ms
+	for i := range fine {
+		fine[i] = 1000
+	}
+	series := []results.Second{{At: 1, Throughput: 1000, P99: 2e6}, {At: 20, Throughput: 1000, P99: 2e6}}
+	doc := Run("r", "", curve("", time.Microsecond), series, []Window{{10, 12, "kill-leader"}}, RunInfo{End: 20, FineStep: 0.1, Fine: fine})
+	wellFormed(t, doc)
+	if !bytes.Contains(doc, []byte("per 100 ms around faults")) {
+		t.Fatal("no fine series legend")
+	}
+	// The fine line's points: those within 3 s of [10, 12], 80 of them.
+	var fineLine string
+	for _, l := range strings.Split(string(doc), "\n") {
+		if strings.Contains(l, "<polyline") && strings.Contains(l, Palette[4]) {
+			fineLine = l
+		}
+	}
+	if n := strings.Count(fineLine, ","); n < 75 || n > 85 {
+		t.Fatalf("fine line has %d points, want the ~80 within 3 s of the window", n)
+	}
+}

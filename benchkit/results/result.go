@@ -77,6 +77,10 @@ type Result struct {
 	BatchSizes string `json:"batch_sizes,omitempty"`
 	// Faults are the fault windows injected during the run.
 	Faults []Fault `json:"faults,omitempty"`
+	// FaultSeries is the fault runner's fine series of the measured run
+	// (100 ms steps, coarser for long runs), which the fault windows'
+	// figures come from; present when faults were played.
+	FaultSeries *FineSeries `json:"fault_series,omitempty"`
 	// Verdict is the correctness check of the run's history.
 	Verdict *Verdict `json:"verdict,omitempty"`
 	// Ceiling is the null-mode throughput measured in the same invocation.
@@ -116,6 +120,13 @@ type Second struct {
 	Max        int64   `json:"max_ns,omitempty"`
 	Errors     int64   `json:"errors"`
 	Leader     uint64  `json:"leader,omitempty"` // node id, 0 unknown
+}
+
+// FineSeries is throughput at a finer step than Series: point i covers
+// [i*StepS, (i+1)*StepS) seconds from the start of measuring.
+type FineSeries struct {
+	StepS   float64   `json:"step_s"`
+	OpsPerS []float64 `json:"ops_per_s"`
 }
 
 // Cluster says what was measured.

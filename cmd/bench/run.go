@@ -251,7 +251,7 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 	if err != nil {
 		return nil, err
 	}
-	res.Faults, res.Verdict = faultRes, verdict
+	res.Faults, res.Verdict, res.FaultSeries = faultRes, verdict, v.fine
 	if durability != "" {
 		res.Durability = durability // what the nodes said, not what bench passed or assumed
 	}
