@@ -321,7 +321,7 @@ func writeStages(w io.Writer, r *results.Result) {
 				FormatNs(s.Latency.P50), FormatNs(s.Latency.P99), FormatNs(s.Latency.P999), FormatNs(s.Latency.Max))
 		}
 		if omitted > 0 {
-			fmt.Fprintf(w, "%-12s (%d rows left out: stages a node recorded nothing in, such as the leader's on followers)\n", "", omitted)
+			fmt.Fprintf(w, "%-12s (rows left out: %d, of stages a node recorded nothing in, such as the leader's on followers)\n", "", omitted)
 		}
 	}
 	if r.BatchSizes != "" {

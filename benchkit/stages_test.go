@@ -106,7 +106,7 @@ func TestReportLeavesOutEmptyStages(t *testing.T) {
 			}
 		}
 	}
-	if rows != 3 || !strings.Contains(b.String(), "1 rows left out") {
+	if rows != 3 || !strings.Contains(b.String(), "rows left out: 1,") {
 		t.Fatalf("want 3 rows and a note of 1 left out, got:\n%s", b.String())
 	}
 }
