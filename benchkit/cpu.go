@@ -1,14 +1,12 @@
 package benchkit
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"os"
+	"math"
 	"runtime"
-	"strconv"
 	"time"
 
+	"github.com/prometheus/procfs"
 	"golang.org/x/sys/unix"
 
 	"github.com/mpaxos/mpaxos/benchkit/results"
@@ -23,31 +21,30 @@ type CPUSample struct {
 	Nodes map[int]time.Duration
 	// Self is this process's user+system time (the load generator).
 	Self time.Duration
-	// Busy and Total are the machine's jiffies over all CPUs from
+	// Busy and Total are the machine's CPU time over all CPUs from
 	// /proc/stat: Busy counts user, nice, system, irq and softirq time of
 	// every process and the kernel; Total adds idle, iowait and steal.
-	Busy, Total uint64
+	Busy, Total time.Duration
 }
 
 // CPUFunc takes a CPUSample.
 type CPUFunc func() (CPUSample, error)
-
-// clockTick is the unit of /proc's CPU times. Linux reports them in
-// USER_HZ, which is 100 on every architecture Go supports there.
-const clockTick = 10 * time.Millisecond
 
 // ProcCPU samples from /proc: the processes pids returns (nil pids: no
 // node processes), this process, and the machine. Linux only.
 func ProcCPU(pids func() []int) CPUFunc {
 	return func() (CPUSample, error) {
 		s := CPUSample{At: time.Now()}
+		fs, err := procfs.NewDefaultFS()
+		if err != nil {
+			return s, err
+		}
 		var ru unix.Rusage
 		if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
 			return s, fmt.Errorf("getrusage: %w", err)
 		}
 		s.Self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		var err error
-		if s.Busy, s.Total, err = machineJiffies(); err != nil {
+		if s.Busy, s.Total, err = machineCPU(fs); err != nil {
 			return s, err
 		}
 		if pids == nil {
@@ -55,7 +52,7 @@ func ProcCPU(pids func() []int) CPUFunc {
 		}
 		s.Nodes = map[int]time.Duration{}
 		for _, pid := range pids() {
-			t, err := procCPU(pid)
+			t, err := procCPU(fs, pid)
 			if err != nil {
 				return s, err
 			}
@@ -65,55 +62,35 @@ func ProcCPU(pids func() []int) CPUFunc {
 	}
 }
 
-// procCPU reads utime+stime of pid from /proc/PID/stat.
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+// procCPU reads utime+stime of pid from /proc/PID/stat (procfs, which
+// also knows the clock tick /proc counts in).
+func procCPU(fs procfs.FS, pid int) (time.Duration, error) {
+	p, err := fs.Proc(pid)
 	if err != nil {
 		return 0, err
 	}
-	// The command name (field 2) is in parentheses and may hold spaces;
-	// fields are counted after its closing parenthesis.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	st, err := p.Stat()
+	if err != nil {
+		return 0, err
 	}
-	f := bytes.Fields(b[i+1:])
-	// f[0] is field 3 (state): utime and stime are fields 14 and 15.
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f)+2)
-	}
-	var sum uint64
-	for _, s := range f[11:13] {
-		v, err := strconv.ParseUint(string(s), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
-		}
-		sum += v
-	}
-	return time.Duration(sum) * clockTick, nil
+	return seconds(st.CPUTime()), nil
 }
 
-// machineJiffies sums the first line of /proc/stat.
-func machineJiffies() (busy, total uint64, err error) {
-	b, err := os.ReadFile("/proc/stat")
+// machineCPU sums the "cpu" line of /proc/stat: busy is user, nice,
+// system, irq and softirq time; total adds idle, iowait and steal.
+func machineCPU(fs procfs.FS) (busy, total time.Duration, err error) {
+	st, err := fs.Stat()
 	if err != nil {
 		return 0, 0, err
 	}
-	line, _, _ := bytes.Cut(b, []byte("\n"))
-	f := bytes.Fields(line)
-	if len(f) < 9 || string(f[0]) != "cpu" {
-		return 0, 0, errors.New("/proc/stat: no cpu line")
-	}
-	// user nice system idle iowait irq softirq steal
-	var v [8]uint64
-	for i := range v {
-		if v[i], err = strconv.ParseUint(string(f[i+1]), 10, 64); err != nil {
-			return 0, 0, fmt.Errorf("/proc/stat: %w", err)
-		}
-	}
-	busy = v[0] + v[1] + v[2] + v[5] + v[6]
-	return busy, busy + v[3] + v[4] + v[7], nil
+	c := st.CPUTotal
+	b := c.User + c.Nice + c.System + c.IRQ + c.SoftIRQ
+	return seconds(b), seconds(b + c.Idle + c.Iowait + c.Steal), nil
 }
+
+// seconds rounds procfs's float seconds to the nanosecond: truncation
+// would let busy time exceed the total it is part of.
+func seconds(s float64) time.Duration { return time.Duration(math.Round(s * float64(time.Second))) }
 
 // CPUDelta is the CPU spent between two samples, per successful operation
 // (ops of them completed in between). Node time is reported only when the
@@ -126,7 +103,7 @@ func CPUDelta(a, b CPUSample, ops int64) *results.CPU {
 		BenchSec:  (b.Self - a.Self).Seconds(),
 	}
 	if b.Total > a.Total {
-		c.MachineBusy = float64(b.Busy-a.Busy) / float64(b.Total-a.Total)
+		c.MachineBusy = min(1, float64(b.Busy-a.Busy)/float64(b.Total-a.Total))
 	}
 	if ops > 0 {
 		c.BenchUsPerOp = c.BenchSec * 1e6 / float64(ops)

@@ -49,7 +49,7 @@ func TestCPUDelta(t *testing.T) {
 }
 
 // TestProcCPU samples this test process as if it were a node: its time
-// from /proc (in 10 ms ticks) must see CPU burnt between two samples.
+// from /proc (through procfs) must see CPU burnt between two samples.
 func TestProcCPU(t *testing.T) {
 	f := ProcCPU(func() []int { return []int{os.Getpid()} })
 	a, err := f()

@@ -83,6 +83,15 @@ func FaultResults(recs []faults.Record, s faults.Series, runEnd time.Duration) (
 	return out, nil
 }
 
+// FineSeriesOf is the throughput of s for the result file.
+func FineSeriesOf(s faults.Series) *results.FineSeries {
+	f := &results.FineSeries{StepS: s.Step.Seconds(), OpsPerS: make([]float64, len(s.Points))}
+	for i, p := range s.Points {
+		f.OpsPerS[i] = float64(p.Ops) / s.Step.Seconds()
+	}
+	return f
+}
+
 func window(p faults.Phase) *results.Window {
 	if p.Empty {
 		return nil

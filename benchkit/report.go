@@ -69,6 +69,10 @@ func NewResult(cfg Config, o *Outcome, m Meta) (*results.Result, error) {
 	if len(r.ErrorKinds) == 0 {
 		r.ErrorKinds = nil
 	}
+	if o.Uncorrected != nil {
+		u := hist.Summarize(o.Uncorrected)
+		r.LatencyUncorrected = &u
+	}
 	return r, nil
 }
 
@@ -97,7 +101,16 @@ func Files(base string, r *results.Result) ([]results.Output, error) {
 		}
 		windows = append(windows, plot.Window{Start: f.StartSec, End: max(f.EndSec, f.StartSec), Label: f.Spec})
 	}
-	svg := plot.Run(Title(r), sub, plot.Curve{Points: hist.Curve(h)}, r.Series, windows)
+	var cfg Config
+	_ = json.Unmarshal(r.Settings, &cfg)
+	info := plot.RunInfo{End: r.ElapsedSec}
+	if r.Mode == "open" {
+		info.Rate = cfg.Rate
+	}
+	if f := r.FaultSeries; f != nil {
+		info.FineStep, info.Fine = f.StepS, f.OpsPerS
+	}
+	svg := plot.Run(Title(r), sub, plot.Curve{Points: hist.Curve(h)}, r.Series, windows, info)
 	return []results.Output{
 		{Path: base + ".json", Data: js},
 		{Path: base + ".hgrm", Data: hgrm.Bytes()},
@@ -202,6 +215,10 @@ func WriteReport(w io.Writer, r *results.Result) {
 	l := r.Latency
 	line("latency", "p50 %s  p90 %s  p99 %s  p99.9 %s  p99.99 %s  max %s  (mean %s)",
 		FormatNs(l.P50), FormatNs(l.P90), FormatNs(l.P99), FormatNs(l.P999), FormatNs(l.P9999), FormatNs(l.Max), FormatNs(int64(l.Mean)))
+	if u := r.LatencyUncorrected; u != nil {
+		line("uncorrected", "p50 %s  p90 %s  p99 %s  p99.9 %s  p99.99 %s  max %s  (from the actual send, as wrk2 -U: service time without the wait behind the offered rate)",
+			FormatNs(u.P50), FormatNs(u.P90), FormatNs(u.P99), FormatNs(u.P999), FormatNs(u.P9999), FormatNs(u.Max))
+	}
 	if r.Clamped > 0 {
 		line("", "%d latencies above 1h were recorded as 1h", r.Clamped)
 	}
@@ -291,9 +308,20 @@ func writeStages(w io.Writer, r *results.Result) {
 		fmt.Fprintf(w, "%-12s %s\n", "stages", note)
 	} else {
 		fmt.Fprintf(w, "%-12s %-12s %5s %9s %9s %9s %9s\n", "stages", "stage", "node", "p50", "p99", "p99.9", "max")
+		omitted := 0
 		for _, s := range r.Stages {
+			if s.Latency.Count == 0 {
+				// A stage the node never passed through in the window:
+				// on a follower, the leader's stages (batch_wait,
+				// leader_sync, quorum_wait). Zeros would read as 0 µs.
+				omitted++
+				continue
+			}
 			fmt.Fprintf(w, "%-12s %-12s %5d %9s %9s %9s %9s\n", "", s.Name, s.Node,
 				FormatNs(s.Latency.P50), FormatNs(s.Latency.P99), FormatNs(s.Latency.P999), FormatNs(s.Latency.Max))
+		}
+		if omitted > 0 {
+			fmt.Fprintf(w, "%-12s (rows left out: %d, of stages a node recorded nothing in, such as the leader's on followers)\n", "", omitted)
 		}
 	}
 	if r.BatchSizes != "" {

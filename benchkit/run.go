@@ -60,8 +60,14 @@ type Outcome struct {
 	// measuring began, dropped so the measured part does not pay for them.
 	WarmupDropped int64
 	Hist          *hdr.Histogram // latency of successful measured operations, ns
-	Series        []results.Second
-	Interrupted   bool // the context was cancelled before the end
+	// Uncorrected (open loop only, else nil) is the same operations'
+	// latency from their actual send instead of their intended one: what
+	// wrk2 -U prints, the service time without the wait for a late slot.
+	// Beside Hist it shows how much of the latency is queueing behind
+	// the offered rate.
+	Uncorrected *hdr.Histogram
+	Series      []results.Second
+	Interrupted bool // the context was cancelled before the end
 	// Stages are the nodes' per-stage histograms over the measured window,
 	// BatchSizes their proposed batch sizes (encoded); StagesNote says why
 	// they are missing.
@@ -107,7 +113,10 @@ const maxErrorKinds = 32
 // clearing Clients histograms every second (about 20 ms of CPU per second at
 // 200 clients, however few operations they did).
 type interval struct {
-	lat   []int64 // measured successful operations' latencies, ns
+	lat []int64 // measured successful operations' latencies, ns
+	// raw (open loop) are the same operations' latencies from their
+	// actual send, in the same order.
+	raw   []int64
 	errs  int64
 	kinds map[string]int64
 	warm  int64
@@ -117,6 +126,7 @@ type interval struct {
 
 func (iv *interval) reset() {
 	iv.lat = iv.lat[:0] // keeps the capacity: no allocation once warm
+	iv.raw = iv.raw[:0]
 	iv.errs, iv.warm, iv.lastDone = 0, 0, 0
 	clear(iv.kinds)
 }
@@ -133,6 +143,8 @@ type tally struct {
 	// the warm-up sizes the buffers and the client's appends do not
 	// allocate while measuring (reporter only).
 	room int
+	// open: the client records uncorrected latencies too (open loop).
+	open bool
 }
 
 func newTally() *tally {
@@ -142,7 +154,9 @@ func newTally() *tally {
 	return t
 }
 
-func (t *tally) record(lat time.Duration, done int64, err error, measured bool) {
+// record counts one operation; raw < 0 (closed loop) records no
+// uncorrected latency.
+func (t *tally) record(lat, raw time.Duration, done int64, err error, measured bool) {
 	e := t.ph.Enter()
 	iv := t.active.Load()
 	if measured {
@@ -160,6 +174,9 @@ func (t *tally) record(lat time.Duration, done int64, err error, measured bool) 
 		iv.kinds[k]++
 	default:
 		iv.lat = append(iv.lat, int64(lat))
+		if raw >= 0 {
+			iv.raw = append(iv.raw, int64(raw))
+		}
 	}
 	t.ph.Exit(e)
 }
@@ -171,6 +188,9 @@ func (t *tally) take() *interval {
 	next.reset()
 	if cap(next.lat) < t.room {
 		next.lat = make([]int64, 0, t.room)
+	}
+	if t.open && cap(next.raw) < t.room {
+		next.raw = make([]int64, 0, t.room)
 	}
 	old := t.active.Swap(next)
 	t.ph.Flip()
@@ -193,6 +213,7 @@ func Run(ctx context.Context, cfg Config, env Env) (*Outcome, error) {
 	r := &runner{cfg: cfg, env: env, tallies: make([]*tally, cfg.Clients)}
 	for i := range r.tallies {
 		r.tallies[i] = newTally()
+		r.tallies[i].open = cfg.Rate > 0
 	}
 	r.start = time.Now()
 	r.measureStart = r.start.Add(cfg.Warmup)
@@ -200,6 +221,9 @@ func Run(ctx context.Context, cfg Config, env Env) (*Outcome, error) {
 		r.end = r.measureStart.Add(cfg.Duration)
 	}
 	r.out = &Outcome{Mode: cfg.Mode(), Start: r.measureStart, Hist: hist.New(), ErrorKinds: map[string]int64{}}
+	if cfg.Rate > 0 {
+		r.out.Uncorrected = hist.New()
+	}
 
 	r.guards = make([]opGuard, cfg.Clients)
 	for i := range r.guards {
@@ -418,7 +442,11 @@ func (r *runner) client(ctx context.Context, i int, s Session) {
 		if err != nil && ctx.Err() != nil {
 			return // cut short by the run's cancellation: not the target's fault
 		}
-		t.record(done-intended, startNs+int64(done), err, measured)
+		raw := time.Duration(-1)
+		if interval > 0 {
+			raw = done - sent
+		}
+		t.record(done-intended, raw, startNs+int64(done), err, measured)
 	}
 }
 
@@ -470,6 +498,11 @@ func (r *runner) collect(tickH *hdr.Histogram, from, now time.Time, measuring bo
 				r.out.Clamped++
 			}
 		}
+		if r.out.Uncorrected != nil {
+			for _, lat := range iv.raw {
+				hist.Record(r.out.Uncorrected, time.Duration(lat))
+			}
+		}
 		ops += int64(len(iv.lat))
 		errs += iv.errs
 		warm += iv.warm
@@ -513,9 +546,10 @@ func (r *runner) collect(tickH *hdr.Histogram, from, now time.Time, measuring bo
 		prev.Ops += ops
 		prev.Errors += errs
 		prev.Throughput = float64(prev.Ops) / (prev.At - start)
+		prev.Max = max(prev.Max, tickH.Max())
 	} else if measuring {
 		s := results.Second{At: now.Sub(r.measureStart).Seconds(), Ops: ops, Throughput: float64(ops) / secs,
-			P50: p50, P99: p99, Errors: errs}
+			P50: p50, P99: p99, P999: tickH.ValueAtPercentile(99.9), Max: tickH.Max(), Errors: errs}
 		if leaderOK {
 			s.Leader = leader
 		}
@@ -531,8 +565,10 @@ func (r *runner) collect(tickH *hdr.Histogram, from, now time.Time, measuring bo
 	if !measuring {
 		// Warm-up latencies are not recorded (they would only slow the
 		// warm-up's collections); the rate shows the cluster is serving.
-		fmt.Fprintf(r.env.Progress, "[%5.1fs] %9.0f ops/s  warm-up  leader %s\n",
-			now.Sub(r.start).Seconds(), float64(warm)/secs, ldr)
+		// Its clock is the warm-up's own: the measuring clock starts at 0
+		// when it ends.
+		fmt.Fprintf(r.env.Progress, "[warm-up %4.1fs of %v] %9.0f ops/s  leader %s\n",
+			now.Sub(r.start).Seconds(), r.cfg.Warmup, float64(warm)/secs, ldr)
 		return
 	}
 	extra := ""
@@ -541,8 +577,10 @@ func (r *runner) collect(tickH *hdr.Histogram, from, now time.Time, measuring bo
 			extra = "  " + s
 		}
 	}
+	// The measuring clock, the one of the fault windows, the series, the
+	// JSON and the plots: a fault at 5s shows on the line that says 5s.
 	fmt.Fprintf(r.env.Progress, "[%5.1fs] %9.0f ops/s  p50 %s  p99 %s  errors %d  leader %s%s\n",
-		now.Sub(r.start).Seconds(), float64(ops)/secs, FormatNs(p50), FormatNs(p99), errs, ldr, extra)
+		now.Sub(r.measureStart).Seconds(), float64(ops)/secs, FormatNs(p50), FormatNs(p99), errs, ldr, extra)
 }
 
 // FormatNs prints a latency in the unit that suits it (µs, ms or s).

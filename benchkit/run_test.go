@@ -3,6 +3,7 @@ package benchkit_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -87,9 +88,26 @@ func TestOpenLoopChargesStalls(t *testing.T) {
 	if want := int64(rate*stall.Seconds()/2) - 1; slow < want {
 		t.Fatalf("open loop: %d requests at or above %v, want at least %d", slow, stall/2, want)
 	}
+	// From the actual send (wrk2 -U), only the stalled request took long.
+	u := open.Uncorrected
+	if u == nil || u.TotalCount() != open.Hist.TotalCount() {
+		t.Fatalf("open loop: uncorrected histogram %v, want as many as the corrected %d", u, open.Hist.TotalCount())
+	}
+	var uslow int64
+	for _, b := range u.Distribution() {
+		if b.To >= int64(stall/2) {
+			uslow += b.Count
+		}
+	}
+	if u.Max() < int64(stall) || uslow*2 > slow {
+		t.Fatalf("open loop uncorrected: max %d, %d at or above %v (corrected %d): want the stalled one only", u.Max(), uslow, stall/2, slow)
+	}
 	closed := run(0)
 	if closed.Hist.Max() < int64(stall) {
 		t.Fatalf("closed loop: max %d, the stalled request took at least %v", closed.Hist.Max(), stall)
+	}
+	if closed.Uncorrected != nil {
+		t.Fatalf("closed loop has an uncorrected histogram: its latency is from the actual send already")
 	}
 }
 
@@ -146,6 +164,21 @@ func TestRunWarmupNotMeasured(t *testing.T) {
 	// stragglers under heavy load take over half a second.
 	if p := progress.String(); strings.Count(p, "\n") < 2 || !strings.Contains(p, "warm-up") || !strings.Contains(p, "p99") {
 		t.Fatalf("progress lines: %q", p)
+	}
+	// Measured lines show the measuring clock, the series' (and the
+	// faults' and plots'), not the time since the warm-up began.
+	for _, l := range strings.Split(progress.String(), "\n") {
+		if !strings.Contains(l, "p99") {
+			continue
+		}
+		var at float64
+		if _, err := fmt.Sscanf(strings.TrimLeft(l, "[ "), "%fs]", &at); err != nil {
+			t.Fatalf("progress line %q: %v", l, err)
+		}
+		if want := fmt.Sprintf("%.1f", out.Series[0].At); fmt.Sprintf("%.1f", at) != want {
+			t.Fatalf("first measured line %q, want it at %ss as the series says", l, want)
+		}
+		break
 	}
 }
 

@@ -2,6 +2,7 @@ package benchkit
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,4 +76,37 @@ func mustDecode(t *testing.T, s string) *hdr.Histogram {
 func within(got int64, want time.Duration) bool {
 	d := float64(got) - float64(want)
 	return d < float64(want)*0.002 && d > -float64(want)*0.002
+}
+
+// TestReportLeavesOutEmptyStages: a follower's leader-only stages recorded
+// nothing and are not printed as rows of zeros.
+func TestReportLeavesOutEmptyStages(t *testing.T) {
+	ms := time.Millisecond
+	before := []results.StageReport{
+		{Node: 1, Stages: map[string]string{"quorum_wait": enc(t), "apply": enc(t)}},
+		{Node: 2, Stages: map[string]string{"quorum_wait": enc(t), "apply": enc(t)}},
+	}
+	after := []results.StageReport{
+		{Node: 1, Stages: map[string]string{"quorum_wait": enc(t, ms), "apply": enc(t, ms)}},
+		{Node: 2, Stages: map[string]string{"quorum_wait": enc(t), "apply": enc(t, ms)}},
+	}
+	st, _, err := StageDelta(before, after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	writeStages(&b, &results.Result{Stages: st})
+	rows := 0
+	for _, l := range strings.Split(b.String(), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 && (f[0] == "quorum_wait" || f[0] == "apply") {
+			rows++
+			if f[0] == "quorum_wait" && f[1] != "1" {
+				t.Errorf("quorum_wait row for follower: %q", l)
+			}
+		}
+	}
+	if rows != 3 || !strings.Contains(b.String(), "rows left out: 1,") {
+		t.Fatalf("want 3 rows and a note of 1 left out, got:\n%s", b.String())
+	}
 }

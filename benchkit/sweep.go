@@ -101,15 +101,36 @@ func (p Point) Apply(base Config) Config {
 	return c
 }
 
-// SweepRow is one measured point.
+// SweepRow is one measured point: with -count, the median over its runs.
 type SweepRow struct {
 	Point
 	Label      string  `json:"label"`
-	File       string  `json:"file"` // the point's result JSON
-	Throughput float64 `json:"ops_per_sec"`
+	File       string  `json:"file"` // the point's (first run's) result JSON
+	Throughput float64 `json:"ops_per_s"`
 	P99        int64   `json:"p99_ns"`
-	Errors     int64   `json:"errors"`
+	Errors     int64   `json:"errors"` // over all its runs
 	Best       bool    `json:"best,omitempty"`
+	// Tied: not told apart from the best by the noise test (MannWhitney
+	// over the runs' throughput, p >= Alpha).
+	Tied bool `json:"tied_with_best,omitempty"`
+	// Files, ThroughputRuns and P99Runs are every run's, with -count.
+	Files          []string  `json:"files,omitempty"`
+	ThroughputRuns []float64 `json:"ops_per_s_runs,omitempty"`
+	P99Runs        []float64 `json:"p99_ns_runs,omitempty"`
+}
+
+// Add records one run of the row's point; Throughput and P99 become the
+// medians over its runs.
+func (r *SweepRow) Add(file string, res *results.Result) {
+	if len(r.Files) == 0 {
+		r.File = file
+	}
+	r.Files = append(r.Files, file)
+	r.ThroughputRuns = append(r.ThroughputRuns, res.Throughput)
+	r.P99Runs = append(r.P99Runs, float64(res.Latency.P99))
+	r.Errors += res.Errors
+	r.Throughput = SpreadOf(r.ThroughputRuns).Median
+	r.P99 = int64(SpreadOf(r.P99Runs).Median)
 }
 
 // Sweep is a sweep's summary, written to NAME.json next to the points.
@@ -120,49 +141,87 @@ type Sweep struct {
 	Command   []string   `json:"command"`
 	StartedAt time.Time  `json:"started_at"`
 	P99MaxNs  int64      `json:"p99_max_ns,omitempty"`
+	Count     int        `json:"count,omitempty"` // runs per point (-count)
 	Rows      []SweepRow `json:"rows"`
 }
 
-// MarkBest marks the row with the highest throughput whose p99 is within
-// p99Max (any p99 when p99Max is 0) and no errors, returning its index or -1.
+// MarkBest marks the row with the highest (median) throughput whose
+// (median) p99 is within p99Max (any p99 when p99Max is 0) and no errors,
+// returning its index or -1. Every other such row whose throughput the
+// noise test cannot tell from the best's is marked Tied: the best is not
+// picked on a difference inside the noise. With one run per point the
+// noise is unknown, and nothing is marked tied (WriteTable says so).
 func (s *Sweep) MarkBest() int {
 	best := -1
+	ok := func(r *SweepRow) bool {
+		return !((s.P99MaxNs > 0 && r.P99 > s.P99MaxNs) || r.Errors > 0 || r.Throughput <= 0)
+	}
 	for i := range s.Rows {
 		r := &s.Rows[i]
-		r.Best = false
-		if (s.P99MaxNs > 0 && r.P99 > s.P99MaxNs) || r.Errors > 0 || r.Throughput <= 0 {
+		r.Best, r.Tied = false, false
+		if !ok(r) {
 			continue
 		}
 		if best < 0 || r.Throughput > s.Rows[best].Throughput {
 			best = i
 		}
 	}
-	if best >= 0 {
-		s.Rows[best].Best = true
+	if best < 0 {
+		return -1
+	}
+	b := &s.Rows[best]
+	b.Best = true
+	for i := range s.Rows {
+		r := &s.Rows[i]
+		if i == best || !ok(r) || len(r.ThroughputRuns) < 2 || len(b.ThroughputRuns) < 2 {
+			continue
+		}
+		r.Tied = MannWhitney(b.ThroughputRuns, r.ThroughputRuns) >= Alpha
 	}
 	return best
 }
 
-// WriteTable prints the sweep's rows; the best is marked with '*'.
+// WriteTable prints the sweep's rows; the best is marked with '*', the
+// rows the noise cannot tell from it with '~'.
 func (s *Sweep) WriteTable(w io.Writer) {
-	fmt.Fprintf(w, "%-22s %10s %8s %7s %14s %10s %8s\n", "point", "batch-size", "pipeline", "clients", "ops/s", "p99", "errors")
+	fmt.Fprintf(w, "%-22s %10s %8s %7s %16s %14s %8s\n", "point", "batch-size", "pipeline", "clients", "ops/s", "p99", "errors")
+	runs := 1
 	for _, r := range s.Rows {
 		mark := " "
-		if r.Best {
+		switch {
+		case r.Best:
 			mark = "*"
+		case r.Tied:
+			mark = "~"
 		}
-		fmt.Fprintf(w, "%s%-21s %10s %8s %7d %14s %10s %8d\n", mark, r.Label, knob(r.BatchSize), knob(r.Pipeline), r.Clients,
-			commas(r.Throughput), FormatNs(r.P99), r.Errors)
+		runs = max(runs, len(r.ThroughputRuns))
+		fmt.Fprintf(w, "%s%-21s %10s %8s %7d %16s %14s %8d\n", mark, r.Label, knob(r.BatchSize), knob(r.Pipeline), r.Clients,
+			SpreadOf(r.ThroughputRuns).Format(commas), SpreadOf(r.P99Runs).Format(nsF), r.Errors)
 	}
+	best := slices.IndexFunc(s.Rows, func(r SweepRow) bool { return r.Best })
 	if s.P99MaxNs > 0 {
 		bound := FormatNs(s.P99MaxNs)
-		if slices.ContainsFunc(s.Rows, func(r SweepRow) bool { return r.Best }) {
+		if best >= 0 {
 			fmt.Fprintf(w, "* best throughput with p99 <= %s and no errors\n", bound)
 		} else {
 			fmt.Fprintf(w, "no point had p99 <= %s without errors\n", bound)
 		}
 	} else {
 		fmt.Fprintln(w, "* best throughput without errors (no -p99-max bound)")
+	}
+	if best < 0 {
+		return
+	}
+	switch {
+	case runs < 2:
+		fmt.Fprintln(w, "  one run per point: the noise is unknown and may be the difference (-count 5 tests it)")
+	case slices.ContainsFunc(s.Rows, func(r SweepRow) bool { return r.Tied }):
+		fmt.Fprintf(w, "~ not told apart from the best by the noise (Mann-Whitney U over %d runs, p >= %.2f): the best is not established over them\n", runs, Alpha)
+		if MinP(runs, runs) >= Alpha {
+			fmt.Fprintf(w, "  %d runs per point cannot show any difference beyond the noise: use -count 5\n", runs)
+		}
+	default:
+		fmt.Fprintf(w, "  the best is beyond the noise of every other eligible point (Mann-Whitney U over %d runs, p < %.2f)\n", runs, Alpha)
 	}
 }
 
@@ -177,8 +236,23 @@ func knob(n int) string {
 func (s *Sweep) SVG() []byte {
 	pts := make([]plot.SweepPoint, len(s.Rows))
 	best := -1
+	// One line per client count, through its engine settings in grid
+	// order; when every client count has one point, one line per batch
+	// size and pipeline through the client counts.
+	byClients := map[int]int{}
+	for _, r := range s.Rows {
+		byClients[r.Clients]++
+	}
+	perClients := false
+	for _, n := range byClients {
+		perClients = perClients || n > 1
+	}
 	for i, r := range s.Rows {
-		pts[i] = plot.SweepPoint{Label: r.Label, P99: r.P99, Throughput: r.Throughput}
+		line := fmt.Sprintf("%d clients", r.Clients)
+		if !perClients {
+			line = fmt.Sprintf("batch-size %s, pipeline %s", knob(r.BatchSize), knob(r.Pipeline))
+		}
+		pts[i] = plot.SweepPoint{Label: r.Label, P99: r.P99, Throughput: r.Throughput, Line: line}
 		if r.Best {
 			best = i
 		}
@@ -187,6 +261,7 @@ func (s *Sweep) SVG() []byte {
 }
 
 // NewSweep returns an empty sweep summary.
-func NewSweep(name string, cmd []string, p99Max time.Duration) *Sweep {
-	return &Sweep{Kind: results.KindSweep, Format: results.Format, Name: name, Command: cmd, StartedAt: time.Now().UTC(), P99MaxNs: int64(p99Max)}
+func NewSweep(name string, cmd []string, p99Max time.Duration, count int) *Sweep {
+	return &Sweep{Kind: results.KindSweep, Format: results.Format, Name: name, Command: cmd, StartedAt: time.Now().UTC(),
+		P99MaxNs: int64(p99Max), Count: count}
 }

@@ -10,14 +10,14 @@ import (
 
 func TestTallyTakeSeparatesIntervals(t *testing.T) {
 	tl := newTally()
-	tl.record(time.Millisecond, 1, nil, true)
-	tl.record(time.Millisecond, 2, errors.New("boom"), true)
-	tl.record(time.Millisecond, 3, nil, false)
+	tl.record(time.Millisecond, -1, 1, nil, true)
+	tl.record(time.Millisecond, -1, 2, errors.New("boom"), true)
+	tl.record(time.Millisecond, -1, 3, nil, false)
 	iv := tl.take()
 	if len(iv.lat) != 1 || iv.lat[0] != int64(time.Millisecond) || iv.errs != 1 || iv.warm != 1 || iv.kinds["boom"] != 1 || iv.lastDone != 2 {
 		t.Fatalf("first interval %+v", iv)
 	}
-	tl.record(2*time.Millisecond, 4, nil, true)
+	tl.record(2*time.Millisecond, -1, 4, nil, true)
 	iv = tl.take()
 	if len(iv.lat) != 1 || iv.lat[0] != int64(2*time.Millisecond) || iv.errs != 0 || iv.warm != 0 || len(iv.kinds) != 0 {
 		t.Fatalf("second interval %+v", iv)
@@ -32,7 +32,7 @@ func TestTallyTakeSeparatesIntervals(t *testing.T) {
 func TestTallyPresizesFromLastInterval(t *testing.T) {
 	tl := newTally()
 	for i := range 1000 {
-		tl.record(0, int64(i), nil, false) // warm-up
+		tl.record(0, -1, int64(i), nil, false) // warm-up
 	}
 	tl.take() // sizes the spare for the next take
 	tl.take()
@@ -41,7 +41,7 @@ func TestTallyPresizesFromLastInterval(t *testing.T) {
 	}
 	allocs := testing.AllocsPerRun(10, func() {
 		for i := range 1500 {
-			tl.record(time.Microsecond, int64(i), nil, true)
+			tl.record(time.Microsecond, -1, int64(i), nil, true)
 		}
 		tl.active.Load().lat = tl.active.Load().lat[:0]
 	})
@@ -53,7 +53,7 @@ func TestTallyPresizesFromLastInterval(t *testing.T) {
 func TestErrorKindsBounded(t *testing.T) {
 	tl := newTally()
 	for i := 0; i < maxErrorKinds+10; i++ {
-		tl.record(0, 1, errors.New(string(rune('A'+i))), true)
+		tl.record(0, -1, 1, errors.New(string(rune('A'+i))), true)
 	}
 	iv := tl.take()
 	if len(iv.kinds) > maxErrorKinds+1 || iv.kinds["other"] != 10 {
@@ -69,7 +69,7 @@ func BenchmarkTallyRecord(b *testing.B) {
 	tl := newTally()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		tl.record(time.Duration(20000+i%100000), int64(i), nil, true)
+		tl.record(time.Duration(20000+i%100000), -1, int64(i), nil, true)
 		if i%1000 == 999 {
 			tl.take()
 		}
@@ -87,7 +87,7 @@ func BenchmarkTallyRecord200Clients(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		tls[i%200].record(time.Duration(20000+(i*7919)%10000000), int64(i), nil, true)
+		tls[i%200].record(time.Duration(20000+(i*7919)%10000000), -1, int64(i), nil, true)
 		if i%200_000 == 199_999 {
 			for _, tl := range tls {
 				tl.take()
@@ -110,7 +110,7 @@ func BenchmarkCollect200Clients(b *testing.B) {
 		b.StopTimer()
 		for _, tl := range r.tallies {
 			for i := range 500 {
-				tl.record(time.Duration(100000+i*1000), 1, nil, true)
+				tl.record(time.Duration(100000+i*1000), -1, 1, nil, true)
 			}
 		}
 		b.StartTimer()

@@ -221,7 +221,7 @@ func (n *Node) adminMux() *http.ServeMux {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(n.Status())
 	})
-	mux.HandleFunc("GET /metrics", n.serveMetrics)
+	mux.Handle("GET /metrics", n.metricsHandler())
 	mux.HandleFunc("GET /stages", n.serveStages)
 	mux.HandleFunc("GET /applied", n.serveApplied)
 	if n.cfg.Pprof {
@@ -311,29 +311,4 @@ func (n *Node) SetFaults(spec FaultSpec) error {
 	}
 	n.log.Info("faults set", "spec", spec)
 	return nil
-}
-
-func (n *Node) serveMetrics(w http.ResponseWriter, r *http.Request) {
-	s := n.Status()
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	lead := 0
-	if s.Role == "leader" {
-		lead = 1
-	}
-	fmt.Fprintf(w, "# HELP mpaxos_is_leader 1 if this node leads its group.\n# TYPE mpaxos_is_leader gauge\nmpaxos_is_leader %d\n", lead)
-	fmt.Fprintf(w, "# HELP mpaxos_leader_id The leader this node knows (0 = none).\n# TYPE mpaxos_leader_id gauge\nmpaxos_leader_id %d\n", s.Leader)
-	fmt.Fprintf(w, "# HELP mpaxos_ballot_round Round of the highest ballot promised.\n# TYPE mpaxos_ballot_round gauge\nmpaxos_ballot_round %d\n", n.stats.ballot.Load()>>16)
-	fmt.Fprintf(w, "# HELP mpaxos_commit_slot Highest slot known chosen.\n# TYPE mpaxos_commit_slot gauge\nmpaxos_commit_slot %d\n", s.Commit)
-	fmt.Fprintf(w, "# HELP mpaxos_applied_slot Highest slot applied to the state machine.\n# TYPE mpaxos_applied_slot gauge\nmpaxos_applied_slot %d\n", s.Applied)
-	fmt.Fprintf(w, "# HELP mpaxos_batches_total Batches proposed as leader.\n# TYPE mpaxos_batches_total counter\nmpaxos_batches_total %d\n", s.Batches)
-	fmt.Fprintf(w, "# HELP mpaxos_commands_total Commands proposed as leader.\n# TYPE mpaxos_commands_total counter\nmpaxos_commands_total %d\n", s.Commands)
-	fmt.Fprintf(w, "# HELP mpaxos_syncs_total Store writes (one sync each when durable).\n# TYPE mpaxos_syncs_total counter\nmpaxos_syncs_total %d\n", s.Syncs)
-	fmt.Fprintf(w, "# HELP mpaxos_loop_writes_total Store writes a follower made on its event loop instead of the writer goroutine.\n# TYPE mpaxos_loop_writes_total counter\nmpaxos_loop_writes_total %d\n", s.LoopWrites)
-	fmt.Fprintf(w, "# HELP mpaxos_duplicate_commands_total Retried commands answered from the session table.\n# TYPE mpaxos_duplicate_commands_total counter\nmpaxos_duplicate_commands_total %d\n", s.Dups)
-	fmt.Fprintf(w, "# HELP mpaxos_dropped_messages_total Peer messages dropped at a full send queue.\n# TYPE mpaxos_dropped_messages_total counter\nmpaxos_dropped_messages_total %d\n", n.stats.dropped.Load())
-	fmt.Fprintf(w, "# HELP mpaxos_peer_lag_slots On the leader: slots a member's acknowledgements trail the last slot.\n# TYPE mpaxos_peer_lag_slots gauge\n")
-	for _, p := range s.Peers {
-		fmt.Fprintf(w, "mpaxos_peer_lag_slots{peer=\"%d\"} %d\n", p.ID, p.Lag)
-	}
-	fmt.Fprintf(w, "# HELP mpaxos_malformed_entries_total Committed batches that failed to decode.\n# TYPE mpaxos_malformed_entries_total counter\nmpaxos_malformed_entries_total %d\n", n.stats.badEntries.Load())
 }

@@ -258,9 +258,14 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	if cfg.ClusterID == 0 {
 		cfg.ClusterID = uint64(time.Now().UnixNano())&(1<<48-1) | 1
 	}
-	dir, err := os.MkdirTemp("", "mpaxos-bench-")
+	if removed, err := RemoveStale(""); err != nil {
+		cfg.Logger.Warn("stale run directories not all removed", "err", err)
+	} else if len(removed) > 0 {
+		cfg.Logger.Info("removed the directories of benches that no longer run", "dirs", strings.Join(removed, " "))
+	}
+	dir, err := MkdirRun("", TempData, cfg.Keep)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: %w", err)
+		return nil, err
 	}
 	c = &Cluster{Dir: dir, cfg: cfg}
 	c.mu.down, c.mu.paused = map[uint64]bool{}, map[uint64]bool{}
@@ -282,7 +287,7 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 				return c, err
 			}
 		}
-		cfg.Logger.Info("building cmd/node", "module", mod)
+		cfg.Logger.Info("building cmd/node with go build (a first build takes about a minute; -node-bin skips it)", "module", mod)
 		if bin, err = Build(ctx, mod, dir); err != nil {
 			return c, err
 		}

@@ -16,6 +16,11 @@ package hist
 // Rows step through percentiles 5 ticks per half distance (0%, 10%, ...,
 // 50%, 55%, ..., 75%, ...), so the tail gets as many rows as the body. The
 // library writes the header with tabs; readers split on white space.
+// HdrHistogram's Java and JavaScript implementations end the rows with one
+// of 3 columns, without 1/(1-Percentile), where the Go library prints
+// "inf":
+//
+//	       4.211 1.000000000000       152340
 
 import (
 	"bufio"
@@ -97,7 +102,8 @@ func ParseHgrm(r io.Reader) (*Hgrm, error) {
 			}
 		default:
 			f := strings.Fields(t)
-			if len(f) != 4 {
+			// 3 columns only on the 100% row (Java, JS), checked below.
+			if len(f) != 4 && len(f) != 3 {
 				return nil, fmt.Errorf("%w: line %d: want 4 columns, got %d", ErrHgrm, line, len(f))
 			}
 			v, err1 := strconv.ParseFloat(f[0], 64)
@@ -105,6 +111,9 @@ func ParseHgrm(r io.Reader) (*Hgrm, error) {
 			c, err3 := strconv.ParseInt(f[2], 10, 64)
 			if err := errors.Join(err1, err2, err3); err != nil {
 				return nil, fmt.Errorf("%w: line %d: %v", ErrHgrm, line, err)
+			}
+			if len(f) == 3 && p != 1 {
+				return nil, fmt.Errorf("%w: line %d: 3 columns on a row below 100%%", ErrHgrm, line)
 			}
 			g.Rows = append(g.Rows, HgrmRow{Value: v, Fraction: p, TotalCount: c})
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -255,5 +256,31 @@ func TestSubtract(t *testing.T) {
 	}
 	if _, err := Subtract(after, hdr.New(1, 1000, 2)); !errors.Is(err, ErrSubtract) {
 		t.Fatalf("geometry: %v", err)
+	}
+}
+
+// TestHgrmParsesJavaFormat: HdrHistogram's Java (and JS) percentile output
+// ends with a 3-column 100% row; a 3-column row elsewhere is refused.
+func TestHgrmParsesJavaFormat(t *testing.T) {
+	java := `       Value     Percentile TotalCount 1/(1-Percentile)
+
+       0.021 0.000000000000          1           1.00
+       1.234 0.500000000000         50           2.00
+       4.211 0.990000000000         99         100.00
+       4.211 1.000000000000        100
+#[Mean    =        1.234, StdDeviation   =        0.456]
+#[Max     =        4.211, Total count    =          100]
+#[Buckets =           22, SubBuckets     =         2048]
+`
+	g, err := ParseHgrm(strings.NewReader(java))
+	if err != nil {
+		t.Fatalf("ParseHgrm(Java output): %v", err)
+	}
+	if len(g.Rows) != 4 || g.Rows[3].Fraction != 1 || g.Rows[3].TotalCount != 100 || g.ValueAt(1) != 4.211 {
+		t.Fatalf("rows = %+v", g.Rows)
+	}
+	bad := strings.Replace(java, "1.234 0.500000000000         50           2.00", "1.234 0.500000000000         50", 1)
+	if _, err := ParseHgrm(strings.NewReader(bad)); !errors.Is(err, ErrHgrm) {
+		t.Fatalf("3 columns at 50%%: err = %v, want ErrHgrm", err)
 	}
 }

@@ -56,6 +56,9 @@ type panel struct {
 	c                      *canvas
 	x, y, w, h             float64 // plot area in pixels
 	xmin, xmax, ymin, ymax float64
+	// ylog draws y on a log10 scale (ymin > 0; smaller values sit on
+	// the bottom edge).
+	ylog bool
 }
 
 func (p *panel) px(v float64) float64 {
@@ -69,7 +72,43 @@ func (p *panel) py(v float64) float64 {
 	if p.ymax == p.ymin {
 		return p.y + p.h
 	}
+	if p.ylog {
+		lo, hi := math.Log10(p.ymin), math.Log10(p.ymax)
+		return p.y + p.h - (math.Log10(math.Max(v, p.ymin))-lo)/(hi-lo)*p.h
+	}
 	return p.y + p.h - (v-p.ymin)/(p.ymax-p.ymin)*p.h
+}
+
+// hline draws a dashed horizontal line at y with a label at its right end.
+func (p *panel) hline(y float64, col, label string) {
+	py := p.py(y)
+	fmt.Fprintf(&p.c.b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-dasharray="6,4"/>`+"\n", p.x, py, p.x+p.w, py, col)
+	p.c.text(p.x+p.w-4, py-4, "end", 10, label)
+}
+
+// logTicks returns decade ticks covering [lo, hi] (both > 0) and the
+// axis's bounds.
+func logTicks(lo, hi float64, format func(float64) string) ([]tick, float64, float64) {
+	a, b := math.Floor(math.Log10(lo)), math.Ceil(math.Log10(hi))
+	if b <= a {
+		b = a + 1
+	}
+	var ts []tick
+	for e := a; e <= b; e++ {
+		v := math.Pow(10, e)
+		ts = append(ts, tick{at: v, label: format(v)})
+	}
+	return ts, math.Pow(10, a), math.Pow(10, b)
+}
+
+// timeAxis returns ticks for a time axis from 0 that ends exactly at end
+// (the run's end), not at the next round number past it.
+func timeAxis(end float64) ([]tick, float64) {
+	ts, _ := niceTicks(0, end, 8, fmtNum)
+	for len(ts) > 1 && ts[len(ts)-1].at > end+1e-9 {
+		ts = ts[:len(ts)-1]
+	}
+	return ts, end
 }
 
 // frame draws the axes, grid, tick labels and titles.
@@ -112,10 +151,22 @@ func (p *panel) dot(x, y float64, col string, r float64) {
 }
 
 // legend draws names with their colours in the panel's top-left corner.
-func (p *panel) legend(names []string) {
+func (p *panel) legend(names []string) { p.legendFrom(names, 0) }
+
+// legendFrom is legend with the colours starting at palette index first.
+func (p *panel) legendFrom(names []string, first int) {
+	cols := make([]string, len(names))
+	for i := range names {
+		cols[i] = color(first + i)
+	}
+	p.legendCols(names, cols)
+}
+
+// legendCols is legend with a colour given for each name.
+func (p *panel) legendCols(names, cols []string) {
 	for i, n := range names {
 		y := p.y + 16 + float64(i)*16
-		fmt.Fprintf(&p.c.b, `<rect x="%.1f" y="%.1f" width="12" height="4" fill="%s"/>`+"\n", p.x+10, y-6, color(i))
+		fmt.Fprintf(&p.c.b, `<rect x="%.1f" y="%.1f" width="12" height="4" fill="%s"/>`+"\n", p.x+10, y-6, cols[i])
 		p.c.text(p.x+28, y, "start", 11, n)
 	}
 }

@@ -24,25 +24,59 @@ func nines(f float64) float64 {
 	return math.Log10(1 / (1 - f))
 }
 
-// percentilePanel draws curves on the log "1 in N" axis.
+// logRatio is max/p50 above which the latency axis is logarithmic: on a
+// linear axis the body of such a curve is a flat line on the floor.
+const logRatio = 100
+
+// latencyUnit returns the unit latencies up to maxMs are drawn in: ms, or
+// s above 1000 ms.
+func latencyUnit(maxMs float64) (scale float64, name string) {
+	if maxMs > 1000 {
+		return 1e9, "s"
+	}
+	return 1e6, "ms"
+}
+
+// percentilePanel draws curves on the log "1 in N" axis; the latency axis
+// is logarithmic when the tail is over logRatio times the median.
 func percentilePanel(c *canvas, x, y, w, h float64, title string, curves []Curve) {
-	maxN, maxV := 2.0, 0.0 // show at least up to 99%
+	maxN, maxV, minV, p50 := 2.0, 0.0, math.Inf(1), math.Inf(1) // show at least up to 99%
 	for _, cv := range curves {
+		med := math.NaN()
 		for _, pt := range cv.Points {
 			if n := nines(pt.Fraction); !bad(n) && n > maxN {
 				maxN = n
 			}
-			maxV = math.Max(maxV, float64(pt.Value)/1e6)
+			v := float64(pt.Value) / 1e6
+			maxV = math.Max(maxV, v)
+			if v > 0 {
+				minV = math.Min(minV, v)
+			}
+			if math.IsNaN(med) && pt.Fraction >= 0.5 {
+				med = v
+			}
+		}
+		if !math.IsNaN(med) && med > 0 {
+			p50 = math.Min(p50, med)
 		}
 	}
 	maxN = math.Min(math.Ceil(maxN), 7)
-	yt, ytop := niceTicks(0, maxV, 5, fmtNum)
-	p := &panel{c: c, x: x, y: y, w: w, h: h, xmin: 0, xmax: maxN, ymin: 0, ymax: ytop}
+	scale, unit := latencyUnit(maxV)
+	ylabel := "latency (" + unit + ")"
+	p := &panel{c: c, x: x, y: y, w: w, h: h, xmin: 0, xmax: maxN, ymin: 0}
+	var yt []tick
+	if maxV > 0 && !bad(p50) && maxV/p50 > logRatio {
+		yt, p.ymin, p.ymax = logTicks(minV*1e6/scale, maxV*1e6/scale, fmtNum)
+		p.ylog = true
+		ylabel = "latency (" + unit + ", log scale)"
+	} else {
+		yt, p.ymax = niceTicks(0, maxV*1e6/scale, 5, fmtNum)
+	}
 	var xt []tick
 	for n := 0.0; n <= maxN; n++ {
 		xt = append(xt, tick{at: n, label: ninesLabel(int(n))})
 	}
-	p.frame(title, "percentile (log scale: 1 in N)", "latency (ms)", xt, yt)
+	p.frame(title, "percentile (log scale: 1 in N)", ylabel, xt, yt)
 	names := make([]string, len(curves))
 	for i, cv := range curves {
 		names[i] = cv.Name
@@ -54,7 +88,7 @@ func percentilePanel(c *canvas, x, y, w, h float64, title string, curves []Curve
 				n = maxN // the 100% point (the max) sits on the right edge
 			}
 			xs = append(xs, n)
-			ys = append(ys, float64(pt.Value)/1e6)
+			ys = append(ys, float64(pt.Value)/scale)
 		}
 		p.line(xs, ys, color(i), 2)
 	}
@@ -76,11 +110,31 @@ func ninesLabel(n int) string {
 	return "99." + strings.Repeat("9", n-2) + "%"
 }
 
-// Run draws one run: its percentile curve, throughput over time and p99
-// over time. subtitle (may be empty) goes under the title.
+// RunInfo is what the time panels need of a run besides its series.
+type RunInfo struct {
+	// End is the measured run's length in seconds: the time axes end
+	// there. 0 takes the last point or window.
+	End float64
+	// Rate is the offered rate of an open loop (ops/s), drawn on the
+	// throughput panel; 0 for a closed loop.
+	Rate float64
+	// FineStep and Fine are the fault runner's finer throughput series
+	// (point i covers [i*FineStep, (i+1)*FineStep) s), drawn around the
+	// windows, where a second's average would hide an election.
+	FineStep float64
+	Fine     []float64
+}
+
+// fineMargin is how far around a window the fine series is drawn, in
+// seconds: the steady state before it and the recovery after.
+const fineMargin = 3
+
+// Run draws one run: its percentile curve, throughput over time and the
+// tail (p99, p99.9 and max) over time. subtitle (may be empty) goes under
+// the title.
 //
 // windows (fault windows, may be nil) are shaded on both time series.
-func Run(title, subtitle string, curve Curve, series []results.Second, windows []Window) []byte {
+func Run(title, subtitle string, curve Curve, series []results.Second, windows []Window, info RunInfo) []byte {
 	c := newCanvas(900, 1000, title)
 	if subtitle != "" {
 		c.text(450, 40, "middle", 12, subtitle)
@@ -88,28 +142,71 @@ func Run(title, subtitle string, curve Curve, series []results.Second, windows [
 	percentilePanel(c, 80, 75, 780, 365, "latency by percentile", []Curve{curve})
 	ts := make([]float64, len(series))
 	thr := make([]float64, len(series))
-	p99 := make([]float64, len(series))
-	maxT, maxThr, maxP99 := 1.0, 0.0, 0.0
+	maxT, maxThr, maxLat := 1.0, info.Rate, 0.0
+	for _, v := range info.Fine {
+		maxThr = math.Max(maxThr, v)
+	}
 	for i, s := range series {
-		ts[i], thr[i], p99[i] = s.At, s.Throughput, float64(s.P99)/1e6
+		ts[i], thr[i] = s.At, s.Throughput
 		maxT = math.Max(maxT, s.At)
 		maxThr = math.Max(maxThr, s.Throughput)
-		maxP99 = math.Max(maxP99, p99[i])
+		maxLat = math.Max(maxLat, float64(max(s.P99, s.P999, s.Max))/1e6)
 	}
 	for _, w := range windows {
 		maxT = math.Max(maxT, w.End)
 	}
-	timeTicks, tmax := niceTicks(0, maxT, 8, fmtNum)
+	if info.End > 0 {
+		maxT = info.End
+	}
+	timeTicks, tmax := timeAxis(maxT)
 	yt, ytop := niceTicks(0, maxThr*1.1, 4, fmtNum) // headroom: a flat line must not hide in the frame
 	p := &panel{c: c, x: 80, y: 520, w: 780, h: 160, xmin: 0, xmax: tmax, ymin: 0, ymax: ytop}
 	p.shade(windows)
 	p.frame("throughput", "time since measuring began (s)", "ops/s", timeTicks, yt)
+	if info.Rate > 0 {
+		p.hline(info.Rate, "#7f7f7f", "offered "+fmtNum(info.Rate)+" ops/s")
+	}
+	if info.FineStep > 0 && len(windows) > 0 {
+		for _, w := range windows {
+			var xs, ys []float64
+			for i, v := range info.Fine {
+				at := (float64(i) + 0.5) * info.FineStep
+				if at >= w.Start-fineMargin && at <= w.End+fineMargin && at <= tmax {
+					xs, ys = append(xs, at), append(ys, v)
+				}
+			}
+			p.line(xs, ys, color(4), 1)
+		}
+		p.legendCols([]string{"per second", "per " + fmtNum(info.FineStep*1000) + " ms around faults"}, []string{color(0), color(4)})
+	}
 	p.line(ts, thr, color(0), 2)
-	yt, ytop = niceTicks(0, maxP99*1.1, 4, fmtNum)
+	scale, unit := latencyUnit(maxLat)
+	yt, ytop = niceTicks(0, maxLat*1e6/scale*1.1, 4, fmtNum)
 	p = &panel{c: c, x: 80, y: 770, w: 780, h: 160, xmin: 0, xmax: tmax, ymin: 0, ymax: ytop}
 	p.shade(windows)
-	p.frame("p99 latency per second", "time since measuring began (s)", "p99 (ms)", timeTicks, yt)
-	p.line(ts, p99, color(1), 2)
+	p.frame("tail latency per second", "time since measuring began (s)", "latency ("+unit+")", timeTicks, yt)
+	tails := []struct {
+		name string
+		get  func(results.Second) int64
+	}{
+		{"p99", func(s results.Second) int64 { return s.P99 }},
+		{"p99.9", func(s results.Second) int64 { return s.P999 }},
+		{"max", func(s results.Second) int64 { return s.Max }},
+	}
+	var names []string
+	for i, tl := range tails {
+		ys := make([]float64, len(series))
+		drawn := false
+		for j, s := range series {
+			ys[j] = float64(tl.get(s)) / scale
+			drawn = drawn || tl.get(s) > 0
+		}
+		names = append(names, tl.name)
+		if drawn {
+			p.line(ts, ys, color(i+1), 1.5)
+		}
+	}
+	p.legendFrom(names, 1)
 	return c.finish()
 }
 
@@ -153,11 +250,16 @@ type SweepPoint struct {
 	Label      string
 	P99        int64 // ns
 	Throughput float64
+	// Line names the line the point is on (points of one client count,
+	// say); points of a line are joined in their order. "" joins nothing.
+	Line string
 }
 
-// Sweep plots throughput against p99, one labelled dot per point, the
-// p99 bound as a vertical line (if > 0) and the best point (index best, -1
-// for none) ringed.
+// Sweep plots throughput against p99, one labelled dot per point joined
+// by a line per SweepPoint.Line, the p99 bound as a vertical line (if > 0)
+// and the best point (index best, -1 for none) ringed. Labels are moved
+// down past labels already placed, and to the left of their dot where they
+// would cross the panel's right edge.
 func Sweep(title string, pts []SweepPoint, p99Max int64, best int) []byte {
 	c := newCanvas(900, 600, title)
 	maxX, maxY := float64(p99Max)/1e6, 0.0
@@ -165,8 +267,8 @@ func Sweep(title string, pts []SweepPoint, p99Max int64, best int) []byte {
 		maxX = math.Max(maxX, float64(pt.P99)/1e6)
 		maxY = math.Max(maxY, pt.Throughput)
 	}
-	xt, xtop := niceTicks(0, maxX, 8, fmtNum)
-	yt, ytop := niceTicks(0, maxY, 5, fmtNum)
+	xt, xtop := niceTicks(0, maxX*1.05, 8, fmtNum)
+	yt, ytop := niceTicks(0, maxY*1.1, 5, fmtNum)
 	p := &panel{c: c, x: 80, y: 60, w: 780, h: 460, xmin: 0, xmax: xtop, ymin: 0, ymax: ytop}
 	p.frame("throughput against p99 latency", "p99 latency (ms)", "ops/s", xt, yt)
 	if p99Max > 0 {
@@ -174,13 +276,75 @@ func Sweep(title string, pts []SweepPoint, p99Max int64, best int) []byte {
 		fmt.Fprintf(&c.b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#d62728" stroke-dasharray="6,4"/>`+"\n", x, p.y, x, p.y+p.h)
 		c.text(x+4, p.y+14, "start", 11, "p99 bound "+fmtNum(float64(p99Max)/1e6)+" ms")
 	}
+	var lines []string
+	lineOf := map[string]int{}
+	for _, pt := range pts {
+		if _, ok := lineOf[pt.Line]; !ok {
+			lineOf[pt.Line] = len(lines)
+			lines = append(lines, pt.Line)
+		}
+	}
+	for i, name := range lines {
+		if name == "" {
+			continue
+		}
+		var xs, ys []float64
+		for _, pt := range pts {
+			if pt.Line == name {
+				xs, ys = append(xs, float64(pt.P99)/1e6), append(ys, pt.Throughput)
+			}
+		}
+		p.line(xs, ys, color(i), 1.5)
+	}
+	var placed []labelBox
 	for i, pt := range pts {
 		x, y := float64(pt.P99)/1e6, pt.Throughput
-		p.dot(x, y, color(0), 4)
+		p.dot(x, y, color(lineOf[pt.Line]), 4)
 		if i == best {
 			fmt.Fprintf(&c.b, `<circle cx="%.1f" cy="%.1f" r="9" fill="none" stroke="#2ca02c" stroke-width="2"/>`+"\n", p.px(x), p.py(y))
 		}
-		c.text(p.px(x)+7, p.py(y)-6, "start", 10, pt.Label)
+		b := placeLabel(p, p.px(x), p.py(y), pt.Label, placed)
+		placed = append(placed, b)
+		c.text(b.x0, b.y1-2, "start", 10, pt.Label)
+	}
+	if len(lines) > 1 || (len(lines) == 1 && lines[0] != "") {
+		p.legend(lines)
 	}
 	return c.finish()
+}
+
+// labelBox is a label's extent in pixels (about 6 px a character, 12 high).
+type labelBox struct{ x0, y0, x1, y1 float64 }
+
+func (a labelBox) overlaps(b labelBox) bool {
+	return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1
+}
+
+// placeLabel puts a label beside the dot at (x, y): right of it, or left
+// where it would cross the right edge, then down in steps past any label
+// placed before it (up to 6 steps), never below the panel.
+func placeLabel(p *panel, x, y float64, label string, placed []labelBox) labelBox {
+	w := 6 * float64(len(label))
+	x0 := x + 7
+	if x0+w > p.x+p.w {
+		x0 = x - 7 - w
+	}
+	b := labelBox{x0: x0, y0: y - 18, x1: x0 + w, y1: y - 6}
+	if b.y0 < p.y {
+		b.y0, b.y1 = y+6, y+18
+	}
+	for step := 0; step < 6; step++ {
+		clash := false
+		for _, o := range placed {
+			if b.overlaps(o) {
+				clash = true
+				break
+			}
+		}
+		if !clash || b.y1+12 > p.y+p.h {
+			break
+		}
+		b.y0, b.y1 = b.y0+12, b.y1+12
+	}
+	return b
 }

@@ -173,6 +173,9 @@ func Load(path string) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("results: %w", err)
 	}
+	if b, err = upgrade(b); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrNotResult, path, err)
+	}
 	var r Result
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrNotResult, path, err)

@@ -13,11 +13,14 @@ import (
 const (
 	KindRun   = "mpaxos-bench-result"
 	KindSweep = "mpaxos-bench-sweep"
-	// Format is the schema version; readers refuse newer ones.
-	Format = 1
+	// Format is the schema version (results/README.md documents it);
+	// readers refuse newer ones and read format 1 through upgradeV1.
+	Format = 2
 )
 
-// Result is one run, as written to NAME.json. Latencies are nanoseconds.
+// Result is one run, as written to NAME.json. Field names are snake_case
+// and end in their unit: _ns, _us, _s, _bytes, ops_per_s; a fraction is
+// named as one (0..1).
 // Optional sections are nil/empty until their producer exists; readers and
 // the report show "not measured" for them rather than zeros.
 type Result struct {
@@ -38,9 +41,9 @@ type Result struct {
 	// Settings is the run's full configuration (benchkit.Config as JSON).
 	Settings json.RawMessage `json:"settings"`
 
-	ElapsedSec float64          `json:"elapsed_sec"`
+	ElapsedSec float64          `json:"elapsed_s"`
 	Ops        int64            `json:"ops"`
-	Throughput float64          `json:"ops_per_sec"`
+	Throughput float64          `json:"ops_per_s"`
 	Errors     int64            `json:"errors"`
 	ErrorKinds map[string]int64 `json:"error_kinds,omitempty"`
 	WarmupOps  int64            `json:"warmup_ops"`
@@ -52,6 +55,10 @@ type Result struct {
 	WarmupDropped int64            `json:"warmup_dropped,omitempty"`
 	Clamped       int64            `json:"clamped,omitempty"` // latencies above 1 h, recorded as 1 h
 	Latency       hist.Percentiles `json:"latency"`
+	// LatencyUncorrected (open loop only) is the same operations' latency
+	// from their actual send rather than their intended one (wrk2's -U):
+	// the service time, without the wait behind the offered rate.
+	LatencyUncorrected *hist.Percentiles `json:"latency_uncorrected,omitempty"`
 	// Histogram is the latency of every successful measured operation in
 	// HdrHistogram's V2 compressed base64 encoding, unit nanoseconds.
 	Histogram     string   `json:"histogram"`
@@ -70,6 +77,10 @@ type Result struct {
 	BatchSizes string `json:"batch_sizes,omitempty"`
 	// Faults are the fault windows injected during the run.
 	Faults []Fault `json:"faults,omitempty"`
+	// FaultSeries is the fault runner's fine series of the measured run
+	// (100 ms steps, coarser for long runs), which the fault windows'
+	// figures come from; present when faults were played.
+	FaultSeries *FineSeries `json:"fault_series,omitempty"`
 	// Verdict is the correctness check of the run's history.
 	Verdict *Verdict `json:"verdict,omitempty"`
 	// Ceiling is the null-mode throughput measured in the same invocation.
@@ -84,13 +95,13 @@ type Result struct {
 // cluster and the load generator share, CPU per operation is a steadier
 // measure than throughput, which also moves with the machine's neighbours.
 type CPU struct {
-	WindowSec float64 `json:"window_sec"`
+	WindowSec float64 `json:"window_s"`
 	Cores     int     `json:"cores"`
 	// NodesSec is the local node processes' CPU time, NodesUsPerOp the
 	// same per successful operation; both 0 when Note says why.
-	NodesSec     float64 `json:"nodes_cpu_sec,omitempty"`
+	NodesSec     float64 `json:"nodes_cpu_s,omitempty"`
 	NodesUsPerOp float64 `json:"nodes_us_per_op,omitempty"`
-	BenchSec     float64 `json:"bench_cpu_sec"`
+	BenchSec     float64 `json:"bench_cpu_s"`
 	BenchUsPerOp float64 `json:"bench_us_per_op"`
 	// MachineBusy is the fraction of all cores' time not idle (any
 	// process, and the kernel), 0..1.
@@ -100,13 +111,22 @@ type CPU struct {
 
 // Second is one point of the per-second series of the measured part.
 type Second struct {
-	At         float64 `json:"t"` // seconds since measuring began, at the interval's end
+	At         float64 `json:"t_s"` // seconds since measuring began, at the interval's end
 	Ops        int64   `json:"ops"`
-	Throughput float64 `json:"ops_per_sec"`
+	Throughput float64 `json:"ops_per_s"`
 	P50        int64   `json:"p50_ns"`
 	P99        int64   `json:"p99_ns"`
+	P999       int64   `json:"p99_9_ns,omitempty"`
+	Max        int64   `json:"max_ns,omitempty"`
 	Errors     int64   `json:"errors"`
 	Leader     uint64  `json:"leader,omitempty"` // node id, 0 unknown
+}
+
+// FineSeries is throughput at a finer step than Series: point i covers
+// [i*StepS, (i+1)*StepS) seconds from the start of measuring.
+type FineSeries struct {
+	StepS   float64   `json:"step_s"`
+	OpsPerS []float64 `json:"ops_per_s"`
 }
 
 // Cluster says what was measured.
@@ -165,9 +185,9 @@ type StageReport struct {
 
 // Window is throughput and latency over part of a run.
 type Window struct {
-	StartSec   float64          `json:"start_sec"`
-	EndSec     float64          `json:"end_sec"`
-	Throughput float64          `json:"ops_per_sec"`
+	StartSec   float64          `json:"start_s"`
+	EndSec     float64          `json:"end_s"`
+	Throughput float64          `json:"ops_per_s"`
 	Latency    hist.Percentiles `json:"latency"`
 }
 
@@ -175,10 +195,10 @@ type Window struct {
 type Fault struct {
 	Spec        string   `json:"spec"` // as scheduled, e.g. "kill-leader@10s"
 	Node        uint64   `json:"node,omitempty"`
-	StartSec    float64  `json:"start_sec"`
-	EndSec      float64  `json:"end_sec,omitempty"`
-	DowntimeSec *float64 `json:"downtime_sec,omitempty"`   // fault until the first commit after it
-	Recover90   *float64 `json:"recover_90_sec,omitempty"` // until throughput is back to 90% of steady
+	StartSec    float64  `json:"start_s"`
+	EndSec      float64  `json:"end_s,omitempty"`
+	DowntimeSec *float64 `json:"downtime_s,omitempty"`   // fault until the first commit after it
+	Recover90   *float64 `json:"recover_90_s,omitempty"` // until throughput is back to 90% of steady
 	Before      *Window  `json:"before,omitempty"`
 	During      *Window  `json:"during,omitempty"`
 	After       *Window  `json:"after,omitempty"`
@@ -193,7 +213,7 @@ type Fault struct {
 	NotRecovered bool `json:"not_recovered,omitempty"`
 	// StalledSec is the total time without any completed operation from
 	// the fault's start to the end of its recovery phase.
-	StalledSec float64 `json:"stalled_sec,omitempty"`
+	StalledSec float64 `json:"stalled_s,omitempty"`
 	// NotInjected: the fault could not be injected (Error says why); it
 	// has no window.
 	NotInjected bool   `json:"not_injected,omitempty"`
@@ -224,6 +244,6 @@ type Verdict struct {
 
 // Ceiling is the null-mode measurement (nodes answer without replicating).
 type Ceiling struct {
-	Throughput float64 `json:"ops_per_sec"`
+	Throughput float64 `json:"ops_per_s"`
 	Fraction   float64 `json:"fraction"` // this run's throughput / Throughput
 }

@@ -119,3 +119,45 @@ func TestMarshalLoadRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadFormat1: the committed results (format 1) still load, their
+// renamed fields filled, and are written back in the current format.
+func TestLoadFormat1(t *testing.T) {
+	r, err := Load(filepath.Join("..", "..", "results", "n3-c1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ElapsedSec == 0 || r.Throughput == 0 || len(r.Series) == 0 || r.Series[0].At == 0 || r.Series[0].Throughput == 0 ||
+		r.CPU == nil || r.CPU.WindowSec == 0 || r.CPU.BenchSec == 0 {
+		t.Fatalf("format 1 fields lost: elapsed %v ops/s %v series %+v cpu %+v", r.ElapsedSec, r.Throughput, r.Series[:min(1, len(r.Series))], r.CPU)
+	}
+	if r.Format != Format {
+		t.Fatalf("format %d after loading, want %d", r.Format, Format)
+	}
+	b, err := Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, old := range []string{`"elapsed_sec"`, `"ops_per_sec"`, `"t":`, `"window_sec"`} {
+		if strings.Contains(string(b), old) {
+			t.Errorf("written result still has %s", old)
+		}
+	}
+	for _, name := range []string{`"elapsed_s"`, `"ops_per_s"`, `"t_s"`, `"window_s"`} {
+		if !strings.Contains(string(b), name) {
+			t.Errorf("written result lacks %s", name)
+		}
+	}
+}
+
+// TestLoadFormat1Faults: a committed faulted run's windows keep their
+// times.
+func TestLoadFormat1Faults(t *testing.T) {
+	r, err := Load(filepath.Join("..", "..", "results", "n5-c200-kill-leader.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Faults) == 0 || r.Faults[0].StartSec == 0 || r.Faults[0].Before == nil || r.Faults[0].Before.EndSec == 0 {
+		t.Fatalf("fault windows lost: %+v", r.Faults)
+	}
+}

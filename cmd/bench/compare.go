@@ -16,6 +16,14 @@ Prints the runs side by side (throughput and percentiles, with ratios to
 the first run) and writes NAME.svg overlaying their percentile curves.
 Refuses runs of different durability modes unless -force.
 
+Repeated runs (bench -count N writes NAME-r1.json ... NAME-rN.json) given
+together form one column: each figure is the median over its runs, and
+the table is followed by whether each column differs from the first
+beyond the noise (Mann-Whitney U over the runs, p < 0.05; 4 runs or more
+each are needed to show any difference, 5 are a good start):
+
+  bench compare results/a-r*.json results/b-r*.json
+
 flags:`
 
 func cmdCompare(args, argv []string, stdout io.Writer) error {
@@ -45,10 +53,24 @@ func compare(files []string, force bool, out string, stdout io.Writer) error {
 	if err := benchkit.CheckComparable(rs, force); err != nil {
 		return err
 	}
+	groups := benchkit.GroupRuns(rs, names)
+	meds := make([]*results.Result, len(groups))
+	gnames := make([]string, len(groups))
+	for i, g := range groups {
+		m, err := g.Median()
+		if err != nil {
+			return err
+		}
+		meds[i], gnames[i] = m, g.Name
+		if len(g.Runs) > 1 {
+			gnames[i] = fmt.Sprintf("%s (%d runs)", g.Name, len(g.Runs))
+		}
+	}
 	// The table first: a plot that cannot be drawn or written must not
 	// cost the user the comparison.
-	benchkit.WriteCompare(stdout, rs, names)
-	svg, err := benchkit.CompareSVG(rs, names)
+	benchkit.WriteCompare(stdout, meds, gnames)
+	benchkit.WriteNoise(stdout, groups)
+	svg, err := benchkit.CompareSVG(meds, gnames)
 	if err != nil {
 		fmt.Fprintf(stdout, "plot: not drawn: %v\n", err)
 		return err

@@ -28,7 +28,12 @@ type runOpts struct {
 	tls       bool
 	tlsRounds int
 	useTLS    bool
+	// count (-count) is the number of runs of each configuration.
+	count int
 }
+
+// maxCount bounds -count: each run is a full benchmark.
+const maxCount = 100
 
 // appendFlag collects a repeatable string flag.
 type appendFlag struct{ p *[]string }
@@ -153,6 +158,7 @@ func bindRun(fs *flag.FlagSet, cfg *benchkit.Config, o *runOpts, sweep bool) {
 	fs.Float64Var(&cfg.CheckSample, "check-sample", 0, "fraction of keys whose history is checked for linearizability (0: 1000 keys' worth)")
 	fs.DurationVar(&cfg.CheckTimeout, "check-timeout", 0, "bound on the linearizability check (0: 60s)")
 	fs.IntVar(&o.recordApplied, "record-applied", 0, "with -check: commands each node records for the session check (0: sized for the run)")
+	fs.IntVar(&o.count, "count", 1, "run each configuration this many times (NAME-r1 ... NAME-rN) and report the median and spread; a sweep interleaves the points' runs")
 	fs.Var(appendFlag{&o.nodeArgs}, "node-arg", "extra `argument` for every started node (repeatable), e.g. -node-arg=-election-timeout=300ms")
 }
 

@@ -263,6 +263,9 @@ func TestLocalClusterInterruptedDuringFault(t *testing.T) {
 	if len(r.Faults) != 1 || r.Faults[0].Spec != "kill=2@100ms" || r.Faults[0].NotInjected || r.Faults[0].EndSec < r.Faults[0].StartSec {
 		t.Fatalf("faults %+v", r.Faults)
 	}
+	if f := r.FaultSeries; f == nil || f.StepS != 0.1 || len(f.OpsPerS) == 0 {
+		t.Fatalf("fault runner's series not recorded: %+v", f)
+	}
 	// The heal restarted node 2 (then Close stopped it with the others).
 	if !strings.Contains(e.buf.String(), `msg="restarted node" node=2`) {
 		t.Fatalf("node 2 not restarted by the heal:\n%s", e.buf.String())

@@ -378,3 +378,14 @@ func TestSweepUnwritableOutRefusedFirst(t *testing.T) {
 		t.Fatalf("exit %d after %d ops: %q", code, f.n.Load(), errOut)
 	}
 }
+
+// TestOutsideRepoNamesNodeBin: run outside the repository, bench cannot
+// build cmd/node and says to pass -node-bin, instead of a go build error.
+func TestOutsideRepoNamesNodeBin(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	code, _, stderr := bench(t, "-nodes", "1", "-duration", "1s", "-out", filepath.Join(dir, "x"))
+	if code != 1 || !strings.Contains(stderr, "-node-bin") || strings.Contains(stderr, "go build") {
+		t.Fatalf("exit %d, stderr %q: want 1 and a message naming -node-bin", code, stderr)
+	}
+}

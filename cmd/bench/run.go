@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -71,6 +72,12 @@ func cmdRun(ctx context.Context, args, argv []string, stdout, stderr io.Writer) 
 	if o.tlsRounds < 1 {
 		return usageError{fmt.Sprintf("-tls-rounds %d: must be at least 1", o.tlsRounds)}
 	}
+	if o.count < 1 || o.count > maxCount {
+		return usageError{fmt.Sprintf("-count must be 1..%d, got %d", maxCount, o.count)}
+	}
+	if o.tls && o.count > 1 {
+		return usageError{"-tls with -count: -tls-rounds repeats the plain and TLS runs"}
+	}
 	setSlack(cfg, stderr)
 	name := o.out
 	if name == "" {
@@ -79,8 +86,48 @@ func cmdRun(ctx context.Context, args, argv []string, stdout, stderr io.Writer) 
 	if o.tls {
 		return runTLSCost(ctx, cfg, o, name, argv, stdout, stderr)
 	}
-	_, err = runMeasured(ctx, cfg, o, name, argv, stdout, stderr)
-	return err
+	if o.count == 1 {
+		_, err = runMeasured(ctx, cfg, o, name, argv, stdout, stderr)
+		return err
+	}
+	return runRepeated(ctx, cfg, o, results.Base(name), argv, stdout, stderr)
+}
+
+// runRepeated runs cfg o.count times as NAME-r1 ... NAME-rN, each with its
+// own seed (values written by one run are told apart from another's by
+// the seed), and prints the median and spread. It stops at the first run
+// that fails.
+func runRepeated(ctx context.Context, cfg benchkit.Config, o runOpts, base string, argv []string, stdout, stderr io.Writer) error {
+	// Refuse before the first run if a later one could not be written.
+	for i := 1; i <= o.count; i++ {
+		for _, ext := range []string{".json", ".hgrm", ".svg"} {
+			if err := results.CheckOverwrite(benchkit.RepeatName(base, i, o.count) + ext); err != nil {
+				return err
+			}
+		}
+	}
+	g := benchkit.Group{Name: base}
+	var runErr error
+	for i := 1; i <= o.count; i++ {
+		fmt.Fprintf(stdout, "\n=== run %d/%d\n", i, o.count)
+		c := cfg
+		c.Seed = cfg.Seed + uint64(i-1)
+		res, err := runMeasured(ctx, c, o, benchkit.RepeatName(base, i, o.count), argv, stdout, stderr)
+		if res != nil && !res.Interrupted {
+			g.Runs = append(g.Runs, res)
+		}
+		if err != nil {
+			runErr = fmt.Errorf("run %d of %d: %w", i, o.count, err)
+			break
+		}
+	}
+	if len(g.Runs) > 1 {
+		benchkit.WriteRepeats(stdout, g)
+	}
+	if errors.Is(runErr, errInterrupted) {
+		return errInterrupted
+	}
+	return runErr
 }
 
 // runMeasured is runOnce, preceded with -ceiling by the same workload on
@@ -128,12 +175,16 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 		return nil, err
 	}
 	wd, _ := os.Getwd()
-	mod, err := cluster.FindModule(wd)
-	if err != nil {
-		mod = wd
+	// Outside the repository there is no module to build cmd/node from:
+	// the cluster then says so (cluster.ErrModule, which names -node-bin)
+	// instead of a go build error from wherever bench was run.
+	mod, modErr := cluster.FindModule(wd)
+	where := mod
+	if modErr != nil {
+		where = wd
 	}
 	started := time.Now()
-	machine := results.DescribeMachine(ctx, mod)
+	machine := results.DescribeMachine(ctx, where)
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
 	var (
@@ -161,6 +212,7 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 			durability = reported(&info, sts, leader)
 		}
 	} else {
+		var err error
 		local, err = cluster.Start(ctx, cluster.Config{
 			Nodes: cfg.Nodes, Engine: cfg.Engine, Binary: o.nodeBin, ModuleDir: mod, Keep: cfg.Keep, Logger: logger,
 			ExtraArgs: nodeArgs(cfg, o), TLS: o.useTLS,
@@ -216,7 +268,7 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 	if err != nil {
 		return nil, err
 	}
-	res.Faults, res.Verdict = faultRes, verdict
+	res.Faults, res.Verdict, res.FaultSeries = faultRes, verdict, v.fine
 	if durability != "" {
 		res.Durability = durability // what the nodes said, not what bench passed or assumed
 	}

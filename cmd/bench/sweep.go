@@ -19,6 +19,9 @@ Runs every combination of the comma-separated lists L, each point a full
 benchmark (its own cluster and result files NAME-<point>.json/.hgrm/.svg),
 prints throughput and p99 per point, marks the best throughput with p99
 within -p99-max, and writes NAME.json and NAME.svg (throughput against p99).
+With -count N every point runs N times, round by round (NAME-<point>-rK),
+the table shows medians, and points whose throughput the noise cannot
+tell from the best's (Mann-Whitney U, p >= 0.05) are marked '~'.
 
   bench sweep -batch-size 1,8,64,256 -pipeline 1,16,128 -p99-max 10ms
 
@@ -51,6 +54,9 @@ func cmdSweep(ctx context.Context, args, argv []string, stdout, stderr io.Writer
 	if err := grid.Validate(base); err != nil {
 		return badUsage(err)
 	}
+	if o.count < 1 || o.count > maxCount {
+		return usageError{fmt.Sprintf("-count must be 1..%d, got %d", maxCount, o.count)}
+	}
 	setSlack(base, stderr)
 	if o.ceiling && len(base.Cluster) > 0 {
 		return usageError{"-ceiling needs a cluster bench starts, not -cluster"}
@@ -67,34 +73,56 @@ func cmdSweep(ctx context.Context, args, argv []string, stdout, stderr io.Writer
 	}
 	if o.nodeBin == "" && len(base.Cluster) == 0 {
 		// Build cmd/node once for every point rather than once per point.
-		bin, cleanup, err := buildNode(ctx)
+		bin, cleanup, err := buildNode(ctx, stderr)
 		if err != nil {
 			return err
 		}
 		defer cleanup()
 		o.nodeBin = bin
 	}
-	sw := benchkit.NewSweep(name, argv, *p99Max)
+	sw := benchkit.NewSweep(name, argv, *p99Max, o.count)
 	pts := grid.Points(base)
+	rows := make([]benchkit.SweepRow, len(pts))
 	var runErr error
-	for i, pt := range pts {
-		fmt.Fprintf(stdout, "\n=== sweep point %d/%d: %s\n", i+1, len(pts), pt.Label())
-		file := name + "-" + pt.Label()
-		res, err := runMeasured(ctx, pt.Apply(base), o, file, argv, stdout, stderr)
-		if res != nil {
-			sw.Rows = append(sw.Rows, benchkit.SweepRow{Point: pt, Label: pt.Label(), File: file + ".json",
-				Throughput: res.Throughput, P99: res.Latency.P99, Errors: res.Errors})
+	// Round by round, every point once per round: a drift of the machine
+	// (a neighbour's load, the page cache, thermal throttling) then falls
+	// on every point alike instead of on the last ones.
+rounds:
+	for round := 1; round <= o.count; round++ {
+		for i, pt := range pts {
+			fmt.Fprintf(stdout, "\n=== sweep point %d/%d: %s", i+1, len(pts), pt.Label())
+			if o.count > 1 {
+				fmt.Fprintf(stdout, ", run %d/%d", round, o.count)
+			}
+			fmt.Fprintln(stdout)
+			file := benchkit.RepeatName(name+"-"+pt.Label(), round, o.count)
+			c := pt.Apply(base)
+			c.Seed = base.Seed + uint64(round-1)
+			res, err := runMeasured(ctx, c, o, file, argv, stdout, stderr)
+			if res != nil && !(o.count > 1 && res.Interrupted) {
+				rows[i].Point, rows[i].Label = pt, pt.Label()
+				rows[i].Add(file+".json", res)
+			}
+			if err != nil {
+				runErr = fmt.Errorf("sweep point %s: %w", pt.Label(), err)
+				break rounds // interrupted or failed: keep what was measured
+			}
 		}
-		if err != nil {
-			runErr = fmt.Errorf("sweep point %s: %w", pt.Label(), err)
-			break // interrupted or failed: keep what was measured
+	}
+	for _, r := range rows {
+		if r.Label != "" {
+			sw.Rows = append(sw.Rows, r)
 		}
 	}
 	if len(sw.Rows) == 0 {
 		return runErr
 	}
 	sw.MarkBest()
-	fmt.Fprintf(stdout, "\nsweep %s (%d of %d points)\n", name, len(sw.Rows), len(pts))
+	fmt.Fprintf(stdout, "\nsweep %s (%d of %d points", name, len(sw.Rows), len(pts))
+	if o.count > 1 {
+		fmt.Fprintf(stdout, ", %d runs each: medians ±the largest distance of a run from them", o.count)
+	}
+	fmt.Fprintln(stdout, ")")
 	sw.WriteTable(stdout)
 	if err := writeSweep(sw); err != nil {
 		return errors.Join(runErr, err)
@@ -125,8 +153,9 @@ func marshalIndent(v any) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// buildNode builds cmd/node into a temporary directory; cleanup removes it.
-func buildNode(ctx context.Context) (bin string, cleanup func(), err error) {
+// buildNode builds cmd/node into a temporary directory, saying so on
+// stderr (a cold build takes about a minute); cleanup removes it.
+func buildNode(ctx context.Context, stderr io.Writer) (bin string, cleanup func(), err error) {
 	wd, err := os.Getwd()
 	if err != nil {
 		return "", nil, err
@@ -135,10 +164,14 @@ func buildNode(ctx context.Context) (bin string, cleanup func(), err error) {
 	if err != nil {
 		return "", nil, err
 	}
-	dir, err := os.MkdirTemp("", "mpaxos-bench-bin-")
+	if _, err := cluster.RemoveStale(""); err != nil {
+		fmt.Fprintf(stderr, "bench: stale run directories not all removed: %v\n", err)
+	}
+	dir, err := cluster.MkdirRun("", cluster.TempBin, false)
 	if err != nil {
 		return "", nil, err
 	}
+	fmt.Fprintf(stderr, "bench: building cmd/node in %s with go build (a first build takes about a minute; -node-bin skips it)\n", mod)
 	cleanup = func() { os.RemoveAll(dir) }
 	if bin, err = cluster.Build(ctx, mod, dir); err != nil {
 		cleanup()

@@ -73,6 +73,9 @@ type verifier struct {
 	local  *cluster.Cluster
 	admins []string
 	rec    *benchkit.Recording
+	// fine is the fault runner's series of the run, for the plot (set by
+	// finish when faults were played).
+	fine   *results.FineSeries
 	runner *faults.Runner
 	logger *slog.Logger
 
@@ -232,6 +235,7 @@ func (v *verifier) finish(ctx context.Context, out *benchkit.Outcome, tgt benchk
 	if v.runner != nil && !v.origin.IsZero() {
 		runEnd := out.Elapsed
 		series := v.rec.Series(v.origin, runEnd, benchkit.FaultStep(runEnd))
+		v.fine = benchkit.FineSeriesOf(series)
 		var err error
 		recs := v.runner.Records()
 		if fres, err = benchkit.FaultResults(recs, series, runEnd); err != nil {
