@@ -2,7 +2,11 @@ package store
 
 import (
 	"bytes"
+	"io/fs"
+	"path/filepath"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/mpaxos/mpaxos/engine"
 )
@@ -65,4 +69,44 @@ func TestWALSpareOnlyWithSync(t *testing.T) {
 	if s.spare != nil {
 		t.Fatal("a NoSync store keeps a WAL spare")
 	}
+}
+
+// TestWALNotPreallocated opens a store on a real disk with the node's 256
+// MiB memtable and writes a little: the directory's allocated blocks stay
+// near what was written. Pebble on its own fallocates each WAL to 110% of
+// the memtable (282 MiB here), which filled small disks with space nothing
+// used.
+func TestWALNotPreallocated(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Dir = t.TempDir()
+	cfg.Logger = quiet
+	cfg.MemTableSize = 256 << 20
+	s := mustOpen(t, cfg)
+	defer s.Close()
+	for sl := engine.Slot(1); sl <= 64; sl++ {
+		if err := s.Save(Write{Entries: []engine.Entry{ent(0, sl, 1, 4<<10)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var allocated int64
+	err := filepath.WalkDir(cfg.Dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(path, &st); err != nil {
+			return err
+		}
+		allocated += st.Blocks * 512
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 256 KiB written, the WAL spare (at most walSpareMax), Pebble's small
+	// files: far below one preallocated WAL.
+	if bound := int64(walSpareMax + 16<<20); allocated > bound {
+		t.Fatalf("%d bytes allocated on disk after writing 256 KiB, want at most %d", allocated, bound)
+	}
+	t.Logf("%d bytes allocated", allocated)
 }
