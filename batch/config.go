@@ -2,8 +2,9 @@ package batch
 
 import (
 	"errors"
-	"fmt"
 	"time"
+
+	"github.com/mpaxos/mpaxos/internal/config"
 )
 
 // MaxBatchBytes is the largest MaxBytes a Config may ask for: the header
@@ -72,29 +73,26 @@ var ErrConfig = errors.New("batch: invalid config")
 
 // Validate reports every problem with c at once, each wrapping ErrConfig.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
-	}
+	v := config.NewCollector(ErrConfig)
 	if c.MaxCount < 1 {
-		bad("MaxCount %d: must be at least 1", c.MaxCount)
+		v.Bad("MaxCount", c.MaxCount, "must be at least 1")
 	}
 	if c.MaxBytes <= HeaderSize+1 {
-		bad("MaxBytes %d: must be larger than one batch header plus one index byte (%d)", c.MaxBytes, HeaderSize+1)
+		v.Bad("MaxBytes", c.MaxBytes, "must be larger than one batch header plus one index byte (%d)", HeaderSize+1)
 	}
 	if c.MaxBytes > MaxBatchBytes {
-		bad("MaxBytes %d: must be at most %d", c.MaxBytes, MaxBatchBytes)
+		v.Bad("MaxBytes", c.MaxBytes, "must be at most %d", MaxBatchBytes)
 	}
 	if c.MaxDelay < 0 {
-		bad("MaxDelay %v: must not be negative", c.MaxDelay)
+		v.Bad("MaxDelay", c.MaxDelay, "must not be negative")
 	}
 	if c.MaxQueueBytes < c.MaxBytes {
-		bad("MaxQueueBytes %d: must be at least MaxBytes (%d)", c.MaxQueueBytes, c.MaxBytes)
+		v.Bad("MaxQueueBytes", c.MaxQueueBytes, "must be at least MaxBytes (%d)", c.MaxBytes)
 	}
 	if c.ArenaBytes < c.MaxBytes {
-		bad("ArenaBytes %d: must be at least MaxBytes (%d)", c.ArenaBytes, c.MaxBytes)
+		v.Bad("ArenaBytes", c.ArenaBytes, "must be at least MaxBytes (%d)", c.MaxBytes)
 	}
-	return errors.Join(errs...)
+	return v.Err()
 }
 
 // MaxCommand returns the largest command Add accepts under c: one that fills

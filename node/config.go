@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sort"
 	"time"
 
 	"github.com/mpaxos/mpaxos/batch"
 	"github.com/mpaxos/mpaxos/engine"
+	"github.com/mpaxos/mpaxos/internal/config"
 	"github.com/mpaxos/mpaxos/kv"
 	"github.com/mpaxos/mpaxos/net/transport"
 	"github.com/mpaxos/mpaxos/store"
@@ -229,92 +231,113 @@ var ErrConfig = errors.New("node: bad config")
 
 // Validate reports every problem in c at once.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
-	}
+	v := config.NewCollector(ErrConfig)
 	if c.ID == 0 {
-		bad("id must be set (1..65535)")
+		v.Bad("ID", nil, "must be set (1..65535)")
 	}
 	if len(c.Peers) == 0 {
-		bad("peers must list every member")
+		v.Bad("Peers", nil, "must list every member")
 	} else if _, ok := c.Peers[c.ID]; !ok && c.ID != 0 {
-		bad("peers must include this node's id %d", c.ID)
+		v.Bad("Peers", nil, "must include this node's id %d", c.ID)
 	}
 	for id, addr := range c.Peers {
 		if id == 0 {
-			bad("peer id 0 is reserved")
+			v.Bad("Peers", nil, "peer id 0 is reserved")
 		}
 		if addr == "" {
-			bad("peer %d has no address", id)
+			v.Bad("Peers", nil, "peer %d has no address", id)
 		}
 	}
 	if c.ClientAddr == "" {
-		bad("client address must be set")
+		v.Bad("ClientAddr", nil, "must be set")
 	}
 	if c.DataDir == "" && !c.Null {
-		bad("data directory must be set")
+		v.Bad("DataDir", nil, "must be set")
 	}
-	if err := c.Batch.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("%w: %w", ErrConfig, err))
-	}
+	v.Nested("Batch", c.Batch.Validate())
 	if c.Pipeline < 1 {
-		bad("pipeline must be at least 1, got %d", c.Pipeline)
+		v.Bad("Pipeline", c.Pipeline, "must be at least 1")
 	}
 	if c.Tick <= 0 {
-		bad("tick must be positive, got %v", c.Tick)
+		v.Bad("Tick", c.Tick, "must be positive")
 	}
 	if c.Heartbeat < c.Tick {
-		bad("heartbeat %v is shorter than one tick %v", c.Heartbeat, c.Tick)
+		v.Bad("Heartbeat", c.Heartbeat, "is shorter than one tick (%v)", c.Tick)
 	}
 	if c.ElectionTimeout < 3*c.Heartbeat {
-		bad("election timeout %v must be at least 3 heartbeats (%v)", c.ElectionTimeout, 3*c.Heartbeat)
+		v.Bad("ElectionTimeout", c.ElectionTimeout, "must be at least 3 heartbeats (%v)", 3*c.Heartbeat)
 	}
 	if c.RecordApplied < 0 {
-		bad("record-applied must not be negative, got %d", c.RecordApplied)
+		v.Bad("RecordApplied", c.RecordApplied, "must not be negative")
 	}
 	if c.MemTable < 1<<20 || c.MemTable > 1<<30 {
-		bad("memtable %d is outside [1 MiB, 1 GiB]", c.MemTable)
+		v.Bad("MemTable", c.MemTable, "is outside [1 MiB, 1 GiB]")
 	}
 	if c.SpaceQuota < 0 {
-		bad("space quota %d is negative", c.SpaceQuota)
+		v.Bad("SpaceQuota", c.SpaceQuota, "must not be negative")
 	}
 	if c.MinFreeBytes < 0 {
-		bad("min free bytes %d is negative", c.MinFreeBytes)
+		v.Bad("MinFreeBytes", c.MinFreeBytes, "must not be negative")
 	}
 	if c.SpaceCheck <= 0 {
-		bad("space check interval must be positive, got %v", c.SpaceCheck)
+		v.Bad("SpaceCheck", c.SpaceCheck, "must be positive")
 	}
 	if c.MaxFrame < 1<<16 {
-		bad("max frame %d is below 64 KiB", c.MaxFrame)
+		v.Bad("MaxFrame", c.MaxFrame, "is below 64 KiB")
 	}
 	if c.ClientMaxFrame != 0 && (c.ClientMaxFrame < 1<<16 || c.ClientMaxFrame > c.MaxFrame) {
-		bad("client max frame %d is outside [64 KiB, max frame %d]", c.ClientMaxFrame, c.MaxFrame)
+		v.Bad("ClientMaxFrame", c.ClientMaxFrame, "is outside [64 KiB, max frame %d]", c.MaxFrame)
 	}
 	if c.ClientIdleTimeout <= 0 {
-		bad("client idle timeout must be positive, got %v", c.ClientIdleTimeout)
+		v.Bad("ClientIdleTimeout", c.ClientIdleTimeout, "must be positive")
 	}
 	for _, f := range []struct {
 		name  string
 		files transport.CertFiles
-	}{{"peer", c.PeerTLS}, {"client", c.ClientTLS}, {"admin", c.AdminTLS}} {
+	}{{"PeerTLS", c.PeerTLS}, {"ClientTLS", c.ClientTLS}, {"AdminTLS", c.AdminTLS}} {
 		if set := f.files.Cert != ""; set != (f.files.Key != "") || set != (f.files.CA != "") {
-			bad("%s TLS needs a certificate, a key and a CA file, got %q, %q and %q", f.name, f.files.Cert, f.files.Key, f.files.CA)
+			v.Bad(f.name, nil, "needs a certificate, a key and a CA file, got %q, %q and %q", f.files.Cert, f.files.Key, f.files.CA)
 		}
 	}
 	if c.TLSWatch < 0 {
-		bad("TLS watch interval must not be negative, got %v", c.TLSWatch)
+		v.Bad("TLSWatch", c.TLSWatch, "must not be negative")
 	}
 	if c.ClientCertAuth && c.ClientTLS.Cert == "" {
-		bad("client certificate auth needs client TLS files")
+		v.Bad("ClientCertAuth", nil, "needs client TLS files")
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < minAdminToken {
-		bad("admin token is %d bytes, shorter than %d", len(c.AdminToken), minAdminToken)
+		v.Bad("AdminToken", nil, "is %d bytes, shorter than %d", len(c.AdminToken), minAdminToken)
 	}
-	if c.MaxClientConns < 1 || c.MaxClientConnsPerIP < 1 {
-		bad("client connection limits must be at least 1, got %d and %d per IP", c.MaxClientConns, c.MaxClientConnsPerIP)
+	if c.MaxClientConns < 1 {
+		v.Bad("MaxClientConns", c.MaxClientConns, "must be at least 1")
 	}
-	return errors.Join(errs...)
+	if c.MaxClientConnsPerIP < 1 {
+		v.Bad("MaxClientConnsPerIP", c.MaxClientConnsPerIP, "must be at least 1")
+	}
+	return v.Err()
+}
+
+// addrsFree checks, before the store opens (and creates the data
+// directory), that every address this node listens on can be bound, so a
+// port already in use is a clear error that leaves nothing behind. The
+// real listeners bind a moment later; losing that race is reported the
+// same way. Port 0 (any free port) is not checked.
+func (c Config) addrsFree() error {
+	addrs := []struct{ what, addr string }{{"client", c.ClientAddr}, {"admin", adminListenAddr(c.AdminAddr)}}
+	if !c.Null {
+		addrs = append(addrs, struct{ what, addr string }{"peer", c.Peers[c.ID]})
+	}
+	for _, a := range addrs {
+		if _, port, err := net.SplitHostPort(a.addr); a.addr == "" || err != nil || port == "0" {
+			continue
+		}
+		ln, err := net.Listen("tcp", a.addr)
+		if err != nil {
+			return fmt.Errorf("node: %s address %s: %w", a.what, a.addr, err)
+		}
+		ln.Close()
+	}
+	return nil
 }
 
 // minAdminToken is the shortest admin token Validate accepts: a guessable

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mpaxos/mpaxos/engine"
+	"github.com/mpaxos/mpaxos/internal/config"
 )
 
 func validConfig() Config {
@@ -25,25 +26,26 @@ func TestValidate(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		mutate func(*Config)
-		want   []string
+		want   []string // the fields Validate names, in order
 	}{
-		{"no id", func(c *Config) { c.ID = 0 }, []string{"id must be set"}},
-		{"id not a member", func(c *Config) { c.ID = 4 }, []string{"must include this node's id 4"}},
-		{"no peers", func(c *Config) { c.Peers = nil }, []string{"peers must list"}},
-		{"empty peer address", func(c *Config) { c.Peers[2] = "" }, []string{"peer 2 has no address"}},
-		{"no data dir", func(c *Config) { c.DataDir = "" }, []string{"data directory"}},
+		{"no id", func(c *Config) { c.ID = 0 }, []string{"ID"}},
+		{"id not a member", func(c *Config) { c.ID = 4 }, []string{"Peers"}},
+		{"no peers", func(c *Config) { c.Peers = nil }, []string{"Peers"}},
+		{"empty peer address", func(c *Config) { c.Peers[2] = "" }, []string{"Peers"}},
+		{"no data dir", func(c *Config) { c.DataDir = "" }, []string{"DataDir"}},
 		{"null needs no data dir", func(c *Config) { c.DataDir = ""; c.Null = true }, nil},
-		{"pipeline", func(c *Config) { c.Pipeline = 0 }, []string{"pipeline must be at least 1"}},
-		{"heartbeat below tick", func(c *Config) { c.Heartbeat = time.Millisecond }, []string{"heartbeat"}},
-		{"election too short", func(c *Config) { c.ElectionTimeout = c.Heartbeat }, []string{"at least 3 heartbeats"}},
-		{"small frame", func(c *Config) { c.MaxFrame = 100 }, []string{"max frame"}},
-		{"client frame above peer frame", func(c *Config) { c.ClientMaxFrame = c.MaxFrame + 1 }, []string{"client max frame"}},
-		{"no client idle timeout", func(c *Config) { c.ClientIdleTimeout = 0 }, []string{"client idle timeout"}},
-		{"no client conns", func(c *Config) { c.MaxClientConnsPerIP = 0 }, []string{"client connection limits"}},
-		{"no memtable", func(c *Config) { c.MemTable = 0 }, []string{"memtable 0 is outside"}},
-		{"huge memtable", func(c *Config) { c.MemTable = 2 << 30 }, []string{"memtable 2147483648 is outside"}},
+		{"pipeline", func(c *Config) { c.Pipeline = 0 }, []string{"Pipeline"}},
+		{"heartbeat below tick", func(c *Config) { c.Heartbeat = time.Millisecond }, []string{"Heartbeat"}},
+		{"election too short", func(c *Config) { c.ElectionTimeout = c.Heartbeat }, []string{"ElectionTimeout"}},
+		{"small frame", func(c *Config) { c.MaxFrame = 100 }, []string{"MaxFrame"}},
+		{"client frame above peer frame", func(c *Config) { c.ClientMaxFrame = c.MaxFrame + 1 }, []string{"ClientMaxFrame"}},
+		{"no client idle timeout", func(c *Config) { c.ClientIdleTimeout = 0 }, []string{"ClientIdleTimeout"}},
+		{"no client conns", func(c *Config) { c.MaxClientConnsPerIP = 0 }, []string{"MaxClientConnsPerIP"}},
+		{"no memtable", func(c *Config) { c.MemTable = 0 }, []string{"MemTable"}},
+		{"huge memtable", func(c *Config) { c.MemTable = 2 << 30 }, []string{"MemTable"}},
+		{"batch problems under Batch", func(c *Config) { c.Batch.MaxCount = -3 }, []string{"Batch.MaxCount"}},
 		{"several at once", func(c *Config) { c.ID = 0; c.ClientAddr = ""; c.Pipeline = -1 },
-			[]string{"id must be set", "client address", "pipeline"}},
+			[]string{"ID", "ClientAddr", "Pipeline"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := validConfig()
@@ -58,10 +60,15 @@ func TestValidate(t *testing.T) {
 			if !errors.Is(err, ErrConfig) {
 				t.Fatalf("want ErrConfig, got %v", err)
 			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
+			var fields []string
+			for _, fe := range config.Fields(err) {
+				fields = append(fields, fe.Field)
+				if !errors.Is(fe, ErrConfig) {
+					t.Errorf("%v does not wrap ErrConfig", fe)
 				}
+			}
+			if strings.Join(fields, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("Validate named fields %v, want %v (%v)", fields, tc.want, err)
 			}
 		})
 	}

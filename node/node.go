@@ -132,6 +132,9 @@ func Start(cfg Config) (*Node, error) {
 			n.closeResources()
 		}
 	}()
+	if err := cfg.addrsFree(); err != nil {
+		return nil, err
+	}
 	if !cfg.Null {
 		if err := n.recover(); err != nil {
 			return nil, err

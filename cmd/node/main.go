@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/mpaxos/mpaxos/engine"
+	"github.com/mpaxos/mpaxos/internal/config"
 	"github.com/mpaxos/mpaxos/internal/timerslack"
 	"github.com/mpaxos/mpaxos/net/transport"
 	"github.com/mpaxos/mpaxos/node"
@@ -56,7 +57,8 @@ func run(args []string, stderr io.Writer) int {
 	}
 	n, err := node.Start(cfg)
 	if err != nil {
-		fmt.Fprintln(stderr, "node:", firstLine(err))
+		// The node's own errors already say "node:".
+		fmt.Fprintln(stderr, "node:", strings.TrimPrefix(firstLine(err), "node: "))
 		return 1
 	}
 	sigs := make(chan os.Signal, 1)
@@ -182,12 +184,46 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, procOptions, erro
 		}
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, o, err
+		return cfg, o, flagErrors(err)
 	}
 	if o.timerSlack < 0 {
 		return cfg, o, fmt.Errorf("-timer-slack %v is negative", o.timerSlack)
 	}
 	return cfg, o, nil
+}
+
+// fieldFlags names the flag that sets each node.Config field Validate can
+// complain about, so a user reads the flag they typed, not a Go name.
+var fieldFlags = map[string]string{
+	"ID": "-id", "Peers": "-peers", "ClientAddr": "-client-addr", "DataDir": "-data",
+	"Batch.MaxCount": "-batch-size", "Batch.MaxBytes": "-batch-bytes", "Batch.MaxDelay": "-batch-delay",
+	"Pipeline": "-pipeline", "Tick": "-tick", "Heartbeat": "-heartbeat", "ElectionTimeout": "-election-timeout",
+	"RecordApplied": "-record-applied", "MemTable": "-memtable", "SpaceQuota": "-space-quota",
+	"MinFreeBytes": "-min-free-bytes", "SpaceCheck": "-space-check", "MaxFrame": "-max-frame",
+	"ClientMaxFrame": "-client-max-frame", "ClientIdleTimeout": "-client-idle-timeout",
+	"PeerTLS": "-peer-cert, -peer-key, -peer-ca", "ClientTLS": "-client-cert, -client-key, -client-ca",
+	"AdminTLS": "-admin-cert, -admin-key, -admin-ca", "TLSWatch": "-tls-watch",
+	"ClientCertAuth": "-client-cert-auth", "AdminToken": "-admin-token-file",
+	"MaxClientConns": "-max-client-conns", "MaxClientConnsPerIP": "-max-client-conns-per-ip",
+}
+
+// flagErrors restates Validate's problems by flag, every one on one line:
+// "-batch-size -3: must be at least 1; -pipeline 0: must be at least 1".
+// A field no flag sets keeps its Go name.
+func flagErrors(err error) error {
+	fes := config.Fields(err)
+	if len(fes) == 0 {
+		return err
+	}
+	parts := make([]string, 0, len(fes))
+	for _, fe := range fes {
+		name, ok := fieldFlags[fe.Field]
+		if !ok {
+			name = fe.Field
+		}
+		parts = append(parts, fe.Short(name))
+	}
+	return errors.New(strings.Join(parts, "; "))
 }
 
 // ParsePeers reads "1=host:port,2=host:port".

@@ -23,10 +23,10 @@ func TestTLSFlags(t *testing.T) {
 	if cfg.ClientTLS.Cert != "/d/node.pem" || cfg.ClientTLS.CA != "/d/ca.pem" {
 		t.Errorf("client files %+v", cfg.ClientTLS)
 	}
-	if _, _, err := parseFlags(append(base, "-client-cert-auth"), io.Discard); err == nil || !strings.Contains(err.Error(), "client certificate auth needs client TLS") {
+	if _, _, err := parseFlags(append(base, "-client-cert-auth"), io.Discard); err == nil || !strings.Contains(err.Error(), "-client-cert-auth: needs client TLS files") {
 		t.Errorf("-client-cert-auth without TLS: %v", err)
 	}
-	if _, _, err := parseFlags(append(base, "-peer-cert", "/c.pem"), io.Discard); err == nil || !strings.Contains(err.Error(), "peer TLS needs a certificate, a key and a CA") {
+	if _, _, err := parseFlags(append(base, "-peer-cert", "/c.pem"), io.Discard); err == nil || !strings.Contains(err.Error(), "-peer-cert, -peer-key, -peer-ca: needs a certificate, a key and a CA") {
 		t.Errorf("-peer-cert alone: %v", err)
 	}
 	tok := filepath.Join(t.TempDir(), "tok")
@@ -45,5 +45,33 @@ func TestTLSFlags(t *testing.T) {
 	}
 	if _, _, err := parseFlags(append(base, "-admin-token-file", tok), io.Discard); err == nil || !strings.Contains(err.Error(), "shorter than 16") {
 		t.Errorf("short token: %v", err)
+	}
+}
+
+// TestConfigProblemsNameFlags: every problem Validate finds is reported on
+// one line by the flag that sets it, with its value, and the exit status
+// is 2.
+func TestConfigProblemsNameFlags(t *testing.T) {
+	var out strings.Builder
+	code := run([]string{"-id", "1", "-peers", "1=127.0.0.1:1", "-client-addr", "127.0.0.1:2", "-data", t.TempDir(),
+		"-batch-size", "-3", "-pipeline", "0", "-election-timeout", "10ms"}, &out)
+	const want = "node: -batch-size -3: must be at least 1; -pipeline 0: must be at least 1; -election-timeout 10ms: must be at least 3 heartbeats (150ms)\n"
+	if code != 2 || out.String() != want {
+		t.Fatalf("exit %d, printed\n%q\nwant exit 2 and\n%q", code, out.String(), want)
+	}
+}
+
+// TestFieldFlagsAreFlags: every flag fieldFlags names exists.
+func TestFieldFlagsAreFlags(t *testing.T) {
+	var usage strings.Builder
+	if _, _, err := parseFlags([]string{"-h"}, &usage); err == nil {
+		t.Fatal("-h parsed")
+	}
+	for field, names := range fieldFlags {
+		for _, name := range strings.Split(names, ", ") {
+			if !strings.Contains(usage.String(), "\n  "+name+" ") && !strings.Contains(usage.String(), "\n  "+name+"\n") {
+				t.Errorf("field %s: no flag %s in node -h", field, name)
+			}
+		}
 	}
 }
