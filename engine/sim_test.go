@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,8 +20,10 @@ import (
 // crash, losing every Ready whose sync had not completed, and restart from
 // their memStorage alone. Syncs take a random 0..3 ticks and complete in
 // order, so several Readies are often outstanding (the async persistence
-// path). Clients submit batches throughout and retry whatever has not
-// applied 30 ticks after it was sent, to whichever node they believe leads.
+// path). Clients with sessions issue puts and gets throughout and retry
+// whatever has not returned 30 ticks after it was sent, to whichever node
+// they believe leads; their history must be linearizable and every
+// command execute exactly once (simclient_test.go).
 // Nodes snapshot and compact at random intervals. Two seeds in three run
 // with pre-prepare (Config.PrePrepare), the third without. The heartbeat
 // and election timeouts are drawn per seed too.
@@ -84,6 +85,15 @@ type simOptions struct {
 	heartbeat, election int
 	// budgetMsgs overrides the work budget's messages (0: budget's).
 	budgetMsgs int
+	// clients is the number of client sessions (0: 3).
+	clients int
+}
+
+func (o simOptions) clientCount() int {
+	if o.clients == 0 {
+		return 3
+	}
+	return o.clients
 }
 
 // simElection is the election timeout of a run with these options.
@@ -132,6 +142,7 @@ func optionsForSeed(seed uint64) simOptions {
 	// The liveness bounds scale with the election timeout: 600 ticks for
 	// the default 10.
 	o.settleTicks = 60 * o.election
+	o.clients = 3 + r.IntN(simMaxClients-2)
 	return o
 }
 
@@ -145,6 +156,7 @@ type simStats struct {
 	majority                                             int // ticks the majority side took to commit everything
 	sent                                                 int // messages handed to the network (copies included)
 	maxInflight                                          int // most messages one node had in the network at once
+	ops                                                  int // client commands whose result the client saw
 }
 
 type simMsg struct {
@@ -167,7 +179,8 @@ type simNode struct {
 	restarts int // tick to restart at, when down
 	pending  []simPending
 	smSlot   Slot
-	smState  uint64
+	smState  uint64 // the checker's hash of the applied log
+	kv       simKV  // the state machine the clients see
 	// After a restart: the durable commit index, which the first Ready's
 	// Committed must reach (nothing committed is lost).
 	mustReach Slot
@@ -175,12 +188,6 @@ type simNode struct {
 	// (MustSync false): it becomes durable with the next synced Ready and
 	// is lost in a crash before that.
 	volatile *HardState
-}
-
-type simBatch struct {
-	data     []byte
-	ids      []uint64
-	lastSent int
 }
 
 type sim struct {
@@ -198,8 +205,9 @@ type sim struct {
 	chk      *checker
 
 	nextCmd  uint64
-	pending  map[uint64]bool // command ids created, not yet applied anywhere
-	batches  []*simBatch     // batches with commands still pending
+	pending  map[uint64]bool // command ids issued whose result no client saw yet
+	clients  []simClient
+	history  []*simOp // commands whose result the client saw
 	hint     NodeID
 	faulting bool
 	tracing  bool
@@ -215,6 +223,9 @@ func newSim(t testing.TB, seed uint64, o simOptions, tracing bool) *sim {
 		chk:      newChecker(o.nodes),
 		pending:  make(map[uint64]bool),
 		inflight: make([]int, o.nodes),
+	}
+	for i := range o.clientCount() {
+		s.clients = append(s.clients, simClient{id: uint32(i)})
 	}
 	for i := 1; i <= o.nodes; i++ {
 		s.peers = append(s.peers, NodeID(i))
@@ -257,11 +268,9 @@ func (s *sim) start(n *simNode) {
 	n.eng = eng
 	n.up = true
 	n.pending = nil
-	n.smSlot = n.st.snap.Slot
-	n.smState = 0
-	if n.smSlot > 0 {
-		n.smState = binary.LittleEndian.Uint64(n.st.snap.Data)
-		s.chk.restore(n.id, n.smSlot, n.smState)
+	n.smSlot, n.smState, n.kv = 0, 0, simKV{}
+	if n.st.snap.Slot > 0 {
+		s.restoreSnapshot(n, n.st.snap.Slot, n.st.snap.Data)
 	}
 	n.mustReach = max(n.st.hs.Commit, n.st.snap.Slot)
 	s.tracef("node %d starts (incarnation %d): hs %+v snapshot %d", n.id, n.inc, n.st.hs, n.st.snap.Slot)
@@ -358,9 +367,7 @@ func (s *sim) process(n *simNode) {
 				s.send(n.id, &rd.Messages[i])
 			}
 			if rd.Snapshot != nil {
-				n.smSlot = rd.Snapshot.Slot
-				n.smState = binary.LittleEndian.Uint64(rd.Snapshot.Data)
-				s.chk.restore(n.id, n.smSlot, n.smState)
+				s.restoreSnapshot(n, rd.Snapshot.Slot, rd.Snapshot.Data)
 				s.tracef("node %d restores snapshot %d", n.id, n.smSlot)
 				s.stats.installs++
 			}
@@ -372,7 +379,7 @@ func (s *sim) process(n *simNode) {
 				}
 				n.smState = s.chk.apply(n.id, n.smState, en)
 				n.smSlot = en.Slot
-				s.applied(en)
+				s.execute(n, en)
 			}
 			if n.mustReach > 0 {
 				if n.smSlot < n.mustReach {
@@ -436,9 +443,7 @@ func (s *sim) process(n *simNode) {
 		}
 	}
 	if s.o.snapEvery > 0 && n.up && len(n.pending) == 0 && n.smSlot >= n.st.snap.Slot+Slot(s.o.snapEvery) {
-		var data [8]byte
-		binary.LittleEndian.PutUint64(data[:], n.smState)
-		n.st.setSnapshot(Snapshot{Slot: n.smSlot, Data: data[:]})
+		n.st.setSnapshot(Snapshot{Slot: n.smSlot, Data: n.snapshotData()})
 		s.stats.snapshots++
 		if err := n.eng.Compact(n.smSlot); err != nil {
 			s.chk.fail("node %d: Compact(%d): %v", n.id, n.smSlot, err)
@@ -446,52 +451,24 @@ func (s *sim) process(n *simNode) {
 	}
 }
 
-// applied marks the commands of an applied batch as done.
-func (s *sim) applied(en *Entry) {
-	for b := en.Data; len(b) >= 8; b = b[8:] {
-		delete(s.pending, binary.LittleEndian.Uint64(b))
-	}
-}
+// newBatch makes up to k idle clients issue a command.
+func (s *sim) newBatch(k int) { s.issue(k) }
 
-// newBatch submits k new commands as one client batch.
-func (s *sim) newBatch(k int) {
-	b := &simBatch{lastSent: -1000}
-	for range k {
-		s.nextCmd++
-		b.ids = append(b.ids, s.nextCmd)
-		b.data = binary.LittleEndian.AppendUint64(b.data, s.nextCmd)
-		s.pending[s.nextCmd] = true
-	}
-	s.batches = append(s.batches, b)
-}
-
-// clients create new batches (while faulting) and (re)propose pending ones.
-func (s *sim) clients() {
+// runClients has clients issue new commands (while faulting) and (re)propose pending ones.
+func (s *sim) runClients() {
 	if s.faulting && s.r.IntN(3) == 0 {
-		s.newBatch(1 + s.r.IntN(4))
+		s.issue(1 + s.r.IntN(2))
 	}
-	kept := s.batches[:0]
-	for _, b := range s.batches {
-		done := true
-		for _, id := range b.ids {
-			if s.pending[id] {
-				done = false
-			}
-		}
-		if !done {
-			kept = append(kept, b)
-		}
-	}
-	s.batches = kept
-	// Like a runtime's batcher: every command not applied 30 ticks after it
-	// was last sent goes, with the others, into one proposal to the node
-	// believed to lead.
+	// Like a runtime's batcher: every command not returned 30 ticks after
+	// it was last sent goes, with the others, into one proposal to the
+	// node believed to lead.
 	var data []byte
-	var sent []*simBatch
-	for _, b := range s.batches {
-		if s.now-b.lastSent >= 30 && len(sent) < 16 {
-			data = append(data, b.data...)
-			sent = append(sent, b)
+	var sent []*simOp
+	for i := range s.clients {
+		op := s.clients[i].cur
+		if op != nil && s.now-op.lastSent >= 30 {
+			data = op.appendTo(data)
+			sent = append(sent, op)
 		}
 	}
 	if len(sent) == 0 {
@@ -510,8 +487,8 @@ func (s *sim) clients() {
 	var nle *NotLeaderError
 	switch {
 	case err == nil:
-		for _, b := range sent {
-			b.lastSent = s.now
+		for _, op := range sent {
+			op.lastSent, op.target = s.now, target
 		}
 		s.hint = target
 	case errors.As(err, &nle):
@@ -582,7 +559,7 @@ func (s *sim) step() {
 		s.faults()
 	}
 	s.restartDue(false)
-	s.clients()
+	s.runClients()
 	for _, n := range s.nodes {
 		if n.up {
 			n.eng.Tick()
@@ -639,7 +616,8 @@ func (s *sim) run() (err error) {
 			s.stats.ticks = s.now
 			s.stats.applied = len(s.chk.applied)
 			s.stats.leaders = s.chk.newLeaders
-			return nil
+			s.stats.ops = len(s.history)
+			return s.checkClients()
 		}
 		if s.now-healed > s.o.settleTicks {
 			return fmt.Errorf("liveness: %d commands still pending %d ticks after healing (applied: %v)", len(s.pending), s.o.settleTicks, s.appliedSlots())
@@ -848,7 +826,7 @@ func (s *sim) inflightLimit() int {
 }
 
 // simInflightPerPeer: the per-node in-flight bound per peer.
-const simInflightPerPeer = 64
+const simInflightPerPeer = 96
 
 // A seed that goes over its work budget fails at once, naming the budget,
 // instead of running on.

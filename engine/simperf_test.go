@@ -21,10 +21,12 @@ type simSummary struct {
 	seeds                                     int
 	leaders, majority, settle, msgsPerSlot    float64
 	maxInflightPerPeer, maxMsgsPerNodePerTick float64
+	ops                                       int
 }
 
 func (u *simSummary) add(o simOptions, st simStats) {
 	u.seeds++
+	u.ops += st.ops
 	u.leaders += float64(st.leaders)
 	u.majority += float64(st.majority) / float64(o.electionTicks())
 	u.settle += float64(st.settle) / float64(o.electionTicks())
@@ -44,16 +46,16 @@ func (u *simSummary) mean() simMeans {
 
 func (u *simSummary) String() string {
 	m := u.mean()
-	return fmt.Sprintf("per seed: %.2f leader changes, majority commit %.2f election timeouts after the cut, convergence %.2f election timeouts after the heal, %.1f messages per applied slot; max %.1f messages in flight per node per peer, max %.3f messages per node per peer per tick",
-		m.leaders, m.majority, m.settle, m.msgsPerSlot, u.maxInflightPerPeer, u.maxMsgsPerNodePerTick)
+	return fmt.Sprintf("per seed: %.1f client commands checked, %.2f leader changes, majority commit %.2f election timeouts after the cut, convergence %.2f election timeouts after the heal, %.1f messages per applied slot; max %.1f messages in flight per node per peer, max %.3f messages per node per peer per tick",
+		float64(u.ops)/float64(max(1, u.seeds)), m.leaders, m.majority, m.settle, m.msgsPerSlot, u.maxInflightPerPeer, u.maxMsgsPerNodePerTick)
 }
 
 type simMeans struct{ leaders, majority, settle, msgsPerSlot float64 }
 
-// simBaseline is what today's engine measures over TestSim's default 1,000
+// simBaseline is what today's engine measures over TestSim's default 4,000
 // seeds (go test -tags invariants -run 'TestSim$' ./engine/ -v). The
 // majority and settle figures are in election timeouts.
-var simBaseline = simMeans{leaders: 3.25, majority: 1.00, settle: 0.49, msgsPerSlot: 24.0}
+var simBaseline = simMeans{leaders: 3.22, majority: 0.92, settle: 0.55, msgsPerSlot: 25.5}
 
 // simRegressionFactor: a mean more than this times the baseline fails. Well
 // below 2, so a change that doubles one fails; well above the spread
