@@ -87,6 +87,12 @@ type simOptions struct {
 	budgetMsgs int
 	// clients is the number of client sessions (0: 3).
 	clients int
+	// Gray failures (simgray_test.go).
+	pause          float64 // per-tick probability of pausing a node
+	slowDisk       NodeID  // this node's syncs take 10..40 ticks more (0: none)
+	replay         float64 // per-message probability of a copy replayed 100..500 ticks later
+	compactPending bool    // snapshot and compact while Readies are still being synced
+	storageFault   float64 // per-call probability that a Storage read fails
 }
 
 func (o simOptions) clientCount() int {
@@ -143,6 +149,13 @@ func optionsForSeed(seed uint64) simOptions {
 	// the default 10.
 	o.settleTicks = 60 * o.election
 	o.clients = 3 + r.IntN(simMaxClients-2)
+	o.pause = []float64{0, 0, 0.002, 0.01}[r.IntN(4)]
+	if r.IntN(3) == 0 {
+		o.slowDisk = NodeID(1 + r.IntN(o.nodes))
+	}
+	o.replay = []float64{0, 0, 0.002, 0.01}[r.IntN(4)]
+	o.compactPending = r.IntN(2) == 0
+	o.storageFault = []float64{0, 0, 0.05, 0.3}[r.IntN(4)]
 	return o
 }
 
@@ -152,6 +165,7 @@ type simStats struct {
 	byType                                               [maxMessageType + 1]int
 	installs                                             int
 	lazy                                                 int // Readies written without a sync (MustSync false)
+	pauses, replays, storageFaults                       int
 	settle                                               int // ticks from healing to convergence
 	majority                                             int // ticks the majority side took to commit everything
 	sent                                                 int // messages handed to the network (copies included)
@@ -163,6 +177,10 @@ type simMsg struct {
 	at       int
 	from, to NodeID
 	body     []byte
+	// counted: the message is in its sender's inflight count (until it is
+	// due; a replayed copy or one held for a paused node is the
+	// network's, not the sender's, backlog).
+	counted bool
 }
 
 type simPending struct {
@@ -183,7 +201,8 @@ type simNode struct {
 	kv       simKV  // the state machine the clients see
 	// After a restart: the durable commit index, which the first Ready's
 	// Committed must reach (nothing committed is lost).
-	mustReach Slot
+	mustReach   Slot
+	pausedUntil int // the node neither ticks nor handles anything before this tick
 	// volatile holds the HardState of Readies written without a sync
 	// (MustSync false): it becomes durable with the next synced Ready and
 	// is lost in a crash before that.
@@ -232,6 +251,7 @@ func newSim(t testing.TB, seed uint64, o simOptions, tracing bool) *sim {
 	}
 	for _, id := range s.peers {
 		n := &simNode{id: id, st: newMemStorage()}
+		n.st.fault = s.storageFault
 		s.nodes = append(s.nodes, n)
 		s.start(n)
 	}
@@ -261,6 +281,16 @@ func (s *sim) config(id NodeID, inc int) Config {
 // start (re)creates n's engine from its durable state alone.
 func (s *sim) start(n *simNode) {
 	eng, err := New(s.config(n.id, n.inc), n.st)
+	if errors.Is(err, errSimStorage) {
+		// An injected read error: New must say so (ErrStorage) and the
+		// node tries again later, from the same durable state.
+		if !errors.Is(err, ErrStorage) {
+			s.chk.fail("node %d: New returned a storage error not marked ErrStorage: %v", n.id, err)
+		}
+		s.tracef("node %d cannot start: %v", n.id, err)
+		n.restarts = s.now + 5 + s.r.IntN(20)
+		return
+	}
 	if err != nil {
 		s.chk.fail("node %d: restart: %v", n.id, err)
 		return
@@ -309,7 +339,11 @@ func (s *sim) send(from NodeID, m *Message) {
 		if s.faulting && s.r.Float64() < s.o.late {
 			delay = 1 + s.r.IntN(30)
 		}
-		s.net = append(s.net, simMsg{at: s.now + delay, from: from, to: m.To, body: body})
+		s.net = append(s.net, simMsg{at: s.now + delay, from: from, to: m.To, body: body, counted: true})
+		if s.faulting && s.r.Float64() < s.o.replay {
+			s.net = append(s.net, simMsg{at: s.now + 100 + s.r.IntN(400), from: from, to: m.To, body: body})
+			s.stats.replays++
+		}
 		s.stats.sent++
 		s.inflight[from-1]++
 		if c := s.inflight[from-1]; c > s.stats.maxInflight {
@@ -323,18 +357,33 @@ func (s *sim) send(from NodeID, m *Message) {
 
 func (s *sim) deliver() {
 	var due []simMsg
+	var held map[[2]NodeID]int
 	kept := s.net[:0]
 	for _, m := range s.net {
-		if m.at <= s.now {
-			due = append(due, m)
-		} else {
+		if m.at <= s.now && m.counted {
+			s.inflight[m.from-1]--
+			m.counted = false
+		}
+		switch {
+		case m.at > s.now:
 			kept = append(kept, m)
+		case !s.paused(s.nodes[m.to-1]):
+			due = append(due, m)
+		default:
+			// For a paused node the network holds a link's first
+			// simPausedBacklog messages and drops the rest, as a
+			// transport's bounded queue to a stalled peer does.
+			if held == nil {
+				held = make(map[[2]NodeID]int)
+			}
+			link := [2]NodeID{m.from, m.to}
+			if held[link] < simPausedBacklog {
+				held[link]++
+				kept = append(kept, m)
+			}
 		}
 	}
 	s.net = kept
-	for _, dm := range due {
-		s.inflight[dm.from-1]--
-	}
 	s.r.Shuffle(len(due), func(i, j int) { due[i], due[j] = due[j], due[i] })
 	for _, dm := range due {
 		n := s.nodes[dm.to-1]
@@ -391,6 +440,9 @@ func (s *sim) process(n *simNode) {
 			if s.o.maxPersist > 0 && rd.MustSync {
 				at += s.r.IntN(s.o.maxPersist + 1)
 			}
+			if n.id == s.o.slowDisk && rd.MustSync && s.faulting {
+				at += 10 + s.r.IntN(31)
+			}
 			// Syncs complete in order.
 			if len(n.pending) > 0 {
 				at = max(at, n.pending[len(n.pending)-1].at)
@@ -442,7 +494,7 @@ func (s *sim) process(n *simNode) {
 			break
 		}
 	}
-	if s.o.snapEvery > 0 && n.up && len(n.pending) == 0 && n.smSlot >= n.st.snap.Slot+Slot(s.o.snapEvery) {
+	if s.o.snapEvery > 0 && n.up && (len(n.pending) == 0 || s.o.compactPending) && n.smSlot >= n.st.snap.Slot+Slot(s.o.snapEvery) {
 		n.st.setSnapshot(Snapshot{Slot: n.smSlot, Data: n.snapshotData()})
 		s.stats.snapshots++
 		if err := n.eng.Compact(n.smSlot); err != nil {
@@ -557,17 +609,20 @@ func (s *sim) step() {
 	}
 	if s.faulting {
 		s.faults()
+		s.grayFaults()
 	}
 	s.restartDue(false)
 	s.runClients()
 	for _, n := range s.nodes {
-		if n.up {
+		if n.up && !s.paused(n) {
 			n.eng.Tick()
 		}
 	}
 	s.deliver()
 	for _, n := range s.nodes {
-		s.process(n)
+		if !s.paused(n) {
+			s.process(n)
+		}
 	}
 	s.checkLeaders()
 }
@@ -604,6 +659,7 @@ func (s *sim) run() (err error) {
 	}
 	s.faulting = false
 	clear(s.cut)
+	s.unpauseAll()
 	s.restartDue(true)
 	if err := s.minorityCutOff(); err != nil {
 		return err
@@ -817,16 +873,23 @@ func (s *sim) budget() simWork {
 // over 20,000 seeds was about 0.3).
 const simMsgsPerNodeTick = 2
 
-// inflightLimit bounds the messages one node has in the network at once.
-// A node sends at most a few messages per peer per tick and each lives at
-// most 30 ticks; today's engine stays well below this (the largest measured
-// over 20,000 seeds is in simInflightPerPeer's comment).
+// inflightLimit bounds the messages one node has in the network at once:
+// per peer, a few copies of a full pipeline window (a leader resends a
+// stalled follower's window every heartbeat, and with a heartbeat of one
+// tick and small messages several windows are in flight before the first
+// acknowledgement returns) plus simInflightPerPeer others. A message storm
+// grows without bound and crosses it; today's engine uses at most half of
+// it (TestSim's summary prints the largest fraction over its seeds).
 func (s *sim) inflightLimit() int {
-	return simInflightPerPeer * max(1, s.o.nodes-1)
+	return max(1, s.o.nodes-1) * (4*s.o.maxInflight + simInflightPerPeer)
 }
 
-// simInflightPerPeer: the per-node in-flight bound per peer.
-const simInflightPerPeer = 96
+// simPausedBacklog is how many messages a link holds for a paused node.
+const simPausedBacklog = 32
+
+// simInflightPerPeer: the per-peer part of the in-flight bound that does
+// not scale with the window.
+const simInflightPerPeer = 64
 
 // A seed that goes over its work budget fails at once, naming the budget,
 // instead of running on.
