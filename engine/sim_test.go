@@ -166,6 +166,7 @@ type simStats struct {
 	installs                                             int
 	lazy                                                 int // Readies written without a sync (MustSync false)
 	pauses, replays, storageFaults                       int
+	campaigns                                            int // ballots some Prepare was delivered for
 	settle                                               int // ticks from healing to convergence
 	majority                                             int // ticks the majority side took to commit everything
 	sent                                                 int // messages handed to the network (copies included)
@@ -210,14 +211,15 @@ type simNode struct {
 }
 
 type sim struct {
-	t     testing.TB
-	seed  uint64
-	o     simOptions
-	r     *rand.Rand
-	now   int
-	nodes []*simNode
-	peers []NodeID
-	net   []simMsg
+	t         testing.TB
+	seed      uint64
+	o         simOptions
+	r         *rand.Rand
+	now       int
+	nodes     []*simNode
+	peers     []NodeID
+	net       []simMsg
+	campaigns map[Ballot]bool
 	// inflight counts, per sender (index id-1), its messages in net.
 	inflight []int
 	cut      map[[2]NodeID]bool
@@ -237,11 +239,12 @@ type sim struct {
 func newSim(t testing.TB, seed uint64, o simOptions, tracing bool) *sim {
 	s := &sim{
 		t: t, seed: seed, o: o, tracing: tracing,
-		r:        rand.New(rand.NewPCG(seed, 0xfa17)),
-		cut:      make(map[[2]NodeID]bool),
-		chk:      newChecker(o.nodes),
-		pending:  make(map[uint64]bool),
-		inflight: make([]int, o.nodes),
+		r:         rand.New(rand.NewPCG(seed, 0xfa17)),
+		cut:       make(map[[2]NodeID]bool),
+		chk:       newChecker(o.nodes),
+		pending:   make(map[uint64]bool),
+		inflight:  make([]int, o.nodes),
+		campaigns: make(map[Ballot]bool),
 	}
 	for i := range o.clientCount() {
 		s.clients = append(s.clients, simClient{id: uint32(i)})
@@ -398,6 +401,10 @@ func (s *sim) deliver() {
 		m.To = dm.to
 		s.stats.msgs++
 		s.stats.byType[m.Type]++
+		if m.Type == MsgPrepare && !s.campaigns[m.Ballot] {
+			s.campaigns[m.Ballot] = true
+			s.stats.campaigns++
+		}
 		s.tracef("%d->%d %v b=%v slot=%d commit=%d ents=%d", dm.from, dm.to, m.Type, m.Ballot, m.Slot, m.Commit, len(m.Entries))
 		if err := n.eng.Step(m); err != nil {
 			s.chk.fail("node %d: Step: %v", n.id, err)
