@@ -56,3 +56,36 @@ func TestCatchupDuplicatedRepliesKeepOneRequestInFlight(t *testing.T) {
 		inFlight = requests()
 	}
 }
+
+// The same for a snapshot reply: the duplicate of a snapshot already
+// installed is no answer, so it must not let another request out.
+func TestCatchupDuplicatedSnapshotKeepsOneRequestInFlight(t *testing.T) {
+	st := newMemStorage()
+	f := newTestEngine(t, 2, 3, st)
+	b := MakeBallot(1, 1)
+	step := func(m Message) []Message {
+		t.Helper()
+		if err := f.Step(m); err != nil {
+			t.Fatal(err)
+		}
+		var reqs []Message
+		for _, rd := range syncAll(t, f, st) {
+			for _, m := range rd.Messages {
+				if m.Type == MsgCatchup {
+					reqs = append(reqs, m)
+				}
+			}
+		}
+		return reqs
+	}
+	if reqs := step(Message{Type: MsgCommit, From: 1, To: 2, Ballot: b, Slot: 1, Commit: 40}); len(reqs) != 1 {
+		t.Fatalf("a heartbeat 40 slots ahead: %d catch-up requests, want 1", len(reqs))
+	}
+	snap := Message{Type: MsgSnapshot, From: 1, To: 2, Ballot: b, Slot: 1, Commit: 40, Snapshot: &Snapshot{Slot: 30, Data: []byte("s")}}
+	if reqs := step(snap); len(reqs) != 1 || reqs[0].Slot != 31 {
+		t.Fatalf("after the snapshot through 30: requests %+v, want one from slot 31", reqs)
+	}
+	if reqs := step(snap); len(reqs) != 0 {
+		t.Fatalf("after the same snapshot again: %d more requests, want none while one is in flight", len(reqs))
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -23,15 +22,18 @@ import (
 // path). Clients with sessions issue puts and gets throughout and retry
 // whatever has not returned 30 ticks after it was sent, to whichever node
 // they believe leads; their history must be linearizable and every
-// command execute exactly once (simclient_test.go).
-// Nodes snapshot and compact at random intervals. Two seeds in three run
-// with pre-prepare (Config.PrePrepare), the third without. The heartbeat
-// and election timeouts are drawn per seed too.
+// command execute exactly once (simclient_test.go). Nodes snapshot and
+// compact at random intervals. Two seeds in three run with pre-prepare
+// (Config.PrePrepare), the third without. The heartbeat and election
+// timeouts are drawn per seed too. Gray failures (paused nodes, a slow
+// disk, long replays) and Storage read errors are injected too
+// (simgray_test.go).
 //
-// Work is bounded: no node may have more than simInflightPerPeer messages
-// per peer in the network at once (a message storm fails as such), and a
-// seed that goes over its budget of ticks and messages fails at once with
-// its number (budget).
+// Work is bounded (simbudget_test.go): no node may have more messages in
+// the network at once than inflightLimit (a message storm fails as such),
+// and a seed that goes over its budget of ticks and messages fails at once
+// with its number. Liveness and cost are measured per seed and their means
+// bounded against today's engine (simperf_test.go).
 //
 // The checker (simcheck_test.go) never looks inside an engine: it learns
 // acceptances from what nodes make durable and decisions from what they
@@ -43,7 +45,7 @@ import (
 // is cut off: the majority must commit every pending command within
 // settleTicks, and within three election timeouts no minority node may
 // still lead. Then the cut heals and every submitted command must apply on
-// every node within settleTicks.
+// every node within settleTicks (simrun_test.go).
 //
 // Every random choice comes from the seed, so a seed replays exactly; a
 // failing seed is printed with the command that replays it.
@@ -510,54 +512,6 @@ func (s *sim) process(n *simNode) {
 	}
 }
 
-// newBatch makes up to k idle clients issue a command.
-func (s *sim) newBatch(k int) { s.issue(k) }
-
-// runClients has clients issue new commands (while faulting) and (re)propose pending ones.
-func (s *sim) runClients() {
-	if s.faulting && s.r.IntN(3) == 0 {
-		s.issue(1 + s.r.IntN(2))
-	}
-	// Like a runtime's batcher: every command not returned 30 ticks after
-	// it was last sent goes, with the others, into one proposal to the
-	// node believed to lead.
-	var data []byte
-	var sent []*simOp
-	for i := range s.clients {
-		op := s.clients[i].cur
-		if op != nil && s.now-op.lastSent >= 30 {
-			data = op.appendTo(data)
-			sent = append(sent, op)
-		}
-	}
-	if len(sent) == 0 {
-		return
-	}
-	target := s.hint
-	if target == 0 || s.r.IntN(4) == 0 {
-		target = NodeID(1 + s.r.IntN(s.o.nodes))
-	}
-	n := s.nodes[target-1]
-	if !n.up {
-		s.hint = 0
-		return
-	}
-	err := n.eng.Propose(data)
-	var nle *NotLeaderError
-	switch {
-	case err == nil:
-		for _, op := range sent {
-			op.lastSent, op.target = s.now, target
-		}
-		s.hint = target
-	case errors.As(err, &nle):
-		s.hint = nle.Leader
-	case errors.Is(err, ErrPipelineFull):
-	default:
-		s.chk.fail("node %d: Propose: %v", target, err)
-	}
-}
-
 func (s *sim) faults() {
 	live := 0
 	for _, n := range s.nodes {
@@ -649,123 +603,6 @@ func (s *sim) checkLeaders() {
 	}
 }
 
-// run plays the seed: faults, then healing and a bounded wait for every
-// pending command to commit and every node to apply the same log.
-func (s *sim) run() (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("panic at tick %d: %v\n%s", s.now, r, debug.Stack())
-		}
-	}()
-	s.faulting = true
-	for s.now < s.o.faultTicks && s.chk.err == nil {
-		s.step()
-	}
-	if s.chk.err != nil {
-		return fmt.Errorf("tick %d: %w", s.now, s.chk.err)
-	}
-	s.faulting = false
-	clear(s.cut)
-	s.unpauseAll()
-	s.restartDue(true)
-	if err := s.minorityCutOff(); err != nil {
-		return err
-	}
-	clear(s.cut)
-	healed := s.now
-	for s.chk.err == nil {
-		if s.converged() {
-			s.stats.settle = s.now - healed
-			s.stats.ticks = s.now
-			s.stats.applied = len(s.chk.applied)
-			s.stats.leaders = s.chk.newLeaders
-			s.stats.ops = len(s.history)
-			return s.checkClients()
-		}
-		if s.now-healed > s.o.settleTicks {
-			return fmt.Errorf("liveness: %d commands still pending %d ticks after healing (applied: %v)", len(s.pending), s.o.settleTicks, s.appliedSlots())
-		}
-		s.step()
-	}
-	return fmt.Errorf("tick %d: %w", s.now, s.chk.err)
-}
-
-// minorityCutOff is the availability check: with every node up and a
-// minority cut off from the rest (both ways, no other faults), the majority
-// side must commit every pending command within settleTicks, and after
-// three election timeouts no node of the minority may still be leader
-// (check quorum), so none of them takes proposals.
-func (s *sim) minorityCutOff() error {
-	if len(s.nodes) < 3 {
-		return nil
-	}
-	minority := make([]bool, len(s.nodes))
-	for _, i := range s.r.Perm(len(s.nodes))[:(len(s.nodes)-1)/2] {
-		minority[i] = true
-	}
-	for i, a := range s.peers {
-		for j, b := range s.peers {
-			if minority[i] != minority[j] {
-				s.cut[[2]NodeID{a, b}] = true
-			}
-		}
-	}
-	s.tracef("minority %v cut off", minority)
-	s.newBatch(3)
-	start := s.now
-	for s.chk.err == nil && len(s.pending) > 0 {
-		if s.now-start > s.o.settleTicks {
-			return fmt.Errorf("availability: %d commands pending %d ticks after cutting off minority %v (applied: %v)", len(s.pending), s.o.settleTicks, minority, s.appliedSlots())
-		}
-		s.step()
-		if s.now-start >= 3*s.config(1, 0).ElectionTicks {
-			for i, n := range s.nodes {
-				if minority[i] && n.eng.Status().Role == RoleLeader {
-					return fmt.Errorf("availability: node %d still leads from the minority side %d ticks after the cut", n.id, s.now-start)
-				}
-			}
-		}
-	}
-	if s.chk.err != nil {
-		return fmt.Errorf("tick %d: %w", s.now, s.chk.err)
-	}
-	s.stats.majority = s.now - start
-	return nil
-}
-
-func (s *sim) appliedSlots() string {
-	var b strings.Builder
-	for _, n := range s.nodes {
-		if !n.up {
-			fmt.Fprintf(&b, "\n  node %d down", n.id)
-			continue
-		}
-		st := n.eng.Status()
-		fmt.Fprintf(&b, "\n  node %d applied %d: %+v", n.id, n.smSlot, st)
-		e := n.eng
-		fmt.Fprintf(&b, "\n    ack %v/%d to %d need %v, leaderCommit %d, log [%d..%d]", e.ackBallot, e.ackSlot, e.ackTo, e.needAck, e.leaderCommit, e.log.start, e.log.last())
-		for sl := max(e.log.start, e.commit); sl <= e.log.last(); sl++ {
-			if en := e.log.get(sl); en != nil {
-				fmt.Fprintf(&b, " %d:%v", sl, en.Ballot)
-			}
-		}
-	}
-	return b.String()
-}
-
-func (s *sim) converged() bool {
-	if len(s.pending) > 0 {
-		return false
-	}
-	want := Slot(len(s.chk.applied))
-	for _, n := range s.nodes {
-		if n.smSlot != want {
-			return false
-		}
-	}
-	return true
-}
-
 func replayCommand(seed uint64) string {
 	return fmt.Sprintf("go test -tags invariants -run 'TestSim$' ./engine/ -sim.seed=%d -sim.trace", seed)
 }
@@ -855,60 +692,5 @@ func TestSimDeterministic(t *testing.T) {
 		if len(traces[0]) < 1000 {
 			t.Fatalf("seed %d: suspiciously short trace", seed)
 		}
-	}
-}
-
-// simWork is what one seed may do: ticks and messages sent (copies
-// included). A run that goes over fails at once with its seed, instead of
-// spinning on (a message storm grows the network without bound) and losing
-// the failures other seeds already found.
-type simWork struct{ ticks, msgs int }
-
-// budget is a generous multiple of what today's engine needs: a run has
-// faultTicks of faults, then two phases of at most settleTicks each; a
-// node sends a few messages per peer per tick at most.
-func (s *sim) budget() simWork {
-	ticks := s.o.faultTicks + 2*s.o.settleTicks + 10
-	if s.o.budgetMsgs > 0 {
-		return simWork{ticks: ticks, msgs: s.o.budgetMsgs}
-	}
-	return simWork{ticks: ticks, msgs: simMsgsPerNodeTick * s.o.nodes * s.o.nodes * ticks}
-}
-
-// simMsgsPerNodeTick bounds, with budget, the messages of a run per node
-// per peer per tick. Today's engine stays below 1 (the largest measured
-// over 20,000 seeds was about 0.3).
-const simMsgsPerNodeTick = 2
-
-// inflightLimit bounds the messages one node has in the network at once:
-// per peer, a few copies of a full pipeline window (a leader resends a
-// stalled follower's window every heartbeat, and with a heartbeat of one
-// tick and small messages several windows are in flight before the first
-// acknowledgement returns) plus simInflightPerPeer others. A message storm
-// grows without bound and crosses it; today's engine uses at most half of
-// it (TestSim's summary prints the largest fraction over its seeds).
-func (s *sim) inflightLimit() int {
-	return max(1, s.o.nodes-1) * (4*s.o.maxInflight + simInflightPerPeer)
-}
-
-// simPausedBacklog is how many messages a link holds for a paused node.
-const simPausedBacklog = 32
-
-// simInflightPerPeer: the per-peer part of the in-flight bound that does
-// not scale with the window.
-const simInflightPerPeer = 64
-
-// A seed that goes over its work budget fails at once, naming the budget,
-// instead of running on.
-func TestSimWorkBudget(t *testing.T) {
-	o := optionsForSeed(3)
-	o.budgetMsgs = 200
-	s := newSim(t, 3, o, false)
-	err := s.run()
-	if err == nil || !strings.Contains(err.Error(), "work budget") {
-		t.Fatalf("a run over a 200-message budget: %v, want a work budget failure", err)
-	}
-	if s.stats.sent > o.budgetMsgs+simMsgsPerNodeTick*o.nodes*o.nodes*10 {
-		t.Fatalf("the run went on to %d messages after its budget of %d", s.stats.sent, o.budgetMsgs)
 	}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -205,6 +206,54 @@ func (s *sim) issue(k int) int {
 		issued++
 	}
 	return issued
+}
+
+// newBatch makes up to k idle clients issue a command.
+func (s *sim) newBatch(k int) { s.issue(k) }
+
+// runClients has clients issue new commands (while faulting) and (re)propose pending ones.
+func (s *sim) runClients() {
+	if s.faulting && s.r.IntN(3) == 0 {
+		s.issue(1 + s.r.IntN(2))
+	}
+	// Like a runtime's batcher: every command not returned 30 ticks after
+	// it was last sent goes, with the others, into one proposal to the
+	// node believed to lead.
+	var data []byte
+	var sent []*simOp
+	for i := range s.clients {
+		op := s.clients[i].cur
+		if op != nil && s.now-op.lastSent >= 30 {
+			data = op.appendTo(data)
+			sent = append(sent, op)
+		}
+	}
+	if len(sent) == 0 {
+		return
+	}
+	target := s.hint
+	if target == 0 || s.r.IntN(4) == 0 {
+		target = NodeID(1 + s.r.IntN(s.o.nodes))
+	}
+	n := s.nodes[target-1]
+	if !n.up {
+		s.hint = 0
+		return
+	}
+	err := n.eng.Propose(data)
+	var nle *NotLeaderError
+	switch {
+	case err == nil:
+		for _, op := range sent {
+			op.lastSent, op.target = s.now, target
+		}
+		s.hint = target
+	case errors.As(err, &nle):
+		s.hint = nle.Leader
+	case errors.Is(err, ErrPipelineFull):
+	default:
+		s.chk.fail("node %d: Propose: %v", target, err)
+	}
 }
 
 // checkClients checks, once every node applied the whole log, that every
