@@ -85,8 +85,8 @@ type simOptions struct {
 	// heartbeat and election are Config.HeartbeatTicks and ElectionTicks
 	// (0: 2 and 10).
 	heartbeat, election int
-	// budgetMsgs overrides the work budget's messages (0: budget's).
-	budgetMsgs int
+	// budgetMsgs and budgetTicks override the work budget's (0: budget's).
+	budgetMsgs, budgetTicks int
 	// clients is the number of client sessions (0: 3).
 	clients int
 	// Gray failures (simgray_test.go).

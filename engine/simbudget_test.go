@@ -19,6 +19,9 @@ type simWork struct{ ticks, msgs int }
 // node sends a few messages per peer per tick at most.
 func (s *sim) budget() simWork {
 	ticks := s.o.faultTicks + 2*s.o.settleTicks + 10
+	if s.o.budgetTicks > 0 {
+		ticks = s.o.budgetTicks
+	}
 	if s.o.budgetMsgs > 0 {
 		return simWork{ticks: ticks, msgs: s.o.budgetMsgs}
 	}
