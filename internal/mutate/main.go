@@ -242,19 +242,36 @@ func firstLine(s string) string {
 
 func render(vs []Verdict, elapsed time.Duration) string {
 	var b strings.Builder
-	killed := 0
+	killed, bySim := 0, 0
 	for _, v := range vs {
 		if v.Outcome == "killed" {
 			killed++
+			if bySimulator(v) {
+				bySim++
+			}
 		}
 	}
 	fmt.Fprintf(&b, "# Mutation score of the engine\n\n")
-	fmt.Fprintf(&b, "%d of %d mutants killed (%s).\n\n", killed, len(vs), elapsed.Round(time.Second))
+	fmt.Fprintf(&b, "%d of %d mutants killed (%s): %d by the simulator (a TestSim* test), %d by unit and property tests alone.\n\n", killed, len(vs), elapsed.Round(time.Second), bySim, killed-bySim)
 	fmt.Fprintf(&b, "Command: `go run ./internal/mutate -out results/mutation.md`; each mutant (internal/mutate/mutants.json) is run under `go %s`, the golden interaction transcripts excluded.\n\n", strings.Join(testArgs, " "))
-	fmt.Fprintf(&b, "| mutant | area | file | outcome | failing tests | first failure |\n|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| mutant | area | file | outcome | by the simulator | failing tests | first failure |\n|---|---|---|---|---|---|---|\n")
 	for _, v := range vs {
 		d := strings.ReplaceAll(v.Detail, "|", "\\|")
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", v.Mutant.Name, v.Mutant.Area, v.Mutant.File, v.Outcome, strings.Join(v.Killers, ", "), d)
+		sim := "no"
+		if bySimulator(v) {
+			sim = "yes"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", v.Mutant.Name, v.Mutant.Area, v.Mutant.File, v.Outcome, sim, strings.Join(v.Killers, ", "), d)
 	}
 	return b.String()
+}
+
+// bySimulator reports whether a simulator test is among v's killers.
+func bySimulator(v Verdict) bool {
+	for _, k := range v.Killers {
+		if strings.HasPrefix(k, "TestSim") {
+			return true
+		}
+	}
+	return false
 }
