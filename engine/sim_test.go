@@ -55,7 +55,7 @@ import (
 // off) and checks liveness properties the random runs cannot pin down.
 
 var (
-	simSeeds  = flag.Int("sim.seeds", 4000, "number of simulator seeds TestSim runs (CI's default; -sim.seeds=100000 for a long run)")
+	simSeeds  = flag.Int("sim.seeds", 6000, "number of simulator seeds TestSim runs (CI's default; -sim.seeds=100000 for a long run)")
 	simFirst  = flag.Uint64("sim.first", 1, "first simulator seed of the -sim.seeds run")
 	simSeed   = flag.Uint64("sim.seed", 0, "run only this simulator seed (replay)")
 	simSettle = flag.Int("sim.settle", 0, "override the ticks allowed after healing for liveness (0: default)")
