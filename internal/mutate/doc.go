@@ -18,7 +18,9 @@
 // command fails (the failing tests are recorded), survives when it
 // passes, and is invalid when the mutated engine does not build or its
 // snippet does not match exactly once (the data file has drifted from
-// the code: fix it). The unmutated module must pass first.
+// the code: fix it). The unmutated module must pass first. For each killed
+// mutant the report also says whether the simulator's tests alone
+// (-run ^TestSim: the random runs and the scripted scenarios) kill it.
 //
 // The report (a Markdown table and a summary line) goes to -out and to
 // standard output; the exit status is 1 if any mutant survived or is
