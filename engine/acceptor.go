@@ -102,7 +102,7 @@ func (e *Engine) handleLeaderMsg(m Message) {
 	case MsgCommit:
 		if len(m.Entries) > 0 {
 			// A catch-up reply: these entries are chosen.
-			e.catchupWait = 0
+			before := e.commit
 			for _, en := range m.Entries {
 				if en.Slot <= e.commit || en.Type == 0 {
 					continue
@@ -114,11 +114,18 @@ func (e *Engine) handleLeaderMsg(m Message) {
 				e.unstable = append(e.unstable, en)
 				e.commit = en.Slot
 			}
+			// Only a reply that advanced us answers our request: a
+			// duplicate or a stale one must not let learnCommit ask
+			// again, or every duplicated reply would double the
+			// requests in flight.
+			if e.commit > before {
+				e.catchupWait = 0
+			}
 		}
 	case MsgSnapshot:
-		e.catchupWait = 0
 		if m.Snapshot != nil && m.Snapshot.Slot > e.commit {
 			e.installSnapshot(*m.Snapshot)
+			e.catchupWait = 0 // as for a catch-up reply: only when it advanced us
 		}
 	}
 	e.advanceAck()

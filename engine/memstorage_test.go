@@ -17,15 +17,45 @@ type memStorage struct {
 	hs   HardState
 	snap Snapshot
 	ents map[Slot]Entry
+	// fault, if set, is asked before every read; an error it returns is
+	// the read's (the simulator's storage faults, simgray_test.go).
+	fault func(op string) error
+}
+
+func (s *memStorage) injected(op string) error {
+	if s.fault == nil {
+		return nil
+	}
+	return s.fault(op)
 }
 
 func newMemStorage() *memStorage { return &memStorage{ents: make(map[Slot]Entry)} }
 
-func (s *memStorage) InitialState() (HardState, error) { return s.hs, nil }
-func (s *memStorage) Snapshot() (Snapshot, error)      { return s.snap, nil }
-func (s *memStorage) FirstSlot() (Slot, error)         { return s.snap.Slot + 1, nil }
+func (s *memStorage) InitialState() (HardState, error) {
+	if err := s.injected("InitialState"); err != nil {
+		return HardState{}, err
+	}
+	return s.hs, nil
+}
+
+func (s *memStorage) Snapshot() (Snapshot, error) {
+	if err := s.injected("Snapshot"); err != nil {
+		return Snapshot{}, err
+	}
+	return s.snap, nil
+}
+
+func (s *memStorage) FirstSlot() (Slot, error) {
+	if err := s.injected("FirstSlot"); err != nil {
+		return 0, err
+	}
+	return s.snap.Slot + 1, nil
+}
 
 func (s *memStorage) LastSlot() (Slot, error) {
+	if err := s.injected("LastSlot"); err != nil {
+		return 0, err
+	}
 	last := s.snap.Slot
 	for sl := range s.ents {
 		last = max(last, sl)
@@ -34,6 +64,9 @@ func (s *memStorage) LastSlot() (Slot, error) {
 }
 
 func (s *memStorage) Entries(lo, hi Slot, maxBytes uint64) ([]Entry, error) {
+	if err := s.injected("Entries"); err != nil {
+		return nil, err
+	}
 	if lo <= s.snap.Slot {
 		return nil, ErrCompacted
 	}

@@ -1,28 +1,39 @@
 package engine
 
 import (
-	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"runtime/debug"
+	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The seeded simulator: the evidence that the protocol is safe.
 //
-// A run drives N engines (1, 3, 5 or 7) tick by tick through a simulated
+// A run drives N engines (1 to 7) tick by tick through a simulated
 // network that drops, duplicates, delays (1..4 ticks, sometimes up to 30),
 // hence reorders, and cuts links both ways (partitions) or one way; nodes
 // crash, losing every Ready whose sync had not completed, and restart from
 // their memStorage alone. Syncs take a random 0..3 ticks and complete in
 // order, so several Readies are often outstanding (the async persistence
-// path). Clients submit batches throughout and retry whatever has not
-// applied 30 ticks after it was sent, to whichever node they believe leads.
-// Nodes snapshot and compact at random intervals. Two seeds in three run
-// with pre-prepare (Config.PrePrepare), the third without.
+// path). Clients with sessions issue puts and gets throughout and retry
+// whatever has not returned 30 ticks after it was sent, to whichever node
+// they believe leads; their history must be linearizable and every
+// command execute exactly once (simclient_test.go). Nodes snapshot and
+// compact at random intervals. Two seeds in three run with pre-prepare
+// (Config.PrePrepare), the third without. The heartbeat and election
+// timeouts are drawn per seed too. Gray failures (paused nodes, a slow
+// disk, long replays) and Storage read errors are injected too
+// (simgray_test.go).
+//
+// Work is bounded (simbudget_test.go): no node may have more messages in
+// the network at once than inflightLimit (a message storm fails as such),
+// and a seed that goes over its budget of ticks and messages fails at once
+// with its number. Liveness and cost are measured per seed and their means
+// bounded against today's engine (simperf_test.go).
 //
 // The checker (simcheck_test.go) never looks inside an engine: it learns
 // acceptances from what nodes make durable and decisions from what they
@@ -34,7 +45,7 @@ import (
 // is cut off: the majority must commit every pending command within
 // settleTicks, and within three election timeouts no minority node may
 // still lead. Then the cut heals and every submitted command must apply on
-// every node within settleTicks.
+// every node within settleTicks (simrun_test.go).
 //
 // Every random choice comes from the seed, so a seed replays exactly; a
 // failing seed is printed with the command that replays it.
@@ -44,7 +55,7 @@ import (
 // off) and checks liveness properties the random runs cannot pin down.
 
 var (
-	simSeeds  = flag.Int("sim.seeds", 1000, "number of simulator seeds TestSim runs")
+	simSeeds  = flag.Int("sim.seeds", 6000, "number of simulator seeds TestSim runs (CI's default; -sim.seeds=100000 for a long run)")
 	simFirst  = flag.Uint64("sim.first", 1, "first simulator seed of the -sim.seeds run")
 	simSeed   = flag.Uint64("sim.seed", 0, "run only this simulator seed (replay)")
 	simSettle = flag.Int("sim.settle", 0, "override the ticks allowed after healing for liveness (0: default)")
@@ -71,14 +82,50 @@ type simOptions struct {
 	// noPrePrepare turns Config.PrePrepare off (a third of the seeds), so
 	// both ways to an election stay under the checks.
 	noPrePrepare bool
+	// heartbeat and election are Config.HeartbeatTicks and ElectionTicks
+	// (0: 2 and 10).
+	heartbeat, election int
+	// budgetMsgs and budgetTicks override the work budget's (0: budget's).
+	budgetMsgs, budgetTicks int
+	// clients is the number of client sessions (0: 3).
+	clients int
+	// Gray failures (simgray_test.go).
+	pause          float64 // per-tick probability of pausing a node
+	slowDisk       NodeID  // this node's syncs take 10..40 ticks more (0: none)
+	replay         float64 // per-message probability of a copy replayed 100..500 ticks later
+	compactPending bool    // snapshot and compact while Readies are still being synced
+	storageFault   float64 // per-call probability that a Storage read fails
+}
+
+func (o simOptions) clientCount() int {
+	if o.clients == 0 {
+		return 3
+	}
+	return o.clients
+}
+
+// simElection is the election timeout of a run with these options.
+func (o simOptions) electionTicks() int {
+	if o.election == 0 {
+		return 10
+	}
+	return o.election
+}
+
+func (o simOptions) heartbeatTicks() int {
+	if o.heartbeat == 0 {
+		return 2
+	}
+	return o.heartbeat
 }
 
 func optionsForSeed(seed uint64) simOptions {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
 	o := simOptions{
-		nodes:       []int{3, 5}[seed%2],
+		// Every size from 1 to 7: even sizes have their own quorum
+		// arithmetic (a majority of 4 is 3, not 2).
+		nodes:       1 + int(seed%7),
 		faultTicks:  300 + r.IntN(300),
-		settleTicks: 600,
 		drop:        []float64{0, 0.02, 0.1, 0.25}[r.IntN(4)],
 		dup:         []float64{0, 0.05, 0.2}[r.IntN(3)],
 		maxDelay:    1 + r.IntN(4),
@@ -95,12 +142,22 @@ func optionsForSeed(seed uint64) simOptions {
 		// same with it on or off.
 		noPrePrepare: seed%3 == 2,
 	}
-	switch {
-	case seed%10 == 9:
-		o.nodes = 7
-	case seed%50 == 25:
-		o.nodes = 1
+	// Timing from the seed too: heartbeat 1..3 ticks, election timeout
+	// 10..22 ticks but at least four heartbeats (a timeout shorter than a
+	// few network round trips is a misconfiguration, not a fault).
+	o.heartbeat = 1 + r.IntN(3)
+	o.election = max(10, 4*o.heartbeat) + r.IntN(13)
+	// The liveness bounds scale with the election timeout: 600 ticks for
+	// the default 10.
+	o.settleTicks = 60 * o.election
+	o.clients = 3 + r.IntN(simMaxClients-2)
+	o.pause = []float64{0, 0, 0.002, 0.01}[r.IntN(4)]
+	if r.IntN(3) == 0 {
+		o.slowDisk = NodeID(1 + r.IntN(o.nodes))
 	}
+	o.replay = []float64{0, 0, 0.002, 0.01}[r.IntN(4)]
+	o.compactPending = r.IntN(2) == 0
+	o.storageFault = []float64{0, 0, 0.05, 0.3}[r.IntN(4)]
 	return o
 }
 
@@ -110,14 +167,23 @@ type simStats struct {
 	byType                                               [maxMessageType + 1]int
 	installs                                             int
 	lazy                                                 int // Readies written without a sync (MustSync false)
+	pauses, replays, storageFaults                       int
+	campaigns                                            int // ballots some Prepare was delivered for
 	settle                                               int // ticks from healing to convergence
 	majority                                             int // ticks the majority side took to commit everything
+	sent                                                 int // messages handed to the network (copies included)
+	maxInflight                                          int // most messages one node had in the network at once
+	ops                                                  int // client commands whose result the client saw
 }
 
 type simMsg struct {
 	at       int
 	from, to NodeID
 	body     []byte
+	// counted: the message is in its sender's inflight count (until it is
+	// due; a replayed copy or one held for a paused node is the
+	// network's, not the sender's, backlog).
+	counted bool
 }
 
 type simPending struct {
@@ -134,37 +200,37 @@ type simNode struct {
 	restarts int // tick to restart at, when down
 	pending  []simPending
 	smSlot   Slot
-	smState  uint64
+	smState  uint64 // the checker's hash of the applied log
+	kv       simKV  // the state machine the clients see
 	// After a restart: the durable commit index, which the first Ready's
 	// Committed must reach (nothing committed is lost).
-	mustReach Slot
+	mustReach   Slot
+	pausedUntil int // the node neither ticks nor handles anything before this tick
 	// volatile holds the HardState of Readies written without a sync
 	// (MustSync false): it becomes durable with the next synced Ready and
 	// is lost in a crash before that.
 	volatile *HardState
 }
 
-type simBatch struct {
-	data     []byte
-	ids      []uint64
-	lastSent int
-}
-
 type sim struct {
-	t     testing.TB
-	seed  uint64
-	o     simOptions
-	r     *rand.Rand
-	now   int
-	nodes []*simNode
-	peers []NodeID
-	net   []simMsg
-	cut   map[[2]NodeID]bool
-	chk   *checker
+	t         testing.TB
+	seed      uint64
+	o         simOptions
+	r         *rand.Rand
+	now       int
+	nodes     []*simNode
+	peers     []NodeID
+	net       []simMsg
+	campaigns map[Ballot]bool
+	// inflight counts, per sender (index id-1), its messages in net.
+	inflight []int
+	cut      map[[2]NodeID]bool
+	chk      *checker
 
 	nextCmd  uint64
-	pending  map[uint64]bool // command ids created, not yet applied anywhere
-	batches  []*simBatch     // batches with commands still pending
+	pending  map[uint64]bool // command ids issued whose result no client saw yet
+	clients  []simClient
+	history  []*simOp // commands whose result the client saw
 	hint     NodeID
 	faulting bool
 	tracing  bool
@@ -175,16 +241,22 @@ type sim struct {
 func newSim(t testing.TB, seed uint64, o simOptions, tracing bool) *sim {
 	s := &sim{
 		t: t, seed: seed, o: o, tracing: tracing,
-		r:       rand.New(rand.NewPCG(seed, 0xfa17)),
-		cut:     make(map[[2]NodeID]bool),
-		chk:     newChecker(o.nodes),
-		pending: make(map[uint64]bool),
+		r:         rand.New(rand.NewPCG(seed, 0xfa17)),
+		cut:       make(map[[2]NodeID]bool),
+		chk:       newChecker(o.nodes),
+		pending:   make(map[uint64]bool),
+		inflight:  make([]int, o.nodes),
+		campaigns: make(map[Ballot]bool),
+	}
+	for i := range o.clientCount() {
+		s.clients = append(s.clients, simClient{id: uint32(i)})
 	}
 	for i := 1; i <= o.nodes; i++ {
 		s.peers = append(s.peers, NodeID(i))
 	}
 	for _, id := range s.peers {
 		n := &simNode{id: id, st: newMemStorage()}
+		n.st.fault = s.storageFault
 		s.nodes = append(s.nodes, n)
 		s.start(n)
 	}
@@ -202,8 +274,8 @@ func (s *sim) config(id NodeID, inc int) Config {
 	cfg := DefaultConfig()
 	cfg.ID = id
 	cfg.Peers = s.peers
-	cfg.HeartbeatTicks = 2
-	cfg.ElectionTicks = 10
+	cfg.HeartbeatTicks = s.o.heartbeatTicks()
+	cfg.ElectionTicks = s.o.electionTicks()
 	cfg.MaxInflight = s.o.maxInflight
 	cfg.MaxMsgBytes = s.o.maxMsgBytes
 	cfg.PrePrepare = !s.o.noPrePrepare
@@ -214,6 +286,16 @@ func (s *sim) config(id NodeID, inc int) Config {
 // start (re)creates n's engine from its durable state alone.
 func (s *sim) start(n *simNode) {
 	eng, err := New(s.config(n.id, n.inc), n.st)
+	if errors.Is(err, errSimStorage) {
+		// An injected read error: New must say so (ErrStorage) and the
+		// node tries again later, from the same durable state.
+		if !errors.Is(err, ErrStorage) {
+			s.chk.fail("node %d: New returned a storage error not marked ErrStorage: %v", n.id, err)
+		}
+		s.tracef("node %d cannot start: %v", n.id, err)
+		n.restarts = s.now + 5 + s.r.IntN(20)
+		return
+	}
 	if err != nil {
 		s.chk.fail("node %d: restart: %v", n.id, err)
 		return
@@ -221,11 +303,9 @@ func (s *sim) start(n *simNode) {
 	n.eng = eng
 	n.up = true
 	n.pending = nil
-	n.smSlot = n.st.snap.Slot
-	n.smState = 0
-	if n.smSlot > 0 {
-		n.smState = binary.LittleEndian.Uint64(n.st.snap.Data)
-		s.chk.restore(n.id, n.smSlot, n.smState)
+	n.smSlot, n.smState, n.kv = 0, 0, simKV{}
+	if n.st.snap.Slot > 0 {
+		s.restoreSnapshot(n, n.st.snap.Slot, n.st.snap.Data)
 	}
 	n.mustReach = max(n.st.hs.Commit, n.st.snap.Slot)
 	s.tracef("node %d starts (incarnation %d): hs %+v snapshot %d", n.id, n.inc, n.st.hs, n.st.snap.Slot)
@@ -264,18 +344,48 @@ func (s *sim) send(from NodeID, m *Message) {
 		if s.faulting && s.r.Float64() < s.o.late {
 			delay = 1 + s.r.IntN(30)
 		}
-		s.net = append(s.net, simMsg{at: s.now + delay, from: from, to: m.To, body: body})
+		s.net = append(s.net, simMsg{at: s.now + delay, from: from, to: m.To, body: body, counted: true})
+		if s.faulting && s.r.Float64() < s.o.replay {
+			s.net = append(s.net, simMsg{at: s.now + 100 + s.r.IntN(400), from: from, to: m.To, body: body})
+			s.stats.replays++
+		}
+		s.stats.sent++
+		s.inflight[from-1]++
+		if c := s.inflight[from-1]; c > s.stats.maxInflight {
+			s.stats.maxInflight = c
+			if lim := s.inflightLimit(); c > lim {
+				s.chk.fail("node %d has %d messages in flight, more than the bound %d (a message storm)", from, c, lim)
+			}
+		}
 	}
 }
 
 func (s *sim) deliver() {
 	var due []simMsg
+	var held map[[2]NodeID]int
 	kept := s.net[:0]
 	for _, m := range s.net {
-		if m.at <= s.now {
-			due = append(due, m)
-		} else {
+		if m.at <= s.now && m.counted {
+			s.inflight[m.from-1]--
+			m.counted = false
+		}
+		switch {
+		case m.at > s.now:
 			kept = append(kept, m)
+		case !s.paused(s.nodes[m.to-1]):
+			due = append(due, m)
+		default:
+			// For a paused node the network holds a link's first
+			// simPausedBacklog messages and drops the rest, as a
+			// transport's bounded queue to a stalled peer does.
+			if held == nil {
+				held = make(map[[2]NodeID]int)
+			}
+			link := [2]NodeID{m.from, m.to}
+			if held[link] < simPausedBacklog {
+				held[link]++
+				kept = append(kept, m)
+			}
 		}
 	}
 	s.net = kept
@@ -293,6 +403,10 @@ func (s *sim) deliver() {
 		m.To = dm.to
 		s.stats.msgs++
 		s.stats.byType[m.Type]++
+		if m.Type == MsgPrepare && !s.campaigns[m.Ballot] {
+			s.campaigns[m.Ballot] = true
+			s.stats.campaigns++
+		}
 		s.tracef("%d->%d %v b=%v slot=%d commit=%d ents=%d", dm.from, dm.to, m.Type, m.Ballot, m.Slot, m.Commit, len(m.Entries))
 		if err := n.eng.Step(m); err != nil {
 			s.chk.fail("node %d: Step: %v", n.id, err)
@@ -311,9 +425,7 @@ func (s *sim) process(n *simNode) {
 				s.send(n.id, &rd.Messages[i])
 			}
 			if rd.Snapshot != nil {
-				n.smSlot = rd.Snapshot.Slot
-				n.smState = binary.LittleEndian.Uint64(rd.Snapshot.Data)
-				s.chk.restore(n.id, n.smSlot, n.smState)
+				s.restoreSnapshot(n, rd.Snapshot.Slot, rd.Snapshot.Data)
 				s.tracef("node %d restores snapshot %d", n.id, n.smSlot)
 				s.stats.installs++
 			}
@@ -325,7 +437,7 @@ func (s *sim) process(n *simNode) {
 				}
 				n.smState = s.chk.apply(n.id, n.smState, en)
 				n.smSlot = en.Slot
-				s.applied(en)
+				s.execute(n, en)
 			}
 			if n.mustReach > 0 {
 				if n.smSlot < n.mustReach {
@@ -336,6 +448,9 @@ func (s *sim) process(n *simNode) {
 			at := s.now
 			if s.o.maxPersist > 0 && rd.MustSync {
 				at += s.r.IntN(s.o.maxPersist + 1)
+			}
+			if n.id == s.o.slowDisk && rd.MustSync && s.faulting {
+				at += 10 + s.r.IntN(31)
 			}
 			// Syncs complete in order.
 			if len(n.pending) > 0 {
@@ -388,90 +503,12 @@ func (s *sim) process(n *simNode) {
 			break
 		}
 	}
-	if s.o.snapEvery > 0 && n.up && len(n.pending) == 0 && n.smSlot >= n.st.snap.Slot+Slot(s.o.snapEvery) {
-		var data [8]byte
-		binary.LittleEndian.PutUint64(data[:], n.smState)
-		n.st.setSnapshot(Snapshot{Slot: n.smSlot, Data: data[:]})
+	if s.o.snapEvery > 0 && n.up && (len(n.pending) == 0 || s.o.compactPending) && n.smSlot >= n.st.snap.Slot+Slot(s.o.snapEvery) {
+		n.st.setSnapshot(Snapshot{Slot: n.smSlot, Data: n.snapshotData()})
 		s.stats.snapshots++
 		if err := n.eng.Compact(n.smSlot); err != nil {
 			s.chk.fail("node %d: Compact(%d): %v", n.id, n.smSlot, err)
 		}
-	}
-}
-
-// applied marks the commands of an applied batch as done.
-func (s *sim) applied(en *Entry) {
-	for b := en.Data; len(b) >= 8; b = b[8:] {
-		delete(s.pending, binary.LittleEndian.Uint64(b))
-	}
-}
-
-// newBatch submits k new commands as one client batch.
-func (s *sim) newBatch(k int) {
-	b := &simBatch{lastSent: -1000}
-	for range k {
-		s.nextCmd++
-		b.ids = append(b.ids, s.nextCmd)
-		b.data = binary.LittleEndian.AppendUint64(b.data, s.nextCmd)
-		s.pending[s.nextCmd] = true
-	}
-	s.batches = append(s.batches, b)
-}
-
-// clients create new batches (while faulting) and (re)propose pending ones.
-func (s *sim) clients() {
-	if s.faulting && s.r.IntN(3) == 0 {
-		s.newBatch(1 + s.r.IntN(4))
-	}
-	kept := s.batches[:0]
-	for _, b := range s.batches {
-		done := true
-		for _, id := range b.ids {
-			if s.pending[id] {
-				done = false
-			}
-		}
-		if !done {
-			kept = append(kept, b)
-		}
-	}
-	s.batches = kept
-	// Like a runtime's batcher: every command not applied 30 ticks after it
-	// was last sent goes, with the others, into one proposal to the node
-	// believed to lead.
-	var data []byte
-	var sent []*simBatch
-	for _, b := range s.batches {
-		if s.now-b.lastSent >= 30 && len(sent) < 16 {
-			data = append(data, b.data...)
-			sent = append(sent, b)
-		}
-	}
-	if len(sent) == 0 {
-		return
-	}
-	target := s.hint
-	if target == 0 || s.r.IntN(4) == 0 {
-		target = NodeID(1 + s.r.IntN(s.o.nodes))
-	}
-	n := s.nodes[target-1]
-	if !n.up {
-		s.hint = 0
-		return
-	}
-	err := n.eng.Propose(data)
-	var nle *NotLeaderError
-	switch {
-	case err == nil:
-		for _, b := range sent {
-			b.lastSent = s.now
-		}
-		s.hint = target
-	case errors.As(err, &nle):
-		s.hint = nle.Leader
-	case errors.Is(err, ErrPipelineFull):
-	default:
-		s.chk.fail("node %d: Propose: %v", target, err)
 	}
 }
 
@@ -527,19 +564,26 @@ func (s *sim) restartDue(force bool) {
 
 func (s *sim) step() {
 	s.now++
+	if s.now > s.budget().ticks || s.stats.sent > s.budget().msgs {
+		s.chk.fail("work budget exceeded: %d ticks (budget %d), %d messages sent (budget %d)", s.now, s.budget().ticks, s.stats.sent, s.budget().msgs)
+		return
+	}
 	if s.faulting {
 		s.faults()
+		s.grayFaults()
 	}
 	s.restartDue(false)
-	s.clients()
+	s.runClients()
 	for _, n := range s.nodes {
-		if n.up {
+		if n.up && !s.paused(n) {
 			n.eng.Tick()
 		}
 	}
 	s.deliver()
 	for _, n := range s.nodes {
-		s.process(n)
+		if !s.paused(n) {
+			s.process(n)
+		}
 	}
 	s.checkLeaders()
 }
@@ -559,126 +603,17 @@ func (s *sim) checkLeaders() {
 	}
 }
 
-// run plays the seed: faults, then healing and a bounded wait for every
-// pending command to commit and every node to apply the same log.
-func (s *sim) run() (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("panic at tick %d: %v\n%s", s.now, r, debug.Stack())
-		}
-	}()
-	s.faulting = true
-	for s.now < s.o.faultTicks && s.chk.err == nil {
-		s.step()
-	}
-	if s.chk.err != nil {
-		return fmt.Errorf("tick %d: %w", s.now, s.chk.err)
-	}
-	s.faulting = false
-	clear(s.cut)
-	s.restartDue(true)
-	if err := s.minorityCutOff(); err != nil {
-		return err
-	}
-	clear(s.cut)
-	healed := s.now
-	for s.chk.err == nil {
-		if s.converged() {
-			s.stats.settle = s.now - healed
-			s.stats.ticks = s.now
-			s.stats.applied = len(s.chk.applied)
-			s.stats.leaders = s.chk.newLeaders
-			return nil
-		}
-		if s.now-healed > s.o.settleTicks {
-			return fmt.Errorf("liveness: %d commands still pending %d ticks after healing (applied: %v)", len(s.pending), s.o.settleTicks, s.appliedSlots())
-		}
-		s.step()
-	}
-	return fmt.Errorf("tick %d: %w", s.now, s.chk.err)
-}
-
-// minorityCutOff is the availability check: with every node up and a
-// minority cut off from the rest (both ways, no other faults), the majority
-// side must commit every pending command within settleTicks, and after
-// three election timeouts no node of the minority may still be leader
-// (check quorum), so none of them takes proposals.
-func (s *sim) minorityCutOff() error {
-	if len(s.nodes) < 3 {
-		return nil
-	}
-	minority := make([]bool, len(s.nodes))
-	for _, i := range s.r.Perm(len(s.nodes))[:(len(s.nodes)-1)/2] {
-		minority[i] = true
-	}
-	for i, a := range s.peers {
-		for j, b := range s.peers {
-			if minority[i] != minority[j] {
-				s.cut[[2]NodeID{a, b}] = true
-			}
-		}
-	}
-	s.tracef("minority %v cut off", minority)
-	s.newBatch(3)
-	start := s.now
-	for s.chk.err == nil && len(s.pending) > 0 {
-		if s.now-start > s.o.settleTicks {
-			return fmt.Errorf("availability: %d commands pending %d ticks after cutting off minority %v (applied: %v)", len(s.pending), s.o.settleTicks, minority, s.appliedSlots())
-		}
-		s.step()
-		if s.now-start >= 3*s.config(1, 0).ElectionTicks {
-			for i, n := range s.nodes {
-				if minority[i] && n.eng.Status().Role == RoleLeader {
-					return fmt.Errorf("availability: node %d still leads from the minority side %d ticks after the cut", n.id, s.now-start)
-				}
-			}
-		}
-	}
-	if s.chk.err != nil {
-		return fmt.Errorf("tick %d: %w", s.now, s.chk.err)
-	}
-	s.stats.majority = s.now - start
-	return nil
-}
-
-func (s *sim) appliedSlots() string {
-	var b strings.Builder
-	for _, n := range s.nodes {
-		if !n.up {
-			fmt.Fprintf(&b, "\n  node %d down", n.id)
-			continue
-		}
-		st := n.eng.Status()
-		fmt.Fprintf(&b, "\n  node %d applied %d: %+v", n.id, n.smSlot, st)
-		e := n.eng
-		fmt.Fprintf(&b, "\n    ack %v/%d to %d need %v, leaderCommit %d, log [%d..%d]", e.ackBallot, e.ackSlot, e.ackTo, e.needAck, e.leaderCommit, e.log.start, e.log.last())
-		for sl := max(e.log.start, e.commit); sl <= e.log.last(); sl++ {
-			if en := e.log.get(sl); en != nil {
-				fmt.Fprintf(&b, " %d:%v", sl, en.Ballot)
-			}
-		}
-	}
-	return b.String()
-}
-
-func (s *sim) converged() bool {
-	if len(s.pending) > 0 {
-		return false
-	}
-	want := Slot(len(s.chk.applied))
-	for _, n := range s.nodes {
-		if n.smSlot != want {
-			return false
-		}
-	}
-	return true
-}
-
 func replayCommand(seed uint64) string {
 	return fmt.Sprintf("go test -tags invariants -run 'TestSim$' ./engine/ -sim.seed=%d -sim.trace", seed)
 }
 
 func runSeed(t testing.TB, seed uint64) error {
+	_, err := playSeed(t, seed)
+	return err
+}
+
+// playSeed runs seed and returns what it measured.
+func playSeed(t testing.TB, seed uint64) (simStats, error) {
 	o := optionsForSeed(seed)
 	if *simSettle > 0 {
 		o.settleTicks = *simSettle
@@ -692,11 +627,12 @@ func runSeed(t testing.TB, seed uint64) error {
 		tail := s.trace[max(0, len(s.trace)-400):]
 		t.Logf("trace (last %d events):\n%s", len(tail), strings.Join(tail, "\n"))
 	}
-	return err
+	return s.stats, err
 }
 
-// TestSim runs the seeded fault simulator over -sim.seeds seeds (3-, 5- and
-// 7-node groups), or only -sim.seed.
+// TestSim runs the seeded fault simulator over -sim.seeds seeds (groups of
+// 1 to 7 nodes), or only -sim.seed, and reports the run's seeds per second
+// and its liveness and cost summary (simperf_test.go).
 func TestSim(t *testing.T) {
 	seeds := make([]uint64, 0, *simSeeds)
 	if *simSeed != 0 {
@@ -707,15 +643,35 @@ func TestSim(t *testing.T) {
 		}
 	}
 	failed := 0
+	var sum simSummary
+	start := time.Now()
 	for _, seed := range seeds {
-		if err := runSeed(t, seed); err != nil {
+		st, err := playSeed(t, seed)
+		if err != nil {
 			failed++
-			t.Errorf("seed %d (%+v): %v\nreplay: %s", seed, optionsForSeed(seed), err, replayCommand(seed))
+			msg := fmt.Sprintf("seed %d (%+v): %v\nreplay: %s", seed, optionsForSeed(seed), err, replayCommand(seed))
+			// Also on stderr at once: a later seed that hangs the run
+			// must not lose this one.
+			fmt.Fprintf(os.Stderr, "FAIL %s\n", firstLine(msg))
+			t.Errorf("%s", msg)
 			if failed >= 5 {
 				t.Fatal("stopping after 5 failing seeds")
 			}
+			continue
 		}
+		sum.add(optionsForSeed(seed), st)
 	}
+	t.Logf("%d seeds in %v (%.0f seeds/s): %s", len(seeds), time.Since(start).Round(time.Millisecond), float64(len(seeds))/time.Since(start).Seconds(), sum.String())
+	if failed == 0 {
+		sum.checkRegression(t)
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // A seed must replay the same run, event for event: that is what makes a

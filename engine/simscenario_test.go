@@ -18,6 +18,8 @@ func scenarioOptions(n int, prePrepare bool) simOptions {
 	return simOptions{
 		nodes: n, settleTicks: 600, maxDelay: 2, maxPersist: 1,
 		maxMsgBytes: 1 << 20, maxInflight: 64, noPrePrepare: !prePrepare,
+		// A scenario is a script of phases, each bounded on its own.
+		budgetTicks: 100_000,
 	}
 }
 
