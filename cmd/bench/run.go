@@ -23,7 +23,10 @@ const runSynopsis = `usage: bench [flags]
 Starts a local mpaxos cluster (-nodes real node processes on loopback, data
 in a temporary directory), waits for a leader, warms up, drives -clients
 logical clients for -duration, stops the cluster and prints the report.
-Writes NAME.json, NAME.hgrm and NAME.svg (-out NAME).
+Writes NAME.json, NAME.hgrm and NAME.svg (-out NAME; by default under
+results/runs/, which git ignores). Exit status: 0 success, 1 failure (a
+correctness check FAILED among them), 2 bad usage, 130 interrupted.
+"bench compare -h" and "bench sweep -h" list those subcommands' flags.
 
   bench -nodes 5 -clients 200
   bench -rate 50000 -duration 30s          open loop at 50k ops/s
@@ -156,7 +159,7 @@ func defaultName(cfg benchkit.Config) string {
 	if len(cfg.Cluster) > 0 {
 		n = "ext"
 	}
-	return filepath.Join("results", fmt.Sprintf("%s-%s-c%d", time.Now().UTC().Format("20060102T150405Z"), n, cfg.Clients))
+	return filepath.Join("results", "runs", fmt.Sprintf("%s-%s-c%d", time.Now().UTC().Format("20060102T150405Z"), n, cfg.Clients))
 }
 
 // runOnce is one complete benchmark: the path every run and every sweep
