@@ -171,9 +171,10 @@ func (n *Node) apply(entries []engine.Entry) {
 			continue
 		}
 		start := time.Now()
-		if t, ok := n.stages.proposedAt[&e.Data[0]]; ok {
+		p, proposed := n.stages.proposedAt[&e.Data[0]]
+		if proposed {
 			delete(n.stages.proposedAt, &e.Data[0])
-			n.stages.record(StageQuorumWait, start.Sub(t))
+			n.stages.record(StageQuorumWait, start.Sub(p.at))
 		}
 		err := batch.ForEach(e.Data, func(raw []byte) error {
 			cmd, err := kv.DecodeCommand(raw)
@@ -199,6 +200,9 @@ func (n *Node) apply(entries []engine.Entry) {
 			n.log.Error("committed batch is malformed; its remaining commands are not applied", "slot", e.Slot, "err", err)
 		}
 		n.stages.since(StageApply, start)
+		if proposed {
+			n.stages.since(StageRequest, p.oldest)
+		}
 	}
 	// Match results with waiting clients under the lock, answer outside it.
 	answers := results[:0] // filtered in place

@@ -122,6 +122,7 @@ var stageMetrics = []struct {
 	{StageQuorumWait, prometheus.NewDesc("mpaxos_quorum_wait_seconds", "On the leader: from proposing a batch to learning it is chosen.", nil, nil)},
 	{StageApply, prometheus.NewDesc("mpaxos_apply_seconds", "Applying one committed batch and queueing its replies.", nil, nil)},
 	{StageBatchWait, prometheus.NewDesc("mpaxos_batch_wait_seconds", "On the leader: from the oldest queued command's arrival to its batch's proposal.", nil, nil)},
+	{StageRequest, prometheus.NewDesc("mpaxos_request_seconds", "On the leader, once per batch: from the arrival of its oldest command until the batch is applied and its replies are queued.", nil, nil)},
 }
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {

@@ -62,3 +62,40 @@ func TestPromBuckets(t *testing.T) {
 		t.Errorf("sum %g, want about %g", sum, s)
 	}
 }
+
+// TestRequestLatencyMetric: on a real leader, every applied batch records
+// how long its oldest command spent in the node, and /metrics exports it
+// as mpaxos_request_seconds, once for every batch whose quorum wait it
+// recorded.
+func TestRequestLatencyMetric(t *testing.T) {
+	c := newTestCluster(t, 3, nil)
+	put(t, c.client().Session(), "m", 20)
+	l := c.nodes[c.leader()]
+	w := httptest.NewRecorder()
+	l.metricsHandler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := w.Body.String()
+	if !strings.Contains(body, "# TYPE mpaxos_request_seconds histogram") || strings.Contains(body, "mpaxos_request_seconds_count 0\n") {
+		t.Fatalf("no request latency recorded on the leader:\n%s", grepLines(body, "mpaxos_request_seconds"))
+	}
+	req, quorum := stageCopy(l, StageRequest), stageCopy(l, StageQuorumWait)
+	if req.TotalCount() == 0 || req.TotalCount() != quorum.TotalCount() {
+		t.Fatalf("request: %d batches; quorum wait: %d batches", req.TotalCount(), quorum.TotalCount())
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// stageCopy copies one stage's histogram under its lock.
+func stageCopy(n *Node, name string) *hdrhistogram.Histogram {
+	n.stages.mu.Lock()
+	defer n.stages.mu.Unlock()
+	return hdrhistogram.Import(n.stages.mu.h[name].Export())
+}

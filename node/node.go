@@ -391,14 +391,16 @@ func (n *Node) propose() (time.Duration, bool) {
 			n.stats.commands.Add(uint64(c))
 			n.stages.batchSize(c)
 		}
+		oldest := now
 		if !n.stages.oldest.IsZero() {
+			oldest = n.stages.oldest
 			n.stages.since(StageBatchWait, n.stages.oldest)
 			n.stages.oldest = time.Time{}
 			if n.inbox.b.Len() > 0 {
 				n.stages.oldest = now // commands left behind wait from here on
 			}
 		}
-		n.stages.proposedAt[&b[0]] = now
+		n.stages.proposedAt[&b[0]] = proposal{at: now, oldest: oldest}
 	}
 	// A full pipeline makes room only when a peer's Accepted or a sync
 	// arrives, and either wakes the loop; a deadline timer then would

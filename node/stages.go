@@ -26,6 +26,11 @@ const (
 	StageQuorumWait = "quorum_wait"
 	// StageApply: applying one committed batch and queueing its replies.
 	StageApply = "apply"
+	// StageRequest: from the arrival of a batch's oldest command until
+	// the batch is applied (its replies are queued right after): the
+	// longest any of its commands spent in the node. Recorded once per
+	// batch, on the leader.
+	StageRequest = "request"
 )
 
 // stages keeps one HdrHistogram per stage, cumulative since the node
@@ -42,19 +47,23 @@ type stages struct {
 	// proposedAt maps a proposed batch (by the address of its first byte,
 	// which the engine hands back unchanged in Committed) to its proposal
 	// time. Owned by loop.
-	proposedAt map[*byte]time.Time
+	proposedAt map[*byte]proposal
 	// oldest is when the oldest command not yet proposed arrived; zero if
 	// none. Guarded by inbox.mu.
 	oldest time.Time
 }
 
+// proposal is when a batch was proposed and when its oldest command
+// arrived.
+type proposal struct{ at, oldest time.Time }
+
 func (s *stages) init() {
 	s.mu.h = map[string]*hdrhistogram.Histogram{}
-	for _, name := range []string{StageBatchWait, StageLeaderSync, StageQuorumWait, StageApply} {
+	for _, name := range []string{StageBatchWait, StageLeaderSync, StageQuorumWait, StageApply, StageRequest} {
 		s.mu.h[name] = hdrhistogram.New(1000, 60_000_000_000, 3)
 	}
 	s.sizes = hdrhistogram.New(1, 1<<20, 3)
-	s.proposedAt = make(map[*byte]time.Time)
+	s.proposedAt = make(map[*byte]proposal)
 }
 
 func (s *stages) record(name string, d time.Duration) {
