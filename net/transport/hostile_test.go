@@ -291,6 +291,15 @@ func TestPeersPendingHandshakesBounded(t *testing.T) {
 		c.MaxPendingHandshakes = limit
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	})
+	assertPendingBounded(t, p, n, limit)
+}
+
+// assertPendingBounded opens n connections to p that never say a word and
+// waits for all but limit of them to be closed (each new one beyond
+// MaxPendingHandshakes closes the oldest); the pending set must hold at
+// most limit afterwards.
+func assertPendingBounded(t *testing.T, p *Peers, n, limit int) {
+	t.Helper()
 	closed := make(chan int, n)
 	for i := range n {
 		nc, err := net.Dial("tcp", p.Addr().String())

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"io"
 	"net"
 	"os"
 	"testing"
@@ -315,32 +314,7 @@ func TestPeersTLSPendingBounded(t *testing.T) {
 		c.TLS = certs.PeerTLS()
 		c.Logger = newLogRecorder().logger()
 	})
-	closed := make(chan int, n)
-	for i := range n {
-		nc, err := net.Dial("tcp", p.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
-		go func() {
-			_, _ = io.Copy(io.Discard, nc)
-			closed <- i
-		}()
-	}
-	ctx := testCtx(t)
-	for range n - limit {
-		select {
-		case <-closed:
-		case <-ctx.Done():
-			t.Fatalf("fewer than %d of %d silent TLS strangers closed (limit %d)", n-limit, n, limit)
-		}
-	}
-	p.mu.Lock()
-	pending := len(p.mu.pending)
-	p.mu.Unlock()
-	if pending > limit {
-		t.Fatalf("%d pending handshakes, limit %d", pending, limit)
-	}
+	assertPendingBounded(t, p, n, limit)
 }
 
 // TestPeersTLSHandshakeTimeout: a stranger that opens a connection and
