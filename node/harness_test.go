@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/mpaxos/mpaxos/client"
 	"github.com/mpaxos/mpaxos/engine"
+	"github.com/mpaxos/mpaxos/internal/testnet"
 )
 
 // The harness runs a cluster of in-process nodes wired over loopback TCP,
@@ -144,22 +144,5 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// freePorts reserves n distinct loopback ports. They are released before
-// the nodes bind them; a collision shows up as a clear bind error.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ls []net.Listener
-	ports := make([]int, n)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
-}
+// freePorts reserves n distinct loopback ports (testnet.FreePorts).
+func freePorts(t *testing.T, n int) []int { return testnet.FreePorts(t, n) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mpaxos/mpaxos/client"
+	"github.com/mpaxos/mpaxos/internal/testnet"
 	"github.com/mpaxos/mpaxos/node"
 )
 
@@ -62,25 +62,8 @@ type cluster struct {
 	token string // the nodes' admin token
 }
 
-// freePorts reserves n distinct loopback ports. They are released before
-// the nodes bind them; a collision shows up as a clear bind error.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ls []net.Listener
-	ports := make([]int, n)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
-}
+// freePorts reserves n distinct loopback ports (testnet.FreePorts).
+func freePorts(t *testing.T, n int) []int { return testnet.FreePorts(t, n) }
 
 func startCluster(t *testing.T, n int, extra ...string) *cluster {
 	t.Helper()
