@@ -61,16 +61,16 @@ type HashReport struct {
 }
 
 func (n *Node) serveApplied(w http.ResponseWriter, r *http.Request) {
-	if n.appliedLog == nil {
+	if n.ls.appliedLog == nil {
 		http.Error(w, "not recording applied commands (start the node with -record-applied N)", http.StatusNotFound)
 		return
 	}
 	var rep AppliedReport
 	if !n.onLoop(func() {
 		rep = AppliedReport{
-			Node: uint16(n.cfg.ID), Applied: uint64(n.applied), Total: n.appliedLog.total,
-			Truncated: n.appliedLog.total > uint64(len(n.appliedLog.buf)),
-			Commands:  n.appliedLog.ordered(), Deduplicated: n.stats.dups.Load(),
+			Node: uint16(n.cfg.ID), Applied: uint64(n.ls.applied), Total: n.ls.appliedLog.total,
+			Truncated: n.ls.appliedLog.total > uint64(len(n.ls.appliedLog.buf)),
+			Commands:  n.ls.appliedLog.ordered(), Deduplicated: n.stats.dups.Load(),
 		}
 	}) {
 		http.Error(w, "node stopped", http.StatusServiceUnavailable)
@@ -87,7 +87,7 @@ func (n *Node) serveHash(w http.ResponseWriter, r *http.Request) {
 	}
 	var rep HashReport
 	if !n.onLoop(func() {
-		rep = HashReport{Node: uint16(n.cfg.ID), Applied: uint64(n.applied), Hash: n.sm.Hash()}
+		rep = HashReport{Node: uint16(n.cfg.ID), Applied: uint64(n.ls.applied), Hash: n.sm.Hash()}
 	}) {
 		http.Error(w, "node stopped", http.StatusServiceUnavailable)
 		return

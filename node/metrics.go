@@ -145,15 +145,11 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	// Copy the counts under the lock the loop takes once per batch, and
 	// bucket them outside it.
-	snaps := make([]*hdrhistogram.Snapshot, len(stageMetrics))
-	st := &c.n.stages
-	st.mu.Lock()
+	names := make([]string, len(stageMetrics))
 	for i, m := range stageMetrics {
-		if h := st.mu.h[m.stage]; h != nil {
-			snaps[i] = h.Export()
-		}
+		names[i] = m.stage
 	}
-	st.mu.Unlock()
+	snaps := c.n.stages.export(names)
 	for i, m := range stageMetrics {
 		if snaps[i] == nil {
 			continue

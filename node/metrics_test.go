@@ -93,9 +93,7 @@ func grepLines(s, sub string) string {
 	return strings.Join(out, "\n")
 }
 
-// stageCopy copies one stage's histogram under its lock.
+// stageCopy copies one stage's histogram.
 func stageCopy(n *Node, name string) *hdrhistogram.Histogram {
-	n.stages.mu.Lock()
-	defer n.stages.mu.Unlock()
-	return hdrhistogram.Import(n.stages.mu.h[name].Export())
+	return hdrhistogram.Import(n.stages.export([]string{name})[0])
 }

@@ -82,10 +82,10 @@ func (n *Node) writer() {
 // handleReadies), with loop's own scratch space.
 func (n *Node) persistOnLoop(rd engine.Ready) error {
 	n.stats.loopWrites.Add(1)
-	n.loopJob.ready = rd
+	n.ls.loopJob.ready = rd
 	var err error
-	n.loopScratch, err = n.persist([]*persistJob{&n.loopJob}, n.loopScratch)
-	n.loopJob.ready = engine.Ready{} // pin no entries
+	n.ls.loopScratch, err = n.persist([]*persistJob{&n.ls.loopJob}, n.ls.loopScratch)
+	n.ls.loopJob.ready = engine.Ready{} // pin no entries
 	return err
 }
 

@@ -33,52 +33,84 @@ const (
 	StageRequest = "request"
 )
 
-// stages keeps one HdrHistogram per stage, cumulative since the node
-// started. Durations are in nanoseconds (1 µs to 60 s, 3 significant
-// digits). Recording happens once per batch or per write, never per command.
-type stages struct {
+// stageClock keeps one HdrHistogram per stage, cumulative since the node
+// started, and the distribution of commands per proposed batch. Durations
+// are in nanoseconds (1 µs to 60 s, 3 significant digits). Recording
+// happens once per batch or per write, never per command. The loop, the
+// writer and the admin readers all reach it, so every method takes its
+// lock; nothing outside this file touches mu.
+type stageClock struct {
 	mu struct {
 		sync.Mutex
-		h map[string]*hdrhistogram.Histogram
+		h     map[string]*hdrhistogram.Histogram
+		sizes *hdrhistogram.Histogram
 	}
-	// sizes is the distribution of commands per proposed batch, guarded
-	// by mu.
-	sizes *hdrhistogram.Histogram
-	// proposedAt maps a proposed batch (by the address of its first byte,
-	// which the engine hands back unchanged in Committed) to its proposal
-	// time. Owned by loop.
-	proposedAt map[*byte]proposal
-	// oldest is when the oldest command not yet proposed arrived; zero if
-	// none. Guarded by inbox.mu.
-	oldest time.Time
 }
 
-// proposal is when a batch was proposed and when its oldest command
-// arrived.
-type proposal struct{ at, oldest time.Time }
+// stageNames lists every stage the clock keeps.
+var stageNames = []string{StageBatchWait, StageLeaderSync, StageQuorumWait, StageApply, StageRequest}
 
-func (s *stages) init() {
-	s.mu.h = map[string]*hdrhistogram.Histogram{}
-	for _, name := range []string{StageBatchWait, StageLeaderSync, StageQuorumWait, StageApply, StageRequest} {
+func (s *stageClock) init() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.h = make(map[string]*hdrhistogram.Histogram, len(stageNames))
+	for _, name := range stageNames {
 		s.mu.h[name] = hdrhistogram.New(1000, 60_000_000_000, 3)
 	}
-	s.sizes = hdrhistogram.New(1, 1<<20, 3)
-	s.proposedAt = make(map[*byte]proposal)
+	s.mu.sizes = hdrhistogram.New(1, 1<<20, 3)
 }
 
-func (s *stages) record(name string, d time.Duration) {
+func (s *stageClock) record(name string, d time.Duration) {
 	s.mu.Lock()
 	s.mu.h[name].RecordValue(max(int64(d), 1000))
 	s.mu.Unlock()
 }
 
-func (s *stages) since(name string, t time.Time) { s.record(name, time.Since(t)) }
+func (s *stageClock) since(name string, t time.Time) { s.record(name, time.Since(t)) }
 
-func (s *stages) batchSize(n int) {
+func (s *stageClock) batchSize(n int) {
 	s.mu.Lock()
-	s.sizes.RecordValue(int64(n))
+	s.mu.sizes.RecordValue(int64(n))
 	s.mu.Unlock()
 }
+
+// export copies the named stages' counts under one hold of the lock (nil
+// for a name the clock does not keep), for the caller to read outside it.
+func (s *stageClock) export(names []string) []*hdrhistogram.Snapshot {
+	out := make([]*hdrhistogram.Snapshot, len(names))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, name := range names {
+		if h := s.mu.h[name]; h != nil {
+			out[i] = h.Export()
+		}
+	}
+	return out
+}
+
+// report encodes every stage and the batch sizes for GET /stages.
+func (s *stageClock) report(node uint16) (StageReport, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := StageReport{Node: node, Stages: make(map[string]string, len(s.mu.h))}
+	for name, h := range s.mu.h {
+		enc, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+		if err != nil {
+			return r, err
+		}
+		r.Stages[name] = string(enc)
+	}
+	enc, err := s.mu.sizes.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		return r, err
+	}
+	r.BatchSizes = string(enc)
+	return r, nil
+}
+
+// proposal is when a batch was proposed and when its oldest command
+// arrived.
+type proposal struct{ at, oldest time.Time }
 
 // StageReport is what GET /stages returns: every stage's cumulative
 // histogram and the proposed batch sizes, HdrHistogram V2-encoded (base64),
@@ -91,25 +123,7 @@ type StageReport struct {
 }
 
 // Stages returns the node's stage report. Safe from any goroutine.
-func (n *Node) Stages() (StageReport, error) {
-	s := &n.stages
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := StageReport{Node: uint16(n.cfg.ID), Stages: make(map[string]string, len(s.mu.h))}
-	for name, h := range s.mu.h {
-		enc, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
-		if err != nil {
-			return r, err
-		}
-		r.Stages[name] = string(enc)
-	}
-	enc, err := s.sizes.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
-	if err != nil {
-		return r, err
-	}
-	r.BatchSizes = string(enc)
-	return r, nil
-}
+func (n *Node) Stages() (StageReport, error) { return n.stages.report(uint16(n.cfg.ID)) }
 
 func (n *Node) serveStages(w http.ResponseWriter, r *http.Request) {
 	rep, err := n.Stages()

@@ -1,0 +1,93 @@
+package node
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/mpaxos/mpaxos/batch"
+	"github.com/mpaxos/mpaxos/engine"
+	"github.com/mpaxos/mpaxos/kv"
+)
+
+// apply executes committed entries in slot order and answers the clients
+// whose commands they carry. The state machine runs without the inbox's lock (the
+// client readers keep queueing meanwhile); the lock is taken once per call
+// to match the results with the waiting clients.
+func (n *Node) apply(entries []engine.Entry) {
+	if len(entries) == 0 {
+		return
+	}
+	results := n.ls.results[:0]
+	for i := range entries {
+		e := &entries[i]
+		if e.Slot <= n.ls.applied {
+			continue // covered by a snapshot we installed
+		}
+		if e.Slot != n.ls.applied+1 {
+			panic(fmt.Sprintf("node: committed entries skip from slot %d to %d", n.ls.applied, e.Slot))
+		}
+		n.ls.applied = e.Slot
+		n.snap.logBytes += uint64(len(e.Data))
+		if e.Type != engine.EntryBatch || len(e.Data) == 0 {
+			continue
+		}
+		start := time.Now()
+		p, proposed := n.ls.proposedAt[&e.Data[0]]
+		if proposed {
+			delete(n.ls.proposedAt, &e.Data[0])
+			n.stages.record(StageQuorumWait, start.Sub(p.at))
+		}
+		err := batch.ForEach(e.Data, func(raw []byte) error {
+			cmd, err := kv.DecodeCommand(raw)
+			if err != nil {
+				return err
+			}
+			res, dup := n.sm.Apply(uint64(e.Slot), cmd)
+			switch {
+			case !dup:
+				if n.ls.appliedLog != nil {
+					n.ls.appliedLog.add(AppliedCommand{Slot: uint64(e.Slot), Client: cmd.ClientID, Seq: cmd.Seq})
+				}
+			case res.Status != kv.StatusNotOwner: // a refused forgery is no retry
+				n.stats.dups.Add(1)
+			}
+			results = append(results, applied{client: sessionKey{cmd.ClientID, cmd.Token}, seq: cmd.Seq, res: res})
+			return nil
+		})
+		if err != nil {
+			// Every replica sees the same chosen bytes and skips the same
+			// commands, so they stay identical; but it is never silent.
+			n.stats.badEntries.Add(1)
+			n.log.Error("committed batch is malformed; its remaining commands are not applied", "slot", e.Slot, "err", err)
+		}
+		n.stages.since(StageApply, start)
+		if proposed {
+			n.stages.since(StageRequest, p.oldest)
+		}
+	}
+	// Match results with waiting clients under the inbox's lock, answer
+	// outside it.
+	for _, r := range n.inbox.claim(results) {
+		n.reply(r.w.conn, r.w.reqID, r.res.Status, r.res.Value)
+	}
+	clear(results) // drop references to connections and values
+	n.ls.results = results[:0]
+}
+
+// applied is one executed command's result, kept by apply until it is
+// matched with its waiting client.
+type applied struct {
+	client sessionKey
+	seq    uint64
+	res    kv.Result
+	w      waiter
+}
+
+// failPending answers every waiting client (after losing leadership or on
+// shutdown) so it retries elsewhere at once instead of timing out. Queued
+// but unproposed commands are dropped; their clients retry with the same
+// sequence numbers, so nothing runs twice.
+func (n *Node) failPending(status kv.Status) {
+	clear(n.ls.proposedAt) // batches of a lost leadership may never come back
+	n.inbox.drop(func(w waiter) { n.reply(w.conn, w.reqID, status, nil) })
+}

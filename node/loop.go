@@ -1,0 +1,160 @@
+package node
+
+import (
+	"time"
+
+	"github.com/mpaxos/mpaxos/engine"
+	"github.com/mpaxos/mpaxos/kv"
+)
+
+// loop owns the engine: every protocol decision happens here.
+func (n *Node) loop() {
+	defer n.wg.Done()
+	ticker := time.NewTicker(n.cfg.Tick)
+	defer ticker.Stop()
+	batchTimer := time.NewTimer(time.Hour)
+	batchTimer.Stop()
+	spaceTicks, sinceSpace := n.cfg.ticks(n.cfg.SpaceCheck), 0
+	n.checkSpace()
+	for {
+		select {
+		case <-n.stop:
+			n.failPending(kv.StatusRetry)
+			return
+		case <-ticker.C:
+			n.eng.Tick()
+			n.publishPeers()
+			if sinceSpace++; sinceSpace >= spaceTicks {
+				sinceSpace = 0
+				n.checkSpace()
+			}
+		case m := <-n.peerIn:
+			n.step(m)
+		case j := <-n.persisted:
+			n.onPersisted(j)
+		case r := <-n.staleReads:
+			n.serveStale(r)
+		case q := <-n.queries:
+			q()
+		case r := <-n.snapDone:
+			n.onSnapshotDone(r)
+		case <-n.wake:
+		case <-batchTimer.C:
+		}
+		n.drain()
+		if d, ok := n.propose(); ok {
+			batchTimer.Reset(d)
+		}
+		n.handleReadies()
+		n.publish()
+	}
+}
+
+// drain takes whatever else is already queued, so one Ready covers many
+// messages (fewer, larger writes and syncs). Bounded so ticks stay timely.
+func (n *Node) drain() {
+	for i := 0; i < 1024; i++ {
+		select {
+		case m := <-n.peerIn:
+			n.step(m)
+		case j := <-n.persisted:
+			n.onPersisted(j)
+		default:
+			return
+		}
+	}
+}
+
+func (n *Node) step(m engine.Message) {
+	if err := n.eng.Step(m); err != nil {
+		n.log.Debug("step", "from", m.From, "type", m.Type, "err", err)
+	}
+}
+
+// onPeerFrame runs on a transport reader goroutine. body is only valid
+// during the call, and the engine keeps Entries' Data until they are
+// applied and persisted, so the frame is copied once here.
+func (n *Node) onPeerFrame(from uint64, typ byte, body []byte) {
+	if typ != framePaxos {
+		n.log.Warn("unknown peer frame type", "from", from, "type", typ)
+		return
+	}
+	own := make([]byte, len(body))
+	copy(own, body)
+	var m engine.Message
+	if err := m.Unmarshal(own); err != nil {
+		n.log.Warn("bad peer message", "from", from, "err", err)
+		return
+	}
+	if uint64(m.From) != from || m.Group != group {
+		n.log.Warn("peer message with wrong sender or group", "conn_from", from, "msg_from", m.From, "group", m.Group)
+		return
+	}
+	m.To = n.cfg.ID
+	select {
+	case n.peerIn <- m:
+	case <-n.stop:
+	}
+}
+
+func (n *Node) send(msgs []engine.Message) {
+	for i := range msgs {
+		m := &msgs[i]
+		buf := n.peerPool.Get()
+		buf.B = m.MarshalAppend(buf.B[:0])
+		if !n.peers.Send(uint64(m.To), framePaxos, buf) {
+			n.stats.dropped.Add(1)
+		}
+	}
+}
+
+// publish makes the engine's view visible to other goroutines and, when
+// this node stops leading, tells the clients waiting on it to go elsewhere.
+func (n *Node) publish() {
+	n.eng.StatusInto(&n.ls.status)
+	st := &n.ls.status
+	lead := st.Role == engine.RoleLeader
+	n.isLeader.Store(lead)
+	n.leader.Store(uint32(st.Leader))
+	n.stats.commit.Store(uint64(st.Commit))
+	n.stats.applied.Store(uint64(n.ls.applied))
+	n.stats.ballot.Store(uint64(st.Ballot))
+	if lead != n.ls.wasLeader {
+		n.ls.wasLeader = lead
+		n.log.Info("role changed", "leader", lead, "ballot", st.Ballot.String(), "commit", st.Commit)
+		if !lead {
+			n.failPending(kv.StatusNotLeader)
+		}
+	}
+}
+
+// publishPeers refreshes the per-peer lag the admin endpoint shows.
+func (n *Node) publishPeers() {
+	st := n.eng.Status()
+	lags := make([]PeerLag, 0, len(st.Match))
+	for _, m := range st.Match {
+		lag := uint64(0)
+		if st.LastSlot > m.Match {
+			lag = uint64(st.LastSlot - m.Match)
+		}
+		lags = append(lags, PeerLag{ID: uint16(m.ID), Match: uint64(m.Match), Lag: lag})
+	}
+	n.peerLag.Store(&lags)
+}
+
+// onLoop runs f on the loop goroutine and waits for it; false if the node
+// stopped first.
+func (n *Node) onLoop(f func()) bool {
+	done := make(chan struct{})
+	select {
+	case n.queries <- func() { f(); close(done) }:
+	case <-n.stop:
+		return false
+	}
+	select {
+	case <-done:
+		return true
+	case <-n.stop:
+		return false
+	}
+}
