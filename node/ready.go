@@ -5,48 +5,24 @@ import (
 	"github.com/mpaxos/mpaxos/engine"
 )
 
+// handleReadies takes every Ready the engine has, in order: sends its
+// messages, installs its snapshot, applies what it commits, and persists it
+// on the loop or through the writer as decide says.
 func (n *Node) handleReadies() {
-	// A lone client's command is all there is to do in a Ready whose new
-	// entries carry a command or two while nothing else is in flight
-	// (n.ls.status is from the end of the last pass): nothing to gather, and
-	// its latency is the hand-offs between goroutines, each a thread
-	// wake-up on an idle machine. Then peer frames go out on the sending
-	// goroutine (transport.Peers.SetInlineWrites). Otherwise that stays
-	// off: the peer writers' yield gathers many frames per writev. (The
-	// leader's commit index reaches a follower with the next Accept, so
-	// one slot above it is a follower's quiet state.)
-	lead := n.ls.status.Role == engine.RoleLeader
-	inFlight := n.ls.status.LastSlot - min(n.ls.status.Commit, n.ls.status.LastSlot)
-	quiet := inFlight == 0 || !lead && inFlight == 1
 	for n.eng.HasReady() {
 		rd := n.eng.Ready()
-		light := quiet && lightReady(rd.Entries)
-		n.peers.SetInlineWrites(light)
+		// n.ls.status is from the end of the last pass, as decide expects.
+		d := decide(&n.ls.status, &rd, n.ls.inflight)
+		n.peers.SetInlineWrites(d.inlinePeers)
 		n.send(rd.Messages)
 		if rd.Snapshot != nil {
 			n.installSnapshot(rd.Snapshot)
 		}
-		// Answers to a command or two (a lone client's) go out inline
-		// too; under load many answers share each client connection's
-		// writev.
-		n.ls.replyInline = lightReady(rd.Committed)
+		n.ls.replyInline = d.inlineReplies
 		n.apply(rd.Committed)
 		n.ls.replyInline = false
-		persist := rd.SaveHardState || len(rd.Entries) > 0 || rd.Snapshot != nil
-		// Done on loop: a Ready with nothing to persist, and a follower's
-		// write. A follower persists on loop itself, saving two goroutine
-		// hand-offs (to the writer and back) per write. It has nothing to
-		// do meanwhile that cannot wait for the sync: messages that arrive
-		// queue in peerIn, and the next pass's drain puts them all into
-		// one Ready, so under load its writes group as the writer's would
-		// (one per sync). Only applying waits for the sync, and on two
-		// cores shared by a cluster there is no idle core to apply on
-		// meanwhile. A leader must not wait here: it keeps proposing and
-		// counting votes while its own sync runs. Either way, not while
-		// writes queued on the writer are unfinished (n.ls.inflight, only
-		// just after a leader stepped down): Readies stay in order.
-		if n.ls.inflight == 0 && (!persist || !lead) {
-			if persist {
+		if d.onLoop {
+			if d.persist {
 				if err := n.persistOnLoop(rd); err != nil {
 					n.fatal(err)
 					return
@@ -66,8 +42,63 @@ func (n *Node) handleReadies() {
 	n.maybeSnapshot()
 }
 
+// readyPlan is how handleReadies treats one Ready.
+type readyPlan struct {
+	// inlinePeers: peer frames go out on the sending goroutine
+	// (transport.Peers.SetInlineWrites) instead of the peer writers'.
+	inlinePeers bool
+	// inlineReplies: client answers are written on the loop
+	// (transport.Conn.SendInline) instead of the connections' writers.
+	inlineReplies bool
+	// persist: the Ready has state to make durable.
+	persist bool
+	// onLoop: the loop persists the Ready itself (if persist) and
+	// advances; otherwise it goes to the writer.
+	onLoop bool
+}
+
+// decide plans one Ready from the engine's status at the end of the last
+// loop pass, the Ready, and how many writes queued on the writer are not
+// back yet. It reads nothing else, so it is tested on its own.
+//
+// Inline peer writes: a lone client's command is all there is to do in a
+// Ready whose new entries carry a command or two while nothing else is in
+// flight: nothing to gather, and its latency is the hand-offs between
+// goroutines, each a thread wake-up on an idle machine. Otherwise they stay
+// off: the peer writers' yield gathers many frames per writev. (The
+// leader's commit index reaches a follower with the next Accept, so one
+// slot above it is a follower's quiet state.)
+//
+// Inline replies: answers to a command or two (a lone client's) go out on
+// the loop too; under load many answers share each client connection's
+// writev.
+//
+// On the loop: a Ready with nothing to persist, and a follower's write. A
+// follower persists on loop itself, saving two goroutine hand-offs (to the
+// writer and back) per write. It has nothing to do meanwhile that cannot
+// wait for the sync: messages that arrive queue in peerIn, and the next
+// pass's drain puts them all into one Ready, so under load its writes group
+// as the writer's would (one per sync). Only applying waits for the sync,
+// and on two cores shared by a cluster there is no idle core to apply on
+// meanwhile. A leader must not wait there: it keeps proposing and counting
+// votes while its own sync runs. Either way, not while writes queued on the
+// writer are unfinished (inflight, only just after a leader stepped down):
+// Readies stay in order.
+func decide(st *engine.Status, rd *engine.Ready, inflight int) readyPlan {
+	lead := st.Role == engine.RoleLeader
+	inFlight := st.LastSlot - min(st.Commit, st.LastSlot)
+	quiet := inFlight == 0 || !lead && inFlight == 1
+	persist := rd.SaveHardState || len(rd.Entries) > 0 || rd.Snapshot != nil
+	return readyPlan{
+		inlinePeers:   quiet && lightReady(rd.Entries),
+		inlineReplies: lightReady(rd.Committed),
+		persist:       persist,
+		onLoop:        inflight == 0 && (!persist || !lead),
+	}
+}
+
 // lightCommands is the most commands a Ready's new entries may carry for
-// handleReadies to treat it as light.
+// decide to treat it as light.
 const lightCommands = 2
 
 // lightReady reports whether entries carry at most lightCommands commands.
