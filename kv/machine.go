@@ -32,9 +32,11 @@ type MachineConfig struct {
 	SessionTTL uint64
 }
 
-// DefaultSessionTTL is the default MachineConfig.SessionTTL: 4M slots, about
-// 14 minutes at 5,000 slots (batches) per second.
-const DefaultSessionTTL = 1 << 22
+// DefaultSessionTTL is the default MachineConfig.SessionTTL, and the node's
+// (node.Config.SessionTTL): 1,000,000 slots, about 3 minutes at 5,000 slots
+// (batches) per second. Replicas must agree on it (see SessionTTL), so there
+// is one default.
+const DefaultSessionTTL = 1_000_000
 
 // DefaultMachineConfig returns the defaults documented on MachineConfig.
 func DefaultMachineConfig() MachineConfig {

@@ -137,8 +137,9 @@ type Config struct {
 	// SpaceQuota and MinFreeBytes; rounded to whole ticks. The default is
 	// 100ms.
 	SpaceCheck time.Duration
-	// SessionTTL is how many slots a client session survives without use.
-	// The default is 1,000,000.
+	// SessionTTL is how many slots a client session survives without use
+	// (kv.MachineConfig.SessionTTL); every member must use the same. The
+	// default is kv.DefaultSessionTTL.
 	SessionTTL uint64
 	// MaxFrame is the largest frame accepted on a peer connection, in
 	// bytes. It must fit a snapshot of the state machine plus the log since
@@ -214,7 +215,7 @@ func DefaultConfig() Config {
 		SnapshotEvery:   10000,
 		SnapshotBytes:   64 << 20,
 		MemTable:        256 << 20,
-		SessionTTL:      1_000_000,
+		SessionTTL:      kv.DefaultSessionTTL,
 		MinFreeBytes:    256 << 20,
 		SpaceCheck:      100 * time.Millisecond,
 		MaxFrame:        256 << 20,

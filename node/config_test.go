@@ -8,6 +8,7 @@ import (
 
 	"github.com/mpaxos/mpaxos/engine"
 	"github.com/mpaxos/mpaxos/internal/config"
+	"github.com/mpaxos/mpaxos/kv"
 )
 
 func validConfig() Config {
@@ -91,5 +92,14 @@ func TestAppliedRing(t *testing.T) {
 	got := r.ordered()
 	if len(got) != 3 || got[0].Slot != 5 || got[1].Slot != 6 || got[2].Slot != 7 || r.total != 7 {
 		t.Fatalf("wrapped ring: %v total %d", got, r.total)
+	}
+}
+
+// TestSessionTTLDefault: the node's default session TTL is the state
+// machine's, so a node and a kv.Machine built with defaults agree on which
+// retries execute (replicas with different TTLs could diverge).
+func TestSessionTTLDefault(t *testing.T) {
+	if got, want := DefaultConfig().SessionTTL, kv.DefaultMachineConfig().SessionTTL; got != want {
+		t.Fatalf("node's default SessionTTL %d, kv's %d", got, want)
 	}
 }
