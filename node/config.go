@@ -8,6 +8,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
+
 	"github.com/mpaxos/mpaxos/batch"
 	"github.com/mpaxos/mpaxos/engine"
 	"github.com/mpaxos/mpaxos/internal/config"
@@ -198,6 +200,9 @@ type testHooks struct {
 	// space adjusts each measurement of the store's space before the node
 	// judges it.
 	space func(*store.Space)
+	// fs, if set, is the filesystem the store lives on (store.Config.FS),
+	// for tests that inject disk errors.
+	fs vfs.FS
 }
 
 // DefaultConfig returns a Config with every default filled in; ID, Peers,

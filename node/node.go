@@ -208,6 +208,9 @@ func (n *Node) recover() error {
 	if !n.cfg.Sync {
 		scfg.Durability = store.NoSync
 	}
+	if n.cfg.hooks != nil && n.cfg.hooks.fs != nil {
+		scfg.FS = n.cfg.hooks.fs
+	}
 	st, err := store.Open(scfg)
 	if err != nil {
 		return err

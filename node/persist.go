@@ -1,6 +1,10 @@
 package node
 
 import (
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
 	"time"
 
 	"github.com/mpaxos/mpaxos/engine"
@@ -117,7 +121,7 @@ func (n *Node) persist(jobs []*persistJob, scratch []engine.Entry) ([]engine.Ent
 		start := time.Now()
 		var err error
 		if !n.cfg.UnsafeNoPersist {
-			err = n.st.Save(w)
+			err = n.save(w)
 		}
 		if !noSync {
 			n.stages.since(StageLeaderSync, start)
@@ -147,4 +151,45 @@ func (n *Node) persist(jobs []*persistJob, scratch []engine.Entry) ([]engine.Ent
 	}
 	err := flush()
 	return w.Entries, err
+}
+
+// ErrDisk is wrapped by the fatal error of a node whose store could not
+// write or sync (Err).
+var ErrDisk = errors.New("node: store write failed")
+
+// save is Store.Save with the store's unrecoverable write failures returned
+// as errors, so the node stops through its fatal path (Done, Err) and says
+// why, instead of the process dying on a panic. Pebble reports a WAL or
+// MANIFEST write or sync it cannot undo through its logger's Fatalf, which
+// the store turns into a panic whose message starts "pebble: ", and a later
+// commit into the broken WAL panics with the write's error itself. Either
+// way Pebble's commit pipeline is broken, so the node must stop, and does.
+// Any other panic (the store's own "store: " invariants, a runtime error)
+// is a bug and goes on up. (A full disk never gets here: the store exits the
+// process with one line naming the disk.)
+func (n *Node) save(w store.Write) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if err = diskPanic(r); err == nil {
+				panic(r)
+			}
+		}
+	}()
+	return n.st.Save(w)
+}
+
+// diskPanic returns the ErrDisk error for a panic value Pebble raises on a
+// failed write, nil for any other.
+func diskPanic(r any) error {
+	switch v := r.(type) {
+	case runtime.Error:
+		return nil
+	case error:
+		return fmt.Errorf("%w: %w", ErrDisk, v)
+	case string:
+		if strings.HasPrefix(v, "pebble: ") {
+			return fmt.Errorf("%w: %s", ErrDisk, v)
+		}
+	}
+	return nil
 }

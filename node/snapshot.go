@@ -82,7 +82,7 @@ func (n *Node) maybeSnapshot() {
 		if !cancelled && !n.cfg.UnsafeNoPersist {
 			// A newer snapshot installed from here on is still safe: the
 			// store refuses ours atomically then (ErrSnapshotOlder).
-			err = n.st.SaveSnapshot(group, snap)
+			err = n.save(store.Write{Group: group, Snapshot: &snap})
 		}
 		r := snapResult{slot: slot, bytes: len(snap.Data), freeze: freeze, took: time.Since(start), cancelled: cancelled, err: err}
 		select {
