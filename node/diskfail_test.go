@@ -92,3 +92,29 @@ func TestStoreWriteFailureStopsNode(t *testing.T) {
 		})
 	}
 }
+
+// TestDiskPanic: only Pebble's write-failure panics become ErrDisk; the
+// store's own invariants and runtime errors stay panics.
+func TestDiskPanic(t *testing.T) {
+	var rt error
+	func() {
+		defer func() { rt, _ = recover().(error) }()
+		var m map[string]int
+		m["x"] = 1 // a runtime error
+	}()
+	for _, tc := range []struct {
+		v    any
+		disk bool
+	}{
+		{"pebble: fatal commit error: injected", true},
+		{errInjected, true},
+		{"store: group 0: hard state promised", false},
+		{rt, false},
+		{42, false},
+	} {
+		err := diskPanic(tc.v)
+		if got := errors.Is(err, ErrDisk); got != tc.disk {
+			t.Errorf("diskPanic(%v) = %v, want disk %v", tc.v, err, tc.disk)
+		}
+	}
+}

@@ -13,8 +13,8 @@ func storedSnapshot(n *Node) engine.Slot {
 	return first - 1
 }
 
-// TestOwnSnapshotCancelledByInstalled is issue 16's interleaving at node
-// level: a follower's own snapshot is still being taken when it installs
+// TestOwnSnapshotCancelledByInstalled is, at node level, the interleaving
+// where a follower's own snapshot is still being taken when it installs
 // a newer one from the leader. The own one must not be written after it
 // (it is cancelled), the installed one stays the stored snapshot, and the
 // node restarts from it. A hook holds the follower's snapshot between its
