@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/mpaxos/mpaxos/internal/invariants"
 )
 
 var (
@@ -127,7 +129,7 @@ func (b *Batcher) seal() {
 			len(b.arena)-b.openStart, b.cfg.MaxBytes, capBefore, cap(b.arena)))
 	}
 	end := len(b.arena)
-	if invariants {
+	if invariants.Enabled {
 		if n, err := Count(b.arena[b.openStart:end]); err != nil || n != b.openN {
 			panic(fmt.Sprintf("batch: sealed a batch that decodes to %d commands (%v), want %d", n, err, b.openN))
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/mpaxos/mpaxos/engine"
+	"github.com/mpaxos/mpaxos/internal/invariants"
 )
 
 // Store is the durable state of every Paxos group of one node: one Pebble
@@ -317,7 +318,7 @@ func (s *Store) Save(w Write) error {
 	}
 	if w.HardState != nil {
 		size += metaKeyLen + hardStateLen + 16
-		if invariants {
+		if invariants.Enabled {
 			l.checkPromised(*w.HardState)
 		}
 	}

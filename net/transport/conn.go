@@ -14,6 +14,7 @@ import (
 
 	"github.com/valyala/bytebufferpool"
 
+	"github.com/mpaxos/mpaxos/internal/invariants"
 	"github.com/mpaxos/mpaxos/net/frame"
 )
 
@@ -230,7 +231,7 @@ func (c *Conn) send(typ byte, body *bytebufferpool.ByteBuffer, inline bool) bool
 		}
 		return false
 	}
-	if invariants && body != nil {
+	if invariants.Enabled && body != nil {
 		if i := c.queuedAtLocked(body); i >= 0 {
 			n := len(c.mu.q)
 			c.mu.Unlock()
