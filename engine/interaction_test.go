@@ -398,8 +398,10 @@ func (env *scriptEnv) deliver(kv map[string]string, drop, first bool) error {
 	return nil
 }
 
+// msgName is the transcripts' spelling of a type: its Go name without the
+// "Msg" every type shares.
 func msgName(t MessageType) string {
-	return [...]string{"?", "Prepare", "Promise", "Nack", "Accept", "Accepted", "Commit", "Catchup", "Snapshot", "PrePrepare", "PrePromise"}[t]
+	return strings.TrimPrefix(t.String(), "Msg")
 }
 
 func fmtMsg(m Message) string {
