@@ -19,7 +19,10 @@ var (
 )
 
 // Batcher collects commands into batches. It is not safe for concurrent use:
-// one goroutine (the node's loop) owns it.
+// the caller serializes every call. The node, for one, calls Add from each
+// client connection's reader goroutine (so a command is copied straight
+// into the open batch) and Next, Deadline and Reset from its loop, all
+// under one mutex.
 //
 // Memory: batches are carved one after another from an arena, a []byte of
 // Config.ArenaBytes. The batch being filled ("open") always lies at the end
