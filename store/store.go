@@ -124,8 +124,8 @@ func Open(cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("store: %s: %w", cfg.Dir, err)
 		}
 		// The spare is the store's file too: it is written only when it
-		// fits in the quota and the free space (issue 16: spares filled a
-		// 64 MiB disk before Pebble wrote much).
+		// fits in the quota and the free space, or spares alone could fill
+		// a small disk (64 MiB) before Pebble wrote much.
 		s.spare.room = func(size int64) bool { return s.baseSpace().room(uint64(size)) }
 		pfs = s.spare
 	}
