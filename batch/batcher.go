@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/mpaxos/mpaxos/internal/invariants"
 )
 
 var (
@@ -17,7 +19,10 @@ var (
 )
 
 // Batcher collects commands into batches. It is not safe for concurrent use:
-// one goroutine (the node's loop) owns it.
+// the caller serializes every call. The node, for one, calls Add from each
+// client connection's reader goroutine (so a command is copied straight
+// into the open batch) and Next, Deadline and Reset from its loop, all
+// under one mutex.
 //
 // Memory: batches are carved one after another from an arena, a []byte of
 // Config.ArenaBytes. The batch being filled ("open") always lies at the end
@@ -127,7 +132,7 @@ func (b *Batcher) seal() {
 			len(b.arena)-b.openStart, b.cfg.MaxBytes, capBefore, cap(b.arena)))
 	}
 	end := len(b.arena)
-	if invariants {
+	if invariants.Enabled {
 		if n, err := Count(b.arena[b.openStart:end]); err != nil || n != b.openN {
 			panic(fmt.Sprintf("batch: sealed a batch that decodes to %d commands (%v), want %d", n, err, b.openN))
 		}

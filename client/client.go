@@ -87,7 +87,7 @@ type Client struct {
 		free   []*slot           // slots of collected sessions, for reuse
 		closed bool
 	}
-	// slots are the sessions' mailboxes by index (see reqid.go); the
+	// slots are the sessions' mailboxes by index (see slot.go); the
 	// slice is replaced, never changed in place, when it grows (under mu),
 	// so the connections' readers index it without a lock.
 	slots atomic.Pointer[[]*slot]

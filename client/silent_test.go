@@ -122,13 +122,13 @@ func (b *blackhole) heal() {
 	b.mu.Unlock()
 }
 
-// TestSilentConnectionRedialed is issue 16 item 5: the leader is cut off
-// from its clients (not from its peers, so leadership stays), and after
-// the heal the client must be served within 2 attempts, not after TCP's
-// retransmission back-off on the connection that lived through the cut.
-// Before the fix the client kept sending on that connection: a follower
-// redirected it back to the leader, over the same dead connection, until
-// the context ended.
+// TestSilentConnectionRedialed: the leader is cut off from its clients
+// (not from its peers, so leadership stays), and after the heal the client
+// must be served within 2 attempts, not after TCP's retransmission
+// back-off on the connection that lived through the cut. A client that
+// keeps sending on that connection never recovers: a follower redirects it
+// back to the leader, over the same dead connection, until the context
+// ends.
 func TestSilentConnectionRedialed(t *testing.T) {
 	leader := newFake(t, 2, func(kv.Request) (kv.Status, uint16, bool) { return kv.StatusOK, 2, true })
 	follower := newFake(t, 1, func(kv.Request) (kv.Status, uint16, bool) { return kv.StatusNotLeader, 2, true })

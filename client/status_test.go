@@ -13,8 +13,8 @@ import (
 // TestAnswersThatDidNotExecuteAreErrors: an answer saying the command was
 // not executed (stale seq, a session held by another token) must reach the
 // caller as an error from every method, and no method may take a status it
-// does not expect for success. Issue 16: Do returned StatusStale as a
-// result and Put ignored it, so puts that never ran reported nil.
+// does not expect for success: if Do returned StatusStale as a result and
+// Put ignored it, puts that never ran would report nil.
 func TestAnswersThatDidNotExecuteAreErrors(t *testing.T) {
 	var status atomic.Uint32
 	srv := newFake(t, 1, func(kv.Request) (kv.Status, uint16, bool) {

@@ -1,6 +1,10 @@
 package engine
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/mpaxos/mpaxos/internal/invariants"
+)
 
 // HasReady reports whether Ready would return anything to do.
 func (e *Engine) HasReady() bool {
@@ -71,7 +75,7 @@ func (e *Engine) Ready() Ready {
 		}
 	}
 	e.pending = append(e.pending, rec)
-	if invariantsEnabled {
+	if invariants.Enabled {
 		e.checkInvariants()
 	}
 	return rd

@@ -11,7 +11,7 @@ func benchLeader(tb testing.TB) *Engine {
 	cfg := DefaultConfig()
 	cfg.ID, cfg.Peers = 1, []NodeID{1, 2, 3}
 	cfg.MaxInflight = 1 << 20
-	e, err := New(cfg, newMemStorage())
+	e, err := New(cfg, NewMemoryStorage())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func BenchmarkFollower(b *testing.B) {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			cfg := DefaultConfig()
 			cfg.ID, cfg.Peers = 2, []NodeID{1, 2, 3}
-			e, err := New(cfg, newMemStorage())
+			e, err := New(cfg, NewMemoryStorage())
 			if err != nil {
 				b.Fatal(err)
 			}

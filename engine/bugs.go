@@ -1,7 +1,7 @@
 package engine
 
 // Planted protocol bugs, off in every build. Tests in this package switch
-// one on to prove the simulator's checks can fail (sim_bugs_test.go). They
+// one on to prove the simulator's checks can fail (simbugs_test.go). They
 // are unexported vars so nothing outside the package can touch them.
 var (
 	// bugIgnorePromisedValues: a new leader re-proposes its own log (or

@@ -198,8 +198,13 @@ func TestLeaderStepsDownWithoutMajority(t *testing.T) {
 
 func TestNewRejectsMissingCommittedEntry(t *testing.T) {
 	st := newMemStorage()
-	st.hs = HardState{Promised: MakeBallot(1, 1), Commit: 2}
-	st.ents[1] = Entry{Slot: 1, Ballot: MakeBallot(1, 1), Type: EntryNoop}
+	if err := st.Save(&Ready{
+		SaveHardState: true,
+		HardState:     HardState{Promised: MakeBallot(1, 1), Commit: 2},
+		Entries:       []Entry{{Slot: 1, Ballot: MakeBallot(1, 1), Type: EntryNoop}},
+	}); err != nil {
+		t.Fatal(err)
+	}
 	cfg := DefaultConfig()
 	cfg.ID, cfg.Peers = 1, []NodeID{1, 2, 3}
 	if _, err := New(cfg, st); !errors.Is(err, ErrStorage) {
@@ -211,10 +216,12 @@ func TestNewRejectsMissingCommittedEntry(t *testing.T) {
 func TestRestartReplaysCommitted(t *testing.T) {
 	st := newMemStorage()
 	b := MakeBallot(1, 1)
-	st.hs = HardState{Promised: b, Commit: 4}
-	st.snap = Snapshot{Slot: 2, Data: []byte("s")}
+	saved := Ready{SaveHardState: true, HardState: HardState{Promised: b, Commit: 4}, Snapshot: &Snapshot{Slot: 2, Data: []byte("s")}}
 	for s := Slot(3); s <= 5; s++ {
-		st.ents[s] = Entry{Slot: s, Ballot: b, Type: EntryBatch, Data: []byte{byte(s)}}
+		saved.Entries = append(saved.Entries, Entry{Slot: s, Ballot: b, Type: EntryBatch, Data: []byte{byte(s)}})
+	}
+	if err := st.Save(&saved); err != nil {
+		t.Fatal(err)
 	}
 	e := newTestEngine(t, 2, 3, st)
 	rd := e.Ready()

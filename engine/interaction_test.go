@@ -278,12 +278,12 @@ func (env *scriptEnv) nodeCmd(cmd string, n *scriptNode, id NodeID, args []strin
 			return err
 		}
 		n.eng, n.up, n.unsync = eng, true, nil
-		if n.st.snap.Slot > 0 {
-			n.applied = strings.Split(string(n.st.snap.Data), ",")
+		if n.st.snapshot().Slot > 0 {
+			n.applied = strings.Split(string(n.st.snapshot().Data), ",")
 		}
 	case "compact":
 		st := n.eng.Status()
-		n.st.setSnapshot(Snapshot{Slot: st.Applied, Data: []byte(strings.Join(n.applied, ","))})
+		n.st.SetSnapshot(Snapshot{Slot: st.Applied, Data: []byte(strings.Join(n.applied, ","))})
 		return n.eng.Compact(st.Applied)
 	case "log":
 		e := n.eng
@@ -398,8 +398,10 @@ func (env *scriptEnv) deliver(kv map[string]string, drop, first bool) error {
 	return nil
 }
 
+// msgName is the transcripts' spelling of a type: its Go name without the
+// "Msg" every type shares.
 func msgName(t MessageType) string {
-	return [...]string{"?", "Prepare", "Promise", "Nack", "Accept", "Accepted", "Commit", "Catchup", "Snapshot", "PrePrepare", "PrePromise"}[t]
+	return strings.TrimPrefix(t.String(), "Msg")
 }
 
 func fmtMsg(m Message) string {

@@ -1,120 +1,108 @@
 package engine
 
 import (
-	"fmt"
-	"sort"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
 )
 
-// simCheckPromiseMonotonic makes memStorage reject a HardState whose
-// Promised goes backwards. TestSimCatchesPlantedBugs turns it off to show
-// that the protocol-level checks catch a forgotten promise too.
-var simCheckPromiseMonotonic = true
-
-// memStorage is the simulator's durable state of one node: what survives a
-// crash. The simulator writes a Ready into it only when it decides that
-// Ready's sync completed; everything else is lost on crash.
-type memStorage struct {
-	hs   HardState
-	snap Snapshot
-	ents map[Slot]Entry
-	// fault, if set, is asked before every read; an error it returns is
-	// the read's (the simulator's storage faults, simgray_test.go).
-	fault func(op string) error
-}
-
-func (s *memStorage) injected(op string) error {
-	if s.fault == nil {
-		return nil
+func TestMemoryStorage(t *testing.T) {
+	s := NewMemoryStorage()
+	if first, _ := s.FirstSlot(); first != 1 {
+		t.Fatalf("new storage FirstSlot = %d, want 1", first)
 	}
-	return s.fault(op)
-}
-
-func newMemStorage() *memStorage { return &memStorage{ents: make(map[Slot]Entry)} }
-
-func (s *memStorage) InitialState() (HardState, error) {
-	if err := s.injected("InitialState"); err != nil {
-		return HardState{}, err
+	b := MakeBallot(1, 1)
+	ent := func(sl Slot, data string) Entry {
+		return Entry{Slot: sl, Ballot: b, Type: EntryBatch, Data: []byte(data)}
 	}
-	return s.hs, nil
-}
-
-func (s *memStorage) Snapshot() (Snapshot, error) {
-	if err := s.injected("Snapshot"); err != nil {
-		return Snapshot{}, err
+	// Slot 4 is a hole: an acceptor may accept 5 before 4.
+	rd := Ready{
+		SaveHardState: true,
+		HardState:     HardState{Promised: b, Commit: 2},
+		Entries:       []Entry{ent(1, "a"), ent(2, "bb"), ent(3, "x"), ent(3, "ccc"), ent(5, "e")},
 	}
-	return s.snap, nil
-}
-
-func (s *memStorage) FirstSlot() (Slot, error) {
-	if err := s.injected("FirstSlot"); err != nil {
-		return 0, err
+	if err := s.Save(&rd); err != nil {
+		t.Fatal(err)
 	}
-	return s.snap.Slot + 1, nil
-}
-
-func (s *memStorage) LastSlot() (Slot, error) {
-	if err := s.injected("LastSlot"); err != nil {
-		return 0, err
+	if hs, _ := s.InitialState(); hs != rd.HardState {
+		t.Fatalf("InitialState = %+v, want %+v", hs, rd.HardState)
 	}
-	last := s.snap.Slot
-	for sl := range s.ents {
-		last = max(last, sl)
+	if last, _ := s.LastSlot(); last != 5 {
+		t.Fatalf("LastSlot = %d, want 5", last)
 	}
-	return last, nil
-}
-
-func (s *memStorage) Entries(lo, hi Slot, maxBytes uint64) ([]Entry, error) {
-	if err := s.injected("Entries"); err != nil {
-		return nil, err
+	slots := func(ents []Entry) (out []Slot) {
+		for _, en := range ents {
+			out = append(out, en.Slot)
+		}
+		return out
 	}
-	if lo <= s.snap.Slot {
-		return nil, ErrCompacted
-	}
-	var slots []Slot
-	for sl := range s.ents {
-		if sl >= lo && sl < hi {
-			slots = append(slots, sl)
+	for _, tc := range []struct {
+		lo, hi   Slot
+		maxBytes uint64
+		want     []Slot
+	}{
+		{1, 6, 100, []Slot{1, 2, 3, 5}},
+		{1, 3, 100, []Slot{1, 2}},
+		{1, 6, 3, []Slot{1, 2}}, // stops once Data add up to maxBytes
+		{3, 6, 0, []Slot{3}},    // but returns at least one entry
+		{4, 5, 100, nil},        // the hole
+	} {
+		got, err := s.Entries(tc.lo, tc.hi, tc.maxBytes)
+		if err != nil || !slices.Equal(slots(got), tc.want) {
+			t.Errorf("Entries(%d, %d, %d) = %v, %v; want %v", tc.lo, tc.hi, tc.maxBytes, slots(got), err, tc.want)
 		}
 	}
-	sort.Slice(slots, func(i, j int) bool { return slots[i] < slots[j] })
-	var out []Entry
-	var size uint64
-	for _, sl := range slots {
-		en := s.ents[sl]
-		if len(out) > 0 && size+uint64(len(en.Data)) > maxBytes {
-			break
-		}
-		size += uint64(len(en.Data))
-		out = append(out, en)
+	if got, _ := s.Entries(3, 4, 100); len(got) != 1 || string(got[0].Data) != "ccc" {
+		t.Errorf("slot 3 = %+v, want the later entry of the Ready (ccc)", got)
 	}
-	return out, nil
+
+	// A snapshot drops the entries at or below it; an older one is ignored.
+	s.SetSnapshot(Snapshot{Slot: 2, Data: []byte("s")})
+	if err := s.Save(&Ready{Snapshot: &Snapshot{Slot: 1}, Entries: []Entry{ent(2, "old")}}); err != nil {
+		t.Fatal(err)
+	}
+	if snap, _ := s.Snapshot(); snap.Slot != 2 || string(snap.Data) != "s" {
+		t.Fatalf("Snapshot = %+v, want slot 2", snap)
+	}
+	if first, _ := s.FirstSlot(); first != 3 {
+		t.Fatalf("FirstSlot after a snapshot at 2 = %d, want 3", first)
+	}
+	if _, err := s.Entries(2, 6, 100); !errors.Is(err, ErrCompacted) {
+		t.Fatalf("Entries from a compacted slot: err %v, want ErrCompacted", err)
+	}
+	if got, _ := s.Entries(3, 6, 100); !slices.Equal(slots(got), []Slot{3, 5}) {
+		t.Fatalf("Entries after the snapshot = %v, want [3 5]", slots(got))
+	}
+	if hs, _ := s.InitialState(); hs != rd.HardState {
+		t.Fatalf("a Ready without SaveHardState changed the hard state to %+v", hs)
+	}
 }
 
-// persist makes rd's state durable. It returns an error if the engine asked
-// for something no correct engine asks (a promise going backwards).
-func (s *memStorage) persist(rd *Ready) error {
-	if rd.SaveHardState {
-		if rd.HardState.Promised < s.hs.Promised && simCheckPromiseMonotonic {
-			return fmt.Errorf("durable promise goes back from %v to %v", s.hs.Promised, rd.HardState.Promised)
+// Storage must be safe to read while the writer goroutine persists later
+// Readies; run with -race this shows MemoryStorage is.
+func TestMemoryStorageConcurrent(t *testing.T) {
+	s := NewMemoryStorage()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for sl := Slot(1); sl <= 200; sl++ {
+			_ = s.Save(&Ready{SaveHardState: true, HardState: HardState{Commit: sl}, Entries: []Entry{{Slot: sl, Type: EntryNoop}}})
+			if sl%50 == 0 {
+				s.SetSnapshot(Snapshot{Slot: sl - 10})
+			}
 		}
-		s.hs = rd.HardState
-	}
-	if rd.Snapshot != nil && rd.Snapshot.Slot > s.snap.Slot {
-		s.setSnapshot(*rd.Snapshot)
-	}
-	for _, en := range rd.Entries {
-		if en.Slot > s.snap.Slot {
-			s.ents[en.Slot] = en
+	}()
+	for range 200 {
+		_, _ = s.InitialState()
+		_, _ = s.LastSlot()
+		if first, err := s.FirstSlot(); err == nil {
+			_, _ = s.Entries(first, first+5, 1<<20)
 		}
 	}
-	return nil
-}
-
-func (s *memStorage) setSnapshot(snap Snapshot) {
-	s.snap = snap
-	for sl := range s.ents {
-		if sl <= snap.Slot {
-			delete(s.ents, sl)
-		}
+	wg.Wait()
+	if last, _ := s.LastSlot(); last != 200 {
+		t.Fatalf("LastSlot = %d, want 200", last)
 	}
 }

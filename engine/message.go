@@ -1,5 +1,7 @@
 package engine
 
+import "strconv"
+
 // MessageType is the kind of a protocol message.
 type MessageType uint8
 
@@ -59,6 +61,33 @@ const (
 
 	maxMessageType = MsgPrePromise
 )
+
+// messageTypeNames is indexed by MessageType. It has a slot for every type
+// up to maxMessageType, so a new type given no name here leaves an empty
+// string, which TestMessageTypeString reports.
+var messageTypeNames = [maxMessageType + 1]string{
+	MsgPrepare:    "MsgPrepare",
+	MsgPromise:    "MsgPromise",
+	MsgNack:       "MsgNack",
+	MsgAccept:     "MsgAccept",
+	MsgAccepted:   "MsgAccepted",
+	MsgCommit:     "MsgCommit",
+	MsgCatchup:    "MsgCatchup",
+	MsgSnapshot:   "MsgSnapshot",
+	MsgPrePrepare: "MsgPrePrepare",
+	MsgPrePromise: "MsgPrePromise",
+}
+
+// String returns the constant's Go name ("MsgAccept"), so logs and test
+// output name the message; a value that is no message type prints as
+// "MessageType(42)", since it comes from a peer or a bug and the number is
+// what identifies it.
+func (t MessageType) String() string {
+	if int(t) < len(messageTypeNames) && messageTypeNames[t] != "" {
+		return messageTypeNames[t]
+	}
+	return "MessageType(" + strconv.Itoa(int(t)) + ")"
+}
 
 // Message is one protocol message between two engines of the same group.
 //

@@ -304,11 +304,11 @@ func (s *sim) start(n *simNode) {
 	n.up = true
 	n.pending = nil
 	n.smSlot, n.smState, n.kv = 0, 0, simKV{}
-	if n.st.snap.Slot > 0 {
-		s.restoreSnapshot(n, n.st.snap.Slot, n.st.snap.Data)
+	if n.st.snapshot().Slot > 0 {
+		s.restoreSnapshot(n, n.st.snapshot().Slot, n.st.snapshot().Data)
 	}
-	n.mustReach = max(n.st.hs.Commit, n.st.snap.Slot)
-	s.tracef("node %d starts (incarnation %d): hs %+v snapshot %d", n.id, n.inc, n.st.hs, n.st.snap.Slot)
+	n.mustReach = max(n.st.hardState().Commit, n.st.snapshot().Slot)
+	s.tracef("node %d starts (incarnation %d): hs %+v snapshot %d", n.id, n.inc, n.st.hardState(), n.st.snapshot().Slot)
 }
 
 func (s *sim) crash(n *simNode) {
@@ -469,8 +469,8 @@ func (s *sim) process(n *simNode) {
 					return
 				}
 				if p.rd.SaveHardState {
-					if p.rd.HardState.Promised != n.st.hs.Promised && (n.volatile == nil || p.rd.HardState.Promised != n.volatile.Promised) {
-						s.chk.fail("node %d: a Ready changing the promise %v -> %v says it need not sync", n.id, n.st.hs.Promised, p.rd.HardState.Promised)
+					if p.rd.HardState.Promised != n.st.hardState().Promised && (n.volatile == nil || p.rd.HardState.Promised != n.volatile.Promised) {
+						s.chk.fail("node %d: a Ready changing the promise %v -> %v says it need not sync", n.id, n.st.hardState().Promised, p.rd.HardState.Promised)
 						return
 					}
 					hs := p.rd.HardState
@@ -503,8 +503,8 @@ func (s *sim) process(n *simNode) {
 			break
 		}
 	}
-	if s.o.snapEvery > 0 && n.up && (len(n.pending) == 0 || s.o.compactPending) && n.smSlot >= n.st.snap.Slot+Slot(s.o.snapEvery) {
-		n.st.setSnapshot(Snapshot{Slot: n.smSlot, Data: n.snapshotData()})
+	if s.o.snapEvery > 0 && n.up && (len(n.pending) == 0 || s.o.compactPending) && n.smSlot >= n.st.snapshot().Slot+Slot(s.o.snapEvery) {
+		n.st.SetSnapshot(Snapshot{Slot: n.smSlot, Data: n.snapshotData()})
 		s.stats.snapshots++
 		if err := n.eng.Compact(n.smSlot); err != nil {
 			s.chk.fail("node %d: Compact(%d): %v", n.id, n.smSlot, err)
@@ -591,7 +591,7 @@ func (s *sim) step() {
 func (s *sim) checkLeaders() {
 	promised := make([]Ballot, len(s.nodes))
 	for i, n := range s.nodes {
-		promised[i] = n.st.hs.Promised
+		promised[i] = n.st.hardState().Promised
 	}
 	for _, n := range s.nodes {
 		if !n.up {

@@ -16,10 +16,10 @@ import (
 // to the node it believes leads and retries it, same session and number,
 // every 30 ticks until it sees a result, to whichever node it then
 // believes leads, across crashes and leader changes. It sees a result when
-// the node it last sent the command to applies it. Each node runs the
-// state machine of the design (DESIGN.md §3): a key-value map and, per
-// session, the last number applied and its reply; a retry of the last
-// number gets the stored reply and does not execute again.
+// the node it last sent the command to applies it. Each node runs a model
+// of kv's state machine: a key-value map and, per session, the last number
+// applied and its reply; a retry of the last number gets the stored reply
+// and does not execute again.
 //
 // At the end of a run the history of calls and results must be
 // linearizable (porcupine, per key) and every session must have executed

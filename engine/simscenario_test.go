@@ -76,7 +76,7 @@ func (s *sim) commitOne(what string) error {
 func (s *sim) maxPromised() Ballot {
 	var b Ballot
 	for _, n := range s.nodes {
-		b = max(b, n.st.hs.Promised)
+		b = max(b, n.st.hardState().Promised)
 	}
 	return b
 }
@@ -117,13 +117,13 @@ func rejoin(t testing.TB, seed uint64, nodes int, prePrepare, oneWay bool) (res 
 	} else {
 		s.isolate(away)
 	}
-	promised := s.nodes[away-1].st.hs.Promised
+	promised := s.nodes[away-1].st.hardState().Promised
 	for range 30 * scenarioElection {
 		if s.now%10 == 0 {
 			s.newBatch(1)
 		}
 		s.step()
-		if p := s.nodes[away-1].st.hs.Promised; p != promised {
+		if p := s.nodes[away-1].st.hardState().Promised; p != promised {
 			res.isolatedRises++
 			promised = p
 		}

@@ -9,8 +9,8 @@ func owned(c Command, token uint64) Command {
 	return c
 }
 
-// TestForgedSessionRefused is issue 16's attack on the state machine: a
-// client that knows another's ClientID sends a command in that session
+// TestForgedSessionRefused attacks the state machine the way a forger
+// can: a client that knows another's ClientID sends a command in that session
 // with a huge Seq. It must be refused without touching the session, so the
 // owner's next commands execute, and it must not read the owner's stored
 // reply either.

@@ -28,6 +28,8 @@ import (
 	"fmt"
 	"hash/crc32"
 	"slices"
+
+	"github.com/mpaxos/mpaxos/internal/invariants"
 )
 
 const (
@@ -68,7 +70,7 @@ type frozenSession struct {
 // 64-byte slots of the key table (short keys are inline there) and the
 // sessions.
 func (m *Machine) Freeze() *Frozen {
-	if invariants {
+	if invariants.Enabled {
 		m.keys.check()
 	}
 	f := &Frozen{
@@ -215,7 +217,7 @@ func (m *Machine) Restore(b []byte) error {
 	}
 	// Keys are distinct (strictly increasing, checked above).
 	keys.addAll(ents)
-	if invariants {
+	if invariants.Enabled {
 		keys.check()
 	}
 	m.keys, m.sessions, m.applied = keys, sessions, applied

@@ -41,6 +41,8 @@ import (
 	"fmt"
 	"hash/maphash"
 	"unsafe"
+
+	"github.com/mpaxos/mpaxos/internal/invariants"
 )
 
 const (
@@ -168,7 +170,7 @@ func (t *table) insert(st *subtable, i int, h uint32, key, v []byte) {
 		i, _ = st.find(h, key)
 	}
 	s := &st.slots[i]
-	if invariants && s.kind != kindEmpty {
+	if invariants.Enabled && s.kind != kindEmpty {
 		panic(fmt.Sprintf("kv: insert of %q into used slot %d (kind %d)", key, i, s.kind))
 	}
 	s.set(h, key, v)
@@ -225,7 +227,7 @@ func (t *table) addAll(ents []slot) {
 // so that every key stays reachable from its home position without
 // crossing an empty slot.
 func (t *table) remove(st *subtable, i int) {
-	if invariants && st.slots[i].kind == kindEmpty {
+	if invariants.Enabled && st.slots[i].kind == kindEmpty {
 		panic(fmt.Sprintf("kv: remove of empty slot %d", i))
 	}
 	mask := len(st.slots) - 1

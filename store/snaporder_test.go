@@ -13,8 +13,8 @@ import (
 // instead of hanging it. It is not a threshold any result depends on.
 const awaitBound = 20 * time.Second
 
-// TestConcurrentSnapshotsNeverGoBack is issue 16's replica that could never
-// restart: a node's own snapshot at an older slot passes Save's not-older
+// TestConcurrentSnapshotsNeverGoBack replays how a replica could be left
+// unable to restart: a node's own snapshot at an older slot passes Save's not-older
 // check, then a newer snapshot (the leader's, installed) is saved whole,
 // and only then does the older one commit. Checked apart from the commit,
 // both Saves succeeded and the stored snapshot went back to the older

@@ -12,6 +12,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/mpaxos/mpaxos/engine"
+	"github.com/mpaxos/mpaxos/internal/invariants"
 )
 
 // Store is the durable state of every Paxos group of one node: one Pebble
@@ -123,8 +124,8 @@ func Open(cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("store: %s: %w", cfg.Dir, err)
 		}
 		// The spare is the store's file too: it is written only when it
-		// fits in the quota and the free space (issue 16: spares filled a
-		// 64 MiB disk before Pebble wrote much).
+		// fits in the quota and the free space, or spares alone could fill
+		// a small disk (64 MiB) before Pebble wrote much.
 		s.spare.room = func(size int64) bool { return s.baseSpace().room(uint64(size)) }
 		pfs = s.spare
 	}
@@ -317,7 +318,7 @@ func (s *Store) Save(w Write) error {
 	}
 	if w.HardState != nil {
 		size += metaKeyLen + hardStateLen + 16
-		if invariants {
+		if invariants.Enabled {
 			l.checkPromised(*w.HardState)
 		}
 	}

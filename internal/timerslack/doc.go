@@ -8,8 +8,8 @@
 // millisecond, each poll a nanosleep and two context switches; a follower,
 // idle between writes, pays that hundreds of times a second, and so does
 // the load generator. A timer may fire up to its thread's slack late, so
-// with 1 ms those polls come about once a millisecond (results/README.md,
-// step 17).
+// with 1 ms those polls come about once a millisecond (results/README.md's
+// performance log has the measurements).
 //
 // How: slack is per thread and a new thread inherits its creator's, but
 // the runtime started sysmon and other threads before main ran. So Set

@@ -14,6 +14,7 @@ import (
 
 	"github.com/valyala/bytebufferpool"
 
+	"github.com/mpaxos/mpaxos/internal/invariants"
 	"github.com/mpaxos/mpaxos/net/frame"
 )
 
@@ -230,7 +231,7 @@ func (c *Conn) send(typ byte, body *bytebufferpool.ByteBuffer, inline bool) bool
 		}
 		return false
 	}
-	if invariants && body != nil {
+	if invariants.Enabled && body != nil {
 		if i := c.queuedAtLocked(body); i >= 0 {
 			n := len(c.mu.q)
 			c.mu.Unlock()
@@ -385,7 +386,8 @@ func (c *Conn) writeLoop() {
 		// finishing a batch) get to queue their frames first, so one
 		// writev carries them all. When nothing else is runnable this
 		// returns at once. At 5 nodes and 200 clients it cut writes per
-		// frame enough to raise throughput 1.5x (results/README.md, step 7).
+		// frame enough to raise throughput 1.5x (results/README.md's
+		// performance log has the A/B).
 		runtime.Gosched()
 		c.wmu.Lock()
 		c.mu.Lock()
@@ -475,10 +477,10 @@ func (c *Conn) writeBatch() error {
 // lightly loaded node means waking a thread (futex, context switch) before
 // the frame leaves; in a 3-node cluster serving one client, writing the
 // peers' messages inline cut the median latency by about a tenth
-// (results/README.md, step 18). Under load the queue is the better path:
-// the writer's yield gathers many frames into one writev, so callers turn
-// inline writes on only while they expect nothing to gather (Peers.
-// SetInlineWrites).
+// (results/README.md's performance log). Under load the queue is the
+// better path: the writer's yield gathers many frames into one writev, so
+// callers turn inline writes on only while they expect nothing to gather
+// (Peers.SetInlineWrites).
 func (c *Conn) sendInline(f outFrame) {
 	n := 0
 	if f.body != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mpaxos/mpaxos/internal/invariants"
 	"github.com/mpaxos/mpaxos/net/frame"
 )
 
@@ -410,7 +411,7 @@ func TestConnSteadyStateNoAlloc(t *testing.T) {
 }
 
 func TestSendSameBodyTwicePanicsUnderInvariants(t *testing.T) {
-	if !invariants {
+	if !invariants.Enabled {
 		t.Skip("the check runs only with -tags invariants")
 	}
 	ln := listenLoopback(t)

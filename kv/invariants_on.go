@@ -1,7 +1,0 @@
-//go:build invariants
-
-package kv
-
-// invariants turns on costly internal checks (the CI and the simulator
-// build with -tags invariants).
-const invariants = true

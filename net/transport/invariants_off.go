@@ -1,5 +1,0 @@
-//go:build !invariants
-
-package transport
-
-const invariants = false

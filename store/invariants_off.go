@@ -1,5 +1,0 @@
-//go:build !invariants
-
-package store
-
-const invariants = false
