@@ -13,6 +13,11 @@ func (e *Engine) heardLeaderRecently() bool {
 func (e *Engine) handlePrepare(m Message) {
 	switch {
 	case m.Ballot < e.promised:
+		if bugHandoffPromisesLower && m.Handoff {
+			e.promised = m.Ballot
+			e.becomeFollower(m.Ballot, 0)
+			break
+		}
 		e.send(Message{Type: MsgNack, To: m.From, Ballot: e.promised, Slot: m.Slot})
 		return
 	case m.Ballot == e.promised:
@@ -21,10 +26,10 @@ func (e *Engine) handlePrepare(m Message) {
 		}
 		// A retransmitted prepare: promise again.
 	default:
-		if m.From != e.leader && e.heardLeaderRecently() {
+		if m.From != e.leader && e.heardLeaderRecently() && !m.Handoff {
 			return
 		}
-		if e.role == RoleLeader && e.leaderLive() {
+		if e.role == RoleLeader && e.leaderLive() && !e.handingOffTo(m) {
 			return
 		}
 		e.becomeFollower(m.Ballot, 0)

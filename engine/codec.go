@@ -21,7 +21,8 @@ package engine
 //	 +--------------+-----------+-------------------+
 //
 // flags bit 0 (flagSnapshot): a snapshot follows the entries. Bit 1
-// (flagReject): Message.Reject, only on a MsgPrePromise. Other bits must be
+// (flagReject): Message.Reject, only on a MsgPrePromise. Bit 2
+// (flagHandoff): Message.Handoff, only on a MsgPrepare. Other bits must be
 // zero. Nothing may follow the last field.
 
 import (
@@ -35,6 +36,7 @@ const (
 	snapHeaderSize  = 12
 	flagSnapshot    = 1
 	flagReject      = 2
+	flagHandoff     = 4
 )
 
 // Size returns the number of bytes MarshalAppend appends for m.
@@ -58,6 +60,9 @@ func (m *Message) MarshalAppend(dst []byte) []byte {
 	}
 	if m.Reject {
 		flags |= flagReject
+	}
+	if m.Handoff {
+		flags |= flagHandoff
 	}
 	le := binary.LittleEndian
 	dst = append(dst, byte(m.Type), flags)
@@ -100,14 +105,18 @@ func (m *Message) Unmarshal(b []byte) error {
 		return fmt.Errorf("%w: unknown type %d", ErrCorruptMessage, b[0])
 	}
 	flags := b[1]
-	if flags&^(flagSnapshot|flagReject) != 0 {
+	if flags&^(flagSnapshot|flagReject|flagHandoff) != 0 {
 		return fmt.Errorf("%w: unknown flags %#x", ErrCorruptMessage, flags)
 	}
 	if flags&flagReject != 0 && typ != MsgPrePromise {
 		return fmt.Errorf("%w: reject flag on message type %d", ErrCorruptMessage, typ)
 	}
+	if flags&flagHandoff != 0 && typ != MsgPrepare {
+		return fmt.Errorf("%w: hand-off flag on message type %d", ErrCorruptMessage, typ)
+	}
 	m.Type = typ
 	m.Reject = flags&flagReject != 0
+	m.Handoff = flags&flagHandoff != 0
 	m.Group = GroupID(le.Uint32(b[2:]))
 	m.From = NodeID(le.Uint16(b[6:]))
 	m.Ballot = Ballot(le.Uint64(b[8:]))

@@ -56,8 +56,13 @@ const (
 	// the answerer's promised Ballot. Slot echoes the pre-prepare's, Commit
 	// is the answerer's commit index.
 	MsgPrePromise
+	// MsgHandoff (handoff.go): the leader tells the target of a hand-off,
+	// which acknowledged every slot the leader proposed, to run phase 1
+	// now. Ballot is the leader's, Slot its base, Commit its commit index.
+	// The target acts on it only while it follows the sender under Ballot.
+	MsgHandoff
 
-	maxMessageType = MsgPrePromise
+	maxMessageType = MsgHandoff
 )
 
 // Message is one protocol message between two engines of the same group.
@@ -78,4 +83,9 @@ type Message struct {
 	// Reject is set on a MsgPrePromise that says no; no other message
 	// has it.
 	Reject bool
+	// Handoff is set on the MsgPrepares of a phase 1 that a MsgHandoff
+	// started: acceptors promise it even while they hear a leader
+	// (stickiness), and so does the leader handing off. No other message
+	// has it.
+	Handoff bool
 }

@@ -1,0 +1,158 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Leadership hand-off: a leader gives its leadership to a chosen member
+// (the runtime returns a group to its preferred node after a failover).
+//
+//  1. TransferLeadership(to) on the leader: from now on Propose refuses
+//     (a *NotLeaderError naming the target), so the leader's last slot is
+//     fixed, and the leader keeps replicating as usual.
+//  2. Once the target's cumulative acknowledgement under the leader's
+//     ballot reaches that last slot, the leader stops serving lease reads
+//     (dropLease) and sends MsgHandoff, again every heartbeat until the
+//     hand-off ends.
+//  3. The target, if it still follows that leader under that ballot, runs
+//     a full phase 1 at once with a ballot above every one it has seen.
+//     Its Prepares carry Handoff, which makes followers that still hear
+//     the old leader promise anyway (they would ignore an ordinary
+//     Prepare: stickiness), and makes the old leader promise and step
+//     down.
+//  4. If the old leader still leads ElectionTicks after step 1, it gives up
+//     and proposes again.
+//
+// Safety does not rest on the hand-off: MsgHandoff only says "start phase
+// 1 now"; the target trusts nothing in it, and wins, as any candidate,
+// only with a majority of durable promises whose reported values it
+// re-proposes. The Handoff flag only lifts stickiness, which is a liveness
+// rule; an acceptor still promises only a ballot above its promise. Being
+// up to date makes the target's phase 1 short (it holds every slot the old
+// leader proposed), it is not what makes it correct.
+
+// The hand-off's refusals (TransferLeadership); a node that is not the
+// leader gets a *NotLeaderError, as from Propose.
+var (
+	// ErrTransferToSelf: the target is the leader itself.
+	ErrTransferToSelf = errors.New("engine: hand-off target is this node")
+	// ErrUnknownNode: the target is not a member of the group.
+	ErrUnknownNode = errors.New("engine: hand-off target is not a member of the group")
+	// ErrTransferInProgress: an earlier hand-off still runs; it ends
+	// within ElectionTicks (Status().HandoffTo is 0 again).
+	ErrTransferInProgress = errors.New("engine: a leadership hand-off is already in progress")
+)
+
+// handoff is a leader's hand-off in progress; the zero value is none.
+type handoff struct {
+	to      NodeID // the target
+	elapsed int    // ticks since TransferLeadership
+	sent    bool   // MsgHandoff went out: the target may be campaigning
+}
+
+// TransferLeadership starts handing this leader's leadership off to member
+// to (see handoff.go). It returns a *NotLeaderError on a node that is not
+// the leader, ErrTransferToSelf when to is this node, ErrUnknownNode when
+// to is not a member, and ErrTransferInProgress while another hand-off
+// runs. A nil error means the hand-off started, not that it will succeed:
+// Status().HandoffTo is the target until it ends, by this node no longer
+// leading (the target, or someone else, took over) or by its giving up
+// after ElectionTicks.
+func (e *Engine) TransferLeadership(to NodeID) error {
+	switch {
+	case e.role != RoleLeader:
+		return &NotLeaderError{Leader: e.leader}
+	case to == e.id:
+		return fmt.Errorf("%w: node %d", ErrTransferToSelf, to)
+	case e.peer(to) == nil:
+		return fmt.Errorf("%w: node %d", ErrUnknownNode, to)
+	case e.xfer.to != 0:
+		return fmt.Errorf("%w: to node %d", ErrTransferInProgress, e.xfer.to)
+	}
+	e.xfer = handoff{to: to}
+	e.logger.Info("handing leadership off", "ballot", e.ballot, "to", to, "slot", e.log.last())
+	e.maybeSendHandoff()
+	return nil
+}
+
+// maybeSendHandoff tells the target to campaign once it acknowledged every
+// slot we proposed. Called when the hand-off starts and whenever the
+// target's acknowledgement advances.
+func (e *Engine) maybeSendHandoff() {
+	if e.xfer.to == 0 || e.xfer.sent {
+		return
+	}
+	if p := e.peer(e.xfer.to); p.match < e.log.last() {
+		return
+	}
+	e.xfer.sent = true
+	e.sendHandoff()
+}
+
+func (e *Engine) sendHandoff() {
+	// The target's phase 1 may end our leadership without our hearing of
+	// it: lease reads must stop before it can start.
+	e.dropLease()
+	e.send(Message{Type: MsgHandoff, To: e.xfer.to, Ballot: e.ballot, Slot: e.base, Commit: e.commit})
+}
+
+// tickHandoff runs on every leader tick: it gives up a hand-off that took
+// ElectionTicks, and otherwise repeats a MsgHandoff every heartbeat (it may
+// have been lost; a target that already campaigns ignores it).
+func (e *Engine) tickHandoff() {
+	if e.xfer.to == 0 {
+		return
+	}
+	e.xfer.elapsed++
+	if e.xfer.elapsed >= e.cfg.ElectionTicks {
+		e.logger.Info("hand-off timed out; proposing again", "ballot", e.ballot, "to", e.xfer.to)
+		e.xfer = handoff{}
+		return
+	}
+	if e.xfer.sent && e.xfer.elapsed%e.cfg.HeartbeatTicks == 0 {
+		e.sendHandoff()
+	}
+}
+
+// handleHandoff runs phase 1 at once if the message comes from the leader
+// we follow under the ballot we promised; a stale or replayed one (of an
+// older ballot, or arriving once we campaign) is ignored.
+func (e *Engine) handleHandoff(m Message) {
+	if e.role != RoleFollower || m.Ballot != e.promised || m.From != e.leader {
+		return
+	}
+	if bugHandoffSkipsPhase1 {
+		e.leadWithoutPhase1()
+		return
+	}
+	e.logger.Info("leadership handed to us; starting phase 1", "from", m.From, "ballot", m.Ballot)
+	e.handoffPrepare = true
+	e.campaign()
+	e.handoffPrepare = false
+}
+
+// handingOffTo reports whether m is the Prepare of the target of our own
+// hand-off: a leader promises it although it still hears a majority.
+func (e *Engine) handingOffTo(m Message) bool {
+	return m.Handoff && e.xfer.to != 0 && m.From == e.xfer.to
+}
+
+// leadWithoutPhase1 is bugHandoffSkipsPhase1: the target trusts the
+// hand-off message and leads under a new ballot of its own at once, as if
+// a majority had promised it, re-proposing its own log.
+func (e *Engine) leadWithoutPhase1() {
+	e.ballot = nextBallot(max(e.maxSeen, e.promised), e.id)
+	e.maxSeen, e.promised = e.ballot, e.ballot
+	e.role = RoleCandidate
+	e.proposals = make(map[Slot]Entry)
+	for s := max(e.commit+1, e.log.start); s <= e.log.last(); s++ {
+		if en := e.log.get(s); en != nil {
+			e.proposals[s] = *en
+		}
+	}
+	e.becomeLeader()
+}
+
+// dropLease is a placeholder. MERGE: readseng defines this
+func (e *Engine) dropLease() {}
