@@ -27,6 +27,9 @@ func TestSimCatchesPlantedBugs(t *testing.T) {
 		{"acceptor acknowledges before its entries are durable", &bugAckBeforeSync, false, nil},
 		{"acceptor says yes to a pre-prepare while it hears a leader", &bugPrePromiseIgnoresLeader, false, checkRejoin},
 		{"node raises its ballot before a majority said yes", &bugPrePrepareRaisesBallot, false, checkRejoin},
+		{"hand-off target leads without phase 1", &bugHandoffSkipsPhase1, false, nil},
+		{"acceptor promises a Handoff Prepare below its promise", &bugHandoffPromisesLower, false, runHandoffStorm},
+		{"acceptor promises a Handoff Prepare below its promise (storage unchecked)", &bugHandoffPromisesLower, true, runHandoffStorm},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
