@@ -27,7 +27,8 @@ import (
 // (Config.PrePrepare), the third without. The heartbeat and election
 // timeouts are drawn per seed too. Gray failures (paused nodes, a slow
 // disk, long replays) and Storage read errors are injected too
-// (simgray_test.go).
+// (simgray_test.go), and two seeds in three ask nodes at random times to
+// hand their leadership off to random targets (simhandoff_test.go).
 //
 // Work is bounded (simbudget_test.go): no node may have more messages in
 // the network at once than inflightLimit (a message storm fails as such),

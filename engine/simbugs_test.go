@@ -10,7 +10,11 @@ import "testing"
 // simulator, not the wording of the failure, and logs the failure. Safety
 // bugs are run through TestSim's random runs; pre-prepare's bugs break
 // only liveness, so they run through the rejoin scenario
-// (simscenario_test.go).
+// (simscenario_test.go). An acceptor that promises a Handoff Prepare below
+// its promise needs such a Prepare to arrive late, after a newer ballot:
+// TestSim's hand-offs are too rare for that within 400 seeds, so it runs
+// through hand-off storms (simhandoff_test.go), where hand-offs chain
+// while earlier phase-1 messages are still in flight.
 func TestSimCatchesPlantedBugs(t *testing.T) {
 	cases := []struct {
 		name string
