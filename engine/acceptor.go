@@ -13,7 +13,7 @@ func (e *Engine) heardLeaderRecently() bool {
 func (e *Engine) handlePrepare(m Message) {
 	switch {
 	case m.Ballot < e.promised:
-		if bugHandoffPromisesLower && m.Handoff {
+		if bugHandoffPromisesLower && m.Handoff != 0 {
 			e.promised = m.Ballot
 			e.becomeFollower(m.Ballot, 0)
 			break
@@ -26,7 +26,7 @@ func (e *Engine) handlePrepare(m Message) {
 		}
 		// A retransmitted prepare: promise again.
 	default:
-		if m.From != e.leader && e.heardLeaderRecently() && !m.Handoff {
+		if m.From != e.leader && e.heardLeaderRecently() && !e.handedOff(m) {
 			return
 		}
 		if e.role == RoleLeader && e.leaderLive() && !e.handingOffTo(m) {

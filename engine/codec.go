@@ -19,11 +19,15 @@ package engine
 //	 +--------------+-----------+-------------------+
 //	 | slot u64     | len u32   | data (len bytes)  |
 //	 +--------------+-----------+-------------------+
+//	if flags&flagHandoff, the ballot handed off (8 bytes)
+//	 +--------------+
+//	 | handoff u64  |
+//	 +--------------+
 //
 // flags bit 0 (flagSnapshot): a snapshot follows the entries. Bit 1
 // (flagReject): Message.Reject, only on a MsgPrePromise. Bit 2
-// (flagHandoff): Message.Handoff, only on a MsgPrepare. Other bits must be
-// zero. Nothing may follow the last field.
+// (flagHandoff): Message.Handoff follows, non-zero, only on a MsgPrepare.
+// Other bits must be zero. Nothing may follow the last field.
 
 import (
 	"encoding/binary"
@@ -34,6 +38,7 @@ const (
 	msgHeaderSize   = 36
 	entryHeaderSize = 21
 	snapHeaderSize  = 12
+	handoffSize     = 8
 	flagSnapshot    = 1
 	flagReject      = 2
 	flagHandoff     = 4
@@ -48,6 +53,9 @@ func (m *Message) Size() int {
 	if m.Snapshot != nil {
 		n += snapHeaderSize + len(m.Snapshot.Data)
 	}
+	if m.Handoff != 0 {
+		n += handoffSize
+	}
 	return n
 }
 
@@ -61,7 +69,7 @@ func (m *Message) MarshalAppend(dst []byte) []byte {
 	if m.Reject {
 		flags |= flagReject
 	}
-	if m.Handoff {
+	if m.Handoff != 0 {
 		flags |= flagHandoff
 	}
 	le := binary.LittleEndian
@@ -84,6 +92,9 @@ func (m *Message) MarshalAppend(dst []byte) []byte {
 		dst = le.AppendUint64(dst, uint64(m.Snapshot.Slot))
 		dst = le.AppendUint32(dst, uint32(len(m.Snapshot.Data)))
 		dst = append(dst, m.Snapshot.Data...)
+	}
+	if m.Handoff != 0 {
+		dst = le.AppendUint64(dst, uint64(m.Handoff))
 	}
 	return dst
 }
@@ -116,7 +127,6 @@ func (m *Message) Unmarshal(b []byte) error {
 	}
 	m.Type = typ
 	m.Reject = flags&flagReject != 0
-	m.Handoff = flags&flagHandoff != 0
 	m.Group = GroupID(le.Uint32(b[2:]))
 	m.From = NodeID(le.Uint16(b[6:]))
 	m.Ballot = Ballot(le.Uint64(b[8:]))
@@ -172,6 +182,18 @@ func (m *Message) Unmarshal(b []byte) error {
 		}
 		rest = rest[dlen:]
 		m.Snapshot = snap
+	}
+	if flags&flagHandoff != 0 {
+		if len(rest) < handoffSize {
+			*m = Message{}
+			return fmt.Errorf("%w: truncated hand-off ballot", ErrCorruptMessage)
+		}
+		m.Handoff = Ballot(le.Uint64(rest))
+		rest = rest[handoffSize:]
+		if m.Handoff == 0 {
+			*m = Message{}
+			return fmt.Errorf("%w: hand-off flag with ballot 0", ErrCorruptMessage)
+		}
 	}
 	if len(rest) != 0 {
 		*m = Message{}

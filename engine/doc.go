@@ -62,13 +62,16 @@
 // one it stops serving lease reads and sends MsgHandoff (again every
 // heartbeat). The target, if it still follows that leader under that
 // ballot, runs phase 1 at once, skipping the pre-prepare, with a ballot
-// above every one it has seen; its Prepares carry Handoff, which makes
-// followers promise although they still hear the old leader
-// (stickiness), and makes the old leader promise and step down. Once it
-// sent MsgHandoff, the old leader answers a higher ballot by following,
-// not by re-running phase 1 over its target. If it still leads
-// ElectionTicks after TransferLeadership, it gives up and proposes again.
-// Status.HandoffTo names the target meanwhile.
+// above every one it has seen; its Prepares carry Handoff, the ballot
+// handed off, which makes followers that promised that ballot promise
+// although they still hear its leader (stickiness), and makes the old
+// leader promise and step down. Once it sent MsgHandoff, the old leader
+// answers a higher ballot by following, not by re-running phase 1 over its
+// target. If it still leads ElectionTicks after TransferLeadership, it
+// gives up: it proposes again under its ballot if it never sent
+// MsgHandoff, and otherwise first runs phase 1 under a new ballot, so that
+// a late Prepare of its target no longer names the ballot its followers
+// promised. Status.HandoffTo names the target meanwhile.
 //
 // Why it is safe: nothing in it is trusted. MsgHandoff only says "start
 // phase 1 now", and the target wins, as any candidate, with a majority of
@@ -80,11 +83,14 @@
 // promise. An old leader that proposed on after MsgHandoff would at worst
 // see those proposals replaced by no-ops in the target's phase 1, to be
 // retried by its clients (liveness again), which is why it stops first.
-// Leases are the exception that needs care: followers promise a Handoff
+// Leases are the exception that needs care: followers promise a hand-off
 // Prepare even within a lease they granted the old leader, so a leader
 // that served lease reads once the target's phase 1 could begin might
-// miss a write the target committed; hence the lease is dropped before
-// MsgHandoff goes out.
+// miss a write the target committed. Hence the lease is dropped before
+// MsgHandoff goes out, and a leader that gave up a hand-off leases again
+// only under a new ballot: a hand-off Prepare lifts stickiness only at an
+// acceptor that promised exactly the ballot it names, and none does once
+// the new ballot's phase 1 is through.
 //
 // # The Ready contract
 //

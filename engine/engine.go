@@ -108,10 +108,11 @@ type Engine struct {
 	selfMatch   Slot // highest slot of ours durable under ballot
 	matchBuf    []Slot
 
-	// Leader: a hand-off in progress (handoff.go). handoffPrepare marks
-	// the Prepares of a campaign a hand-off started.
-	xfer           handoff
-	handoffPrepare bool
+	// Leader: a hand-off in progress (handoff.go). handoffFrom is, while
+	// a campaign a MsgHandoff started sends its Prepares, the ballot
+	// handed off.
+	xfer        handoff
+	handoffFrom Ballot
 
 	// Latest snapshot installed from a leader and maybe not yet durable.
 	installed *Snapshot
@@ -386,7 +387,7 @@ func (e *Engine) campaign() {
 	e.resetElectionTimer()
 	e.logger.Info("starting phase 1", "ballot", e.ballot, "slot", e.prepareSlot)
 	for _, p := range e.peers {
-		e.send(Message{Type: MsgPrepare, To: p.id, Ballot: e.ballot, Slot: e.prepareSlot, Handoff: e.handoffPrepare})
+		e.send(Message{Type: MsgPrepare, To: p.id, Ballot: e.ballot, Slot: e.prepareSlot, Handoff: e.handoffFrom})
 	}
 	if e.durablePromised == e.ballot {
 		e.selfPromise()

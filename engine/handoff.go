@@ -17,20 +17,27 @@ import (
 //     hand-off ends.
 //  3. The target, if it still follows that leader under that ballot, runs
 //     a full phase 1 at once with a ballot above every one it has seen.
-//     Its Prepares carry Handoff, which makes followers that still hear
-//     the old leader promise anyway (they would ignore an ordinary
-//     Prepare: stickiness), and makes the old leader promise and step
-//     down.
-//  4. If the old leader still leads ElectionTicks after step 1, it gives up
-//     and proposes again.
+//     Its Prepares carry Handoff, the ballot handed off, which makes
+//     followers that promised that ballot and still hear its leader
+//     promise anyway (they would ignore an ordinary Prepare:
+//     stickiness), and makes that leader promise and step down.
+//  4. If the old leader still leads ElectionTicks after step 1, it gives up.
+//     If it never sent MsgHandoff (the target did not catch up), no
+//     hand-off Prepare can exist and it proposes again under its ballot.
+//     Otherwise it runs phase 1 again, under a new ballot: a late Prepare
+//     of the target names the old ballot, which then no longer lifts
+//     anyone's stickiness, so no lease the leader takes afterwards can be
+//     overridden by it.
 //
 // Safety does not rest on the hand-off: MsgHandoff only says "start phase
 // 1 now"; the target trusts nothing in it, and wins, as any candidate,
 // only with a majority of durable promises whose reported values it
-// re-proposes. The Handoff flag only lifts stickiness, which is a liveness
-// rule; an acceptor still promises only a ballot above its promise. Being
-// up to date makes the target's phase 1 short (it holds every slot the old
-// leader proposed), it is not what makes it correct.
+// re-proposes. Handoff only lifts stickiness, which is a liveness rule;
+// an acceptor still promises only a ballot above its promise. Being up to
+// date makes the target's phase 1 short (it holds every slot the old
+// leader proposed), it is not what makes it correct. Leases are where
+// stickiness does matter for safety, hence dropLease before MsgHandoff,
+// and a new ballot after a hand-off that may have started a campaign.
 
 // The hand-off's refusals (TransferLeadership); a node that is not the
 // leader gets a *NotLeaderError, as from Propose.
@@ -99,20 +106,27 @@ func (e *Engine) sendHandoff() {
 
 // tickHandoff runs on every leader tick: it gives up a hand-off that took
 // ElectionTicks, and otherwise repeats a MsgHandoff every heartbeat (it may
-// have been lost; a target that already campaigns ignores it).
-func (e *Engine) tickHandoff() {
+// have been lost; a target that already campaigns ignores it). It reports
+// whether this node stopped leading (it runs phase 1 again).
+func (e *Engine) tickHandoff() bool {
 	if e.xfer.to == 0 {
-		return
+		return false
 	}
 	e.xfer.elapsed++
-	if e.xfer.elapsed >= e.cfg.ElectionTicks {
-		e.logger.Info("hand-off timed out; proposing again", "ballot", e.ballot, "to", e.xfer.to)
+	if e.xfer.elapsed < e.cfg.ElectionTicks {
+		if e.xfer.sent && e.xfer.elapsed%e.cfg.HeartbeatTicks == 0 {
+			e.sendHandoff()
+		}
+		return false
+	}
+	if !e.xfer.sent {
+		e.logger.Info("hand-off timed out before the target caught up; proposing again", "ballot", e.ballot, "to", e.xfer.to)
 		e.xfer = handoff{}
-		return
+		return false
 	}
-	if e.xfer.sent && e.xfer.elapsed%e.cfg.HeartbeatTicks == 0 {
-		e.sendHandoff()
-	}
+	e.logger.Info("hand-off timed out; re-running phase 1 to void the target's", "ballot", e.ballot, "to", e.xfer.to)
+	e.campaign()
+	return true
 }
 
 // handleHandoff runs phase 1 at once if the message comes from the leader
@@ -127,15 +141,23 @@ func (e *Engine) handleHandoff(m Message) {
 		return
 	}
 	e.logger.Info("leadership handed to us; starting phase 1", "from", m.From, "ballot", m.Ballot)
-	e.handoffPrepare = true
+	e.handoffFrom = m.Ballot
 	e.campaign()
-	e.handoffPrepare = false
+	e.handoffFrom = 0
+}
+
+// handedOff reports whether m is a Prepare of a hand-off of the ballot we
+// promised: an acceptor promises it although it still hears that ballot's
+// leader.
+func (e *Engine) handedOff(m Message) bool {
+	return m.Handoff != 0 && m.Handoff == e.promised
 }
 
 // handingOffTo reports whether m is the Prepare of the target of our own
-// hand-off: a leader promises it although it still hears a majority.
+// hand-off, which we told to campaign: a leader promises it although it
+// still hears a majority.
 func (e *Engine) handingOffTo(m Message) bool {
-	return m.Handoff && e.xfer.to != 0 && m.From == e.xfer.to
+	return e.xfer.sent && m.From == e.xfer.to && m.Handoff == e.ballot
 }
 
 // leadWithoutPhase1 is bugHandoffSkipsPhase1: the target trusts the

@@ -112,8 +112,41 @@ func TestHandoffWaitsForTargetToCatchUp(t *testing.T) {
 	}
 }
 
-// A hand-off that does not complete within ElectionTicks is given up: the
-// leader proposes again, under its ballot.
+// A hand-off whose target never caught up is given up after ElectionTicks:
+// the leader proposes again under its ballot, as no hand-off Prepare can
+// exist.
+func TestHandoffAbortsBeforeTargetCaughtUp(t *testing.T) {
+	e, st := elect(t)
+	b := e.Status().Ballot
+	if err := e.Propose([]byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	syncAll(t, e, st)
+	if err := e.TransferLeadership(2); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= e.cfg.ElectionTicks; i++ {
+		if e.CanPropose() {
+			t.Fatalf("tick %d: proposing again before ElectionTicks (%d)", i, e.cfg.ElectionTicks)
+		}
+		step(t, e, Message{Type: MsgAccepted, From: 3, To: 1, Ballot: b, Slot: 1})
+		e.Tick()
+		if rds := syncAll(t, e, st); len(msgsOf(rds, MsgHandoff)) != 0 || len(msgsOf(rds, MsgPrepare)) != 0 {
+			t.Fatalf("tick %d: %+v %+v, want no MsgHandoff and no Prepare", i, msgsOf(rds, MsgHandoff), msgsOf(rds, MsgPrepare))
+		}
+	}
+	if st := e.Status(); st.Role != RoleLeader || st.Ballot != b || st.HandoffTo != 0 {
+		t.Fatalf("after ElectionTicks: %+v, want the leader of %v with no hand-off", st, b)
+	}
+	if err := e.Propose([]byte("x")); err != nil {
+		t.Fatalf("Propose after the hand-off was given up: %v", err)
+	}
+}
+
+// A hand-off that told its target to campaign and did not complete within
+// ElectionTicks is given up by running phase 1 again under a new ballot,
+// so that a late Prepare of the target (naming the old ballot) lifts no
+// one's stickiness any more.
 func TestHandoffAbortsAfterElectionTicks(t *testing.T) {
 	e, st := elect(t)
 	b := e.Status().Ballot
@@ -140,8 +173,14 @@ func TestHandoffAbortsAfterElectionTicks(t *testing.T) {
 			t.Fatalf("tick %d: MsgHandoffs %+v, want %d", i, msgs, want)
 		}
 	}
-	if st := e.Status(); st.Role != RoleLeader || st.Ballot != b || st.HandoffTo != 0 {
-		t.Fatalf("after ElectionTicks: %+v, want the leader of %v with no hand-off", st, b)
+	s := e.Status()
+	if s.Role != RoleCandidate || s.Ballot <= b || s.HandoffTo != 0 {
+		t.Fatalf("after ElectionTicks: %+v, want a candidate above %v with no hand-off", s, b)
+	}
+	step(t, e, Message{Type: MsgPromise, From: 3, To: 1, Ballot: s.Ballot, Slot: 1})
+	syncAll(t, e, st)
+	if s := e.Status(); s.Role != RoleLeader {
+		t.Fatalf("after a majority promised: %+v", s)
 	}
 	if err := e.Propose([]byte("x")); err != nil {
 		t.Fatalf("Propose after the hand-off was given up: %v", err)
@@ -177,8 +216,8 @@ func TestHandoffTargetRunsPhase1(t *testing.T) {
 				t.Fatalf("prepares %+v, want one to each peer", preps)
 			}
 			for _, p := range preps {
-				if !p.Handoff || p.Ballot <= b || p.Ballot.Node() != 2 || p.Slot != 1 {
-					t.Fatalf("prepare %+v, want Handoff, a ballot of node 2 above %v, slot 1", p, b)
+				if p.Handoff != b || p.Ballot <= b || p.Ballot.Node() != 2 || p.Slot != 1 {
+					t.Fatalf("prepare %+v, want Handoff %v, a ballot of node 2 above it, slot 1", p, b)
 				}
 			}
 			if s := e.Status(); s.Role != RoleCandidate {
@@ -194,21 +233,25 @@ func TestHandoffTargetRunsPhase1(t *testing.T) {
 }
 
 // A follower that hears its leader ignores another node's Prepare
-// (stickiness) but promises a Handoff one; a Handoff Prepare below its
-// promise is refused like any other.
+// (stickiness), and a hand-off Prepare of another ballot than the one it
+// promised (a late one of an earlier hand-off), but promises a hand-off
+// Prepare of its leader's ballot; one below its promise is refused like
+// any other.
 func TestHandoffPrepareLiftsStickinessOnly(t *testing.T) {
 	b := MakeBallot(3, 1)
 	e, st := follow(t, 3, b)
-	step(t, e, Message{Type: MsgPrepare, From: 2, To: 3, Ballot: MakeBallot(4, 2), Slot: 1})
-	if rds := syncAll(t, e, st); len(msgsOf(rds, MsgPromise)) != 0 || e.Status().Promised != b {
-		t.Fatalf("a sticky follower promised an ordinary Prepare: %+v", e.Status())
+	for _, h := range []Ballot{0, MakeBallot(2, 1)} {
+		step(t, e, Message{Type: MsgPrepare, From: 2, To: 3, Ballot: MakeBallot(4, 2), Slot: 1, Handoff: h})
+		if rds := syncAll(t, e, st); len(msgsOf(rds, MsgPromise)) != 0 || e.Status().Promised != b {
+			t.Fatalf("a sticky follower promised a Prepare with Handoff %v: %+v", h, e.Status())
+		}
 	}
-	step(t, e, Message{Type: MsgPrepare, From: 2, To: 3, Ballot: MakeBallot(4, 2), Slot: 1, Handoff: true})
+	step(t, e, Message{Type: MsgPrepare, From: 2, To: 3, Ballot: MakeBallot(4, 2), Slot: 1, Handoff: b})
 	proms := msgsOf(syncAll(t, e, st), MsgPromise)
 	if len(proms) != 1 || proms[0].Ballot != MakeBallot(4, 2) || len(proms[0].Entries) != 1 || st.hs.Promised != MakeBallot(4, 2) {
 		t.Fatalf("promises %+v (durable promise %v), want one of 4.2 reporting slot 1", proms, st.hs.Promised)
 	}
-	step(t, e, Message{Type: MsgPrepare, From: 1, To: 3, Ballot: MakeBallot(3, 1), Slot: 1, Handoff: true})
+	step(t, e, Message{Type: MsgPrepare, From: 1, To: 3, Ballot: MakeBallot(3, 1), Slot: 1, Handoff: MakeBallot(2, 1)})
 	rds := syncAll(t, e, st)
 	if len(msgsOf(rds, MsgPromise)) != 0 || len(msgsOf(rds, MsgNack)) != 1 || e.Status().Promised != MakeBallot(4, 2) {
 		t.Fatalf("a Handoff Prepare below the promise: %+v, promised %v; want a Nack and the promise kept", rds, e.Status().Promised)
@@ -216,18 +259,20 @@ func TestHandoffPrepareLiftsStickinessOnly(t *testing.T) {
 }
 
 // The leader promises its hand-off target's Prepare and steps down, but
-// not a Handoff Prepare of another node, nor one when it hands off to no
-// one.
+// not a hand-off Prepare of another node or naming another ballot, nor
+// one when it hands off to no one.
 func TestLeaderPromisesOnlyItsTarget(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		handoff  NodeID // TransferLeadership target, 0 for none
 		from     NodeID
+		older    bool // the Prepare names an older ballot
 		promises bool
 	}{
-		{"its target", 2, 2, true},
-		{"another node", 2, 3, false},
-		{"no hand-off", 0, 2, false},
+		{"its target", 2, 2, false, true},
+		{"its target, another ballot", 2, 2, true, false},
+		{"another node", 2, 3, false, false},
+		{"no hand-off", 0, 2, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e, st := elect(t)
@@ -237,8 +282,11 @@ func TestLeaderPromisesOnlyItsTarget(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			hb := MakeBallot(b.Round()+1, tc.from)
-			step(t, e, Message{Type: MsgPrepare, From: tc.from, To: 1, Ballot: hb, Slot: 1, Handoff: true})
+			hb, from := MakeBallot(b.Round()+1, tc.from), b
+			if tc.older {
+				from = MakeBallot(b.Round()-1, 1)
+			}
+			step(t, e, Message{Type: MsgPrepare, From: tc.from, To: 1, Ballot: hb, Slot: 1, Handoff: from})
 			proms := msgsOf(syncAll(t, e, st), MsgPromise)
 			s := e.Status()
 			if tc.promises != (len(proms) == 1) || tc.promises != (s.Role == RoleFollower) {
@@ -276,10 +324,18 @@ func TestOldLeaderDoesNotOutbidItsTarget(t *testing.T) {
 }
 
 func TestHandoffFlagCodec(t *testing.T) {
-	m := Message{Type: MsgPrepare, Group: 2, From: 3, Ballot: MakeBallot(9, 3), Slot: 42, Handoff: true}
+	m := Message{Type: MsgPrepare, Group: 2, From: 3, Ballot: MakeBallot(9, 3), Slot: 42, Handoff: MakeBallot(8, 1)}
 	var got Message
-	if err := got.Unmarshal(m.MarshalAppend(nil)); err != nil || !reflect.DeepEqual(got, m) {
-		t.Fatalf("round trip: %+v, %v; want %+v", got, err, m)
+	enc := m.MarshalAppend(nil)
+	if err := got.Unmarshal(enc); err != nil || !reflect.DeepEqual(got, m) || len(enc) != m.Size() {
+		t.Fatalf("round trip: %+v, %v (%d bytes, Size %d); want %+v", got, err, len(enc), m.Size(), m)
+	}
+	if err := got.Unmarshal(enc[:len(enc)-1]); !errors.Is(err, ErrCorruptMessage) {
+		t.Errorf("truncated hand-off ballot: %v, want ErrCorruptMessage", err)
+	}
+	zero := append(append([]byte{}, enc[:len(enc)-handoffSize]...), make([]byte, handoffSize)...)
+	if err := got.Unmarshal(zero); !errors.Is(err, ErrCorruptMessage) {
+		t.Errorf("hand-off flag with ballot 0: %v, want ErrCorruptMessage", err)
 	}
 	h := Message{Type: MsgHandoff, From: 1, Ballot: MakeBallot(9, 1), Slot: 3, Commit: 7}
 	if err := got.Unmarshal(h.MarshalAppend(nil)); err != nil || !reflect.DeepEqual(got, h) {
@@ -287,7 +343,8 @@ func TestHandoffFlagCodec(t *testing.T) {
 	}
 	for _, typ := range []MessageType{MsgPromise, MsgAccept, MsgHandoff, MsgPrePrepare} {
 		bad := Message{Type: typ, From: 1, Ballot: 1}
-		b := bad.MarshalAppend(nil)
+		// A well-formed hand-off ballot follows: only the type is wrong.
+		b := append(bad.MarshalAppend(nil), 1, 0, 0, 0, 0, 0, 0, 0)
 		b[1] |= flagHandoff
 		if err := got.Unmarshal(b); !errors.Is(err, ErrCorruptMessage) {
 			t.Errorf("hand-off flag on %v: %v, want ErrCorruptMessage", typ, err)

@@ -83,9 +83,12 @@ type Message struct {
 	// Reject is set on a MsgPrePromise that says no; no other message
 	// has it.
 	Reject bool
-	// Handoff is set on the MsgPrepares of a phase 1 that a MsgHandoff
-	// started: acceptors promise it even while they hear a leader
-	// (stickiness), and so does the leader handing off. No other message
-	// has it.
-	Handoff bool
+	// Handoff is, on the MsgPrepares of a phase 1 that a MsgHandoff
+	// started, the ballot of the leader that handed off; 0 otherwise, and
+	// on every other message. An acceptor that promised exactly that
+	// ballot promises such a Prepare even while it hears that leader
+	// (stickiness), and so does that leader. Naming the ballot keeps a
+	// late Prepare of a failed hand-off from overriding the stickiness
+	// (and leases) of any later ballot (handoff.go).
+	Handoff Ballot
 }

@@ -124,7 +124,9 @@ func (e *Engine) tickLeader() {
 		e.becomeFollower(e.promised, 0)
 		return
 	}
-	e.tickHandoff()
+	if e.tickHandoff() {
+		return
+	}
 	e.heartbeatElapsed++
 	if e.heartbeatElapsed < e.cfg.HeartbeatTicks {
 		return
