@@ -234,8 +234,9 @@ func (e *Engine) Campaign() { e.campaign() }
 // ErrNotLeader) on a node that is not an active leader, and ErrPipelineFull
 // when MaxInflight slots are uncommitted. While a hand-off runs
 // (TransferLeadership) it returns a *NotLeaderError naming the target,
-// which leads next unless the hand-off fails; then this node proposes
-// again within ElectionTicks.
+// which leads next unless the hand-off fails; a failed one ends within
+// ElectionTicks, after which this node proposes again (once more leader,
+// after a phase 1 of its own if the target may have started one).
 func (e *Engine) Propose(data []byte) error {
 	if e.role != RoleLeader {
 		return &NotLeaderError{Leader: e.leader}

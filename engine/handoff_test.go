@@ -110,6 +110,12 @@ func TestHandoffWaitsForTargetToCatchUp(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("after the target caught up: %+v, want %+v", got, want)
 	}
+	// Told to campaign, the target may be running phase 1: a slot the
+	// old leader proposed now would likely be replaced by a no-op.
+	var nle *NotLeaderError
+	if err := e.Propose([]byte("c")); !errors.As(err, &nle) || nle.Leader != 2 {
+		t.Fatalf("Propose after MsgHandoff: %v, want a *NotLeaderError naming 2", err)
+	}
 }
 
 // A hand-off whose target never caught up is given up after ElectionTicks:
