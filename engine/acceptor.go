@@ -11,13 +11,9 @@ func (e *Engine) heardLeaderRecently() bool {
 }
 
 func (e *Engine) handlePrepare(m Message) {
+	e.prepareHandoff(m)
 	switch {
 	case m.Ballot < e.promised:
-		if bugHandoffPromisesLower && m.Handoff != 0 {
-			e.promised = m.Ballot
-			e.becomeFollower(m.Ballot, 0)
-			break
-		}
 		e.send(Message{Type: MsgNack, To: m.From, Ballot: e.promised, Slot: m.Slot})
 		return
 	case m.Ballot == e.promised:
@@ -29,7 +25,7 @@ func (e *Engine) handlePrepare(m Message) {
 		if m.From != e.leader && e.heardLeaderRecently() && !e.handedOff(m) {
 			return
 		}
-		if e.role == RoleLeader && e.leaderLive() && !e.handingOffTo(m) {
+		if e.role == RoleLeader && e.leaderLive() {
 			return
 		}
 		e.becomeFollower(m.Ballot, 0)

@@ -153,11 +153,20 @@ func (e *Engine) handedOff(m Message) bool {
 	return m.Handoff != 0 && m.Handoff == e.promised
 }
 
-// handingOffTo reports whether m is the Prepare of the target of our own
-// hand-off, which we told to campaign: a leader promises it although it
-// still hears a majority.
-func (e *Engine) handingOffTo(m Message) bool {
-	return e.xfer.sent && m.From == e.xfer.to && m.Handoff == e.ballot
+// prepareHandoff runs before handlePrepare's own checks. A leader that
+// told m's sender to campaign, and gets its hand-off Prepare, steps down
+// for it although it still hears a majority; handlePrepare then promises
+// it as a follower's repeated Prepare.
+func (e *Engine) prepareHandoff(m Message) {
+	if bugHandoffPromisesLower && m.Handoff != 0 && m.Ballot < e.promised {
+		e.promised = m.Ballot
+		e.becomeFollower(m.Ballot, 0)
+		return
+	}
+	if e.role == RoleLeader && e.xfer.sent && m.From == e.xfer.to && m.Handoff == e.ballot && m.Ballot > e.promised {
+		e.logger.Info("stepping down for the hand-off's target", "ballot", e.ballot, "to", m.From, "higher", m.Ballot)
+		e.becomeFollower(m.Ballot, 0)
+	}
 }
 
 // leadWithoutPhase1 is bugHandoffSkipsPhase1: the target trusts the
