@@ -11,6 +11,7 @@ func (e *Engine) heardLeaderRecently() bool {
 }
 
 func (e *Engine) handlePrepare(m Message) {
+	e.prepareHandoff(m)
 	switch {
 	case m.Ballot < e.promised:
 		e.send(Message{Type: MsgNack, To: m.From, Ballot: e.promised, Slot: m.Slot})
@@ -21,7 +22,7 @@ func (e *Engine) handlePrepare(m Message) {
 		}
 		// A retransmitted prepare: promise again.
 	default:
-		if m.From != e.leader && e.heardLeaderRecently() {
+		if m.From != e.leader && e.heardLeaderRecently() && !e.handedOff(m) {
 			return
 		}
 		if e.role == RoleLeader && e.leaderLive() {

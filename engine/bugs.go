@@ -27,4 +27,10 @@ var (
 	// bugPrePrepareRaisesBallot: a node raises its promise to the ballot
 	// it asks about before a majority said yes.
 	bugPrePrepareRaisesBallot bool
+	// bugHandoffSkipsPhase1: a hand-off's target trusts MsgHandoff and
+	// leads under a new ballot at once, without phase 1.
+	bugHandoffSkipsPhase1 bool
+	// bugHandoffPromisesLower: an acceptor promises a Handoff Prepare even
+	// when its ballot is below the one it promised, lowering its promise.
+	bugHandoffPromisesLower bool
 )

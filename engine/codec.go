@@ -19,10 +19,15 @@ package engine
 //	 +--------------+-----------+-------------------+
 //	 | slot u64     | len u32   | data (len bytes)  |
 //	 +--------------+-----------+-------------------+
+//	if flags&flagHandoff, the ballot handed off (8 bytes)
+//	 +--------------+
+//	 | handoff u64  |
+//	 +--------------+
 //
 // flags bit 0 (flagSnapshot): a snapshot follows the entries. Bit 1
-// (flagReject): Message.Reject, only on a MsgPrePromise. Other bits must be
-// zero. Nothing may follow the last field.
+// (flagReject): Message.Reject, only on a MsgPrePromise. Bit 2
+// (flagHandoff): Message.Handoff follows, non-zero, only on a MsgPrepare.
+// Other bits must be zero. Nothing may follow the last field.
 
 import (
 	"encoding/binary"
@@ -33,8 +38,10 @@ const (
 	msgHeaderSize   = 36
 	entryHeaderSize = 21
 	snapHeaderSize  = 12
+	handoffSize     = 8
 	flagSnapshot    = 1
 	flagReject      = 2
+	flagHandoff     = 4
 )
 
 // Size returns the number of bytes MarshalAppend appends for m.
@@ -45,6 +52,9 @@ func (m *Message) Size() int {
 	}
 	if m.Snapshot != nil {
 		n += snapHeaderSize + len(m.Snapshot.Data)
+	}
+	if m.Handoff != 0 {
+		n += handoffSize
 	}
 	return n
 }
@@ -58,6 +68,9 @@ func (m *Message) MarshalAppend(dst []byte) []byte {
 	}
 	if m.Reject {
 		flags |= flagReject
+	}
+	if m.Handoff != 0 {
+		flags |= flagHandoff
 	}
 	le := binary.LittleEndian
 	dst = append(dst, byte(m.Type), flags)
@@ -80,6 +93,9 @@ func (m *Message) MarshalAppend(dst []byte) []byte {
 		dst = le.AppendUint32(dst, uint32(len(m.Snapshot.Data)))
 		dst = append(dst, m.Snapshot.Data...)
 	}
+	if m.Handoff != 0 {
+		dst = le.AppendUint64(dst, uint64(m.Handoff))
+	}
 	return dst
 }
 
@@ -100,11 +116,14 @@ func (m *Message) Unmarshal(b []byte) error {
 		return fmt.Errorf("%w: unknown type %d", ErrCorruptMessage, b[0])
 	}
 	flags := b[1]
-	if flags&^(flagSnapshot|flagReject) != 0 {
+	if flags&^(flagSnapshot|flagReject|flagHandoff) != 0 {
 		return fmt.Errorf("%w: unknown flags %#x", ErrCorruptMessage, flags)
 	}
 	if flags&flagReject != 0 && typ != MsgPrePromise {
 		return fmt.Errorf("%w: reject flag on message type %d", ErrCorruptMessage, typ)
+	}
+	if flags&flagHandoff != 0 && typ != MsgPrepare {
+		return fmt.Errorf("%w: hand-off flag on message type %d", ErrCorruptMessage, typ)
 	}
 	m.Type = typ
 	m.Reject = flags&flagReject != 0
@@ -163,6 +182,18 @@ func (m *Message) Unmarshal(b []byte) error {
 		}
 		rest = rest[dlen:]
 		m.Snapshot = snap
+	}
+	if flags&flagHandoff != 0 {
+		if len(rest) < handoffSize {
+			*m = Message{}
+			return fmt.Errorf("%w: truncated hand-off ballot", ErrCorruptMessage)
+		}
+		m.Handoff = Ballot(le.Uint64(rest))
+		rest = rest[handoffSize:]
+		if m.Handoff == 0 {
+			*m = Message{}
+			return fmt.Errorf("%w: hand-off flag with ballot 0", ErrCorruptMessage)
+		}
 	}
 	if len(rest) != 0 {
 		*m = Message{}

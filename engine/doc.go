@@ -52,6 +52,46 @@
 // for ElectionTicks steps down, so clients on a minority side are
 // redirected and nothing there commits.
 //
+// # Leadership hand-off
+//
+// TransferLeadership(to) on the leader hands its leadership to member to
+// (a runtime uses it to give a group back to its preferred node). The
+// leader stops proposing: Propose returns a *NotLeaderError naming the
+// target, so the leader's last slot holds still. It keeps replicating as
+// usual, and once the target acknowledged every slot through that last
+// one it stops serving lease reads and sends MsgHandoff (again every
+// heartbeat). The target, if it still follows that leader under that
+// ballot, runs phase 1 at once, skipping the pre-prepare, with a ballot
+// above every one it has seen; its Prepares carry Handoff, the ballot
+// handed off, which makes followers that promised that ballot promise
+// although they still hear its leader (stickiness), and makes the old
+// leader promise and step down. Once it sent MsgHandoff, the old leader
+// answers a higher ballot by following, not by re-running phase 1 over its
+// target. If it still leads ElectionTicks after TransferLeadership, it
+// gives up: it proposes again under its ballot if it never sent
+// MsgHandoff, and otherwise first runs phase 1 under a new ballot, so that
+// a late Prepare of its target no longer names the ballot its followers
+// promised. Status.HandoffTo names the target meanwhile.
+//
+// Why it is safe: nothing in it is trusted. MsgHandoff only says "start
+// phase 1 now", and the target wins, as any candidate, with a majority of
+// durable promises, re-proposing the highest-ballot value each reported;
+// so whatever the old leader got chosen stays chosen, whether or not the
+// target really was up to date (that only makes its phase 1 short). The
+// Handoff flag lifts stickiness and nothing else, and stickiness is a
+// liveness rule: an acceptor still promises only a ballot above its
+// promise. An old leader that proposed on after MsgHandoff would at worst
+// see those proposals replaced by no-ops in the target's phase 1, to be
+// retried by its clients (liveness again), which is why it stops first.
+// Leases are the exception that needs care: followers promise a hand-off
+// Prepare even within a lease they granted the old leader, so a leader
+// that served lease reads once the target's phase 1 could begin might
+// miss a write the target committed. Hence the lease is dropped before
+// MsgHandoff goes out, and a leader that gave up a hand-off leases again
+// only under a new ballot: a hand-off Prepare lifts stickiness only at an
+// acceptor that promised exactly the ballot it names, and none does once
+// the new ballot's phase 1 is through.
+//
 // # The Ready contract
 //
 // The caller drives the engine from one goroutine: Tick on a timer, Step
@@ -61,8 +101,8 @@
 //  1. Send rd.Messages. They may go out at once, before anything of rd is
 //     durable: Prepares, the leader's Accepts and heartbeats (the leader
 //     counts its own vote only after step 4), Nacks, catch-up replies and
-//     snapshots (those carry chosen or durable state only), PrePrepares
-//     and PrePromises (they need no persistence at all: neither the asker
+//     snapshots (those carry chosen or durable state only), MsgHandoff
+//     (its target trusts nothing in it), PrePrepares and PrePromises (they need no persistence at all: neither the asker
 //     nor the answerer changes any state for them, durable or not, and a
 //     yes lost in a crash only delays an election).
 //  2. Apply rd.Committed to the state machine in slot order; they are

@@ -108,6 +108,12 @@ type Engine struct {
 	selfMatch   Slot // highest slot of ours durable under ballot
 	matchBuf    []Slot
 
+	// Leader: a hand-off in progress (handoff.go). handoffFrom is, while
+	// a campaign a MsgHandoff started sends its Prepares, the ballot
+	// handed off.
+	xfer        handoff
+	handoffFrom Ballot
+
 	// Latest snapshot installed from a leader and maybe not yet durable.
 	installed *Snapshot
 
@@ -226,10 +232,17 @@ func (e *Engine) Campaign() { e.campaign() }
 // log at the next free slot. The engine retains data: the caller must not
 // modify it afterwards. It returns a *NotLeaderError (errors.Is
 // ErrNotLeader) on a node that is not an active leader, and ErrPipelineFull
-// when MaxInflight slots are uncommitted.
+// when MaxInflight slots are uncommitted. While a hand-off runs
+// (TransferLeadership) it returns a *NotLeaderError naming the target,
+// which leads next unless the hand-off fails; a failed one ends within
+// ElectionTicks, after which this node proposes again (once more leader,
+// after a phase 1 of its own if the target may have started one).
 func (e *Engine) Propose(data []byte) error {
 	if e.role != RoleLeader {
 		return &NotLeaderError{Leader: e.leader}
+	}
+	if e.xfer.to != 0 {
+		return &NotLeaderError{Leader: e.xfer.to}
 	}
 	last := e.log.last()
 	if int(last-e.commit) >= e.cfg.MaxInflight {
@@ -243,7 +256,7 @@ func (e *Engine) Propose(data []byte) error {
 
 // CanPropose reports whether Propose would accept a batch now.
 func (e *Engine) CanPropose() bool {
-	return e.role == RoleLeader && int(e.log.last()-e.commit) < e.cfg.MaxInflight
+	return e.role == RoleLeader && e.xfer.to == 0 && int(e.log.last()-e.commit) < e.cfg.MaxInflight
 }
 
 // Step feeds the engine one message from a peer. The engine keeps
@@ -285,6 +298,8 @@ func (e *Engine) Step(m Message) error {
 		e.handlePrePrepare(m)
 	case MsgPrePromise:
 		e.handlePrePromise(p, m)
+	case MsgHandoff:
+		e.handleHandoff(m)
 	default:
 		return fmt.Errorf("%w: unknown message type %d", ErrBadMessage, m.Type)
 	}
@@ -333,6 +348,7 @@ func (e *Engine) becomeFollower(b Ballot, leader NodeID) {
 	e.role = RoleFollower
 	e.leader = leader
 	e.ballot = 0
+	e.xfer = handoff{}
 	e.preBallot = 0
 	e.proposals = nil
 	e.bestSnap = nil
@@ -360,6 +376,7 @@ func (e *Engine) campaign() {
 	e.role = RoleCandidate
 	e.leader = 0
 	e.preBallot = 0
+	e.xfer = handoff{}
 	e.prepareSlot = e.commit + 1
 	e.votes = 0
 	e.selfVoted = false
@@ -371,7 +388,7 @@ func (e *Engine) campaign() {
 	e.resetElectionTimer()
 	e.logger.Info("starting phase 1", "ballot", e.ballot, "slot", e.prepareSlot)
 	for _, p := range e.peers {
-		e.send(Message{Type: MsgPrepare, To: p.id, Ballot: e.ballot, Slot: e.prepareSlot})
+		e.send(Message{Type: MsgPrepare, To: p.id, Ballot: e.ballot, Slot: e.prepareSlot, Handoff: e.handoffFrom})
 	}
 	if e.durablePromised == e.ballot {
 		e.selfPromise()
@@ -391,6 +408,9 @@ type Status struct {
 	// Match is, on a leader, each peer's acknowledged slot under the
 	// current ballot (this node's own durable slot included); nil otherwise.
 	Match []PeerMatch
+	// HandoffTo is, on a leader, the target of a hand-off in progress
+	// (TransferLeadership); 0 when none.
+	HandoffTo NodeID
 }
 
 // PeerMatch is one member's acknowledged slot, as the leader sees it.
@@ -412,7 +432,7 @@ func (e *Engine) StatusInto(s *Status) {
 	*s = Status{
 		ID: e.id, Role: e.role, Ballot: e.promised, Promised: e.promised,
 		Leader: e.leader, Commit: e.commit, Applied: e.applied, LastSlot: e.log.last(),
-		Match: s.Match[:0],
+		Match: s.Match[:0], HandoffTo: e.xfer.to,
 	}
 	if e.role != RoleFollower {
 		s.Ballot = e.ballot

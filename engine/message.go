@@ -58,8 +58,13 @@ const (
 	// the answerer's promised Ballot. Slot echoes the pre-prepare's, Commit
 	// is the answerer's commit index.
 	MsgPrePromise
+	// MsgHandoff (handoff.go): the leader tells the target of a hand-off,
+	// which acknowledged every slot the leader proposed, to run phase 1
+	// now. Ballot is the leader's, Slot its base, Commit its commit index.
+	// The target acts on it only while it follows the sender under Ballot.
+	MsgHandoff
 
-	maxMessageType = MsgPrePromise
+	maxMessageType = MsgHandoff
 )
 
 // messageTypeNames is indexed by MessageType. It has a slot for every type
@@ -107,4 +112,12 @@ type Message struct {
 	// Reject is set on a MsgPrePromise that says no; no other message
 	// has it.
 	Reject bool
+	// Handoff is, on the MsgPrepares of a phase 1 that a MsgHandoff
+	// started, the ballot of the leader that handed off; 0 otherwise, and
+	// on every other message. An acceptor that promised exactly that
+	// ballot promises such a Prepare even while it hears that leader
+	// (stickiness), and so does that leader. Naming the ballot keeps a
+	// late Prepare of a failed hand-off from overriding the stickiness
+	// (and leases) of any later ballot (handoff.go).
+	Handoff Ballot
 }

@@ -124,6 +124,9 @@ func (e *Engine) tickLeader() {
 		e.becomeFollower(e.promised, 0)
 		return
 	}
+	if e.tickHandoff() {
+		return
+	}
 	e.heartbeatElapsed++
 	if e.heartbeatElapsed < e.cfg.HeartbeatTicks {
 		return
@@ -208,6 +211,9 @@ func (e *Engine) handleAccepted(p *peer, m Message) {
 		p.progressed = true
 		p.dupAcks = 0
 		e.maybeCommit()
+		if p.id == e.xfer.to {
+			e.maybeSendHandoff()
+		}
 		return
 	}
 	// Fast retransmit: a follower answers every Accept once it is durable,
@@ -260,12 +266,14 @@ func (e *Engine) handleNack(m Message) {
 // ours. A leader that still hears a majority re-runs phase 1 at once with a
 // higher ballot (its followers keep following it, so this only costs one
 // round trip, and it unblocks a member that rejoined with a high ballot);
-// otherwise it becomes a follower and waits for the election timeout.
+// otherwise, or once it told a hand-off's target to campaign (whose ballot
+// this likely is), it becomes a follower and waits for the election
+// timeout.
 func (e *Engine) stepDownFor(b Ballot) {
 	if b > e.maxSeen {
 		e.maxSeen = b
 	}
-	if e.role == RoleLeader && e.leaderLive() {
+	if e.role == RoleLeader && e.leaderLive() && !e.xfer.sent {
 		e.logger.Info("nacked by a higher ballot; re-running phase 1", "ballot", e.ballot, "higher", b)
 		e.campaign()
 		return

@@ -27,7 +27,8 @@ import (
 // (Config.PrePrepare), the third without. The heartbeat and election
 // timeouts are drawn per seed too. Gray failures (paused nodes, a slow
 // disk, long replays) and Storage read errors are injected too
-// (simgray_test.go).
+// (simgray_test.go), and two seeds in three ask nodes at random times to
+// hand their leadership off to random targets (simhandoff_test.go).
 //
 // Work is bounded (simbudget_test.go): no node may have more messages in
 // the network at once than inflightLimit (a message storm fails as such),
@@ -95,6 +96,9 @@ type simOptions struct {
 	replay         float64 // per-message probability of a copy replayed 100..500 ticks later
 	compactPending bool    // snapshot and compact while Readies are still being synced
 	storageFault   float64 // per-call probability that a Storage read fails
+	// handoff is the per-tick probability of asking a node to hand its
+	// leadership off (simhandoff_test.go).
+	handoff float64
 }
 
 func (o simOptions) clientCount() int {
@@ -158,6 +162,7 @@ func optionsForSeed(seed uint64) simOptions {
 	o.replay = []float64{0, 0, 0.002, 0.01}[r.IntN(4)]
 	o.compactPending = r.IntN(2) == 0
 	o.storageFault = []float64{0, 0, 0.05, 0.3}[r.IntN(4)]
+	o.handoff = handoffRate(seed)
 	return o
 }
 
@@ -174,6 +179,7 @@ type simStats struct {
 	sent                                                 int // messages handed to the network (copies included)
 	maxInflight                                          int // most messages one node had in the network at once
 	ops                                                  int // client commands whose result the client saw
+	handoffs, handoffsDone                               int // hand-offs started; of those, how many the target completed
 }
 
 type simMsg struct {
@@ -234,14 +240,18 @@ type sim struct {
 	hint     NodeID
 	faulting bool
 	tracing  bool
-	stats    simStats
-	trace    []string
+	// Hand-offs (simhandoff_test.go) draw from hr, not r.
+	hr          *rand.Rand
+	lastHandoff simHandoff
+	stats       simStats
+	trace       []string
 }
 
 func newSim(t testing.TB, seed uint64, o simOptions, tracing bool) *sim {
 	s := &sim{
 		t: t, seed: seed, o: o, tracing: tracing,
 		r:         rand.New(rand.NewPCG(seed, 0xfa17)),
+		hr:        rand.New(rand.NewPCG(seed, 0x4a0d0ff)),
 		cut:       make(map[[2]NodeID]bool),
 		chk:       newChecker(o.nodes),
 		pending:   make(map[uint64]bool),
@@ -571,6 +581,7 @@ func (s *sim) step() {
 	if s.faulting {
 		s.faults()
 		s.grayFaults()
+		s.maybeHandoff()
 	}
 	s.restartDue(false)
 	s.runClients()
@@ -598,7 +609,11 @@ func (s *sim) checkLeaders() {
 			continue
 		}
 		if st := n.eng.Status(); st.Role == RoleLeader {
+			before := s.chk.newLeaders
 			s.chk.leader(n.id, n.inc, st.Ballot, promised)
+			if s.chk.newLeaders > before {
+				s.noteLeader(n.id)
+			}
 		}
 	}
 }

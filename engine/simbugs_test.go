@@ -10,7 +10,11 @@ import "testing"
 // simulator, not the wording of the failure, and logs the failure. Safety
 // bugs are run through TestSim's random runs; pre-prepare's bugs break
 // only liveness, so they run through the rejoin scenario
-// (simscenario_test.go).
+// (simscenario_test.go). An acceptor that promises a Handoff Prepare below
+// its promise needs such a Prepare to arrive late, after a newer ballot:
+// TestSim's hand-offs are too rare for that within 400 seeds, so it runs
+// through hand-off storms (simhandoff_test.go), where hand-offs chain
+// while earlier phase-1 messages are still in flight.
 func TestSimCatchesPlantedBugs(t *testing.T) {
 	cases := []struct {
 		name string
@@ -27,6 +31,9 @@ func TestSimCatchesPlantedBugs(t *testing.T) {
 		{"acceptor acknowledges before its entries are durable", &bugAckBeforeSync, false, nil},
 		{"acceptor says yes to a pre-prepare while it hears a leader", &bugPrePromiseIgnoresLeader, false, checkRejoin},
 		{"node raises its ballot before a majority said yes", &bugPrePrepareRaisesBallot, false, checkRejoin},
+		{"hand-off target leads without phase 1", &bugHandoffSkipsPhase1, false, nil},
+		{"acceptor promises a Handoff Prepare below its promise", &bugHandoffPromisesLower, false, runHandoffStorm},
+		{"acceptor promises a Handoff Prepare below its promise (storage unchecked)", &bugHandoffPromisesLower, true, runHandoffStorm},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

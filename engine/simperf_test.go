@@ -24,11 +24,14 @@ type simSummary struct {
 	msgsPerSlot                            float64
 	maxInflightUsed, maxMsgsPerNodePerTick float64
 	ops                                    int
+	handoffs, handoffsDone                 int
 }
 
 func (u *simSummary) add(o simOptions, st simStats) {
 	u.seeds++
 	u.ops += st.ops
+	u.handoffs += st.handoffs
+	u.handoffsDone += st.handoffsDone
 	u.leaders += float64(st.leaders)
 	u.campaigns += float64(st.campaigns)
 	u.majority += float64(st.majority) / float64(o.electionTicks())
@@ -49,8 +52,9 @@ func (u *simSummary) mean() simMeans {
 
 func (u *simSummary) String() string {
 	m := u.mean()
-	return fmt.Sprintf("per seed: %.1f client commands checked, %.2f leader changes, %.2f phase-1 ballots, majority commit %.2f election timeouts after the cut, convergence %.2f election timeouts after the heal, %.1f messages per applied slot; at most %.2f of the in-flight bound used, max %.3f messages per node per peer per tick",
-		float64(u.ops)/float64(max(1, u.seeds)), m.leaders, m.campaigns, m.majority, m.settle, m.msgsPerSlot, u.maxInflightUsed, u.maxMsgsPerNodePerTick)
+	n := float64(max(1, u.seeds))
+	return fmt.Sprintf("per seed: %.1f client commands checked, %.2f leader changes, %.2f phase-1 ballots, majority commit %.2f election timeouts after the cut, convergence %.2f election timeouts after the heal, %.1f messages per applied slot, %.2f hand-offs started (%.2f completed by their target); at most %.2f of the in-flight bound used, max %.3f messages per node per peer per tick",
+		float64(u.ops)/n, m.leaders, m.campaigns, m.majority, m.settle, m.msgsPerSlot, float64(u.handoffs)/n, float64(u.handoffsDone)/n, u.maxInflightUsed, u.maxMsgsPerNodePerTick)
 }
 
 type simMeans struct{ leaders, campaigns, majority, settle, msgsPerSlot float64 }
