@@ -24,6 +24,9 @@ func (e *Engine) handlePrepare(m Message) {
 		if m.From != e.leader && e.heardLeaderRecently() {
 			return
 		}
+		if e.promiseBlocked(m.From) {
+			return // a lease we acknowledged may still be held
+		}
 		if e.role == RoleLeader && e.leaderLive() {
 			return
 		}
@@ -82,9 +85,14 @@ func (e *Engine) handleLeaderMsg(m Message) {
 		e.becomeFollower(m.Ballot, m.From)
 	}
 	e.resetElectionTimer()
+	e.heardRound(m.From)
 	if e.ackBallot != m.Ballot {
 		e.ackBallot = m.Ballot
 		e.ackSlot = m.Slot - 1
+		e.ackRound = 0
+	}
+	if m.Round > e.ackRound {
+		e.ackRound = m.Round
 	}
 	e.ackTo = m.From
 	e.needAck = true

@@ -399,7 +399,7 @@ func (env *scriptEnv) deliver(kv map[string]string, drop, first bool) error {
 }
 
 func msgName(t MessageType) string {
-	return [...]string{"?", "Prepare", "Promise", "Nack", "Accept", "Accepted", "Commit", "Catchup", "Snapshot", "PrePrepare", "PrePromise"}[t]
+	return [...]string{"?", "Prepare", "Promise", "Nack", "Accept", "Accepted", "Commit", "Catchup", "Snapshot", "PrePrepare", "PrePromise", "ReadIndex", "ReadIndexResp"}[t]
 }
 
 func fmtMsg(m Message) string {

@@ -56,8 +56,18 @@ const (
 	// the answerer's promised Ballot. Slot echoes the pre-prepare's, Commit
 	// is the answerer's commit index.
 	MsgPrePromise
+	// MsgReadIndex (follower reads, read.go): a follower asks its leader
+	// for a read index. Round is the follower's request id, Ballot its
+	// promised ballot; Lease is set when every read it serves allows a
+	// lease answer.
+	MsgReadIndex
+	// MsgReadIndexResp answers a MsgReadIndex: Round echoes the request
+	// id, Commit is the read index (confirmed by a majority's round, or
+	// under the leader's lease). Reject says the leader could not confirm
+	// one (it no longer leads, or no majority answered in time).
+	MsgReadIndexResp
 
-	maxMessageType = MsgPrePromise
+	maxMessageType = MsgReadIndexResp
 )
 
 // Message is one protocol message between two engines of the same group.
@@ -75,7 +85,16 @@ type Message struct {
 	Commit   Slot
 	Entries  []Entry
 	Snapshot *Snapshot
-	// Reject is set on a MsgPrePromise that says no; no other message
-	// has it.
+	// Round is the read round (read.go). On what a leader sends (Accept,
+	// Commit, Snapshot) it is the leader's latest round under Ballot; on a
+	// MsgAccepted, the highest round the acceptor received under Ballot;
+	// on MsgReadIndex and MsgReadIndexResp, the follower's request id.
+	// Zero elsewhere.
+	Round uint64
+	// Reject is set on a MsgPrePromise that says no and on a
+	// MsgReadIndexResp that carries no index; no other message has it.
 	Reject bool
+	// Lease is set on a MsgReadIndex whose reads all allow a lease answer;
+	// no other message has it.
+	Lease bool
 }
