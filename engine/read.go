@@ -121,6 +121,9 @@ func (e *Engine) nextRound() uint64 {
 func (e *Engine) startRound() {
 	e.round++
 	e.roundTick[e.round%uint64(len(e.roundTick))] = e.ticks
+	if e.quorum == 1 {
+		e.maybeReleaseReads() // a group of one confirms on its own
+	}
 }
 
 // maybeStartReadRound is Ready's part: reads that wait for a round not yet
@@ -135,7 +138,6 @@ func (e *Engine) maybeStartReadRound() {
 	if e.sentThrough >= e.log.last() {
 		e.bcastHeartbeat()
 	}
-	e.maybeReleaseReads() // a group of one confirms on its own
 }
 
 // confirmedRound is the highest round that a majority, this leader

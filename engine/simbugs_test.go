@@ -27,6 +27,8 @@ func TestSimCatchesPlantedBugs(t *testing.T) {
 		{"acceptor acknowledges before its entries are durable", &bugAckBeforeSync, false, nil},
 		{"acceptor says yes to a pre-prepare while it hears a leader", &bugPrePromiseIgnoresLeader, false, checkRejoin},
 		{"node raises its ballot before a majority said yes", &bugPrePrepareRaisesBallot, false, checkRejoin},
+		{"new leader answers reads before committing its re-proposals", &bugReadBeforeOwnCommit, false, nil},
+		{"runtime serves a read before applying through its index", &bugReadBeforeApply, false, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
