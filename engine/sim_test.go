@@ -103,6 +103,8 @@ type simOptions struct {
 	// readTarget, when set, receives every Read (scenarios); 0: the
 	// leader the clients believe in, or a random node.
 	readTarget NodeID
+	// writeTarget, when set, receives every proposal (scenarios).
+	writeTarget NodeID
 }
 
 func (o simOptions) clientCount() int {

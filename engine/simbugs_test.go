@@ -29,6 +29,8 @@ func TestSimCatchesPlantedBugs(t *testing.T) {
 		{"node raises its ballot before a majority said yes", &bugPrePrepareRaisesBallot, false, checkRejoin},
 		{"new leader answers reads before committing its re-proposals", &bugReadBeforeOwnCommit, false, nil},
 		{"runtime serves a read before applying through its index", &bugReadBeforeApply, false, nil},
+		{"lease without the drift factor, clocks half as fast", &bugLeaseNoDriftMargin, false, checkLeaseDrift},
+		{"acceptor keeps no lease window of its own (restart)", &bugLeaseIgnoresPromise, false, checkLeaseRestart},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -246,6 +246,9 @@ func (s *sim) runClients() {
 	if target == 0 || s.r.IntN(4) == 0 {
 		target = NodeID(1 + s.r.IntN(s.o.nodes))
 	}
+	if s.o.writeTarget != 0 {
+		target = s.o.writeTarget
+	}
 	n := s.nodes[target-1]
 	if !n.up {
 		s.hint = 0
