@@ -374,3 +374,21 @@ func TestReadDoesNotAllocate(t *testing.T) {
 		t.Fatalf("Read allocates %v times per call", n)
 	}
 }
+
+// A group of one confirms its own rounds: a read queued just before a
+// heartbeat's round (which then serves it) must not wait for an
+// acknowledgement no peer will send.
+func TestSingleNodeReadAcrossAHeartbeat(t *testing.T) {
+	st := newMemStorage()
+	e := newTestEngine(t, 1, 1, st)
+	e.Tick()
+	syncAll(t, e, st)
+	if err := e.Read(1, ReadIndex); err != nil {
+		t.Fatal(err)
+	}
+	e.Tick() // the heartbeat starts the round the read waits for
+	reads, _ := readsOf(t, e, st)
+	if len(reads) != 1 || reads[0] != (ReadState{Ctx: 1, Index: e.commit}) {
+		t.Fatalf("single node: %+v, want read 1 answered", reads)
+	}
+}
