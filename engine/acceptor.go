@@ -22,8 +22,15 @@ func (e *Engine) handlePrepare(m Message) {
 		}
 		// A retransmitted prepare: promise again.
 	default:
-		if m.From != e.leader && e.heardLeaderRecently() && !e.handedOff(m) {
+		// A hand-off Prepare names the ballot we promised, whose leader
+		// dropped its lease before it sent MsgHandoff: neither stickiness
+		// nor the lease window we keep for that leader holds it back.
+		handedOff := e.handedOff(m)
+		if m.From != e.leader && e.heardLeaderRecently() && !handedOff {
 			return
+		}
+		if !handedOff && e.promiseBlocked(m.From) {
+			return // a lease we acknowledged may still be held
 		}
 		if e.role == RoleLeader && e.leaderLive() {
 			return
@@ -83,9 +90,14 @@ func (e *Engine) handleLeaderMsg(m Message) {
 		e.becomeFollower(m.Ballot, m.From)
 	}
 	e.resetElectionTimer()
+	e.heardRound(m.From)
 	if e.ackBallot != m.Ballot {
 		e.ackBallot = m.Ballot
 		e.ackSlot = m.Slot - 1
+		e.ackRound = 0
+	}
+	if m.Round > e.ackRound {
+		e.ackRound = m.Round
 	}
 	e.ackTo = m.From
 	e.needAck = true

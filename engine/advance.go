@@ -11,7 +11,8 @@ func (e *Engine) HasReady() bool {
 	return len(e.unstable) > 0 || len(e.msgs) > 0 || len(e.afterSync) > 0 ||
 		e.snapOut != nil || e.commit > e.applied ||
 		e.hardState() != e.hsEmitted ||
-		(e.role == RoleLeader && e.sentThrough < e.log.last()) ||
+		(e.role == RoleLeader && (e.sentThrough < e.log.last() || e.wantRound > e.round)) ||
+		len(e.readStates) > 0 || (e.fwdID == 0 && len(e.fwdQueued) > 0) ||
 		e.wantAck()
 }
 
@@ -30,11 +31,13 @@ func (e *Engine) wantAck() bool {
 // in the order they were returned. The slices in a Ready belong to the
 // caller; the engine never modifies them afterwards.
 func (e *Engine) Ready() Ready {
+	e.maybeStartReadRound()
 	e.bcastAccept()
+	e.maybeSendReadRequest()
 	if e.wantAck() {
 		// Reports entries of this Ready or earlier ones, hence AfterSync.
 		e.needAck = false
-		m := Message{Type: MsgAccepted, To: e.ackTo, Ballot: e.ackBallot, Slot: e.ackSlot, Commit: e.commit}
+		m := Message{Type: MsgAccepted, To: e.ackTo, Ballot: e.ackBallot, Slot: e.ackSlot, Commit: e.commit, Round: e.ackRound}
 		if bugAckBeforeSync {
 			e.send(m)
 		} else {
@@ -54,6 +57,7 @@ func (e *Engine) Ready() Ready {
 	}
 	rd.Messages, e.msgs = e.msgs, nil
 	rd.AfterSync, e.afterSync = e.afterSync, nil
+	rd.Reads, e.readStates = e.readStates, nil
 	if e.commit > e.applied {
 		rd.Committed = make([]Entry, 0, e.commit-e.applied)
 		for s := e.applied + 1; s <= e.commit; s++ {

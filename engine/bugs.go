@@ -33,4 +33,18 @@ var (
 	// bugHandoffPromisesLower: an acceptor promises a Handoff Prepare even
 	// when its ballot is below the one it promised, lowering its promise.
 	bugHandoffPromisesLower bool
+	// bugLeaseNoDriftMargin: a lease lasts ElectionTicks - margin
+	// leader ticks, as if every clock ran at the same rate.
+	bugLeaseNoDriftMargin bool
+	// bugReadBeforeOwnCommit: a new leader answers reads before it has
+	// committed what it re-proposed at election, at its commit index.
+	bugReadBeforeOwnCommit bool
+	// bugLeaseIgnoresPromise: an acceptor keeps no lease window of its
+	// own: it promises whenever liveness stickiness lets it (at once
+	// after a restart).
+	bugLeaseIgnoresPromise bool
+	// bugReadBeforeApply is the caller's bug, planted in the simulator's
+	// runtime: a read is answered from the state machine as it is, before
+	// it has applied through the read's Index.
+	bugReadBeforeApply bool
 )

@@ -5,12 +5,12 @@ package engine
 // checked before it is trusted (Unmarshal). To is not encoded: the
 // connection the message travels on names the receiver.
 //
-//	header (36 bytes)
-//	 0      1      2          6      8              16             24             32          36
-//	 +------+------+----------+------+--------------+--------------+--------------+-----------+
-//	 | type | flags| group u32|from  | ballot u64   | slot u64     | commit u64   | nents u32 |
-//	 | u8   | u8   |          |u16   |              |              |              |           |
-//	 +------+------+----------+------+--------------+--------------+--------------+-----------+
+//	header (44 bytes)
+//	 0      1      2          6      8              16             24             32             40          44
+//	 +------+------+----------+------+--------------+--------------+--------------+--------------+-----------+
+//	 | type | flags| group u32|from  | ballot u64   | slot u64     | commit u64   | round u64    | nents u32 |
+//	 | u8   | u8   |          |u16   |              |              |              |              |           |
+//	 +------+------+----------+------+--------------+--------------+--------------+--------------+-----------+
 //	nents times, an entry (21 bytes + data)
 //	 +--------------+--------------+------+-----------+-------------------+
 //	 | slot u64     | ballot u64   | type | len u32   | data (len bytes)  |
@@ -25,9 +25,10 @@ package engine
 //	 +--------------+
 //
 // flags bit 0 (flagSnapshot): a snapshot follows the entries. Bit 1
-// (flagReject): Message.Reject, only on a MsgPrePromise. Bit 2
-// (flagHandoff): Message.Handoff follows, non-zero, only on a MsgPrepare.
-// Other bits must be zero. Nothing may follow the last field.
+// (flagReject): Message.Reject, only on a MsgPrePromise or a
+// MsgReadIndexResp. Bit 2 (flagHandoff): Message.Handoff follows, non-zero,
+// only on a MsgPrepare. Bit 3 (flagLease): Message.Lease, only on a
+// MsgReadIndex. Other bits must be zero. Nothing may follow the last field.
 
 import (
 	"encoding/binary"
@@ -35,13 +36,14 @@ import (
 )
 
 const (
-	msgHeaderSize   = 36
+	msgHeaderSize   = 44
 	entryHeaderSize = 21
 	snapHeaderSize  = 12
 	handoffSize     = 8
 	flagSnapshot    = 1
 	flagReject      = 2
 	flagHandoff     = 4
+	flagLease       = 8
 )
 
 // Size returns the number of bytes MarshalAppend appends for m.
@@ -72,6 +74,9 @@ func (m *Message) MarshalAppend(dst []byte) []byte {
 	if m.Handoff != 0 {
 		flags |= flagHandoff
 	}
+	if m.Lease {
+		flags |= flagLease
+	}
 	le := binary.LittleEndian
 	dst = append(dst, byte(m.Type), flags)
 	dst = le.AppendUint32(dst, uint32(m.Group))
@@ -79,6 +84,7 @@ func (m *Message) MarshalAppend(dst []byte) []byte {
 	dst = le.AppendUint64(dst, uint64(m.Ballot))
 	dst = le.AppendUint64(dst, uint64(m.Slot))
 	dst = le.AppendUint64(dst, uint64(m.Commit))
+	dst = le.AppendUint64(dst, m.Round)
 	dst = le.AppendUint32(dst, uint32(len(m.Entries)))
 	for i := range m.Entries {
 		en := &m.Entries[i]
@@ -116,23 +122,28 @@ func (m *Message) Unmarshal(b []byte) error {
 		return fmt.Errorf("%w: unknown type %d", ErrCorruptMessage, b[0])
 	}
 	flags := b[1]
-	if flags&^(flagSnapshot|flagReject|flagHandoff) != 0 {
+	if flags&^(flagSnapshot|flagReject|flagHandoff|flagLease) != 0 {
 		return fmt.Errorf("%w: unknown flags %#x", ErrCorruptMessage, flags)
 	}
-	if flags&flagReject != 0 && typ != MsgPrePromise {
+	if flags&flagReject != 0 && typ != MsgPrePromise && typ != MsgReadIndexResp {
 		return fmt.Errorf("%w: reject flag on message type %d", ErrCorruptMessage, typ)
 	}
 	if flags&flagHandoff != 0 && typ != MsgPrepare {
 		return fmt.Errorf("%w: hand-off flag on message type %d", ErrCorruptMessage, typ)
 	}
+	if flags&flagLease != 0 && typ != MsgReadIndex {
+		return fmt.Errorf("%w: lease flag on message type %d", ErrCorruptMessage, typ)
+	}
 	m.Type = typ
 	m.Reject = flags&flagReject != 0
+	m.Lease = flags&flagLease != 0
 	m.Group = GroupID(le.Uint32(b[2:]))
 	m.From = NodeID(le.Uint16(b[6:]))
 	m.Ballot = Ballot(le.Uint64(b[8:]))
 	m.Slot = Slot(le.Uint64(b[16:]))
 	m.Commit = Slot(le.Uint64(b[24:]))
-	n := uint64(le.Uint32(b[32:]))
+	m.Round = le.Uint64(b[32:])
+	n := uint64(le.Uint32(b[40:]))
 	rest := b[msgHeaderSize:]
 	if n > uint64(len(rest))/entryHeaderSize {
 		*m = Message{}

@@ -26,6 +26,11 @@ func sampleMessages() []Message {
 		{Type: MsgPrePrepare, From: 3, Ballot: MakeBallot(12, 3), Slot: 101},
 		{Type: MsgPrePromise, From: 1, Ballot: MakeBallot(12, 3), Slot: 101, Commit: 100},
 		{Type: MsgPrePromise, From: 2, Ballot: MakeBallot(11, 5), Slot: 101, Commit: 99, Reject: true},
+		{Type: MsgCommit, From: 5, Ballot: MakeBallot(1, 5), Slot: 1, Commit: 100, Round: 1<<40 + 3},
+		{Type: MsgAccepted, From: 4, Ballot: MakeBallot(1, 5), Slot: 100, Commit: 99, Round: 7},
+		{Type: MsgReadIndex, From: 2, Ballot: MakeBallot(1, 5), Round: 0xfedcba9876543210, Lease: true},
+		{Type: MsgReadIndexResp, From: 5, Ballot: MakeBallot(1, 5), Round: 0xfedcba9876543210, Commit: 77},
+		{Type: MsgReadIndexResp, From: 5, Ballot: MakeBallot(1, 5), Round: 9, Reject: true},
 	}
 }
 
@@ -68,9 +73,16 @@ func TestMessageUnmarshalRejects(t *testing.T) {
 			return b
 		}()},
 		{"unknown flag", append([]byte{enc[0], 0x80}, enc[2:]...)},
+		{"lease flag on a promise", append([]byte{enc[0], enc[1] | flagLease}, enc[2:]...)},
+		{"lease flag on a read index answer", func() []byte {
+			m := Message{Type: MsgReadIndexResp, Ballot: 1}
+			b := m.MarshalAppend(nil)
+			b[1] |= flagLease
+			return b
+		}()},
 		{"huge entry count", func() []byte {
 			b := append([]byte{}, enc...)
-			b[32], b[33], b[34], b[35] = 0xff, 0xff, 0xff, 0xff
+			b[40], b[41], b[42], b[43] = 0xff, 0xff, 0xff, 0xff
 			return b
 		}()},
 		{"bad entry type", func() []byte {

@@ -45,8 +45,25 @@ type Config struct {
 	// rejoins (see preprepare.go). It costs one round trip per election.
 	// The default is true.
 	PrePrepare bool
-	// Seed seeds the engine's private random source (election timeouts).
-	// Give every node a different seed. The default is 0.
+	// MaxClockDrift bounds how much faster one node's Ticks may run than
+	// another's, for leader leases (lease.go): no node's clock runs more
+	// than 1/(1-MaxClockDrift) times as fast as any other's, measured over
+	// an election timeout. A lease then lasts ElectionTicks*(1 -
+	// MaxClockDrift) - LeaseMarginTicks ticks. The default is 0.1 (clocks
+	// may run about 10% apart, far beyond what monotonic clocks do, to
+	// cover a runtime's late timers); it must be in [0, 1).
+	MaxClockDrift float64
+	// LeaseMarginTicks is subtracted from a lease, in ticks, for the
+	// discreteness of ticks: a round goes out between two Ticks and a
+	// follower may receive it just before its own next Tick. The default
+	// is 1; it must be at least 1. A lease of zero ticks or less is never
+	// held: ReadLease then always falls back to ReadIndex.
+	LeaseMarginTicks int
+	// Seed seeds the engine's private random source (election timeouts,
+	// follower read request ids). Give every node a different seed, and a
+	// restarting node a different one than before (a follower read's id
+	// must not match the answer to a request of an earlier run). The
+	// default is 0.
 	Seed int64
 	// Logger receives role changes (never per-command events). nil logs
 	// nothing.
@@ -56,11 +73,13 @@ type Config struct {
 // DefaultConfig returns the defaults; the caller still sets ID and Peers.
 func DefaultConfig() Config {
 	return Config{
-		HeartbeatTicks: 1,
-		ElectionTicks:  10,
-		MaxInflight:    256,
-		MaxMsgBytes:    1 << 20,
-		PrePrepare:     true,
+		HeartbeatTicks:   1,
+		ElectionTicks:    10,
+		MaxInflight:      256,
+		MaxMsgBytes:      1 << 20,
+		PrePrepare:       true,
+		MaxClockDrift:    0.1,
+		LeaseMarginTicks: 1,
 	}
 }
 
@@ -93,6 +112,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxMsgBytes < 1 {
 		errs = append(errs, errors.New("MaxMsgBytes must be >= 1"))
+	}
+	if !(c.MaxClockDrift >= 0 && c.MaxClockDrift < 1) {
+		errs = append(errs, fmt.Errorf("MaxClockDrift is %v, must be in [0, 1)", c.MaxClockDrift))
+	}
+	if c.LeaseMarginTicks < 1 {
+		errs = append(errs, fmt.Errorf("LeaseMarginTicks is %d, must be >= 1", c.LeaseMarginTicks))
 	}
 	if len(errs) == 0 {
 		return nil

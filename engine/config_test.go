@@ -22,6 +22,9 @@ func TestConfigValidate(t *testing.T) {
 		{"duplicate and zero peer", func(c *Config) { c.Peers = []NodeID{1, 2, 2, 0} }, []string{"twice", "node 0"}},
 		{"every timing problem at once", func(c *Config) { c.HeartbeatTicks, c.ElectionTicks, c.MaxInflight, c.MaxMsgBytes = 0, 0, 0, 0 },
 			[]string{"HeartbeatTicks", "ElectionTicks", "MaxInflight", "MaxMsgBytes"}},
+		{"drift of 1 and no margin", func(c *Config) { c.MaxClockDrift, c.LeaseMarginTicks = 1, 0 },
+			[]string{"MaxClockDrift", "LeaseMarginTicks"}},
+		{"negative drift", func(c *Config) { c.MaxClockDrift = -0.1 }, []string{"MaxClockDrift"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

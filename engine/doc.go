@@ -109,6 +109,13 @@
 //     chosen, so this may also happen before step 3. If rd.Snapshot is
 //     set, first restore the state machine from it: Committed then
 //     continues at rd.Snapshot.Slot+1.
+//     Then take rd.Reads, in order: a Failed read is refused (its client
+//     retries, or goes to the leader Status names); any other read Ctx
+//     is served from the state machine once it has applied every slot
+//     through its Index: at once if it already has, else held until a
+//     later Ready's Committed reaches Index (a follower's read index may
+//     be ahead of what it has learnt). Serving it earlier may miss a
+//     completed write.
 //  3. Persist, in one atomic write: rd.HardState if rd.SaveHardState,
 //     rd.Snapshot (deleting every stored entry at or below its Slot), and
 //     rd.Entries (each replacing a stored entry of the same Slot; a later
@@ -139,6 +146,70 @@
 // machine through slot s (s <= the last slot it applied) and truncated its
 // log, it calls Compact(s); the engine forgets those entries and serves
 // later catch-up below s with Storage.Snapshot.
+//
+// # Reads
+//
+// Read(ctx, mode) asks for a linearizable read that writes nothing: its
+// answer, a ReadState in a later Ready's Reads, is an index I such that
+// the state machine, once it has applied every slot through I, reflects
+// every write that completed before Read was called. Every Read that
+// returned nil gets exactly one answer. (A read through the log is the
+// caller's: it proposes the read like a write.)
+//
+// ReadIndex. On the leader, I is its commit index when the read arrives,
+// or its read floor if that is higher: the last slot it re-proposed when
+// it won phase 1. Above its commit index only those slots can hold values
+// chosen under earlier ballots (a majority's promises reported every slot
+// accepted above its first unchosen one), so a new leader answers no read,
+// by index or by lease, before it has committed its re-proposals, which
+// are entries of its own ballot. It proposes no extra no-op for this: with
+// nothing to re-propose, its commit index already covers everything
+// chosen. Then it confirms that it still leads: every message a leader
+// sends carries its latest read round; every heartbeat starts a round, and
+// so does every Ready with reads waiting for one (carried by that Ready's
+// Accepts if it has any, else by one heartbeat per peer), so all the reads
+// queued between two Readies share one round. Followers echo the highest
+// round they received in their Accepteds. A read waits for the first round
+// started after it arrived; once a majority, the leader included,
+// acknowledged that round under the leader's ballot, no majority had
+// promised a higher ballot when the read arrived, so nothing committed
+// before it is above I. No disk write, one round trip.
+//
+// ReadLease (lease.go). A follower that received a round of ballot b
+// promises no ballot of another node for ElectionTicks of its own Ticks,
+// and a restarted node none for ElectionTicks after New. So a majority's
+// acknowledgement of a round the leader started at its tick t gives it a
+// lease until t + floor(ElectionTicks*(1-MaxClockDrift)) -
+// LeaseMarginTicks, during which no other leader can commit: a lease read
+// is answered at once with I = the commit index. Outside the lease (or
+// before the read floor is committed) it is a ReadIndex read.
+//
+// Follower reads. On a follower, Read forwards the read: MsgReadIndex asks
+// the leader for a read index, which answers (MsgReadIndexResp) once it
+// confirmed one as above (for a request whose reads all allow a lease,
+// from its lease). One request is in flight at a time; reads queued
+// meanwhile go in the next, because an answer to a request sent before
+// they arrived could miss writes that completed before they did. The
+// follower's caller then serves the read once it has applied through I.
+//
+// A read fails (ReadState.Failed) when the leader holding it steps down
+// or re-runs phase 1, when a follower's leader changes, and when it is not
+// confirmed within ElectionTicks: the caller retries, here or elsewhere.
+//
+// Time. Leases count Ticks, so with ReadLease the caller must Tick once per
+// tick interval of a monotonic clock, catching up every interval it
+// missed (a late timer, a process paused by SIGSTOP, a stopped VM) before
+// it calls Step, Read or Ready again: a paused leader that resumed
+// without counting the pause would believe in a lease that expired long
+// ago. Ticks of different nodes may run at different rates only within
+// MaxClockDrift. A runtime that cannot promise this uses ReadIndex, which
+// depends on no clock.
+//
+// Leadership hand-off: followers honour a hand-off target's prepares
+// inside the window they promised the old leader, so the old leader must
+// call dropLease before it tells the target to campaign; Campaign, which
+// also ignores the window, is for hand-off and tests only when leases are
+// in use.
 //
 // # Ownership
 //

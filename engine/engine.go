@@ -47,6 +47,10 @@ type peer struct {
 	promised bool
 	// Pre-prepare state: this peer said yes to preBallot.
 	prePromised bool
+	// Leader read state (read.go): the highest round the peer
+	// acknowledged under ballot, and its latest read-index request.
+	ackRound uint64
+	read     remoteRead
 }
 
 // pendingReady is the engine's record of one Ready handed out and not yet
@@ -81,14 +85,33 @@ type Engine struct {
 	electionElapsed    int
 	randomizedElection int
 	heartbeatElapsed   int
+	// ticks counts every Tick since New: the clock of leases and read
+	// timeouts.
+	ticks int
 
 	// Follower: the cumulative acknowledgement of the leader's ballot.
 	ackBallot    Ballot
 	ackSlot      Slot // every slot from the leader's base through ackSlot holds an ackBallot entry
 	ackTo        NodeID
 	needAck      bool
-	leaderCommit Slot // highest commit index heard under promised
-	catchupWait  int  // ticks before another MsgCatchup may go out
+	leaderCommit Slot   // highest commit index heard under promised
+	catchupWait  int    // ticks before another MsgCatchup may go out
+	ackRound     uint64 // highest read round received under ackBallot
+
+	// Lease promise (lease.go): no promise to another node than
+	// leaseHolder before tick noPromiseUntil.
+	leaseHolder    NodeID
+	noPromiseUntil int
+
+	// Follower reads (read.go): the request in flight (fwdID, 0 when
+	// none) and the reads it serves, and the reads queued for the next.
+	fwdID          uint64
+	fwdNext        uint64
+	fwdTo          NodeID
+	fwdAt          int
+	fwdSent        []uint64
+	fwdQueued      []uint64
+	fwdQueuedIndex bool // some queued read needs ReadIndex
 
 	// Pre-prepare (preprepare.go): the ballot we asked a majority to
 	// promise, 0 when not asking, and how many said yes (us included).
@@ -113,17 +136,33 @@ type Engine struct {
 	// handed off.
 	xfer        handoff
 	handoffFrom Ballot
+	// Leader reads (read.go, lease.go). round is the latest read round
+	// started under ballot, roundTick the tick each of the latest rounds
+	// started at; reads wait in order of arrival for a majority's
+	// acknowledgement of round wantRound or later. readFloor is the last
+	// slot re-proposed at election: no read is answered before it is
+	// committed.
+	round        uint64
+	wantRound    uint64
+	roundTick    [64]int
+	roundBuf     []Slot
+	reads        []pendingRead
+	readFloor    Slot
+	leaseRound   uint64 // highest round that extended the lease
+	leaseUntil   int    // the lease holds while ticks < leaseUntil
+	leaseDropped bool
 
 	// Latest snapshot installed from a leader and maybe not yet durable.
 	installed *Snapshot
 
 	// Output not yet handed out in a Ready.
-	hsEmitted HardState
-	unstable  []Entry
-	snapOut   *Snapshot
-	msgs      []Message
-	afterSync []Message
-	pending   []pendingReady
+	hsEmitted  HardState
+	unstable   []Entry
+	snapOut    *Snapshot
+	msgs       []Message
+	afterSync  []Message
+	readStates []ReadState
+	pending    []pendingReady
 
 	durablePromised Ballot
 }
@@ -153,6 +192,8 @@ func New(cfg Config, st Storage) (*Engine, error) {
 		}
 	}
 	e.matchBuf = make([]Slot, len(cfg.Peers))
+	e.roundBuf = make([]Slot, len(cfg.Peers))
+	e.fwdNext = e.rng.Uint64()
 
 	hs, err := st.InitialState()
 	if err != nil {
@@ -205,15 +246,27 @@ func New(cfg Config, st Storage) (*Engine, error) {
 	e.applied = snap.Slot
 	e.hsEmitted = HardState{Promised: e.promised, Commit: e.commit}
 	e.becomeFollower(e.promised, 0)
+	if e.promised != 0 {
+		// It may have acknowledged a leader's round just before it
+		// stopped, and forgot whom: keep that lease's promise.
+		e.noPromiseUntil = cfg.ElectionTicks
+	}
 	return e, nil
 }
 
 // Tick advances the engine's clock by one tick.
+//
+// Leases count Ticks: with ReadLease, the caller must Tick once per tick
+// interval of a monotonic clock, catching up every interval it missed
+// (a timer that fired late, a process paused by SIGSTOP or a stopped VM)
+// before it calls Step, Read or Ready again; see doc.go.
 func (e *Engine) Tick() {
+	e.ticks++
 	switch e.role {
 	case RoleLeader:
 		e.tickLeader()
 	default:
+		e.expireForwardedReads()
 		if e.catchupWait > 0 {
 			e.catchupWait--
 		}
@@ -300,6 +353,10 @@ func (e *Engine) Step(m Message) error {
 		e.handlePrePromise(p, m)
 	case MsgHandoff:
 		e.handleHandoff(m)
+	case MsgReadIndex:
+		e.handleReadIndex(p, m)
+	case MsgReadIndexResp:
+		e.handleReadIndexResp(m)
 	default:
 		return fmt.Errorf("%w: unknown message type %d", ErrBadMessage, m.Type)
 	}
@@ -345,6 +402,12 @@ func (e *Engine) becomeFollower(b Ballot, leader NodeID) {
 	if b > e.promised {
 		e.promised = b
 	}
+	if e.role == RoleLeader {
+		e.failLeaderReads()
+	}
+	if e.leader != leader || e.role != RoleFollower {
+		e.failForwardedReads()
+	}
 	e.role = RoleFollower
 	e.leader = leader
 	e.ballot = 0
@@ -370,6 +433,10 @@ func (e *Engine) startElection() {
 // ourselves, and a Prepare to every peer. Our own promise counts once it is
 // durable (Advance).
 func (e *Engine) campaign() {
+	if e.role == RoleLeader {
+		e.failLeaderReads()
+	}
+	e.failForwardedReads()
 	e.ballot = nextBallot(max(e.maxSeen, e.promised), e.id)
 	e.maxSeen = e.ballot
 	e.promised = e.ballot

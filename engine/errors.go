@@ -24,10 +24,15 @@ var (
 	// contradicts itself (a slot below the durable commit index missing).
 	ErrStorage = errors.New("engine: storage")
 
+	// ErrInvalidReadMode is returned by Read for a mode other than
+	// ReadIndex and ReadLease.
+	ErrInvalidReadMode = errors.New("engine: invalid read mode")
+
 	errCompactAhead = errors.New("engine: compact beyond the applied slot")
 )
 
-// NotLeaderError is what Propose returns on a node that cannot propose.
+// NotLeaderError is what Propose returns on a node that cannot propose,
+// and Read on a node that knows no leader to confirm a read.
 // errors.Is(err, ErrNotLeader) holds for it.
 type NotLeaderError struct {
 	// Leader is the node this engine believes leads (it heard that node's

@@ -184,6 +184,3 @@ func (e *Engine) leadWithoutPhase1() {
 	}
 	e.becomeLeader()
 }
-
-// dropLease is a placeholder. MERGE: readseng defines this
-func (e *Engine) dropLease() {}

@@ -63,24 +63,37 @@ const (
 	// now. Ballot is the leader's, Slot its base, Commit its commit index.
 	// The target acts on it only while it follows the sender under Ballot.
 	MsgHandoff
+	// MsgReadIndex (follower reads, read.go): a follower asks its leader
+	// for a read index. Round is the follower's request id, Ballot its
+	// promised ballot; Lease is set when every read it serves allows a
+	// lease answer.
+	MsgReadIndex
+	// MsgReadIndexResp answers a MsgReadIndex: Round echoes the request
+	// id, Commit is the read index (confirmed by a majority's round, or
+	// under the leader's lease). Reject says the leader could not confirm
+	// one (it no longer leads, or no majority answered in time).
+	MsgReadIndexResp
 
-	maxMessageType = MsgHandoff
+	maxMessageType = MsgReadIndexResp
 )
 
 // messageTypeNames is indexed by MessageType. It has a slot for every type
 // up to maxMessageType, so a new type given no name here leaves an empty
 // string, which TestMessageTypeString reports.
 var messageTypeNames = [maxMessageType + 1]string{
-	MsgPrepare:    "MsgPrepare",
-	MsgPromise:    "MsgPromise",
-	MsgNack:       "MsgNack",
-	MsgAccept:     "MsgAccept",
-	MsgAccepted:   "MsgAccepted",
-	MsgCommit:     "MsgCommit",
-	MsgCatchup:    "MsgCatchup",
-	MsgSnapshot:   "MsgSnapshot",
-	MsgPrePrepare: "MsgPrePrepare",
-	MsgPrePromise: "MsgPrePromise",
+	MsgPrepare:       "MsgPrepare",
+	MsgPromise:       "MsgPromise",
+	MsgNack:          "MsgNack",
+	MsgAccept:        "MsgAccept",
+	MsgAccepted:      "MsgAccepted",
+	MsgCommit:        "MsgCommit",
+	MsgCatchup:       "MsgCatchup",
+	MsgSnapshot:      "MsgSnapshot",
+	MsgPrePrepare:    "MsgPrePrepare",
+	MsgPrePromise:    "MsgPrePromise",
+	MsgHandoff:       "MsgHandoff",
+	MsgReadIndex:     "MsgReadIndex",
+	MsgReadIndexResp: "MsgReadIndexResp",
 }
 
 // String returns the constant's Go name ("MsgAccept"), so logs and test
@@ -109,8 +122,14 @@ type Message struct {
 	Commit   Slot
 	Entries  []Entry
 	Snapshot *Snapshot
-	// Reject is set on a MsgPrePromise that says no; no other message
-	// has it.
+	// Round is the read round (read.go). On what a leader sends (Accept,
+	// Commit, Snapshot) it is the leader's latest round under Ballot; on a
+	// MsgAccepted, the highest round the acceptor received under Ballot;
+	// on MsgReadIndex and MsgReadIndexResp, the follower's request id.
+	// Zero elsewhere.
+	Round uint64
+	// Reject is set on a MsgPrePromise that says no and on a
+	// MsgReadIndexResp that carries no index; no other message has it.
 	Reject bool
 	// Handoff is, on the MsgPrepares of a phase 1 that a MsgHandoff
 	// started, the ballot of the leader that handed off; 0 otherwise, and
@@ -120,4 +139,7 @@ type Message struct {
 	// late Prepare of a failed hand-off from overriding the stickiness
 	// (and leases) of any later ballot (handoff.go).
 	Handoff Ballot
+	// Lease is set on a MsgReadIndex whose reads all allow a lease answer;
+	// no other message has it.
+	Lease bool
 }

@@ -50,6 +50,8 @@ func (e *Engine) wouldPromise(b Ballot, from NodeID) bool {
 		return false
 	case from != e.leader && e.heardLeaderRecently():
 		return false
+	case e.promiseBlocked(from):
+		return false
 	case e.role == RoleLeader && e.leaderLive():
 		return false
 	}

@@ -92,11 +92,18 @@ func (e *Engine) becomeLeader() {
 		p.stalled = 0
 		p.dupAcks = 0
 		p.fastResent = 0
+		p.ackRound = 0
+		p.read = remoteRead{}
 	}
+	e.round, e.wantRound = 0, 0
+	e.reads = e.reads[:0]
+	e.readFloor = max(e.log.last(), e.commit)
+	e.resetLease()
 	e.heartbeatElapsed = 0
 	e.logger.Info("became leader", "ballot", e.ballot, "base", e.base, "reproposed", last+1-e.base)
 	// Tell everyone now, even when there is nothing to re-propose, so they
 	// stop campaigning and learn our base.
+	e.startRound()
 	e.bcastHeartbeat()
 	e.maybeCommit() // a 1-node group may commit at once
 }
@@ -124,6 +131,7 @@ func (e *Engine) tickLeader() {
 		e.becomeFollower(e.promised, 0)
 		return
 	}
+	e.expireReads()
 	if e.tickHandoff() {
 		return
 	}
@@ -132,6 +140,9 @@ func (e *Engine) tickLeader() {
 		return
 	}
 	e.heartbeatElapsed = 0
+	// Every heartbeat is a read round: its acknowledgements renew the
+	// lease and confirm the reads queued before it.
+	e.startRound()
 	e.bcastHeartbeat()
 	for i := range e.peers {
 		p := &e.peers[i]
@@ -152,7 +163,7 @@ func (e *Engine) tickLeader() {
 
 func (e *Engine) bcastHeartbeat() {
 	for _, p := range e.peers {
-		e.send(Message{Type: MsgCommit, To: p.id, Ballot: e.ballot, Slot: e.base, Commit: e.commit})
+		e.send(Message{Type: MsgCommit, To: p.id, Ballot: e.ballot, Slot: e.base, Commit: e.commit, Round: e.round})
 	}
 }
 
@@ -167,7 +178,7 @@ func (e *Engine) sendAccepts(to NodeID, lo, hi Slot) {
 	if len(ents) == 0 {
 		return
 	}
-	e.send(Message{Type: MsgAccept, To: to, Ballot: e.ballot, Slot: e.base, Commit: e.commit, Entries: ents})
+	e.send(Message{Type: MsgAccept, To: to, Ballot: e.ballot, Slot: e.base, Commit: e.commit, Round: e.round, Entries: ents})
 }
 
 func (e *Engine) sendSnapshot(to NodeID) {
@@ -175,7 +186,7 @@ func (e *Engine) sendSnapshot(to NodeID) {
 	if !ok {
 		return
 	}
-	e.send(Message{Type: MsgSnapshot, To: to, Ballot: e.ballot, Slot: e.base, Commit: e.commit, Snapshot: &snap})
+	e.send(Message{Type: MsgSnapshot, To: to, Ballot: e.ballot, Slot: e.base, Commit: e.commit, Round: e.round, Snapshot: &snap})
 }
 
 // bcastAccept broadcasts the slots proposed since the last broadcast: one
@@ -192,7 +203,7 @@ func (e *Engine) bcastAccept() {
 			panic("engine: leader log has a hole below its last slot")
 		}
 		for _, p := range e.peers {
-			e.send(Message{Type: MsgAccept, To: p.id, Ballot: e.ballot, Slot: e.base, Commit: e.commit, Entries: ents})
+			e.send(Message{Type: MsgAccept, To: p.id, Ballot: e.ballot, Slot: e.base, Commit: e.commit, Round: e.round, Entries: ents})
 		}
 		e.sentThrough = ents[len(ents)-1].Slot
 	}
@@ -205,6 +216,10 @@ func (e *Engine) handleAccepted(p *peer, m Message) {
 	}
 	if e.role != RoleLeader || m.Ballot != e.ballot {
 		return
+	}
+	if m.Round > p.ackRound && m.Round <= e.round {
+		p.ackRound = m.Round
+		e.maybeReleaseReads()
 	}
 	if m.Slot > p.match {
 		p.match = m.Slot
@@ -252,6 +267,9 @@ func (e *Engine) maybeCommit() bool {
 		return false
 	}
 	e.commit = c
+	if len(e.reads) > 0 || e.commit >= e.readFloor {
+		e.maybeReleaseReads() // the read floor may just have been reached
+	}
 	return true
 }
 
@@ -300,5 +318,5 @@ func (e *Engine) handleCatchup(m Message) {
 		return
 	}
 	ents := e.log.copyRange(m.Slot, e.commit, e.cfg.MaxMsgBytes)
-	e.send(Message{Type: MsgCommit, To: m.From, Ballot: e.ballot, Slot: e.base, Commit: e.commit, Entries: ents})
+	e.send(Message{Type: MsgCommit, To: m.From, Ballot: e.ballot, Slot: e.base, Commit: e.commit, Round: e.round, Entries: ents})
 }

@@ -42,4 +42,11 @@ type Ready struct {
 	// order, with no gaps since the previous Ready's Committed (or since
 	// Snapshot.Slot when Snapshot is set).
 	Committed []Entry
+
+	// Reads answers earlier Reads, one ReadState each: serve read Ctx from
+	// the state machine once it has applied every slot through Index
+	// (this Ready's Committed applied first; a later Ready's Committed
+	// may be needed), or, when Failed, tell its client to retry or go to
+	// the leader. See doc.go, "Reads".
+	Reads []ReadState
 }

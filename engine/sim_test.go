@@ -99,6 +99,16 @@ type simOptions struct {
 	// handoff is the per-tick probability of asking a node to hand its
 	// leadership off (simhandoff_test.go).
 	handoff float64
+	// Reads without the log and clock rates (simread_test.go).
+	directReads float64    // fraction of gets issued through Read (0: every get goes through the log)
+	readModes   []ReadMode // the modes those reads use, one drawn per read
+	drift       float64    // Config.MaxClockDrift; node clocks run at rates in [1-drift, 1]
+	rates       []float64  // per node (index id-1) ticks per simulator step; nil: all 1
+	// readTarget, when set, receives every Read (scenarios); 0: the
+	// leader the clients believe in, or a random node.
+	readTarget NodeID
+	// writeTarget, when set, receives every proposal (scenarios).
+	writeTarget NodeID
 }
 
 func (o simOptions) clientCount() int {
@@ -163,6 +173,7 @@ func optionsForSeed(seed uint64) simOptions {
 	o.compactPending = r.IntN(2) == 0
 	o.storageFault = []float64{0, 0, 0.05, 0.3}[r.IntN(4)]
 	o.handoff = handoffRate(seed)
+	o.drawReads(r)
 	return o
 }
 
@@ -180,6 +191,7 @@ type simStats struct {
 	maxInflight                                          int // most messages one node had in the network at once
 	ops                                                  int // client commands whose result the client saw
 	handoffs, handoffsDone                               int // hand-offs started; of those, how many the target completed
+	reads                                                int // Reads answered with an index
 }
 
 type simMsg struct {
@@ -216,6 +228,13 @@ type simNode struct {
 	// (MustSync false): it becomes durable with the next synced Ready and
 	// is lost in a crash before that.
 	volatile *HardState
+	// Its clock (simread_test.go): the fraction of a tick accrued, and
+	// the ticks it missed while paused, delivered when it resumes.
+	clock  float64
+	missed int
+	// Reads answered by the engine, waiting for the state machine to
+	// apply through their index.
+	readWait []simReadWait
 }
 
 type sim struct {
@@ -238,6 +257,8 @@ type sim struct {
 	clients  []simClient
 	history  []*simOp // commands whose result the client saw
 	hint     NodeID
+	reading  map[uint64]*simOp // Read ctx -> the client's get it serves
+	readCtx  uint64            // the last Read ctx used
 	faulting bool
 	tracing  bool
 	// Hand-offs (simhandoff_test.go) draw from hr, not r.
@@ -257,6 +278,7 @@ func newSim(t testing.TB, seed uint64, o simOptions, tracing bool) *sim {
 		pending:   make(map[uint64]bool),
 		inflight:  make([]int, o.nodes),
 		campaigns: make(map[Ballot]bool),
+		reading:   make(map[uint64]*simOp),
 	}
 	for i := range o.clientCount() {
 		s.clients = append(s.clients, simClient{id: uint32(i)})
@@ -289,6 +311,7 @@ func (s *sim) config(id NodeID, inc int) Config {
 	cfg.MaxInflight = s.o.maxInflight
 	cfg.MaxMsgBytes = s.o.maxMsgBytes
 	cfg.PrePrepare = !s.o.noPrePrepare
+	cfg.MaxClockDrift = s.o.drift
 	cfg.Seed = int64(s.seed*131 + uint64(inc))
 	return cfg
 }
@@ -327,6 +350,8 @@ func (s *sim) crash(n *simNode) {
 	n.eng = nil
 	n.pending = nil
 	n.volatile = nil
+	n.readWait = nil
+	n.missed = 0
 	n.inc++
 	n.restarts = s.now + 5 + s.r.IntN(40)
 	s.stats.crashes++
@@ -449,6 +474,7 @@ func (s *sim) process(n *simNode) {
 				n.smSlot = en.Slot
 				s.execute(n, en)
 			}
+			s.readsAnswered(n, rd.Reads)
 			if n.mustReach > 0 {
 				if n.smSlot < n.mustReach {
 					s.chk.fail("node %d restarted with durable commit %d but re-applied only through %d", n.id, n.mustReach, n.smSlot)
@@ -584,10 +610,11 @@ func (s *sim) step() {
 		s.maybeHandoff()
 	}
 	s.restartDue(false)
+	s.catchUp()
 	s.runClients()
 	for _, n := range s.nodes {
-		if n.up && !s.paused(n) {
-			n.eng.Tick()
+		if n.up {
+			s.tick(n)
 		}
 	}
 	s.deliver()

@@ -34,6 +34,10 @@ func TestSimCatchesPlantedBugs(t *testing.T) {
 		{"hand-off target leads without phase 1", &bugHandoffSkipsPhase1, false, nil},
 		{"acceptor promises a Handoff Prepare below its promise", &bugHandoffPromisesLower, false, runHandoffStorm},
 		{"acceptor promises a Handoff Prepare below its promise (storage unchecked)", &bugHandoffPromisesLower, true, runHandoffStorm},
+		{"new leader answers reads before committing its re-proposals", &bugReadBeforeOwnCommit, false, nil},
+		{"runtime serves a read before applying through its index", &bugReadBeforeApply, false, nil},
+		{"lease without the drift factor, clocks half as fast", &bugLeaseNoDriftMargin, false, checkLeaseDrift},
+		{"acceptor keeps no lease window of its own (restart)", &bugLeaseIgnoresPromise, false, checkLeaseRestart},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

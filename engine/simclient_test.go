@@ -58,6 +58,9 @@ type simOp struct {
 	done     bool
 	out      uint64 // get: the value read
 	ret      int    // tick the client saw the result
+	// mode is how a get reads when not through the log (simread_test.go);
+	// 0: it is a command in the log.
+	mode ReadMode
 }
 
 func (op *simOp) appendTo(b []byte) []byte {
@@ -196,8 +199,15 @@ func (s *sim) issue(k int) int {
 			continue
 		}
 		s.nextCmd++
-		c.seq++
-		op := &simOp{id: s.nextCmd, client: c.id, seq: c.seq, put: s.r.IntN(2) == 0, key: uint8(s.r.IntN(simKeys)), call: s.now, lastSent: -1000}
+		put := s.r.IntN(2) == 0
+		mode := s.drawReadMode(put)
+		if mode == 0 {
+			c.seq++ // a read without the log takes no number of the session
+		}
+		op := &simOp{id: s.nextCmd, client: c.id, seq: c.seq, put: put, key: uint8(s.r.IntN(simKeys)), call: s.now, lastSent: -1000, mode: mode}
+		if mode != 0 {
+			op.seq = 0
+		}
 		if op.put {
 			op.value = s.nextCmd
 		}
@@ -216,6 +226,7 @@ func (s *sim) runClients() {
 	if s.faulting && s.r.IntN(3) == 0 {
 		s.issue(1 + s.r.IntN(2))
 	}
+	s.runReads()
 	// Like a runtime's batcher: every command not returned 30 ticks after
 	// it was last sent goes, with the others, into one proposal to the
 	// node believed to lead.
@@ -223,7 +234,7 @@ func (s *sim) runClients() {
 	var sent []*simOp
 	for i := range s.clients {
 		op := s.clients[i].cur
-		if op != nil && s.now-op.lastSent >= 30 {
+		if op != nil && op.mode == 0 && s.now-op.lastSent >= 30 {
 			data = op.appendTo(data)
 			sent = append(sent, op)
 		}
@@ -234,6 +245,9 @@ func (s *sim) runClients() {
 	target := s.hint
 	if target == 0 || s.r.IntN(4) == 0 {
 		target = NodeID(1 + s.r.IntN(s.o.nodes))
+	}
+	if s.o.writeTarget != 0 {
+		target = s.o.writeTarget
 	}
 	n := s.nodes[target-1]
 	if !n.up {
@@ -283,9 +297,36 @@ func (s *sim) checkClients() error {
 		})
 	}
 	if !porcupine.CheckOperations(simKVModel, ops) {
-		return fmt.Errorf("linearizability: the %d results the clients saw are not linearizable", len(ops))
+		return fmt.Errorf("linearizability: the %d results the clients saw are not linearizable%s", len(ops), s.describeKeys(ops))
 	}
 	return nil
+}
+
+// describeKeys names the keys whose history is not linearizable and, when
+// tracing, lists that history.
+func (s *sim) describeKeys(ops []porcupine.Operation) string {
+	var b strings.Builder
+	for k := range uint8(simKeys) {
+		var kops []porcupine.Operation
+		var hist []*simOp
+		for i, op := range ops {
+			if op.Input.(simKVInput).key == k {
+				kops = append(kops, op)
+				hist = append(hist, s.history[i])
+			}
+		}
+		if porcupine.CheckOperations(simKVModel, kops) {
+			continue
+		}
+		fmt.Fprintf(&b, " (key %d", k)
+		if s.tracing {
+			for _, op := range hist {
+				fmt.Fprintf(&b, "\n  client %d [%d, %d] put=%v value=%d out=%d mode=%v node=%d", op.client, op.call, op.ret, op.put, op.value, op.out, op.mode, op.target)
+			}
+		}
+		b.WriteString(")")
+	}
+	return b.String()
 }
 
 type simKVInput struct {

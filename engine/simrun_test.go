@@ -104,6 +104,7 @@ func (s *sim) appliedSlots() string {
 		fmt.Fprintf(&b, "\n  node %d applied %d: %+v", n.id, n.smSlot, st)
 		e := n.eng
 		fmt.Fprintf(&b, "\n    ack %v/%d to %d need %v, leaderCommit %d, log [%d..%d]", e.ackBallot, e.ackSlot, e.ackTo, e.needAck, e.leaderCommit, e.log.start, e.log.last())
+		fmt.Fprintf(&b, "\n    reads: floor %d, round %d (want %d), %d held, lease until %d at tick %d, forwarded %d/%d", e.readFloor, e.round, e.wantRound, len(e.reads), e.leaseUntil, e.ticks, len(e.fwdSent), len(e.fwdQueued))
 		for sl := max(e.log.start, e.commit); sl <= e.log.last(); sl++ {
 			if en := e.log.get(sl); en != nil {
 				fmt.Fprintf(&b, " %d:%v", sl, en.Ballot)
