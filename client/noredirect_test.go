@@ -30,9 +30,12 @@ func TestNoRedirectReportsLeader(t *testing.T) {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	r, err := c.Session().Do(ctx, kv.Command{Op: kv.OpPut, Key: []byte("k"), Value: []byte("v")})
-	if !errors.Is(err, ErrNotLeader) || r.Leader != 3 {
-		t.Fatalf("got %v, leader %d; want ErrNotLeader naming node 3", err, r.Leader)
+	err = c.Session().Put(ctx, []byte("k"), []byte("v"))
+	if !errors.Is(err, ErrNotLeader) || LeaderOf(err) != 3 {
+		t.Fatalf("got %v, leader %d; want ErrNotLeader naming node 3", err, LeaderOf(err))
+	}
+	if LeaderOf(ErrTimeout) != 0 {
+		t.Fatal("LeaderOf names a leader for another error")
 	}
 	if n := asked.Load(); n != 3 {
 		t.Fatalf("the follower was asked %d times, want 3 (two refusals without a leader retried)", n)

@@ -126,9 +126,6 @@ func unexpected(op kv.Op, st kv.Status) error {
 type Result struct {
 	Status kv.Status
 	Value  []byte
-	// Leader is the node the refusing server named, with ErrNotLeader
-	// (Config.NoRedirect); 0 otherwise.
-	Leader uint16
 }
 
 // Do runs one command (its ClientID, Token and Seq are filled in) until a
@@ -212,7 +209,7 @@ func (s *Session) Do(ctx context.Context, cmd kv.Command) (Result, error) {
 		switch r.status {
 		case kv.StatusNotLeader, kv.StatusRetry:
 			if c.cfg.NoRedirect && r.status == kv.StatusNotLeader && r.leader != 0 {
-				return Result{Status: r.status, Leader: r.leader}, ErrNotLeader
+				return Result{Status: r.status}, notLeaderError{leader: r.leader}
 			}
 			if j, ok := c.addrOf(r.leader); ok && j != i {
 				c.leader.CompareAndSwap(int32(i), int32(j))
