@@ -38,6 +38,10 @@ var (
 	// token), so the command was not executed. It happens only if this
 	// session expired on the cluster and its id was taken meanwhile.
 	ErrNotOwner = errors.New("client: session owned by another client, not executed")
+	// ErrNotLeader: with Config.NoRedirect, the server refused the
+	// command because another node leads (LeaderOf names it). That
+	// attempt did not execute (an earlier one that timed out may have).
+	ErrNotLeader = errors.New("client: not the leader")
 	// ErrUnexpected: a server answered with a status the operation cannot
 	// end with; the command's effect is unknown.
 	ErrUnexpected = errors.New("client: unexpected status")
@@ -69,6 +73,13 @@ type Config struct {
 	// each server address's host. The handshake counts towards
 	// DialTimeout. The default, nil, is plain TCP.
 	TLS *tls.Config
+	// NoRedirect makes a command that a server refuses because another
+	// node leads end with ErrNotLeader (LeaderOf names that node)
+	// instead of being sent there: for a proxy that must tell its own
+	// client where the leader is (a Redis -MOVED) rather than forward.
+	// A refusal naming no leader (an election under way) is still retried
+	// after Backoff. The default is false: follow redirects.
+	NoRedirect bool
 }
 
 // DefaultConfig returns the defaults.

@@ -208,6 +208,9 @@ func (s *Session) Do(ctx context.Context, cmd kv.Command) (Result, error) {
 		sawServer = true
 		switch r.status {
 		case kv.StatusNotLeader, kv.StatusRetry:
+			if c.cfg.NoRedirect && r.status == kv.StatusNotLeader && r.leader != 0 {
+				return Result{Status: r.status}, notLeaderError{leader: r.leader}
+			}
 			if j, ok := c.addrOf(r.leader); ok && j != i {
 				c.leader.CompareAndSwap(int32(i), int32(j))
 				continue

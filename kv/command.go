@@ -10,8 +10,10 @@ package kv
 //
 //	 then, by op:
 //	   OpGet, OpDelete:  nothing
-//	   OpPut:            | len(Value) uv | Value |
+//	   OpPut, OpPutNX, OpPutXX:
+//	                     | len(Value) uv | Value |
 //	   OpCAS:            | len(Expect) uv | Expect | len(Value) uv | Value |
+//	   OpIncr:           | delta i64 LE (8) |
 //
 // ClientID and Token are random (a varint would not shrink them); Seq counts
 // up from 1, so a uvarint keeps it at one or two bytes. The Token is what
@@ -42,6 +44,22 @@ const (
 	OpDelete Op = 3
 	// OpCAS sets Key to Value if its current value equals Expect.
 	OpCAS Op = 4
+	// OpIncr adds Delta to the integer Key holds (a missing key counts as
+	// 0) and stores the sum in decimal, as Redis's INCRBY does; the Result's
+	// Value is the new value. A value that is not a decimal int64, or a sum
+	// that would overflow, changes nothing and yields StatusCASFailed with
+	// the current value. It is a state machine command, not a read followed
+	// by a write, so concurrent increments never lose one.
+	OpIncr Op = 5
+	// OpPutNX sets Key to Value only if Key does not exist (Redis's SET NX):
+	// StatusOK if it stored, StatusCASFailed (nothing changed) if the key
+	// exists.
+	OpPutNX Op = 6
+	// OpPutXX sets Key to Value only if Key exists (Redis's SET XX):
+	// StatusOK if it stored, StatusNotFound (nothing changed) if not.
+	OpPutXX Op = 7
+
+	opMax = OpPutXX
 )
 
 // String returns the op's name ("put", "get", ...).
@@ -55,6 +73,12 @@ func (o Op) String() string {
 		return "delete"
 	case OpCAS:
 		return "cas"
+	case OpIncr:
+		return "incr"
+	case OpPutNX:
+		return "put-nx"
+	case OpPutXX:
+		return "put-xx"
 	}
 	return fmt.Sprintf("op(%d)", uint8(o))
 }
@@ -78,6 +102,8 @@ type Command struct {
 	Value []byte
 	// Expect is the value OpCAS compares with; ignored otherwise.
 	Expect []byte
+	// Delta is what OpIncr adds; ignored otherwise.
+	Delta int64
 }
 
 // ErrMalformed reports a command, request or response body that does not
@@ -96,11 +122,13 @@ const commandFixed = 1 + 8 + 8
 func CommandSize(c *Command) int {
 	n := commandFixed + uvarintLen(c.Seq) + uvarintLen(uint64(len(c.Key))) + len(c.Key)
 	switch c.Op {
-	case OpPut:
+	case OpPut, OpPutNX, OpPutXX:
 		n += uvarintLen(uint64(len(c.Value))) + len(c.Value)
 	case OpCAS:
 		n += uvarintLen(uint64(len(c.Expect))) + len(c.Expect) +
 			uvarintLen(uint64(len(c.Value))) + len(c.Value)
+	case OpIncr:
+		n += 8
 	}
 	return n
 }
@@ -114,11 +142,13 @@ func AppendCommand(dst []byte, c *Command) []byte {
 	dst = binary.AppendUvarint(dst, c.Seq)
 	dst = appendBytes(dst, c.Key)
 	switch c.Op {
-	case OpPut:
+	case OpPut, OpPutNX, OpPutXX:
 		dst = appendBytes(dst, c.Value)
 	case OpCAS:
 		dst = appendBytes(dst, c.Expect)
 		dst = appendBytes(dst, c.Value)
+	case OpIncr:
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(c.Delta))
 	}
 	return dst
 }
@@ -131,7 +161,7 @@ func DecodeCommand(b []byte) (Command, error) {
 		return c, malformed("command", "%d bytes, shorter than op, client id and token", len(b))
 	}
 	c.Op = Op(b[0])
-	if c.Op < OpPut || c.Op > OpCAS {
+	if c.Op < OpPut || c.Op > opMax {
 		return Command{}, malformed("command", "unknown op %d", b[0])
 	}
 	c.ClientID = binary.LittleEndian.Uint64(b[1:9])
@@ -140,11 +170,13 @@ func DecodeCommand(b []byte) (Command, error) {
 	c.Seq = d.uvarint("seq")
 	c.Key = d.bytes("key")
 	switch c.Op {
-	case OpPut:
+	case OpPut, OpPutNX, OpPutXX:
 		c.Value = d.bytes("value")
 	case OpCAS:
 		c.Expect = d.bytes("expect")
 		c.Value = d.bytes("value")
+	case OpIncr:
+		c.Delta = int64(d.u64("delta"))
 	}
 	if err := d.finish(); err != nil {
 		return Command{}, err

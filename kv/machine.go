@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // MachineConfig configures a Machine.
@@ -211,8 +212,70 @@ func (m *Machine) execute(c *Command) Result {
 		}
 		m.store(st, i, h, true, c.Key, c.Value)
 		return Result{Status: StatusOK}
+	case OpPutNX:
+		if found {
+			return Result{Status: StatusCASFailed}
+		}
+		m.store(st, i, h, false, c.Key, c.Value)
+		return Result{Status: StatusOK}
+	case OpPutXX:
+		if !found {
+			return Result{Status: StatusNotFound}
+		}
+		m.store(st, i, h, true, c.Key, c.Value)
+		return Result{Status: StatusOK}
+	case OpIncr:
+		return m.incr(st, i, h, found, c)
 	}
 	return Result{Status: StatusBadRequest}
+}
+
+// incr executes OpIncr. The sum is stored in decimal, the form Redis
+// clients read back with GET; a stored value that is not a decimal int64
+// in canonical form (no sign but '-', no leading zero, no space: what
+// strconv.AppendInt writes) is refused, so every replica parses the same
+// bytes the same way.
+func (m *Machine) incr(st *subtable, i int, h uint32, found bool, c *Command) Result {
+	var cur int64
+	if found {
+		v, ok := parseCanonicalInt(st.slots[i].val)
+		if !ok {
+			return Result{Status: StatusCASFailed, Value: st.slots[i].val}
+		}
+		cur = v
+	}
+	sum := cur + c.Delta
+	if (c.Delta > 0 && sum < cur) || (c.Delta < 0 && sum > cur) {
+		var val []byte
+		if found {
+			val = st.slots[i].val
+		}
+		return Result{Status: StatusCASFailed, Value: val}
+	}
+	v := strconv.AppendInt(make([]byte, 0, 20), sum, 10)
+	if found {
+		st.slots[i].val = v
+	} else {
+		m.keys.insert(st, i, h, c.Key, v)
+	}
+	return Result{Status: StatusOK, Value: v}
+}
+
+// parseCanonicalInt parses b as strconv.FormatInt would have written it.
+func parseCanonicalInt(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	// Redis refuses "+1", "01" and " 1" too; ParseInt would take "+1".
+	var canon [20]byte
+	if !bytes.Equal(strconv.AppendInt(canon[:0], v, 10), b) {
+		return 0, false
+	}
+	return v, true
 }
 
 // store sets key, found or not at (st, i) by lookup, to a private copy of

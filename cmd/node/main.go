@@ -61,6 +61,16 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "node:", strings.TrimPrefix(firstLine(err), "node: "))
 		return 1
 	}
+	stopRESP := func() {}
+	if o.resp.Listen != "" {
+		rs, cl, err := startRESP(o.resp, cfg, n, cfg.Logger)
+		if err != nil {
+			fmt.Fprintln(stderr, "node:", firstLine(err))
+			n.Close()
+			return 1
+		}
+		stopRESP = func() { rs.Close(); cl.Close() }
+	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 wait:
@@ -79,6 +89,7 @@ wait:
 			break wait
 		}
 	}
+	stopRESP() // before the node: no RESP command is left waiting on it
 	if err := n.Close(); err != nil {
 		fmt.Fprintln(stderr, "node:", firstLine(err))
 		return 1
@@ -90,6 +101,7 @@ wait:
 type procOptions struct {
 	logLevel   slog.Level
 	timerSlack time.Duration
+	resp       respOptions
 }
 
 func parseFlags(args []string, stderr io.Writer) (node.Config, procOptions, error) {
@@ -142,6 +154,7 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, procOptions, erro
 	fs.IntVar(&cfg.RecordApplied, "record-applied", 0, "keep the last N executed (slot, client, seq) for GET /applied (benchmark checks; 0: off)")
 	fs.BoolVar(&cfg.UnsafeNoPersist, "unsafe-no-persist", false, "TESTS ONLY: acknowledge writes without storing them, to show the benchmark's checks catch data loss")
 	fs.BoolVar(&cfg.Null, "null", false, "answer clients at once without replicating or storing (harness ceiling)")
+	respAddr := fs.String("resp-addr", "", "serve the Redis protocol (RESP) here: host:port, or every node's as id=host:port,... (the same list on each node, so a follower's -MOVED names the leader's); empty: off")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&o.timerSlack, "timer-slack", time.Millisecond, "timer slack of the process's threads (Linux; 0: the OS default, 50µs): how late a timer may fire so the kernel can batch wake-ups; 1ms cuts the Go runtime's idle polling (see results/README.md)")
 	if err := fs.Parse(args); err != nil {
@@ -162,6 +175,13 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, procOptions, erro
 		return cfg, o, err
 	}
 	cfg.Peers = m
+	if o.resp, err = parseRESPAddr(*respAddr, uint16(cfg.ID)); err != nil {
+		return cfg, o, err
+	}
+	if o.resp.Listen != "" && (*tlsDir != "" || cfg.ClientTLS.Cert != "") {
+		// The RESP server reaches the node through its client port.
+		return cfg, o, fmt.Errorf("-resp-addr does not work with TLS on the client port")
+	}
 	if *tlsDir != "" {
 		for _, f := range []*transport.CertFiles{&cfg.PeerTLS, &cfg.ClientTLS} {
 			for _, p := range []struct {

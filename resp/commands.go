@@ -1,0 +1,337 @@
+package resp
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/mpaxos/mpaxos/client"
+	"github.com/mpaxos/mpaxos/kv"
+)
+
+// command describes one Redis command: dispatch, the arity check and the
+// COMMAND reply are all derived from this table.
+type command struct {
+	name string
+	// arity is Redis's: n means exactly n arguments (the name included),
+	// -n at least n.
+	arity int
+	flags []string
+	// The positions of the first and last key and the step between keys
+	// (0, 0, 0: no keys; a last of -1: through the end), as COMMAND
+	// reports them to cluster clients, which route by the first key.
+	firstKey, lastKey, step int
+	run                     func(c *conn, args [][]byte)
+	// pairs: the arguments after the name come in pairs (MSET).
+	pairs bool
+}
+
+var commands = []*command{
+	{name: "get", arity: 2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: 1, step: 1, run: cmdGet},
+	{name: "set", arity: -3, flags: []string{"write", "denyoom"}, firstKey: 1, lastKey: 1, step: 1, run: cmdSet},
+	{name: "del", arity: -2, flags: []string{"write"}, firstKey: 1, lastKey: -1, step: 1, run: cmdDel},
+	{name: "exists", arity: -2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: -1, step: 1, run: cmdExists},
+	{name: "incr", arity: 2, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, run: cmdIncr},
+	{name: "incrby", arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, run: cmdIncr},
+	{name: "mget", arity: -2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: -1, step: 1, run: cmdMGet},
+	{name: "mset", arity: -3, flags: []string{"write", "denyoom"}, firstKey: 1, lastKey: -1, step: 2, run: cmdMSet, pairs: true},
+	{name: "ping", arity: -1, flags: []string{"fast", "stale"}, run: cmdPing},
+	{name: "echo", arity: 2, flags: []string{"fast", "stale"}, run: cmdEcho},
+	{name: "hello", arity: -1, flags: []string{"noscript", "loading", "stale", "fast", "no_auth"}, run: cmdHello},
+	{name: "client", arity: -2, flags: []string{"admin", "noscript", "loading", "stale"}, run: cmdClient},
+	{name: "info", arity: -1, flags: []string{"loading", "stale"}, run: cmdInfo},
+	{name: "select", arity: 2, flags: []string{"loading", "stale", "fast"}, run: cmdSelect},
+	{name: "command", arity: -1, flags: []string{"loading", "stale"}, run: cmdCommand},
+	{name: "cluster", arity: -2, flags: []string{"stale"}, run: cmdCluster},
+	{name: "quit", arity: -1, flags: []string{"loading", "stale", "fast", "no_auth"}, run: cmdQuit},
+}
+
+func commandIndex() map[string]*command {
+	m := make(map[string]*command, len(commands))
+	for _, d := range commands {
+		m[d.name] = d
+	}
+	return m
+}
+
+// exec runs one command and appends its reply.
+func (c *conn) exec(args [][]byte) {
+	name := args[0]
+	var d *command
+	if len(name) <= len(c.lower) {
+		l := c.lower[:len(name)]
+		for i, b := range name {
+			if 'A' <= b && b <= 'Z' {
+				b += 'a' - 'A'
+			}
+			l[i] = b
+		}
+		d = c.s.cmds[string(l)] // no allocation: the compiler looks up without a string copy
+	}
+	if d == nil {
+		c.out = appendError(c.out, "ERR unknown command '"+printable(name)+"'")
+		return
+	}
+	if n := len(args); (d.arity > 0 && n != d.arity) || (d.arity < 0 && n < -d.arity) || (d.pairs && n%2 == 0) {
+		c.out = appendError(c.out, "ERR wrong number of arguments for '"+d.name+"' command")
+		return
+	}
+	d.run(c, args)
+}
+
+// printable quotes an argument for an error message: at most 32 bytes, no
+// CR or LF (which would end the error line) and nothing else unprintable.
+func printable(b []byte) string {
+	if len(b) > 32 {
+		b = b[:32]
+	}
+	var sb strings.Builder
+	for _, x := range b {
+		if x < 0x20 || x >= 0x7f || x == '\'' {
+			sb.WriteByte('?')
+		} else {
+			sb.WriteByte(x)
+		}
+	}
+	return sb.String()
+}
+
+// fail appends the reply for a command the cluster did not complete.
+func (c *conn) fail(err error, key []byte) {
+	switch {
+	case errors.Is(err, client.ErrNotLeader):
+		leader := client.LeaderOf(err)
+		if a, ok := c.s.cfg.Addrs[leader]; ok {
+			c.tmp = append(c.tmp[:0], "MOVED "...)
+			c.tmp = strconv.AppendInt(c.tmp, int64(KeySlot(key)), 10)
+			c.tmp = append(c.tmp, ' ')
+			c.tmp = append(c.tmp, a...)
+			c.out = append(append(append(c.out, '-'), c.tmp...), '\r', '\n')
+			return
+		}
+		c.out = appendError(c.out, "CLUSTERDOWN node "+strconv.Itoa(int(leader))+" leads, and its RESP address is not configured here")
+	case errors.Is(err, client.ErrTimeout):
+		c.out = appendError(c.out, "ERR timed out waiting for the cluster; the command may or may not have executed")
+	case errors.Is(err, client.ErrNoQuorum):
+		c.out = appendError(c.out, "CLUSTERDOWN no quorum: no leader could commit; the command may or may not have executed")
+	case errors.Is(err, client.ErrNoSpace):
+		c.out = appendError(c.out, "ERR the leader is out of disk space and refuses writes; the command did not execute")
+	case errors.Is(err, client.ErrClosed):
+		c.out = appendError(c.out, "ERR server shutting down")
+	default:
+		c.out = appendError(c.out, "ERR "+oneLine(err.Error()))
+	}
+}
+
+func oneLine(s string) string {
+	return strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
+}
+
+func cmdGet(c *conn, args [][]byte) {
+	v, ok, err := c.sess.Get(c.cmdCtx(), args[1])
+	switch {
+	case err != nil:
+		c.fail(err, args[1])
+	case !ok:
+		c.out = appendNull(c.out, c.proto)
+	default:
+		c.out = appendBulk(c.out, v)
+	}
+}
+
+// errNoTTL answers the options that give a key an expiry: mpaxos keys
+// have none, and a silently ignored EX would leave a key Redis would have
+// dropped.
+const errNoTTL = "ERR EX, PX, EXAT, PXAT and KEEPTTL are not supported: keys in mpaxos do not expire"
+
+func cmdSet(c *conn, args [][]byte) {
+	op := kv.OpPut
+	for _, o := range args[3:] {
+		switch {
+		case eqFold(o, "nx") && op == kv.OpPut:
+			op = kv.OpPutNX
+		case eqFold(o, "xx") && op == kv.OpPut:
+			op = kv.OpPutXX
+		case eqFold(o, "ex"), eqFold(o, "px"), eqFold(o, "exat"), eqFold(o, "pxat"), eqFold(o, "keepttl"):
+			c.out = appendError(c.out, errNoTTL)
+			return
+		case eqFold(o, "get"):
+			c.out = appendError(c.out, "ERR SET ... GET is not supported")
+			return
+		default:
+			c.out = appendError(c.out, "ERR syntax error")
+			return
+		}
+	}
+	r, err := c.sess.Do(c.cmdCtx(), kv.Command{Op: op, Key: args[1], Value: args[2]})
+	switch {
+	case err != nil:
+		c.fail(err, args[1])
+	case r.Status == kv.StatusOK:
+		c.out = appendSimple(c.out, "OK")
+	case op != kv.OpPut && (r.Status == kv.StatusCASFailed || r.Status == kv.StatusNotFound):
+		c.out = appendNull(c.out, c.proto) // the NX or XX condition did not hold
+	default:
+		c.out = appendError(c.out, "ERR unexpected status "+r.Status.String())
+	}
+}
+
+// cmdDel deletes the keys one after the other, each its own command in the
+// log: a failure part way leaves the earlier ones deleted (see doc.go).
+func cmdDel(c *conn, args [][]byte) {
+	var n int64
+	for _, k := range args[1:] {
+		r, err := c.sess.Do(c.cmdCtx(), kv.Command{Op: kv.OpDelete, Key: k})
+		if err != nil {
+			c.fail(err, k)
+			return
+		}
+		if r.Status == kv.StatusOK {
+			n++
+		}
+	}
+	c.out = appendInt(c.out, n)
+}
+
+func cmdExists(c *conn, args [][]byte) {
+	var n int64
+	for _, k := range args[1:] {
+		_, ok, err := c.sess.Get(c.cmdCtx(), k)
+		if err != nil {
+			c.fail(err, k)
+			return
+		}
+		if ok {
+			n++
+		}
+	}
+	c.out = appendInt(c.out, n)
+}
+
+const errNotInt = "ERR value is not an integer or out of range"
+
+func cmdIncr(c *conn, args [][]byte) {
+	delta := int64(1)
+	if len(args) == 3 {
+		d, ok := parseInt(args[2])
+		if !ok {
+			c.out = appendError(c.out, errNotInt)
+			return
+		}
+		delta = d
+	}
+	r, err := c.sess.Do(c.cmdCtx(), kv.Command{Op: kv.OpIncr, Key: args[1], Delta: delta})
+	if err != nil {
+		c.fail(err, args[1])
+		return
+	}
+	v, ok := parseInt(r.Value)
+	if r.Status != kv.StatusOK || !ok {
+		c.out = appendError(c.out, errNotInt)
+		return
+	}
+	c.out = appendInt(c.out, v)
+}
+
+// cmdMGet reads every key before it answers, so that an error part way
+// is the whole reply.
+func cmdMGet(c *conn, args [][]byte) {
+	c.vals, c.found = c.vals[:0], c.found[:0]
+	for _, k := range args[1:] {
+		v, ok, err := c.sess.Get(c.cmdCtx(), k)
+		if err != nil {
+			clear(c.vals)
+			c.fail(err, k)
+			return
+		}
+		c.vals, c.found = append(c.vals, v), append(c.found, ok)
+	}
+	c.out = appendArray(c.out, len(c.vals))
+	for i, v := range c.vals {
+		if c.found[i] {
+			c.out = appendBulk(c.out, v)
+		} else {
+			c.out = appendNull(c.out, c.proto)
+		}
+	}
+	clear(c.vals) // drop the values for the collector
+}
+
+// cmdMSet sets the keys one after the other, each its own command in the
+// log: not atomic, unlike Redis's (see doc.go).
+func cmdMSet(c *conn, args [][]byte) {
+	for i := 1; i+1 < len(args); i += 2 {
+		if _, err := c.sess.Do(c.cmdCtx(), kv.Command{Op: kv.OpPut, Key: args[i], Value: args[i+1]}); err != nil {
+			c.fail(err, args[i])
+			return
+		}
+	}
+	c.out = appendSimple(c.out, "OK")
+}
+
+func cmdPing(c *conn, args [][]byte) {
+	switch len(args) {
+	case 1:
+		c.out = appendSimple(c.out, "PONG")
+	case 2:
+		c.out = appendBulk(c.out, args[1])
+	default:
+		c.out = appendError(c.out, "ERR wrong number of arguments for 'ping' command")
+	}
+}
+
+func cmdEcho(c *conn, args [][]byte) { c.out = appendBulk(c.out, args[1]) }
+
+func cmdSelect(c *conn, args [][]byte) {
+	if string(args[1]) != "0" {
+		c.out = appendError(c.out, "ERR DB index is out of range")
+		return
+	}
+	c.out = appendSimple(c.out, "OK")
+}
+
+func cmdQuit(c *conn, _ [][]byte) {
+	c.out = appendSimple(c.out, "OK")
+	c.quit = true
+}
+
+func eqFold(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i, x := range b {
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if x != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// parseInt parses a decimal int64 as Redis does (an optional '-', digits,
+// nothing else), without converting b to a string.
+func parseInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 19 {
+		return 0, false
+	}
+	var u uint64
+	for _, x := range b {
+		if x < '0' || x > '9' {
+			return 0, false
+		}
+		u = u*10 + uint64(x-'0')
+	}
+	switch {
+	case neg && u <= 1<<63:
+		return -int64(u), true // -(1<<63) wraps to itself: MinInt64
+	case !neg && u < 1<<63:
+		return int64(u), true
+	}
+	return 0, false
+}
