@@ -109,6 +109,26 @@ func (k Kind) IsFault() bool {
 	return d != nil && d.fault
 }
 
+// ActsOnProcess reports whether k acts on a node's process (kill, restart,
+// pause, resume), which only whoever started the nodes can do; the other
+// kinds go through the nodes' fault hook.
+func (k Kind) ActsOnProcess() bool {
+	d := k.info()
+	return d != nil && (d.stopped != "" || d.heals != 0)
+}
+
+// NetworkKinds names the kinds that do not act on a process, in table
+// order.
+func NetworkKinds() []string {
+	var out []string
+	for _, d := range kinds {
+		if !d.kind.ActsOnProcess() {
+			out = append(out, d.name)
+		}
+	}
+	return out
+}
+
 // isNet reports whether k acts through the transport's fault hook.
 func (k Kind) isNet() bool {
 	d := k.info()

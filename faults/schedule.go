@@ -145,6 +145,50 @@ func (s Schedule) String() string {
 // ErrSchedule is wrapped by every problem Parse and Schedule.Check report.
 var ErrSchedule = errors.New("faults: bad schedule")
 
+// EventError is one problem with one event of a schedule, as Parse and
+// Schedule.Check report it (errors.Is(err, ErrSchedule) holds). A caller
+// that names the schedule itself (a flag) prints Detail under its name.
+type EventError struct {
+	// Event names the event: `event 2 "explode@2s"` as written, or
+	// `event "kill=4@1s"` as parsed.
+	Event string
+	// Problem says what is wrong with it.
+	Problem string
+}
+
+func (e *EventError) Error() string { return ErrSchedule.Error() + ": " + e.Detail() }
+
+// Detail is the problem without the package's prefix.
+func (e *EventError) Detail() string { return e.Event + ": " + e.Problem }
+
+// Unwrap returns ErrSchedule.
+func (e *EventError) Unwrap() error { return ErrSchedule }
+
+// eventError is the problem of the parsed event e.
+func eventError(e Event, format string, args ...any) error {
+	return &EventError{Event: fmt.Sprintf("event %q", e.String()), Problem: fmt.Sprintf(format, args...)}
+}
+
+// EventErrors returns every EventError in err (which may join many), in
+// order.
+func EventErrors(err error) []*EventError {
+	var out []*EventError
+	var walk func(error)
+	walk = func(err error) {
+		if ee, ok := err.(*EventError); ok {
+			out = append(out, ee)
+			return
+		}
+		if u, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range u.Unwrap() {
+				walk(e)
+			}
+		}
+	}
+	walk(err)
+	return out
+}
+
 // Parse reads a schedule (see the package documentation for the syntax).
 // An empty string is an empty schedule. Every problem is reported, one
 // error per problem, joined.
@@ -159,7 +203,7 @@ func Parse(text string) (Schedule, error) {
 		item = strings.TrimSpace(item)
 		e, err := parseEvent(item)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%w: event %d %q: %w", ErrSchedule, i+1, item, err))
+			errs = append(errs, &EventError{Event: fmt.Sprintf("event %d %q", i+1, item), Problem: err.Error()})
 			continue
 		}
 		s = append(s, e)
@@ -304,7 +348,7 @@ type scheduleCheck struct {
 }
 
 func (c *scheduleCheck) bad(i int, format string, args ...any) {
-	c.errs = append(c.errs, fmt.Errorf("%w: event %q: %s", ErrSchedule, c.s[i].String(), fmt.Sprintf(format, args...)))
+	c.errs = append(c.errs, eventError(c.s[i], format, args...))
 }
 
 // expire forgets the faults scheduled to end by at.
@@ -378,14 +422,14 @@ func (s Schedule) Check(members []NodeID) error {
 	for _, e := range s {
 		for _, t := range []Target{e.Target, e.To} {
 			if t.Role == Node && !slices.Contains(members, t.Node) {
-				errs = append(errs, fmt.Errorf("%w: event %q: node %d is not a member (members: %v)", ErrSchedule, e.String(), t.Node, members))
+				errs = append(errs, eventError(e, "node %d is not a member (members: %v)", t.Node, members))
 			}
 		}
 		if e.Kind == Split && len(members) < 3 {
-			errs = append(errs, fmt.Errorf("%w: event %q: a split needs at least 3 members, have %d", ErrSchedule, e.String(), len(members)))
+			errs = append(errs, eventError(e, "a split needs at least 3 members, have %d", len(members)))
 		}
 		if (e.Target.Role == Follower || e.To.Role == Follower) && len(members) < 2 {
-			errs = append(errs, fmt.Errorf("%w: event %q: no follower in a cluster of %d", ErrSchedule, e.String(), len(members)))
+			errs = append(errs, eventError(e, "no follower in a cluster of %d", len(members)))
 		}
 	}
 	return errors.Join(errs...)
