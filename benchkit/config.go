@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mpaxos/mpaxos/faults"
+	"github.com/mpaxos/mpaxos/internal/config"
 )
 
 // KeySize is the size of every key in bytes, fixed so that results compare.
@@ -182,129 +183,175 @@ func (c Config) Mode() string {
 // ErrConfig is wrapped by every error of Validate.
 var ErrConfig = errors.New("benchkit: invalid config")
 
-// Validate reports every problem with c at once; each names the flag a
-// user sets.
+// Validate reports every problem with c at once, one
+// internal/config.FieldError per problem, named by the field's Go path
+// ("Clients", "Engine.BatchSize"); errors.Is(err, ErrConfig) holds.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	v := config.NewCollector(ErrConfig)
+	c.validateTarget(v)
+	c.validateLoad(v)
+	c.validateEngine(v)
+	c.validateFaults(v)
+	c.validateCheck(v)
+	return v.Err()
+}
+
+// validateTarget checks the cluster to start or target.
+func (c Config) validateTarget(v *config.Collector) {
 	if len(c.Cluster) == 0 && (c.Nodes < 1 || c.Nodes > 15) {
-		bad("-nodes must be 1..15, got %d", c.Nodes)
+		v.Bad("Nodes", c.Nodes, "must be 1..15")
 	}
+	if len(c.ClusterAdmin) > 0 && len(c.Cluster) == 0 {
+		v.Bad("ClusterAdmin", nil, "needs the running cluster's client addresses too")
+	}
+}
+
+// validateLoad checks the workload and how long it runs.
+func (c Config) validateLoad(v *config.Collector) {
 	if c.Clients < 1 {
-		bad("-clients must be at least 1, got %d", c.Clients)
+		v.Bad("Clients", c.Clients, "must be at least 1")
 	}
 	if c.Conns < 1 || (c.Clients >= 1 && c.Conns > c.Clients) {
-		bad("-conns must be 1..clients (%d), got %d", c.Clients, c.Conns)
+		v.Bad("Conns", c.Conns, "must be 1..the number of clients (%d)", c.Clients)
 	}
 	switch {
-	case c.Duration < 0 || c.Ops < 0:
-		bad("-duration and -ops must not be negative")
+	case c.Duration < 0:
+		v.Bad("Duration", c.Duration, "must not be negative")
+	case c.Ops < 0:
+		v.Bad("Ops", c.Ops, "must not be negative")
 	case c.Duration > 0 && c.Ops > 0:
-		bad("set one of -duration and -ops, not both")
+		v.Bad("Ops", c.Ops, "a run ends after a duration or a number of operations, not both")
 	case c.Duration == 0 && c.Ops == 0:
-		bad("set -duration or -ops")
+		v.Bad("Duration", nil, "a run needs a duration or a number of operations")
 	case c.Duration > 0 && c.Duration < 100*time.Millisecond:
-		bad("-duration must be at least 100ms, got %v", c.Duration)
+		v.Bad("Duration", c.Duration, "must be at least 100ms")
 	}
 	if c.Warmup < 0 {
-		bad("-warmup must not be negative, got %v", c.Warmup)
+		v.Bad("Warmup", c.Warmup, "must not be negative")
 	}
 	if c.Timeout <= 0 {
-		bad("-timeout must be positive, got %v", c.Timeout)
+		v.Bad("Timeout", c.Timeout, "must be positive")
 	}
 	if c.ValueSize < 0 || c.ValueSize > 1<<20 {
-		bad("-value-size must be 0..1048576 bytes, got %d", c.ValueSize)
+		v.Bad("ValueSize", c.ValueSize, "must be 0..1048576 bytes")
 	}
 	if c.KeySize != KeySize {
-		bad("key size is fixed at %d bytes, got %d", KeySize, c.KeySize)
+		v.Bad("KeySize", c.KeySize, "is fixed at %d bytes", KeySize)
 	}
 	if c.Keys < 1 || c.Keys > maxKeys {
-		bad("-keys must be 1..%d, got %d", maxKeys, c.Keys)
+		v.Bad("Keys", c.Keys, "must be 1..%d", maxKeys)
 	}
 	if !(c.ReadRatio >= 0 && c.ReadRatio <= 1) {
-		bad("-read-ratio must be 0..1, got %v", c.ReadRatio)
+		v.Bad("ReadRatio", c.ReadRatio, "must be 0..1")
 	}
+	c.validateDist(v)
+	if !(c.Rate >= 0) || math.IsInf(c.Rate, 0) {
+		v.Bad("Rate", c.Rate, "must be a finite, non-negative number of ops/s")
+	}
+}
+
+func (c Config) validateDist(v *config.Collector) {
 	switch c.Dist {
 	case Uniform:
 	case Zipf:
 		if !(c.ZipfS > 1) {
-			bad("-zipf-s must be greater than 1, got %v", c.ZipfS)
+			v.Bad("ZipfS", c.ZipfS, "must be greater than 1")
 		}
 	default:
-		bad("-dist must be uniform or zipf, got %q", c.Dist)
+		v.Bad("Dist", fmt.Sprintf("%q", c.Dist), "must be uniform or zipf")
 	}
-	if !(c.Rate >= 0) || math.IsInf(c.Rate, 0) {
-		bad("-rate must be a finite, non-negative number of ops/s, got %v", c.Rate)
-	}
+}
+
+// validateEngine checks the knobs passed to started nodes.
+func (c Config) validateEngine(v *config.Collector) {
 	e := c.Engine
 	for _, k := range []struct {
-		flag string
-		v    int64
-		s    string
-	}{{"-batch-size", int64(e.BatchSize), fmt.Sprint(e.BatchSize)}, {"-batch-bytes", int64(e.BatchBytes), fmt.Sprint(e.BatchBytes)},
-		{"-batch-delay", int64(e.BatchDelay), e.BatchDelay.String()}, {"-pipeline", int64(e.Pipeline), fmt.Sprint(e.Pipeline)}} {
+		field string
+		v     int64
+		show  any
+	}{{"Engine.BatchSize", int64(e.BatchSize), e.BatchSize}, {"Engine.BatchBytes", int64(e.BatchBytes), e.BatchBytes},
+		{"Engine.BatchDelay", int64(e.BatchDelay), e.BatchDelay}, {"Engine.Pipeline", int64(e.Pipeline), e.Pipeline}} {
 		if k.v < 0 {
-			bad("%s %s: must not be negative (0: the node's default)", k.flag, k.s)
+			v.Bad(k.field, k.show, "must not be negative (0: the node's default)")
 		}
 	}
 	if e.Null && len(c.Cluster) > 0 {
-		bad("-null and -ceiling need a cluster bench starts, not -cluster")
+		v.Bad("Engine.Null", nil, "needs a cluster the harness starts, not a running one")
 	}
-	if len(c.ClusterAdmin) > 0 && len(c.Cluster) == 0 {
-		bad("-cluster-admin needs -cluster")
+}
+
+// validateFaults checks the fault schedule, and that the cluster can play
+// it.
+func (c Config) validateFaults(v *config.Collector) {
+	sched, err := c.Schedule()
+	if err != nil {
+		badSchedule(v, err)
+		return
 	}
-	if sched, err := c.Schedule(); err != nil {
-		bad("-faults: %s", strings.ReplaceAll(strings.TrimPrefix(err.Error(), "faults: bad schedule: "), "\n", "; "))
-	} else if len(sched) > 0 {
-		if e.Null {
-			bad("-faults cannot be played against -null nodes (they do not replicate)")
-		}
-		if c.Duration > 0 {
-			// An event at or after the end would never fire: the run
-			// would say "faults none" for a schedule the user asked for.
-			for _, ev := range sched {
-				if ev.At >= c.Duration {
-					bad("-faults: %s fires at %v, not before the end of the -duration %v run", ev, ev.At, c.Duration)
-				}
+	if len(sched) == 0 {
+		return
+	}
+	if c.Engine.Null {
+		v.Bad("Faults", nil, "cannot be played against null-mode nodes (they do not replicate)")
+	}
+	if c.Duration > 0 {
+		// An event at or after the end would never fire: the run
+		// would say "faults none" for a schedule the user asked for.
+		for _, ev := range sched {
+			if ev.At >= c.Duration {
+				v.Bad("Faults", nil, "%s fires at %v, not before the end of the %v run", ev, ev.At, c.Duration)
 			}
 		}
-		if len(c.Cluster) == 0 && c.Nodes >= 1 {
+	}
+	if len(c.Cluster) == 0 {
+		if c.Nodes >= 1 {
 			members := make([]faults.NodeID, c.Nodes)
 			for i := range members {
 				members[i] = faults.NodeID(i + 1)
 			}
-			if err := sched.Check(members); err != nil {
-				bad("-faults: %s", strings.ReplaceAll(strings.TrimPrefix(err.Error(), "faults: "), "\n", "; "))
-			}
+			badSchedule(v, sched.Check(members))
 		}
-		if len(c.Cluster) > 0 {
-			if len(c.ClusterAdmin) == 0 {
-				bad("-faults against -cluster needs -cluster-admin (faults go through the nodes' admin POST /faults)")
-			}
-			for _, ev := range sched {
-				switch ev.Kind {
-				case faults.Kill, faults.Restart, faults.Pause, faults.Resume:
-					bad("-faults: %s: cannot kill or pause the nodes of a running -cluster; only network faults (isolate, split, oneway, delay, drop, heal)", ev)
-				}
-			}
+		return
+	}
+	if len(c.ClusterAdmin) == 0 {
+		v.Bad("Faults", nil, "against a running cluster needs its admin addresses (faults go through the nodes' admin POST /faults)")
+	}
+	for _, ev := range sched {
+		if ev.Kind.ActsOnProcess() {
+			v.Bad("Faults", nil, "%s: cannot kill or pause the nodes of a running cluster; only network faults (%s)", ev, strings.Join(faults.NetworkKinds(), ", "))
 		}
 	}
+}
+
+// badSchedule reports each problem of a schedule (from faults.Parse or
+// Schedule.Check) under Faults.
+func badSchedule(v *config.Collector, err error) {
+	if err == nil {
+		return
+	}
+	ees := faults.EventErrors(err)
+	if len(ees) == 0 {
+		v.Bad("Faults", nil, "%v", err)
+	}
+	for _, ee := range ees {
+		v.Bad("Faults", nil, "%s", ee.Detail())
+	}
+}
+
+// validateCheck checks what the correctness checks need.
+func (c Config) validateCheck(v *config.Collector) {
 	if c.Check {
 		if c.ValueSize < 16 {
-			bad("-check needs -value-size of at least 16 bytes (each value carries its writer and counter, so it is unique per key), got %d", c.ValueSize)
+			v.Bad("ValueSize", c.ValueSize, "the correctness checks need at least 16 bytes (each value carries its writer and counter, so it is unique per key)")
 		}
-		if e.Null {
-			bad("-check cannot check -null nodes (they do not replicate)")
+		if c.Engine.Null {
+			v.Bad("Check", nil, "cannot check null-mode nodes (they do not replicate)")
 		}
 	}
 	if !(c.CheckSample >= 0 && c.CheckSample <= 1) {
-		bad("-check-sample must be 0..1, got %v", c.CheckSample)
+		v.Bad("CheckSample", c.CheckSample, "must be 0..1")
 	}
 	if c.CheckTimeout < 0 {
-		bad("-check-timeout must not be negative, got %v", c.CheckTimeout)
+		v.Bad("CheckTimeout", c.CheckTimeout, "must not be negative")
 	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%w: %w", ErrConfig, errors.Join(errs...))
 }

@@ -6,59 +6,72 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mpaxos/mpaxos/internal/config"
 )
 
+// TestConfigValidate: every problem is one FieldError naming the field
+// (a command maps it to its flag), and says what is wrong.
 func TestConfigValidate(t *testing.T) {
 	tests := []struct {
-		name string
-		mod  func(*Config)
-		want []string // substrings of the error; none means valid
+		name   string
+		mod    func(*Config)
+		fields []string // the fields reported, in order; none means valid
+		says   string   // a substring of the error
 	}{
-		{"defaults", func(*Config) {}, nil},
-		{"open loop zipf", func(c *Config) { c.Rate = 1000; c.Dist = Zipf }, nil},
-		{"ops instead of duration", func(c *Config) { c.Duration = 0; c.Ops = 1000 }, nil},
-		{"external cluster ignores nodes", func(c *Config) { c.Cluster = []string{"127.0.0.1:1"}; c.Nodes = 0 }, nil},
-		{"zero clients", func(c *Config) { c.Clients = 0 }, []string{"-clients"}},
-		{"too many conns", func(c *Config) { c.Conns = 51 }, []string{"-conns"}},
-		{"both duration and ops", func(c *Config) { c.Ops = 5 }, []string{"not both"}},
-		{"neither duration nor ops", func(c *Config) { c.Duration = 0 }, []string{"set -duration or -ops"}},
-		{"bad dist", func(c *Config) { c.Dist = "pareto" }, []string{"-dist"}},
-		{"zipf s", func(c *Config) { c.Dist = Zipf; c.ZipfS = 1 }, []string{"-zipf-s"}},
-		{"read ratio", func(c *Config) { c.ReadRatio = 1.5 }, []string{"-read-ratio"}},
-		{"nodes", func(c *Config) { c.Nodes = 0 }, []string{"-nodes"}},
-		{"negative knobs", func(c *Config) { c.Engine.BatchDelay = -time.Millisecond }, []string{"-batch-delay"}},
-		{"every negative knob named with its value", func(c *Config) { c.Engine.BatchSize, c.Engine.Pipeline = -3, -1 },
-			[]string{"-batch-size -3: must not be negative", "-pipeline -1: must not be negative"}},
-		{"faults and check", func(c *Config) { c.Faults = "kill-leader@1s+1s,drop=2%@3s+1s"; c.Check = true }, nil},
+		{"defaults", func(*Config) {}, nil, ""},
+		{"open loop zipf", func(c *Config) { c.Rate = 1000; c.Dist = Zipf }, nil, ""},
+		{"ops instead of duration", func(c *Config) { c.Duration = 0; c.Ops = 1000 }, nil, ""},
+		{"external cluster ignores nodes", func(c *Config) { c.Cluster = []string{"127.0.0.1:1"}; c.Nodes = 0 }, nil, ""},
+		{"zero clients", func(c *Config) { c.Clients = 0 }, []string{"Clients"}, "Clients 0: must be at least 1"},
+		{"too many conns", func(c *Config) { c.Conns = 51 }, []string{"Conns"}, "Conns 51: must be 1..the number of clients (50)"},
+		{"both duration and ops", func(c *Config) { c.Ops = 5 }, []string{"Ops"}, "not both"},
+		{"neither duration nor ops", func(c *Config) { c.Duration = 0 }, []string{"Duration"}, "needs a duration or a number of operations"},
+		{"short duration", func(c *Config) { c.Duration = time.Millisecond }, []string{"Duration"}, "Duration 1ms: must be at least 100ms"},
+		{"bad dist", func(c *Config) { c.Dist = "pareto" }, []string{"Dist"}, `Dist "pareto": must be uniform or zipf`},
+		{"zipf s", func(c *Config) { c.Dist = Zipf; c.ZipfS = 1 }, []string{"ZipfS"}, "greater than 1"},
+		{"read ratio", func(c *Config) { c.ReadRatio = 1.5 }, []string{"ReadRatio"}, "ReadRatio 1.5: must be 0..1"},
+		{"nodes", func(c *Config) { c.Nodes = 0 }, []string{"Nodes"}, "Nodes 0: must be 1..15"},
+		{"key size", func(c *Config) { c.KeySize = 8 }, []string{"KeySize"}, "fixed at 16 bytes"},
+		{"timeout", func(c *Config) { c.Timeout = 0 }, []string{"Timeout"}, "must be positive"},
+		{"negative knobs", func(c *Config) { c.Engine.BatchDelay = -time.Millisecond }, []string{"Engine.BatchDelay"}, "Engine.BatchDelay -1ms"},
+		{"every negative knob named with its value", func(c *Config) { c.Engine.BatchSize, c.Engine.Pipeline, c.Engine.BatchBytes = -3, -1, -2 },
+			[]string{"Engine.BatchSize", "Engine.BatchBytes", "Engine.Pipeline"}, "Engine.BatchSize -3: must not be negative"},
+		{"null on a running cluster", func(c *Config) { c.Cluster, c.Engine.Null = []string{"127.0.0.1:1"}, true }, []string{"Engine.Null"}, "running"},
+		{"admin without cluster", func(c *Config) { c.ClusterAdmin = []string{"127.0.0.1:2"} }, []string{"ClusterAdmin"}, "client addresses"},
+		{"faults and check", func(c *Config) { c.Faults = "kill-leader@1s+1s,drop=2%@3s+1s"; c.Check = true }, nil, ""},
 		{"network faults on a running cluster", func(c *Config) {
 			c.Cluster, c.ClusterAdmin, c.Faults = []string{"127.0.0.1:1"}, []string{"127.0.0.1:2"}, "partition-leader@1s+1s"
-		}, nil},
-		{"bad schedule", func(c *Config) { c.Faults = "explode@1s" }, []string{"-faults", "explode"}},
+		}, nil, ""},
+		{"bad schedule", func(c *Config) { c.Faults = "explode@1s,drop=200%@2s" }, []string{"Faults", "Faults"}, `Faults: event 1 "explode@1s": unknown kind "explode"`},
+		{"schedule names a non-member", func(c *Config) { c.Faults = "kill=4@1s" }, []string{"Faults"}, `Faults: event "kill=4@1s": node 4 is not a member`},
 		{"kill on a running cluster", func(c *Config) {
 			c.Cluster, c.ClusterAdmin, c.Faults = []string{"127.0.0.1:1"}, []string{"127.0.0.1:2"}, "kill-leader@1s+1s"
-		}, []string{"cannot kill or pause the nodes of a running -cluster"}},
+		}, []string{"Faults"}, "cannot kill or pause the nodes of a running cluster; only network faults (isolate, split, oneway, delay, drop, heal)"},
 		{"faults on a running cluster without admin", func(c *Config) {
 			c.Cluster, c.Faults = []string{"127.0.0.1:1"}, "drop=1%@1s"
-		}, []string{"-cluster-admin"}},
-		{"faults on null nodes", func(c *Config) { c.Faults, c.Engine.Null = "drop=1%@1s", true }, []string{"-null"}},
+		}, []string{"Faults"}, "admin addresses"},
+		{"faults on null nodes", func(c *Config) { c.Faults, c.Engine.Null = "drop=1%@1s", true }, []string{"Faults"}, "null-mode"},
 		{"fault after the run", func(c *Config) { c.Faults, c.Duration = "kill-leader@20s", 3*time.Second },
-			[]string{"-faults: kill-leader@20s fires at 20s, not before the end of the -duration 3s run"}},
+			[]string{"Faults"}, "Faults: kill-leader@20s fires at 20s, not before the end of the 3s run"},
 		{"fault at the end of the run", func(c *Config) { c.Faults, c.Duration = "drop=1%@1s,kill-leader@3s", 3*time.Second },
-			[]string{"kill-leader@3s fires at 3s"}},
-		{"infinite rate", func(c *Config) { c.Rate = math.Inf(1) }, []string{"-rate must be a finite"}},
-		{"NaN rate", func(c *Config) { c.Rate = math.NaN() }, []string{"-rate must be a finite"}},
-		{"check needs unique values", func(c *Config) { c.Check, c.ValueSize = true, 8 }, []string{"-value-size of at least 16"}},
-		{"check sample", func(c *Config) { c.CheckSample = 2 }, []string{"-check-sample"}},
+			[]string{"Faults"}, "kill-leader@3s fires at 3s"},
+		{"infinite rate", func(c *Config) { c.Rate = math.Inf(1) }, []string{"Rate"}, "must be a finite"},
+		{"NaN rate", func(c *Config) { c.Rate = math.NaN() }, []string{"Rate"}, "must be a finite"},
+		{"check needs unique values", func(c *Config) { c.Check, c.ValueSize = true, 8 }, []string{"ValueSize"}, "ValueSize 8: the correctness checks need at least 16 bytes"},
+		{"check on null nodes", func(c *Config) { c.Check, c.Engine.Null = true, true }, []string{"Check"}, "null-mode"},
+		{"check sample", func(c *Config) { c.CheckSample = 2 }, []string{"CheckSample"}, "CheckSample 2: must be 0..1"},
+		{"check timeout", func(c *Config) { c.CheckTimeout = -1 }, []string{"CheckTimeout"}, "must not be negative"},
 		{"every problem at once", func(c *Config) {
 			c.Clients, c.ValueSize, c.Keys, c.Warmup, c.Rate = -1, -1, 0, -1, -5
-		}, []string{"-clients", "-value-size", "-keys", "-warmup", "-rate"}},
+		}, []string{"Clients", "Warmup", "ValueSize", "Keys", "Rate"}, "Warmup -1ns: must not be negative"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConfig()
 			tc.mod(&c)
 			err := c.Validate()
-			if len(tc.want) == 0 {
+			if len(tc.fields) == 0 {
 				if err != nil {
 					t.Fatalf("valid config rejected: %v", err)
 				}
@@ -67,10 +80,15 @@ func TestConfigValidate(t *testing.T) {
 			if err == nil || !errors.Is(err, ErrConfig) {
 				t.Fatalf("got %v, want ErrConfig", err)
 			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
+			var got []string
+			for _, fe := range config.Fields(err) {
+				got = append(got, fe.Field)
+			}
+			if strings.Join(got, ",") != strings.Join(tc.fields, ",") {
+				t.Errorf("fields %v, want %v (%v)", got, tc.fields, err)
+			}
+			if !strings.Contains(err.Error(), tc.says) {
+				t.Errorf("error %q does not say %q", err, tc.says)
 			}
 		})
 	}

@@ -34,7 +34,7 @@
 // # Per-stage latency
 //
 // Env.Stages reads the nodes' cumulative histograms (cluster.Stages, GET
-// /stages, results.StageReport) when measuring begins and ends, and the
+// /stages, adminapi.StageReport) when measuring begins and ends, and the
 // report and JSON show the difference per node and stage (queue,
 // batch_wait, leader_sync, quorum_wait, apply, reply) with the batch sizes.
 // A node restarted in between (a fault killed it) counts from its restart.

@@ -10,15 +10,16 @@ import (
 
 	"github.com/mpaxos/mpaxos/benchkit/hist"
 	"github.com/mpaxos/mpaxos/benchkit/results"
+	"github.com/mpaxos/mpaxos/node/adminapi"
 )
 
-// StagesFunc fetches every node's cumulative per-stage histograms (see
-// results.StageReport).
-type StagesFunc func(ctx context.Context) ([]results.StageReport, error)
+// StagesFunc fetches every node's cumulative per-stage histograms (GET
+// /stages).
+type StagesFunc func(ctx context.Context) ([]adminapi.StageReport, error)
 
 // stageSnap is one fetch of every node's reports.
 type stageSnap struct {
-	reports []results.StageReport
+	reports []adminapi.StageReport
 	err     error
 }
 
@@ -34,8 +35,8 @@ func fetchStages(ctx context.Context, f StagesFunc) stageSnap {
 
 // StageDelta returns what each node's stages recorded between two fetches,
 // and the batch sizes of all nodes merged (only a leader proposes), encoded.
-func StageDelta(before, after []results.StageReport) ([]results.Stage, string, error) {
-	prev := map[uint64]results.StageReport{}
+func StageDelta(before, after []adminapi.StageReport) ([]results.Stage, string, error) {
+	prev := map[uint16]adminapi.StageReport{}
 	for _, r := range before {
 		prev[r.Node] = r
 	}
@@ -59,7 +60,7 @@ func StageDelta(before, after []results.StageReport) ([]results.Stage, string, e
 			if err != nil {
 				return nil, "", err
 			}
-			stages = append(stages, results.Stage{Node: a.Node, Name: name, Histogram: enc, Latency: hist.Summarize(d)})
+			stages = append(stages, results.Stage{Node: uint64(a.Node), Name: name, Histogram: enc, Latency: hist.Summarize(d)})
 		}
 		if a.BatchSizes != "" {
 			d, err := delta(a.BatchSizes, b.BatchSizes)

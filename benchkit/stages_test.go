@@ -10,6 +10,7 @@ import (
 
 	"github.com/mpaxos/mpaxos/benchkit/hist"
 	"github.com/mpaxos/mpaxos/benchkit/results"
+	"github.com/mpaxos/mpaxos/node/adminapi"
 )
 
 func enc(t *testing.T, vals ...time.Duration) string {
@@ -27,10 +28,10 @@ func enc(t *testing.T, vals ...time.Duration) string {
 
 func TestStageDelta(t *testing.T) {
 	ms := time.Millisecond
-	before := []results.StageReport{{Node: 1, Stages: map[string]string{
+	before := []adminapi.StageReport{{Node: 1, Stages: map[string]string{
 		"reply": enc(t, ms), "queue": enc(t, ms, ms),
 	}}}
-	after := []results.StageReport{
+	after := []adminapi.StageReport{
 		{Node: 1, Stages: map[string]string{
 			"reply": enc(t, ms, 5*ms), "queue": enc(t, ms, ms, 2*ms, 2*ms), "custom": enc(t, ms),
 		}},
@@ -82,11 +83,11 @@ func within(got int64, want time.Duration) bool {
 // nothing and are not printed as rows of zeros.
 func TestReportLeavesOutEmptyStages(t *testing.T) {
 	ms := time.Millisecond
-	before := []results.StageReport{
+	before := []adminapi.StageReport{
 		{Node: 1, Stages: map[string]string{"quorum_wait": enc(t), "apply": enc(t)}},
 		{Node: 2, Stages: map[string]string{"quorum_wait": enc(t), "apply": enc(t)}},
 	}
-	after := []results.StageReport{
+	after := []adminapi.StageReport{
 		{Node: 1, Stages: map[string]string{"quorum_wait": enc(t, ms), "apply": enc(t, ms)}},
 		{Node: 2, Stages: map[string]string{"quorum_wait": enc(t), "apply": enc(t, ms)}},
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mpaxos/mpaxos/benchkit/plot"
 	"github.com/mpaxos/mpaxos/benchkit/results"
+	"github.com/mpaxos/mpaxos/internal/config"
 )
 
 // Grid is the parameter grid of a sweep; an empty list keeps the base
@@ -54,41 +55,44 @@ func (g Grid) Points(base Config) []Point {
 var ErrSweep = errors.New("benchkit: invalid sweep")
 
 // Validate checks the grid against the base config: engine knobs cannot be
-// swept on a running cluster (bench does not restart it), and every point
-// must be a valid Config.
+// swept on a running cluster (bench does not restart it), no list repeats
+// a value, and every point must be a valid Config. Problems are
+// internal/config.FieldErrors named by the Grid's fields, a point's by the
+// Config's (see Config.Validate); errors.Is(err, ErrSweep) holds.
 func (g Grid) Validate(base Config) error {
-	var errs []error
-	if len(base.Cluster) > 0 && (len(g.BatchSize) > 0 || len(g.Pipeline) > 0) {
-		errs = append(errs, errors.New("-batch-size and -pipeline cannot be swept on a running -cluster"))
-	}
+	v := config.NewCollector(ErrSweep)
 	if len(g.BatchSize)+len(g.Pipeline)+len(g.Clients) == 0 {
-		errs = append(errs, errors.New("nothing to sweep: give -batch-size, -pipeline or -clients a list"))
+		v.Bad("BatchSize, Pipeline, Clients", nil, "nothing to sweep: give one of them a list")
 	}
-	// A repeated value would run the same point twice, into the same
-	// result files.
-	for _, l := range []struct {
-		flag string
-		vals []int
-	}{{"-batch-size", g.BatchSize}, {"-pipeline", g.Pipeline}, {"-clients", g.Clients}} {
+	lists := []struct {
+		field  string
+		vals   []int
+		engine bool
+	}{{"BatchSize", g.BatchSize, true}, {"Pipeline", g.Pipeline, true}, {"Clients", g.Clients, false}}
+	for _, l := range lists {
+		if l.engine && len(l.vals) > 0 && len(base.Cluster) > 0 {
+			v.Bad(l.field, nil, "cannot be swept on a running cluster")
+		}
+		// A repeated value would run the same point twice, into the
+		// same result files.
 		seen := map[int]bool{}
-		for _, v := range l.vals {
-			if seen[v] {
-				errs = append(errs, fmt.Errorf("%s lists %d twice", l.flag, v))
+		for _, x := range l.vals {
+			if seen[x] {
+				v.Bad(l.field, nil, "lists %d twice", x)
 				break
 			}
-			seen[v] = true
+			seen[x] = true
 		}
 	}
 	for _, p := range g.Points(base) {
 		if err := p.Apply(base).Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("point %s: %w", p.Label(), err))
+			for _, fe := range config.Fields(err) {
+				v.Bad(fe.Field, fe.Value, "%s (at sweep point %s)", fe.Problem, p.Label())
+			}
 			break
 		}
 	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%w: %w", ErrSweep, errors.Join(errs...))
+	return v.Err()
 }
 
 // Apply returns base with p's values. Conns is capped at Clients.

@@ -34,26 +34,6 @@ const (
 	Heal                    // end every open-ended network fault
 )
 
-var kindNames = map[Kind]string{
-	Kill: "kill", Restart: "restart", Pause: "pause", Resume: "resume", Isolate: "isolate",
-	Split: "split", OneWay: "oneway", Delay: "delay", Drop: "drop", Heal: "heal",
-}
-
-func (k Kind) String() string {
-	if s, ok := kindNames[k]; ok {
-		return s
-	}
-	return fmt.Sprintf("kind(%d)", uint8(k))
-}
-
-// IsFault reports whether events of kind k open a fault window.
-func (k Kind) IsFault() bool { return k != Restart && k != Resume && k != Heal }
-
-// isNet reports whether k acts through the transport's fault hook.
-func (k Kind) isNet() bool {
-	return k == Isolate || k == Split || k == OneWay || k == Delay || k == Drop
-}
-
 // Role says how an event's target is chosen.
 type Role uint8
 
@@ -122,16 +102,10 @@ type Event struct {
 func (e Event) String() string {
 	var b strings.Builder
 	b.WriteString(e.Kind.String())
+	d := e.Kind.info()
 	switch {
-	case e.Kind == OneWay:
-		fmt.Fprintf(&b, "=%v>%v", e.Target, e.To)
-	case e.Kind == Delay:
-		fmt.Fprintf(&b, "=%v", e.Delay)
-		if e.Jitter > 0 {
-			fmt.Fprintf(&b, "~%v", e.Jitter)
-		}
-	case e.Kind == Drop:
-		fmt.Fprintf(&b, "=%s%%", strconv.FormatFloat(e.Percent, 'f', -1, 64))
+	case d != nil && d.format != nil:
+		b.WriteString(d.format(e))
 	case e.Target.Role == Leader || e.Target.Role == Follower:
 		b.WriteString("-" + e.Target.String())
 	case e.Target.Role != Any:
@@ -171,6 +145,50 @@ func (s Schedule) String() string {
 // ErrSchedule is wrapped by every problem Parse and Schedule.Check report.
 var ErrSchedule = errors.New("faults: bad schedule")
 
+// EventError is one problem with one event of a schedule, as Parse and
+// Schedule.Check report it (errors.Is(err, ErrSchedule) holds). A caller
+// that names the schedule itself (a flag) prints Detail under its name.
+type EventError struct {
+	// Event names the event: `event 2 "explode@2s"` as written, or
+	// `event "kill=4@1s"` as parsed.
+	Event string
+	// Problem says what is wrong with it.
+	Problem string
+}
+
+func (e *EventError) Error() string { return ErrSchedule.Error() + ": " + e.Detail() }
+
+// Detail is the problem without the package's prefix.
+func (e *EventError) Detail() string { return e.Event + ": " + e.Problem }
+
+// Unwrap returns ErrSchedule.
+func (e *EventError) Unwrap() error { return ErrSchedule }
+
+// eventError is the problem of the parsed event e.
+func eventError(e Event, format string, args ...any) error {
+	return &EventError{Event: fmt.Sprintf("event %q", e.String()), Problem: fmt.Sprintf(format, args...)}
+}
+
+// EventErrors returns every EventError in err (which may join many), in
+// order.
+func EventErrors(err error) []*EventError {
+	var out []*EventError
+	var walk func(error)
+	walk = func(err error) {
+		if ee, ok := err.(*EventError); ok {
+			out = append(out, ee)
+			return
+		}
+		if u, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range u.Unwrap() {
+				walk(e)
+			}
+		}
+	}
+	walk(err)
+	return out
+}
+
 // Parse reads a schedule (see the package documentation for the syntax).
 // An empty string is an empty schedule. Every problem is reported, one
 // error per problem, joined.
@@ -185,7 +203,7 @@ func Parse(text string) (Schedule, error) {
 		item = strings.TrimSpace(item)
 		e, err := parseEvent(item)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%w: event %d %q: %w", ErrSchedule, i+1, item, err))
+			errs = append(errs, &EventError{Event: fmt.Sprintf("event %d %q", i+1, item), Problem: err.Error()})
 			continue
 		}
 		s = append(s, e)
@@ -231,131 +249,24 @@ func parseEvent(item string) (Event, error) {
 			return e, errors.New("duration +0: leave it out for a fault that lasts until healed")
 		}
 	}
-	name, arg, hasArg := strings.Cut(what, "=")
-	base, role, hasRole := strings.Cut(name, "-")
-	if name == "partition-leader" {
-		// The issue's spelling of isolate-leader.
-		base, role, hasRole = "isolate", "leader", true
+	name, argText, hasArg := strings.Cut(what, "=")
+	d, role, err := lookupKind(name)
+	if err != nil {
+		return e, err
 	}
-	for k, n := range kindNames {
-		if n == base {
-			e.Kind = k
-		}
-	}
-	if e.Kind == 0 {
-		return e, fmt.Errorf("unknown kind %q (kinds: kill, restart, pause, resume, isolate, partition-leader, split, oneway, delay, drop, heal)", name)
-	}
-	if hasRole {
-		if hasArg {
-			return e, fmt.Errorf("%q takes no \"=\" argument", name)
-		}
-		switch {
-		case role == "leader" && (e.Kind == Kill || e.Kind == Pause || e.Kind == Isolate):
-			e.Target.Role = Leader
-		case role == "follower" && (e.Kind == Kill || e.Kind == Pause || e.Kind == Isolate):
-			e.Target.Role = Follower
-		default:
-			return e, fmt.Errorf("unknown kind %q", name)
-		}
-	} else {
-		if err := e.parseArg(arg, hasArg); err != nil {
+	e.Kind, e.Target.Role = d.kind, role
+	switch {
+	case role != Any && hasArg:
+		return e, fmt.Errorf("%q takes no \"=\" argument", name)
+	case role == Any:
+		if err := d.parse(&e, argument{kind: d.name, text: argText, has: hasArg}); err != nil {
 			return e, err
 		}
 	}
-	if hasDur && !e.Kind.IsFault() {
+	if hasDur && !d.fault {
 		return e, fmt.Errorf("%v is an instant and takes no +duration", e.Kind)
 	}
 	return e, nil
-}
-
-// parseArg reads the "=ARG" of an event whose kind has no role suffix.
-func (e *Event) parseArg(arg string, has bool) error {
-	need := func(what string) error {
-		if !has || arg == "" {
-			return fmt.Errorf("%v needs =%s", e.Kind, what)
-		}
-		return nil
-	}
-	var err error
-	switch e.Kind {
-	case Kill, Pause, Isolate:
-		if err := need("NODE (or use " + e.Kind.String() + "-leader, " + e.Kind.String() + "-follower)"); err != nil {
-			return err
-		}
-		e.Target, err = parseNode(arg)
-	case Restart, Resume:
-		if has {
-			e.Target, err = parseNode(arg)
-		}
-	case Heal:
-		if has {
-			return errors.New("heal takes no argument")
-		}
-	case Split:
-		if err := need("minority or =majority (the side the leader is put on)"); err != nil {
-			return err
-		}
-		switch arg {
-		case "minority":
-			e.Target.Role = Minority
-		case "majority":
-			e.Target.Role = Majority
-		default:
-			return fmt.Errorf("split=%s: want split=minority or split=majority", arg)
-		}
-	case OneWay:
-		if err := need("FROM>TO"); err != nil {
-			return err
-		}
-		from, to, ok := strings.Cut(arg, ">")
-		if !ok {
-			return fmt.Errorf("oneway=%s: want oneway=FROM>TO, e.g. oneway=1>2 or oneway=leader>follower", arg)
-		}
-		if e.Target, err = parseEndpoint(from); err != nil {
-			return err
-		}
-		if e.To, err = parseEndpoint(to); err != nil {
-			return err
-		}
-		if e.Target == e.To && e.Target.Role == Node {
-			return fmt.Errorf("oneway=%s: a node to itself", arg)
-		}
-		if e.Target == e.To {
-			return fmt.Errorf("oneway=%s: both ends are the %v", arg, e.Target)
-		}
-	case Delay:
-		if err := need("DURATION[~JITTER]"); err != nil {
-			return err
-		}
-		d, j, hasJ := strings.Cut(arg, "~")
-		if e.Delay, err = parseDuration(d, "delay"); err != nil {
-			return err
-		}
-		if hasJ {
-			if e.Jitter, err = parseDuration(j, "jitter"); err != nil {
-				return err
-			}
-		}
-		if e.Delay == 0 && e.Jitter == 0 {
-			return errors.New("delay=0: nothing to inject")
-		}
-		if e.Delay > MaxDelay || e.Jitter > MaxDelay {
-			return fmt.Errorf("delay=%s: delay and jitter are at most %v", arg, MaxDelay)
-		}
-	case Drop:
-		if err := need("PERCENT%"); err != nil {
-			return err
-		}
-		p, err := strconv.ParseFloat(strings.TrimSuffix(arg, "%"), 64)
-		if err != nil {
-			return fmt.Errorf("drop=%s: bad percentage", arg)
-		}
-		if p < 0 || p > 100 || math.IsNaN(p) {
-			return fmt.Errorf("drop=%s: percentage outside 0..100", arg)
-		}
-		e.Percent = p
-	}
-	return err
 }
 
 func parseNode(s string) (Target, error) {
@@ -392,92 +303,116 @@ func parseDuration(s, what string) (time.Duration, error) {
 // restart (resume), a heal with nothing open to heal. It walks the events
 // in time order; scheduled heals at time t come before events firing at t.
 func (s Schedule) validate() []error {
-	type open struct {
-		until time.Duration // scheduled end; MaxInt64 if open-ended
-		ev    int           // index of the event that opened it
-	}
-	var errs []error
-	bad := func(i int, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: event %q: %s", ErrSchedule, s[i].String(), fmt.Sprintf(format, args...)))
-	}
-	// down[kind][node] for Kill and Pause by node id; dynamic counts the
-	// open-ended leader/follower kills (pauses), whose node is unknown
-	// until they fire.
-	down := map[Kind]map[NodeID]open{Kill: {}, Pause: {}}
-	dynamic := map[Kind][]open{Kill: nil, Pause: nil}
-	openNet := 0
-	expire := func(at time.Duration) {
-		for _, k := range []Kind{Kill, Pause} {
-			for n, o := range down[k] {
-				if o.until <= at {
-					delete(down[k], n)
-				}
-			}
-			dynamic[k] = slices.DeleteFunc(dynamic[k], func(o open) bool { return o.until <= at })
+	c := scheduleCheck{s: s, down: map[Kind]map[NodeID]open{}, dynamic: map[Kind][]open{}}
+	for _, d := range kinds {
+		if d.stopped != "" {
+			c.down[d.kind] = map[NodeID]open{}
 		}
 	}
-	healOf := map[Kind]Kind{Restart: Kill, Resume: Pause}
 	for i, e := range s {
-		expire(e.At)
-		switch e.Kind {
-		case Kill, Pause:
-			o := open{until: e.End(), ev: i}
-			if e.Target.Role == Node {
-				// Killing a stopped node, or stopping a dead one,
-				// overlaps just as killing a dead one does.
-				conflict := false
-				for _, k := range []Kind{Kill, Pause} {
-					if prev, ok := down[k][e.Target.Node]; ok {
-						bad(i, "node %d is still %s by %q", e.Target.Node, map[Kind]string{Kill: "killed", Pause: "paused"}[k], s[prev.ev].String())
-						conflict = true
-					}
-				}
-				if conflict {
-					continue
-				}
-				down[e.Kind][e.Target.Node] = o
-			} else {
-				dynamic[e.Kind] = append(dynamic[e.Kind], o)
+		c.expire(e.At)
+		d := e.Kind.info()
+		switch {
+		case d.stopped != "":
+			c.stop(i, e)
+		case d.heals != 0:
+			c.restart(i, e, d.heals)
+		case d.healsNet:
+			if c.openNet == 0 {
+				c.bad(i, "no open-ended network fault (without a +duration) before it")
 			}
-		case Restart, Resume:
-			k := healOf[e.Kind]
-			verb := map[Kind]string{Kill: "killed", Pause: "paused"}[k]
-			if e.Target.Role == Node {
-				o, ok := down[k][e.Target.Node]
-				switch {
-				case ok && o.until != math.MaxInt64:
-					bad(i, "node %d is %s by %q, which ends by itself", e.Target.Node, verb, s[o.ev].String())
-				case ok:
-					delete(down[k], e.Target.Node)
-				case !slices.ContainsFunc(dynamic[k], func(o open) bool { return o.until == math.MaxInt64 }):
-					bad(i, "node %d was never %s (without a +duration) before", e.Target.Node, verb)
-				}
-				continue
-			}
-			n := 0
-			for node, o := range down[k] {
-				if o.until == math.MaxInt64 {
-					delete(down[k], node)
-					n++
-				}
-			}
-			before := len(dynamic[k])
-			dynamic[k] = slices.DeleteFunc(dynamic[k], func(o open) bool { return o.until == math.MaxInt64 })
-			if n == 0 && before == len(dynamic[k]) {
-				bad(i, "no node was %s (without a +duration) before", verb)
-			}
-		case Heal:
-			if openNet == 0 {
-				bad(i, "no open-ended network fault (without a +duration) before it")
-			}
-			openNet = 0
-		default:
-			if e.Kind.isNet() && e.For == 0 {
-				openNet++
-			}
+			c.openNet = 0
+		case d.net && e.For == 0:
+			c.openNet++
 		}
 	}
-	return errs
+	return c.errs
+}
+
+// open is a fault a schedule check has seen start and not yet end.
+type open struct {
+	until time.Duration // scheduled end; MaxInt64 if open-ended
+	ev    int           // index of the event that opened it
+}
+
+// scheduleCheck is the state of Schedule.validate's walk.
+type scheduleCheck struct {
+	s    Schedule
+	errs []error
+	// down[kind][node] for the kinds that stop a node, by node id;
+	// dynamic holds their open-ended leader/follower events, whose node
+	// is unknown until they fire.
+	down    map[Kind]map[NodeID]open
+	dynamic map[Kind][]open
+	openNet int // open-ended network faults
+}
+
+func (c *scheduleCheck) bad(i int, format string, args ...any) {
+	c.errs = append(c.errs, eventError(c.s[i], format, args...))
+}
+
+// expire forgets the faults scheduled to end by at.
+func (c *scheduleCheck) expire(at time.Duration) {
+	for k := range c.down {
+		for n, o := range c.down[k] {
+			if o.until <= at {
+				delete(c.down[k], n)
+			}
+		}
+		c.dynamic[k] = slices.DeleteFunc(c.dynamic[k], func(o open) bool { return o.until <= at })
+	}
+}
+
+// stop records event i, which stops a node (kill, pause). Killing a
+// stopped node, or stopping a dead one, overlaps just as killing a dead
+// one does.
+func (c *scheduleCheck) stop(i int, e Event) {
+	o := open{until: e.End(), ev: i}
+	if e.Target.Role != Node {
+		c.dynamic[e.Kind] = append(c.dynamic[e.Kind], o)
+		return
+	}
+	conflict := false
+	for k, nodes := range c.down {
+		if prev, ok := nodes[e.Target.Node]; ok {
+			c.bad(i, "node %d is still %s by %q", e.Target.Node, k.info().stopped, c.s[prev.ev].String())
+			conflict = true
+		}
+	}
+	if !conflict {
+		c.down[e.Kind][e.Target.Node] = o
+	}
+}
+
+// restart checks event i, which ends the open-ended faults of kind k
+// (restart, resume), and forgets them.
+func (c *scheduleCheck) restart(i int, e Event, k Kind) {
+	verb := k.info().stopped
+	openEnded := func(o open) bool { return o.until == math.MaxInt64 }
+	if e.Target.Role == Node {
+		o, ok := c.down[k][e.Target.Node]
+		switch {
+		case ok && !openEnded(o):
+			c.bad(i, "node %d is %s by %q, which ends by itself", e.Target.Node, verb, c.s[o.ev].String())
+		case ok:
+			delete(c.down[k], e.Target.Node)
+		case !slices.ContainsFunc(c.dynamic[k], openEnded):
+			c.bad(i, "node %d was never %s (without a +duration) before", e.Target.Node, verb)
+		}
+		return
+	}
+	n := 0
+	for node, o := range c.down[k] {
+		if openEnded(o) {
+			delete(c.down[k], node)
+			n++
+		}
+	}
+	before := len(c.dynamic[k])
+	c.dynamic[k] = slices.DeleteFunc(c.dynamic[k], openEnded)
+	if n == 0 && before == len(c.dynamic[k]) {
+		c.bad(i, "no node was %s (without a +duration) before", verb)
+	}
 }
 
 // Check validates s against the cluster's members: every node named exists,
@@ -487,14 +422,14 @@ func (s Schedule) Check(members []NodeID) error {
 	for _, e := range s {
 		for _, t := range []Target{e.Target, e.To} {
 			if t.Role == Node && !slices.Contains(members, t.Node) {
-				errs = append(errs, fmt.Errorf("%w: event %q: node %d is not a member (members: %v)", ErrSchedule, e.String(), t.Node, members))
+				errs = append(errs, eventError(e, "node %d is not a member (members: %v)", t.Node, members))
 			}
 		}
 		if e.Kind == Split && len(members) < 3 {
-			errs = append(errs, fmt.Errorf("%w: event %q: a split needs at least 3 members, have %d", ErrSchedule, e.String(), len(members)))
+			errs = append(errs, eventError(e, "a split needs at least 3 members, have %d", len(members)))
 		}
 		if (e.Target.Role == Follower || e.To.Role == Follower) && len(members) < 2 {
-			errs = append(errs, fmt.Errorf("%w: event %q: no follower in a cluster of %d", ErrSchedule, e.String(), len(members)))
+			errs = append(errs, eventError(e, "no follower in a cluster of %d", len(members)))
 		}
 	}
 	return errors.Join(errs...)

@@ -104,26 +104,20 @@ func (n *Node) settings() adminapi.Settings {
 	}
 }
 
-// FaultSpec is the body of POST /faults: the transport fault hook's
-// settings, replacing the previous ones. An empty spec heals everything.
-// SetFaults rejects, all problems at once, a spec naming a node that is not
-// a member or this node itself, a delay or jitter outside [0,
-// faults.MaxDelay], and a drop rate outside [0, 1].
-type FaultSpec struct {
-	// Isolate drops all traffic to and from these peers.
-	Isolate []uint16 `json:"isolate,omitempty"`
-	// DropTo drops this node's outgoing traffic to these peers only
-	// (a one-way partition).
-	DropTo []uint16 `json:"drop_to,omitempty"`
-	// DropFrom drops incoming traffic from these peers only.
-	DropFrom []uint16 `json:"drop_from,omitempty"`
-	// Delay and Jitter delay every outgoing frame (Go duration strings,
-	// each at most faults.MaxDelay; "" or "0s" is none).
-	Delay  string `json:"delay,omitempty"`
-	Jitter string `json:"jitter,omitempty"`
-	// DropRate drops this fraction (0..1) of outgoing frames.
-	DropRate float64 `json:"drop_rate,omitempty"`
-}
+// The admin endpoints' JSON types, shared with the benchmark that decodes
+// them (package adminapi).
+type (
+	// FaultSpec is the body of POST /faults.
+	FaultSpec = adminapi.FaultSpec
+	// StageReport is what GET /stages returns.
+	StageReport = adminapi.StageReport
+	// AppliedReport is what GET /applied returns.
+	AppliedReport = adminapi.AppliedReport
+	// AppliedCommand is one command of an AppliedReport.
+	AppliedCommand = adminapi.AppliedCommand
+	// HashReport is what GET /hash returns.
+	HashReport = adminapi.HashReport
+)
 
 // ErrFaultSpec is wrapped by SetFaults' error for a spec it refuses; the
 // admin endpoint answers it with 400.
@@ -137,12 +131,12 @@ type faultSetting struct {
 	dropRate                  float64
 }
 
-// check validates s for node self of members, reporting every problem at
-// once wrapped in ErrFaultSpec. A peer id that is not a member would make
-// the hook block a link that does not exist (and hide a typo in the
-// caller's schedule); a delay beyond faults.MaxDelay holds frames, and
+// checkFaults validates s for node self of members, reporting every
+// problem at once wrapped in ErrFaultSpec. A peer id that is not a member
+// would make the hook block a link that does not exist (and hide a typo in
+// the caller's schedule); a delay beyond faults.MaxDelay holds frames, and
 // their buffers, for longer than any fault run lasts.
-func (s FaultSpec) check(self engine.NodeID, members []engine.NodeID) (faultSetting, error) {
+func checkFaults(s FaultSpec, self engine.NodeID, members []engine.NodeID) (faultSetting, error) {
 	var f faultSetting
 	var errs []error
 	peers := func(field string, v []uint16) []uint64 {
@@ -282,13 +276,13 @@ func (n *Node) mutating(h http.HandlerFunc) http.HandlerFunc {
 }
 
 // SetFaults replaces the transport's fault settings. A spec that does not
-// pass FaultSpec's checks changes nothing and returns an error wrapping
+// pass checkFaults changes nothing and returns an error wrapping
 // ErrFaultSpec.
 func (n *Node) SetFaults(spec FaultSpec) error {
 	if n.peers == nil {
 		return fmt.Errorf("node: no peer transport in null mode")
 	}
-	fs, err := spec.check(n.cfg.ID, n.cfg.members())
+	fs, err := checkFaults(spec, n.cfg.ID, n.cfg.members())
 	if err != nil {
 		return err
 	}

@@ -5,14 +5,6 @@ import (
 	"net/http"
 )
 
-// AppliedCommand is one executed (not deduplicated) command as GET /applied
-// reports it.
-type AppliedCommand struct {
-	Slot   uint64 `json:"slot"`
-	Client uint64 `json:"client"`
-	Seq    uint64 `json:"seq"`
-}
-
 // appliedRing keeps the last executed commands (Config.RecordApplied of
 // them). Owned by loop.
 type appliedRing struct {
@@ -36,28 +28,6 @@ func (r *appliedRing) ordered() []AppliedCommand {
 	out := make([]AppliedCommand, 0, n)
 	out = append(out, r.buf[r.next:]...)
 	return append(out, r.buf[:r.next]...)
-}
-
-// AppliedReport is what GET /applied returns.
-type AppliedReport struct {
-	Node uint16 `json:"node"`
-	// Applied is the state machine's applied slot when the report was made.
-	Applied uint64 `json:"applied"`
-	// Total counts every command executed since the node started; Commands
-	// holds the last of them (Truncated says some older ones were dropped).
-	Total     uint64           `json:"total"`
-	Truncated bool             `json:"truncated"`
-	Commands  []AppliedCommand `json:"commands"`
-	// Deduplicated counts retries answered from the session table.
-	Deduplicated uint64 `json:"deduplicated"`
-}
-
-// HashReport is what GET /hash returns: the state machine's content hash at
-// its applied slot, to compare replicas once the load has stopped.
-type HashReport struct {
-	Node    uint16 `json:"node"`
-	Applied uint64 `json:"applied"`
-	Hash    uint64 `json:"hash"`
 }
 
 func (n *Node) serveApplied(w http.ResponseWriter, r *http.Request) {

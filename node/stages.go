@@ -112,16 +112,6 @@ func (s *stageClock) report(node uint16) (StageReport, error) {
 // arrived.
 type proposal struct{ at, oldest time.Time }
 
-// StageReport is what GET /stages returns: every stage's cumulative
-// histogram and the proposed batch sizes, HdrHistogram V2-encoded (base64),
-// so a benchmark can subtract a reading at the start of its measured window
-// from one at the end.
-type StageReport struct {
-	Node       uint16            `json:"node"`
-	Stages     map[string]string `json:"stages"`
-	BatchSizes string            `json:"batch_sizes"`
-}
-
 // Stages returns the node's stage report. Safe from any goroutine.
 func (n *Node) Stages() (StageReport, error) { return n.stages.report(uint16(n.cfg.ID)) }
 

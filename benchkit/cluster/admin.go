@@ -16,6 +16,7 @@ import (
 
 	"github.com/mpaxos/mpaxos/check"
 	"github.com/mpaxos/mpaxos/faults"
+	"github.com/mpaxos/mpaxos/node/adminapi"
 )
 
 // NetClient talks to the nodes' admin endpoints that the fault injection
@@ -38,20 +39,12 @@ func NewNetClient(token string) *NetClient {
 	return &NetClient{http: &http.Client{Timeout: 5 * time.Second}, bulk: &http.Client{}, token: token}
 }
 
-// faultSpec is the node's POST /faults body (node.FaultSpec): a NetSpec's
-// blocked peers are one-way outgoing drops, since a symmetric partition is
-// both sides blocking each other; delay and loss act on what the node
-// sends.
-type faultSpec struct {
-	DropTo   []uint16 `json:"drop_to,omitempty"`
-	Delay    string   `json:"delay,omitempty"`
-	Jitter   string   `json:"jitter,omitempty"`
-	DropRate float64  `json:"drop_rate,omitempty"`
-}
-
-// FaultBody maps a NetSpec to the node's POST /faults JSON ({} heals).
+// FaultBody maps a NetSpec to the node's POST /faults JSON ({} heals): a
+// NetSpec's blocked peers are one-way outgoing drops, since a symmetric
+// partition is both sides blocking each other; delay and loss act on what
+// the node sends.
 func FaultBody(s faults.NetSpec) ([]byte, error) {
-	var fs faultSpec
+	var fs adminapi.FaultSpec
 	for _, b := range s.Block {
 		fs.DropTo = append(fs.DropTo, uint16(b))
 	}
@@ -119,34 +112,9 @@ func getJSON(ctx context.Context, hc *http.Client, admin, path string, v any) er
 // started without -record-applied N): GET /applied answered 404.
 var ErrNotRecording = errors.New("cluster: the nodes do not record their applied commands (start them with -record-applied N)")
 
-// Hash is a node's GET /hash: its state machine hash at its applied slot.
-type Hash struct {
-	Node    uint64 `json:"node"`
-	Applied uint64 `json:"applied"`
-	Hash    uint64 `json:"hash"`
-}
-
-// AppliedCommand is one executed command of a node's GET /applied.
-type AppliedCommand struct {
-	Slot   uint64 `json:"slot"`
-	Client uint64 `json:"client"`
-	Seq    uint64 `json:"seq"`
-}
-
-// AppliedReport is a node's GET /applied: the last commands it executed
-// (not the retries it answered from its session table), with their slots.
-type AppliedReport struct {
-	Node         uint64           `json:"node"`
-	Applied      uint64           `json:"applied"`
-	Total        uint64           `json:"total"`
-	Truncated    bool             `json:"truncated"`
-	Commands     []AppliedCommand `json:"commands"`
-	Deduplicated uint64           `json:"deduplicated"`
-}
-
 // Hashes GETs every node's /hash, in parallel.
-func (c *NetClient) Hashes(ctx context.Context, admins []string) ([]Hash, error) {
-	return getAll[Hash](ctx, c.http, admins, "/hash")
+func (c *NetClient) Hashes(ctx context.Context, admins []string) ([]adminapi.HashReport, error) {
+	return getAll[adminapi.HashReport](ctx, c.http, admins, "/hash")
 }
 
 // getAll GETs path from every admin address in parallel and decodes each
@@ -169,8 +137,8 @@ func getAll[T any](ctx context.Context, hc *http.Client, admins []string, path s
 // Applied GETs every node's /applied, in parallel, bounded by ctx only
 // (give it a deadline). Nodes that do not record them make it return
 // ErrNotRecording (once).
-func (c *NetClient) Applied(ctx context.Context, admins []string) ([]AppliedReport, error) {
-	out, err := getAll[AppliedReport](ctx, c.bulk, admins, "/applied")
+func (c *NetClient) Applied(ctx context.Context, admins []string) ([]adminapi.AppliedReport, error) {
+	out, err := getAll[adminapi.AppliedReport](ctx, c.bulk, admins, "/applied")
 	if errors.Is(err, ErrNotRecording) {
 		return nil, ErrNotRecording
 	}
@@ -191,7 +159,7 @@ func (c *NetClient) SettledHashes(ctx context.Context, admins []string) ([]check
 			last = last[:0]
 			same := true
 			for _, h := range hs {
-				last = append(last, check.NodeState{Node: h.Node, Applied: h.Applied, Hash: h.Hash})
+				last = append(last, check.NodeState{Node: uint64(h.Node), Applied: h.Applied, Hash: h.Hash})
 				same = same && h.Applied == hs[0].Applied
 			}
 			if same {
@@ -225,7 +193,7 @@ func (c *NetClient) SettledHashes(ctx context.Context, admins []string) ([]check
 //
 // Deduplicated is set on one entry per node (the node's count): what a
 // node answered from its session table since it last started.
-func AlignApplied(reps []AppliedReport) []check.NodeApplied {
+func AlignApplied(reps []adminapi.AppliedReport) []check.NodeApplied {
 	reps = slices.Clone(reps)
 	for i, r := range reps {
 		if r.Truncated && len(r.Commands) > 0 {
@@ -269,13 +237,13 @@ func AlignApplied(reps []AppliedReport) []check.NodeApplied {
 	}
 	var out []check.NodeApplied
 	for _, r := range reps {
-		cur := check.NodeApplied{Node: r.Node, Deduplicated: r.Deduplicated}
+		cur := check.NodeApplied{Node: uint64(r.Node), Deduplicated: r.Deduplicated}
 		var prev uint64
 		for i, c := range r.Commands {
 			if i == 0 || (c.Slot != prev && c.Slot != next[prev]) {
 				if i > 0 {
 					out = append(out, cur)
-					cur = check.NodeApplied{Node: r.Node}
+					cur = check.NodeApplied{Node: uint64(r.Node)}
 				}
 				cur.Offset = before[c.Slot]
 			}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mpaxos/mpaxos/check"
 	"github.com/mpaxos/mpaxos/faults"
+	"github.com/mpaxos/mpaxos/node/adminapi"
 )
 
 // procState returns the state letter of /proc/PID/stat (R, S, T, Z...).
@@ -189,31 +190,30 @@ func TestFaultBody(t *testing.T) {
 			t.Errorf("%v: %s %v, want %s", tc.spec, b, err, tc.want)
 		}
 		// The node decodes with DisallowUnknownFields: only its fields.
-		var m map[string]any
-		json.Unmarshal(b, &m)
-		for k := range m {
-			if k != "drop_to" && k != "delay" && k != "jitter" && k != "drop_rate" {
-				t.Errorf("field %q is not in node.FaultSpec", k)
-			}
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec.DisallowUnknownFields()
+		var spec adminapi.FaultSpec
+		if err := dec.Decode(&spec); err != nil {
+			t.Errorf("%s: not an adminapi.FaultSpec: %v", b, err)
 		}
 	}
 }
 
 func TestAlignApplied(t *testing.T) {
-	cmd := func(slot, client, seq uint64) AppliedCommand {
-		return AppliedCommand{Slot: slot, Client: client, Seq: seq}
+	cmd := func(slot, client, seq uint64) adminapi.AppliedCommand {
+		return adminapi.AppliedCommand{Slot: slot, Client: client, Seq: seq}
 	}
 	ap := func(client, seq uint64) check.Applied { return check.Applied{Client: client, Seq: seq} }
 	for _, tc := range []struct {
 		name string
-		reps []AppliedReport
+		reps []adminapi.AppliedReport
 		want []check.NodeApplied
 	}{
 		{
 			name: "same history",
-			reps: []AppliedReport{
-				{Node: 1, Commands: []AppliedCommand{cmd(1, 7, 1), cmd(1, 8, 1), cmd(3, 7, 2)}, Deduplicated: 2},
-				{Node: 2, Commands: []AppliedCommand{cmd(1, 7, 1), cmd(1, 8, 1), cmd(3, 7, 2)}},
+			reps: []adminapi.AppliedReport{
+				{Node: 1, Commands: []adminapi.AppliedCommand{cmd(1, 7, 1), cmd(1, 8, 1), cmd(3, 7, 2)}, Deduplicated: 2},
+				{Node: 2, Commands: []adminapi.AppliedCommand{cmd(1, 7, 1), cmd(1, 8, 1), cmd(3, 7, 2)}},
 			},
 			want: []check.NodeApplied{
 				{Node: 1, Applied: []check.Applied{ap(7, 1), ap(8, 1), ap(7, 2)}, Deduplicated: 2},
@@ -222,9 +222,9 @@ func TestAlignApplied(t *testing.T) {
 		},
 		{
 			name: "restarted node starts later",
-			reps: []AppliedReport{
-				{Node: 1, Commands: []AppliedCommand{cmd(1, 7, 1), cmd(1, 8, 1), cmd(3, 7, 2), cmd(4, 8, 2)}},
-				{Node: 2, Commands: []AppliedCommand{cmd(3, 7, 2), cmd(4, 8, 2)}},
+			reps: []adminapi.AppliedReport{
+				{Node: 1, Commands: []adminapi.AppliedCommand{cmd(1, 7, 1), cmd(1, 8, 1), cmd(3, 7, 2), cmd(4, 8, 2)}},
+				{Node: 2, Commands: []adminapi.AppliedCommand{cmd(3, 7, 2), cmd(4, 8, 2)}},
 			},
 			want: []check.NodeApplied{
 				{Node: 1, Applied: []check.Applied{ap(7, 1), ap(8, 1), ap(7, 2), ap(8, 2)}},
@@ -233,9 +233,9 @@ func TestAlignApplied(t *testing.T) {
 		},
 		{
 			name: "caught up from a snapshot: split at the gap",
-			reps: []AppliedReport{
-				{Node: 1, Commands: []AppliedCommand{cmd(1, 7, 1), cmd(2, 8, 1), cmd(5, 7, 2), cmd(6, 8, 2)}},
-				{Node: 3, Commands: []AppliedCommand{cmd(1, 7, 1), cmd(6, 8, 2)}},
+			reps: []adminapi.AppliedReport{
+				{Node: 1, Commands: []adminapi.AppliedCommand{cmd(1, 7, 1), cmd(2, 8, 1), cmd(5, 7, 2), cmd(6, 8, 2)}},
+				{Node: 3, Commands: []adminapi.AppliedCommand{cmd(1, 7, 1), cmd(6, 8, 2)}},
 			},
 			want: []check.NodeApplied{
 				{Node: 1, Applied: []check.Applied{ap(7, 1), ap(8, 1), ap(7, 2), ap(8, 2)}},
@@ -245,9 +245,9 @@ func TestAlignApplied(t *testing.T) {
 		},
 		{
 			name: "a truncated record starting mid-slot",
-			reps: []AppliedReport{
-				{Node: 1, Commands: []AppliedCommand{cmd(1, 7, 1), cmd(1, 8, 1), cmd(2, 7, 2)}},
-				{Node: 2, Truncated: true, Commands: []AppliedCommand{cmd(1, 8, 1), cmd(2, 7, 2)}},
+			reps: []adminapi.AppliedReport{
+				{Node: 1, Commands: []adminapi.AppliedCommand{cmd(1, 7, 1), cmd(1, 8, 1), cmd(2, 7, 2)}},
+				{Node: 2, Truncated: true, Commands: []adminapi.AppliedCommand{cmd(1, 8, 1), cmd(2, 7, 2)}},
 			},
 			want: []check.NodeApplied{
 				{Node: 1, Applied: []check.Applied{ap(7, 1), ap(8, 1), ap(7, 2)}},
@@ -256,7 +256,7 @@ func TestAlignApplied(t *testing.T) {
 		},
 		{
 			name: "a node that executed nothing",
-			reps: []AppliedReport{{Node: 1}},
+			reps: []adminapi.AppliedReport{{Node: 1}},
 			want: []check.NodeApplied{{Node: 1}},
 		},
 	} {
@@ -272,9 +272,9 @@ func TestAlignApplied(t *testing.T) {
 	}
 	// Divergence survives alignment: two nodes with different commands in
 	// one slot are caught.
-	bad := AlignApplied([]AppliedReport{
-		{Node: 1, Commands: []AppliedCommand{cmd(1, 7, 1), cmd(2, 8, 1)}},
-		{Node: 2, Commands: []AppliedCommand{cmd(1, 7, 1), cmd(2, 9, 1)}},
+	bad := AlignApplied([]adminapi.AppliedReport{
+		{Node: 1, Commands: []adminapi.AppliedCommand{cmd(1, 7, 1), cmd(2, 8, 1)}},
+		{Node: 2, Commands: []adminapi.AppliedCommand{cmd(1, 7, 1), cmd(2, 9, 1)}},
 	})
 	if rep := check.CheckSessions(bad); rep.OK() || !rep.Diverged {
 		t.Fatalf("divergence not found: %v", rep)

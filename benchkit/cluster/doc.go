@@ -36,5 +36,5 @@
 // applied commands in the cluster's sequence by slot.
 //
 // Optionally, GET /stages returns the node's cumulative per-stage latency
-// and batch-size histograms (results.StageReport); a 404 means none.
+// and batch-size histograms (adminapi.StageReport); a 404 means none.
 package cluster

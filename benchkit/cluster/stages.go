@@ -10,32 +10,32 @@ import (
 	"sync"
 
 	"github.com/mpaxos/mpaxos/benchkit"
-	"github.com/mpaxos/mpaxos/benchkit/results"
+	"github.com/mpaxos/mpaxos/node/adminapi"
 )
 
 // ErrNoStages is returned when the nodes do not serve GET /stages.
 var ErrNoStages = errors.New("the nodes do not serve GET /stages")
 
-// FetchStages GETs http://admin/stages (see results.StageReport).
-func FetchStages(ctx context.Context, c *http.Client, admin string) (results.StageReport, error) {
+// FetchStages GETs http://admin/stages (adminapi.StageReport).
+func FetchStages(ctx context.Context, c *http.Client, admin string) (adminapi.StageReport, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+admin+"/stages", nil)
 	if err != nil {
-		return results.StageReport{}, fmt.Errorf("cluster: %w", err)
+		return adminapi.StageReport{}, fmt.Errorf("cluster: %w", err)
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return results.StageReport{}, fmt.Errorf("cluster: stages of %s: %w", admin, err)
+		return adminapi.StageReport{}, fmt.Errorf("cluster: stages of %s: %w", admin, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound {
-		return results.StageReport{}, ErrNoStages
+		return adminapi.StageReport{}, ErrNoStages
 	}
 	if resp.StatusCode != http.StatusOK {
-		return results.StageReport{}, fmt.Errorf("cluster: stages of %s: %s", admin, resp.Status)
+		return adminapi.StageReport{}, fmt.Errorf("cluster: stages of %s: %s", admin, resp.Status)
 	}
-	var r results.StageReport
+	var r adminapi.StageReport
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&r); err != nil {
-		return results.StageReport{}, fmt.Errorf("cluster: stages of %s: %w", admin, err)
+		return adminapi.StageReport{}, fmt.Errorf("cluster: stages of %s: %w", admin, err)
 	}
 	return r, nil
 }
@@ -45,8 +45,8 @@ func FetchStages(ctx context.Context, c *http.Client, admin string) (results.Sta
 // if no node serves /stages the error is ErrNoStages.
 func Stages(admins []string) benchkit.StagesFunc {
 	c := &http.Client{}
-	return func(ctx context.Context) ([]results.StageReport, error) {
-		reps := make([]results.StageReport, len(admins))
+	return func(ctx context.Context) ([]adminapi.StageReport, error) {
+		reps := make([]adminapi.StageReport, len(admins))
 		errs := make([]error, len(admins))
 		var wg sync.WaitGroup
 		for i, a := range admins {
@@ -57,7 +57,7 @@ func Stages(admins []string) benchkit.StagesFunc {
 			}()
 		}
 		wg.Wait()
-		var out []results.StageReport
+		var out []adminapi.StageReport
 		var first error
 		for i, err := range errs {
 			if err == nil {

@@ -170,19 +170,6 @@ type Stage struct {
 	Latency   hist.Percentiles `json:"latency"`
 }
 
-// StageReport is what a node's admin endpoint GET /stages returns: its
-// per-stage latency histograms (ns) and proposed batch sizes (commands),
-// each cumulative since the node started, HdrHistogram V2-encoded. The
-// benchmark reads it before and after the measured window and reports the
-// difference. (Proposed format; a node that answers 404 reports none.)
-//
-//	{"node":1,"stages":{"queue":"HISTF...","quorum_wait":"HISTF..."},"batch_sizes":"HISTF..."}
-type StageReport struct {
-	Node       uint64            `json:"node"`
-	Stages     map[string]string `json:"stages"`
-	BatchSizes string            `json:"batch_sizes,omitempty"`
-}
-
 // Window is throughput and latency over part of a run.
 type Window struct {
 	StartSec   float64          `json:"start_s"`

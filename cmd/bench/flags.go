@@ -32,6 +32,21 @@ type runOpts struct {
 	count int
 }
 
+// fieldFlags names the flag that sets each field benchkit.Config.Validate
+// and benchkit.Grid.Validate can complain about, so a user reads the flag
+// they typed, not a Go name.
+var fieldFlags = map[string]string{
+	"Nodes": "-nodes", "ClusterAdmin": "-cluster-admin", "Clients": "-clients", "Conns": "-conns",
+	"Duration": "-duration", "Ops": "-ops", "Warmup": "-warmup", "Timeout": "-timeout",
+	"ValueSize": "-value-size", "KeySize": "key size", "Keys": "-keys", "ReadRatio": "-read-ratio",
+	"Dist": "-dist", "ZipfS": "-zipf-s", "Rate": "-rate",
+	"Engine.BatchSize": "-batch-size", "Engine.BatchBytes": "-batch-bytes", "Engine.BatchDelay": "-batch-delay",
+	"Engine.Pipeline": "-pipeline", "Engine.Null": "-null",
+	"Faults": "-faults", "Check": "-check", "CheckSample": "-check-sample", "CheckTimeout": "-check-timeout",
+	// Grid's fields, for bench sweep.
+	"BatchSize": "-batch-size", "Pipeline": "-pipeline", "BatchSize, Pipeline, Clients": "-batch-size, -pipeline, -clients",
+}
+
 // maxCount bounds -count: each run is a full benchmark.
 const maxCount = 100
 

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/mpaxos/mpaxos/benchkit"
+	"github.com/mpaxos/mpaxos/internal/config"
 	"github.com/mpaxos/mpaxos/internal/timerslack"
 )
 
@@ -103,13 +104,22 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-// badUsage turns a flag or validation error into one line.
+// badUsage turns a validation error into one line that names, for each
+// problem, the flag that sets the field (fieldFlags).
 func badUsage(err error) error {
-	msg := err.Error()
-	for _, p := range []string{benchkit.ErrConfig.Error() + ": ", benchkit.ErrSweep.Error() + ": "} {
-		msg = strings.ReplaceAll(msg, p, "")
+	fes := config.Fields(err)
+	if len(fes) == 0 {
+		return usageError{strings.ReplaceAll(err.Error(), "\n", "; ")}
 	}
-	return usageError{strings.ReplaceAll(msg, "\n", "; ")}
+	parts := make([]string, 0, len(fes))
+	for _, fe := range fes {
+		name, ok := fieldFlags[fe.Field]
+		if !ok {
+			name = fe.Field
+		}
+		parts = append(parts, fe.Short(name))
+	}
+	return usageError{strings.Join(parts, "; ")}
 }
 
 // newFlagSet returns a flag set that prints nothing on errors (the caller

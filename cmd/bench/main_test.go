@@ -64,24 +64,24 @@ func TestBadFlagsOneLine(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-clients", "0"}, "-clients must be at least 1"},
+		{[]string{"-clients", "0"}, "-clients 0: must be at least 1"},
 		{[]string{"-dist", "pareto"}, "want uniform or zipf"},
 		{[]string{"-nosuch"}, "flag provided but not defined: -nosuch"},
 		{[]string{"-ops", "10", "-duration", "5s"}, "not both"},
-		{[]string{"-read-ratio", "2", "-keys", "0"}, "-keys must be 1.."},
+		{[]string{"-read-ratio", "2", "-keys", "0"}, "-keys 0: must be 1.."},
 		{[]string{"extra"}, "unexpected argument"},
 		{[]string{"-duration", "ten"}, "invalid value"},
 		{[]string{"compare", "only-one.json"}, "at least two"},
 		{[]string{"sweep", "-batch-size", "1,x"}, "not a non-negative integer"},
-		{[]string{"sweep", "-cluster", "127.0.0.1:1", "-batch-size", "1,8"}, "cannot be swept on a running -cluster"},
+		{[]string{"sweep", "-cluster", "127.0.0.1:1", "-batch-size", "1,8"}, "-batch-size: cannot be swept on a running cluster"},
 		{[]string{"sweep"}, "nothing to sweep"},
-		{[]string{"sweep", "-clients", "1,1", "-cluster", "127.0.0.1:1"}, "-clients lists 1 twice"},
+		{[]string{"sweep", "-clients", "1,1", "-cluster", "127.0.0.1:1"}, "-clients: lists 1 twice"},
 		{[]string{"-faults", "kill-leader@1s,explode@2s,drop=200%@3s"}, `-faults: event 2 "explode@2s"`},
-		{[]string{"-cluster", "127.0.0.1:1", "-cluster-admin", "127.0.0.1:2", "-faults", "kill-leader@1s"}, "cannot kill or pause the nodes of a running -cluster"},
-		{[]string{"-faults", "drop=1%@1s", "-value-size", "8"}, "-check needs -value-size of at least 16"},
-		{[]string{"-faults", "kill=4@1s", "-nodes", "3", "-node-bin", "/nonexistent"}, "node 4"},
+		{[]string{"-cluster", "127.0.0.1:1", "-cluster-admin", "127.0.0.1:2", "-faults", "kill-leader@1s"}, "-faults: kill-leader@1s: cannot kill or pause the nodes of a running cluster"},
+		{[]string{"-faults", "drop=1%@1s", "-value-size", "8"}, "-value-size 8: the correctness checks need at least 16 bytes"},
+		{[]string{"-faults", "kill=4@1s", "-nodes", "3", "-node-bin", "/nonexistent"}, `-faults: event "kill=4@1s": node 4 is not a member`},
 		{[]string{"-faults", "kill-leader@20s", "-duration", "3s", "-node-bin", "/nonexistent"}, "kill-leader@20s fires at 20s, not before the end"},
-		{[]string{"-rate", "Inf", "-cluster", "127.0.0.1:1"}, "-rate must be a finite"},
+		{[]string{"-rate", "Inf", "-cluster", "127.0.0.1:1"}, "-rate +Inf: must be a finite"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			code, out, errOut := bench(t, tc.args...)

@@ -18,7 +18,7 @@ import (
 	"github.com/mpaxos/mpaxos/faults"
 )
 
-const runSynopsis = `usage: bench [flags]
+var runSynopsis = `usage: bench [flags]
 
 Starts a local mpaxos cluster (-nodes real node processes on loopback, data
 in a temporary directory), waits for a leader, warms up, drives -clients

@@ -324,8 +324,8 @@ func (v *verifier) finish(ctx context.Context, out *benchkit.Outcome, tgt benchk
 				pieces[a.Node]++
 			}
 			for _, r := range reps {
-				if pieces[r.Node] > 1 {
-					notes = append(notes, fmt.Sprintf("node %d's applied commands are checked in %d pieces: it skipped slots the others executed (caught up from a snapshot)", r.Node, pieces[r.Node]))
+				if pieces[uint64(r.Node)] > 1 {
+					notes = append(notes, fmt.Sprintf("node %d's applied commands are checked in %d pieces: it skipped slots the others executed (caught up from a snapshot)", r.Node, pieces[uint64(r.Node)]))
 				}
 			}
 			ar.Nodes = aligned

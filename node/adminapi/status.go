@@ -1,7 +1,3 @@
-// Package adminapi holds the JSON types of a node's admin endpoints that
-// more than one program decodes: the node serves them, the benchmark's
-// launcher and reports read them. One definition keeps the two sides from
-// drifting apart (a field one side assumes and the other never sends).
 package adminapi
 
 // Status is what GET /status returns.

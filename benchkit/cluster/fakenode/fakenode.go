@@ -103,7 +103,7 @@ func Main(args []string) {
 			defer mu.Unlock()
 			queue.RecordValues(50_000, 100)
 			quorum.RecordValues(400_000, 100)
-			rep := results.StageReport{Node: *id, Stages: map[string]string{}}
+			rep := adminapi.StageReport{Node: uint16(*id), Stages: map[string]string{}}
 			rep.Stages[results.StageQueue], _ = hist.Encode(queue)
 			rep.Stages[results.StageQuorumWait], _ = hist.Encode(quorum)
 			if role == "leader" {
