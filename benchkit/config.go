@@ -206,7 +206,8 @@ func (c Config) validateTarget(v *config.Collector) {
 	}
 }
 
-// validateLoad checks the workload and how long it runs.
+// validateLoad checks the clients, the length of the run and the
+// workload.
 func (c Config) validateLoad(v *config.Collector) {
 	if c.Clients < 1 {
 		v.Bad("Clients", c.Clients, "must be at least 1")
@@ -214,6 +215,32 @@ func (c Config) validateLoad(v *config.Collector) {
 	if c.Conns < 1 || (c.Clients >= 1 && c.Conns > c.Clients) {
 		v.Bad("Conns", c.Conns, "must be 1..the number of clients (%d)", c.Clients)
 	}
+	c.validateLength(v)
+	c.validateWorkload(v)
+}
+
+// validateWorkload checks the operations the clients send.
+func (c Config) validateWorkload(v *config.Collector) {
+	if c.ValueSize < 0 || c.ValueSize > 1<<20 {
+		v.Bad("ValueSize", c.ValueSize, "must be 0..1048576 bytes")
+	}
+	if c.KeySize != KeySize {
+		v.Bad("KeySize", c.KeySize, "is fixed at %d bytes", KeySize)
+	}
+	if c.Keys < 1 || c.Keys > maxKeys {
+		v.Bad("Keys", c.Keys, "must be 1..%d", maxKeys)
+	}
+	if !(c.ReadRatio >= 0 && c.ReadRatio <= 1) {
+		v.Bad("ReadRatio", c.ReadRatio, "must be 0..1")
+	}
+	c.validateDist(v)
+	if !(c.Rate >= 0) || math.IsInf(c.Rate, 0) {
+		v.Bad("Rate", c.Rate, "must be a finite, non-negative number of ops/s")
+	}
+}
+
+// validateLength checks how long the run and its operations last.
+func (c Config) validateLength(v *config.Collector) {
 	switch {
 	case c.Duration < 0:
 		v.Bad("Duration", c.Duration, "must not be negative")
@@ -231,22 +258,6 @@ func (c Config) validateLoad(v *config.Collector) {
 	}
 	if c.Timeout <= 0 {
 		v.Bad("Timeout", c.Timeout, "must be positive")
-	}
-	if c.ValueSize < 0 || c.ValueSize > 1<<20 {
-		v.Bad("ValueSize", c.ValueSize, "must be 0..1048576 bytes")
-	}
-	if c.KeySize != KeySize {
-		v.Bad("KeySize", c.KeySize, "is fixed at %d bytes", KeySize)
-	}
-	if c.Keys < 1 || c.Keys > maxKeys {
-		v.Bad("Keys", c.Keys, "must be 1..%d", maxKeys)
-	}
-	if !(c.ReadRatio >= 0 && c.ReadRatio <= 1) {
-		v.Bad("ReadRatio", c.ReadRatio, "must be 0..1")
-	}
-	c.validateDist(v)
-	if !(c.Rate >= 0) || math.IsInf(c.Rate, 0) {
-		v.Bad("Rate", c.Rate, "must be a finite, non-negative number of ops/s")
 	}
 }
 
@@ -303,16 +314,22 @@ func (c Config) validateFaults(v *config.Collector) {
 			}
 		}
 	}
-	if len(c.Cluster) == 0 {
-		if c.Nodes >= 1 {
-			members := make([]faults.NodeID, c.Nodes)
-			for i := range members {
-				members[i] = faults.NodeID(i + 1)
-			}
-			badSchedule(v, sched.Check(members))
-		}
+	if len(c.Cluster) > 0 {
+		c.validateRemoteFaults(v, sched)
 		return
 	}
+	if c.Nodes >= 1 {
+		members := make([]faults.NodeID, c.Nodes)
+		for i := range members {
+			members[i] = faults.NodeID(i + 1)
+		}
+		badSchedule(v, sched.Check(members))
+	}
+}
+
+// validateRemoteFaults checks that a running cluster can play sched:
+// only through its nodes' fault hook.
+func (c Config) validateRemoteFaults(v *config.Collector, sched faults.Schedule) {
 	if len(c.ClusterAdmin) == 0 {
 		v.Bad("Faults", nil, "against a running cluster needs its admin addresses (faults go through the nodes' admin POST /faults)")
 	}

@@ -234,22 +234,11 @@ func parseEvent(item string) (Event, error) {
 	if !ok {
 		return e, errors.New(`missing "@" and start time`)
 	}
-	what = strings.TrimSpace(what)
-	at, dur, hasDur := strings.Cut(when, "+")
-	at, dur = strings.TrimSpace(at), strings.TrimSpace(dur)
-	var err error
-	if e.At, err = parseDuration(at, "start time"); err != nil {
+	hasDur, err := e.parseWhen(when)
+	if err != nil {
 		return e, err
 	}
-	if hasDur {
-		if e.For, err = parseDuration(dur, "duration"); err != nil {
-			return e, err
-		}
-		if e.For == 0 {
-			return e, errors.New("duration +0: leave it out for a fault that lasts until healed")
-		}
-	}
-	name, argText, hasArg := strings.Cut(what, "=")
+	name, argText, hasArg := strings.Cut(strings.TrimSpace(what), "=")
 	d, role, err := lookupKind(name)
 	if err != nil {
 		return e, err
@@ -267,6 +256,25 @@ func parseEvent(item string) (Event, error) {
 		return e, fmt.Errorf("%v is an instant and takes no +duration", e.Kind)
 	}
 	return e, nil
+}
+
+// parseWhen reads the AT[+FOR] after the "@"; hasDur says there was a
+// +FOR.
+func (e *Event) parseWhen(when string) (hasDur bool, err error) {
+	at, dur, hasDur := strings.Cut(when, "+")
+	if e.At, err = parseDuration(strings.TrimSpace(at), "start time"); err != nil {
+		return hasDur, err
+	}
+	if !hasDur {
+		return false, nil
+	}
+	if e.For, err = parseDuration(strings.TrimSpace(dur), "duration"); err != nil {
+		return true, err
+	}
+	if e.For == 0 {
+		return true, errors.New("duration +0: leave it out for a fault that lasts until healed")
+	}
+	return true, nil
 }
 
 func parseNode(s string) (Target, error) {

@@ -131,7 +131,7 @@ func TestChaosSchedule(t *testing.T) {
 	}
 }
 
-// TestChaosKill is issue 16's acceptance run: 5 nodes under kill -9
+// TestChaosKill is the kill -9 acceptance run: 5 nodes under kill -9
 // chaos (random nodes and the leader every 2-4 s, each restarted 1-3 s
 // later), then every node killed and restarted from its disk, with every
 // check on: linearizability, acknowledged writes read back, session

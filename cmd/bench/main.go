@@ -10,7 +10,7 @@
 // The work is in package benchkit; this command maps flags to its Config,
 // and wires the fault schedule (package faults, over the launcher's
 // controls) and the correctness checks (package check, through the client
-// library and the nodes' admin endpoints): see verify.go. Exit status: 0
+// library and the nodes' admin endpoints): see package benchkit/runner. Exit status: 0
 // success, 1 failure (a correctness check FAILED among them), 2 bad usage,
 // 130 interrupted.
 package main
@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/mpaxos/mpaxos/benchkit"
+	"github.com/mpaxos/mpaxos/benchkit/runner"
 	"github.com/mpaxos/mpaxos/internal/config"
 	"github.com/mpaxos/mpaxos/internal/timerslack"
 )
@@ -68,7 +69,7 @@ func setSlack(cfg benchkit.Config, stderr io.Writer) {
 
 // errInterrupted: the run was cut short by a signal; partial results were
 // written.
-var errInterrupted = errors.New("interrupted; partial results written")
+var errInterrupted = runner.ErrInterrupted
 
 // realMain runs the command line argv and returns the exit status:
 // 0 success, 1 failure, 2 bad usage, 130 interrupted.

@@ -2,19 +2,15 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/mpaxos/mpaxos/benchkit"
-	"github.com/mpaxos/mpaxos/benchkit/cluster"
 	"github.com/mpaxos/mpaxos/benchkit/results"
+	"github.com/mpaxos/mpaxos/benchkit/runner"
 	"github.com/mpaxos/mpaxos/faults"
 )
 
@@ -66,20 +62,8 @@ func cmdRun(ctx context.Context, args, argv []string, stdout, stderr io.Writer) 
 	if err := cfg.Validate(); err != nil {
 		return badUsage(err)
 	}
-	if o.ceiling && len(cfg.Cluster) > 0 {
-		return usageError{"-ceiling needs a cluster bench starts, not -cluster"}
-	}
-	if o.tls && len(cfg.Cluster) > 0 {
-		return usageError{"-tls needs a cluster bench starts, not -cluster"}
-	}
-	if o.tlsRounds < 1 {
-		return usageError{fmt.Sprintf("-tls-rounds %d: must be at least 1", o.tlsRounds)}
-	}
-	if o.count < 1 || o.count > maxCount {
-		return usageError{fmt.Sprintf("-count must be 1..%d, got %d", maxCount, o.count)}
-	}
-	if o.tls && o.count > 1 {
-		return usageError{"-tls with -count: -tls-rounds repeats the plain and TLS runs"}
+	if err := o.check(cfg); err != nil {
+		return err
 	}
 	setSlack(cfg, stderr)
 	name := o.out
@@ -94,6 +78,24 @@ func cmdRun(ctx context.Context, args, argv []string, stdout, stderr io.Writer) 
 		return err
 	}
 	return runRepeated(ctx, cfg, o, results.Base(name), argv, stdout, stderr)
+}
+
+// check refuses the combinations of run options that cannot be run, as
+// a usageError.
+func (o runOpts) check(cfg benchkit.Config) error {
+	switch {
+	case o.ceiling && len(cfg.Cluster) > 0:
+		return usageError{"-ceiling needs a cluster bench starts, not -cluster"}
+	case o.tls && len(cfg.Cluster) > 0:
+		return usageError{"-tls needs a cluster bench starts, not -cluster"}
+	case o.tlsRounds < 1:
+		return usageError{fmt.Sprintf("-tls-rounds %d: must be at least 1", o.tlsRounds)}
+	case o.count < 1 || o.count > maxCount:
+		return usageError{fmt.Sprintf("-count must be 1..%d, got %d", maxCount, o.count)}
+	case o.tls && o.count > 1:
+		return usageError{"-tls with -count: -tls-rounds repeats the plain and TLS runs"}
+	}
+	return nil
 }
 
 // runRepeated runs cfg o.count times as NAME-r1 ... NAME-rN, each with its
@@ -162,175 +164,20 @@ func defaultName(cfg benchkit.Config) string {
 	return filepath.Join("results", "runs", fmt.Sprintf("%s-%s-c%d", time.Now().UTC().Format("20060102T150405Z"), n, cfg.Clients))
 }
 
-// runOnce is one complete benchmark: the path every run and every sweep
-// point takes. It writes the result files and prints the report, and
-// returns errInterrupted (after writing) if ctx was cancelled mid-run.
-// ceiling, if not nil, is the null-mode run this one is reported against.
+// runOnce is one complete benchmark (runner.Run): the path every run and
+// every sweep point takes. ceiling, if not nil, is the null-mode run this
+// one is reported against.
 func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, argv []string, ceiling *results.Result, stdout, stderr io.Writer) (*results.Result, error) {
-	base := results.Base(name)
-	// Refuse before spending minutes on a run whose results cannot be written.
-	for _, ext := range []string{".json", ".hgrm", ".svg"} {
-		if err := results.CheckOverwrite(base + ext); err != nil {
-			return nil, err
-		}
-	}
-	if err := results.CheckWritable(base); err != nil {
-		return nil, err
-	}
-	wd, _ := os.Getwd()
-	// Outside the repository there is no module to build cmd/node from:
-	// the cluster then says so (cluster.ErrModule, which names -node-bin)
-	// instead of a go build error from wherever bench was run.
-	mod, modErr := cluster.FindModule(wd)
-	where := mod
-	if modErr != nil {
-		where = wd
-	}
-	started := time.Now()
-	machine := results.DescribeMachine(ctx, where)
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-
-	var (
-		addrs  []string
-		leader func() (uint64, bool)
-		info   results.Cluster
-		// durability is what the nodes reported on /status, "" if
-		// they did not.
-		durability string
-		local      *cluster.Cluster
-		stages     benchkit.StagesFunc
-	)
-	if len(cfg.Cluster) > 0 {
-		addrs = cfg.Cluster
-		info = results.Cluster{Nodes: len(addrs), External: true, Addrs: addrs, DurabilitySource: "flag",
-			SettingsNote: "not asked (no -cluster-admin)"}
-		if len(cfg.ClusterAdmin) > 0 {
-			mon := cluster.NewMonitor(cfg.ClusterAdmin)
-			mctx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			sts := mon.Poll(mctx)
-			go mon.Watch(mctx, 500*time.Millisecond)
-			leader = mon.Leader
-			stages = cluster.Stages(cfg.ClusterAdmin)
-			durability = reported(&info, sts, leader)
-		}
-	} else {
-		var err error
-		local, err = cluster.Start(ctx, cluster.Config{
-			Nodes: cfg.Nodes, Engine: cfg.Engine, Binary: o.nodeBin, ModuleDir: mod, Keep: cfg.Keep, Logger: logger,
-			ExtraArgs: nodeArgs(cfg, o), TLS: o.useTLS,
-		})
-		if err != nil {
-			return nil, err
-		}
-		defer func() {
-			local.Close()
-			if cfg.Keep {
-				fmt.Fprintf(stdout, "kept          cluster data and logs in %s\n", local.Dir)
-			}
-		}()
-		addrs, leader = local.ClientAddrs(), local.Leader
-		stages = cluster.Stages(local.AdminAddrs())
-		info = results.Cluster{Nodes: cfg.Nodes, Addrs: addrs, DurabilitySource: "started", TLS: o.useTLS}
-		durability = reported(&info, local.Monitor.Poll(ctx), leader)
-	}
-	var tlsCfg *tls.Config
-	if local != nil {
-		tlsCfg = local.ClientTLS()
-	}
-	tgt, err := dialTarget(ctx, addrs, cfg.Conns, tlsCfg)
-	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", strings.Join(addrs, ","), err)
-	}
-	defer tgt.Close()
-
-	env := benchkit.Env{Target: tgt, Leader: leader, Stages: stages, CPU: benchkit.ProcCPU(nil)}
-	if local != nil {
-		env.CPU = benchkit.ProcCPU(local.Pids)
-	}
-	if !o.quiet {
-		env.Progress = stdout
-	}
-	v, err := newVerifier(ctx, cfg, local, logger)
-	if err != nil {
-		return nil, err
-	}
-	v.install(&env)
-	if err := v.readInitial(ctx, tgt); err != nil {
-		return nil, err
-	}
-	out, err := benchkit.Run(ctx, cfg, env)
-	if err != nil {
-		v.stop(ctx)
-		return nil, err
-	}
-	faultRes, verdict := v.finish(ctx, out, tgt, base)
-	res, err := benchkit.NewResult(cfg, out, benchkit.Meta{
-		Name: base, Command: argv, StartedAt: started, Machine: machine, Cluster: info,
+	r, err := runner.New(runner.Config{
+		Bench: cfg, Name: name, Command: argv, NodeBin: o.nodeBin, NodeArgs: o.nodeArgs, RecordApplied: o.recordApplied,
+		TLS: o.useTLS, Quiet: o.quiet, Ceiling: ceiling, Stdout: stdout, Stderr: stderr, Dial: dialTarget,
 	})
 	if err != nil {
 		return nil, err
 	}
-	res.Faults, res.Verdict, res.FaultSeries = faultRes, verdict, v.fine
-	if durability != "" {
-		res.Durability = durability // what the nodes said, not what bench passed or assumed
-	}
-	if ceiling != nil && ceiling.Throughput > 0 {
-		res.Ceiling = &results.Ceiling{Throughput: ceiling.Throughput, Fraction: res.Throughput / ceiling.Throughput}
-	}
-	// The report comes first: whatever happens to the files, what was
-	// measured is on the screen.
-	benchkit.WriteReport(stdout, res)
-	if local != nil {
-		if err := local.CheckAlive(); err != nil {
-			fmt.Fprintf(stdout, "%-12s a node exited during the run: %v\n", "WARNING", err)
-		}
-	}
-	if err := writeResults(base, res, stdout); err != nil {
-		return res, err
-	}
-	if out.Interrupted {
-		return res, errInterrupted
-	}
-	if verdict != nil && len(verdict.Failures) > 0 {
-		return res, fmt.Errorf("%w: %s", errVerdict, strings.Join(verdict.Failures, "; "))
-	}
-	return res, nil
+	return r.Do(ctx)
 }
 
-// writeResults writes the run's files and says where they went: at base,
-// or, when base cannot be written, in a temporary directory (and the run
-// fails, since its results are not where they were asked for).
-func writeResults(base string, res *results.Result, stdout io.Writer) error {
-	files, err := benchkit.Files(base, res)
-	if err != nil {
-		return err
-	}
-	rescued, err := results.WriteOrRescue(files...)
-	switch {
-	case err == nil:
-		fmt.Fprintf(stdout, "%-12s %s.json  %s.hgrm  %s.svg\n", "results", base, base, base)
-		return nil
-	case rescued != "":
-		b := filepath.Join(rescued, filepath.Base(base))
-		fmt.Fprintf(stdout, "%-12s NOT written to %s: written to %s.json  %s.hgrm  %s.svg instead\n", "results", base, b, b, b)
-		return fmt.Errorf("%w; the results were written to %s instead", err, rescued)
-	}
-	fmt.Fprintf(stdout, "%-12s NOT written: %v\n", "results", err)
-	return err
-}
-
-// reported records in info what the nodes said on /status before the run:
-// their effective settings, their durability (which then overrides what
-// bench passed or was told) and the leader.
-func reported(info *results.Cluster, sts []cluster.Status, leader func() (uint64, bool)) (durability string) {
-	set, durability, note := cluster.ReportedSettings(sts)
-	info.Settings, info.SettingsNote = set, note
-	if durability != "" {
-		info.DurabilitySource = "nodes"
-	}
-	if id, ok := leader(); ok {
-		info.Leader = id
-	}
-	return durability
-}
+// dialTarget connects the clients; tests replace it with an in-process
+// fake.
+var dialTarget runner.DialFunc = runner.DialClients

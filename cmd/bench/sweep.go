@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"time"
 
 	"github.com/mpaxos/mpaxos/benchkit"
 	"github.com/mpaxos/mpaxos/benchkit/cluster"
@@ -45,31 +47,13 @@ func cmdSweep(ctx context.Context, args, argv []string, stdout, stderr io.Writer
 		return usageError{fmt.Sprintf("unexpected argument %q", pos[0])}
 	}
 	finishRun(fs, &base)
-	if *p99Max < 0 {
-		return usageError{"-p99-max must not be negative"}
-	}
-	if err := base.Validate(); err != nil {
-		return badUsage(err)
-	}
-	if err := grid.Validate(base); err != nil {
-		return badUsage(err)
-	}
-	if o.count < 1 || o.count > maxCount {
-		return usageError{fmt.Sprintf("-count must be 1..%d, got %d", maxCount, o.count)}
+	if err := checkSweep(base, grid, o, *p99Max); err != nil {
+		return err
 	}
 	setSlack(base, stderr)
-	if o.ceiling && len(base.Cluster) > 0 {
-		return usageError{"-ceiling needs a cluster bench starts, not -cluster"}
-	}
-	name := o.out
-	if name == "" {
-		name = defaultName(base) + "-sweep"
-	}
-	name = results.Base(name)
-	for _, ext := range []string{".json", ".svg"} {
-		if err := results.CheckOverwrite(name + ext); err != nil {
-			return err
-		}
+	name, err := sweepName(base, o.out)
+	if err != nil {
+		return err
 	}
 	if o.nodeBin == "" && len(base.Cluster) == 0 {
 		// Build cmd/node once for every point rather than once per point.
@@ -82,12 +66,66 @@ func cmdSweep(ctx context.Context, args, argv []string, stdout, stderr io.Writer
 	}
 	sw := benchkit.NewSweep(name, argv, *p99Max, o.count)
 	pts := grid.Points(base)
-	rows := make([]benchkit.SweepRow, len(pts))
 	var runErr error
-	// Round by round, every point once per round: a drift of the machine
-	// (a neighbour's load, the page cache, thermal throttling) then falls
-	// on every point alike instead of on the last ones.
-rounds:
+	sw.Rows, runErr = sweepRounds(ctx, base, pts, o, name, argv, stdout, stderr)
+	if len(sw.Rows) == 0 {
+		return runErr
+	}
+	if err := reportSweep(sw, len(pts), o.count, stdout); err != nil {
+		return errors.Join(runErr, err)
+	}
+	if errors.Is(runErr, errInterrupted) {
+		return errInterrupted
+	}
+	return runErr
+}
+
+// sweepName is the sweep's results base name (-out, or a default), which
+// must not name existing files.
+func sweepName(base benchkit.Config, out string) (string, error) {
+	name := out
+	if name == "" {
+		name = defaultName(base) + "-sweep"
+	}
+	name = results.Base(name)
+	for _, ext := range []string{".json", ".svg"} {
+		if err := results.CheckOverwrite(name + ext); err != nil {
+			return "", err
+		}
+	}
+	return name, nil
+}
+
+// checkSweep refuses a sweep that cannot be run, as a usageError.
+func checkSweep(base benchkit.Config, grid benchkit.Grid, o runOpts, p99Max time.Duration) error {
+	if p99Max < 0 {
+		return usageError{"-p99-max must not be negative"}
+	}
+	if err := base.Validate(); err != nil {
+		return badUsage(err)
+	}
+	if err := grid.Validate(base); err != nil {
+		return badUsage(err)
+	}
+	switch {
+	case o.count < 1 || o.count > maxCount:
+		return usageError{fmt.Sprintf("-count must be 1..%d, got %d", maxCount, o.count)}
+	case o.ceiling && len(base.Cluster) > 0:
+		return usageError{"-ceiling needs a cluster bench starts, not -cluster"}
+	}
+	return nil
+}
+
+// sweepRounds runs every point once per round, o.count rounds: a drift of
+// the machine (a neighbour's load, the page cache, thermal throttling)
+// then falls on every point alike instead of on the last ones. It stops
+// at the first run that fails or is interrupted, keeping what was
+// measured: the rows of the points that have a run, in pts' order.
+func sweepRounds(ctx context.Context, base benchkit.Config, pts []benchkit.Point, o runOpts, name string, argv []string, stdout, stderr io.Writer) ([]benchkit.SweepRow, error) {
+	rows := make([]benchkit.SweepRow, len(pts))
+	measured := func() []benchkit.SweepRow {
+		return slices.DeleteFunc(rows, func(r benchkit.SweepRow) bool { return r.Label == "" })
+	}
 	for round := 1; round <= o.count; round++ {
 		for i, pt := range pts {
 			fmt.Fprintf(stdout, "\n=== sweep point %d/%d: %s", i+1, len(pts), pt.Label())
@@ -104,34 +142,28 @@ rounds:
 				rows[i].Add(file+".json", res)
 			}
 			if err != nil {
-				runErr = fmt.Errorf("sweep point %s: %w", pt.Label(), err)
-				break rounds // interrupted or failed: keep what was measured
+				return measured(), fmt.Errorf("sweep point %s: %w", pt.Label(), err)
 			}
 		}
 	}
-	for _, r := range rows {
-		if r.Label != "" {
-			sw.Rows = append(sw.Rows, r)
-		}
-	}
-	if len(sw.Rows) == 0 {
-		return runErr
-	}
+	return measured(), nil
+}
+
+// reportSweep marks the best point, prints the table and writes the
+// sweep's files.
+func reportSweep(sw *benchkit.Sweep, points, count int, stdout io.Writer) error {
 	sw.MarkBest()
-	fmt.Fprintf(stdout, "\nsweep %s (%d of %d points", name, len(sw.Rows), len(pts))
-	if o.count > 1 {
-		fmt.Fprintf(stdout, ", %d runs each: medians ±the largest distance of a run from them", o.count)
+	fmt.Fprintf(stdout, "\nsweep %s (%d of %d points", sw.Name, len(sw.Rows), points)
+	if count > 1 {
+		fmt.Fprintf(stdout, ", %d runs each: medians ±the largest distance of a run from them", count)
 	}
 	fmt.Fprintln(stdout, ")")
 	sw.WriteTable(stdout)
 	if err := writeSweep(sw); err != nil {
-		return errors.Join(runErr, err)
+		return err
 	}
-	fmt.Fprintf(stdout, "results: %s.json  %s.svg\n", name, name)
-	if errors.Is(runErr, errInterrupted) {
-		return errInterrupted
-	}
-	return runErr
+	fmt.Fprintf(stdout, "results: %s.json  %s.svg\n", sw.Name, sw.Name)
+	return nil
 }
 
 func writeSweep(sw *benchkit.Sweep) error {

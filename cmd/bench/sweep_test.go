@@ -67,29 +67,6 @@ func TestSweepMarkBestRespectsBound(t *testing.T) {
 	}
 }
 
-// The session check's record is sized so a default run's commands fit at
-// twice the rate this machine reached (68k/s in a 5-node run, which the
-// old 50k/s sizing cut to 600,000 of 818,178).
-func TestRecordSizedForRun(t *testing.T) {
-	cfg := benchkit.DefaultConfig()
-	cfg.Check = true
-	args := nodeArgs(cfg, runOpts{})
-	if len(args) != 2 || args[0] != "-record-applied" {
-		t.Fatalf("args %q", args)
-	}
-	n, _ := strconv.Atoi(args[1])
-	if secs := (cfg.Duration + cfg.Warmup).Seconds(); float64(n) < secs*136_000 {
-		t.Fatalf("record of %d for a %vs run: under 136k commands/s", n, secs)
-	}
-	cfg.Duration, cfg.Ops = 0, 1000
-	if args := nodeArgs(cfg, runOpts{}); args[1] != "100000" {
-		t.Fatalf("-ops 1000: %q", args)
-	}
-	if args := nodeArgs(cfg, runOpts{recordApplied: 5}); args[1] != "5" {
-		t.Fatalf("-record-applied 5: %q", args)
-	}
-}
-
 // TestSweepBestNotPickedInsideNoise: a point whose runs the noise test
 // cannot tell from the best's is marked tied, one clearly slower is not;
 // with one run per point the table says the noise is unknown.

@@ -1,4 +1,4 @@
-package main
+package runner
 
 import (
 	"context"
@@ -11,12 +11,15 @@ import (
 	"github.com/mpaxos/mpaxos/client"
 )
 
-// dialTarget connects the benchmark's clients to the cluster whose client
-// addresses are addrs, spreading sessions over conns client connections
-// (each a client.Client holding one multiplexed connection per server),
-// over TLS with tlsCfg when it is not nil. Tests replace it with an
-// in-process fake.
-var dialTarget = func(ctx context.Context, addrs []string, conns int, tlsCfg *tls.Config) (benchkit.Target, error) {
+// DialFunc connects the benchmark's clients to the cluster whose client
+// addresses are addrs, spreading sessions over conns client connections,
+// over TLS with tlsCfg when it is not nil.
+type DialFunc func(ctx context.Context, addrs []string, conns int, tlsCfg *tls.Config) (benchkit.Target, error)
+
+// DialClients is the DialFunc of a real cluster: each of the conns
+// connections is a client.Client holding one multiplexed connection per
+// server.
+func DialClients(_ context.Context, addrs []string, conns int, tlsCfg *tls.Config) (benchkit.Target, error) {
 	if conns < 1 {
 		conns = 1
 	}
@@ -72,5 +75,5 @@ func (s clientSession) Do(ctx context.Context, op benchkit.Op) (benchkit.Result,
 		}
 		return benchkit.Result{Found: err == nil}, err
 	}
-	return benchkit.Result{}, fmt.Errorf("bench: unknown op %v", op.Kind)
+	return benchkit.Result{}, fmt.Errorf("runner: unknown op %v", op.Kind)
 }

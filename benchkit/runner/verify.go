@@ -1,4 +1,4 @@
-package main
+package runner
 
 import (
 	"cmp"
@@ -16,10 +16,8 @@ import (
 	"github.com/mpaxos/mpaxos/benchkit/results"
 	"github.com/mpaxos/mpaxos/check"
 	"github.com/mpaxos/mpaxos/faults"
+	"github.com/mpaxos/mpaxos/node/adminapi"
 )
-
-// errVerdict: a correctness check failed (the results were written).
-var errVerdict = errors.New("correctness check FAILED")
 
 // Bounds of the end-of-run steps, so a cluster that does not come back
 // fails the run instead of hanging it.
@@ -29,15 +27,14 @@ const (
 	settleTimeout = 20 * time.Second // every node at the same applied slot
 	// appliedTimeout bounds reading every node's /applied: its size grows
 	// with the run (a 30 s run at 37k ops/s is ~50 MB of JSON per node),
-	// and 5 s proved too short on a busy machine.
+	// which a node sharing a busy machine takes well over 5 s to encode.
 	appliedTimeout = 2 * time.Minute
 )
 
 // The applied-command record a node keeps for the session check is sized
 // for the run at recordRate commands per second of warm-up and measured
 // time: about twice the most this machine has executed (68k/s, in a
-// 5-node faulted run whose 50k/s sizing kept 600,000 of 818,178), so the
-// check sees the whole run. Each entry is 24 bytes in a node's memory, so
+// 5-node faulted run), so the check sees the whole run. Each entry is 24 bytes in a node's memory, so
 // maxRecord (about 190 MiB per node) bounds long runs; their check is then
 // partial, and says so.
 const (
@@ -45,13 +42,14 @@ const (
 	maxRecord  = 8_000_000
 )
 
-// nodeArgs is what every started node gets besides the launcher's flags:
-// -node-arg values, and with -check a record of applied commands sized for
-// the run (see recordRate).
-func nodeArgs(cfg benchkit.Config, o runOpts) []string {
-	args := append([]string(nil), o.nodeArgs...)
+// NodeArgs is what every started node gets besides the launcher's flags:
+// extra, and with cfg.Check a record of applied commands of
+// recordApplied commands, or sized for the run when that is 0 (see
+// recordRate).
+func NodeArgs(cfg benchkit.Config, extra []string, recordApplied int) []string {
+	args := append([]string(nil), extra...)
 	if cfg.Check && !cfg.Engine.Null {
-		n := o.recordApplied
+		n := recordApplied
 		if n <= 0 {
 			if cfg.Ops > 0 {
 				n = int(cfg.Ops) * 2
@@ -110,19 +108,9 @@ func newVerifier(ctx context.Context, cfg benchkit.Config, local *cluster.Cluste
 	if len(sched) == 0 {
 		return v, nil
 	}
-	var fc *cluster.Faulter
-	if local != nil {
-		fc = local.Faulter()
-	} else {
-		var token string
-		if cfg.ClusterAdminTokenFile != "" {
-			if token, err = cluster.ReadToken(cfg.ClusterAdminTokenFile); err != nil {
-				return nil, err
-			}
-		}
-		if fc, err = cluster.RemoteFaulter(ctx, cfg.ClusterAdmin, token); err != nil {
-			return nil, err
-		}
+	fc, err := faulter(ctx, cfg, local)
+	if err != nil {
+		return nil, err
 	}
 	rcfg := faults.DefaultRunnerConfig()
 	rcfg.Logger = logger
@@ -130,9 +118,26 @@ func newVerifier(ctx context.Context, cfg benchkit.Config, local *cluster.Cluste
 		return nil, err
 	}
 	if err := sched.Check(fc.Members()); err != nil {
-		return nil, fmt.Errorf("-faults: %w", err)
+		return nil, fmt.Errorf("the fault schedule: %w", err)
 	}
 	return v, nil
+}
+
+// faulter returns the controls the fault schedule acts through: the
+// launcher's of a local cluster, or a running cluster's admin endpoints
+// (with its admin token, which POST /faults needs).
+func faulter(ctx context.Context, cfg benchkit.Config, local *cluster.Cluster) (*cluster.Faulter, error) {
+	if local != nil {
+		return local.Faulter(), nil
+	}
+	var token string
+	if cfg.ClusterAdminTokenFile != "" {
+		var err error
+		if token, err = cluster.ReadToken(cfg.ClusterAdminTokenFile); err != nil {
+			return nil, err
+		}
+	}
+	return cluster.RemoteFaulter(ctx, cfg.ClusterAdmin, token)
 }
 
 // readInitial reads, before the run, what the checked keys hold on a
@@ -231,45 +236,84 @@ func (v *verifier) finish(ctx context.Context, out *benchkit.Outcome, tgt benchk
 	if err := v.stop(ctx); err != nil {
 		notes = append(notes, fmt.Sprintf("healing after the run: %v", err))
 	}
-	var fres []results.Fault
-	if v.runner != nil && !v.origin.IsZero() {
-		runEnd := out.Elapsed
-		series := v.rec.Series(v.origin, runEnd, benchkit.FaultStep(runEnd))
-		v.fine = benchkit.FineSeriesOf(series)
-		var err error
-		recs := v.runner.Records()
-		if fres, err = benchkit.FaultResults(recs, series, runEnd); err != nil {
-			notes = append(notes, fmt.Sprintf("fault windows: %v", err))
-		}
-		for _, rec := range recs {
-			// An -ops run can end before an event is due (FaultResults
-			// leaves it out): say so rather than drop it in silence.
-			if !out.Interrupted && !rec.Fired && rec.Err == nil && rec.Event.Kind.IsFault() {
-				fres = append(fres, results.Fault{Spec: rec.Event.String(), StartSec: rec.Event.At.Seconds(), NotInjected: true,
-					Error: fmt.Sprintf("not played: the run ended at %.2fs, before it was due", runEnd.Seconds())})
-			}
-		}
-	}
+	fres, fnotes := v.faultResults(out)
+	notes = append(notes, fnotes...)
 	if !v.cfg.Check || v.rec == nil {
 		return fres, nil
 	}
 	if out.Interrupted || ctx.Err() != nil {
 		return fres, &results.Verdict{Notes: append(notes, "not checked: the run was interrupted")}
 	}
-	// The checks need a serving cluster: wait until every node answers
-	// and a majority agree on a leader.
-	wctx, cancel := context.WithTimeout(ctx, leaderTimeout)
-	switch {
-	case v.local != nil:
-		if _, err := v.local.Monitor.WaitLeader(wctx, v.local.CheckAlive); err != nil {
-			notes = append(notes, fmt.Sprintf("after healing: %v", err))
-		}
-	case len(v.admins) > 0:
-		if _, err := cluster.NewMonitor(v.admins).WaitLeader(wctx, nil); err != nil {
-			notes = append(notes, fmt.Sprintf("after healing: %v", err))
+	if err := v.waitServing(ctx); err != nil {
+		notes = append(notes, fmt.Sprintf("after healing: %v", err))
+	}
+	c := v.checks(tgt, base, fres)
+	if len(v.admins) > 0 {
+		nc := cluster.NewNetClient("") // reads only
+		c.Applied = v.appliedFunc(nc, out, &notes)
+		c.Hashes = func(ctx context.Context) ([]check.NodeState, error) {
+			sctx, cancel := context.WithTimeout(ctx, settleTimeout)
+			defer cancel()
+			return nc.SettledHashes(sctx, v.admins)
 		}
 	}
-	cancel()
+	if v.initialNote != "" {
+		notes = append(notes, v.initialNote)
+	}
+	if v.cfg.ReadRatio == 0 {
+		notes = append(notes, "the workload has no reads: the linearizability check sees only writes (-read-ratio 0.5 -keys 1000 makes it bite)")
+	}
+	verdict := benchkit.Verify(ctx, c)
+	verdict.Notes = append(notes, verdict.Notes...)
+	return fres, verdict
+}
+
+// faultResults returns the fault windows' statistics of the run that
+// ended with out (none when no schedule played), with notes on what went
+// wrong computing them, and sets v.fine.
+func (v *verifier) faultResults(out *benchkit.Outcome) ([]results.Fault, []string) {
+	if v.runner == nil || v.origin.IsZero() {
+		return nil, nil
+	}
+	var notes []string
+	runEnd := out.Elapsed
+	series := v.rec.Series(v.origin, runEnd, benchkit.FaultStep(runEnd))
+	v.fine = benchkit.FineSeriesOf(series)
+	recs := v.runner.Records()
+	fres, err := benchkit.FaultResults(recs, series, runEnd)
+	if err != nil {
+		notes = append(notes, fmt.Sprintf("fault windows: %v", err))
+	}
+	for _, rec := range recs {
+		// An -ops run can end before an event is due (FaultResults
+		// leaves it out): say so rather than drop it in silence.
+		if !out.Interrupted && !rec.Fired && rec.Err == nil && rec.Event.Kind.IsFault() {
+			fres = append(fres, results.Fault{Spec: rec.Event.String(), StartSec: rec.Event.At.Seconds(), NotInjected: true,
+				Error: fmt.Sprintf("not played: the run ended at %.2fs, before it was due", runEnd.Seconds())})
+		}
+	}
+	return fres, notes
+}
+
+// waitServing waits, up to leaderTimeout, until every node answers and a
+// majority agree on a leader: the checks need a serving cluster.
+func (v *verifier) waitServing(ctx context.Context) error {
+	wctx, cancel := context.WithTimeout(ctx, leaderTimeout)
+	defer cancel()
+	var err error
+	switch {
+	case v.local != nil:
+		_, err = v.local.Monitor.WaitLeader(wctx, v.local.CheckAlive)
+	case len(v.admins) > 0:
+		_, err = cluster.NewMonitor(v.admins).WaitLeader(wctx, nil)
+	}
+	return err
+}
+
+// checks are the correctness checks of the run, without the nodes' reads
+// (appliedFunc, Hashes), with the fault windows fres as spans of the
+// history.
+func (v *verifier) checks(tgt benchkit.Target, base string, fres []results.Fault) benchkit.Checks {
 	c := benchkit.Checks{
 		History:       v.rec.History(),
 		ReadBack:      readBack(tgt, v.cfg.Timeout),
@@ -290,62 +334,64 @@ func (v *verifier) finish(ctx context.Context, out *benchkit.Outcome, tgt benchk
 				End:   int64(off + time.Duration(f.EndSec*float64(time.Second)))})
 		}
 	}
-	if len(v.admins) > 0 {
-		nc := cluster.NewNetClient("") // reads only
-		c.Applied = func(ctx context.Context) (benchkit.AppliedRecord, error) {
-			actx, cancel := context.WithTimeout(ctx, appliedTimeout)
-			defer cancel()
-			reps, err := nc.Applied(actx, v.admins)
-			if err != nil {
-				return benchkit.AppliedRecord{}, err
-			}
-			var ar benchkit.AppliedRecord
-			// A node counts (and records) only what it executed since it
-			// last started, so a node killed and restarted during the run
-			// reports a Total that leaves out everything before. Every
-			// command bench saw acknowledged was executed on every member
-			// (or reached it in a snapshot), so that count bounds each
-			// node's share from below and a restart cannot make part of
-			// the run look like all of it.
-			acked := uint64(max(out.Ops+out.WarmupOps, 0))
-			for _, r := range reps {
-				ar.Recorded += uint64(len(r.Commands))
-				ar.Executed += max(r.Total, uint64(len(r.Commands)), acked)
-				if r.Total < acked {
-					notes = append(notes, fmt.Sprintf("node %d executed %d commands since it last started, fewer than the %d acknowledged in the run: its record covers part of the run", r.Node, r.Total, acked))
-				}
-				if r.Truncated {
-					notes = append(notes, fmt.Sprintf("node %d recorded only its last %d of %d executed commands (raise -record-applied)", r.Node, len(r.Commands), r.Total))
-				}
-			}
-			aligned := cluster.AlignApplied(reps)
-			pieces := map[uint64]int{}
-			for _, a := range aligned {
-				pieces[a.Node]++
-			}
-			for _, r := range reps {
-				if pieces[uint64(r.Node)] > 1 {
-					notes = append(notes, fmt.Sprintf("node %d's applied commands are checked in %d pieces: it skipped slots the others executed (caught up from a snapshot)", r.Node, pieces[uint64(r.Node)]))
-				}
-			}
-			ar.Nodes = aligned
-			return ar, nil
+	return c
+}
+
+// appliedFunc reads every node's /applied for the session check, adding
+// to notes what limits it.
+func (v *verifier) appliedFunc(nc *cluster.NetClient, out *benchkit.Outcome, notes *[]string) func(context.Context) (benchkit.AppliedRecord, error) {
+	return func(ctx context.Context) (benchkit.AppliedRecord, error) {
+		actx, cancel := context.WithTimeout(ctx, appliedTimeout)
+		defer cancel()
+		reps, err := nc.Applied(actx, v.admins)
+		if err != nil {
+			return benchkit.AppliedRecord{}, err
 		}
-		c.Hashes = func(ctx context.Context) ([]check.NodeState, error) {
-			sctx, cancel := context.WithTimeout(ctx, settleTimeout)
-			defer cancel()
-			return nc.SettledHashes(sctx, v.admins)
+		// A node counts (and records) only what it executed since it
+		// last started, so a node killed and restarted during the run
+		// reports a Total that leaves out everything before. Every
+		// command bench saw acknowledged was executed on every member
+		// (or reached it in a snapshot), so that count bounds each
+		// node's share from below and a restart cannot make part of
+		// the run look like all of it.
+		acked := uint64(max(out.Ops+out.WarmupOps, 0))
+		var ar benchkit.AppliedRecord
+		for _, r := range reps {
+			ar.Recorded += uint64(len(r.Commands))
+			ar.Executed += max(r.Total, uint64(len(r.Commands)), acked)
+			*notes = append(*notes, recordNotes(r, acked)...)
+		}
+		ar.Nodes = cluster.AlignApplied(reps)
+		*notes = append(*notes, pieceNotes(reps, ar.Nodes)...)
+		return ar, nil
+	}
+}
+
+// recordNotes says how much of the run node r's record covers.
+func recordNotes(r adminapi.AppliedReport, acked uint64) []string {
+	var notes []string
+	if r.Total < acked {
+		notes = append(notes, fmt.Sprintf("node %d executed %d commands since it last started, fewer than the %d acknowledged in the run: its record covers part of the run", r.Node, r.Total, acked))
+	}
+	if r.Truncated {
+		notes = append(notes, fmt.Sprintf("node %d recorded only its last %d of %d executed commands (raise -record-applied)", r.Node, len(r.Commands), r.Total))
+	}
+	return notes
+}
+
+// pieceNotes names the nodes whose record AlignApplied had to split.
+func pieceNotes(reps []adminapi.AppliedReport, aligned []check.NodeApplied) []string {
+	pieces := map[uint64]int{}
+	for _, a := range aligned {
+		pieces[a.Node]++
+	}
+	var notes []string
+	for _, r := range reps {
+		if n := pieces[uint64(r.Node)]; n > 1 {
+			notes = append(notes, fmt.Sprintf("node %d's applied commands are checked in %d pieces: it skipped slots the others executed (caught up from a snapshot)", r.Node, n))
 		}
 	}
-	if v.initialNote != "" {
-		notes = append(notes, v.initialNote)
-	}
-	if v.cfg.ReadRatio == 0 {
-		notes = append(notes, "the workload has no reads: the linearizability check sees only writes (-read-ratio 0.5 -keys 1000 makes it bite)")
-	}
-	verdict := benchkit.Verify(ctx, c)
-	verdict.Notes = append(notes, verdict.Notes...)
-	return fres, verdict
+	return notes
 }
 
 // readBack reads keys back through the client library for the lost-write
