@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -244,8 +245,15 @@ func TestCancelEndsWait(t *testing.T) {
 
 // An answer that arrives after its attempt expired is dropped, not taken
 // for the retry's: the server here answers attempt 1 only once attempt 2
-// has arrived, then answers attempt 2 with another status.
+// has arrived, then answers attempt 2 with another status. Both attempts
+// must share one connection, or the late answer would go to a connection
+// the client closed and the test would check nothing: an attempt that
+// expires with nothing heard closes its connection, so the server sends a
+// frame the client ignores as soon as attempt 1 arrives.
 func TestLateAnswerDropped(t *testing.T) {
+	// keepalive is a frame type the client does not read, only counts as
+	// a sign of life.
+	const keepalive = kv.FrameResponse + 1
 	type held struct {
 		c   *transport.Conn
 		req kv.Request
@@ -253,7 +261,7 @@ func TestLateAnswerDropped(t *testing.T) {
 	first := make(chan held, 1)
 	cfg := transport.DefaultServerConfig()
 	cfg.Addr = "127.0.0.1:0"
-	n := 0
+	var n atomic.Int32
 	srv, err := transport.Listen(cfg, func(c *transport.Conn, _ byte, body []byte) {
 		req, err := kv.DecodeRequest(body)
 		if err != nil {
@@ -265,12 +273,17 @@ func TestLateAnswerDropped(t *testing.T) {
 			buf.B = kv.AppendResponse(buf.B[:0], &kv.Response{ReqID: id, Status: st, Node: 1, Leader: 1, Value: []byte("v")})
 			c.Send(kv.FrameResponse, buf)
 		}
-		n++ // one connection: the handler runs on its reader only
-		switch n {
+		switch n.Add(1) {
 		case 1:
+			buf := bytebufferpool.Get()
+			buf.B = append(buf.B[:0], 0)
+			c.Send(keepalive, buf)
 			first <- held{c, req}
 		case 2:
 			h := <-first
+			if c != h.c {
+				t.Error("the retry came on a new connection: the late answer would never be read")
+			}
 			reply(h.c, h.req.ReqID, kv.StatusCASFailed)
 			reply(c, req.ReqID, kv.StatusOK)
 		default:
