@@ -105,6 +105,10 @@ func stamps(paths []string) []fileStamp {
 	return out
 }
 
+// maxTLSRetries is how many checks in a row watchTLS retries a failed
+// reload of unchanged files.
+const maxTLSRetries = 10
+
 // watchTLS reloads the TLS files when one of them changes, checking every
 // Config.TLSWatch until the node stops. A change seen while the files are
 // being replaced one by one may load a certificate without its key yet:
@@ -114,6 +118,7 @@ func (n *Node) watchTLS() {
 	defer n.wg.Done()
 	paths := n.tlsFiles()
 	last := stamps(paths)
+	retries := 0
 	t := time.NewTicker(n.cfg.TLSWatch)
 	defer t.Stop()
 	for {
@@ -123,11 +128,22 @@ func (n *Node) watchTLS() {
 		case <-t.C:
 		}
 		now := stamps(paths)
-		if slices.Equal(now, last) {
+		if slices.Equal(now, last) && retries == 0 {
 			continue
 		}
+		if !slices.Equal(now, last) {
+			n.log.Info("TLS files changed; reloading")
+			retries = maxTLSRetries
+		}
 		last = now
-		n.log.Info("TLS files changed; reloading")
-		_ = n.ReloadTLS() // failures are logged there
+		// A failed reload (logged by ReloadTLS) is tried again on the
+		// next checks, a few times: the files may have been read while
+		// being rewritten, a change the stamps need not show (same size,
+		// same coarse modification time).
+		if n.ReloadTLS() == nil {
+			retries = 0
+		} else {
+			retries--
+		}
 	}
 }
