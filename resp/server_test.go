@@ -141,6 +141,68 @@ func TestPipelineInOrder(t *testing.T) {
 	}
 }
 
+// A burst of pipelined data commands goes to the cluster as one command
+// (an OpMulti), and so into one slot; a command that is not data (PING),
+// or an error of the server's own, sends what came before it first, so
+// replies stay in order.
+func TestPipelineIsOneCommand(t *testing.T) {
+	fc := newFakeCluster(t)
+	s := startServer(t, fc, nil)
+	c := dialRaw(t, s)
+	var req []byte
+	var want []string
+	for i := 0; i < 16; i++ {
+		req = append(req, cmd("INCR", "n")...)
+		want = append(want, fmt.Sprintf(":%d\r\n", i+1))
+	}
+	req = append(req, cmd("MSET", "a", "1", "b", "2")...)
+	req = append(req, cmd("MGET", "a", "b", "c")...)
+	req = append(req, cmd("PING")...)
+	req = append(req, cmd("DEL", "a", "c")...)
+	req = append(req, cmd("SET", "k", "v", "EX", "1")...)
+	req = append(req, cmd("EXISTS", "a", "b")...)
+	req = append(req, cmd("SET", "b", "3", "NX")...)
+	req = append(req, cmd("GET", "b")...)
+	want = append(want, "+OK\r\n", "*3\r\n$1\r\n1\r\n$1\r\n2\r\n$-1\r\n", "+PONG\r\n", ":1\r\n",
+		"-"+errNoTTL+"\r\n", ":1\r\n", "$-1\r\n", "$1\r\n2\r\n")
+	c.send(req)
+	for i, w := range want {
+		if got := c.reply(); got != w {
+			t.Fatalf("reply %d: %q, want %q", i, got, w)
+		}
+	}
+	// INCRs, MSET, MGET | PING | DEL | the error | EXISTS, SET NX, GET.
+	if got := fc.dos.Load(); got != 3 {
+		t.Errorf("the pipeline took %d commands to the cluster, want 3", got)
+	}
+}
+
+// A pipeline the cluster does not complete answers every command in it
+// with the error, in order, and the connection goes on.
+func TestPipelineTimeout(t *testing.T) {
+	fc := newFakeCluster(t)
+	s := startServer(t, fc, func(c *Config) { c.CommandTimeout = 50 * time.Millisecond })
+	hold := make(chan struct{})
+	fc.mu.Lock()
+	fc.hold = hold
+	fc.mu.Unlock()
+	c := dialRaw(t, s)
+	c.send(append(append(cmd("SET", "k", "v"), cmd("GET", "k")...), cmd("INCR", "n")...))
+	for i := 0; i < 3; i++ {
+		if got := c.reply(); !strings.HasPrefix(got, "-ERR timed out") {
+			t.Fatalf("reply %d of a held pipeline: %q", i, got)
+		}
+	}
+	fc.mu.Lock()
+	fc.hold = nil
+	fc.mu.Unlock()
+	close(hold)
+	c.send(cmd("PING"))
+	if got := c.reply(); got != "+PONG\r\n" {
+		t.Fatalf("after a timeout: %q", got)
+	}
+}
+
 // A command the cluster cannot complete in CommandTimeout is answered with
 // an error saying its outcome is unknown, and the connection goes on.
 func TestCommandTimeout(t *testing.T) {
