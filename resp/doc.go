@@ -48,7 +48,7 @@
 //
 // GET, SET (NX, XX), DEL, EXISTS, INCR, INCRBY, MGET, MSET, PING, ECHO,
 // HELLO (2 and 3; no AUTH), CLIENT SETNAME/GETNAME/ID/SETINFO, INFO,
-// SELECT 0, COMMAND (with COUNT, INFO, DOCS), CLUSTER SLOTS/NODES/INFO/
+// SELECT 0, COMMAND (with COUNT, INFO, DOCS), CLUSTER SLOTS/SHARDS/NODES/INFO/
 // MYID/KEYSLOT, QUIT. Anything else is answered "-ERR unknown command"
 // and the connection goes on. SET's EX, PX, EXAT, PXAT and KEEPTTL are
 // refused: keys have no expiry here, and ignoring the option would keep a

@@ -57,6 +57,10 @@ func TestCommands(t *testing.T) {
 		{[]string{"a-name-longer-than-the-lookup-buffer"}, "-ERR unknown command 'a-name-longer-than-the-lookup-bu'\r\n"},
 		{[]string{"CLUSTER", "KEYSLOT", "foo"}, ":12182\r\n"},
 		{[]string{"CLUSTER", "SLOTS"}, "*1\r\n*3\r\n:0\r\n:16383\r\n*3\r\n$9\r\n127.0.0.1\r\n:" + portOf(s.Addr().String()) + "\r\n$40\r\n" + nodeName(1) + "\r\n"},
+		{[]string{"CLUSTER", "SHARDS"}, "*1\r\n*4\r\n$5\r\nslots\r\n*2\r\n:0\r\n:16383\r\n$5\r\nnodes\r\n*1\r\n*14\r\n" +
+			"$2\r\nid\r\n$40\r\n" + nodeName(1) + "\r\n$2\r\nip\r\n$9\r\n127.0.0.1\r\n$8\r\nendpoint\r\n$9\r\n127.0.0.1\r\n" +
+			"$4\r\nrole\r\n$6\r\nmaster\r\n$6\r\nhealth\r\n$6\r\nonline\r\n$4\r\nport\r\n:" + portOf(s.Addr().String()) + "\r\n" +
+			"$18\r\nreplication-offset\r\n:21\r\n"},
 		{[]string{"COMMAND", "COUNT"}, fmt.Sprintf(":%d\r\n", len(commands))},
 		{[]string{"COMMAND", "INFO", "get", "nope"}, "*2\r\n*6\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n$-1\r\n"},
 		{[]string{"HELLO", "4"}, "-NOPROTO unsupported protocol version\r\n"},

@@ -106,6 +106,13 @@ func TestRESPGoRedis(t *testing.T) {
 			if err := cc.Do(ctx, "FLUSHALL").Err(); err == nil || !strings.Contains(err.Error(), "unknown command") {
 				t.Fatalf("FLUSHALL: %v", err)
 			}
+			shards, err := cc.ClusterShards(ctx).Result()
+			if err != nil || len(shards) != 1 || len(shards[0].Slots) != 1 || shards[0].Slots[0].End != 16383 || len(shards[0].Nodes) != 3 {
+				t.Fatalf("CLUSTER SHARDS: %+v %v", shards, err)
+			}
+			if n := shards[0].Nodes[0]; n.Role != "master" || fmt.Sprintf("%s:%d", n.IP, n.Port) != c.respAddrOf(addrs, leader) {
+				t.Fatalf("CLUSTER SHARDS names %+v first, want the leader at %s", n, c.respAddrOf(addrs, leader))
+			}
 			// A pipeline goes to the cluster as one command; its replies
 			// come back in order, each seeing the commands before it.
 			cmds, err := cc.Pipelined(ctx, func(pp redis.Pipeliner) error {
