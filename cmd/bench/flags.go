@@ -44,7 +44,8 @@ var fieldFlags = map[string]string{
 	"Engine.Pipeline": "-pipeline", "Engine.Null": "-null",
 	"Faults": "-faults", "Check": "-check", "CheckSample": "-check-sample", "CheckTimeout": "-check-timeout",
 	// Grid's fields, for bench sweep.
-	"BatchSize": "-batch-size", "Pipeline": "-pipeline", "BatchSize, Pipeline, Clients": "-batch-size, -pipeline, -clients",
+	"BatchSize": "-batch-size", "Pipeline": "-pipeline", "Rates": "-rates",
+	"BatchSize, Pipeline, Clients, Rates": "-batch-size, -pipeline, -clients, -rates",
 }
 
 // maxCount bounds -count: each run is a full benchmark.

@@ -22,7 +22,8 @@ logical clients for -duration, stops the cluster and prints the report.
 Writes NAME.json, NAME.hgrm and NAME.svg (-out NAME; by default under
 results/runs/, which git ignores). Exit status: 0 success, 1 failure (a
 correctness check FAILED among them), 2 bad usage, 130 interrupted.
-"bench compare -h" and "bench sweep -h" list those subcommands' flags.
+"bench compare -h", "bench sweep -h" and "bench floor -h" list those
+subcommands' flags.
 
   bench -nodes 5 -clients 200
   bench -rate 50000 -duration 30s          open loop at 50k ops/s
