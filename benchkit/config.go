@@ -85,6 +85,11 @@ type Config struct {
 	// Conns is the number of client connections the sessions share. The
 	// default is 4 (cmd/bench lowers it to Clients when fewer); 1..Clients.
 	Conns int `json:"conns"`
+	// RESP drives the load through the nodes' Redis protocol front end
+	// (each started node serves -resp-addr) instead of the client library:
+	// GET and SET, the sessions of a connection pipelined on it. Needs a
+	// cluster bench starts. The default is false.
+	RESP bool `json:"resp,omitempty"`
 	// Duration is the measured run time. The default is 10 s. Exactly one
 	// of Duration and Ops is non-zero.
 	Duration time.Duration `json:"duration_ns,omitempty"`
@@ -203,6 +208,12 @@ func (c Config) validateTarget(v *config.Collector) {
 	}
 	if len(c.ClusterAdmin) > 0 && len(c.Cluster) == 0 {
 		v.Bad("ClusterAdmin", nil, "needs the running cluster's client addresses too")
+	}
+	if c.RESP && len(c.Cluster) > 0 {
+		v.Bad("RESP", c.RESP, "needs a cluster bench starts (it gives the nodes their RESP ports)")
+	}
+	if c.RESP && c.Engine.Null {
+		v.Bad("RESP", c.RESP, "cannot drive null-mode nodes (they serve the native client port only)")
 	}
 }
 

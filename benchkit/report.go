@@ -186,12 +186,16 @@ func WriteReport(w io.Writer, r *results.Result) {
 	if r.Cluster.Leader != 0 {
 		line("leader", "n%d when the run began", r.Cluster.Leader)
 	}
+	conns := "conns"
+	if cfg.RESP {
+		conns = "RESP conns per node (Redis protocol, each connection's commands pipelined)"
+	}
 	if r.Mode == "open" {
-		line("load", "open loop at %s ops/s offered by %d clients over %d conns; latency from each request's intended send time (coordinated omission corrected)",
-			commas(cfg.Rate), cfg.Clients, cfg.Conns)
+		line("load", "open loop at %s ops/s offered by %d clients over %d %s; latency from each request's intended send time (coordinated omission corrected)",
+			commas(cfg.Rate), cfg.Clients, cfg.Conns, conns)
 	} else {
-		line("load", "closed loop: %d clients over %d conns, each with one outstanding operation; latency from the actual send (not corrected for coordinated omission)",
-			cfg.Clients, cfg.Conns)
+		line("load", "closed loop: %d clients over %d %s, each with one outstanding operation; latency from the actual send (not corrected for coordinated omission)",
+			cfg.Clients, cfg.Conns, conns)
 	}
 	length := fmt.Sprintf("%v measured", cfg.Duration)
 	if cfg.Ops > 0 {

@@ -59,6 +59,10 @@ type Config struct {
 	// clients must present a certificate; see ClientTLS). The default is
 	// plain TCP.
 	TLS bool
+	// RESP has every node serve the Redis protocol on a port of its own
+	// (-resp-addr with every node's address, so followers redirect to the
+	// leader); see Cluster.RESPAddrs. The default is off.
+	RESP bool
 }
 
 // DefaultConfig returns a 3-node cluster with sync on, built from the
@@ -96,7 +100,10 @@ type Node struct {
 	PeerAddr   string
 	ClientAddr string
 	AdminAddr  string
-	DataDir    string
+	// RESPAddr is where the node serves the Redis protocol; empty without
+	// Config.RESP.
+	RESPAddr string
+	DataDir  string
 	// TLSDir holds the node's certificate, key and CA (-tls-dir); empty
 	// without TLS.
 	TLSDir string
@@ -198,6 +205,13 @@ func NodeArgs(cfg Config, nodes []*Node, i int) []string {
 	}
 	if n.TLSDir != "" {
 		args = append(args, "-tls-dir", n.TLSDir, "-client-cert-auth")
+	}
+	if n.RESPAddr != "" {
+		resp := make([]string, len(nodes))
+		for j, m := range nodes {
+			resp[j] = fmt.Sprintf("%d=%s", m.ID, m.RESPAddr)
+		}
+		args = append(args, "-resp-addr", strings.Join(resp, ","))
 	}
 	e := cfg.Engine
 	if e.BatchSize > 0 {
@@ -311,6 +325,11 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 			return c, err
 		}
 	}
+	if cfg.RESP {
+		if err = c.layoutRESP(); err != nil {
+			return c, err
+		}
+	}
 	for i, n := range c.Nodes {
 		if err = os.MkdirAll(n.DataDir, 0o755); err != nil {
 			return c, fmt.Errorf("cluster: %w", err)
@@ -385,6 +404,28 @@ func (c *Cluster) AdminToken() string { return c.token }
 // AdminTokenFile returns the file the nodes read their admin token from
 // (for bench -cluster-admin-token-file against this cluster).
 func (c *Cluster) AdminTokenFile() string { return c.cfg.AdminTokenFile }
+
+// layoutRESP gives every node a RESP port.
+func (c *Cluster) layoutRESP() error {
+	ports, err := FreePorts(len(c.Nodes))
+	if err != nil {
+		return err
+	}
+	for i, n := range c.Nodes {
+		n.RESPAddr = fmt.Sprintf("127.0.0.1:%d", ports[i])
+	}
+	return nil
+}
+
+// RESPAddrs returns the nodes' Redis protocol addresses (empty strings
+// without Config.RESP).
+func (c *Cluster) RESPAddrs() []string {
+	a := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		a[i] = n.RESPAddr
+	}
+	return a
+}
 
 // AdminAddrs returns the nodes' admin addresses.
 func (c *Cluster) AdminAddrs() []string {

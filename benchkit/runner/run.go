@@ -92,6 +92,12 @@ func New(cfg Config) (*Run, error) {
 	}
 	if cfg.Dial == nil {
 		cfg.Dial = DialClients
+		if cfg.Bench.RESP {
+			cfg.Dial = DialRESP
+		}
+	}
+	if cfg.Bench.RESP && cfg.TLS {
+		return nil, fmt.Errorf("%w: the RESP front end serves plain TCP only, not TLS", benchkit.ErrConfig)
 	}
 	return &Run{cfg: cfg, base: results.Base(cfg.Name),
 		logger: slog.New(slog.NewTextHandler(cfg.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}, nil
@@ -177,7 +183,7 @@ func (r *Run) startLocal(ctx context.Context, mod string) error {
 	c := r.cfg.Bench
 	local, err := cluster.Start(ctx, cluster.Config{
 		Nodes: c.Nodes, Engine: c.Engine, Binary: r.cfg.NodeBin, ModuleDir: mod, Keep: c.Keep, Logger: r.logger,
-		ExtraArgs: NodeArgs(c, r.cfg.NodeArgs, r.cfg.RecordApplied), TLS: r.cfg.TLS,
+		ExtraArgs: NodeArgs(c, r.cfg.NodeArgs, r.cfg.RecordApplied), TLS: r.cfg.TLS, RESP: c.RESP,
 	})
 	if err != nil {
 		return err
@@ -196,9 +202,13 @@ func (r *Run) connect(ctx context.Context) error {
 	if r.local != nil {
 		tlsCfg = r.local.ClientTLS()
 	}
-	tgt, err := r.cfg.Dial(ctx, r.addrs, r.cfg.Bench.Conns, tlsCfg)
+	addrs := r.addrs
+	if r.cfg.Bench.RESP && r.local != nil {
+		addrs = r.local.RESPAddrs()
+	}
+	tgt, err := r.cfg.Dial(ctx, addrs, r.cfg.Bench.Conns, tlsCfg)
 	if err != nil {
-		return fmt.Errorf("connect to %s: %w", strings.Join(r.addrs, ","), err)
+		return fmt.Errorf("connect to %s: %w", strings.Join(addrs, ","), err)
 	}
 	r.tgt = tgt
 	return nil

@@ -25,6 +25,7 @@ func TestFieldFlags(t *testing.T) {
 		func(c *benchkit.Config) { c.Ops, c.ClusterAdmin, c.Dist, c.ZipfS = -1, []string{"x"}, benchkit.Zipf, 1 },
 		func(c *benchkit.Config) { c.Ops = 5 },
 		func(c *benchkit.Config) { c.Cluster, c.Engine.Null, c.Check = []string{"x"}, true, true },
+		func(c *benchkit.Config) { c.RESP, c.Engine.Null = true, true },
 	} {
 		c := benchkit.DefaultConfig()
 		mod(&c)
@@ -33,7 +34,7 @@ func TestFieldFlags(t *testing.T) {
 	base := benchkit.DefaultConfig()
 	base.Cluster = []string{"x"}
 	errs = append(errs, benchkit.Grid{}.Validate(base),
-		benchkit.Grid{BatchSize: []int{1, 1}, Pipeline: []int{2, 2}, Clients: []int{0, 0}}.Validate(base))
+		benchkit.Grid{BatchSize: []int{1, 1}, Pipeline: []int{2, 2}, Clients: []int{0, 0}, Rates: []int{2, 1}}.Validate(base))
 	seen := map[string]bool{}
 	for _, err := range errs {
 		for _, fe := range config.Fields(err) {

@@ -39,7 +39,7 @@ var fieldFlags = map[string]string{
 	"Nodes": "-nodes", "ClusterAdmin": "-cluster-admin", "Clients": "-clients", "Conns": "-conns",
 	"Duration": "-duration", "Ops": "-ops", "Warmup": "-warmup", "Timeout": "-timeout",
 	"ValueSize": "-value-size", "KeySize": "key size", "Keys": "-keys", "ReadRatio": "-read-ratio",
-	"Dist": "-dist", "ZipfS": "-zipf-s", "Rate": "-rate",
+	"Dist": "-dist", "ZipfS": "-zipf-s", "Rate": "-rate", "RESP": "-resp",
 	"Engine.BatchSize": "-batch-size", "Engine.BatchBytes": "-batch-bytes", "Engine.BatchDelay": "-batch-delay",
 	"Engine.Pipeline": "-pipeline", "Engine.Null": "-null",
 	"Faults": "-faults", "Check": "-check", "CheckSample": "-check-sample", "CheckTimeout": "-check-timeout",
@@ -156,6 +156,7 @@ func bindRun(fs *flag.FlagSet, cfg *benchkit.Config, o *runOpts, sweep bool) {
 		fs.IntVar(&o.tlsRounds, "tls-rounds", 1, "with -tls: plain/TLS run pairs, interleaved (plain, TLS, plain, TLS, ...)")
 	}
 	fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "client connections shared by all clients")
+	fs.BoolVar(&cfg.RESP, "resp", false, "drive the load through the nodes' Redis protocol port (GET/SET, each connection's commands pipelined) instead of the client library")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measured run time (after -warmup)")
 	fs.Int64Var(&cfg.Ops, "ops", 0, "stop after this many measured operations instead of -duration")
 	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "unmeasured warm-up before measuring")

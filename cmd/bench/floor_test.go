@@ -67,3 +67,19 @@ func TestFloorBadUsage(t *testing.T) {
 		}
 	}
 }
+
+func TestRESPBadUsage(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-resp", "-cluster", "127.0.0.1:1"}, "-resp"},
+		{[]string{"-resp", "-null"}, "-resp"},
+		{[]string{"-resp", "-tls"}, "plain TCP only"},
+	} {
+		code, _, errOut := bench(t, tt.args...)
+		if code != 2 || !strings.Contains(errOut, tt.want) {
+			t.Errorf("bench %v: exit %d, %q; want 2 and %q", tt.args, code, errOut, tt.want)
+		}
+	}
+}

@@ -338,3 +338,21 @@ func TestRealRestartedRecordIsPartial(t *testing.T) {
 		t.Fatalf("a node restarted from a snapshot, yet the session check claims the whole run:\n%s", out)
 	}
 }
+
+// TestRealRESP drives the load through the nodes' Redis protocol front end
+// (bench -resp): the sessions of a connection pipelined on it, so the front
+// end sends them as one OpMulti; a leader killed mid-run and -MOVED
+// followed to the new one. The full check must pass: linearizable, nothing
+// acknowledged lost, every node session (a RESP connection) in order and
+// once, equal state hashes.
+func TestRealRESP(t *testing.T) {
+	args := append([]string{"-resp", "-nodes", "3", "-conns", "2", "-duration", "4s", "-faults", "kill-leader@1s+1500ms"}, checkedWorkload...)
+	code, out, errOut, r := realBench(t, args...)
+	assertPass(t, code, out, errOut, r)
+	if !strings.Contains(out, "RESP conns per node") || r.Ops == 0 {
+		t.Fatalf("not a RESP run, or nothing done: ops %d", r.Ops)
+	}
+	if f := r.Faults; len(f) != 1 || f[0].After == nil || f[0].After.Throughput == 0 {
+		t.Fatalf("nothing completed after the leader was killed: %+v", f)
+	}
+}

@@ -95,6 +95,8 @@ func (o runOpts) check(cfg benchkit.Config) error {
 		return usageError{fmt.Sprintf("-count must be 1..%d, got %d", maxCount, o.count)}
 	case o.tls && o.count > 1:
 		return usageError{"-tls with -count: -tls-rounds repeats the plain and TLS runs"}
+	case cfg.RESP && (o.tls || o.ceiling):
+		return usageError{"-resp with -tls or -ceiling: the RESP front end serves plain TCP only, and null-mode nodes serve no RESP"}
 	}
 	return nil
 }
@@ -179,6 +181,6 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 	return r.Do(ctx)
 }
 
-// dialTarget connects the clients; tests replace it with an in-process
-// fake.
-var dialTarget runner.DialFunc = runner.DialClients
+// dialTarget connects the clients; nil lets the runner choose (the client
+// library, or RESP with -resp). Tests replace it with an in-process fake.
+var dialTarget runner.DialFunc
