@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/mpaxos/mpaxos/route"
 )
 
 // The commands about the connection and the server, answered by this node
@@ -205,7 +207,7 @@ func cmdCluster(c *conn, args [][]byte) {
 	sub := args[1]
 	switch {
 	case eqFold(sub, "keyslot") && len(args) == 3:
-		c.out = appendInt(c.out, int64(KeySlot(args[2])))
+		c.out = appendInt(c.out, int64(route.KeySlot(args[2])))
 		return
 	case eqFold(sub, "myid") && len(args) == 2:
 		c.out = appendBulkString(c.out, nodeName(c.s.cfg.ID))
@@ -217,7 +219,7 @@ func cmdCluster(c *conn, args [][]byte) {
 			state = "fail"
 		}
 		c.out = appendBulkString(c.out, fmt.Sprintf("cluster_state:%s\r\ncluster_slots_assigned:%d\r\ncluster_slots_ok:%d\r\ncluster_known_nodes:%d\r\ncluster_size:1\r\n",
-			state, Slots, Slots, len(c.s.cfg.Addrs)))
+			state, route.Slots, route.Slots, len(c.s.cfg.Addrs)))
 		return
 	case (eqFold(sub, "slots") || eqFold(sub, "nodes") || eqFold(sub, "shards")) && len(args) == 2:
 	default:
@@ -234,7 +236,7 @@ func cmdCluster(c *conn, args [][]byte) {
 		c.out = appendArray(c.out, 1)
 		c.out = appendArray(c.out, 2+len(ids))
 		c.out = appendInt(c.out, 0)
-		c.out = appendInt(c.out, Slots-1)
+		c.out = appendInt(c.out, route.Slots-1)
 		for _, id := range ids {
 			host, port := splitAddr(c.s.cfg.Addrs[id])
 			c.out = appendArray(c.out, 3)
@@ -250,7 +252,7 @@ func cmdCluster(c *conn, args [][]byte) {
 	}
 	var b strings.Builder
 	for i, id := range ids {
-		flags, master, slots := "master", "-", " 0-"+strconv.Itoa(Slots-1)
+		flags, master, slots := "master", "-", " 0-"+strconv.Itoa(route.Slots-1)
 		if i > 0 {
 			flags, master, slots = "slave", nodeName(ids[0]), ""
 		}
@@ -273,7 +275,7 @@ func (c *conn) appendShards(ids []uint16, st Status) {
 	c.out = appendBulkString(c.out, "slots")
 	c.out = appendArray(c.out, 2)
 	c.out = appendInt(c.out, 0)
-	c.out = appendInt(c.out, Slots-1)
+	c.out = appendInt(c.out, route.Slots-1)
 	c.out = appendBulkString(c.out, "nodes")
 	c.out = appendArray(c.out, len(ids))
 	for i, id := range ids {

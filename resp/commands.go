@@ -7,6 +7,7 @@ import (
 
 	"github.com/mpaxos/mpaxos/client"
 	"github.com/mpaxos/mpaxos/kv"
+	"github.com/mpaxos/mpaxos/route"
 )
 
 // command describes one Redis command: dispatch, the arity check and the
@@ -142,7 +143,7 @@ func oneLine(s string) string {
 }
 
 func cmdGet(c *conn, args [][]byte) {
-	c.enqueue(queued{kind: replyGet, slot: KeySlot(args[1])}, kv.Command{Op: kv.OpGet, Key: args[1]})
+	c.enqueue(queued{kind: replyGet, slot: route.KeySlot(args[1])}, kv.Command{Op: kv.OpGet, Key: args[1]})
 }
 
 // errNoTTL answers the options that give a key an expiry: mpaxos keys
@@ -169,17 +170,17 @@ func cmdSet(c *conn, args [][]byte) {
 			return
 		}
 	}
-	c.enqueue(queued{kind: replySet, op: op, slot: KeySlot(args[1])}, kv.Command{Op: op, Key: args[1], Value: args[2]})
+	c.enqueue(queued{kind: replySet, op: op, slot: route.KeySlot(args[1])}, kv.Command{Op: op, Key: args[1], Value: args[2]})
 }
 
 // cmdDel deletes the keys in argument order, in the connection's
 // pipeline: one OpMulti with the commands around it (pipeline.go).
 func cmdDel(c *conn, args [][]byte) {
-	c.enqueueKeys(queued{kind: replyCount, slot: KeySlot(args[1])}, kv.OpDelete, args[1:])
+	c.enqueueKeys(queued{kind: replyCount, slot: route.KeySlot(args[1])}, kv.OpDelete, args[1:])
 }
 
 func cmdExists(c *conn, args [][]byte) {
-	c.enqueueKeys(queued{kind: replyCount, slot: KeySlot(args[1])}, kv.OpGet, args[1:])
+	c.enqueueKeys(queued{kind: replyCount, slot: route.KeySlot(args[1])}, kv.OpGet, args[1:])
 }
 
 const errNotInt = "ERR value is not an integer or out of range"
@@ -194,11 +195,11 @@ func cmdIncr(c *conn, args [][]byte) {
 		}
 		delta = d
 	}
-	c.enqueue(queued{kind: replyIncr, slot: KeySlot(args[1])}, kv.Command{Op: kv.OpIncr, Key: args[1], Delta: delta})
+	c.enqueue(queued{kind: replyIncr, slot: route.KeySlot(args[1])}, kv.Command{Op: kv.OpIncr, Key: args[1], Delta: delta})
 }
 
 func cmdMGet(c *conn, args [][]byte) {
-	c.enqueueKeys(queued{kind: replyArray, slot: KeySlot(args[1])}, kv.OpGet, args[1:])
+	c.enqueueKeys(queued{kind: replyArray, slot: route.KeySlot(args[1])}, kv.OpGet, args[1:])
 }
 
 func cmdMSet(c *conn, args [][]byte) {
@@ -206,7 +207,7 @@ func cmdMSet(c *conn, args [][]byte) {
 	for i := 1; i+1 < len(args); i += 2 {
 		c.subs = append(c.subs, kv.Command{Op: kv.OpPut, Key: args[i], Value: args[i+1]})
 	}
-	c.enqueue(queued{kind: replyOK, slot: KeySlot(args[1])}, c.subs...)
+	c.enqueue(queued{kind: replyOK, slot: route.KeySlot(args[1])}, c.subs...)
 	clear(c.subs)
 }
 
