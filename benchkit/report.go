@@ -292,11 +292,21 @@ func writeCPU(w io.Writer, r *results.Result) {
 	nodes := "nodes not measured"
 	if c.NodesSec > 0 {
 		nodes = fmt.Sprintf("nodes %.1f µs", c.NodesUsPerOp)
+		if c.LeaderUsPerOp > 0 {
+			nodes += fmt.Sprintf(" (leader %.1f, each follower %.1f)", c.LeaderUsPerOp, c.FollowerUsPerOp)
+		}
 	}
 	fmt.Fprintf(w, "%-12s %s + bench %.1f µs per op; machine %.0f%% busy (%d cores) over %.1f s\n",
 		"cpu", nodes, c.BenchUsPerOp, c.MachineBusy*100, c.Cores, c.WindowSec)
 	if c.Note != "" && c.NodesSec == 0 {
 		fmt.Fprintf(w, "%-12s %s\n", "", c.Note)
+	}
+	if len(c.Syncs) > 0 {
+		parts := make([]string, len(c.Syncs))
+		for i, s := range c.Syncs {
+			parts[i] = fmt.Sprintf("n%d %s/s (%.1f ops each)", s.Node, commas(s.PerSec), s.OpsPerSync)
+		}
+		fmt.Fprintf(w, "%-12s %s\n", "syncs", strings.Join(parts, "  "))
 	}
 }
 

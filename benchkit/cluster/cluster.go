@@ -453,6 +453,25 @@ func (c *Cluster) Pids() []int {
 	return pids
 }
 
+// LeaderPid returns the process of the leader the monitor last saw
+// agreed, 0 when none is known or it is not running.
+func (c *Cluster) LeaderPid() int {
+	id, ok := c.Leader()
+	if !ok {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.Nodes {
+		if n.ID == id && n.Proc != nil && !c.mu.down[id] {
+			if done, _ := n.Proc.Exited(); !done {
+				return n.Proc.Pid()
+			}
+		}
+	}
+	return 0
+}
+
 // Leader returns the leader the monitor last saw agreed.
 func (c *Cluster) Leader() (uint64, bool) {
 	if c.Monitor == nil {

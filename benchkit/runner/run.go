@@ -75,6 +75,7 @@ type Run struct {
 	tgt        benchkit.Target
 	v          *verifier
 	cancel     context.CancelFunc // stops the leader monitor of a running cluster
+	mon        *cluster.Monitor   // a running cluster's, with -cluster-admin
 
 	// Set by Measure and Verify.
 	out     *benchkit.Outcome
@@ -169,6 +170,7 @@ func (r *Run) attach(ctx context.Context) {
 		return
 	}
 	mon := cluster.NewMonitor(c.ClusterAdmin)
+	r.mon = mon
 	var mctx context.Context
 	mctx, r.cancel = context.WithCancel(ctx)
 	sts := mon.Poll(mctx)
@@ -219,8 +221,11 @@ func (r *Run) connect(ctx context.Context) error {
 // measured is kept (and Write marks the result interrupted).
 func (r *Run) Measure(ctx context.Context) error {
 	env := benchkit.Env{Target: r.tgt, Leader: r.leader, Stages: r.stages, CPU: benchkit.ProcCPU(nil)}
-	if r.local != nil {
-		env.CPU = benchkit.ProcCPU(r.local.Pids)
+	switch {
+	case r.local != nil:
+		env.CPU = benchkit.NodeCPU(r.local.Pids, benchkit.NodeCounters{LeaderPid: r.local.LeaderPid, Syncs: r.local.Monitor.Syncs})
+	case r.mon != nil:
+		env.CPU = benchkit.NodeCPU(nil, benchkit.NodeCounters{Syncs: r.mon.Syncs})
 	}
 	if !r.cfg.Quiet {
 		env.Progress = r.cfg.Stdout
