@@ -23,11 +23,16 @@ type runOpts struct {
 	// record for the session check; 0 sizes it for the run.
 	recordApplied int
 	// tls (-tls) measures the workload over plain TCP and over TLS,
-	// tlsRounds (-tls-rounds) times each, interleaved, and reports the
-	// cost. useTLS starts the cluster of one run with TLS.
-	tls       bool
-	tlsRounds int
-	useTLS    bool
+	// -rounds times each, interleaved, and reports the cost. useTLS
+	// starts the cluster of one run with TLS.
+	tls    bool
+	useTLS bool
+	// syncCost (-sync-cost) runs the workload with -sync=false and synced,
+	// interleaved, and reports synced throughput as a fraction.
+	syncCost bool
+	// rounds (-rounds, or its old name -tls-rounds) is the number of run
+	// pairs of -tls and -sync-cost.
+	rounds int
 	// count (-count) is the number of runs of each configuration.
 	count int
 }
@@ -153,7 +158,9 @@ func bindRun(fs *flag.FlagSet, cfg *benchkit.Config, o *runOpts, sweep bool) {
 	fs.BoolVar(&o.ceiling, "ceiling", false, "first run the same workload in -null mode and report this run as a fraction of it")
 	if !sweep {
 		fs.BoolVar(&o.tls, "tls", false, "run the workload on a plain TCP cluster and on a mutual-TLS one (throwaway CA, client certificates), interleaved, and report TLS's cost in throughput and node CPU per op")
-		fs.IntVar(&o.tlsRounds, "tls-rounds", 1, "with -tls: plain/TLS run pairs, interleaved (plain, TLS, plain, TLS, ...)")
+		fs.BoolVar(&o.syncCost, "sync-cost", false, "run the workload with -sync=false and synced, interleaved, and report synced throughput as a fraction of unsynced and the node CPU per op of each")
+		fs.IntVar(&o.rounds, "rounds", 1, "with -tls or -sync-cost: run pairs, interleaved (A, B, A, B, ...)")
+		fs.IntVar(&o.rounds, "tls-rounds", 1, "the old name of -rounds")
 	}
 	fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "client connections shared by all clients")
 	fs.BoolVar(&cfg.RESP, "resp", false, "drive the load through the nodes' Redis protocol port (GET/SET, each connection's commands pipelined) instead of the client library")

@@ -71,8 +71,11 @@ func cmdRun(ctx context.Context, args, argv []string, stdout, stderr io.Writer) 
 	if name == "" {
 		name = defaultName(cfg)
 	}
-	if o.tls {
-		return runTLSCost(ctx, cfg, o, name, argv, stdout, stderr)
+	switch {
+	case o.tls:
+		return runPair(ctx, tlsPair, cfg, o, name, argv, stdout, stderr)
+	case o.syncCost:
+		return runPair(ctx, syncPair, cfg, o, name, argv, stdout, stderr)
 	}
 	if o.count == 1 {
 		_, err = runMeasured(ctx, cfg, o, name, argv, stdout, stderr)
@@ -89,12 +92,16 @@ func (o runOpts) check(cfg benchkit.Config) error {
 		return usageError{"-ceiling needs a cluster bench starts, not -cluster"}
 	case o.tls && len(cfg.Cluster) > 0:
 		return usageError{"-tls needs a cluster bench starts, not -cluster"}
-	case o.tlsRounds < 1:
-		return usageError{fmt.Sprintf("-tls-rounds %d: must be at least 1", o.tlsRounds)}
+	case o.rounds < 1:
+		return usageError{fmt.Sprintf("-rounds %d: must be at least 1", o.rounds)}
+	case o.tls && o.syncCost:
+		return usageError{"-tls and -sync-cost are two A/Bs: run them one at a time"}
+	case o.syncCost && (o.count > 1 || o.ceiling || cfg.Engine.Null):
+		return usageError{"-sync-cost with -count, -ceiling or -null: -rounds repeats the pairs, and null nodes do not sync"}
 	case o.count < 1 || o.count > maxCount:
 		return usageError{fmt.Sprintf("-count must be 1..%d, got %d", maxCount, o.count)}
 	case o.tls && o.count > 1:
-		return usageError{"-tls with -count: -tls-rounds repeats the plain and TLS runs"}
+		return usageError{"-tls with -count: -rounds repeats the plain and TLS runs"}
 	case cfg.RESP && (o.tls || o.ceiling):
 		return usageError{"-resp with -tls or -ceiling: the RESP front end serves plain TCP only, and null-mode nodes serve no RESP"}
 	}
