@@ -375,6 +375,14 @@ func (e *Engine) setConf(m Membership, at Slot) {
 	}
 	e.logger.Info("membership in force", "slot", at, "membership", m)
 	if e.role == RoleLeader {
+		// The members it drops learn the commit index once more, so they
+		// apply their removal and stop (their answers are no longer
+		// taken: Step refuses non-members' acknowledgements).
+		for _, p := range e.peers {
+			if !m.Contains(p.id) {
+				e.send(Message{Type: MsgCommit, To: p.id, Ballot: e.ballot, Slot: e.base, Commit: e.commit, Round: e.round})
+			}
+		}
 		// A lease that majorities of two configurations back could
 		// outlive a second change (doc.go): this leader leases again
 		// only on rounds it starts from now on.

@@ -292,6 +292,11 @@ func (e *Engine) maybeCommit() bool {
 			break
 		}
 		e.applyConfThrough() // a change is chosen: count by it from here on
+		if e.role == RoleLeader {
+			// Tell the members now, not at the next Accept or heartbeat:
+			// new ones are waiting to be dialled, removed ones to stop.
+			e.bcastHeartbeat()
+		}
 	}
 	if !moved {
 		return false
