@@ -203,7 +203,7 @@ func (e *Engine) installSnapshot(snap Snapshot) {
 	e.applied = snap.Slot
 	if e.confThrough < snap.Slot {
 		e.confThrough = snap.Slot
-		if !snap.Membership.IsZero() {
+		if !snap.Membership.IsZero() && !bugSnapshotDropsMembership {
 			e.setConf(snap.Membership, snap.Slot)
 		}
 	}

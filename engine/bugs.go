@@ -60,4 +60,11 @@ var (
 	// bugLearnerVotes: learners' acknowledgements and promises count
 	// toward quorums as if they were voters.
 	bugLearnerVotes bool
+	// bugPhase1OwnConfOnly: a candidate needs a majority of the
+	// configuration in force at its first unchosen slot only, not of
+	// those the promised values bring into force after it.
+	bugPhase1OwnConfOnly bool
+	// bugSnapshotDropsMembership: a node installing a snapshot keeps
+	// its own configuration instead of the snapshot's.
+	bugSnapshotDropsMembership bool
 )

@@ -291,12 +291,13 @@ func (e *Engine) Tick() {
 		if e.catchupWait > 0 {
 			e.catchupWait--
 		}
+		e.electionElapsed++
 		if !e.selfVoter {
-			// Learners and removed nodes never campaign.
-			e.electionElapsed = 0
+			// Learners and removed nodes never campaign; the count
+			// still lapses their stickiness, so they promise to a
+			// candidate once their leader is gone.
 			return
 		}
-		e.electionElapsed++
 		if e.electionElapsed >= e.randomizedElection || (len(e.conf.Voters) == 1 && e.role == RoleFollower) {
 			e.startElection()
 		}
@@ -472,6 +473,9 @@ func (e *Engine) startElection() {
 // ourselves, and a Prepare to every peer. Our own promise counts once it is
 // durable (Advance).
 func (e *Engine) campaign() {
+	if !e.selfVoter {
+		return // learners and removed nodes never campaign
+	}
 	if e.role == RoleLeader {
 		e.failLeaderReads()
 	}

@@ -90,7 +90,13 @@ func (e *Engine) maybeSendHandoff() {
 	if e.xfer.to == 0 || e.xfer.sent {
 		return
 	}
-	if p := e.peer(e.xfer.to); p.match < e.log.last() {
+	p := e.peer(e.xfer.to)
+	if p == nil {
+		// A membership change removed the target: nothing was sent.
+		e.xfer = handoff{}
+		return
+	}
+	if p.match < e.log.last() {
 		return
 	}
 	e.xfer.sent = true

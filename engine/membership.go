@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -395,6 +396,9 @@ func (e *Engine) setConf(m Membership, at Slot) {
 		e.rebuildPeers()
 	}
 	e.removed = !m.Contains(e.id)
+	if e.role == RoleLeader && e.xfer.to != 0 && !e.xfer.sent && !m.IsVoter(e.xfer.to) {
+		e.xfer = handoff{} // its target left; one told to campaign runs out in tickHandoff
+	}
 	if e.role == RoleLeader && !m.IsVoter(e.id) {
 		e.logger.Info("stepping down: no longer a voter", "ballot", e.ballot, "membership", m)
 		e.becomeFollower(e.promised, 0)
@@ -491,46 +495,51 @@ func (e *Engine) promiseQuorum(m Membership) bool {
 	return n >= m.Quorum()
 }
 
-// phase1Quorum reports whether the promises make a phase-1 quorum: a
-// majority of the configuration in force at our first unchosen slot, and
-// of every configuration a reported value or snapshot would bring into
-// force at a later slot. A candidate whose log lags several changes
-// behind thus still reaches a majority of the configuration that chose
-// the latest slots. Members of those configurations it did not know are
-// sent a Prepare now.
+// phase1Quorum reports whether the promises make a phase-1 quorum. Let
+// C0 be the configuration in force at our first unchosen slot and C1, ...,
+// Ck those the reported values (and a reported snapshot) bring into force
+// at later slots, in slot order. A slot decided under Ci was chosen by a
+// majority of Ci, and a majority of Ci or of C(i-1) meets every such
+// majority (they differ by one node). So the promises must hold a
+// majority of C0, ..., C(k-1): a candidate whose log lags several changes
+// behind thus still meets the majorities that chose the latest slots, and
+// one that lags one change (the commonest case: a change in flight when
+// its leader failed) needs only the majority of C0 it always needs.
+// Members of those configurations it did not know are sent a Prepare now.
 func (e *Engine) phase1Quorum() bool {
 	if !e.promiseQuorum(e.conf) {
 		return false
 	}
+	var later []confAt
+	if e.bestSnap != nil && !e.bestSnap.Membership.IsZero() {
+		later = append(later, confAt{slot: e.bestSnap.Slot, m: e.bestSnap.Membership})
+	}
+	for s, en := range e.proposals {
+		if en.Type != EntryConfChange {
+			continue
+		}
+		m, err := ParseMembership(en.Data)
+		if err != nil {
+			continue // a corrupt value can be no one's quorum
+		}
+		later = append(later, confAt{slot: s, m: m})
+	}
+	if len(later) < 2 || bugPhase1OwnConfOnly {
+		return true
+	}
+	// In slot order, so the Prepares sent are the same on every replay.
+	slices.SortFunc(later, func(a, b confAt) int { return cmp.Compare(a.slot, b.slot) })
 	ok := true
-	check := func(m Membership) {
-		for _, id := range m.Voters {
+	for _, c := range later[:len(later)-1] {
+		for _, id := range c.m.Voters {
 			if id != e.id && e.peer(id) == nil {
 				e.addStranger(id).stranger = false
 				e.send(Message{Type: MsgPrepare, To: id, Ballot: e.ballot, Slot: e.prepareSlot, Handoff: e.handoffFrom})
 			}
 		}
-		if !e.promiseQuorum(m) {
+		if !e.promiseQuorum(c.m) {
 			ok = false
 		}
-	}
-	if e.bestSnap != nil && !e.bestSnap.Membership.IsZero() {
-		check(e.bestSnap.Membership)
-	}
-	// In slot order, so the Prepares sent are the same on every replay.
-	var slots []Slot
-	for s, en := range e.proposals {
-		if en.Type == EntryConfChange {
-			slots = append(slots, s)
-		}
-	}
-	slices.Sort(slots)
-	for _, s := range slots {
-		m, err := ParseMembership(e.proposals[s].Data)
-		if err != nil {
-			continue // a corrupt value can be no one's quorum
-		}
-		check(m)
 	}
 	return ok
 }
