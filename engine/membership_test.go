@@ -409,3 +409,46 @@ func TestRemovedFollowerKnows(t *testing.T) {
 		t.Fatalf("removed node campaigned: %+v", st)
 	}
 }
+
+// A learner's stickiness lapses like a voter's: once its leader is gone it
+// promises to a candidate (a learner that a change it has not applied yet
+// made a voter may be needed for a majority).
+func TestLearnerPromisesOnceLeaderGone(t *testing.T) {
+	c := newTCluster(t, 1, 2, 3)
+	c.propose(1)
+	c.change(ConfChange{AddLearner, 4})
+	c.start(4, []NodeID{1, 2, 3}, []NodeID{4})
+	c.tick(2)
+	c.down[1] = true
+	l := c.engs[4]
+	for range 2 * c.cfgs[4].ElectionTicks {
+		l.Tick()
+	}
+	b := MakeBallot(50, 2)
+	step(t, l, Message{Type: MsgPrepare, From: 2, To: 4, Ballot: b, Slot: l.Status().Commit + 1})
+	rd := l.Ready()
+	if got := msgsOf([]Ready{rd}, MsgPromise); len(got) != 1 || got[0].Ballot != b {
+		t.Fatalf("learner answered a Prepare of %v with %+v, want a promise", b, got)
+	}
+}
+
+// A hand-off whose target a chosen change removes ends instead of
+// following a peer that is gone.
+func TestHandoffTargetRemoved(t *testing.T) {
+	c := newTCluster(t, 1, 2, 3)
+	c.propose(1)
+	l := c.engs[1]
+	if err := l.ProposeConfChange(ConfChange{Remove, 3}); err != nil {
+		t.Fatal(err)
+	}
+	c.down[3] = true // the target never catches up: MsgHandoff is not sent
+	if err := l.TransferLeadership(3); err != nil {
+		t.Fatal(err)
+	}
+	c.stabilize()
+	c.tick(2)
+	if st := l.Status(); st.Role != RoleLeader || st.HandoffTo != 0 || st.Membership.Contains(3) {
+		t.Fatalf("after the target's removal: %+v", st)
+	}
+	c.propose(1)
+}
