@@ -133,7 +133,9 @@
 //     a majority of each of C0..C(k-1): a majority of Ci meets every
 //     majority of Ci and of C(i+1), so it sees every value chosen above its
 //     first unchosen slot even when it lags several changes behind. One
-//     change behind, the common case, it needs C0's majority only.
+//     change behind, the common case, it needs C0's majority only. A
+//     snapshot a promise carries may span several changes, so the
+//     configuration it holds needs its own majority as well.
 //   - Elections. Only voters of the configuration a node has in force
 //     campaign, and pre-prepare counts voters' yeses; learners and removed
 //     nodes never campaign but keep the acceptor's part (a Prepare gets a
@@ -166,10 +168,10 @@
 // election gap calls TransferLeadership first. A chosen change is sent to
 // every member at once, the dropped ones included, so a removed node
 // learns it (Status().Removed), and no longer campaigns. The runtime stops
-// a removed node only once a majority of the new configuration has
-// applied the change: a member that has not learnt it still needs a
-// majority of the old configuration, the removed node included, to elect
-// anyone. Ready.Membership reports each configuration as it comes into
+// a removed node only once a majority of the new configuration hold the
+// change's slot durably committed (their Status().Commit, after a synced
+// Ready): a member that has not learnt it still needs a majority of the
+// old configuration, the removed node included, to elect anyone. Ready.Membership reports each configuration as it comes into
 // force (the runtime dials new members and records it with its
 // snapshots: Snapshot.Membership), and New restores it from the stored
 // snapshot's Membership and the log through the durable commit index.
@@ -194,7 +196,7 @@
 //     If rd.Membership is set, that configuration is in force once
 //     rd.Committed is applied: record it with the snapshots taken from
 //     then on and dial its members; a node it no longer names stops once
-//     a majority of the new configuration applied it ("Membership").
+//     a majority of the new configuration committed it ("Membership").
 //     Then take rd.Reads, in order: a Failed read is refused (its client
 //     retries, or goes to the leader Status names); any other read Ctx
 //     is served from the state machine once it has applied every slot

@@ -450,6 +450,9 @@ func (e *Engine) rebuildPeers() {
 			}
 		}
 		p.voter = e.conf.IsVoter(id)
+		// A stranger that a configuration now names is one no more:
+		// addStranger must not drop it.
+		p.stranger = p.stranger && !e.conf.Contains(id)
 		if bugLearnerVotes && e.conf.IsLearner(id) {
 			p.voter = true
 		}
@@ -504,14 +507,22 @@ func (e *Engine) promiseQuorum(m Membership) bool {
 // majority of C0, ..., C(k-1): a candidate whose log lags several changes
 // behind thus still meets the majorities that chose the latest slots, and
 // one that lags one change (the commonest case: a change in flight when
-// its leader failed) needs only the majority of C0 it always needs.
-// Members of those configurations it did not know are sent a Prepare now.
+// its leader failed) needs only the majority of C0 it always needs. A
+// reported snapshot's configuration may be several changes away from any
+// other, so its majority is needed too. Voters of those configurations it
+// did not know are sent a Prepare now.
 func (e *Engine) phase1Quorum() bool {
 	if !e.promiseQuorum(e.conf) {
 		return false
 	}
 	var later []confAt
 	if e.bestSnap != nil && !e.bestSnap.Membership.IsZero() {
+		// A snapshot may span several changes: its configuration need
+		// not be one node away from any other, so its majority is
+		// needed whatever follows.
+		if !e.promiseQuorumOrAsk(e.bestSnap.Membership) {
+			return false
+		}
 		later = append(later, confAt{slot: e.bestSnap.Slot, m: e.bestSnap.Membership})
 	}
 	for s, en := range e.proposals {
@@ -531,15 +542,21 @@ func (e *Engine) phase1Quorum() bool {
 	slices.SortFunc(later, func(a, b confAt) int { return cmp.Compare(a.slot, b.slot) })
 	ok := true
 	for _, c := range later[:len(later)-1] {
-		for _, id := range c.m.Voters {
-			if id != e.id && e.peer(id) == nil {
-				e.addStranger(id).stranger = false
-				e.send(Message{Type: MsgPrepare, To: id, Ballot: e.ballot, Slot: e.prepareSlot, Handoff: e.handoffFrom})
-			}
-		}
-		if !e.promiseQuorum(c.m) {
+		if !e.promiseQuorumOrAsk(c.m) {
 			ok = false
 		}
 	}
 	return ok
+}
+
+// promiseQuorumOrAsk is promiseQuorum, after sending a Prepare to every
+// voter of m this node did not know of.
+func (e *Engine) promiseQuorumOrAsk(m Membership) bool {
+	for _, id := range m.Voters {
+		if id != e.id && e.peer(id) == nil {
+			e.addStranger(id).stranger = false
+			e.send(Message{Type: MsgPrepare, To: id, Ballot: e.ballot, Slot: e.prepareSlot, Handoff: e.handoffFrom})
+		}
+	}
+	return e.promiseQuorum(m)
 }

@@ -452,3 +452,29 @@ func TestHandoffTargetRemoved(t *testing.T) {
 	}
 	c.propose(1)
 }
+
+// A promise's snapshot may hold a configuration several changes away
+// from the candidate's (it compacts them all): the candidate needs a
+// majority of it too, and asks its voters it did not know.
+func TestPhase1NeedsSnapshotConfiguration(t *testing.T) {
+	st := newMemStorage()
+	e := newTestEngine(t, 2, 3, st)
+	e.Campaign()
+	syncAll(t, e, st)
+	snap := &Snapshot{Slot: 10, Data: []byte("sm"), Membership: ms([]NodeID{1, 2, 4, 5, 6}, nil)}
+	step(t, e, Message{Type: MsgPromise, From: 1, To: 2, Ballot: e.ballot, Slot: 1, Commit: 10, Snapshot: snap})
+	if st := e.Status(); st.Role == RoleLeader {
+		t.Fatalf("leads with promises of 1 and 2, no majority of %v", snap.Membership)
+	}
+	asked := map[NodeID]bool{}
+	for _, m := range msgsOf([]Ready{e.Ready()}, MsgPrepare) {
+		asked[m.To] = true
+	}
+	if !asked[4] || !asked[5] || !asked[6] {
+		t.Fatalf("Prepares to %v, want the snapshot's voters 4, 5 and 6", asked)
+	}
+	step(t, e, Message{Type: MsgPromise, From: 4, To: 2, Ballot: e.ballot, Slot: 1, Commit: 10, Snapshot: snap})
+	if st := e.Status(); st.Role != RoleLeader || !st.Membership.Equal(snap.Membership) {
+		t.Fatalf("with 1, 2 and 4: %+v", st)
+	}
+}

@@ -17,8 +17,8 @@ import (
 // as likely as any); a group of 5 shrinks to 3 and grows to 5 with new
 // ids. The simulated runtime starts a node when its AddLearner is
 // proposed, with the configuration it is added to, and stops a removed
-// node 0..100 ticks after a majority of the new configuration applied its
-// removal (until then it runs on, and may not know it is removed). An eager third of the seeds proposes the plan's next
+// node 0..100 ticks after a majority of the new configuration durably
+// committed its removal (until then it runs on, and may not know it is removed). An eager third of the seeds proposes the plan's next
 // change while one is still in flight.
 //
 // The checker judges each slot by the configuration in force at it (the
@@ -147,7 +147,7 @@ func (s *sim) confApplied(n *simNode, en *Entry) {
 // stopRemoved is the runtime's part of a removal: a node that was a
 // member and is no longer one in the chosen configuration is stopped for
 // good 0..100 ticks after a majority of the new configuration's voters
-// applied the change. Stopped earlier, it could leave the others unable
+// hold the change durably committed. Stopped earlier, it could leave the others unable
 // to elect anyone: one that has not learnt the change is chosen still
 // needs a majority of the old configuration, the removed node included
 // (doc.go, "Membership").
@@ -156,7 +156,9 @@ func (s *sim) stopRemoved() {
 	at := s.chk.confs[len(s.chk.confs)-1].slot
 	learnt := 0
 	for _, id := range latest.Voters {
-		if s.nodes[id-1].smSlot >= at {
+		// Durably: a commit index applied but not yet synced is lost
+		// in a crash.
+		if st := s.nodes[id-1].st; max(st.hardState().Commit, st.snapshot().Slot) >= at {
 			learnt++
 		}
 	}
