@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -334,5 +335,25 @@ func TestSimMembershipCatchesPlantedBugs(t *testing.T) {
 			}
 			t.Fatal("no seed caught the planted bug")
 		})
+	}
+}
+
+// A membership seed replays event for event, as TestSim's do.
+func TestSimMembershipDeterministic(t *testing.T) {
+	for _, seed := range []uint64{3, 4} {
+		var traces [2]string
+		for i := range traces {
+			s := newSim(t, seed, optionsForMemberSeed(seed), true)
+			if err := s.run(); err != nil {
+				t.Fatalf("seed %d: %v", seed, err)
+			}
+			if s.mb.changes == 0 {
+				t.Fatalf("seed %d made no membership change", seed)
+			}
+			traces[i] = strings.Join(s.trace, "\n") + fmt.Sprintf("\n%+v %+v", s.stats, s.mb.plan)
+		}
+		if traces[0] != traces[1] {
+			t.Fatalf("seed %d ran differently twice", seed)
+		}
 	}
 }
