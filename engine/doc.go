@@ -123,7 +123,11 @@
 //     once that slot is chosen. So a leader's uncommitted slots are the
 //     change alone, or slots after it, never both: every slot it proposes
 //     is decided by a configuration it knows to be in force. The cost is
-//     one drained pipeline and one round trip per change. A new leader's
+//     one drained pipeline and one round trip per change. (The drain
+//     implies the erratum's rule whenever the new leader re-proposed
+//     anything; when it re-proposed nothing its commit index already
+//     covers every chosen slot, as for the read floor. The rule is kept as
+//     the erratum states it; the simulator does not catch its absence.) A new leader's
 //     re-proposals may span changes of earlier ballots; its commit index
 //     walks them, each segment by its own configuration (maybeCommit).
 //   - Phase 1. Let C0 be the configuration in force at the candidate's
@@ -157,7 +161,12 @@
 //     it starts afterwards, counted in the new configuration, extend it.
 //     No change is chosen behind its back: one of a lower ballot is a
 //     re-proposal (below the read floor), and one of a higher ballot needs
-//     promises from the lease's majority.
+//     promises from the lease's majority. (This is belt and braces: the
+//     voters that chose the second change received the leader's messages
+//     to do so, and each such message opens a promise window of its own
+//     that outlasts the lease; the simulator does not catch a leader that
+//     keeps its lease across changes, and this rule does not rely on
+//     that.)
 //
 // Learners catch up as any follower (catch-up, snapshot); Promote is
 // refused (ErrLearnerBehind) while the learner's acknowledgement is more
