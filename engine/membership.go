@@ -84,6 +84,15 @@ func (m Membership) marshal() []byte {
 	return b
 }
 
+// MarshalBinary encodes m as ParseMembership decodes it (the Data of an
+// EntryConfChange): for a store that keeps Snapshot.Membership.
+func (m Membership) MarshalBinary() ([]byte, error) {
+	if err := m.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorruptMembership, err)
+	}
+	return m.marshal(), nil
+}
+
 // ErrCorruptMembership is returned by ParseMembership for bytes that are
 // not an encoded Membership.
 var ErrCorruptMembership = errors.New("engine: corrupt membership")

@@ -383,9 +383,16 @@ func TestSnapshotCarriesMembership(t *testing.T) {
 
 func TestParseMembership(t *testing.T) {
 	m := ms([]NodeID{3, 1, 2}, []NodeID{9})
-	got, err := ParseMembership(m.marshal())
+	b, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseMembership(b)
 	if err != nil || !got.Equal(m) {
 		t.Fatalf("round trip: %v %v", got, err)
+	}
+	if _, err := (Membership{Voters: []NodeID{2, 1}}).MarshalBinary(); !errors.Is(err, ErrCorruptMembership) {
+		t.Fatalf("MarshalBinary of unsorted voters: %v", err)
 	}
 	for _, b := range [][]byte{nil, {1}, {1, 0, 0, 0}, {2, 0, 1, 0}, {2, 0, 2, 0, 1, 0}, {1, 1, 1, 0, 1, 0}} {
 		if _, err := ParseMembership(b); !errors.Is(err, ErrCorruptMembership) {
