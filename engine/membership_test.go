@@ -485,3 +485,43 @@ func TestPhase1NeedsSnapshotConfiguration(t *testing.T) {
 		t.Fatalf("with 1, 2 and 4: %+v", st)
 	}
 }
+
+// A candidate one change behind needs a majority of the configuration in
+// force at its first unchosen slot, even when the promises hold a
+// majority of the one the change makes: the change's own slot, and those
+// below it, are decided by the old one.
+func TestPhase1NeedsOldConfiguration(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ID, cfg.Peers, cfg.Learners = 2, []NodeID{1, 2, 3, 4}, []NodeID{5}
+	st := newMemStorage()
+	e, err := New(cfg, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Campaign()
+	syncAll(t, e, st)
+	promote := Entry{Slot: 1, Ballot: MakeBallot(1, 1), Type: EntryConfChange, Data: ms([]NodeID{1, 2, 3, 4, 5}, nil).marshal()}
+	for _, id := range []NodeID{3, 5} {
+		step(t, e, Message{Type: MsgPromise, From: id, To: 2, Ballot: e.ballot, Slot: 1, Entries: []Entry{promote}})
+	}
+	if e.Status().Role == RoleLeader {
+		t.Fatal("leads with 2, 3 and the learner 5: no majority of voters 1-4")
+	}
+	step(t, e, Message{Type: MsgPromise, From: 4, To: 2, Ballot: e.ballot, Slot: 1, Entries: []Entry{promote}})
+	if st := e.Status(); st.Role != RoleLeader {
+		t.Fatalf("2, 3 and 4 are a majority of voters 1-4: %+v", st)
+	}
+	// It re-proposes the change and commits it under the old
+	// configuration: the learner's acknowledgement does not count.
+	syncAll(t, e, st)
+	for _, id := range []NodeID{5, 3} {
+		step(t, e, Message{Type: MsgAccepted, From: id, To: 2, Ballot: e.ballot, Slot: 1})
+	}
+	if c := e.Status().Commit; c != 0 {
+		t.Fatalf("committed slot %d with 2, 3 and the learner 5", c)
+	}
+	step(t, e, Message{Type: MsgAccepted, From: 4, To: 2, Ballot: e.ballot, Slot: 1})
+	if st := e.Status(); st.Commit != 1 || !st.Membership.IsVoter(5) {
+		t.Fatalf("after 4 accepted: %+v", st)
+	}
+}

@@ -221,15 +221,19 @@ func (s *sim) memberIDs() []NodeID {
 }
 
 // cutCandidates returns the running voters of every configuration that
-// is in force or may come into force (a change in some node's log above
-// its commit index), and the smallest number of voters among them.
+// is in force, at the end of the log or at some node that has not learnt
+// the latest change yet, or may come into force (a change in some node's
+// log above its commit index), and the smallest number of voters among
+// them: while a change is not known everywhere, only a minority of both
+// sides of it may fail.
 func (s *sim) cutCandidates() ([]NodeID, int) {
 	confs := []Membership{s.latestConf()}
 	for _, n := range s.nodes {
-		if !n.up {
+		if !n.up || !s.latestConf().Contains(n.id) {
 			continue
 		}
 		e := n.eng
+		confs = append(confs, e.conf)
 		for sl := max(e.commit+1, e.log.start); sl <= e.log.last(); sl++ {
 			if en := e.log.get(sl); en != nil && en.Type == EntryConfChange {
 				if m, err := ParseMembership(en.Data); err == nil {
