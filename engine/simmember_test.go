@@ -29,7 +29,10 @@ import (
 // minority of the final configuration's voters, and convergence is that
 // of its members.
 
-var simMemberSeeds = flag.Int("sim.memberseeds", 300, "number of seeds TestSimMembership runs")
+var (
+	simMemberSeeds = flag.Int("sim.memberseeds", 300, "number of seeds TestSimMembership runs")
+	simFullTrace   = flag.Bool("sim.fulltrace", false, "with -sim.trace, print a failing membership seed's whole trace, not its last 400 events")
+)
 
 // optionsForMemberSeed is optionsForSeed with 3 or 5 initial voters, two
 // spare ids and a plan of changes.
@@ -268,7 +271,7 @@ func playMemberSeed(t testing.TB, seed uint64) (*sim, error) {
 	err := s.run()
 	if err != nil && *simTrace {
 		tail := s.trace[max(0, len(s.trace)-400):]
-		if os.Getenv("SIM_FULL_TRACE") != "" {
+		if *simFullTrace {
 			tail = s.trace
 		}
 		for _, l := range tail {
