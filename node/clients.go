@@ -30,7 +30,7 @@ func (n *Node) onClientFrame(c *transport.Conn, typ byte, body []byte) {
 		n.replyQueued(c, req.ReqID, kv.StatusOK, nil)
 		return
 	}
-	if req.Stale && req.Cmd.Op == kv.OpGet {
+	if req.Read == kv.ReadStale && req.Cmd.Op == kv.OpGet {
 		key := append([]byte(nil), req.Cmd.Key...)
 		select {
 		case n.staleReads <- staleRead{conn: c, reqID: req.ReqID, key: key}:

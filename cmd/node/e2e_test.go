@@ -411,7 +411,7 @@ func TestStaleReadOnlyWhenAsked(t *testing.T) {
 	if resp := r.do(t, get); resp.Status != kv.StatusNotLeader || resp.Leader != uint16(l.id) {
 		t.Fatalf("linearizable read at a follower: status %v leader %d, want a redirect to %d", resp.Status, resp.Leader, l.id)
 	}
-	get.ReqID, get.Stale = 2, true
+	get.ReqID, get.Read = 2, kv.ReadStale
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		resp := r.do(t, get)
