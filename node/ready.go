@@ -20,6 +20,8 @@ func (n *Node) handleReadies() {
 		}
 		n.ls.replyInline = d.inlineReplies
 		n.apply(rd.Committed)
+		n.onReads(rd.Reads)
+		n.serveHeld()
 		n.ls.replyInline = false
 		if d.onLoop {
 			if d.persist {
