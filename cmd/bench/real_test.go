@@ -320,7 +320,7 @@ func TestRealRunningClusterTwice(t *testing.T) {
 		}
 		s := r.Cluster.Settings
 		if s == nil || s.BatchSize != 1024 || s.Pipeline != 64 || s.BatchDelayNs != int64(time.Millisecond) || s.Groups != 1 ||
-			s.ReadMode != "log" || s.Sync || r.Cluster.Leader == 0 {
+			s.ReadMode != "lease" || s.Sync || r.Cluster.Leader == 0 {
 			t.Fatalf("run %d: settings %+v leader %d", run, s, r.Cluster.Leader)
 		}
 	}
