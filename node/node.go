@@ -58,6 +58,12 @@ type Node struct {
 	fatalErr   atomic.Pointer[error]
 	closed     chan struct{}
 
+	// readBytes is the bytes of keys of the gets in reads or held by
+	// loop, kept at most readBudget (the constant, unless a test's hooks
+	// lower it).
+	readBytes  atomic.Int64
+	readBudget int64
+
 	peerPool bytebufferpool.Pool
 	inbox    inbox
 	stages   stageClock
@@ -134,6 +140,7 @@ func Start(cfg Config) (*Node, error) {
 		wake:       make(chan struct{}, 1),
 		staleReads: make(chan staleRead, 1024),
 		reads:      make(chan linRead, 4096),
+		readBudget: readBudget,
 		queries:    make(chan func()),
 		snapDone:   make(chan snapResult, 1),
 		jobs:       make(chan *persistJob, 1024),
@@ -144,6 +151,9 @@ func Start(cfg Config) (*Node, error) {
 	n.stages.init()
 	n.ls.proposedAt = make(map[*byte]proposal)
 	n.ls.reads.init()
+	if cfg.hooks != nil && cfg.hooks.readBudget > 0 {
+		n.readBudget = cfg.hooks.readBudget
+	}
 	if cfg.RecordApplied > 0 {
 		n.ls.appliedLog = &appliedRing{buf: make([]AppliedCommand, cfg.RecordApplied)}
 	}
