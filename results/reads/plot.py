@@ -33,7 +33,7 @@ for k in range(6):
     out.append('<text x="%d" y="%.1f" text-anchor="end">%dk</text>' % (L - 6, y(v) + 4, v / 1000))
 for i, r in enumerate(ratios):
     out.append('<text x="%.1f" y="%d" text-anchor="middle">%s</text>' % (x(i), H - B + 18, r))
-out.append('<text x="%d" y="%d" text-anchor="middle">read ratio (one run per point; 0.9: median of 3 interleaved)</text>' % ((L + W - R) / 2, H - 10))
+out.append('<text x="%d" y="%d" text-anchor="middle">read ratio (one run per point; 0.9: median of 5 interleaved)</text>' % ((L + W - R) / 2, H - 10))
 for j, (m, c) in enumerate(modes.items()):
     path = " ".join("%.1f,%.1f" % (x(i), y(pts[m, r])) for i, r in enumerate(ratios))
     out.append('<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>' % (c, path))
