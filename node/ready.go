@@ -21,8 +21,8 @@ func (n *Node) handleReadies() {
 		n.ls.replyInline = d.inlineReplies
 		n.apply(rd.Committed)
 		n.onReads(rd.Reads)
-		n.serveHeld()
 		n.ls.replyInline = false
+		n.serveHeld() // decide did not count these
 		if d.onLoop {
 			if d.persist {
 				if err := n.persistOnLoop(rd); err != nil {
