@@ -137,3 +137,42 @@ func (m *Machine) multi(body []byte) Result {
 	}
 	return Result{Status: StatusOK, Value: out}
 }
+
+// ReadOnlyMulti reports whether body, an OpMulti's Value, is well formed
+// and holds only gets: a node may then serve it as one linearizable read
+// (read index or lease) instead of through the log.
+func ReadOnlyMulti(body []byte) bool {
+	if checkMulti(body) != nil {
+		return false
+	}
+	for len(body) > 0 {
+		c, rest, _ := nextSub(body) // checked above
+		if c.Op != OpGet {
+			return false
+		}
+		body = rest
+	}
+	return true
+}
+
+// ReadMulti appends to dst the results of a read-only OpMulti body (see
+// ReadOnlyMulti), read from this replica's state without the log, in the
+// form Apply's Result.Value has; ok is false, and dst unchanged, for any
+// other body. Every get reads the same state: the multi is one atomic read.
+func (m *Machine) ReadMulti(dst, body []byte) ([]byte, bool) {
+	if !ReadOnlyMulti(body) {
+		return dst, false
+	}
+	for len(body) > 0 {
+		c, rest, _ := nextSub(body)
+		body = rest
+		if v, found := m.keys.get(c.Key); found {
+			dst = append(dst, byte(StatusOK))
+			dst = binary.AppendUvarint(dst, uint64(len(v)))
+			dst = append(dst, v...)
+		} else {
+			dst = append(dst, byte(StatusNotFound), 0)
+		}
+	}
+	return dst, true
+}

@@ -161,3 +161,27 @@ func TestMultiApplyAllocatesOnce(t *testing.T) {
 		t.Fatalf("%.1f allocations per 64-command multi, want 1", allocs)
 	}
 }
+
+// A multi of gets reads the same results off the state as Apply would give,
+// without a slot; any other multi is not read-only.
+func TestReadMulti(t *testing.T) {
+	m := newMachine(t, 100)
+	m.Apply(1, Command{Op: OpPut, Key: []byte("a"), Value: []byte("1")})
+	m.Apply(1, Command{Op: OpPut, Key: []byte("e"), Value: nil})
+	gets := multiOf(t, Command{Op: OpGet, Key: []byte("a")}, Command{Op: OpGet, Key: []byte("nope")}, Command{Op: OpGet, Key: []byte("e")})
+	if !ReadOnlyMulti(gets.Value) {
+		t.Fatal("a multi of gets is not read-only")
+	}
+	got, ok := m.ReadMulti([]byte("x"), gets.Value)
+	want, _ := m.Apply(2, gets)
+	if !ok || !bytes.Equal(got, append([]byte("x"), want.Value...)) {
+		t.Fatalf("ReadMulti = %x %v, Apply's results %x", got, ok, want.Value)
+	}
+	mixed := multiOf(t, Command{Op: OpGet, Key: []byte("a")}, Command{Op: OpPut, Key: []byte("a"), Value: []byte("2")})
+	if ReadOnlyMulti(mixed.Value) || ReadOnlyMulti([]byte{byte(OpGet)}) {
+		t.Fatal("a multi with a put, or a malformed one, is read-only")
+	}
+	if got, ok := m.ReadMulti(nil, mixed.Value); ok || got != nil {
+		t.Fatalf("ReadMulti of a multi with a put = %x %v", got, ok)
+	}
+}

@@ -32,7 +32,12 @@ func (n *Node) onClientFrame(c *transport.Conn, typ byte, body []byte) {
 	}
 	mode := n.readMode(req.Read)
 	if em, ok := engineReadMode(mode); ok && req.Cmd.Op == kv.OpGet {
-		n.queueRead(c, req.ReqID, em, req.Cmd.Key)
+		n.queueRead(c, req.ReqID, em, req.Cmd.Key, false)
+		return
+	}
+	if em, ok := engineReadMode(mode); ok && req.Cmd.Op == kv.OpMulti && kv.ReadOnlyMulti(req.Cmd.Value) {
+		// A pipeline of gets (the RESP front end's): one read of them all.
+		n.queueRead(c, req.ReqID, em, req.Cmd.Value, true)
 		return
 	}
 	if mode == kv.ReadStale && req.Cmd.Op == kv.OpGet {

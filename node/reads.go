@@ -44,8 +44,12 @@ type linRead struct {
 	reqID uint64
 	mode  engine.ReadMode
 	// key is owned by the read from the reader's copy until the loop
-	// answers it, which puts the buffer back in the pool.
+	// answers it, which puts the buffer back in the pool. For a multi it
+	// holds the OpMulti's gets (kv.ReadOnlyMulti).
 	key *bytebufferpool.ByteBuffer
+	// multi: key is a read-only OpMulti body, answered with every get's
+	// result read off one state (the RESP front end's pipelined GETs).
+	multi bool
 }
 
 // readSlot is one read the loop holds: asked of the engine (index 0), or
@@ -62,6 +66,7 @@ type readState struct {
 	slots []readSlot // readRing of them, allocated at Start
 	next  uint64     // the next read's ctx; ctx 0 is never used
 	held  []uint64   // ctxs of answered reads waiting for apply, oldest first
+	multi []byte     // a read multi's results, reused
 }
 
 func (rs *readState) init() {
@@ -95,7 +100,7 @@ func engineReadMode(mode kv.ReadMode) (engine.ReadMode, bool) {
 
 // queueRead runs on a client's reader goroutine: it copies key, which is
 // only valid during the call, and hands the read to the loop.
-func (n *Node) queueRead(c *transport.Conn, reqID uint64, mode engine.ReadMode, key []byte) {
+func (n *Node) queueRead(c *transport.Conn, reqID uint64, mode engine.ReadMode, key []byte, multi bool) {
 	if n.readBytes.Add(int64(len(key))) > n.readBudget {
 		n.readBytes.Add(-int64(len(key)))
 		n.replyQueued(c, reqID, kv.StatusRetry, nil)
@@ -104,7 +109,7 @@ func (n *Node) queueRead(c *transport.Conn, reqID uint64, mode engine.ReadMode, 
 	buf := bytebufferpool.Get()
 	buf.B = append(buf.B[:0], key...)
 	select {
-	case n.reads <- linRead{conn: c, reqID: reqID, mode: mode, key: buf}:
+	case n.reads <- linRead{conn: c, reqID: reqID, mode: mode, key: buf, multi: multi}:
 	case <-n.stop:
 		n.releaseKey(buf)
 	}
@@ -198,6 +203,14 @@ func (n *Node) serveHeld() {
 
 // serveRead answers a read whose index is applied and frees its slot.
 func (n *Node) serveRead(sl *readSlot) {
+	if sl.r.multi {
+		rs := &n.ls.reads
+		rs.multi, _ = n.sm.ReadMulti(rs.multi[:0], sl.r.key.B) // read-only: checked on arrival
+		n.reply(sl.r.conn, sl.r.reqID, kv.StatusOK, rs.multi)
+		n.releaseKey(sl.r.key)
+		*sl = readSlot{}
+		return
+	}
 	v, ok := n.sm.Get(sl.r.key.B)
 	if ok {
 		n.reply(sl.r.conn, sl.r.reqID, kv.StatusOK, v)

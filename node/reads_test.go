@@ -206,3 +206,53 @@ func TestReadBudget(t *testing.T) {
 		t.Fatalf("%d bytes of keys still counted with no get outstanding", n)
 	}
 }
+
+// TestReadOnlyMultiWithoutLog: an OpMulti of gets only (what the RESP front
+// end sends for a pipeline of GETs) is served in index and lease mode as
+// one read, off one state, not proposed; a multi with a put in it goes
+// through the log, and so does a multi of gets in log mode.
+func TestReadOnlyMultiWithoutLog(t *testing.T) {
+	for _, mode := range []kv.ReadMode{kv.ReadLog, kv.ReadIndex, kv.ReadLease} {
+		t.Run(mode.String(), func(t *testing.T) {
+			c := newTestCluster(t, 3, func(cfg *Config) { cfg.ReadMode = mode })
+			s := c.client().Session()
+			ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+			defer cancel()
+			l := c.leader()
+			put1(t, s, "a", "1")
+			var gets, mixed kv.Multi
+			gets.Add(&kv.Command{Op: kv.OpGet, Key: []byte("a")})
+			gets.Add(&kv.Command{Op: kv.OpGet, Key: []byte("missing")})
+			mixed.Add(&kv.Command{Op: kv.OpPut, Key: []byte("b"), Value: []byte("2")})
+			mixed.Add(&kv.Command{Op: kv.OpGet, Key: []byte("b")})
+			proposed := c.nodes[l].stats.commands.Load()
+			for _, tc := range []struct {
+				m    *kv.Multi
+				want []string
+			}{{&gets, []string{"ok 1", "not-found "}}, {&mixed, []string{"ok ", "ok 2"}}} {
+				r, err := s.Do(ctx, tc.m.Command())
+				if err != nil || r.Status != kv.StatusOK {
+					t.Fatalf("multi: %v %v", r.Status, err)
+				}
+				v := r.Value
+				for i, w := range tc.want {
+					res, rest, err := kv.NextResult(v)
+					if err != nil || fmt.Sprintf("%v %s", res.Status, res.Value) != w {
+						t.Fatalf("result %d: %v %q %v, want %q", i, res.Status, res.Value, err, w)
+					}
+					v = rest
+				}
+			}
+			if l != c.leader() {
+				t.Skip("the leader changed during the run; the proposal count says nothing")
+			}
+			want := uint64(1) // the mixed multi
+			if mode == kv.ReadLog {
+				want = 2
+			}
+			if got := c.nodes[l].stats.commands.Load() - proposed; got != want {
+				t.Errorf("%d commands proposed for a read-only and a mixed multi, want %d", got, want)
+			}
+		})
+	}
+}

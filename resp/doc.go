@@ -60,8 +60,17 @@
 // sub-command per key in the pipeline's OpMulti, so no reader sees part of
 // an MSET, and a failure (leader change, timeout) leaves all or none of it
 // done (the error then says the outcome is unknown). All keys are in the
-// one group, so no -CROSSSLOT is ever needed. A pipeline's GETs go through
-// the log with it.
+// one group, so no -CROSSSLOT is ever needed.
+//
+// # Reads
+//
+// Reads follow the node's read mode (cmd/node -read-mode). A burst of reads
+// only (GET, EXISTS, MGET) is an OpMulti of gets, which a node in index or
+// lease mode serves as one linearizable read, without a log write, off one
+// state of its machine (a follower serves it too, by a read index from its
+// leader); in log mode it goes through the log. A burst holding any write
+// goes through the log whole, its GETs with it, so that they see the
+// burst's earlier writes.
 //
 // # Retries after a timeout: at least once
 //
