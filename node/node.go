@@ -95,6 +95,9 @@ type loopState struct {
 	applied     engine.Slot    // last slot applied to sm
 	wasLeader   bool
 	reads       readState // gets served without the log (reads.go)
+	// membership is the configuration in force at applied (from
+	// Ready.Membership), which every snapshot taken records.
+	membership engine.Membership
 	// tickStart is when loop started on the monotonic clock, and ticked
 	// how many engine Ticks it has given since (catchUpTicks).
 	tickStart time.Time
@@ -276,6 +279,7 @@ func (n *Node) recover() error {
 		return err
 	}
 	n.eng = eng
+	n.ls.membership = eng.Status().Membership
 	hs, _ := lg.InitialState()
 	last, _ := lg.LastSlot()
 	n.log.Info("recovered", "snapshot", snap.Slot, "promised", hs.Promised.String(),

@@ -20,6 +20,9 @@ func (n *Node) handleReadies() {
 		}
 		n.ls.replyInline = d.inlineReplies
 		n.apply(rd.Committed)
+		if rd.Membership != nil {
+			n.ls.membership = *rd.Membership // in force now that Committed is applied
+		}
 		n.onReads(rd.Reads)
 		n.ls.replyInline = false
 		n.serveHeld() // decide did not count these
