@@ -43,7 +43,8 @@ type Config struct {
 	// Stdout receives the progress lines and the report, Stderr the logs.
 	// Required.
 	Stdout, Stderr io.Writer
-	// Dial connects the clients; nil is DialClients.
+	// Dial connects the clients; nil is DialClients (from the clients'
+	// namespace on netns hosts).
 	Dial DialFunc
 }
 
@@ -89,9 +90,6 @@ func New(cfg Config) (*Run, error) {
 	}
 	if cfg.Name == "" || cfg.Stdout == nil || cfg.Stderr == nil {
 		return nil, fmt.Errorf("%w: a run needs a name, Stdout and Stderr", benchkit.ErrConfig)
-	}
-	if cfg.Dial == nil {
-		cfg.Dial = DialClients
 	}
 	return &Run{cfg: cfg, base: results.Base(cfg.Name),
 		logger: slog.New(slog.NewTextHandler(cfg.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}, nil
@@ -178,6 +176,7 @@ func (r *Run) startLocal(ctx context.Context, mod string) error {
 	local, err := cluster.Start(ctx, cluster.Config{
 		Nodes: c.Nodes, Engine: c.Engine, Binary: r.cfg.NodeBin, ModuleDir: mod, Keep: c.Keep, Logger: r.logger,
 		ExtraArgs: NodeArgs(c, r.cfg.NodeArgs, r.cfg.RecordApplied), TLS: r.cfg.TLS,
+		Hosts: c.Hosts, HookFaults: c.FaultLayer == benchkit.LayerHook,
 	})
 	if err != nil {
 		return err
@@ -185,7 +184,7 @@ func (r *Run) startLocal(ctx context.Context, mod string) error {
 	r.local = local
 	r.addrs, r.leader = local.ClientAddrs(), local.Leader
 	r.stages = cluster.Stages(local.AdminAddrs())
-	r.info = results.Cluster{Nodes: c.Nodes, Addrs: r.addrs, DurabilitySource: "started", TLS: r.cfg.TLS}
+	r.info = results.Cluster{Nodes: c.Nodes, Addrs: r.addrs, DurabilitySource: "started", TLS: r.cfg.TLS, Hosts: c.Hosts}
 	r.durability = reported(&r.info, local.Monitor.Poll(ctx), r.leader)
 	return nil
 }
@@ -193,10 +192,17 @@ func (r *Run) startLocal(ctx context.Context, mod string) error {
 // connect dials the clients.
 func (r *Run) connect(ctx context.Context) error {
 	var tlsCfg *tls.Config
+	dial := r.cfg.Dial
 	if r.local != nil {
 		tlsCfg = r.local.ClientTLS()
+		if dial == nil {
+			dial = DialClientsVia(r.local.ClientDial())
+		}
 	}
-	tgt, err := r.cfg.Dial(ctx, r.addrs, r.cfg.Bench.Conns, tlsCfg)
+	if dial == nil {
+		dial = DialClients
+	}
+	tgt, err := dial(ctx, r.addrs, r.cfg.Bench.Conns, tlsCfg)
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", strings.Join(r.addrs, ","), err)
 	}

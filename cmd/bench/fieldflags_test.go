@@ -25,6 +25,7 @@ func TestFieldFlags(t *testing.T) {
 		func(c *benchkit.Config) { c.Ops, c.ClusterAdmin, c.Dist, c.ZipfS = -1, []string{"x"}, benchkit.Zipf, 1 },
 		func(c *benchkit.Config) { c.Ops = 5 },
 		func(c *benchkit.Config) { c.Cluster, c.Engine.Null, c.Check = []string{"x"}, true, true },
+		func(c *benchkit.Config) { c.Hosts, c.FaultLayer = "moon", "x" },
 	} {
 		c := benchkit.DefaultConfig()
 		mod(&c)
