@@ -283,31 +283,74 @@ func (h *hostNet) clientDial(addr string, timeout time.Duration) (net.Conn, erro
 // whose bench no longer runs, and returns their names. Like RemoveStale,
 // a pid reused by a live process keeps its objects until it ends.
 func RemoveStaleNetns(ctx context.Context) ([]string, error) {
-	var removed []string
-	var errs []error
+	return removeNetns(ctx, func(pid int) bool { return !alive(pid) })
+}
+
+// RemoveNetnsOf removes the namespaces and links of process pid's netns
+// clusters (a test's cleanup after a run that failed), and returns their
+// names.
+func RemoveNetnsOf(ctx context.Context, pid int) ([]string, error) {
+	return removeNetns(ctx, func(p int) bool { return p == pid })
+}
+
+// NetnsOf lists the namespaces and links of process pid's netns clusters
+// (none once every one of them is closed).
+func NetnsOf(pid int) []string {
+	var out []string
+	for _, n := range netnsObjects() {
+		if p, _ := netnsPid(n.name); p == pid {
+			out = append(out, n.name)
+		}
+	}
+	return out
+}
+
+// netnsObject is a namespace or link of a netns cluster.
+type netnsObject struct {
+	name string
+	ns   bool // a namespace, else a link
+}
+
+// netnsObjects lists the namespaces and host links named like a netns
+// cluster's, namespaces first (their veths go with them).
+func netnsObjects() []netnsObject {
+	var out []netnsObject
 	if ents, err := os.ReadDir(netnsDir); err == nil {
 		for _, e := range ents {
-			if pid, ok := netnsPid(e.Name()); ok && !alive(pid) {
-				if err := ipCmds(ctx, []string{"netns", "del", e.Name()}); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				removed = append(removed, e.Name())
+			if _, ok := netnsPid(e.Name()); ok {
+				out = append(out, netnsObject{e.Name(), true})
 			}
 		}
 	}
-	links, err := net.Interfaces()
-	if err != nil {
-		return removed, errors.Join(append(errs, fmt.Errorf("cluster: %w", err))...)
-	}
-	for _, l := range links {
-		if pid, ok := netnsPid(l.Name); ok && !alive(pid) {
-			if err := ipCmds(ctx, []string{"link", "del", l.Name}); err != nil {
-				errs = append(errs, err)
-				continue
+	if links, err := net.Interfaces(); err == nil {
+		for _, l := range links {
+			if _, ok := netnsPid(l.Name); ok {
+				out = append(out, netnsObject{l.Name, false})
 			}
-			removed = append(removed, l.Name)
 		}
+	}
+	return out
+}
+
+// removeNetns removes the objects whose pid gone says to.
+func removeNetns(ctx context.Context, gone func(pid int) bool) ([]string, error) {
+	var removed []string
+	var errs []error
+	for _, o := range netnsObjects() {
+		if pid, _ := netnsPid(o.name); !gone(pid) {
+			continue
+		}
+		args := []string{"link", "del", o.name}
+		if o.ns {
+			args = []string{"netns", "del", o.name}
+		} else if _, err := net.InterfaceByName(o.name); err != nil {
+			continue // a veth that went with its namespace
+		}
+		if err := ipCmds(ctx, args); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, o.name)
 	}
 	return removed, errors.Join(errs...)
 }
