@@ -95,11 +95,11 @@ func (h *hostNet) ruleset(spec faults.NetSpec) string {
 		}
 		out = append(out, "ip daddr { "+strings.Join(ips, ", ")+" } drop")
 	}
-	if n := perTenThousand(spec.Loss); n > 0 {
-		out = append(out, fmt.Sprintf("numgen random mod 10000 < %d drop", n))
+	if m, ok := random(spec.Loss); ok {
+		out = append(out, m+"drop")
 	}
-	if n := perTenThousand(spec.Dup); n > 0 {
-		out = append(out, fmt.Sprintf(`numgen random mod 10000 < %d dup to "eth0"`, n))
+	if m, ok := random(spec.Dup); ok {
+		out = append(out, m+`dup to "eth0"`)
 	}
 	if len(in)+len(out) == 0 {
 		return b.String()
@@ -120,9 +120,18 @@ func (h *hostNet) ruleset(spec faults.NetSpec) string {
 	return b.String()
 }
 
-// perTenThousand turns a fraction into the numgen threshold of mod 10000.
-func perTenThousand(f float64) int {
-	return int(f*10000 + 0.5)
+// random is the match of a rule that acts on fraction f of the packets,
+// to 1/10000, and whether the rule acts at all: every packet needs no
+// match (numgen's threshold cannot reach the modulus).
+func random(f float64) (string, bool) {
+	switch n := int(f*10000 + 0.5); {
+	case n <= 0:
+		return "", false
+	case n >= 10000:
+		return "", true
+	default:
+		return fmt.Sprintf("numgen random mod 10000 < %d ", n), true
+	}
 }
 
 // shape sets the root qdisc of both ends of node id's veth: netem for

@@ -92,7 +92,10 @@ type hostNet struct {
 	clientNS int
 	// netem: the kernel has netem, so delay and jitter act in the kernel.
 	netem bool
-	made  []string // namespaces made, for Close
+	// bridge: the bridge was made; made: the hosts made (the x of ns(x)
+	// and veth(x)), for close.
+	bridge bool
+	made   []string
 
 	mu struct {
 		sync.Mutex
@@ -187,7 +190,7 @@ func (h *hostNet) makeBridge(ctx context.Context) error {
 	if !found {
 		return fmt.Errorf("%w: every 10.213.x.0/24 overlaps a route of this host", ErrNetns)
 	}
-	h.made = append(h.made, "") // the bridge: removed by close
+	h.bridge = true
 	return ipCmds(ctx,
 		[]string{"link", "add", h.name, "type", "bridge"},
 		[]string{"addr", "add", h.hostIP() + "/24", "dev", h.name},
@@ -201,7 +204,7 @@ func (h *hostNet) makeHost(ctx context.Context, x, addr string) error {
 	if err := ipCmds(ctx, []string{"netns", "add", ns}); err != nil {
 		return err
 	}
-	h.made = append(h.made, ns)
+	h.made = append(h.made, x)
 	return ipCmds(ctx,
 		[]string{"link", "add", h.veth(x), "type", "veth", "peer", "name", "eth0", "netns", ns},
 		[]string{"link", "set", h.veth(x), "master", h.name, "up"},
@@ -239,15 +242,16 @@ func (h *hostNet) close() {
 	// A fresh context: close also runs after the run's was cancelled.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, ns := range h.made {
-		if ns != "" {
-			_ = ipCmds(ctx, []string{"netns", "del", ns})
-		}
+	for _, x := range h.made {
+		// The veth first: deleting one end removes the pair at once,
+		// where a namespace's own links go some time after it.
+		_ = ipCmds(ctx, []string{"link", "del", h.veth(x)})
+		_ = ipCmds(ctx, []string{"netns", "del", h.ns(x)})
 	}
-	if len(h.made) > 0 {
+	if h.bridge {
 		_ = ipCmds(ctx, []string{"link", "del", h.name})
 	}
-	h.made = nil
+	h.made, h.bridge = nil, false
 }
 
 // command returns the command line that runs argv in node id's namespace.
@@ -255,28 +259,32 @@ func (h *hostNet) command(id uint64, argv ...string) []string {
 	return append([]string{"ip", "netns", "exec", h.nodeNS(id)}, argv...)
 }
 
-// clientDial connects to addr from the clients' namespace: the socket is
-// made on an OS thread that entered that namespace (a socket belongs to
-// the namespace it was made in, whichever thread uses it later). The
-// thread is never unlocked, so it ends with the goroutine and no other
-// goroutine ever runs in the clients' namespace.
+// clientDial connects to addr from the clients' namespace.
 func (h *hostNet) clientDial(addr string, timeout time.Duration) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan result, 1)
+	var c net.Conn
+	err := inNetns(h.clientNS, func() (err error) {
+		c, err = net.DialTimeout("tcp", addr, timeout)
+		return err
+	})
+	return c, err
+}
+
+// inNetns runs f on an OS thread that entered the network namespace open
+// at fd, and returns its error. A socket belongs to the namespace it was
+// made in, whichever thread uses it later, so f may make sockets for use
+// anywhere. The thread is never unlocked: it ends with f's goroutine, so
+// no other goroutine ever runs in that namespace.
+func inNetns(fd int, f func() error) error {
+	ch := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		if err := unix.Setns(h.clientNS, unix.CLONE_NEWNET); err != nil {
-			ch <- result{nil, fmt.Errorf("cluster: enter the clients' namespace: %w", err)}
+		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			ch <- fmt.Errorf("cluster: enter a network namespace: %w", err)
 			return
 		}
-		c, err := net.DialTimeout("tcp", addr, timeout)
-		ch <- result{c, err}
+		ch <- f()
 	}()
-	r := <-ch
-	return r.c, r.err
+	return <-ch
 }
 
 // RemoveStaleNetns removes the namespaces and links of netns clusters
