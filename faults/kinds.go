@@ -379,6 +379,9 @@ func parseBandwidth(e *Event, a argument) error {
 // FormatRate writes bits per second in the largest of tc's units that
 // keeps it whole (what bandwidth= and tc read).
 func FormatRate(bits uint64) string {
+	if bits == 0 {
+		return "0bit"
+	}
 	for _, u := range rateUnits {
 		if bits%u.bits == 0 {
 			return strconv.FormatUint(bits/u.bits, 10) + u.name
