@@ -179,5 +179,6 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 }
 
 // dialTarget connects the clients; tests replace it with an in-process
-// fake.
-var dialTarget runner.DialFunc = runner.DialClients
+// fake. nil is the runner's own, which dials from the clients' namespace
+// on netns hosts (a DialFunc given here would dial from bench's).
+var dialTarget runner.DialFunc
