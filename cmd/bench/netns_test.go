@@ -128,3 +128,44 @@ func lastLines(s string, n int) string {
 	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(l[max(0, len(l)-n):], "\n")
 }
+
+// TestNetnsInterruptCleansUp: a run on netns hosts cut short (Ctrl-C
+// cancels bench's context) removes its namespaces, veths and bridge
+// before bench returns.
+func TestNetnsInterruptCleansUp(t *testing.T) {
+	if err := cluster.NetnsUsable(); err != nil {
+		t.Skipf("netns hosts unavailable: %v", err)
+	}
+	bin := realNode(t)
+	t.Setenv("TMPDIR", t.TempDir())
+	t.Cleanup(func() { _, _ = cluster.RemoveNetnsOf(context.Background(), os.Getpid()) })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		var o, e strings.Builder
+		done <- realMain(ctx, []string{"bench", "-node-bin", bin, "-quiet", "-out", t.TempDir() + "/run",
+			"-hosts", "netns", "-nodes", "3", "-clients", "10", "-warmup", "0s", "-duration", "1m"}, &o, &e)
+	}()
+	// Interrupt once the hosts exist and the nodes serve.
+	up := false
+	for deadline := time.Now().Add(time.Minute); !up && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		up = len(cluster.NetnsOf(os.Getpid())) > 0
+	}
+	if !up {
+		t.Fatal("no namespaces within a minute")
+	}
+	time.Sleep(2 * time.Second)
+	cancel()
+	select {
+	case code := <-done:
+		if code == 0 {
+			t.Errorf("an interrupted run exited 0")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("bench did not return within a minute of the interrupt")
+	}
+	if left := cluster.NetnsOf(os.Getpid()); len(left) > 0 {
+		t.Errorf("left after the interrupt: %v", left)
+	}
+}
