@@ -81,6 +81,15 @@ type Config struct {
 	ClusterAdminTokenFile string `json:"-"`
 	// Keep keeps the data and logs of a started cluster. The default is false.
 	Keep bool `json:"keep"`
+	// Hosts is where a started cluster's nodes run: HostsLocal (loopback,
+	// the default "") or HostsNetns (a network namespace per node and one
+	// for the clients; Linux, root). Not with Cluster.
+	Hosts string `json:"hosts,omitempty"`
+	// FaultLayer is what injects network faults: LayerKernel (nftables, tc
+	// and ip link; needs HostsNetns) or LayerHook (the nodes' in-process
+	// transport hook). The default "" is the kernel on netns hosts, the
+	// hook elsewhere.
+	FaultLayer string `json:"fault_layer,omitempty"`
 	// Engine holds the knobs passed to started nodes.
 	Engine Engine `json:"engine"`
 
@@ -190,6 +199,26 @@ func (c Config) Mode() string {
 	return "closed"
 }
 
+// Hosts and fault layers (Config.Hosts, Config.FaultLayer).
+const (
+	HostsLocal  = "local"
+	HostsNetns  = "netns"
+	LayerKernel = "kernel"
+	LayerHook   = "hook"
+)
+
+// Layer returns the layer that injects c's network faults: LayerKernel or
+// LayerHook.
+func (c Config) Layer() string {
+	if c.FaultLayer != "" {
+		return c.FaultLayer
+	}
+	if c.Hosts == HostsNetns {
+		return LayerKernel
+	}
+	return LayerHook
+}
+
 // ErrConfig is wrapped by every error of Validate.
 var ErrConfig = errors.New("benchkit: invalid config")
 
@@ -219,6 +248,27 @@ func (c Config) validateTarget(v *config.Collector) {
 	}
 	if c.RESP && c.Engine.Null {
 		v.Bad("RESP", c.RESP, "cannot drive null-mode nodes (they serve the native client port only)")
+	}
+	if c.RESP && c.Hosts == HostsNetns {
+		v.Bad("RESP", c.RESP, "runs on local hosts only (the RESP dialer does not enter the clients' namespace)")
+	}
+	switch c.Hosts {
+	case "", HostsLocal:
+	case HostsNetns:
+		if len(c.Cluster) > 0 {
+			v.Bad("Hosts", c.Hosts, "places the nodes bench starts, not a running cluster's")
+		}
+	default:
+		v.Bad("Hosts", fmt.Sprintf("%q", c.Hosts), "must be %s or %s", HostsLocal, HostsNetns)
+	}
+	switch c.FaultLayer {
+	case "", LayerHook:
+	case LayerKernel:
+		if c.Hosts != HostsNetns {
+			v.Bad("FaultLayer", c.FaultLayer, "needs netns hosts")
+		}
+	default:
+		v.Bad("FaultLayer", fmt.Sprintf("%q", c.FaultLayer), "must be %s or %s", LayerKernel, LayerHook)
 	}
 }
 
@@ -336,6 +386,11 @@ func (c Config) validateFaults(v *config.Collector) {
 			if ev.At >= c.Duration {
 				v.Bad("Faults", nil, "%s fires at %v, not before the end of the %v run", ev, ev.At, c.Duration)
 			}
+		}
+	}
+	for _, ev := range sched {
+		if ev.Kind.KernelOnly() && c.Layer() != LayerKernel {
+			v.Bad("Faults", nil, "%s: only the kernel layer injects it (netns hosts, fault layer kernel)", ev)
 		}
 	}
 	if len(c.Cluster) > 0 {

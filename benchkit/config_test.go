@@ -65,6 +65,14 @@ func TestConfigValidate(t *testing.T) {
 		{"check on null nodes", func(c *Config) { c.Check, c.Engine.Null = true, true }, []string{"Check"}, "null-mode"},
 		{"check sample", func(c *Config) { c.CheckSample = 2 }, []string{"CheckSample"}, "CheckSample 2: must be 0..1"},
 		{"check timeout", func(c *Config) { c.CheckTimeout = -1 }, []string{"CheckTimeout"}, "must not be negative"},
+		{"netns hosts", func(c *Config) { c.Hosts, c.Faults = HostsNetns, "blackhole-leader@1s+1s,dup=5%@2s+1s" }, nil, ""},
+		{"netns hosts, hook layer", func(c *Config) { c.Hosts, c.FaultLayer, c.Faults = HostsNetns, LayerHook, "split=minority@1s+1s" }, nil, ""},
+		{"unknown hosts", func(c *Config) { c.Hosts = "moon" }, []string{"Hosts"}, `"moon": must be local or netns`},
+		{"netns of a running cluster", func(c *Config) { c.Hosts, c.Cluster = HostsNetns, []string{"x:1"} }, []string{"Hosts"}, "not a running cluster's"},
+		{"kernel layer on loopback", func(c *Config) { c.FaultLayer = LayerKernel }, []string{"FaultLayer"}, "needs netns hosts"},
+		{"unknown layer", func(c *Config) { c.FaultLayer = "x" }, []string{"FaultLayer"}, "must be kernel or hook"},
+		{"kernel-only fault on loopback", func(c *Config) { c.Faults = "clientcut-leader@1s+1s" }, []string{"Faults"}, "only the kernel layer injects it"},
+		{"kernel-only fault through the hook", func(c *Config) { c.Hosts, c.FaultLayer, c.Faults = HostsNetns, LayerHook, "flap=1:1s@1s+1s" }, []string{"Faults"}, "only the kernel layer"},
 		{"every problem at once", func(c *Config) {
 			c.Clients, c.ValueSize, c.Keys, c.Warmup, c.Rate = -1, -1, 0, -1, -5
 		}, []string{"Clients", "Warmup", "ValueSize", "Keys", "Rate"}, "Warmup -1ns: must not be negative"},

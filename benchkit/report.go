@@ -163,7 +163,11 @@ func WriteReport(w io.Writer, r *results.Result) {
 	if r.Cluster.External {
 		line("cluster", "running cluster at %s, durability %s (%s%s)", strings.Join(r.Cluster.Addrs, ","), r.Durability, src, how)
 	} else {
-		line("cluster", "%d nodes started on loopback, durability %s (%s%s)", r.Cluster.Nodes, r.Durability, src, how)
+		where := "on loopback"
+		if r.Cluster.Hosts == HostsNetns {
+			where = "in network namespaces (one per node on a bridge, the clients in another)"
+		}
+		line("cluster", "%d nodes started %s, durability %s (%s%s)", r.Cluster.Nodes, where, r.Durability, src, how)
 	}
 	if set := r.Cluster.Settings; set != nil {
 		delay := time.Duration(set.BatchDelayNs).String()
@@ -367,6 +371,9 @@ func writeFaults(w io.Writer, r *results.Result) {
 		nodes := "-"
 		if len(f.Targets) > 0 {
 			nodes = strings.Trim(strings.ReplaceAll(fmt.Sprint(f.Targets), " ", ","), "[]")
+		}
+		if f.Layer != "" {
+			nodes += " (" + f.Layer + ")"
 		}
 		if f.NotInjected {
 			fmt.Fprintf(tw, "\t%s\t%s\tNOT INJECTED: %s\t\t\t\t\t\n", f.Spec, nodes, f.Error)

@@ -167,6 +167,9 @@ type Cluster struct {
 	// TLS says the started nodes ran both ports over mutual TLS (bench
 	// -tls).
 	TLS bool `json:"tls,omitempty"`
+	// Hosts is where the started nodes ran: "" or "local" (loopback),
+	// "netns" (a network namespace per node; bench -hosts).
+	Hosts string `json:"hosts,omitempty"`
 }
 
 // Stage names, in the order a command meets them. Nodes report their
@@ -223,6 +226,9 @@ type Fault struct {
 	// has no window.
 	NotInjected bool   `json:"not_injected,omitempty"`
 	Error       string `json:"error,omitempty"`
+	// Layer is what injected a network fault: "kernel" (nftables, tc, ip
+	// link on netns hosts) or "hook" (the nodes' transport hook).
+	Layer string `json:"layer,omitempty"`
 }
 
 // Verdict is the outcome of the correctness checks; nil fields were not run.

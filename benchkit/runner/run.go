@@ -43,7 +43,8 @@ type Config struct {
 	// Stdout receives the progress lines and the report, Stderr the logs.
 	// Required.
 	Stdout, Stderr io.Writer
-	// Dial connects the clients; nil is DialClients.
+	// Dial connects the clients; nil is DialClients (from the clients'
+	// namespace on netns hosts).
 	Dial DialFunc
 }
 
@@ -90,12 +91,6 @@ func New(cfg Config) (*Run, error) {
 	}
 	if cfg.Name == "" || cfg.Stdout == nil || cfg.Stderr == nil {
 		return nil, fmt.Errorf("%w: a run needs a name, Stdout and Stderr", benchkit.ErrConfig)
-	}
-	if cfg.Dial == nil {
-		cfg.Dial = DialClients
-		if cfg.Bench.RESP {
-			cfg.Dial = DialRESP
-		}
 	}
 	if cfg.Bench.RESP && cfg.TLS {
 		return nil, fmt.Errorf("%w: the RESP front end serves plain TCP only, not TLS", benchkit.ErrConfig)
@@ -186,6 +181,7 @@ func (r *Run) startLocal(ctx context.Context, mod string) error {
 	local, err := cluster.Start(ctx, cluster.Config{
 		Nodes: c.Nodes, Engine: c.Engine, Binary: r.cfg.NodeBin, ModuleDir: mod, Keep: c.Keep, Logger: r.logger,
 		ExtraArgs: NodeArgs(c, r.cfg.NodeArgs, r.cfg.RecordApplied), TLS: r.cfg.TLS, RESP: c.RESP,
+		Hosts: c.Hosts, HookFaults: c.FaultLayer == benchkit.LayerHook,
 	})
 	if err != nil {
 		return err
@@ -193,7 +189,7 @@ func (r *Run) startLocal(ctx context.Context, mod string) error {
 	r.local = local
 	r.addrs, r.leader = local.ClientAddrs(), local.Leader
 	r.stages = cluster.Stages(local.AdminAddrs())
-	r.info = results.Cluster{Nodes: c.Nodes, Addrs: r.addrs, DurabilitySource: "started", TLS: r.cfg.TLS}
+	r.info = results.Cluster{Nodes: c.Nodes, Addrs: r.addrs, DurabilitySource: "started", TLS: r.cfg.TLS, Hosts: c.Hosts}
 	r.durability = reported(&r.info, local.Monitor.Poll(ctx), r.leader)
 	return nil
 }
@@ -201,14 +197,20 @@ func (r *Run) startLocal(ctx context.Context, mod string) error {
 // connect dials the clients.
 func (r *Run) connect(ctx context.Context) error {
 	var tlsCfg *tls.Config
+	dial, addrs := r.cfg.Dial, r.addrs
 	if r.local != nil {
 		tlsCfg = r.local.ClientTLS()
 	}
-	addrs := r.addrs
-	if r.cfg.Bench.RESP && r.local != nil {
-		addrs = r.local.RESPAddrs()
+	switch {
+	case dial != nil:
+	case r.cfg.Bench.RESP && r.local != nil:
+		dial, addrs = DialRESP, r.local.RESPAddrs()
+	case r.local != nil:
+		dial = DialClientsVia(r.local.ClientDial())
+	default:
+		dial = DialClients
 	}
-	tgt, err := r.cfg.Dial(ctx, addrs, r.cfg.Bench.Conns, tlsCfg)
+	tgt, err := dial(ctx, addrs, r.cfg.Bench.Conns, tlsCfg)
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", strings.Join(addrs, ","), err)
 	}

@@ -26,6 +26,7 @@ func TestFieldFlags(t *testing.T) {
 		func(c *benchkit.Config) { c.Ops = 5 },
 		func(c *benchkit.Config) { c.Cluster, c.Engine.Null, c.Check = []string{"x"}, true, true },
 		func(c *benchkit.Config) { c.RESP, c.Engine.Null = true, true },
+		func(c *benchkit.Config) { c.Hosts, c.FaultLayer = "moon", "x" },
 	} {
 		c := benchkit.DefaultConfig()
 		mod(&c)

@@ -47,6 +47,7 @@ var fieldFlags = map[string]string{
 	"Dist": "-dist", "ZipfS": "-zipf-s", "Rate": "-rate", "RESP": "-resp",
 	"Engine.BatchSize": "-batch-size", "Engine.BatchBytes": "-batch-bytes", "Engine.BatchDelay": "-batch-delay",
 	"Engine.Pipeline": "-pipeline", "Engine.Null": "-null", "Engine.ReadMode": "-read-mode",
+	"Hosts": "-hosts", "FaultLayer": "-fault-layer",
 	"Faults": "-faults", "Check": "-check", "CheckSample": "-check-sample", "CheckTimeout": "-check-timeout",
 	// Grid's fields, for bench sweep.
 	"BatchSize": "-batch-size", "Pipeline": "-pipeline", "Rates": "-rates",
@@ -145,6 +146,8 @@ func bindRun(fs *flag.FlagSet, cfg *benchkit.Config, o *runOpts, sweep bool) {
 	fs.Var(listFlag{&cfg.ClusterAdmin}, "cluster-admin", "admin `host:port,...` of the running -cluster (for the current leader)")
 	fs.StringVar(&cfg.ClusterAdminTokenFile, "cluster-admin-token-file", "", "`file` with the running -cluster's admin token (its nodes' -admin-token-file), for -faults")
 	fs.BoolVar(&cfg.Keep, "keep", cfg.Keep, "keep the started cluster's data and logs")
+	fs.StringVar(&cfg.Hosts, "hosts", cfg.Hosts, "where started nodes run: local (loopback) or netns (a network namespace per node on a bridge, clients in another; Linux, root)")
+	fs.StringVar(&cfg.FaultLayer, "fault-layer", cfg.FaultLayer, "what injects network faults: kernel (nftables, tc, ip link; -hosts netns) or hook (the nodes' transport hook) (default kernel with -hosts netns, else hook)")
 	fs.StringVar(&o.nodeBin, "node-bin", "", "use this prebuilt cmd/node `binary` instead of building it")
 	if !sweep {
 		fs.IntVar(&cfg.Engine.BatchSize, "batch-size", 0, "engine: max commands per batch (0: node default)")

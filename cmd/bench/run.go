@@ -188,6 +188,8 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 	return r.Do(ctx)
 }
 
-// dialTarget connects the clients; nil lets the runner choose (the client
-// library, or RESP with -resp). Tests replace it with an in-process fake.
+// dialTarget connects the clients; tests replace it with an in-process
+// fake. nil is the runner's own: the client library (from the clients'
+// namespace on netns hosts; a DialFunc given here would dial from bench's),
+// or RESP with -resp.
 var dialTarget runner.DialFunc
