@@ -41,6 +41,7 @@ func (e *Engine) Ready() Ready {
 		if bugAckBeforeSync {
 			e.send(m)
 		} else {
+			e.ackRoundNow(m)
 			e.sendAfterSync(m)
 		}
 	}

@@ -100,6 +100,10 @@ type Engine struct {
 	leaderCommit Slot   // highest commit index heard under promised
 	catchupWait  int    // ticks before another MsgCatchup may go out
 	ackRound     uint64 // highest read round received under ackBallot
+	// earlyRound is the latest read round acknowledged ahead of a sync
+	// (ackRoundNow), under earlyBallot.
+	earlyBallot Ballot
+	earlyRound  uint64
 
 	// Lease promise (lease.go): no promise to another node than
 	// leaseHolder before tick noPromiseUntil.

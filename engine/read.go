@@ -258,6 +258,25 @@ func (e *Engine) failLeaderReads() {
 	e.wantRound = 0
 }
 
+// ackRoundNow acknowledges the read round an Accepted m reports at once,
+// in a message of its own, when m itself must wait for this Ready's sync:
+// otherwise every read whose round rides on Accepts would wait for a
+// follower's disk. The early message is an Accepted of Slot 0, which
+// claims no slot (so it is safe before the sync; a leader's match never
+// moves down, and Commit 0 says nothing). Its round is as true as on m:
+// the follower received it under m.Ballot without having promised
+// higher. Each round is acknowledged early at most once.
+func (e *Engine) ackRoundNow(m Message) {
+	if len(e.unstable) == 0 && e.snapOut == nil {
+		return // nothing to sync: m goes out as soon as the Ready is handled
+	}
+	if m.Round == 0 || (e.earlyBallot == m.Ballot && m.Round <= e.earlyRound) {
+		return
+	}
+	e.earlyBallot, e.earlyRound = m.Ballot, m.Round
+	e.send(Message{Type: MsgAccepted, To: m.To, Ballot: m.Ballot, Round: m.Round})
+}
+
 // handleReadIndex is the leader's side of a follower read: m.Round is the
 // follower's request id; the answer carries the read index in Commit, or
 // Reject when this node cannot confirm one.
