@@ -137,3 +137,13 @@ func (o Op) String() string {
 	}
 	return fmt.Sprintf("Op(%d)", uint8(o))
 }
+
+// SessionOf returns the client and seq of an encoded command without
+// decoding the rest (a replica uses it to find who waits for a result); ok
+// is false when b is too short to be a command.
+func SessionOf(b []byte) (client, seq uint64, ok bool) {
+	if len(b) < headerLen {
+		return 0, 0, false
+	}
+	return binary.BigEndian.Uint64(b[1:]), binary.BigEndian.Uint64(b[9:]), true
+}
