@@ -162,7 +162,10 @@ func (r *Replica) openStore() error {
 	// A different seed every run (engine.Config.Seed says why); the
 	// runtime, unlike the engine, may read the clock.
 	ecfg.Seed = time.Now().UnixNano() ^ int64(r.cfg.ID)<<48
-	ecfg.Logger = r.log
+	ecfg.Logger = r.cfg.Logger // the engine names the node itself
+	if ecfg.Logger == nil {
+		ecfg.Logger = slog.Default()
+	}
 	if r.eng, err = engine.New(ecfg, lg); err != nil {
 		return err
 	}
