@@ -246,3 +246,47 @@ func TestLedgerUnderFaults(t *testing.T) {
 		t.Errorf("no snapshot taken in %d slots with SnapshotEvery %d", states[c.ids[0]].Applied, c.snapEvery)
 	}
 }
+
+// TestPartitionedLeaderAcknowledgesNothing: a leader cut off from the
+// others acknowledges no write (its client, which knows only it, gets no
+// answer), while the majority elects a leader and goes on; after the heal
+// the replicas agree, and the unanswered transfer ran at most once.
+func TestPartitionedLeaderAcknowledgesNothing(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := newCluster(t, 3, 10000)
+	cut := c.waitLeader(ctx)
+	cl := client.New(c.addrs())
+	mustOK(t, "open a")(cl.Open(ctx, "a"))
+	mustOK(t, "open b")(cl.Open(ctx, "b"))
+	mustOK(t, "deposit")(cl.Deposit(ctx, "a", 10000))
+
+	var others []uint64
+	var majority []string
+	for _, id := range c.ids {
+		if id != cut {
+			others = append(others, uint64(id))
+			majority = append(majority, c.httpAddr[id])
+		}
+	}
+	c.reps[cut].Faults().Partition(others...)
+	lone := client.New([]string{c.httpAddr[cut]})
+	short, cancelShort := context.WithTimeout(ctx, 1500*time.Millisecond)
+	res, err := lone.Transfer(short, "a", "b", 7777)
+	cancelShort()
+	if err == nil {
+		t.Fatalf("the partitioned leader answered a transfer: %+v", res)
+	}
+	// The majority side elects a leader of its own and commits.
+	side := client.New(majority)
+	mustOK(t, "transfer on the majority side")(side.Transfer(ctx, "a", "b", 100))
+	c.reps[cut].Faults().Heal()
+
+	for id, s := range c.converge(ctx) {
+		a, b := s.Balances["a"], s.Balances["b"]
+		ok := (a == 9900 && b == 100) || (a == 2123 && b == 7877)
+		if s.Invariant != nil || !ok {
+			t.Fatalf("replica %d: %v, a=%d b=%d: want the majority's transfer, and the unanswered one at most once", id, s.Invariant, a, b)
+		}
+	}
+}
