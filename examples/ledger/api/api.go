@@ -51,7 +51,7 @@ type Response struct {
 	// Result is the command's outcome (ledger.Code's String) on 200.
 	Result string `json:"result,omitempty"`
 	// Balance: see ledger.Result.
-	Balance int64 `json:"balance,omitempty"`
+	Balance int64 `json:"balance"`
 	// Error explains a 307, 400 or 503.
 	Error string `json:"error,omitempty"`
 	// Leader is the leader's node id on a 307 (0: unknown).

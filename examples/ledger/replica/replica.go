@@ -187,7 +187,10 @@ func (r *Replica) startPeers() error {
 		}
 	}
 	pcfg.Seed = uint64(r.cfg.ID)
-	pcfg.Logger = r.log
+	pcfg.Logger = r.cfg.Logger // the transport names the node itself
+	if pcfg.Logger == nil {
+		pcfg.Logger = slog.Default()
+	}
 	p, err := transport.NewPeers(pcfg, r.onPeerFrame)
 	if err != nil {
 		return err
