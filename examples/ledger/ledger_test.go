@@ -245,6 +245,11 @@ func TestLedgerUnderFaults(t *testing.T) {
 	if taken == 0 {
 		t.Errorf("no snapshot taken in %d slots with SnapshotEvery %d", states[c.ids[0]].Applied, c.snapEvery)
 	}
+	// While it was down the others snapshotted and compacted past its log,
+	// so it could only catch up from a snapshot.
+	if states[killed].SnapshotsInstalled == 0 {
+		t.Errorf("the restarted replica %d installed no snapshot", killed)
+	}
 }
 
 // TestPartitionedLeaderAcknowledgesNothing: a leader cut off from the
