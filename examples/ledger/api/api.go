@@ -7,7 +7,7 @@
 //	POST /open      {"client":C,"seq":S,"account":"alice"}
 //	POST /deposit   {"client":C,"seq":S,"account":"alice","amount":500}
 //	POST /transfer  {"client":C,"seq":S,"account":"alice","to":"bob","amount":120}
-//	GET  /balance   {"client":C,"seq":S,"account":"alice"}   (or ?client=C&seq=S&account=alice)
+//	GET  /balance?client=C&seq=S&account=alice     (or POST /balance with the JSON body)
 //
 // 200: the command went through the log; Response.Result says how it came
 // out ("ok", "insufficient_funds", ...; see ledger.Code). 307: this replica

@@ -15,6 +15,11 @@ import (
 // ledger. Each pass takes one event (a tick, a peer message, a client
 // proposal, an inspection call) and then handles every Ready the engine
 // has, in engine/doc.go's order.
+//
+// A time.Ticker drops ticks the loop was too busy to take, so the engine's
+// clock may run slow. That only delays elections and heartbeats: this
+// replica never asks the engine for lease reads, the one feature that needs
+// every missed tick counted (engine/doc.go, "Time").
 func (r *Replica) run() {
 	defer close(r.done)
 	t := time.NewTicker(r.cfg.Tick)
