@@ -53,35 +53,41 @@ type Command struct {
 
 // Validate reports why c cannot be encoded, or nil.
 func (c *Command) Validate() error {
+	return check(c.Op, c.Client, c.Seq, c.Amount, c.From, c.To)
+}
+
+// check is Validate over the fields, so that Decode and the machine's
+// zero-copy view (string or []byte names) apply the same rules.
+func check[S string | []byte](op Op, client, seq uint64, amount int64, from, to S) error {
 	var errs []error
-	if c.Op < OpOpen || c.Op > OpBalance {
-		errs = append(errs, fmt.Errorf("%w: unknown op %d", ErrBadCommand, c.Op))
+	if op < OpOpen || op > OpBalance {
+		errs = append(errs, fmt.Errorf("%w: unknown op %d", ErrBadCommand, op))
 	}
-	if c.Client == 0 {
+	if client == 0 {
 		errs = append(errs, fmt.Errorf("%w: client id 0", ErrBadCommand))
 	}
-	if c.Seq == 0 {
+	if seq == 0 {
 		errs = append(errs, fmt.Errorf("%w: seq 0", ErrBadCommand))
 	}
-	if len(c.From) == 0 || len(c.From) > MaxAccountLen {
-		errs = append(errs, fmt.Errorf("%w: account %q: length must be 1..%d", ErrBadCommand, c.From, MaxAccountLen))
+	if len(from) == 0 || len(from) > MaxAccountLen {
+		errs = append(errs, fmt.Errorf("%w: account %q: length must be 1..%d", ErrBadCommand, from, MaxAccountLen))
 	}
-	switch c.Op {
+	switch op {
 	case OpDeposit, OpTransfer:
-		if c.Amount <= 0 || c.Amount > MaxAmount {
-			errs = append(errs, fmt.Errorf("%w: amount %d: must be 1..%d", ErrBadCommand, c.Amount, int64(MaxAmount)))
+		if amount <= 0 || amount > MaxAmount {
+			errs = append(errs, fmt.Errorf("%w: amount %d: must be 1..%d", ErrBadCommand, amount, int64(MaxAmount)))
 		}
 	default:
-		if c.Amount != 0 {
-			errs = append(errs, fmt.Errorf("%w: amount %d on %v", ErrBadCommand, c.Amount, c.Op))
+		if amount != 0 {
+			errs = append(errs, fmt.Errorf("%w: amount %d on %v", ErrBadCommand, amount, op))
 		}
 	}
-	if c.Op == OpTransfer {
-		if len(c.To) == 0 || len(c.To) > MaxAccountLen {
-			errs = append(errs, fmt.Errorf("%w: account %q: length must be 1..%d", ErrBadCommand, c.To, MaxAccountLen))
+	if op == OpTransfer {
+		if len(to) == 0 || len(to) > MaxAccountLen {
+			errs = append(errs, fmt.Errorf("%w: account %q: length must be 1..%d", ErrBadCommand, to, MaxAccountLen))
 		}
-	} else if c.To != "" {
-		errs = append(errs, fmt.Errorf("%w: payee %q on %v", ErrBadCommand, c.To, c.Op))
+	} else if len(to) != 0 {
+		errs = append(errs, fmt.Errorf("%w: payee %q on %v", ErrBadCommand, to, op))
 	}
 	return errors.Join(errs...)
 }
@@ -101,26 +107,44 @@ func (c *Command) AppendEncode(dst []byte) []byte {
 // Decode parses b into c, checking everything Validate checks. The strings
 // are copies: b may be reused.
 func (c *Command) Decode(b []byte) error {
+	var v view
+	if err := v.decode(b); err != nil {
+		return err
+	}
+	*c = Command{Op: v.op, Client: v.client, Seq: v.seq, Amount: v.amount, From: string(v.from), To: string(v.to)}
+	return nil
+}
+
+// view is a decoded command whose names alias the entry's bytes: what
+// Apply works on, so that applying a command copies nothing.
+type view struct {
+	op          Op
+	client, seq uint64
+	amount      int64
+	from, to    []byte
+}
+
+func (v *view) decode(b []byte) error {
 	if len(b) < headerLen+2 {
 		return fmt.Errorf("%w: %d bytes, want at least %d", ErrBadCommand, len(b), headerLen+2)
 	}
-	c.Op = Op(b[0])
-	c.Client = binary.BigEndian.Uint64(b[1:])
-	c.Seq = binary.BigEndian.Uint64(b[9:])
-	c.Amount = int64(binary.BigEndian.Uint64(b[17:]))
+	v.op = Op(b[0])
+	v.client = binary.BigEndian.Uint64(b[1:])
+	v.seq = binary.BigEndian.Uint64(b[9:])
+	v.amount = int64(binary.BigEndian.Uint64(b[17:]))
 	rest := b[headerLen:]
 	f := int(rest[0])
 	if len(rest) < 1+f+1 {
 		return fmt.Errorf("%w: truncated account", ErrBadCommand)
 	}
-	c.From = string(rest[1 : 1+f])
+	v.from = rest[1 : 1+f]
 	rest = rest[1+f:]
 	t := int(rest[0])
 	if len(rest) != 1+t {
 		return fmt.Errorf("%w: %d bytes after the payee's length, want %d", ErrBadCommand, len(rest)-1, t)
 	}
-	c.To = string(rest[1:])
-	return c.Validate()
+	v.to = rest[1:]
+	return check(v.op, v.client, v.seq, v.amount, v.from, v.to)
 }
 
 // String names the op.

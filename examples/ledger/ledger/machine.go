@@ -63,7 +63,10 @@ type Result struct {
 // Machine is the ledger's state: accounts and client sessions. It is not
 // safe for concurrent use; the replica's event loop owns it.
 type Machine struct {
-	accounts map[string]int64
+	// accounts point at their balances, so that a command updates a
+	// balance after a lookup by the entry's bytes (m[string(b)] copies
+	// nothing), instead of storing a new key string.
+	accounts map[string]*int64
 	deposits int64 // every deposit ever made, in cents
 	sessions map[uint64]session
 	applied  engine.Slot
@@ -71,7 +74,7 @@ type Machine struct {
 
 // NewMachine returns an empty ledger.
 func NewMachine() *Machine {
-	return &Machine{accounts: map[string]int64{}, sessions: map[uint64]session{}}
+	return &Machine{accounts: map[string]*int64{}, sessions: map[uint64]session{}}
 }
 
 // Applied returns the last slot applied (or restored from a snapshot).
@@ -86,15 +89,15 @@ func (m *Machine) Apply(slot engine.Slot, data []byte) Result {
 		panic(fmt.Sprintf("ledger: apply slot %d after slot %d", slot, m.applied))
 	}
 	m.applied = slot
-	var c Command
-	if err := c.Decode(data); err != nil {
+	var c view
+	if err := c.decode(data); err != nil {
 		return Result{Code: CodeBadCommand}
 	}
-	if r, done := m.sessionLookup(c.Client, c.Seq); done {
+	if r, done := m.sessionLookup(c.client, c.seq); done {
 		return r
 	}
 	r := m.execute(&c)
-	m.sessionRecord(c.Client, c.Seq, r)
+	m.sessionRecord(c.client, c.seq, r)
 	return r
 }
 
@@ -106,54 +109,54 @@ func (m *Machine) Skip(slot engine.Slot) {
 	m.applied = slot
 }
 
-func (m *Machine) execute(c *Command) Result {
-	bal, ok := m.accounts[c.From]
-	switch c.Op {
+func (m *Machine) execute(c *view) Result {
+	from := m.accounts[string(c.from)]
+	switch c.op {
 	case OpOpen:
-		if ok {
+		if from != nil {
 			return Result{Code: CodeExists}
 		}
-		m.accounts[c.From] = 0
+		m.accounts[string(c.from)] = new(int64)
 		return Result{Code: CodeOK}
 	case OpBalance:
-		if !ok {
+		if from == nil {
 			return Result{Code: CodeNoAccount}
 		}
-		return Result{Code: CodeOK, Balance: bal}
+		return Result{Code: CodeOK, Balance: *from}
 	case OpDeposit:
-		if !ok {
+		if from == nil {
 			return Result{Code: CodeNoAccount}
 		}
-		if bal > math.MaxInt64-c.Amount || m.deposits > math.MaxInt64-c.Amount {
+		if *from > math.MaxInt64-c.amount || m.deposits > math.MaxInt64-c.amount {
 			return Result{Code: CodeOverflow}
 		}
-		m.accounts[c.From] = bal + c.Amount
-		m.deposits += c.Amount
-		return Result{Code: CodeOK, Balance: bal + c.Amount}
+		*from += c.amount
+		m.deposits += c.amount
+		return Result{Code: CodeOK, Balance: *from}
 	case OpTransfer:
-		to, okTo := m.accounts[c.To]
+		to := m.accounts[string(c.to)]
 		switch {
-		case !ok || !okTo:
+		case from == nil || to == nil:
 			return Result{Code: CodeNoAccount}
-		case c.From == c.To:
+		case from == to:
 			return Result{Code: CodeSameAccount}
-		case bal < c.Amount:
+		case *from < c.amount:
 			return Result{Code: CodeInsufficient}
-		case to > math.MaxInt64-c.Amount:
+		case *to > math.MaxInt64-c.amount:
 			return Result{Code: CodeOverflow}
 		}
-		m.accounts[c.From] = bal - c.Amount
-		m.accounts[c.To] = to + c.Amount
-		return Result{Code: CodeOK, Balance: bal - c.Amount}
+		*from -= c.amount
+		*to += c.amount
+		return Result{Code: CodeOK, Balance: *from}
 	}
-	return Result{Code: CodeBadCommand} // Decode let no other op through
+	return Result{Code: CodeBadCommand} // decode let no other op through
 }
 
 // Balances returns a copy of every account's balance.
 func (m *Machine) Balances() map[string]int64 {
 	out := make(map[string]int64, len(m.accounts))
 	for a, b := range m.accounts {
-		out[a] = b
+		out[a] = *b
 	}
 	return out
 }
@@ -166,10 +169,10 @@ func (m *Machine) Deposits() int64 { return m.deposits }
 func (m *Machine) Check() error {
 	var sum int64
 	for a, b := range m.accounts {
-		if b < 0 {
-			return fmt.Errorf("ledger: account %q has negative balance %d", a, b)
+		if *b < 0 {
+			return fmt.Errorf("ledger: account %q has negative balance %d", a, *b)
 		}
-		sum += b
+		sum += *b
 	}
 	if sum != m.deposits {
 		return fmt.Errorf("ledger: balances sum to %d, deposits to %d", sum, m.deposits)

@@ -47,7 +47,7 @@ func (m *Machine) AppendSnapshot(dst []byte) []byte {
 	for _, a := range names {
 		dst = append(dst, byte(len(a)))
 		dst = append(dst, a...)
-		dst = binary.BigEndian.AppendUint64(dst, uint64(m.accounts[a]))
+		dst = binary.BigEndian.AppendUint64(dst, uint64(*m.accounts[a]))
 	}
 	clients := make([]uint64, 0, len(m.sessions))
 	for c := range m.sessions {
@@ -134,7 +134,8 @@ func decodeSnapshot(b []byte) (*Machine, error) {
 			return nil, bad("account %q out of order after %q", name, prev)
 		}
 		prev = name
-		m.accounts[name] = int64(binary.BigEndian.Uint64(p[1+l:]))
+		bal := int64(binary.BigEndian.Uint64(p[1+l:]))
+		m.accounts[name] = &bal
 		p = p[1+l+8:]
 	}
 	if len(p) < 4 {
