@@ -18,7 +18,7 @@ import (
 // cluster is n in-process replicas on loopback, each with a Pebble store in
 // its own temporary directory, that a test stops and restarts.
 type cluster struct {
-	t         *testing.T
+	t         testing.TB
 	ids       []engine.NodeID
 	peerAddr  map[engine.NodeID]string
 	httpAddr  map[engine.NodeID]string
@@ -28,7 +28,7 @@ type cluster struct {
 	snapEvery uint64
 }
 
-func newCluster(t *testing.T, n int, snapEvery uint64) *cluster {
+func newCluster(t testing.TB, n int, snapEvery uint64) *cluster {
 	c := &cluster{
 		t: t, peerAddr: map[engine.NodeID]string{}, httpAddr: map[engine.NodeID]string{},
 		dirs: map[engine.NodeID]string{}, reps: map[engine.NodeID]*replica.Replica{},

@@ -22,7 +22,7 @@ func account(i int) string { return fmt.Sprintf("acct%d", i) }
 
 // mustOK returns a function taking a client call's results that fails t
 // unless the call succeeded: mustOK(t, "open")(cl.Open(ctx, "a")).
-func mustOK(t *testing.T, what string) func(ledger.Result, error) ledger.Result {
+func mustOK(t testing.TB, what string) func(ledger.Result, error) ledger.Result {
 	return func(r ledger.Result, err error) ledger.Result {
 		t.Helper()
 		if err != nil {
@@ -35,7 +35,7 @@ func mustOK(t *testing.T, what string) func(ledger.Result, error) ledger.Result 
 	}
 }
 
-func setupAccounts(ctx context.Context, t *testing.T, cl *client.Client) {
+func setupAccounts(ctx context.Context, t testing.TB, cl *client.Client) {
 	for i := range accounts {
 		mustOK(t, "open")(cl.Open(ctx, account(i)))
 		mustOK(t, "deposit")(cl.Deposit(ctx, account(i), initial))
