@@ -37,6 +37,7 @@ func (r *Replica) run() {
 			}
 		case p := <-r.props:
 			r.propose(p)
+			r.proposeQueued()
 		case f := <-r.calls:
 			f()
 		}
@@ -120,6 +121,24 @@ func (r *Replica) apply(en *engine.Entry) {
 	}
 	delete(r.waiters, k)
 }
+
+// proposeQueued proposes the calls that queued meanwhile, up to a bound, so
+// that their slots share the next Ready and its one synced write instead of
+// costing a sync each.
+func (r *Replica) proposeQueued() {
+	for range maxProposalsPerReady - 1 {
+		select {
+		case p := <-r.props:
+			r.propose(p)
+		default:
+			return
+		}
+	}
+}
+
+// maxProposalsPerReady bounds the calls one loop pass proposes; the engine
+// refuses more than its MaxInflight anyway (ErrPipelineFull, answered 503).
+const maxProposalsPerReady = 128
 
 func (r *Replica) propose(p proposal) {
 	if len(r.waiters) >= maxWaiters {
