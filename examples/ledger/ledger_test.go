@@ -83,17 +83,24 @@ func TestRetryAfterLeaderChangeExecutesOnce(t *testing.T) {
 	}
 }
 
-// TestLedgerUnderFaults is the end-to-end check: 3 replicas, concurrent
-// transfers between 10 accounts from several clients, the leader killed and
-// restarted from its store, then the next leader partitioned away and
-// healed. Clients also resend some acknowledged transfers (a lost answer)
+// TestLedgerUnderFaults is the end-to-end check, with 3 and with 5
+// replicas: concurrent transfers between 10 accounts from several clients,
+// the leader killed and restarted from its store, then the next leader
+// partitioned away and healed, then 2% of every replica's peer frames
+// dropped. Clients also resend some acknowledged transfers (a lost answer)
 // to a random replica. Afterwards every replica holds the same state (hash),
 // the invariant holds on each, and each balance is exactly the deposits
 // plus every acknowledged transfer applied once.
 func TestLedgerUnderFaults(t *testing.T) {
+	for _, n := range []int{3, 5} {
+		t.Run(fmt.Sprintf("%d replicas", n), func(t *testing.T) { testLedgerUnderFaults(t, n) })
+	}
+}
+
+func testLedgerUnderFaults(t *testing.T, n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
-	c := newCluster(t, 3, 40) // snapshot often: the restarted replica catches up from one
+	c := newCluster(t, n, 40) // snapshot often: the restarted replica catches up from one
 	c.waitLeader(ctx)
 	setupAccounts(ctx, t, client.New(c.addrs()))
 
@@ -198,6 +205,13 @@ func TestLedgerUnderFaults(t *testing.T) {
 	waitAcked(60, "leader partitioned")
 	c.reps[cut].Faults().Heal()
 	waitAcked(60, "partition healed")
+	for _, id := range c.ids {
+		c.reps[id].Faults().DropRate(0.02)
+	}
+	waitAcked(60, "2% of peer frames dropped")
+	for _, id := range c.ids {
+		c.reps[id].Faults().Heal()
+	}
 	finish()
 	if t.Failed() {
 		return
