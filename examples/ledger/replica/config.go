@@ -41,6 +41,10 @@ type Config struct {
 	// to commit before it is answered 503 (and retried by the client).
 	// The default is 2 s.
 	RequestTimeout time.Duration
+	// MaxClients bounds the open client API connections; one more is
+	// closed as soon as it is accepted. The default is 1024; it must be at
+	// least 1.
+	MaxClients int
 	// PeerListener and HTTPListener, when set, are used instead of
 	// listening on this replica's Peers and HTTP address (tests pass
 	// listeners on port 0). The replica closes them.
@@ -58,6 +62,7 @@ func DefaultConfig() Config {
 		ElectionTicks:  20,
 		SnapshotEvery:  10000,
 		RequestTimeout: 2 * time.Second,
+		MaxClients:     1024,
 	}
 }
 
@@ -95,6 +100,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SnapshotEvery < 1 {
 		add("SnapshotEvery must be at least 1")
+	}
+	if c.MaxClients < 1 {
+		add("MaxClients %d must be at least 1", c.MaxClients)
 	}
 	if c.RequestTimeout <= 0 {
 		add("RequestTimeout %v must be positive", c.RequestTimeout)

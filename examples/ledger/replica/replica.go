@@ -209,6 +209,7 @@ func (r *Replica) startHTTP() error {
 			return fmt.Errorf("replica: client API: %w", err)
 		}
 	}
+	ln = newLimitListener(ln, r.cfg.MaxClients)
 	r.srv = &http.Server{
 		Handler:           r.mux(),
 		ReadHeaderTimeout: 5 * time.Second,
