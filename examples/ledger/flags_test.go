@@ -31,6 +31,8 @@ func TestConfigFromFlags(t *testing.T) {
 		{[]string{"-id", "1", "-peers", "1=a:1,2=b:2", "-http", "1=c:3", "-dir", "d"}, "HTTP has no address for replica 2"},
 		{append(good, "-snapshot-every", "0"), "SnapshotEvery"},
 		{append(good, "extra"), `unexpected argument "extra"`},
+		{append(good, "-max-peer-frame", "1000"), "MaxPeerFrame 1000"},
+		{append(good, "-max-clients", "0"), "MaxClients 0"},
 	}
 	for _, tt := range tests {
 		_, err := config(tt.args, io.Discard)

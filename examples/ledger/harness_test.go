@@ -29,6 +29,12 @@ type cluster struct {
 }
 
 func newCluster(t testing.TB, n int, snapEvery uint64) *cluster {
+	return newClusterSeeded(t, n, snapEvery, nil)
+}
+
+// newClusterSeeded is newCluster, calling seed (if not nil) on each
+// replica's empty store directory before it starts.
+func newClusterSeeded(t testing.TB, n int, snapEvery uint64, seed func(engine.NodeID, string)) *cluster {
 	c := &cluster{
 		t: t, peerAddr: map[engine.NodeID]string{}, httpAddr: map[engine.NodeID]string{},
 		dirs: map[engine.NodeID]string{}, reps: map[engine.NodeID]*replica.Replica{},
@@ -50,6 +56,9 @@ func newCluster(t testing.TB, n int, snapEvery uint64) *cluster {
 		c.dirs[id] = t.TempDir()
 	}
 	for _, id := range c.ids {
+		if seed != nil {
+			seed(id, c.dirs[id])
+		}
 		c.start(id)
 	}
 	t.Cleanup(func() {

@@ -60,6 +60,8 @@ func config(args []string, stderr io.Writer) (replica.Config, error) {
 	fs.DurationVar(&cfg.Tick, "tick", cfg.Tick, "engine tick interval")
 	fs.IntVar(&cfg.ElectionTicks, "election-ticks", cfg.ElectionTicks, "election timeout in ticks")
 	fs.Uint64Var(&cfg.SnapshotEvery, "snapshot-every", cfg.SnapshotEvery, "snapshot and truncate the log every this many slots")
+	fs.IntVar(&cfg.MaxPeerFrame, "max-peer-frame", cfg.MaxPeerFrame, "largest peer message in bytes; must fit a snapshot plus the log since it")
+	fs.IntVar(&cfg.MaxClients, "max-clients", cfg.MaxClients, "most open client API connections")
 	verbose := fs.Bool("v", false, "log debug messages")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mpaxos/mpaxos/engine"
+	"github.com/mpaxos/mpaxos/net/frame"
 )
 
 // ErrConfig is wrapped by every Validate error.
@@ -41,6 +42,14 @@ type Config struct {
 	// to commit before it is answered 503 (and retried by the client).
 	// The default is 2 s.
 	RequestTimeout time.Duration
+	// MaxPeerFrame is the largest message, in bytes, sent to or accepted
+	// from a peer. It must fit a snapshot of the ledger plus the log since
+	// it: a lagging replica's catch-up and a new leader's Promises carry
+	// them in one message, and one that does not fit is dropped, again
+	// and again, so that replica never catches up. The default is 256 MiB
+	// (a limit, not an allocation: a read buffer grows with the bytes that
+	// arrive); it must lie in [64 KiB, frame.MaxLimit].
+	MaxPeerFrame int
 	// MaxClients bounds the open client API connections; one more is
 	// closed as soon as it is accepted. The default is 1024; it must be at
 	// least 1.
@@ -63,6 +72,7 @@ func DefaultConfig() Config {
 		SnapshotEvery:  10000,
 		RequestTimeout: 2 * time.Second,
 		MaxClients:     1024,
+		MaxPeerFrame:   256 << 20,
 	}
 }
 
@@ -100,6 +110,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SnapshotEvery < 1 {
 		add("SnapshotEvery must be at least 1")
+	}
+	if c.MaxPeerFrame < 64<<10 || c.MaxPeerFrame > frame.MaxLimit {
+		add("MaxPeerFrame %d outside [64 KiB, %d]", c.MaxPeerFrame, frame.MaxLimit)
 	}
 	if c.MaxClients < 1 {
 		add("MaxClients %d must be at least 1", c.MaxClients)

@@ -187,6 +187,7 @@ func (r *Replica) startPeers() error {
 		}
 	}
 	pcfg.Seed = uint64(r.cfg.ID)
+	pcfg.MaxFrameSize = r.cfg.MaxPeerFrame
 	pcfg.Logger = r.cfg.Logger // the transport names the node itself
 	if pcfg.Logger == nil {
 		pcfg.Logger = slog.Default()
