@@ -63,11 +63,15 @@ type PeersConfig struct {
 // DefaultPeersConfig returns the default mesh settings (ClusterID, ID, Listen
 // and Peers still to set). Peer connections get a read buffer of up to 1 MiB
 // (grown with the bytes received, so only after the handshake) and a
-// 4096-frame send queue: they carry the batched hot path.
+// 4096-frame send queue: they carry the batched hot path. Their frames may
+// be as large as DefaultPeerMaxFrame: a snapshot travels in one frame, and
+// a limit below the state machine's size would drop every snapshot sent
+// to a lagging peer, which then never catches up.
 func DefaultPeersConfig() PeersConfig {
 	cc := DefaultConnConfig()
 	cc.ReadBufferSize = 1 << 20
 	cc.SendQueue = 4096
+	cc.MaxFrameSize = DefaultPeerMaxFrame
 	return PeersConfig{
 		ConnConfig:           cc,
 		HandshakeTimeout:     5 * time.Second,
@@ -77,6 +81,11 @@ func DefaultPeersConfig() PeersConfig {
 		Seed:                 1,
 	}
 }
+
+// DefaultPeerMaxFrame is DefaultPeersConfig's MaxFrameSize, 256 MiB, the
+// node's -max-frame default. A peer is admitted only after its handshake,
+// and a frame's buffer grows only with the bytes that arrive.
+const DefaultPeerMaxFrame = 256 << 20
 
 // Validate reports every problem with c at once.
 func (c PeersConfig) Validate() error {

@@ -415,3 +415,17 @@ func TestPeersQuietConnectionStaysUp(t *testing.T) {
 	send(t, nodes[0], 2, 1, "after")
 	nodes[1].in.waitFor(t, 1, "1:after")
 }
+
+// TestPeersDefaultFrameFitsASnapshot: with the default settings a frame of
+// several MiB (a snapshot of a modest state machine) reaches the peer; at
+// the connection default of 4 MiB it was dropped on every send, so a
+// lagging member never caught up.
+func TestPeersDefaultFrameFitsASnapshot(t *testing.T) {
+	if DefaultPeersConfig().MaxFrameSize != DefaultPeerMaxFrame {
+		t.Fatalf("DefaultPeersConfig's MaxFrameSize is %d, want %d", DefaultPeersConfig().MaxFrameSize, DefaultPeerMaxFrame)
+	}
+	nodes := newCluster(t, 2, nil)
+	big := strings.Repeat("s", 6<<20)
+	send(t, nodes[0], 2, 1, big)
+	nodes[1].in.waitFor(t, 1, "1:"+big)
+}
