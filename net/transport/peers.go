@@ -148,7 +148,14 @@ type Peers struct {
 	h      PeerHandler
 	log    *slog.Logger
 	ln     net.Listener
-	links  map[uint64]*link // fixed after NewPeers: read without a lock
+	// links maps each member to its link: a map never written once
+	// stored (AddPeer and RemovePeer store a changed copy under members),
+	// so the hot path reads it without a lock.
+	links   atomic.Pointer[map[uint64]*link]
+	members struct {
+		sync.Mutex
+		started bool // Start ran: a link added later starts dialling at once
+	}
 	faults *Faults
 
 	inline atomic.Bool // SetInlineWrites; shared with every Conn
@@ -176,6 +183,10 @@ type link struct {
 	addr  string
 	dials bool                 // this node dials the peer (our id is the smaller)
 	conn  atomic.Pointer[Conn] // written only with mu held; read freely
+	// ctx ends when the peer is removed (RemovePeer) or Peers closes: it
+	// stops the link's dial loop and refuses its new connections.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu struct {
 		sync.Mutex
@@ -204,19 +215,18 @@ func NewPeers(cfg PeersConfig, h PeerHandler) (*Peers, error) {
 		}
 	}
 	p := &Peers{
-		cfg:   cfg,
-		h:     h,
-		log:   cfg.logger().With("node", cfg.ID),
-		ln:    ln,
-		links: make(map[uint64]*link, len(cfg.Peers)),
+		cfg: cfg,
+		h:   h,
+		log: cfg.logger().With("node", cfg.ID),
+		ln:  ln,
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.mu.pending = make(map[net.Conn]uint64)
+	links := make(map[uint64]*link, len(cfg.Peers))
 	for id, addr := range cfg.Peers {
-		l := &link{id: id, addr: addr, dials: cfg.ID < id}
-		l.mu.changed = make(chan struct{})
-		p.links[id] = l
+		links[id] = p.newLink(id, addr)
 	}
+	p.links.Store(&links)
 	p.faults = newFaults(cfg.ID, cfg.Seed, cfg.BodyPool, p.sendDirect)
 	p.wg.Add(1)
 	go func() {
@@ -224,6 +234,83 @@ func NewPeers(cfg PeersConfig, h PeerHandler) (*Peers, error) {
 		p.faults.run(p.ctx.Done())
 	}()
 	return p, nil
+}
+
+func (p *Peers) newLink(id uint64, addr string) *link {
+	l := &link{id: id, addr: addr, dials: p.cfg.ID < id}
+	l.mu.changed = make(chan struct{})
+	l.ctx, l.cancel = context.WithCancel(p.ctx)
+	return l
+}
+
+// link returns the link to peer id, nil if id is no member.
+func (p *Peers) link(id uint64) *link { return (*p.links.Load())[id] }
+
+// ErrPeer is wrapped by AddPeer's and RemovePeer's refusals.
+var ErrPeer = errors.New("transport: peer")
+
+// AddPeer makes id, at addr, a member of the mesh (a configuration change
+// that brought a new node in): this node dials it, or accepts it, like the
+// peers it started with. Adding a member again at the same address does
+// nothing; at another address, or this node's own id, is refused.
+func (p *Peers) AddPeer(id uint64, addr string) error {
+	if id == 0 || id == p.cfg.ID || addr == "" {
+		return fmt.Errorf("%w: cannot add node %d at %q (this is node %d)", ErrPeer, id, addr, p.cfg.ID)
+	}
+	p.members.Lock()
+	defer p.members.Unlock()
+	if p.closed.Load() {
+		return fmt.Errorf("%w: closed", ErrPeer)
+	}
+	old := *p.links.Load()
+	if l := old[id]; l != nil {
+		if l.addr == addr {
+			return nil
+		}
+		return fmt.Errorf("%w: node %d is a member at %s, not %s (remove it first)", ErrPeer, id, l.addr, addr)
+	}
+	l := p.newLink(id, addr)
+	next := make(map[uint64]*link, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[id] = l
+	p.links.Store(&next)
+	if p.members.started && l.dials {
+		p.wg.Add(1)
+		go p.dialLoop(l, p.cfg.Seed+id)
+	}
+	p.log.Info("transport: peer added", "peer", id, "addr", addr)
+	return nil
+}
+
+// RemovePeer ends id's membership: its connection is closed, its dial loop
+// stops, and its handshakes are refused from now on (frames to it are
+// dropped, as to any non-member). Removing a non-member is refused.
+func (p *Peers) RemovePeer(id uint64) error {
+	p.members.Lock()
+	defer p.members.Unlock()
+	old := *p.links.Load()
+	l := old[id]
+	if l == nil {
+		return fmt.Errorf("%w: node %d is not a member", ErrPeer, id)
+	}
+	next := make(map[uint64]*link, len(old))
+	for k, v := range old {
+		if k != id {
+			next[k] = v
+		}
+	}
+	p.links.Store(&next)
+	l.cancel()
+	l.mu.Lock()
+	c := l.conn.Load()
+	l.mu.Unlock()
+	if c != nil {
+		_ = c.Close()
+	}
+	p.log.Info("transport: peer removed", "peer", id)
+	return nil
 }
 
 // Addr returns the address Peers listens on.
@@ -237,13 +324,17 @@ func (p *Peers) Start() {
 	p.start.Do(func() {
 		p.wg.Add(1)
 		go p.acceptLoop()
-		ids := make([]uint64, 0, len(p.links))
-		for id := range p.links {
+		p.members.Lock()
+		defer p.members.Unlock()
+		p.members.started = true
+		links := *p.links.Load()
+		ids := make([]uint64, 0, len(links))
+		for id := range links {
 			ids = append(ids, id)
 		}
 		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 		for i, id := range ids {
-			if l := p.links[id]; l.dials {
+			if l := links[id]; l.dials {
 				p.wg.Add(1)
 				go p.dialLoop(l, p.cfg.Seed+uint64(i))
 			}
@@ -265,7 +356,10 @@ func (p *Peers) Close() error {
 			_ = nc.Close()
 		}
 		p.mu.Unlock()
-		for _, l := range p.links {
+		p.members.Lock()
+		links := *p.links.Load()
+		p.members.Unlock()
+		for _, l := range links {
 			l.mu.Lock()
 			c := l.conn.Load()
 			l.mu.Unlock()
@@ -296,7 +390,7 @@ func (p *Peers) Send(to uint64, typ byte, body *bytebufferpool.ByteBuffer) bool 
 }
 
 func (p *Peers) sendDirect(to uint64, typ byte, body *bytebufferpool.ByteBuffer) bool {
-	l := p.links[to]
+	l := p.link(to)
 	if l == nil {
 		release(p.cfg.BodyPool, body)
 		return false
@@ -311,14 +405,14 @@ func (p *Peers) sendDirect(to uint64, typ byte, body *bytebufferpool.ByteBuffer)
 
 // Connected reports whether a connection to peer id is up.
 func (p *Peers) Connected(id uint64) bool {
-	l := p.links[id]
+	l := p.link(id)
 	return l != nil && l.conn.Load() != nil
 }
 
 // Stats returns the counters of the current connection to peer id, and how
 // many connections to it have been established so far (1 + reconnections).
 func (p *Peers) Stats(id uint64) (st ConnStats, connects uint64) {
-	l := p.links[id]
+	l := p.link(id)
 	if l == nil {
 		return ConnStats{}, 0
 	}
@@ -336,7 +430,7 @@ func (p *Peers) Stats(id uint64) (st ConnStats, connects uint64) {
 // wait for the first; more to wait for a reconnection). It returns ctx's
 // error if ctx ends first.
 func (p *Peers) WaitConnected(ctx context.Context, id uint64, minConnects uint64) error {
-	l := p.links[id]
+	l := p.link(id)
 	if l == nil {
 		return fmt.Errorf("transport: %d is not a peer", id)
 	}
@@ -373,7 +467,7 @@ func (p *Peers) install(l *link, c *Conn) {
 	}
 	p.wg.Add(1)
 	l.mu.Lock()
-	if p.closed.Load() {
+	if p.closed.Load() || l.ctx.Err() != nil { // closed, or the peer was removed
 		l.mu.Unlock()
 		_ = c.tcp.Close()
 		p.wg.Done()
@@ -430,17 +524,17 @@ func (p *Peers) dialLoop(l *link, seed uint64) {
 	defer p.wg.Done()
 	rng := rand.New(rand.NewPCG(seed, l.id))
 	backoff := p.cfg.BackoffMin
-	for !p.closed.Load() {
+	for !p.closed.Load() && l.ctx.Err() == nil {
 		c, err := p.dial(l)
 		if err == nil {
 			backoff = p.cfg.BackoffMin
 			p.install(l, c)
 			select {
 			case <-c.Done():
-			case <-p.ctx.Done():
+			case <-l.ctx.Done():
 				return
 			}
-		} else if !p.closed.Load() {
+		} else if !p.closed.Load() && l.ctx.Err() == nil {
 			if errors.Is(err, ErrHandshake) {
 				p.log.Warn("transport: handshake with peer failed", "peer", l.id, "addr", l.addr, "err", err)
 			} else {
@@ -452,7 +546,7 @@ func (p *Peers) dialLoop(l *link, seed uint64) {
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
-		case <-p.ctx.Done():
+		case <-l.ctx.Done():
 			t.Stop()
 			return
 		}
@@ -464,7 +558,7 @@ func (p *Peers) dialLoop(l *link, seed uint64) {
 // l's, then the hello exchange over it.
 func (p *Peers) dial(l *link) (*Conn, error) {
 	d := net.Dialer{Timeout: p.cfg.DialTimeout}
-	nc, err := d.DialContext(p.ctx, "tcp", l.addr)
+	nc, err := d.DialContext(l.ctx, "tcp", l.addr)
 	if err != nil {
 		return nil, err
 	}
@@ -695,7 +789,7 @@ func (p *Peers) checkHello(typ byte, body []byte) (*link, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := p.links[h.from]
+	l := p.link(h.from)
 	switch {
 	case h.cluster != p.cfg.ClusterID:
 		return nil, fmt.Errorf("%w: node %d is in cluster %d, this is cluster %d", ErrHandshake, h.from, h.cluster, p.cfg.ClusterID)

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -111,7 +112,7 @@ func newCluster(t *testing.T, n int, tweak func(*PeersConfig)) []*testNode {
 		tn.p.Start()
 	}
 	for _, tn := range nodes {
-		for id := range tn.p.links {
+		for id := range *tn.p.links.Load() {
 			if err := tn.p.WaitConnected(testCtx(t), id, 1); err != nil {
 				t.Fatalf("node %d never connected to %d: %v", tn.p.cfg.ID, id, err)
 			}
@@ -428,4 +429,73 @@ func TestPeersDefaultFrameFitsASnapshot(t *testing.T) {
 	big := strings.Repeat("s", 6<<20)
 	send(t, nodes[0], 2, 1, big)
 	nodes[1].in.waitFor(t, 1, "1:"+big)
+}
+
+// TestPeersAddRemove: a member added at run time is dialled (or accepted)
+// and carries frames both ways; a removed one is disconnected, refused when
+// it comes back, and gets no frames; bad changes are refused.
+func TestPeersAddRemove(t *testing.T) {
+	nodes := newCluster(t, 2, nil)
+	// A third node that knows both; they learn of it only by AddPeer.
+	ln := listenLoopback(t)
+	cfg := DefaultPeersConfig()
+	cfg.ClusterID, cfg.ID, cfg.Listener = 7, 3, ln
+	cfg.BackoffMin, cfg.BackoffMax = 5*time.Millisecond, 50*time.Millisecond
+	cfg.Peers = map[uint64]string{1: nodes[0].p.Addr().String(), 2: nodes[1].p.Addr().String()}
+	third := &testNode{in: newInbox(), log: newLogRecorder()}
+	cfg.Logger = third.log.logger()
+	p3, err := NewPeers(cfg, third.in.handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	third.p = p3
+	t.Cleanup(func() { p3.Close() })
+	p3.Start()
+	for _, n := range nodes {
+		if err := n.p.AddPeer(3, ln.Addr().String()); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.p.AddPeer(3, ln.Addr().String()); err != nil {
+			t.Fatalf("adding a member again at its address: %v", err)
+		}
+	}
+	for _, n := range nodes {
+		if err := n.p.WaitConnected(testCtx(t), 3, 1); err != nil {
+			t.Fatalf("node %d never connected to the added node: %v", n.p.cfg.ID, err)
+		}
+		send(t, n, 3, 1, fmt.Sprintf("hi from %d", n.p.cfg.ID))
+		send(t, third, n.p.cfg.ID, 1, "hi from 3")
+		third.in.waitFor(t, n.p.cfg.ID, fmt.Sprintf("1:hi from %d", n.p.cfg.ID))
+		n.in.waitFor(t, 3, "1:hi from 3")
+	}
+
+	if err := nodes[0].p.RemovePeer(3); err != nil {
+		t.Fatal(err)
+	}
+	if nodes[0].p.Send(3, 1, pooled([]byte("x"))) {
+		t.Fatal("Send to a removed member returned true")
+	}
+	// Node 3 keeps trying node 1 (it still lists it); every try is refused.
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if nodes[0].p.Connected(3) {
+			t.Fatal("a removed member is connected again")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !nodes[1].p.Connected(3) {
+		t.Error("removing node 3 at node 1 cut it off at node 2 too")
+	}
+
+	for _, bad := range []struct {
+		id   uint64
+		addr string
+	}{{0, "a:1"}, {1, "a:1"}, {2, "elsewhere:1"}, {4, ""}} {
+		if err := nodes[0].p.AddPeer(bad.id, bad.addr); !errors.Is(err, ErrPeer) {
+			t.Errorf("AddPeer(%d, %q) = %v, want ErrPeer", bad.id, bad.addr, err)
+		}
+	}
+	if err := nodes[0].p.RemovePeer(9); !errors.Is(err, ErrPeer) {
+		t.Errorf("RemovePeer of a non-member = %v, want ErrPeer", err)
+	}
 }

@@ -41,7 +41,7 @@ func TestPeersTLSMesh(t *testing.T) {
 			}
 		}
 	}
-	c := nodes[0].p.links[2].conn.Load()
+	c := nodes[0].p.link(2).conn.Load()
 	tc, ok := c.nc.(*tls.Conn)
 	if !ok || tc.ConnectionState().Version != tls.VersionTLS13 {
 		t.Fatalf("peer connection is %T, want TLS 1.3", c.nc)
@@ -243,7 +243,7 @@ func TestPeersTLSReload(t *testing.T) {
 		}
 		c.TLS = certs[c.ID].PeerTLS()
 	})
-	old := nodes[0].p.links[2].conn.Load()
+	old := nodes[0].p.link(2).conn.Load()
 	oldSerial := old.nc.(*tls.Conn).ConnectionState().PeerCertificates[0].SerialNumber
 	for id, f := range files {
 		reissue(t, ca, f, 7, id)
@@ -261,7 +261,7 @@ func TestPeersTLSReload(t *testing.T) {
 	if err := nodes[0].p.WaitConnected(testCtx(t), 2, 2); err != nil {
 		t.Fatal(err)
 	}
-	got := nodes[0].p.links[2].conn.Load().nc.(*tls.Conn).ConnectionState().PeerCertificates[0].SerialNumber
+	got := nodes[0].p.link(2).conn.Load().nc.(*tls.Conn).ConnectionState().PeerCertificates[0].SerialNumber
 	if got.Cmp(newSerial) != 0 {
 		t.Fatalf("new connection presents serial %x, want the reloaded %x (old %x)", got, newSerial, oldSerial)
 	}
