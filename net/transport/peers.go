@@ -144,10 +144,10 @@ type PeerHandler func(from uint64, typ byte, body []byte)
 // connection, the two goroutines of every Conn, and the fault hook's delay
 // goroutine.
 type Peers struct {
-	cfg    PeersConfig
-	h      PeerHandler
-	log    *slog.Logger
-	ln     net.Listener
+	cfg PeersConfig
+	h   PeerHandler
+	log *slog.Logger
+	ln  net.Listener
 	// links maps each member to its link: a map never written once
 	// stored (AddPeer and RemovePeer store a changed copy under members),
 	// so the hot path reads it without a lock.
