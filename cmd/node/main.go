@@ -26,6 +26,7 @@ import (
 	"github.com/mpaxos/mpaxos/engine"
 	"github.com/mpaxos/mpaxos/internal/config"
 	"github.com/mpaxos/mpaxos/internal/timerslack"
+	"github.com/mpaxos/mpaxos/naive"
 	"github.com/mpaxos/mpaxos/net/transport"
 	"github.com/mpaxos/mpaxos/node"
 )
@@ -138,6 +139,7 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, procOptions, erro
 	fs.DurationVar(&cfg.Tick, "tick", cfg.Tick, "engine clock period")
 	fs.DurationVar(&cfg.Heartbeat, "heartbeat", cfg.Heartbeat, "leader heartbeat interval")
 	fs.DurationVar(&cfg.ElectionTimeout, "election-timeout", cfg.ElectionTimeout, "follower election timeout (randomized up to 2x)")
+	fs.Var(&cfg.Protocol, "protocol", "replication protocol: "+strings.Join(naive.Names(), "|")+"; all but paxos are naive schemes that lose or diverge data, for comparisons only")
 	fs.BoolVar(&cfg.PrePrepare, "pre-prepare", cfg.PrePrepare, "ask a majority before raising the ballot after an election timeout, so a node that was cut off does not force an election when it rejoins")
 	fs.Uint64Var(&cfg.SnapshotEvery, "snapshot-every", cfg.SnapshotEvery, "slots between state machine snapshots (0: never)")
 	fs.Uint64Var(&cfg.SnapshotBytes, "snapshot-bytes", cfg.SnapshotBytes, "also snapshot after this many bytes of applied log (0: no byte trigger)")

@@ -1,0 +1,31 @@
+// Package naive holds the replication schemes that Multi-Paxos exists to
+// replace, each as deterministic as the engine and behind the same methods
+// (Step, Tick, Propose, Ready, Advance, ...), so one node binary, transport,
+// store, batcher and client run any of them and a benchmark compares them
+// fairly. They are honest about what they do, which is not enough:
+//
+//   - Unsync: nodes do not talk; each executes what its clients send it. The
+//     client sends every write to every node, so two clients' writes to one
+//     key may execute in different orders on different nodes (divergence).
+//   - PrimaryBackup: the primary executes and replies before forwarding, so
+//     a primary that dies with a forward unsent takes an acknowledged write
+//     with it (lost write).
+//   - PrimaryBackupAck: the primary waits for its backups, but a failure
+//     detector decides who is alive without a quorum: cut the primary off
+//     and both sides act as primary and acknowledge writes (split brain).
+//   - MultiLeader: every node accepts and forwards; arrival order differs
+//     between nodes (divergence).
+//
+// The failure detector of both primary-backup schemes: every node sends a
+// heartbeat (MsgCommit) every HeartbeatTicks; a peer is alive while it was
+// heard within ElectionTicks; the primary is the lowest id among this node
+// and the peers it believes alive. Nothing is retransmitted, no state is
+// transferred when a node rejoins, and no quorum is ever asked.
+//
+// The Ready contract is the engine's (engine/doc.go), with one difference
+// a caller already handles: a Ready's Committed may hold entries of its own
+// Entries, so a node executes and answers before the write is durable.
+// Only PrimaryBackupAck commits its own writes after they are durable (and
+// acknowledged by its backups). Reads (Read) are served from the local
+// state at once, in any mode: no scheme here can confirm anything.
+package naive
