@@ -118,7 +118,7 @@ func New(cfg Config, storage engine.Storage) (*Engine, error) {
 		heard: make(map[engine.NodeID]int),
 		in:    make(map[engine.NodeID]inStream),
 	}
-	e.out.init(cfg.Incarnation, 4*cfg.MaxInflight)
+	e.out.init(cfg.Incarnation, streamLimit)
 	for _, id := range cfg.Peers {
 		if id != cfg.ID {
 			e.others = append(e.others, id)
@@ -349,11 +349,12 @@ func (e *Engine) onForward(m engine.Message) {
 // when its acknowledgement has not moved since the last heartbeat.
 func (e *Engine) resend(p engine.NodeID) {
 	first, ents, skipped, ok := e.out.unacked(p)
-	if !ok {
-		return
+	for ok && len(ents) > 0 {
+		n := min(len(ents), resendMax)
+		e.send(engine.Message{Type: engine.MsgAccept, To: p, Ballot: engine.Ballot(e.out.inc),
+			Slot: engine.Slot(first), Entries: append([]engine.Entry(nil), ents[:n]...), Reject: skipped})
+		first, ents, skipped = first+uint64(n), ents[n:], false
 	}
-	e.send(engine.Message{Type: engine.MsgAccept, To: p, Ballot: engine.Ballot(e.out.inc),
-		Slot: engine.Slot(first), Entries: ents, Reject: skipped})
 }
 
 // maybeCommit commits a PrimaryBackupAck primary's writes that are durable
@@ -431,12 +432,21 @@ func (e *Engine) Status() engine.Status {
 	return s
 }
 
-// StatusInto is Status written into s. A node that leads reports itself
-// as Leader; a backup names the primary.
+// StatusInto is Status written into s. In the primary-backup schemes
+// Leader is the primary this node believes in. In Unsync and MultiLeader
+// every node has Role leader (each takes writes) and names the lowest id
+// as Leader, a nominal one, so tools that wait for an agreed leader (the
+// benchmark's launcher) and pick "the leader" for a fault proceed.
 func (e *Engine) StatusInto(s *engine.Status) {
 	*s = engine.Status{ID: e.cfg.ID, Role: engine.RoleFollower, Leader: e.primary,
 		Commit: e.commit, Applied: e.commit, LastSlot: e.last}
+	if !e.primaryBackup() {
+		s.Leader = e.cfg.ID
+		if len(e.others) > 0 {
+			s.Leader = min(s.Leader, e.others[0])
+		}
+	}
 	if e.leading() {
-		s.Role, s.Leader = engine.RoleLeader, e.cfg.ID
+		s.Role = engine.RoleLeader
 	}
 }

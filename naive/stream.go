@@ -19,7 +19,11 @@ import (
 // the Entries' own Slots are the sender's local slots. A MsgAccepted
 // carries back the incarnation and, in Slot, the acknowledged seq.
 
-// resendMax is the most entries one resend carries.
+// streamLimit is how many of its writes a node keeps for peers that have
+// not acknowledged them: a few seconds of batches under load.
+const streamLimit = 8192
+
+// resendMax is the most entries one resend message carries.
 const resendMax = 64
 
 type outStream struct {
@@ -75,20 +79,20 @@ func (o *outStream) ack(p engine.NodeID, seq uint64, peers []engine.NodeID, keep
 	}
 }
 
-// unacked returns what to resend p: the first seq, the entries, whether
-// entries p needs were dropped first; ok false when p is up to date or
-// its acknowledgement moved since the last check.
+// unacked returns what to resend p: every buffered entry it has not
+// acknowledged, from first on, and whether entries it needs were dropped
+// before them; ok false when p is up to date or its acknowledgement moved
+// since the last check (what is in flight is not sent twice).
 func (o *outStream) unacked(p engine.NodeID) (first uint64, ents []engine.Entry, skipped, ok bool) {
 	a := o.acked[p]
 	moved := a != o.stalled[p]
 	o.stalled[p] = a
-	if a >= o.seq || moved {
+	if a >= o.seq || moved || len(o.buf) == 0 {
 		return 0, nil, false, false
 	}
 	first = max(a+1, o.base()+1)
 	i := int(first - o.base() - 1)
-	ents = o.buf[i:min(len(o.buf), i+resendMax)]
-	return first, append([]engine.Entry(nil), ents...), first > a+1, true
+	return first, o.buf[i:], first > a+1, true
 }
 
 // seqOf finds the seq of the buffered entry at local slot s.

@@ -48,6 +48,9 @@ const (
 // recordRate).
 func NodeArgs(cfg benchkit.Config, extra []string, recordApplied int) []string {
 	args := append([]string(nil), extra...)
+	if cfg.Engine.Protocol.Naive() {
+		args = append(args, "-protocol="+cfg.Engine.Protocol.String())
+	}
 	if cfg.Check && !cfg.Engine.Null {
 		n := recordApplied
 		if n <= 0 {

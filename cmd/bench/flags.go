@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mpaxos/mpaxos/benchkit"
+	"github.com/mpaxos/mpaxos/naive"
 )
 
 // runOpts are the run flags that are not part of benchkit.Config.
@@ -41,7 +42,7 @@ var fieldFlags = map[string]string{
 	"ValueSize": "-value-size", "KeySize": "key size", "Keys": "-keys", "ReadRatio": "-read-ratio",
 	"Dist": "-dist", "ZipfS": "-zipf-s", "Rate": "-rate",
 	"Engine.BatchSize": "-batch-size", "Engine.BatchBytes": "-batch-bytes", "Engine.BatchDelay": "-batch-delay",
-	"Engine.Pipeline": "-pipeline", "Engine.Null": "-null",
+	"Engine.Pipeline": "-pipeline", "Engine.Null": "-null", "Engine.Protocol": "-protocol",
 	"Faults": "-faults", "Check": "-check", "CheckSample": "-check-sample", "CheckTimeout": "-check-timeout",
 	// Grid's fields, for bench sweep.
 	"BatchSize": "-batch-size", "Pipeline": "-pipeline", "BatchSize, Pipeline, Clients": "-batch-size, -pipeline, -clients",
@@ -148,6 +149,7 @@ func bindRun(fs *flag.FlagSet, cfg *benchkit.Config, o *runOpts, sweep bool) {
 	fs.IntVar(&cfg.Engine.BatchBytes, "batch-bytes", 0, "engine: max bytes per batch (0: node default)")
 	fs.DurationVar(&cfg.Engine.BatchDelay, "batch-delay", 0, "engine: max time a batch waits to fill (0: node default)")
 	fs.BoolVar(&cfg.Engine.Sync, "sync", cfg.Engine.Sync, "engine: sync every write to disk before acknowledging")
+	fs.Var(&cfg.Engine.Protocol, "protocol", "nodes' replication `protocol`: "+strings.Join(naive.Names(), "|")+" (all but paxos are naive schemes, to compare against; see bench why-paxos)")
 	fs.BoolVar(&cfg.Engine.Null, "null", false, "start the nodes in null mode: answer clients without replicating or storing")
 	fs.BoolVar(&o.ceiling, "ceiling", false, "first run the same workload in -null mode and report this run as a fraction of it")
 	if !sweep {

@@ -168,9 +168,13 @@ func defaultName(cfg benchkit.Config) string {
 // every sweep point takes. ceiling, if not nil, is the null-mode run this
 // one is reported against.
 func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, argv []string, ceiling *results.Result, stdout, stderr io.Writer) (*results.Result, error) {
+	dial := dialTarget
+	if cfg.Engine.Protocol.Naive() {
+		dial = runner.DialNaive(cfg.Engine.Protocol)
+	}
 	r, err := runner.New(runner.Config{
 		Bench: cfg, Name: name, Command: argv, NodeBin: o.nodeBin, NodeArgs: o.nodeArgs, RecordApplied: o.recordApplied,
-		TLS: o.useTLS, Quiet: o.quiet, Ceiling: ceiling, Stdout: stdout, Stderr: stderr, Dial: dialTarget,
+		TLS: o.useTLS, Quiet: o.quiet, Ceiling: ceiling, Stdout: stdout, Stderr: stderr, Dial: dial,
 	})
 	if err != nil {
 		return nil, err
