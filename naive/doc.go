@@ -17,10 +17,15 @@
 //     between nodes (divergence).
 //
 // The failure detector of both primary-backup schemes: every node sends a
-// heartbeat (MsgCommit) every HeartbeatTicks; a peer is alive while it was
-// heard within ElectionTicks; the primary is the lowest id among this node
-// and the peers it believes alive. Nothing is retransmitted, no state is
-// transferred when a node rejoins, and no quorum is ever asked.
+// heartbeat (MsgCommit, naming the primary it follows) every
+// HeartbeatTicks; a peer is alive while it was heard within ElectionTicks.
+// A node keeps its primary while that one is alive and claims to be
+// primary, follows the node its primary gives way to, and gives way itself
+// to a lower id that claims to be primary (so a healed split ends with one
+// primary over diverged replicas). A node with no primary (just started,
+// or its primary died) follows one a live peer follows, or after
+// ElectionTicks the lowest id it believes alive. Nothing else: no quorum,
+// no state transfer to a node that rejoins, no reconciliation.
 //
 // The Ready contract is the engine's (engine/doc.go), with one difference
 // a caller already handles: a Ready's Committed may hold entries of its own

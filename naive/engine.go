@@ -82,7 +82,10 @@ type Engine struct {
 	tick  int
 	heard map[engine.NodeID]int // tick a peer was last heard
 	// primary is, in the primary-backup schemes, the node this one takes
-	// for the primary (itself included); 0 in the others.
+	// for the primary (itself included); 0 in the others, and while it
+	// knows none.
+	// claims is the primary each peer named in its last heartbeat.
+	claims  map[engine.NodeID]engine.NodeID
 	primary engine.NodeID
 
 	last    engine.Slot // highest slot in the local log
@@ -113,10 +116,11 @@ func New(cfg Config, storage engine.Storage) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{
-		cfg:   cfg,
-		log:   cfg.Logger.With("protocol", cfg.Protocol.String()),
-		heard: make(map[engine.NodeID]int),
-		in:    make(map[engine.NodeID]inStream),
+		cfg:    cfg,
+		log:    cfg.Logger.With("protocol", cfg.Protocol.String()),
+		heard:  make(map[engine.NodeID]int),
+		claims: make(map[engine.NodeID]engine.NodeID),
+		in:     make(map[engine.NodeID]inStream),
 	}
 	e.out.init(cfg.Incarnation, streamLimit)
 	for _, id := range cfg.Peers {
@@ -186,17 +190,51 @@ func (e *Engine) alive(p engine.NodeID) bool {
 	return e.tick-e.heard[p] < e.cfg.ElectionTicks
 }
 
-// updatePrimary picks the lowest id this node believes alive.
-func (e *Engine) updatePrimary() {
-	if !e.primaryBackup() {
-		return
+// choosePrimary is the failure detector's decision, from what this node
+// heard (see doc.go): keep a live primary that still claims to be one;
+// follow the node its primary now follows; give way to a lower id that
+// claims to be primary; without a primary, take one a live peer follows,
+// or, after the first ElectionTicks (time to hear the others), the lowest
+// id believed alive.
+func (e *Engine) choosePrimary() engine.NodeID {
+	self, cur := e.cfg.ID, e.primary
+	switch {
+	case cur == self:
+		for _, p := range e.others {
+			if p < self && e.alive(p) && e.claims[p] == p {
+				return p
+			}
+		}
+		return self
+	case cur != 0 && e.alive(cur):
+		if q := e.claims[cur]; q != 0 && q != cur && (q == self || e.alive(q)) {
+			return q
+		}
+		return cur
 	}
-	next := e.cfg.ID
+	for _, p := range e.others {
+		if q := e.claims[p]; e.alive(p) && q != 0 && (q == self && e.tick >= e.cfg.ElectionTicks || q != self && e.alive(q)) {
+			return q
+		}
+	}
+	if e.tick < e.cfg.ElectionTicks {
+		return 0
+	}
+	next := self
 	for _, p := range e.others {
 		if p < next && e.alive(p) {
 			next = p
 		}
 	}
+	return next
+}
+
+// updatePrimary applies choosePrimary.
+func (e *Engine) updatePrimary() {
+	if !e.primaryBackup() {
+		return
+	}
+	next := e.choosePrimary()
 	if next == e.primary {
 		return
 	}
@@ -222,7 +260,7 @@ func (e *Engine) Tick() {
 	if e.tick%e.cfg.HeartbeatTicks == 0 {
 		for _, p := range e.others {
 			if e.primaryBackup() {
-				e.send(engine.Message{Type: engine.MsgCommit, To: p, Commit: e.commit})
+				e.send(engine.Message{Type: engine.MsgCommit, To: p, Commit: e.commit, Slot: engine.Slot(e.primary)})
 			}
 			if e.leading() {
 				e.resend(p)
@@ -292,7 +330,9 @@ func (e *Engine) Step(m engine.Message) error {
 	e.heard[m.From] = e.tick
 	e.updatePrimary()
 	switch m.Type {
-	case engine.MsgCommit: // heartbeat
+	case engine.MsgCommit: // heartbeat: Slot is the primary the sender follows
+		e.claims[m.From] = engine.NodeID(m.Slot)
+		e.updatePrimary()
 	case engine.MsgAccept:
 		e.onForward(m)
 	case engine.MsgAccepted:

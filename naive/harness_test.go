@@ -40,14 +40,19 @@ func newCluster(t *testing.T, p Protocol, n int) *cluster {
 		c.cut[id] = map[engine.NodeID]bool{}
 		c.start(id, engine.NewMemoryStorage())
 	}
+	if p == PrimaryBackup || p == PrimaryBackupAck {
+		c.tick(electionTicks) // the failure detector picks the first primary
+	}
 	return c
 }
+
+const electionTicks = 5
 
 func (c *cluster) start(id engine.NodeID, st *engine.MemoryStorage) {
 	c.t.Helper()
 	cfg := DefaultConfig()
 	cfg.Protocol, cfg.ID, cfg.Peers = c.p, id, c.ids
-	cfg.ElectionTicks = 5
+	cfg.ElectionTicks = electionTicks
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	e, err := New(cfg, st)
 	if err != nil {

@@ -152,34 +152,61 @@ func TestPrimaryBackupAckDropsSilentBackup(t *testing.T) {
 	}
 }
 
-// A primary that steps down drops the writes it had not committed, and
-// takes the new primary's forwards into those slots.
+// A primary that gives way (a healed split) drops the writes it had not
+// committed, and takes the new primary's forwards into those slots.
 func TestPrimaryBackupAckStepDownDropsPending(t *testing.T) {
 	c := newCluster(t, PrimaryBackupAck, 3)
-	c.crash(1)
-	c.tick(10)
+	c.isolate(1)
+	c.tick(electionTicks)
 	c.cut[3][2] = true // node 2's forward arrives, node 3's ack does not
 	c.propose(2, "x=b")
 	c.deliver()
 	if c.nodes[2].state["x"] != "" || c.nodes[3].state["x"] != "b" {
 		t.Fatalf("want x=b on the backup only:\n%s", c.states())
 	}
-	// Node 1 comes back empty and, lowest id, is primary at once.
-	c.nodes[1].down = false
-	c.start(1, engine.NewMemoryStorage())
-	c.tick(1)
+	for _, id := range []engine.NodeID{2, 3} {
+		c.cut[1][id], c.cut[id][1] = false, false
+	}
+	c.tick(2)
 	if got := c.leading(); !slices.Equal(got, []engine.NodeID{1}) {
-		t.Fatalf("leading nodes %v, want [1]", got)
+		t.Fatalf("leading nodes %v after healing, want [1]", got)
 	}
 	c.propose(1, "y=c")
 	c.deliver()
 	if st := c.nodes[2].eng.Status(); st.Commit != 1 || st.LastSlot != 1 || c.nodes[2].state["y"] != "c" {
 		t.Fatalf("node 2 status %+v, state %v: want y=c in slot 1", st, c.nodes[2].state)
 	}
-	// Node 3 executed x=b and y=c; node 1 only y=c: the acked-by-nobody
-	// write divides them.
-	if c.agree(1, 3) {
-		t.Fatal("node 3 should hold the write node 2 never committed")
+	// Node 3 executed x=b, which no one acknowledged, and y=c.
+	if c.nodes[3].state["x"] != "b" || c.nodes[3].state["y"] != "c" {
+		t.Fatalf("node 3: %v", c.nodes[3].state)
+	}
+}
+
+// A primary that restarts follows the primary that replaced it, with the
+// state it had: nothing is reconciled.
+func TestPrimaryBackupRestartedPrimaryFollows(t *testing.T) {
+	c := newCluster(t, PrimaryBackup, 3)
+	c.propose(1, "x=a")
+	c.crash(1) // the forward of x=a is lost
+	c.tick(2 * electionTicks)
+	c.propose(2, "y=b")
+	c.deliver()
+	c.nodes[1].down = false
+	c.start(1, c.nodes[1].storage)
+	c.ready(1)
+	c.tick(2)
+	if got := c.leading(); !slices.Equal(got, []engine.NodeID{2}) {
+		t.Fatalf("leading nodes %v after the restart, want [2]", got)
+	}
+	c.propose(2, "z=c")
+	c.deliver()
+	// The new primary's stream catches node 1 up on what it forwarded
+	// (y, z); x=a stays on node 1 alone.
+	if c.nodes[1].state["x"] != "a" || c.nodes[1].state["y"] != "b" || c.nodes[1].state["z"] != "c" {
+		t.Fatalf("node 1 should hold x=a, y=b and z=c:\n%s", c.states())
+	}
+	if c.nodes[2].state["x"] != "" {
+		t.Fatalf("the acknowledged x=a reached the new primary:\n%s", c.states())
 	}
 }
 

@@ -89,6 +89,12 @@ type verifier struct {
 	cancel  context.CancelFunc
 	done    chan error // the Runner's result; nil until it started
 	started bool
+
+	// quiescent (naive schemes, whose nodes need not reach one slot): the
+	// hashes are taken once the nodes stop applying (quiescentHashes),
+	// and kept in hashes for Run.Verify's divergence line.
+	quiescent bool
+	hashes    []check.NodeState
 }
 
 func newVerifier(ctx context.Context, cfg benchkit.Config, local *cluster.Cluster, logger *slog.Logger) (*verifier, error) {
@@ -255,6 +261,11 @@ func (v *verifier) finish(ctx context.Context, out *benchkit.Outcome, tgt benchk
 		nc := cluster.NewNetClient("") // reads only
 		c.Applied = v.appliedFunc(nc, out, &notes)
 		c.Hashes = func(ctx context.Context) ([]check.NodeState, error) {
+			if v.quiescent {
+				var err error
+				v.hashes, err = quiescentHashes(ctx, nc, v.admins)
+				return v.hashes, err
+			}
 			sctx, cancel := context.WithTimeout(ctx, settleTimeout)
 			defer cancel()
 			return nc.SettledHashes(sctx, v.admins)

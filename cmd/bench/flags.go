@@ -31,6 +31,9 @@ type runOpts struct {
 	useTLS    bool
 	// count (-count) is the number of runs of each configuration.
 	count int
+	// scenario (-scenario) names a preset of -faults and the workload
+	// (benchkit.Scenarios).
+	scenario string
 }
 
 // fieldFlags names the flag that sets each field benchkit.Config.Validate
@@ -170,6 +173,9 @@ func bindRun(fs *flag.FlagSet, cfg *benchkit.Config, o *runOpts, sweep bool) {
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed for key and operation choice (0: from the clock)")
 	fs.StringVar(&o.out, "out", "", "results base `name`: writes NAME.json, NAME.hgrm, NAME.svg (default results/<timestamp>)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines")
+	if !sweep {
+		fs.StringVar(&o.scenario, "scenario", "", "play a named preset of -faults and the workload ("+strings.Join(benchkit.ScenarioNames(), ", ")+"; see below)")
+	}
 	fs.StringVar(&cfg.Faults, "faults", "", "fault `schedule` played during the measured run, e.g. kill-leader@5s+3s,drop=2%@10s+5s (see below)")
 	fs.BoolVar(&cfg.Check, "check", false, "check correctness after the run: linearizability, acknowledged writes read back, sessions, state hashes (default on with -faults)")
 	fs.Float64Var(&cfg.CheckSample, "check-sample", 0, "fraction of keys whose history is checked for linearizability (0: 1000 keys' worth)")

@@ -43,7 +43,7 @@ applied in order and once on every node, and equal state machine hashes.
 A violation or a lost write makes bench exit with status 1.
 
 ` + faults.Usage + `
-
+` + benchkit.ScenarioUsage() + `
 flags:`
 
 func cmdRun(ctx context.Context, args, argv []string, stdout, stderr io.Writer) error {
@@ -57,6 +57,9 @@ func cmdRun(ctx context.Context, args, argv []string, stdout, stderr io.Writer) 
 	}
 	if len(pos) > 0 {
 		return usageError{fmt.Sprintf("unexpected argument %q", pos[0])}
+	}
+	if err := applyScenario(fs, &cfg, o.scenario); err != nil {
+		return err
 	}
 	finishRun(fs, &cfg)
 	if err := cfg.Validate(); err != nil {
@@ -175,6 +178,7 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 	r, err := runner.New(runner.Config{
 		Bench: cfg, Name: name, Command: argv, NodeBin: o.nodeBin, NodeArgs: o.nodeArgs, RecordApplied: o.recordApplied,
 		TLS: o.useTLS, Quiet: o.quiet, Ceiling: ceiling, Stdout: stdout, Stderr: stderr, Dial: dial,
+		WatchPrimaries: cfg.Engine.Protocol.Naive() || o.scenario != "",
 	})
 	if err != nil {
 		return nil, err
