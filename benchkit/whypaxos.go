@@ -126,6 +126,8 @@ func WriteWhyPaxos(w io.Writer, cells []WhyPaxosCell, dir, command string, took 
 		}
 		fmt.Fprintln(w)
 	}
+	fmt.Fprintf(w, "\nUnder unsync and multi-leader every node answers clients by design, so the poll finds two answering at once in every scenario; "+
+		"a primary-backup scheme is meant to have one. The no-fault columns are one run each on a machine shared with other work: compare them within the table, not across days.\n")
 	fmt.Fprintf(w, "\nScenarios (times from the start of measuring):\n\n")
 	for _, s := range scens {
 		f := s.Faults

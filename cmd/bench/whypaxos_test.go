@@ -48,3 +48,22 @@ func TestRealWhyPaxosCells(t *testing.T) {
 		})
 	}
 }
+
+func TestScenarioFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-scenario", "meteor"}, "unknown scenario"},
+		{[]string{"-scenario", "split-brain", "-faults", "kill-leader@1s"}, "-scenario sets -faults"},
+		{[]string{"-protocol", "raft"}, "unknown protocol"},
+		{[]string{"-protocol", "unsync", "-cluster", "127.0.0.1:1"}, "-protocol"},
+		{[]string{"why-paxos", "-protocols", "raft"}, "unknown protocol"},
+		{[]string{"why-paxos", "-scenarios", "meteor"}, "unknown scenario"},
+	} {
+		code, _, errOut := bench(t, tc.args...)
+		if code != 2 || !strings.Contains(errOut, tc.want) || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
+			t.Errorf("bench %v: exit %d, %q; want exit 2 and one line with %q", tc.args, code, errOut, tc.want)
+		}
+	}
+}
