@@ -13,7 +13,7 @@ import (
 // a node answers only as leader or primary. Nodes that did not answer the
 // poll are absent.
 type PrimarySample struct {
-	At    time.Duration // since the start of measuring
+	At    time.Duration // since the load started (warm-up included)
 	Acked map[uint16]uint64
 }
 
@@ -68,6 +68,6 @@ func (s SplitBrain) String() string {
 	for i, id := range s.Nodes {
 		ids[i] = fmt.Sprint(id)
 	}
-	return fmt.Sprintf("split brain: nodes %s answered clients as primary in the same poll interval, %d of %d intervals (first ending at %.2fs)",
+	return fmt.Sprintf("split brain: nodes %s answered clients as primary in the same poll interval, %d of %d intervals (the first ending %.2fs after the load started)",
 		strings.Join(ids, ", "), s.Intervals, max(s.Polls-1, 0), s.First.Seconds())
 }

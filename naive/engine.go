@@ -259,10 +259,10 @@ func (e *Engine) Tick() {
 	}
 	if e.tick%e.cfg.HeartbeatTicks == 0 {
 		for _, p := range e.others {
-			if e.primaryBackup() {
-				e.send(engine.Message{Type: engine.MsgCommit, To: p, Commit: e.commit, Slot: engine.Slot(e.primary)})
-			}
-			if e.leading() {
+			e.send(engine.Message{Type: engine.MsgCommit, To: p, Commit: e.commit, Slot: engine.Slot(e.primary)})
+			// A peer not heard from is not resent to: a dead one would
+			// cost the whole buffer every heartbeat.
+			if e.leading() && e.alive(p) {
 				e.resend(p)
 			}
 		}

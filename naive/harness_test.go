@@ -21,6 +21,8 @@ type cluster struct {
 	queue []engine.Message
 	// cut[a][b]: messages from a to b are dropped.
 	cut map[engine.NodeID]map[engine.NodeID]bool
+	// accepts counts the MsgAccepts (forwards) sent to each node.
+	accepts map[engine.NodeID]int
 }
 
 type testNode struct {
@@ -32,7 +34,8 @@ type testNode struct {
 
 func newCluster(t *testing.T, p Protocol, n int) *cluster {
 	t.Helper()
-	c := &cluster{t: t, p: p, nodes: map[engine.NodeID]*testNode{}, cut: map[engine.NodeID]map[engine.NodeID]bool{}}
+	c := &cluster{t: t, p: p, nodes: map[engine.NodeID]*testNode{}, cut: map[engine.NodeID]map[engine.NodeID]bool{},
+		accepts: map[engine.NodeID]int{}}
 	for i := 1; i <= n; i++ {
 		c.ids = append(c.ids, engine.NodeID(i))
 	}
@@ -78,6 +81,11 @@ func (c *cluster) ready(id engine.NodeID) {
 		rd := n.eng.Ready()
 		if err := n.storage.Save(&rd); err != nil {
 			c.t.Fatal(err)
+		}
+		for _, m := range rd.Messages {
+			if m.Type == engine.MsgAccept {
+				c.accepts[m.To]++
+			}
 		}
 		c.queue = append(c.queue, rd.Messages...)
 		c.queue = append(c.queue, rd.AfterSync...)

@@ -126,7 +126,7 @@ func TestPrimaryBackupAckSplitBrain(t *testing.T) {
 	}
 	// Healed, node 1 is primary again (lowest id) over diverged replicas.
 	c.cut = map[engine.NodeID]map[engine.NodeID]bool{1: {}, 2: {}, 3: {}}
-	c.tick(2)
+	c.tick(electionTicks) // resends come after two heartbeats without an ack
 	if got := c.leading(); !slices.Equal(got, []engine.NodeID{1}) {
 		t.Fatalf("leading nodes %v after healing, want [1]", got)
 	}
@@ -194,7 +194,7 @@ func TestPrimaryBackupRestartedPrimaryFollows(t *testing.T) {
 	c.nodes[1].down = false
 	c.start(1, c.nodes[1].storage)
 	c.ready(1)
-	c.tick(2)
+	c.tick(electionTicks)
 	if got := c.leading(); !slices.Equal(got, []engine.NodeID{2}) {
 		t.Fatalf("leading nodes %v after the restart, want [2]", got)
 	}
@@ -233,6 +233,22 @@ func TestForwardResentAfterDrop(t *testing.T) {
 				t.Fatalf("node 2 executed %d slots, want 2 (no duplicates)", st.Commit)
 			}
 		})
+	}
+}
+
+// A peer the failure detector takes for dead gets no resends: they would
+// cost the whole buffer every heartbeat.
+func TestNoResendToDeadPeer(t *testing.T) {
+	c := newCluster(t, MultiLeader, 3)
+	c.crash(3)
+	c.tick(2 * electionTicks)
+	c.propose(1, "x=a")
+	c.tick(2 * electionTicks)
+	if got := c.accepts[3]; got != 1 {
+		t.Fatalf("%d forwards to the dead node, want the first one only", got)
+	}
+	if got := c.accepts[2]; got != 1 {
+		t.Fatalf("%d forwards to the live node that acknowledged, want 1", got)
 	}
 }
 

@@ -32,9 +32,12 @@ type outStream struct {
 	seq   uint64         // last seq pushed
 	buf   []engine.Entry // seqs (seq-len(buf), seq]
 	acked map[engine.NodeID]uint64
-	// stalled is each peer's acknowledgement at the last resend check.
-	stalled map[engine.NodeID]uint64
+	// checked is, per peer, its acknowledgement and the last seq sent at
+	// the previous resend check.
+	checked map[engine.NodeID]check
 }
+
+type check struct{ acked, sent uint64 }
 
 // inStream is what a receiver has of one sender's stream.
 type inStream struct {
@@ -45,7 +48,7 @@ type inStream struct {
 func (o *outStream) init(inc uint64, limit int) {
 	o.inc, o.limit = inc, limit
 	o.acked = make(map[engine.NodeID]uint64)
-	o.stalled = make(map[engine.NodeID]uint64)
+	o.checked = make(map[engine.NodeID]check)
 }
 
 func (o *outStream) base() uint64 { return o.seq - uint64(len(o.buf)) }
@@ -81,13 +84,13 @@ func (o *outStream) ack(p engine.NodeID, seq uint64, peers []engine.NodeID, keep
 
 // unacked returns what to resend p: every buffered entry it has not
 // acknowledged, from first on, and whether entries it needs were dropped
-// before them; ok false when p is up to date or its acknowledgement moved
-// since the last check (what is in flight is not sent twice).
+// before them. ok is false unless something already sent at the previous
+// check is still unacknowledged and the acknowledgement has not moved
+// since: what is merely in flight is not sent twice.
 func (o *outStream) unacked(p engine.NodeID) (first uint64, ents []engine.Entry, skipped, ok bool) {
-	a := o.acked[p]
-	moved := a != o.stalled[p]
-	o.stalled[p] = a
-	if a >= o.seq || moved || len(o.buf) == 0 {
+	a, prev := o.acked[p], o.checked[p]
+	o.checked[p] = check{acked: a, sent: o.seq}
+	if a != prev.acked || prev.sent <= a || len(o.buf) == 0 {
 		return 0, nil, false, false
 	}
 	first = max(a+1, o.base()+1)
