@@ -37,9 +37,9 @@ type protocolInfo struct {
 }
 
 var protocols = []protocolInfo{
-	{Unsync, "unsync", "every node executes the writes its clients send it, in arrival order, with no coordination; the client sends each write to every node and takes the first node's answer."},
-	{PrimaryBackup, "primary-backup", "the primary (lowest id it hears) executes a write, replies, then forwards it to the backups; a backup that hears nothing from the primary for an election timeout promotes the next node."},
-	{PrimaryBackupAck, "primary-backup-ack", "the primary replies only after every backup it believes alive acknowledged the write; a silence timeout promotes a backup and drops a silent backup, with no quorum."},
+	{Unsync, "unsync", "every node executes the writes its clients send it, in arrival order, with no coordination; the client sends each write to every node, its home node first, and takes the home node's answer."},
+	{PrimaryBackup, "primary-backup", "one primary executes a write, replies, then forwards it to the backups; a failure detector (heartbeats, an election timeout of silence, no quorum) makes the lowest live backup primary when the primary goes quiet."},
+	{PrimaryBackupAck, "primary-backup-ack", "as primary-backup, but the primary replies only after every backup it believes alive acknowledged the write; the same failure detector also drops a silent backup from those it waits for."},
 	{MultiLeader, "multi-leader", "every node accepts writes, executes them at once and forwards them to the others, who execute them in the order they arrive."},
 	{Paxos, "paxos", "Multi-Paxos: one leader per ballot, ballots owned per node, majority quorums for promises and accepts."},
 }
