@@ -34,6 +34,10 @@ type Config struct {
 	// one node (node/ passes the engine's Seed, which is time-based). The
 	// default, 0, is allowed for tests that never restart a node.
 	Incarnation uint64
+	// StreamLimit is how many of its own writes a node keeps for peers
+	// that have not acknowledged them (stream.go); a peer that falls
+	// further behind loses the older ones. The default is 8192; at least 1.
+	StreamLimit int
 	// Logger receives role changes. The default is slog.Default().
 	Logger *slog.Logger
 }
@@ -41,7 +45,7 @@ type Config struct {
 // DefaultConfig returns the defaults; ID, Peers and Protocol are the
 // caller's.
 func DefaultConfig() Config {
-	return Config{HeartbeatTicks: 1, ElectionTicks: 10, MaxInflight: 256}
+	return Config{HeartbeatTicks: 1, ElectionTicks: 10, MaxInflight: 256, StreamLimit: streamLimit}
 }
 
 // ErrInvalidConfig wraps every problem Validate finds.
@@ -67,6 +71,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxInflight < 1 {
 		bad("MaxInflight %d must be at least 1", c.MaxInflight)
+	}
+	if c.StreamLimit < 1 {
+		bad("StreamLimit %d must be at least 1", c.StreamLimit)
 	}
 	return errors.Join(errs...)
 }
@@ -122,7 +129,7 @@ func New(cfg Config, storage engine.Storage) (*Engine, error) {
 		claims: make(map[engine.NodeID]engine.NodeID),
 		in:     make(map[engine.NodeID]inStream),
 	}
-	e.out.init(cfg.Incarnation, streamLimit)
+	e.out.init(cfg.Incarnation, cfg.StreamLimit)
 	for _, id := range cfg.Peers {
 		if id != cfg.ID {
 			e.others = append(e.others, id)
@@ -290,7 +297,7 @@ func (e *Engine) Propose(data []byte) error {
 	seq := e.out.push(en)
 	for _, p := range e.others {
 		e.send(engine.Message{Type: engine.MsgAccept, To: p, Ballot: engine.Ballot(e.out.inc),
-			Slot: engine.Slot(seq), Entries: []engine.Entry{en}})
+			Slot: engine.Slot(seq), Commit: engine.Slot(e.out.oldest()), Entries: []engine.Entry{en}})
 	}
 	return nil
 }
@@ -327,12 +334,17 @@ func (e *Engine) Step(m engine.Message) error {
 	if m.Group != e.cfg.Group || m.From == e.cfg.ID || !slices.Contains(e.others, m.From) {
 		return fmt.Errorf("%w: from %d group %d", engine.ErrBadMessage, m.From, m.Group)
 	}
+	if !e.alive(m.From) {
+		// What it claimed before it went quiet (or restarted) is stale.
+		delete(e.claims, m.From)
+	}
 	e.heard[m.From] = e.tick
+	if m.Type == engine.MsgCommit { // heartbeat: Slot is the primary the sender follows
+		e.claims[m.From] = engine.NodeID(m.Slot)
+	}
 	e.updatePrimary()
 	switch m.Type {
-	case engine.MsgCommit: // heartbeat: Slot is the primary the sender follows
-		e.claims[m.From] = engine.NodeID(m.Slot)
-		e.updatePrimary()
+	case engine.MsgCommit:
 	case engine.MsgAccept:
 		e.onForward(m)
 	case engine.MsgAccepted:
@@ -365,8 +377,8 @@ func (e *Engine) onForward(m engine.Message) {
 		in = inStream{inc: uint64(m.Ballot)} // the sender restarted
 	}
 	first := uint64(m.Slot)
-	if first > in.seq+1 && !m.Reject {
-		return // a gap: wait for the resend
+	if first > in.seq+1 && !(uint64(m.Commit) > in.seq+1 && first == uint64(m.Commit)) {
+		return // a gap the sender can still fill: wait for the resend
 	}
 	for i, en := range m.Entries {
 		if first+uint64(i) <= in.seq {
@@ -388,12 +400,12 @@ func (e *Engine) onForward(m engine.Message) {
 // resend sends p again what it has not acknowledged of this node's stream,
 // when its acknowledgement has not moved since the last heartbeat.
 func (e *Engine) resend(p engine.NodeID) {
-	first, ents, skipped, ok := e.out.unacked(p)
+	first, ents, ok := e.out.unacked(p)
 	for ok && len(ents) > 0 {
 		n := min(len(ents), resendMax)
 		e.send(engine.Message{Type: engine.MsgAccept, To: p, Ballot: engine.Ballot(e.out.inc),
-			Slot: engine.Slot(first), Entries: append([]engine.Entry(nil), ents[:n]...), Reject: skipped})
-		first, ents, skipped = first+uint64(n), ents[n:], false
+			Slot: engine.Slot(first), Commit: engine.Slot(e.out.oldest()), Entries: append([]engine.Entry(nil), ents[:n]...)})
+		first, ents = first+uint64(n), ents[n:]
 	}
 }
 

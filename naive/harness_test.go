@@ -23,6 +23,8 @@ type cluster struct {
 	cut map[engine.NodeID]map[engine.NodeID]bool
 	// accepts counts the MsgAccepts (forwards) sent to each node.
 	accepts map[engine.NodeID]int
+	// streamLimit, when set before the nodes start, is their StreamLimit.
+	streamLimit int
 }
 
 type testNode struct {
@@ -33,9 +35,15 @@ type testNode struct {
 }
 
 func newCluster(t *testing.T, p Protocol, n int) *cluster {
+	return newClusterLimit(t, p, n, 0)
+}
+
+// newClusterLimit is newCluster with every node's StreamLimit set (0: the
+// default).
+func newClusterLimit(t *testing.T, p Protocol, n, limit int) *cluster {
 	t.Helper()
 	c := &cluster{t: t, p: p, nodes: map[engine.NodeID]*testNode{}, cut: map[engine.NodeID]map[engine.NodeID]bool{},
-		accepts: map[engine.NodeID]int{}}
+		accepts: map[engine.NodeID]int{}, streamLimit: limit}
 	for i := 1; i <= n; i++ {
 		c.ids = append(c.ids, engine.NodeID(i))
 	}
@@ -56,6 +64,9 @@ func (c *cluster) start(id engine.NodeID, st *engine.MemoryStorage) {
 	cfg := DefaultConfig()
 	cfg.Protocol, cfg.ID, cfg.Peers = c.p, id, c.ids
 	cfg.ElectionTicks = electionTicks
+	if c.streamLimit > 0 {
+		cfg.StreamLimit = c.streamLimit
+	}
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	e, err := New(cfg, st)
 	if err != nil {

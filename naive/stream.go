@@ -11,16 +11,20 @@ import (
 // restarts), so the sender keeps what some peer has not acknowledged and
 // resends it; a scheme that loses writes then loses them by its design,
 // not by a reconnect. The buffer is bounded: past its limit the oldest
-// entries go, and a peer that needed them is told to skip the gap
-// (Message.Reject on the resend), which loses them for it.
+// entries go, and a peer that needed them skips the gap, which loses them
+// for it: every forward says, in Commit, the oldest seq its sender still
+// holds, and a receiver missing an older one takes the forward that
+// starts there.
 //
 // On the wire a forward is a MsgAccept: Ballot is the sender's
-// incarnation, Slot the seq of Entries[0] (consecutive seqs follow), and
-// the Entries' own Slots are the sender's local slots. A MsgAccepted
+// incarnation, Slot the seq of Entries[0] (consecutive seqs follow),
+// Commit the oldest seq the sender holds, and the Entries' own Slots are
+// the sender's local slots. A MsgAccepted
 // carries back the incarnation and, in Slot, the acknowledged seq.
 
 // streamLimit is how many of its writes a node keeps for peers that have
-// not acknowledged them: a few seconds of batches under load.
+// not acknowledged them by default (Config.StreamLimit): a few seconds of
+// batches under load.
 const streamLimit = 8192
 
 // resendMax is the most entries one resend message carries.
@@ -83,20 +87,22 @@ func (o *outStream) ack(p engine.NodeID, seq uint64, peers []engine.NodeID, keep
 }
 
 // unacked returns what to resend p: every buffered entry it has not
-// acknowledged, from first on, and whether entries it needs were dropped
-// before them. ok is false unless something already sent at the previous
+// acknowledged, from first on. ok is false unless something already sent at the previous
 // check is still unacknowledged and the acknowledgement has not moved
 // since: what is merely in flight is not sent twice.
-func (o *outStream) unacked(p engine.NodeID) (first uint64, ents []engine.Entry, skipped, ok bool) {
+func (o *outStream) unacked(p engine.NodeID) (first uint64, ents []engine.Entry, ok bool) {
 	a, prev := o.acked[p], o.checked[p]
 	o.checked[p] = check{acked: a, sent: o.seq}
 	if a != prev.acked || prev.sent <= a || len(o.buf) == 0 {
-		return 0, nil, false, false
+		return 0, nil, false
 	}
 	first = max(a+1, o.base()+1)
 	i := int(first - o.base() - 1)
-	return first, o.buf[i:], first > a+1, true
+	return first, o.buf[i:], true
 }
+
+// oldest is the oldest seq the buffer holds (seq+1 when it is empty).
+func (o *outStream) oldest() uint64 { return o.base() + 1 }
 
 // seqOf finds the seq of the buffered entry at local slot s.
 func (o *outStream) seqOf(s engine.Slot) (uint64, bool) {
