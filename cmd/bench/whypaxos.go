@@ -29,6 +29,10 @@ run could not be made.
 
 flags:`
 
+// cellTimeout bounds one cell of the matrix (start, run, checks, stop),
+// so one that cannot finish is reported as such and the matrix goes on.
+const cellTimeout = 90 * time.Second
+
 // whyPaxosOpts are why-paxos's flags.
 type whyPaxosOpts struct {
 	out       string
@@ -146,13 +150,16 @@ func (o whyPaxosOpts) cell(ctx context.Context, p naive.Protocol, s benchkit.Sce
 	cfg.Conns = min(cfg.Conns, cfg.Clients)
 	cfg.Seed = uint64(time.Now().UnixNano())
 	cfg.CheckTimeout = 20 * time.Second
+	cfg.Timeout = 2 * time.Second // the read-back of a cluster that cannot serve ends sooner
 	s.Apply(&cfg)
 	out := filepath.Join(dir, fmt.Sprintf("%s-%s", p, s.Name))
 	for _, ext := range []string{".json", ".hgrm", ".svg", "-linearizability.html"} {
 		os.Remove(out + ext) // the matrix is rewritten whole
 	}
 	ro := runOpts{out: out, nodeBin: o.nodeBin, quiet: o.quiet, scenario: s.Name}
-	res, err := runOnce(ctx, cfg, ro, out, argv, nil, progress(stdout, o.quiet), stderr)
+	cctx, cancel := context.WithTimeout(ctx, cellTimeout)
+	defer cancel()
+	res, err := runOnce(cctx, cfg, ro, out, argv, nil, progress(stdout, o.quiet), stderr)
 	if err != nil && !errors.Is(err, runner.ErrVerdict) {
 		return benchkit.WhyPaxosCell{Protocol: p, Scenario: s, Err: err}
 	}
