@@ -9,6 +9,7 @@ import (
 
 	"github.com/mpaxos/mpaxos/faults"
 	"github.com/mpaxos/mpaxos/internal/config"
+	"github.com/mpaxos/mpaxos/kv"
 	"github.com/mpaxos/mpaxos/naive"
 )
 
@@ -50,6 +51,10 @@ type Engine struct {
 	// or a naive scheme to compare it with (package naive). The default is
 	// naive.Paxos; a naive one needs a cluster the harness starts.
 	Protocol naive.Protocol `json:"protocol,omitempty"`
+	// ReadMode is how the nodes serve the workload's gets (-read-mode):
+	// "log", "index" or "lease". The default, empty, is the node's
+	// default; the nodes' /status reports the mode in effect.
+	ReadMode string `json:"read_mode,omitempty"`
 }
 
 // Durability names the durability mode of e as results record it:
@@ -81,6 +86,15 @@ type Config struct {
 	ClusterAdminTokenFile string `json:"-"`
 	// Keep keeps the data and logs of a started cluster. The default is false.
 	Keep bool `json:"keep"`
+	// Hosts is where a started cluster's nodes run: HostsLocal (loopback,
+	// the default "") or HostsNetns (a network namespace per node and one
+	// for the clients; Linux, root). Not with Cluster.
+	Hosts string `json:"hosts,omitempty"`
+	// FaultLayer is what injects network faults: LayerKernel (nftables, tc
+	// and ip link; needs HostsNetns) or LayerHook (the nodes' in-process
+	// transport hook). The default "" is the kernel on netns hosts, the
+	// hook elsewhere.
+	FaultLayer string `json:"fault_layer,omitempty"`
 	// Engine holds the knobs passed to started nodes.
 	Engine Engine `json:"engine"`
 
@@ -90,6 +104,11 @@ type Config struct {
 	// Conns is the number of client connections the sessions share. The
 	// default is 4 (cmd/bench lowers it to Clients when fewer); 1..Clients.
 	Conns int `json:"conns"`
+	// RESP drives the load through the nodes' Redis protocol front end
+	// (each started node serves -resp-addr) instead of the client library:
+	// GET and SET, the sessions of a connection pipelined on it. Needs a
+	// cluster bench starts. The default is false.
+	RESP bool `json:"resp,omitempty"`
 	// Duration is the measured run time. The default is 10 s. Exactly one
 	// of Duration and Ops is non-zero.
 	Duration time.Duration `json:"duration_ns,omitempty"`
@@ -185,6 +204,26 @@ func (c Config) Mode() string {
 	return "closed"
 }
 
+// Hosts and fault layers (Config.Hosts, Config.FaultLayer).
+const (
+	HostsLocal  = "local"
+	HostsNetns  = "netns"
+	LayerKernel = "kernel"
+	LayerHook   = "hook"
+)
+
+// Layer returns the layer that injects c's network faults: LayerKernel or
+// LayerHook.
+func (c Config) Layer() string {
+	if c.FaultLayer != "" {
+		return c.FaultLayer
+	}
+	if c.Hosts == HostsNetns {
+		return LayerKernel
+	}
+	return LayerHook
+}
+
 // ErrConfig is wrapped by every error of Validate.
 var ErrConfig = errors.New("benchkit: invalid config")
 
@@ -208,6 +247,33 @@ func (c Config) validateTarget(v *config.Collector) {
 	}
 	if len(c.ClusterAdmin) > 0 && len(c.Cluster) == 0 {
 		v.Bad("ClusterAdmin", nil, "needs the running cluster's client addresses too")
+	}
+	if c.RESP && len(c.Cluster) > 0 {
+		v.Bad("RESP", c.RESP, "needs a cluster bench starts (it gives the nodes their RESP ports)")
+	}
+	if c.RESP && c.Engine.Null {
+		v.Bad("RESP", c.RESP, "cannot drive null-mode nodes (they serve the native client port only)")
+	}
+	if c.RESP && c.Hosts == HostsNetns {
+		v.Bad("RESP", c.RESP, "runs on local hosts only (the RESP dialer does not enter the clients' namespace)")
+	}
+	switch c.Hosts {
+	case "", HostsLocal:
+	case HostsNetns:
+		if len(c.Cluster) > 0 {
+			v.Bad("Hosts", c.Hosts, "places the nodes bench starts, not a running cluster's")
+		}
+	default:
+		v.Bad("Hosts", fmt.Sprintf("%q", c.Hosts), "must be %s or %s", HostsLocal, HostsNetns)
+	}
+	switch c.FaultLayer {
+	case "", LayerHook:
+	case LayerKernel:
+		if c.Hosts != HostsNetns {
+			v.Bad("FaultLayer", c.FaultLayer, "needs netns hosts")
+		}
+	default:
+		v.Bad("FaultLayer", fmt.Sprintf("%q", c.FaultLayer), "must be %s or %s", LayerKernel, LayerHook)
 	}
 }
 
@@ -300,6 +366,14 @@ func (c Config) validateEngine(v *config.Collector) {
 	case e.Protocol.Naive() && (len(c.Cluster) > 0 || e.Null):
 		v.Bad("Engine.Protocol", e.Protocol, "needs a cluster the harness starts, without -null")
 	}
+	switch e.ReadMode {
+	case "", kv.ReadLog.String(), kv.ReadIndex.String(), kv.ReadLease.String():
+		if e.ReadMode != "" && len(c.Cluster) > 0 {
+			v.Bad("Engine.ReadMode", fmt.Sprintf("%q", e.ReadMode), "needs a cluster the harness starts, not a running one")
+		}
+	default:
+		v.Bad("Engine.ReadMode", fmt.Sprintf("%q", e.ReadMode), "must be log, index or lease")
+	}
 }
 
 // validateFaults checks the fault schedule, and that the cluster can play
@@ -323,6 +397,11 @@ func (c Config) validateFaults(v *config.Collector) {
 			if ev.At >= c.Duration {
 				v.Bad("Faults", nil, "%s fires at %v, not before the end of the %v run", ev, ev.At, c.Duration)
 			}
+		}
+	}
+	for _, ev := range sched {
+		if ev.Kind.KernelOnly() && c.Layer() != LayerKernel {
+			v.Bad("Faults", nil, "%s: only the kernel layer injects it (netns hosts, fault layer kernel)", ev)
 		}
 	}
 	if len(c.Cluster) > 0 {

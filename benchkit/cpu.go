@@ -2,8 +2,10 @@ package benchkit
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/prometheus/procfs"
@@ -25,6 +27,19 @@ type CPUSample struct {
 	// /proc/stat: Busy counts user, nice, system, irq and softirq time of
 	// every process and the kernel; Total adds idle, iowait and steal.
 	Busy, Total time.Duration
+	// LeaderPid is the leader's process when sampled (0: unknown, or the
+	// nodes are not local).
+	LeaderPid int
+	// Syncs is each node's count of store writes (one sync each when
+	// durable), by node id; nil when not read.
+	Syncs map[uint64]uint64
+}
+
+// NodeCounters optionally completes a CPUSample: the leader's pid and
+// every node's store-write counter (either may be nil).
+type NodeCounters struct {
+	LeaderPid func() int
+	Syncs     func() (map[uint64]uint64, error)
 }
 
 // CPUFunc takes a CPUSample.
@@ -32,7 +47,31 @@ type CPUFunc func() (CPUSample, error)
 
 // ProcCPU samples from /proc: the processes pids returns (nil pids: no
 // node processes), this process, and the machine. Linux only.
-func ProcCPU(pids func() []int) CPUFunc {
+func ProcCPU(pids func() []int) CPUFunc { return NodeCPU(pids, NodeCounters{}) }
+
+// NodeCPU is ProcCPU plus what nc reads: the leader's pid, so that the
+// leader's CPU per operation is told from a follower's, and the nodes'
+// sync counters.
+func NodeCPU(pids func() []int, nc NodeCounters) CPUFunc {
+	proc := procCPUFunc(pids)
+	return func() (CPUSample, error) {
+		s, err := proc()
+		if err != nil {
+			return s, err
+		}
+		if nc.LeaderPid != nil {
+			s.LeaderPid = nc.LeaderPid()
+		}
+		if nc.Syncs != nil {
+			if s.Syncs, err = nc.Syncs(); err != nil {
+				return s, fmt.Errorf("sync counters: %w", err)
+			}
+		}
+		return s, nil
+	}
+}
+
+func procCPUFunc(pids func() []int) CPUFunc {
 	return func() (CPUSample, error) {
 		s := CPUSample{At: time.Now()}
 		fs, err := procfs.NewDefaultFS()
@@ -114,16 +153,47 @@ func CPUDelta(a, b CPUSample, ops int64) *results.CPU {
 	case !samePids(a.Nodes, b.Nodes):
 		c.Note = "node CPU not reported: a node was killed or restarted during the measured window"
 	default:
-		var d time.Duration
+		var d, lead time.Duration
 		for pid, t := range b.Nodes {
 			d += t - a.Nodes[pid]
+			if pid == b.LeaderPid {
+				lead = t - a.Nodes[pid]
+			}
 		}
 		c.NodesSec = d.Seconds()
 		if ops > 0 {
 			c.NodesUsPerOp = c.NodesSec * 1e6 / float64(ops)
 		}
+		_, known := b.Nodes[b.LeaderPid]
+		if ops > 0 && known && a.LeaderPid == b.LeaderPid && len(b.Nodes) > 1 {
+			// One leader throughout: its cost bounds a real cluster's
+			// throughput, a follower's is what each replica adds.
+			c.LeaderUsPerOp = lead.Seconds() * 1e6 / float64(ops)
+			c.FollowerUsPerOp = (d - lead).Seconds() * 1e6 / float64(ops) / float64(len(b.Nodes)-1)
+		}
 	}
+	c.Syncs = syncDelta(a.Syncs, b.Syncs, c.WindowSec, ops)
 	return c
+}
+
+// syncDelta is each node's syncs per second over the window and the
+// operations per sync, for the nodes counted in both samples whose counter
+// did not go back (a restarted node starts from 0).
+func syncDelta(a, b map[uint64]uint64, window float64, ops int64) []results.NodeSyncs {
+	var out []results.NodeSyncs
+	for _, id := range slices.Sorted(maps.Keys(b)) {
+		before, ok := a[id]
+		if !ok || b[id] < before || window <= 0 {
+			continue
+		}
+		n := b[id] - before
+		ns := results.NodeSyncs{Node: id, Syncs: n, PerSec: float64(n) / window}
+		if n > 0 {
+			ns.OpsPerSync = float64(ops) / float64(n)
+		}
+		out = append(out, ns)
+	}
+	return out
 }
 
 func samePids(a, b map[int]time.Duration) bool {

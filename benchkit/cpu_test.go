@@ -83,3 +83,27 @@ func TestProcCPU(t *testing.T) {
 		t.Fatal("a pid that does not exist was sampled without error")
 	}
 }
+
+// With one leader throughout, its CPU per operation is told from a
+// follower's; a leader change in the window gives no split. Sync counters
+// become syncs per second and operations per sync, leaving out a node
+// whose counter went back (restarted) or is missing at one end.
+func TestCPUDeltaLeaderAndSyncs(t *testing.T) {
+	at := time.Unix(1000, 0)
+	a := CPUSample{At: at, Nodes: map[int]time.Duration{10: 0, 11: 0, 12: 0}, LeaderPid: 11,
+		Syncs: map[uint64]uint64{1: 100, 2: 50, 3: 500, 4: 7}}
+	b := CPUSample{At: at.Add(2 * time.Second), Nodes: map[int]time.Duration{10: time.Second, 11: 4 * time.Second, 12: 3 * time.Second},
+		LeaderPid: 11, Syncs: map[uint64]uint64{1: 300, 2: 450, 3: 10}}
+	c := CPUDelta(a, b, 1_000_000)
+	if c.NodesUsPerOp != 8 || c.LeaderUsPerOp != 4 || c.FollowerUsPerOp != 2 {
+		t.Errorf("nodes %v, leader %v, follower %v µs/op; want 8, 4, 2", c.NodesUsPerOp, c.LeaderUsPerOp, c.FollowerUsPerOp)
+	}
+	if len(c.Syncs) != 2 || c.Syncs[0].Node != 1 || c.Syncs[0].PerSec != 100 || c.Syncs[0].OpsPerSync != 5000 ||
+		c.Syncs[1].Node != 2 || c.Syncs[1].Syncs != 400 {
+		t.Errorf("syncs %+v", c.Syncs)
+	}
+	b.LeaderPid = 12
+	if c := CPUDelta(a, b, 1_000_000); c.LeaderUsPerOp != 0 || c.FollowerUsPerOp != 0 || c.NodesUsPerOp != 8 {
+		t.Errorf("leader changed: %+v", c)
+	}
+}

@@ -31,7 +31,7 @@ func FaultResults(recs []faults.Record, s faults.Series, runEnd time.Duration) (
 		if !r.Event.Kind.IsFault() {
 			continue
 		}
-		f := results.Fault{Spec: r.Event.String()}
+		f := results.Fault{Spec: r.Event.String(), Layer: r.Layer}
 		for _, t := range r.Targets {
 			f.Targets = append(f.Targets, uint64(t))
 		}

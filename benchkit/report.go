@@ -163,7 +163,11 @@ func WriteReport(w io.Writer, r *results.Result) {
 	if r.Cluster.External {
 		line("cluster", "running cluster at %s, durability %s (%s%s)", strings.Join(r.Cluster.Addrs, ","), r.Durability, src, how)
 	} else {
-		line("cluster", "%d nodes started on loopback, durability %s (%s%s)", r.Cluster.Nodes, r.Durability, src, how)
+		where := "on loopback"
+		if r.Cluster.Hosts == HostsNetns {
+			where = "in network namespaces (one per node on a bridge, the clients in another)"
+		}
+		line("cluster", "%d nodes started %s, durability %s (%s%s)", r.Cluster.Nodes, where, r.Durability, src, how)
 	}
 	if set := r.Cluster.Settings; set != nil {
 		delay := time.Duration(set.BatchDelayNs).String()
@@ -186,12 +190,16 @@ func WriteReport(w io.Writer, r *results.Result) {
 	if r.Cluster.Leader != 0 {
 		line("leader", "n%d when the run began", r.Cluster.Leader)
 	}
+	conns := "conns"
+	if cfg.RESP {
+		conns = "RESP conns per node (Redis protocol, each connection's commands pipelined)"
+	}
 	if r.Mode == "open" {
-		line("load", "open loop at %s ops/s offered by %d clients over %d conns; latency from each request's intended send time (coordinated omission corrected)",
-			commas(cfg.Rate), cfg.Clients, cfg.Conns)
+		line("load", "open loop at %s ops/s offered by %d clients over %d %s; latency from each request's intended send time (coordinated omission corrected)",
+			commas(cfg.Rate), cfg.Clients, cfg.Conns, conns)
 	} else {
-		line("load", "closed loop: %d clients over %d conns, each with one outstanding operation; latency from the actual send (not corrected for coordinated omission)",
-			cfg.Clients, cfg.Conns)
+		line("load", "closed loop: %d clients over %d %s, each with one outstanding operation; latency from the actual send (not corrected for coordinated omission)",
+			cfg.Clients, cfg.Conns, conns)
 	}
 	length := fmt.Sprintf("%v measured", cfg.Duration)
 	if cfg.Ops > 0 {
@@ -235,8 +243,13 @@ func WriteReport(w io.Writer, r *results.Result) {
 
 // readMode describes a node's read mode for the report.
 func readMode(m string) string {
-	if m == "log" {
+	switch m {
+	case "log":
 		return "through the log"
+	case "index":
+		return "by read index"
+	case "lease":
+		return "under the leader's lease"
 	}
 	return m
 }
@@ -288,11 +301,21 @@ func writeCPU(w io.Writer, r *results.Result) {
 	nodes := "nodes not measured"
 	if c.NodesSec > 0 {
 		nodes = fmt.Sprintf("nodes %.1f µs", c.NodesUsPerOp)
+		if c.LeaderUsPerOp > 0 {
+			nodes += fmt.Sprintf(" (leader %.1f, each follower %.1f)", c.LeaderUsPerOp, c.FollowerUsPerOp)
+		}
 	}
 	fmt.Fprintf(w, "%-12s %s + bench %.1f µs per op; machine %.0f%% busy (%d cores) over %.1f s\n",
 		"cpu", nodes, c.BenchUsPerOp, c.MachineBusy*100, c.Cores, c.WindowSec)
 	if c.Note != "" && c.NodesSec == 0 {
 		fmt.Fprintf(w, "%-12s %s\n", "", c.Note)
+	}
+	if len(c.Syncs) > 0 {
+		parts := make([]string, len(c.Syncs))
+		for i, s := range c.Syncs {
+			parts[i] = fmt.Sprintf("n%d %s/s (%.1f ops each)", s.Node, commas(s.PerSec), s.OpsPerSync)
+		}
+		fmt.Fprintf(w, "%-12s %s\n", "syncs", strings.Join(parts, "  "))
 	}
 }
 
@@ -348,6 +371,9 @@ func writeFaults(w io.Writer, r *results.Result) {
 		nodes := "-"
 		if len(f.Targets) > 0 {
 			nodes = strings.Trim(strings.ReplaceAll(fmt.Sprint(f.Targets), " ", ","), "[]")
+		}
+		if f.Layer != "" {
+			nodes += " (" + f.Layer + ")"
 		}
 		if f.NotInjected {
 			fmt.Fprintf(tw, "\t%s\t%s\tNOT INJECTED: %s\t\t\t\t\t\n", f.Spec, nodes, f.Error)

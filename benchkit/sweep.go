@@ -18,21 +18,33 @@ type Grid struct {
 	BatchSize []int
 	Pipeline  []int
 	Clients   []int
+	// Rates lists open-loop offered loads in ops/s (0: closed loop), in
+	// the order they run: a rising list finds the open-loop knee, the
+	// highest rate whose p99 (from the intended send times) stays within
+	// the sweep's bound (see Sweep.Knee).
+	Rates []int
 }
 
 // Point is one configuration of a sweep.
 type Point struct {
 	BatchSize, Pipeline, Clients int
+	Rate                         int `json:",omitempty"`
 }
 
-// Label names a point in tables, plots and file names (e.g. "bs8-pl16-c200").
+// Label names a point in tables, plots and file names (e.g. "bs8-pl16-c200",
+// and "-r20000" for an open-loop rate).
 func (p Point) Label() string {
-	return fmt.Sprintf("bs%d-pl%d-c%d", p.BatchSize, p.Pipeline, p.Clients)
+	l := fmt.Sprintf("bs%d-pl%d-c%d", p.BatchSize, p.Pipeline, p.Clients)
+	if p.Rate > 0 {
+		l += fmt.Sprintf("-r%d", p.Rate)
+	}
+	return l
 }
 
 // Points returns the grid's cross product in a stable order (clients
-// outermost, batch size innermost), each filled from base where the grid
-// leaves a dimension empty.
+// outermost, then pipeline, batch size, and rate innermost, so that a
+// configuration's rates run one after the other, rising as listed), each
+// filled from base where the grid leaves a dimension empty.
 func (g Grid) Points(base Config) []Point {
 	or := func(l []int, d int) []int {
 		if len(l) == 0 {
@@ -44,7 +56,9 @@ func (g Grid) Points(base Config) []Point {
 	for _, c := range or(g.Clients, base.Clients) {
 		for _, pl := range or(g.Pipeline, base.Engine.Pipeline) {
 			for _, bs := range or(g.BatchSize, base.Engine.BatchSize) {
-				pts = append(pts, Point{BatchSize: bs, Pipeline: pl, Clients: c})
+				for _, r := range or(g.Rates, int(base.Rate)) {
+					pts = append(pts, Point{BatchSize: bs, Pipeline: pl, Clients: c, Rate: r})
+				}
 			}
 		}
 	}
@@ -61,14 +75,25 @@ var ErrSweep = errors.New("benchkit: invalid sweep")
 // Config's (see Config.Validate); errors.Is(err, ErrSweep) holds.
 func (g Grid) Validate(base Config) error {
 	v := config.NewCollector(ErrSweep)
-	if len(g.BatchSize)+len(g.Pipeline)+len(g.Clients) == 0 {
-		v.Bad("BatchSize, Pipeline, Clients", nil, "nothing to sweep: give one of them a list")
+	if len(g.BatchSize)+len(g.Pipeline)+len(g.Clients)+len(g.Rates) == 0 {
+		v.Bad("BatchSize, Pipeline, Clients, Rates", nil, "nothing to sweep: give one of them a list")
+	}
+	if base.Rate != float64(int(base.Rate)) && len(g.Rates) == 0 {
+		v.Bad("Rate", base.Rate, "a sweep takes a whole number of ops/s")
+	}
+	for i := 1; i < len(g.Rates); i++ {
+		if g.Rates[i] <= g.Rates[i-1] {
+			// Rising, so that the sweep can stop at the first rate past
+			// the bound and the knee is read in order.
+			v.Bad("Rates", g.Rates, "must rise")
+			break
+		}
 	}
 	lists := []struct {
 		field  string
 		vals   []int
 		engine bool
-	}{{"BatchSize", g.BatchSize, true}, {"Pipeline", g.Pipeline, true}, {"Clients", g.Clients, false}}
+	}{{"BatchSize", g.BatchSize, true}, {"Pipeline", g.Pipeline, true}, {"Clients", g.Clients, false}, {"Rates", g.Rates, false}}
 	for _, l := range lists {
 		if l.engine && len(l.vals) > 0 && len(base.Cluster) > 0 {
 			v.Bad(l.field, nil, "cannot be swept on a running cluster")
@@ -98,7 +123,7 @@ func (g Grid) Validate(base Config) error {
 // Apply returns base with p's values. Conns is capped at Clients.
 func (p Point) Apply(base Config) Config {
 	c := base
-	c.Engine.BatchSize, c.Engine.Pipeline, c.Clients = p.BatchSize, p.Pipeline, p.Clients
+	c.Engine.BatchSize, c.Engine.Pipeline, c.Clients, c.Rate = p.BatchSize, p.Pipeline, p.Clients, float64(p.Rate)
 	if c.Conns > c.Clients {
 		c.Conns = c.Clients
 	}
@@ -147,6 +172,9 @@ type Sweep struct {
 	P99MaxNs  int64      `json:"p99_max_ns,omitempty"`
 	Count     int        `json:"count,omitempty"` // runs per point (-count)
 	Rows      []SweepRow `json:"rows"`
+	// Knees are the open-loop knees MarkBest found (Knee), with -rates
+	// and -p99-max.
+	Knees []KneeRow `json:"knees,omitempty"`
 }
 
 // MarkBest marks the row with the highest (median) throughput whose
@@ -156,10 +184,12 @@ type Sweep struct {
 // picked on a difference inside the noise. With one run per point the
 // noise is unknown, and nothing is marked tied (WriteTable says so).
 func (s *Sweep) MarkBest() int {
-	best := -1
-	ok := func(r *SweepRow) bool {
-		return !((s.P99MaxNs > 0 && r.P99 > s.P99MaxNs) || r.Errors > 0 || r.Throughput <= 0)
+	s.Knees = nil
+	if s.P99MaxNs > 0 {
+		s.Knees = s.Knee()
 	}
+	best := -1
+	ok := s.within
 	for i := range s.Rows {
 		r := &s.Rows[i]
 		r.Best, r.Tied = false, false
@@ -185,10 +215,63 @@ func (s *Sweep) MarkBest() int {
 	return best
 }
 
+// within reports whether r met the sweep's bound: p99 within P99MaxNs (any
+// without one), no errors, and a throughput.
+func (s *Sweep) within(r *SweepRow) bool {
+	return !((s.P99MaxNs > 0 && r.P99 > s.P99MaxNs) || r.Errors > 0 || r.Throughput <= 0)
+}
+
+// Beyond reports whether a rising rate sweep can stop raising the rate of
+// r's configuration: r is an open-loop point that missed the bound (so
+// every higher rate would too, and costs a run each to show it).
+func (s *Sweep) Beyond(r *SweepRow) bool {
+	return r.Rate > 0 && s.P99MaxNs > 0 && !s.within(r)
+}
+
+// Knee returns, for each configuration (batch size, pipeline, clients) with
+// open-loop rows, the highest offered rate whose row met the bound with
+// every lower rate of it meeting it too: the rate up to which latency
+// holds. ok is false for a configuration whose lowest rate already missed.
+func (s *Sweep) Knee() []KneeRow {
+	var out []KneeRow
+	for i := range s.Rows {
+		r := &s.Rows[i]
+		if r.Rate == 0 {
+			continue
+		}
+		cfg := r.Point
+		cfg.Rate = 0
+		k := slices.IndexFunc(out, func(k KneeRow) bool { return k.Config == cfg })
+		if k < 0 {
+			out = append(out, KneeRow{Config: cfg, ok: true})
+			k = len(out) - 1
+		}
+		kr := &out[k]
+		if !kr.ok || (kr.Rate > 0 && r.Rate < kr.Rate) {
+			continue
+		}
+		if !s.within(r) {
+			kr.ok = false
+			continue
+		}
+		kr.Rate, kr.P99, kr.Throughput = r.Rate, r.P99, r.Throughput
+	}
+	return out
+}
+
+// KneeRow is one configuration's open-loop knee (Sweep.Knee).
+type KneeRow struct {
+	Config     Point   `json:"config"` // Rate zero
+	Rate       int     `json:"rate"`   // 0: no rate met the bound
+	P99        int64   `json:"p99_ns"`
+	Throughput float64 `json:"ops_per_s"`
+	ok         bool
+}
+
 // WriteTable prints the sweep's rows; the best is marked with '*', the
 // rows the noise cannot tell from it with '~'.
 func (s *Sweep) WriteTable(w io.Writer) {
-	fmt.Fprintf(w, "%-22s %10s %8s %7s %16s %14s %8s\n", "point", "batch-size", "pipeline", "clients", "ops/s", "p99", "errors")
+	fmt.Fprintf(w, "%-28s %10s %8s %7s %8s %16s %14s %8s\n", "point", "batch-size", "pipeline", "clients", "rate", "ops/s", "p99", "errors")
 	runs := 1
 	for _, r := range s.Rows {
 		mark := " "
@@ -199,10 +282,23 @@ func (s *Sweep) WriteTable(w io.Writer) {
 			mark = "~"
 		}
 		runs = max(runs, len(r.ThroughputRuns))
-		fmt.Fprintf(w, "%s%-21s %10s %8s %7d %16s %14s %8d\n", mark, r.Label, knob(r.BatchSize), knob(r.Pipeline), r.Clients,
+		rate := "closed"
+		if r.Rate > 0 {
+			rate = commas(float64(r.Rate))
+		}
+		fmt.Fprintf(w, "%s%-27s %10s %8s %7d %8s %16s %14s %8d\n", mark, r.Label, knob(r.BatchSize), knob(r.Pipeline), r.Clients, rate,
 			SpreadOf(r.ThroughputRuns).Format(commas), SpreadOf(r.P99Runs).Format(nsF), r.Errors)
 	}
 	best := slices.IndexFunc(s.Rows, func(r SweepRow) bool { return r.Best })
+	for _, k := range s.Knees {
+		cfg := fmt.Sprintf("batch-size %s, pipeline %s, %d clients", knob(k.Config.BatchSize), knob(k.Config.Pipeline), k.Config.Clients)
+		if k.Rate == 0 {
+			fmt.Fprintf(w, "open-loop knee (%s): none, the lowest rate already had p99 > %s or errors\n", cfg, FormatNs(s.P99MaxNs))
+			continue
+		}
+		fmt.Fprintf(w, "open-loop knee (%s): %s ops/s offered, the highest rate with p99 <= %s there and at every lower rate (p99 %s, %s ops/s done)\n",
+			cfg, commas(float64(k.Rate)), FormatNs(s.P99MaxNs), FormatNs(k.P99), commas(k.Throughput))
+	}
 	if s.P99MaxNs > 0 {
 		bound := FormatNs(s.P99MaxNs)
 		if best >= 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,6 +81,17 @@ type Config struct {
 	// A refusal naming no leader (an election under way) is still retried
 	// after Backoff. The default is false: follow redirects.
 	NoRedirect bool
+	// ReadMode is how a Session's gets are served unless the Session or
+	// the call says otherwise (Session.SetReadMode, Session.GetMode):
+	// kv.ReadLog, kv.ReadIndex or kv.ReadLease are linearizable;
+	// kv.ReadStale is NOT (any node answers from its own state, which may
+	// miss writes that completed before the get). The default,
+	// kv.ReadDefault, leaves the choice to each node's -read-mode, which
+	// is linearizable.
+	ReadMode kv.ReadMode
+	// Dial, if set, makes the TCP connections to the servers (see
+	// transport.ConnConfig.Dial). The default, nil, is net.DialTimeout.
+	Dial func(addr string, timeout time.Duration) (net.Conn, error)
 }
 
 // DefaultConfig returns the defaults.
@@ -196,6 +208,7 @@ func (c *Client) conn(i int) (*transport.Conn, error) {
 	ccfg.DialTimeout = c.cfg.DialTimeout
 	ccfg.MaxFrameSize = c.cfg.MaxFrame
 	ccfg.TLS = c.cfg.TLS
+	ccfg.Dial = c.cfg.Dial
 	cn, err := transport.Dial(c.addrs[i], ccfg, func(_ *transport.Conn, typ byte, body []byte) {
 		c.onFrame(i, typ, body)
 	})

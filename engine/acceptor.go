@@ -133,6 +133,7 @@ func (e *Engine) handleLeaderMsg(m Message) {
 			// requests in flight.
 			if e.commit > before {
 				e.catchupWait = 0
+				e.applyConfThrough()
 			}
 		}
 	case MsgSnapshot:
@@ -186,6 +187,7 @@ func (e *Engine) learnCommit(c Slot, b Ballot) {
 		}
 		e.commit++
 	}
+	e.applyConfThrough()
 	if e.commit < e.leaderCommit && e.catchupWait == 0 && e.leader != 0 {
 		e.catchupWait = 2 * e.cfg.HeartbeatTicks
 		e.send(Message{Type: MsgCatchup, To: e.leader, Ballot: e.promised, Slot: e.commit + 1})
@@ -199,6 +201,13 @@ func (e *Engine) installSnapshot(snap Snapshot) {
 	e.log.compact(snap.Slot)
 	e.commit = max(e.commit, snap.Slot)
 	e.applied = snap.Slot
+	if e.confThrough < snap.Slot {
+		e.confThrough = snap.Slot
+		if !snap.Membership.IsZero() && !bugSnapshotDropsMembership {
+			e.setConf(snap.Membership, snap.Slot)
+		}
+	}
+	e.applyConfThrough()
 	e.installed = &snap
 	e.snapOut = &snap
 	e.dropUnstableThrough(snap.Slot)

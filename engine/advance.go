@@ -10,7 +10,7 @@ import (
 func (e *Engine) HasReady() bool {
 	return len(e.unstable) > 0 || len(e.msgs) > 0 || len(e.afterSync) > 0 ||
 		e.snapOut != nil || e.commit > e.applied ||
-		e.hardState() != e.hsEmitted ||
+		e.hardState() != e.hsEmitted || e.confChanged ||
 		(e.role == RoleLeader && (e.sentThrough < e.log.last() || e.wantRound > e.round)) ||
 		len(e.readStates) > 0 || (e.fwdID == 0 && len(e.fwdQueued) > 0) ||
 		e.wantAck()
@@ -41,6 +41,7 @@ func (e *Engine) Ready() Ready {
 		if bugAckBeforeSync {
 			e.send(m)
 		} else {
+			e.ackRoundNow(m)
 			e.sendAfterSync(m)
 		}
 	}
@@ -58,6 +59,11 @@ func (e *Engine) Ready() Ready {
 	rd.Messages, e.msgs = e.msgs, nil
 	rd.AfterSync, e.afterSync = e.afterSync, nil
 	rd.Reads, e.readStates = e.readStates, nil
+	if e.confChanged {
+		m := e.conf
+		rd.Membership = &m
+		e.confChanged = false
+	}
 	if e.commit > e.applied {
 		rd.Committed = make([]Entry, 0, e.commit-e.applied)
 		for s := e.applied + 1; s <= e.commit; s++ {

@@ -47,4 +47,24 @@ var (
 	// runtime: a read is answered from the state machine as it is, before
 	// it has applied through the read's Index.
 	bugReadBeforeApply bool
+	// bugTwoConfChanges: a leader proposes a membership change while
+	// another is in flight, without draining its pipeline, and counts
+	// every in-flight slot by the latest configuration it proposed, as
+	// if each change took effect when appended (single-server changes
+	// without the one-at-a-time rule).
+	bugTwoConfChanges bool
+	// bugConfChangeKeepsOldVoters: once a change is chosen the leader
+	// keeps counting the acknowledgements of the old configuration's
+	// voters (a removed node's included) against the new majority.
+	bugConfChangeKeepsOldVoters bool
+	// bugLearnerVotes: learners' acknowledgements and promises count
+	// toward quorums as if they were voters.
+	bugLearnerVotes bool
+	// bugPhase1OwnConfOnly: a candidate needs a majority of the
+	// configuration in force at its first unchosen slot only, not of
+	// those the promised values bring into force after it.
+	bugPhase1OwnConfOnly bool
+	// bugSnapshotDropsMembership: a node installing a snapshot keeps
+	// its own configuration instead of the snapshot's.
+	bugSnapshotDropsMembership bool
 )

@@ -19,6 +19,11 @@ package engine
 //	 +--------------+-----------+-------------------+
 //	 | slot u64     | len u32   | data (len bytes)  |
 //	 +--------------+-----------+-------------------+
+//	if flags&flagSnapConf, the snapshot's Membership (2 bytes + data,
+//	encoded as an EntryConfChange's Data, membership.go)
+//	 +-----------+-------------------+
+//	 | len u16   | data (len bytes)  |
+//	 +-----------+-------------------+
 //	if flags&flagHandoff, the ballot handed off (8 bytes)
 //	 +--------------+
 //	 | handoff u64  |
@@ -28,7 +33,8 @@ package engine
 // (flagReject): Message.Reject, only on a MsgPrePromise or a
 // MsgReadIndexResp. Bit 2 (flagHandoff): Message.Handoff follows, non-zero,
 // only on a MsgPrepare. Bit 3 (flagLease): Message.Lease, only on a
-// MsgReadIndex. Other bits must be zero. Nothing may follow the last field.
+// MsgReadIndex. Bit 4 (flagSnapConf): the snapshot's Membership follows
+// it, only with flagSnapshot. Other bits must be zero. Nothing may follow the last field.
 
 import (
 	"encoding/binary"
@@ -44,6 +50,8 @@ const (
 	flagReject      = 2
 	flagHandoff     = 4
 	flagLease       = 8
+	flagSnapConf    = 16
+	snapConfHeader  = 2
 )
 
 // Size returns the number of bytes MarshalAppend appends for m.
@@ -54,6 +62,9 @@ func (m *Message) Size() int {
 	}
 	if m.Snapshot != nil {
 		n += snapHeaderSize + len(m.Snapshot.Data)
+		if !m.Snapshot.Membership.IsZero() {
+			n += snapConfHeader + 2 + 2*(len(m.Snapshot.Membership.Voters)+len(m.Snapshot.Membership.Learners))
+		}
 	}
 	if m.Handoff != 0 {
 		n += handoffSize
@@ -67,6 +78,9 @@ func (m *Message) MarshalAppend(dst []byte) []byte {
 	var flags byte
 	if m.Snapshot != nil {
 		flags |= flagSnapshot
+		if !m.Snapshot.Membership.IsZero() {
+			flags |= flagSnapConf
+		}
 	}
 	if m.Reject {
 		flags |= flagReject
@@ -98,6 +112,16 @@ func (m *Message) MarshalAppend(dst []byte) []byte {
 		dst = le.AppendUint64(dst, uint64(m.Snapshot.Slot))
 		dst = le.AppendUint32(dst, uint32(len(m.Snapshot.Data)))
 		dst = append(dst, m.Snapshot.Data...)
+		if mb := m.Snapshot.Membership; !mb.IsZero() {
+			dst = le.AppendUint16(dst, uint16(2+2*(len(mb.Voters)+len(mb.Learners))))
+			dst = append(dst, byte(len(mb.Voters)), byte(len(mb.Learners)))
+			for _, id := range mb.Voters {
+				dst = le.AppendUint16(dst, uint16(id))
+			}
+			for _, id := range mb.Learners {
+				dst = le.AppendUint16(dst, uint16(id))
+			}
+		}
 	}
 	if m.Handoff != 0 {
 		dst = le.AppendUint64(dst, uint64(m.Handoff))
@@ -122,7 +146,7 @@ func (m *Message) Unmarshal(b []byte) error {
 		return fmt.Errorf("%w: unknown type %d", ErrCorruptMessage, b[0])
 	}
 	flags := b[1]
-	if flags&^(flagSnapshot|flagReject|flagHandoff|flagLease) != 0 {
+	if flags&^(flagSnapshot|flagReject|flagHandoff|flagLease|flagSnapConf) != 0 {
 		return fmt.Errorf("%w: unknown flags %#x", ErrCorruptMessage, flags)
 	}
 	if flags&flagReject != 0 && typ != MsgPrePromise && typ != MsgReadIndexResp {
@@ -130,6 +154,9 @@ func (m *Message) Unmarshal(b []byte) error {
 	}
 	if flags&flagHandoff != 0 && typ != MsgPrepare {
 		return fmt.Errorf("%w: hand-off flag on message type %d", ErrCorruptMessage, typ)
+	}
+	if flags&flagSnapConf != 0 && flags&flagSnapshot == 0 {
+		return fmt.Errorf("%w: snapshot membership flag without a snapshot", ErrCorruptMessage)
 	}
 	if flags&flagLease != 0 && typ != MsgReadIndex {
 		return fmt.Errorf("%w: lease flag on message type %d", ErrCorruptMessage, typ)
@@ -163,7 +190,7 @@ func (m *Message) Unmarshal(b []byte) error {
 		en.Type = EntryType(rest[16])
 		dlen := uint64(le.Uint32(rest[17:]))
 		rest = rest[entryHeaderSize:]
-		if en.Type != EntryBatch && en.Type != EntryNoop {
+		if en.Type != EntryBatch && en.Type != EntryNoop && en.Type != EntryConfChange {
 			*m = Message{}
 			return fmt.Errorf("%w: entry %d: unknown entry type %d", ErrCorruptMessage, i, en.Type)
 		}
@@ -192,6 +219,25 @@ func (m *Message) Unmarshal(b []byte) error {
 			snap.Data = rest[:dlen:dlen]
 		}
 		rest = rest[dlen:]
+		if flags&flagSnapConf != 0 {
+			if len(rest) < snapConfHeader {
+				*m = Message{}
+				return fmt.Errorf("%w: truncated snapshot membership", ErrCorruptMessage)
+			}
+			clen := int(le.Uint16(rest))
+			rest = rest[snapConfHeader:]
+			if clen > len(rest) {
+				*m = Message{}
+				return fmt.Errorf("%w: snapshot membership length %d exceeds the %d bytes left", ErrCorruptMessage, clen, len(rest))
+			}
+			mb, err := ParseMembership(rest[:clen])
+			if err != nil || mb.IsZero() {
+				*m = Message{}
+				return fmt.Errorf("%w: snapshot membership: %v", ErrCorruptMessage, err)
+			}
+			snap.Membership = mb
+			rest = rest[clen:]
+		}
 		m.Snapshot = snap
 	}
 	if flags&flagHandoff != 0 {

@@ -31,6 +31,10 @@ func sampleMessages() []Message {
 		{Type: MsgReadIndex, From: 2, Ballot: MakeBallot(1, 5), Round: 0xfedcba9876543210, Lease: true},
 		{Type: MsgReadIndexResp, From: 5, Ballot: MakeBallot(1, 5), Round: 0xfedcba9876543210, Commit: 77},
 		{Type: MsgReadIndexResp, From: 5, Ballot: MakeBallot(1, 5), Round: 9, Reject: true},
+		{Type: MsgAccept, From: 1, Ballot: MakeBallot(2, 1), Slot: 5, Commit: 6,
+			Entries: []Entry{{Slot: 7, Ballot: MakeBallot(2, 1), Type: EntryConfChange, Data: newMembership([]NodeID{1, 2, 3}, []NodeID{4}).marshal()}}},
+		{Type: MsgSnapshot, From: 1, Ballot: MakeBallot(2, 1), Slot: 5, Commit: 9,
+			Snapshot: &Snapshot{Slot: 8, Data: []byte("state"), Membership: newMembership([]NodeID{1, 2, 3, 4}, []NodeID{300})}},
 	}
 }
 

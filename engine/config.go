@@ -13,10 +13,21 @@ type Config struct {
 	// Group is the Paxos group this engine runs. Messages of other groups
 	// are rejected by Step. The default is 0.
 	Group GroupID
-	// Peers lists every member of the group, this node included. The order
-	// does not matter; IDs must be non-zero and distinct. A majority of
-	// len(Peers) is the quorum. Membership is fixed for the engine's life.
+	// Peers lists the voters of the group's initial configuration (the
+	// one in force before any membership change is chosen), this node
+	// included unless it is in Learners. The order does not matter; IDs
+	// must be non-zero and distinct. Once the log or a snapshot carries a
+	// configuration, that one is in force (ProposeConfChange). A node
+	// that joins a running group is started with the configuration it
+	// was added to: the voters in Peers, itself in Learners.
 	Peers []NodeID
+	// Learners lists the initial configuration's learners: they receive
+	// the log but never vote. The default is none.
+	Learners []NodeID
+	// PromoteLag bounds, in slots, how far behind the commit index a
+	// learner may be for ProposeConfChange to promote it. The default is
+	// 64; it must be >= 0.
+	PromoteLag int
 
 	// HeartbeatTicks is how many Ticks pass between two heartbeats
 	// (MsgCommit) of a leader. It is also how long a leader waits before
@@ -80,6 +91,7 @@ func DefaultConfig() Config {
 		PrePrepare:       true,
 		MaxClockDrift:    0.1,
 		LeaseMarginTicks: 1,
+		PromoteLag:       64,
 	}
 }
 
@@ -98,8 +110,25 @@ func (c Config) Validate() error {
 		}
 		seen[p] = true
 	}
+	for _, p := range c.Learners {
+		if p == 0 {
+			errs = append(errs, errors.New("Learners contains node 0"))
+		} else if seen[p] {
+			errs = append(errs, fmt.Errorf("node %d is listed twice in Peers and Learners", p))
+		}
+		seen[p] = true
+	}
 	if c.ID != 0 && !seen[c.ID] {
-		errs = append(errs, fmt.Errorf("Peers does not contain ID %d", c.ID))
+		errs = append(errs, fmt.Errorf("Peers does not contain ID %d (nor does Learners)", c.ID))
+	}
+	if len(c.Peers) == 0 {
+		errs = append(errs, errors.New("Peers is empty: a group needs a voter"))
+	}
+	if len(c.Peers)+len(c.Learners) > maxMembers {
+		errs = append(errs, fmt.Errorf("%d members, at most %d", len(c.Peers)+len(c.Learners), maxMembers))
+	}
+	if c.PromoteLag < 0 {
+		errs = append(errs, fmt.Errorf("PromoteLag is %d, must be >= 0", c.PromoteLag))
 	}
 	if c.HeartbeatTicks < 1 {
 		errs = append(errs, fmt.Errorf("HeartbeatTicks is %d, must be >= 1", c.HeartbeatTicks))

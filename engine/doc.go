@@ -92,6 +92,99 @@
 // acceptor that promised exactly the ballot it names, and none does once
 // the new ballot's phase 1 is through.
 //
+// # Membership
+//
+// The configuration (voters, whose majorities are every quorum, and
+// learners, which get the log but never vote) is state chosen through
+// the log: an EntryConfChange holds the whole new Membership. The design
+// is single-server change, one at a time, with the fix that a new leader
+// first commits an entry of its own ballot (Ongaro, "Consensus: Bridging
+// Theory and Practice", Stanford PhD thesis, 2014, §4.1, and his
+// correction of July 2015 on the raft-dev list, "bug in single-server
+// membership changes"). Two configurations one node apart have
+// intersecting majorities, so no joint quorums are needed as long as no
+// two changes overlap; unlike Raft, a change here is in force once it is
+// chosen, not once it is appended, which suits Paxos, where a follower
+// holds values that may still be replaced.
+//
+// Which configuration decides what:
+//
+//   - A slot t is decided by Config(t), the membership of the last chosen
+//     EntryConfChange below t (or of the snapshot, or of Config.Peers and
+//     Learners): it is chosen once a majority of Config(t)'s voters
+//     accepted it under one ballot.
+//   - The pipeline. ProposeConfChange is refused while another change is
+//     pending (ErrConfChangeInProgress) and before the leader committed an
+//     entry of its ballot (ErrConfChangeTooEarly: its re-proposals, which
+//     may hold a change of an earlier ballot, are then chosen, so its own
+//     change is one node away from the configuration really in force).
+//     The leader then stops proposing until every slot it proposed is
+//     chosen, proposes the change in the next slot, and proposes again
+//     once that slot is chosen. So a leader's uncommitted slots are the
+//     change alone, or slots after it, never both: every slot it proposes
+//     is decided by a configuration it knows to be in force. The cost is
+//     one drained pipeline and one round trip per change. (The drain
+//     implies the erratum's rule whenever the new leader re-proposed
+//     anything; when it re-proposed nothing its commit index already
+//     covers every chosen slot, as for the read floor. The rule is kept as
+//     the erratum states it; the simulator does not catch its absence.) A new leader's
+//     re-proposals may span changes of earlier ballots; its commit index
+//     walks them, each segment by its own configuration (maybeCommit).
+//   - Phase 1. Let C0 be the configuration in force at the candidate's
+//     first unchosen slot (its commit index is chosen, so C0 is known),
+//     and C1..Ck those that the values and snapshot its promises report
+//     would bring into force above it, in slot order. It needs promises of
+//     a majority of each of C0..C(k-1): a majority of Ci meets every
+//     majority of Ci and of C(i+1), so it sees every value chosen above its
+//     first unchosen slot even when it lags several changes behind. One
+//     change behind, the common case, it needs C0's majority only. A
+//     snapshot a promise carries may span several changes, so the
+//     configuration it holds needs its own majority as well.
+//   - Elections. Only voters of the configuration a node has in force
+//     campaign, and pre-prepare counts voters' yeses; learners and removed
+//     nodes never campaign but keep the acceptor's part (a Prepare gets a
+//     promise, which counts only where the candidate's configurations
+//     name them as voters). A node lagging behind the changes accepts
+//     Prepares and leader messages from a node no configuration it knows
+//     names (one such stranger at a time), since a later change may have
+//     made that node a voter or its leader.
+//   - Read-index rounds are confirmed by a majority of the configuration in
+//     force and, while a change is being chosen, of the one it makes; no
+//     read is answered before the read floor is committed, which also
+//     covers changes a new leader re-proposed.
+//   - Leases. A lease is backed by a majority of the voters in force, whose
+//     promise windows keep any other candidate from a majority of that
+//     configuration or of one a single change away. Two changes could
+//     remove the backers (3 -> 5 voters by two adds, or 5 -> 3 by two
+//     removals, leave majorities disjoint from the old ones), so each
+//     change chosen at the leader ends its lease at once, and only rounds
+//     it starts afterwards, counted in the new configuration, extend it.
+//     No change is chosen behind its back: one of a lower ballot is a
+//     re-proposal (below the read floor), and one of a higher ballot needs
+//     promises from the lease's majority. (This is belt and braces: the
+//     voters that chose the second change received the leader's messages
+//     to do so, and each such message opens a promise window of its own
+//     that outlasts the lease; the simulator does not catch a leader that
+//     keeps its lease across changes, and this rule does not rely on
+//     that.)
+//
+// Learners catch up as any follower (catch-up, snapshot); Promote is
+// refused (ErrLearnerBehind) while the learner's acknowledgement is more
+// than Config.PromoteLag slots behind the commit index, so promoting never
+// stalls the group while a new voter copies the state. Removing the
+// leader: the leader commits its removal under the old configuration (it
+// is a voter for that slot), then steps down; a runtime that wants no
+// election gap calls TransferLeadership first. A chosen change is sent to
+// every member at once, the dropped ones included, so a removed node
+// learns it (Status().Removed), and no longer campaigns. The runtime stops
+// a removed node only once a majority of the new configuration hold the
+// change's slot durably committed (their Status().Commit, after a synced
+// Ready): a member that has not learnt it still needs a majority of the
+// old configuration, the removed node included, to elect anyone. Ready.Membership reports each configuration as it comes into
+// force (the runtime dials new members and records it with its
+// snapshots: Snapshot.Membership), and New restores it from the stored
+// snapshot's Membership and the log through the durable commit index.
+//
 // # The Ready contract
 //
 // The caller drives the engine from one goroutine: Tick on a timer, Step
@@ -109,6 +202,10 @@
 //     chosen, so this may also happen before step 3. If rd.Snapshot is
 //     set, first restore the state machine from it: Committed then
 //     continues at rd.Snapshot.Slot+1.
+//     If rd.Membership is set, that configuration is in force once
+//     rd.Committed is applied: record it with the snapshots taken from
+//     then on and dial its members; a node it no longer names stops once
+//     a majority of the new configuration committed it ("Membership").
 //     Then take rd.Reads, in order: a Failed read is refused (its client
 //     retries, or goes to the leader Status names); any other read Ctx
 //     is served from the state machine once it has applied every slot

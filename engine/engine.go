@@ -47,6 +47,10 @@ type peer struct {
 	promised bool
 	// Pre-prepare state: this peer said yes to preBallot.
 	prePromised bool
+	// voter: it votes in the configuration in force (membership.go);
+	// stranger: no configuration we know names it, it leads us or asked
+	// for our promise (addStranger).
+	voter, stranger bool
 	// Leader read state (read.go): the highest round the peer
 	// acknowledged under ballot, and its latest read-index request.
 	ackRound uint64
@@ -67,8 +71,7 @@ type pendingReady struct {
 type Engine struct {
 	cfg    Config
 	id     NodeID
-	peers  []peer // every member except this node
-	quorum int
+	peers  []peer // every member except this node (rebuildPeers)
 	st     Storage
 	rng    *rand.Rand
 	logger *slog.Logger
@@ -97,6 +100,10 @@ type Engine struct {
 	leaderCommit Slot   // highest commit index heard under promised
 	catchupWait  int    // ticks before another MsgCatchup may go out
 	ackRound     uint64 // highest read round received under ackBallot
+	// earlyRound is the latest read round acknowledged ahead of a sync
+	// (ackRoundNow), under earlyBallot.
+	earlyBallot Ballot
+	earlyRound  uint64
 
 	// Lease promise (lease.go): no promise to another node than
 	// leaseHolder before tick noPromiseUntil.
@@ -165,6 +172,21 @@ type Engine struct {
 	pending    []pendingReady
 
 	durablePromised Ballot
+
+	// Membership (membership.go). conf is the configuration in force
+	// after every chosen slot through confThrough (the commit index),
+	// chosen at confSlot (0: Config's). A leader's leaderConfs are the
+	// changes in its log above its commit index, in slot order, and
+	// confPend a requested change waiting for the pipeline to drain.
+	conf          Membership
+	confSlot      Slot
+	confThrough   Slot
+	confChanged   bool // not yet handed out in Ready.Membership
+	confPend      *Membership
+	leaderConfs   []confAt
+	selfVoter     bool
+	removed       bool
+	leaseMinRound uint64 // rounds at or below it extend no lease: started before the latest change
 }
 
 // New returns the engine of node cfg.ID, restarted from what st holds
@@ -177,7 +199,6 @@ func New(cfg Config, st Storage) (*Engine, error) {
 	e := &Engine{
 		cfg:    cfg,
 		id:     cfg.ID,
-		quorum: quorumSize(len(cfg.Peers)),
 		st:     st,
 		rng:    rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(cfg.ID))),
 		logger: cfg.Logger,
@@ -186,13 +207,6 @@ func New(cfg Config, st Storage) (*Engine, error) {
 		e.logger = slog.New(slog.DiscardHandler)
 	}
 	e.logger = e.logger.With("node", cfg.ID, "group", cfg.Group)
-	for _, p := range cfg.Peers {
-		if p != cfg.ID {
-			e.peers = append(e.peers, peer{id: p})
-		}
-	}
-	e.matchBuf = make([]Slot, len(cfg.Peers))
-	e.roundBuf = make([]Slot, len(cfg.Peers))
 	e.fwdNext = e.rng.Uint64()
 
 	hs, err := st.InitialState()
@@ -244,6 +258,17 @@ func New(cfg Config, st Storage) (*Engine, error) {
 		}
 	}
 	e.applied = snap.Slot
+	e.conf = cfg.initialMembership()
+	if !snap.Membership.IsZero() {
+		e.conf, e.confSlot = snap.Membership, snap.Slot
+	}
+	e.confThrough = snap.Slot
+	e.applyConfThrough()
+	e.rebuildPeers()
+	e.removed = !e.conf.Contains(e.id)
+	// The configuration restored is Status's; Ready.Membership reports
+	// only changes from now on.
+	e.confChanged = false
 	e.hsEmitted = HardState{Promised: e.promised, Commit: e.commit}
 	e.becomeFollower(e.promised, 0)
 	if e.promised != 0 {
@@ -271,7 +296,13 @@ func (e *Engine) Tick() {
 			e.catchupWait--
 		}
 		e.electionElapsed++
-		if e.electionElapsed >= e.randomizedElection || (len(e.peers) == 0 && e.role == RoleFollower) {
+		if !e.selfVoter {
+			// Learners and removed nodes never campaign; the count
+			// still lapses their stickiness, so they promise to a
+			// candidate once their leader is gone.
+			return
+		}
+		if e.electionElapsed >= e.randomizedElection || (len(e.conf.Voters) == 1 && e.role == RoleFollower) {
 			e.startElection()
 		}
 	}
@@ -285,7 +316,8 @@ func (e *Engine) Campaign() { e.campaign() }
 // log at the next free slot. The engine retains data: the caller must not
 // modify it afterwards. It returns a *NotLeaderError (errors.Is
 // ErrNotLeader) on a node that is not an active leader, and ErrPipelineFull
-// when MaxInflight slots are uncommitted. While a hand-off runs
+// when MaxInflight slots are uncommitted or a membership change holds
+// proposals back (ProposeConfChange). While a hand-off runs
 // (TransferLeadership) it returns a *NotLeaderError naming the target,
 // which leads next unless the hand-off fails; a failed one ends within
 // ElectionTicks, after which this node proposes again (once more leader,
@@ -298,7 +330,7 @@ func (e *Engine) Propose(data []byte) error {
 		return &NotLeaderError{Leader: e.xfer.to}
 	}
 	last := e.log.last()
-	if int(last-e.commit) >= e.cfg.MaxInflight {
+	if int(last-e.commit) >= e.cfg.MaxInflight || e.confBlocksProposals() {
 		return ErrPipelineFull
 	}
 	en := Entry{Slot: last + 1, Ballot: e.ballot, Type: EntryBatch, Data: data}
@@ -309,7 +341,7 @@ func (e *Engine) Propose(data []byte) error {
 
 // CanPropose reports whether Propose would accept a batch now.
 func (e *Engine) CanPropose() bool {
-	return e.role == RoleLeader && e.xfer.to == 0 && int(e.log.last()-e.commit) < e.cfg.MaxInflight
+	return e.role == RoleLeader && e.xfer.to == 0 && int(e.log.last()-e.commit) < e.cfg.MaxInflight && !e.confBlocksProposals()
 }
 
 // Step feeds the engine one message from a peer. The engine keeps
@@ -324,6 +356,16 @@ func (e *Engine) Step(m Message) error {
 		return fmt.Errorf("%w: addressed to node %d, this is node %d", ErrBadMessage, m.To, e.id)
 	}
 	p := e.peer(m.From)
+	if p == nil {
+		switch m.Type {
+		case MsgPrepare, MsgPrePrepare, MsgAccept, MsgCommit, MsgSnapshot:
+			if m.From != 0 && m.From != e.id {
+				// A leader or candidate of a configuration this
+				// node has not learnt yet.
+				p = e.addStranger(m.From)
+			}
+		}
+	}
 	if p == nil {
 		return fmt.Errorf("%w: sender %d is not a peer of node %d", ErrBadMessage, m.From, e.id)
 	}
@@ -416,6 +458,8 @@ func (e *Engine) becomeFollower(b Ballot, leader NodeID) {
 	e.proposals = nil
 	e.bestSnap = nil
 	e.catchupWait = 0
+	e.confPend = nil
+	e.leaderConfs = nil
 	e.resetElectionTimer()
 }
 
@@ -433,6 +477,9 @@ func (e *Engine) startElection() {
 // ourselves, and a Prepare to every peer. Our own promise counts once it is
 // durable (Advance).
 func (e *Engine) campaign() {
+	if !e.selfVoter {
+		return // learners and removed nodes never campaign
+	}
 	if e.role == RoleLeader {
 		e.failLeaderReads()
 	}
@@ -478,6 +525,17 @@ type Status struct {
 	// HandoffTo is, on a leader, the target of a hand-off in progress
 	// (TransferLeadership); 0 when none.
 	HandoffTo NodeID
+	// Membership is the configuration in force (after slot Commit), and
+	// MembershipSlot the slot that chose it (0: Config's). Its slices are
+	// shared: read-only.
+	Membership     Membership
+	MembershipSlot Slot
+	// PendingConf is, on a leader, the configuration a membership change
+	// in progress leads to; zero when none.
+	PendingConf Membership
+	// Removed: this node is no member of the configuration in force. It
+	// no longer campaigns; the runtime should stop it.
+	Removed bool
 }
 
 // PeerMatch is one member's acknowledged slot, as the leader sees it.
@@ -500,6 +558,10 @@ func (e *Engine) StatusInto(s *Status) {
 		ID: e.id, Role: e.role, Ballot: e.promised, Promised: e.promised,
 		Leader: e.leader, Commit: e.commit, Applied: e.applied, LastSlot: e.log.last(),
 		Match: s.Match[:0], HandoffTo: e.xfer.to,
+		Membership: e.conf, MembershipSlot: e.confSlot, Removed: e.removed,
+	}
+	if e.role == RoleLeader {
+		s.PendingConf = e.pendingConf()
 	}
 	if e.role != RoleFollower {
 		s.Ballot = e.ballot

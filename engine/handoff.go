@@ -72,8 +72,8 @@ func (e *Engine) TransferLeadership(to NodeID) error {
 		return &NotLeaderError{Leader: e.leader}
 	case to == e.id:
 		return fmt.Errorf("%w: node %d", ErrTransferToSelf, to)
-	case e.peer(to) == nil:
-		return fmt.Errorf("%w: node %d", ErrUnknownNode, to)
+	case !e.conf.IsVoter(to):
+		return fmt.Errorf("%w: node %d is no voter of %v", ErrUnknownNode, to, e.conf)
 	case e.xfer.to != 0:
 		return fmt.Errorf("%w: to node %d", ErrTransferInProgress, e.xfer.to)
 	}
@@ -90,7 +90,13 @@ func (e *Engine) maybeSendHandoff() {
 	if e.xfer.to == 0 || e.xfer.sent {
 		return
 	}
-	if p := e.peer(e.xfer.to); p.match < e.log.last() {
+	p := e.peer(e.xfer.to)
+	if p == nil {
+		// A membership change removed the target: nothing was sent.
+		e.xfer = handoff{}
+		return
+	}
+	if p.match < e.log.last() {
 		return
 	}
 	e.xfer.sent = true

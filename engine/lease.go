@@ -51,7 +51,7 @@ func (e *Engine) leaseTicks() int {
 // kept; an older confirmed round cannot extend a lease that a newer one
 // already did.
 func (e *Engine) extendLease(cr uint64) {
-	if cr <= e.leaseRound || e.leaseDropped || e.round-cr >= uint64(len(e.roundTick)) {
+	if cr <= e.leaseRound || cr <= e.leaseMinRound || e.leaseDropped || e.round-cr >= uint64(len(e.roundTick)) {
 		return
 	}
 	e.leaseRound = cr
@@ -78,6 +78,7 @@ func (e *Engine) resetLease() {
 	e.leaseRound = 0
 	e.leaseUntil = 0
 	e.leaseDropped = false
+	e.leaseMinRound = 0
 }
 
 // promiseBlocked is the followers' side of the lease: within ElectionTicks

@@ -28,7 +28,7 @@ func (e *Engine) prePrepare() {
 		e.promised = e.preBallot
 		e.maxSeen = e.preBallot
 	}
-	e.preVotes = 1 // our own: we heard no leader and promised below preBallot
+	e.preVotes = 1 // our own (only voters ask): we heard no leader and promised below preBallot
 	for i := range e.peers {
 		e.peers[i].prePromised = false
 	}
@@ -83,8 +83,10 @@ func (e *Engine) handlePrePromise(p *peer, m Message) {
 		return
 	}
 	p.prePromised = true
-	e.preVotes++
-	if e.preVotes >= e.quorum {
+	if p.voter {
+		e.preVotes++
+	}
+	if e.preVotes >= e.conf.Quorum() {
 		e.campaign()
 	}
 }

@@ -42,7 +42,7 @@ func (e *Engine) handlePromise(p *peer, m Message) {
 }
 
 func (e *Engine) maybeWin() {
-	if e.selfVoted && e.votes >= e.quorum {
+	if e.selfVoted && e.phase1Quorum() {
 		e.becomeLeader()
 	}
 }
@@ -82,6 +82,15 @@ func (e *Engine) becomeLeader() {
 	}
 	e.proposals = nil
 	e.bestSnap = nil
+	e.leaderConfs = nil
+	for s := e.base; s <= last; s++ {
+		if en := e.log.get(s); en != nil && en.Type == EntryConfChange {
+			if m, err := ParseMembership(en.Data); err == nil {
+				e.leaderConfs = append(e.leaderConfs, confAt{slot: s, m: m})
+			}
+		}
+	}
+	e.rebuildPeers()
 	e.sentThrough = e.base - 1
 	e.selfMatch = e.base - 1
 	for i := range e.peers {
@@ -111,13 +120,16 @@ func (e *Engine) becomeLeader() {
 // leaderLive reports whether a majority (us included) was heard from
 // within the election timeout.
 func (e *Engine) leaderLive() bool {
-	n := 1
+	n := 0
+	if e.selfVoter {
+		n++
+	}
 	for _, p := range e.peers {
-		if p.idle < e.cfg.ElectionTicks {
+		if p.voter && p.idle < e.cfg.ElectionTicks {
 			n++
 		}
 	}
-	return n >= e.quorum
+	return n >= e.conf.Quorum()
 }
 
 func (e *Engine) tickLeader() {
@@ -252,25 +264,95 @@ func (e *Engine) handleAccepted(p *peer, m Message) {
 const fastRetransmitAcks = 3
 
 // maybeCommit advances the commit index to the highest slot a majority
-// acknowledged under our ballot, our own durable copy included.
+// acknowledged under our ballot, our own durable copy included. Each slot
+// counts by the configuration in force at it: up to and including a
+// membership change in the log, the one before it; once the change is
+// chosen, the one it makes, for the slots after it.
 func (e *Engine) maybeCommit() bool {
-	if e.role != RoleLeader {
+	moved := false
+	for e.role == RoleLeader {
+		c := e.quorumMatch()
+		if len(e.leaderConfs) > 0 {
+			if bugTwoConfChanges {
+				c = e.quorumMatchOf(e.leaderConfs[len(e.leaderConfs)-1].m)
+			} else {
+				c = min(c, e.leaderConfs[0].slot)
+			}
+		}
+		if c <= e.commit {
+			break
+		}
+		e.commit = c
+		moved = true
+		if len(e.leaderConfs) == 0 || e.leaderConfs[0].slot > c {
+			if e.confThrough < c && !e.logHasConfChange(e.confThrough+1, c) {
+				e.confThrough = c // steady state: nothing to scan for
+			}
+			e.applyConfThrough()
+			break
+		}
+		e.applyConfThrough() // a change is chosen: count by it from here on
+		if e.role == RoleLeader {
+			// Tell the members now, not at the next Accept or heartbeat:
+			// new ones are waiting to be dialled, removed ones to stop.
+			e.bcastHeartbeat()
+		}
+	}
+	if !moved {
 		return false
 	}
-	e.matchBuf = e.matchBuf[:0]
-	e.matchBuf = append(e.matchBuf, e.selfMatch)
-	for _, p := range e.peers {
-		e.matchBuf = append(e.matchBuf, p.match)
-	}
-	c := quorumSlot(e.matchBuf, e.quorum)
-	if c <= e.commit {
-		return false
-	}
-	e.commit = c
-	if len(e.reads) > 0 || e.commit >= e.readFloor {
+	e.maybeProposeConf()
+	if e.role == RoleLeader && (len(e.reads) > 0 || e.commit >= e.readFloor) {
 		e.maybeReleaseReads() // the read floor may just have been reached
 	}
 	return true
+}
+
+// logHasConfChange reports whether a leader's log holds a membership
+// change in [lo, hi]: only a change it proposed or re-proposed can be
+// there, so it asks leaderConfs and needs no scan.
+func (e *Engine) logHasConfChange(lo, hi Slot) bool {
+	for _, c := range e.leaderConfs {
+		if c.slot >= lo && c.slot <= hi {
+			return true
+		}
+	}
+	return false
+}
+
+// quorumMatch is the highest slot a majority of the configuration in
+// force acknowledged under our ballot (0 if it has too few voters we
+// know of).
+func (e *Engine) quorumMatch() Slot {
+	e.matchBuf = e.matchBuf[:0]
+	if e.selfVoter {
+		e.matchBuf = append(e.matchBuf, e.selfMatch)
+	}
+	for _, p := range e.peers {
+		if p.voter {
+			e.matchBuf = append(e.matchBuf, p.match)
+		}
+	}
+	if q := e.conf.Quorum(); len(e.matchBuf) >= q {
+		return quorumSlot(e.matchBuf, q)
+	}
+	return 0
+}
+
+// quorumMatchOf is quorumMatch for the voters of m.
+func (e *Engine) quorumMatchOf(m Membership) Slot {
+	e.matchBuf = e.matchBuf[:0]
+	for _, id := range m.Voters {
+		if id == e.id {
+			e.matchBuf = append(e.matchBuf, e.selfMatch)
+		} else if p := e.peer(id); p != nil {
+			e.matchBuf = append(e.matchBuf, p.match)
+		}
+	}
+	if q := m.Quorum(); len(e.matchBuf) >= q {
+		return quorumSlot(e.matchBuf, q)
+	}
+	return 0
 }
 
 func (e *Engine) handleNack(m Message) {

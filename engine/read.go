@@ -121,7 +121,7 @@ func (e *Engine) nextRound() uint64 {
 func (e *Engine) startRound() {
 	e.round++
 	e.roundTick[e.round%uint64(len(e.roundTick))] = e.ticks
-	if e.quorum == 1 {
+	if e.conf.Quorum() == 1 {
 		e.maybeReleaseReads() // a group of one confirms on its own
 	}
 }
@@ -141,14 +141,40 @@ func (e *Engine) maybeStartReadRound() {
 }
 
 // confirmedRound is the highest round that a majority, this leader
-// included (it is at its own latest round), acknowledged under its ballot.
+// included (it is at its own latest round), acknowledged under its
+// ballot: a majority of the configuration in force and, while a
+// membership change is being chosen, of the one it makes too (doc.go,
+// "Membership").
 func (e *Engine) confirmedRound() uint64 {
 	e.roundBuf = e.roundBuf[:0]
-	e.roundBuf = append(e.roundBuf, Slot(e.round))
-	for _, p := range e.peers {
-		e.roundBuf = append(e.roundBuf, Slot(p.ackRound))
+	if e.selfVoter {
+		e.roundBuf = append(e.roundBuf, Slot(e.round))
 	}
-	return uint64(quorumSlot(e.roundBuf, e.quorum))
+	for _, p := range e.peers {
+		if p.voter {
+			e.roundBuf = append(e.roundBuf, Slot(p.ackRound))
+		}
+	}
+	q := e.conf.Quorum()
+	if len(e.roundBuf) < q {
+		return 0
+	}
+	cr := uint64(quorumSlot(e.roundBuf, q))
+	for _, c := range e.leaderConfs {
+		e.roundBuf = e.roundBuf[:0]
+		for _, id := range c.m.Voters {
+			if id == e.id {
+				e.roundBuf = append(e.roundBuf, Slot(e.round))
+			} else if p := e.peer(id); p != nil {
+				e.roundBuf = append(e.roundBuf, Slot(p.ackRound))
+			}
+		}
+		if len(e.roundBuf) < c.m.Quorum() {
+			return 0
+		}
+		cr = min(cr, uint64(quorumSlot(e.roundBuf, c.m.Quorum())))
+	}
+	return cr
 }
 
 // readsReady reports whether this leader may answer reads at all: it has
@@ -230,6 +256,25 @@ func (e *Engine) failLeaderReads() {
 		}
 	}
 	e.wantRound = 0
+}
+
+// ackRoundNow acknowledges the read round an Accepted m reports at once,
+// in a message of its own, when m itself must wait for this Ready's sync:
+// otherwise every read whose round rides on Accepts would wait for a
+// follower's disk. The early message is an Accepted of Slot 0, which
+// claims no slot (so it is safe before the sync; a leader's match never
+// moves down, and Commit 0 says nothing). Its round is as true as on m:
+// the follower received it under m.Ballot without having promised
+// higher. Each round is acknowledged early at most once.
+func (e *Engine) ackRoundNow(m Message) {
+	if len(e.unstable) == 0 && e.snapOut == nil {
+		return // nothing to sync: m goes out as soon as the Ready is handled
+	}
+	if m.Round == 0 || (e.earlyBallot == m.Ballot && m.Round <= e.earlyRound) {
+		return
+	}
+	e.earlyBallot, e.earlyRound = m.Ballot, m.Round
+	e.send(Message{Type: MsgAccepted, To: m.To, Ballot: m.Ballot, Round: m.Round})
 }
 
 // handleReadIndex is the leader's side of a follower read: m.Round is the

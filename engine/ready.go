@@ -43,6 +43,15 @@ type Ready struct {
 	// Snapshot.Slot when Snapshot is set).
 	Committed []Entry
 
+	// Membership, when not nil, is the configuration in force once this
+	// Ready's Committed (and Snapshot) are applied: a membership change
+	// was chosen or a snapshot installed (after New, Status().Membership is
+	// the configuration restored). The runtime dials
+	// the members it names, stops dialing the others, stops itself when
+	// it is no member, and records it with the snapshots it takes
+	// (Snapshot.Membership). Its slices are shared: read-only.
+	Membership *Membership
+
 	// Reads answers earlier Reads, one ReadState each: serve read Ctx from
 	// the state machine once it has applied every slot through Index
 	// (this Ready's Committed applied first; a later Ready's Committed

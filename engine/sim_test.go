@@ -109,7 +109,17 @@ type simOptions struct {
 	readTarget NodeID
 	// writeTarget, when set, receives every proposal (scenarios).
 	writeTarget NodeID
+	// Membership changes (simmember_test.go): slots is the number of
+	// node ids the run may use (0: nodes), of which 1..nodes start as
+	// the voters; members runs a plan of changes during the faults;
+	// eager proposes a plan's next change without waiting for the one
+	// in flight.
+	slots          int
+	members, eager bool
 }
+
+// slotCount is the number of node ids of a run.
+func (o simOptions) slotCount() int { return max(o.nodes, o.slots) }
 
 func (o simOptions) clientCount() int {
 	if o.clients == 0 {
@@ -235,6 +245,15 @@ type simNode struct {
 	// Reads answered by the engine, waiting for the state machine to
 	// apply through their index.
 	readWait []simReadWait
+	// Membership (simmember_test.go): out is a node not running for
+	// good (not added yet, or removed and stopped); join is the
+	// configuration it was started with (Config.Peers and Learners);
+	// conf the one in force at smSlot, recorded with its snapshots;
+	// stopAt the tick at which the runtime stops a removed node.
+	out    bool
+	join   Membership
+	conf   Membership
+	stopAt int
 }
 
 type sim struct {
@@ -264,6 +283,7 @@ type sim struct {
 	// Hand-offs (simhandoff_test.go) draw from hr, not r.
 	hr          *rand.Rand
 	lastHandoff simHandoff
+	mb          simMembers
 	stats       simStats
 	trace       []string
 }
@@ -274,22 +294,27 @@ func newSim(t testing.TB, seed uint64, o simOptions, tracing bool) *sim {
 		r:         rand.New(rand.NewPCG(seed, 0xfa17)),
 		hr:        rand.New(rand.NewPCG(seed, 0x4a0d0ff)),
 		cut:       make(map[[2]NodeID]bool),
-		chk:       newChecker(o.nodes),
 		pending:   make(map[uint64]bool),
-		inflight:  make([]int, o.nodes),
+		inflight:  make([]int, o.slotCount()),
 		campaigns: make(map[Ballot]bool),
 		reading:   make(map[uint64]*simOp),
 	}
 	for i := range o.clientCount() {
 		s.clients = append(s.clients, simClient{id: uint32(i)})
 	}
-	for i := 1; i <= o.nodes; i++ {
+	for i := 1; i <= o.slotCount(); i++ {
 		s.peers = append(s.peers, NodeID(i))
 	}
+	founders := newMembership(s.peers[:o.nodes], nil)
+	s.chk = newChecker(founders)
 	for _, id := range s.peers {
-		n := &simNode{id: id, st: newMemStorage()}
+		n := &simNode{id: id, st: newMemStorage(), join: founders}
 		n.st.fault = s.storageFault
 		s.nodes = append(s.nodes, n)
+		if int(id) > o.nodes {
+			n.out = true // joins later, if the plan adds it
+			continue
+		}
 		s.start(n)
 	}
 	return s
@@ -306,6 +331,9 @@ func (s *sim) config(id NodeID, inc int) Config {
 	cfg := DefaultConfig()
 	cfg.ID = id
 	cfg.Peers = s.peers
+	if int(id) <= len(s.nodes) {
+		cfg.Peers, cfg.Learners = s.nodes[id-1].join.Voters, s.nodes[id-1].join.Learners
+	}
 	cfg.HeartbeatTicks = s.o.heartbeatTicks()
 	cfg.ElectionTicks = s.o.electionTicks()
 	cfg.MaxInflight = s.o.maxInflight
@@ -337,8 +365,12 @@ func (s *sim) start(n *simNode) {
 	n.up = true
 	n.pending = nil
 	n.smSlot, n.smState, n.kv = 0, 0, simKV{}
+	n.conf = n.join
 	if n.st.snapshot().Slot > 0 {
 		s.restoreSnapshot(n, n.st.snapshot().Slot, n.st.snapshot().Data)
+		if m := n.st.snapshot().Membership; !m.IsZero() {
+			n.conf = m
+		}
 	}
 	n.mustReach = max(n.st.hardState().Commit, n.st.snapshot().Slot)
 	s.tracef("node %d starts (incarnation %d): hs %+v snapshot %d", n.id, n.inc, n.st.hardState(), n.st.snapshot().Slot)
@@ -444,7 +476,11 @@ func (s *sim) deliver() {
 		}
 		s.tracef("%d->%d %v b=%v slot=%d commit=%d ents=%d", dm.from, dm.to, m.Type, m.Ballot, m.Slot, m.Commit, len(m.Entries))
 		if err := n.eng.Step(m); err != nil {
-			s.chk.fail("node %d: Step: %v", n.id, err)
+			// A node removed from the configuration, or one it does not
+			// know yet, may still send; the receiver must refuse it.
+			if !errors.Is(err, ErrBadMessage) || n.eng.Status().Membership.Contains(dm.from) {
+				s.chk.fail("node %d: Step: %v", n.id, err)
+			}
 		}
 	}
 }
@@ -461,6 +497,9 @@ func (s *sim) process(n *simNode) {
 			}
 			if rd.Snapshot != nil {
 				s.restoreSnapshot(n, rd.Snapshot.Slot, rd.Snapshot.Data)
+				if !rd.Snapshot.Membership.IsZero() {
+					n.conf = rd.Snapshot.Membership
+				}
 				s.tracef("node %d restores snapshot %d", n.id, n.smSlot)
 				s.stats.installs++
 			}
@@ -473,6 +512,9 @@ func (s *sim) process(n *simNode) {
 				n.smState = s.chk.apply(n.id, n.smState, en)
 				n.smSlot = en.Slot
 				s.execute(n, en)
+				if en.Type == EntryConfChange {
+					s.confApplied(n, en)
+				}
 			}
 			s.readsAnswered(n, rd.Reads)
 			if n.mustReach > 0 {
@@ -540,7 +582,7 @@ func (s *sim) process(n *simNode) {
 		}
 	}
 	if s.o.snapEvery > 0 && n.up && (len(n.pending) == 0 || s.o.compactPending) && n.smSlot >= n.st.snapshot().Slot+Slot(s.o.snapEvery) {
-		n.st.SetSnapshot(Snapshot{Slot: n.smSlot, Data: n.snapshotData()})
+		n.st.SetSnapshot(Snapshot{Slot: n.smSlot, Data: n.snapshotData(), Membership: n.conf})
 		s.stats.snapshots++
 		if err := n.eng.Compact(n.smSlot); err != nil {
 			s.chk.fail("node %d: Compact(%d): %v", n.id, n.smSlot, err)
@@ -592,7 +634,7 @@ func (s *sim) faults() {
 
 func (s *sim) restartDue(force bool) {
 	for _, n := range s.nodes {
-		if !n.up && (force || s.now >= n.restarts) {
+		if !n.up && !n.out && (force || s.now >= n.restarts) {
 			s.start(n)
 		}
 	}
@@ -608,6 +650,12 @@ func (s *sim) step() {
 		s.faults()
 		s.grayFaults()
 		s.maybeHandoff()
+		if s.o.members {
+			s.changeMembers()
+		}
+	}
+	if s.o.members {
+		s.stopRemoved()
 	}
 	s.restartDue(false)
 	s.catchUp()

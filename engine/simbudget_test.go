@@ -25,7 +25,8 @@ func (s *sim) budget() simWork {
 	if s.o.budgetMsgs > 0 {
 		return simWork{ticks: ticks, msgs: s.o.budgetMsgs}
 	}
-	return simWork{ticks: ticks, msgs: simMsgsPerNodeTick * s.o.nodes * s.o.nodes * ticks}
+	n := s.o.slotCount()
+	return simWork{ticks: ticks, msgs: simMsgsPerNodeTick * n * n * ticks}
 }
 
 // simMsgsPerNodeTick bounds, with budget, the messages of a run per node
@@ -43,7 +44,7 @@ const simMsgsPerNodeTick = 2
 // the worst of 100,000 seeds). A message storm grows without bound and
 // crosses it.
 func (s *sim) inflightLimit() int {
-	return max(1, s.o.nodes-1) * (4*s.o.maxInflight + simInflightPerPeer)
+	return max(1, s.o.slotCount()-1) * (4*s.o.maxInflight + simInflightPerPeer)
 }
 
 // simPausedBacklog is how many messages a link holds for a paused node.

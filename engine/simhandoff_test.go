@@ -75,7 +75,7 @@ func (s *sim) transfer(from *simNode, to NodeID) error {
 		if !errors.Is(err, ErrTransferToSelf) {
 			want = "ErrTransferToSelf"
 		}
-	case int(to) > s.o.nodes:
+	case !before.Membership.IsVoter(to):
 		if !errors.Is(err, ErrUnknownNode) {
 			want = "ErrUnknownNode"
 		}

@@ -119,7 +119,7 @@ func (s *sim) runReads() {
 		if target == 0 {
 			target = s.hint
 			if target == 0 || s.r.IntN(4) == 0 {
-				target = NodeID(1 + s.r.IntN(s.o.nodes))
+				target = NodeID(1 + s.r.IntN(len(s.nodes)))
 			}
 		}
 		n := s.nodes[target-1]

@@ -56,12 +56,24 @@ func (s *sim) run() (err error) {
 // three election timeouts no node of the minority may still be leader
 // (check quorum), so none of them takes proposals.
 func (s *sim) minorityCutOff() error {
-	if len(s.nodes) < 3 {
-		return nil
-	}
 	minority := make([]bool, len(s.nodes))
-	for _, i := range s.r.Perm(len(s.nodes))[:(len(s.nodes)-1)/2] {
-		minority[i] = true
+	if s.o.members {
+		// A minority of the configuration in force and of any that a
+		// change still in some log may bring into force meanwhile.
+		voters, size := s.cutCandidates()
+		if size < 3 || len(voters) == 0 {
+			return nil
+		}
+		for _, i := range s.r.Perm(len(voters))[:min(len(voters), (size-1)/2)] {
+			minority[voters[i]-1] = true
+		}
+	} else {
+		if len(s.nodes) < 3 {
+			return nil
+		}
+		for _, i := range s.r.Perm(len(s.nodes))[:(len(s.nodes)-1)/2] {
+			minority[i] = true
+		}
 	}
 	for i, a := range s.peers {
 		for j, b := range s.peers {
@@ -120,6 +132,9 @@ func (s *sim) converged() bool {
 	}
 	want := Slot(len(s.chk.applied))
 	for _, n := range s.nodes {
+		if s.o.members && (n.out || !s.latestConf().Contains(n.id)) {
+			continue // no member: nothing to apply
+		}
 		if n.smSlot != want {
 			return false
 		}

@@ -44,6 +44,10 @@ const (
 	EntryBatch EntryType = 1
 	// EntryNoop fills a hole found by a new leader; it has no Data.
 	EntryNoop EntryType = 2
+	// EntryConfChange carries a membership change: its Data is the
+	// whole new Membership (ParseMembership), in force for every slot
+	// after it once it is chosen. A state machine skips it.
+	EntryConfChange EntryType = 3
 )
 
 // Entry is one log slot's accepted value: the batch a leader proposed there
@@ -79,4 +83,11 @@ func (hs HardState) IsZero() bool { return hs == HardState{} }
 type Snapshot struct {
 	Slot Slot
 	Data []byte
+	// Membership is the configuration in force after Slot: the caller
+	// records it with every snapshot it takes (Ready.Membership tells it
+	// each configuration as it comes into force), so a node restarted
+	// from the snapshot, or one that installs it, knows who votes. Zero
+	// means unknown: on New the configuration of Config, on install the
+	// one the node had.
+	Membership Membership
 }

@@ -41,6 +41,15 @@
 //	drop=2%@50s+10s          drop 2% of every node's messages at random
 //	heal@60s                 lift every network fault given without a +duration
 //
+// Kinds only a real network has, which only the kernel layer injects
+// (bench -hosts netns; KernelOnly):
+//
+//	clientcut-leader@10s+5s  the clients cannot reach the leader, its peers can (clientcut=ID)
+//	blackhole=2@10s+5s       every packet to and from node 2 dropped, no reset (blackhole-leader)
+//	flap=leader:500ms@10s+5s the node's link down 500 ms, up 500 ms, in turn (flap=ID:PERIOD)
+//	bandwidth=1mbit@10s+5s   every node's link limited to 1 Mbit/s each way (bit, kbit, mbit, gbit)
+//	dup=10%@10s+5s           10% of every node's packets sent twice
+//
 // For example:
 //
 //	-faults kill-leader@10s,restart@15s,partition-leader@20s+5s,drop=2%@50s+10s
@@ -53,8 +62,11 @@
 // against the cluster's members before it starts.
 //
 // Network faults act through each node's transport hook (NetSpec: the
-// peers its messages are dropped to, a delay, a loss rate). Faults that
-// overlap combine: blocked links add up, the largest delay wins, losses
+// peers its messages are dropped to, a delay, a loss rate), or in the
+// kernel of the node's network namespace when the harness runs one (a
+// Cluster that is Layered says which, and Record.Layer keeps it). Faults
+// that overlap combine: blocked links add up, the largest delay and flap
+// period win, the narrowest bandwidth wins, losses and duplications
 // compose. A node killed or paused while a network fault is on gets its
 // setting again when it is back.
 //

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // kindInfo describes one event kind: its name, how its argument is read
@@ -18,8 +19,12 @@ type kindInfo struct {
 	// fault: events of the kind open a window that heals (the others are
 	// instants).
 	fault bool
-	// net: the kind acts through the transport's fault hook.
+	// net: the kind acts on the network: through the transport's fault
+	// hook, or in the kernel (see kernel).
 	net bool
+	// kernel: only the kernel layer can inject the kind (bench -hosts
+	// netns); the in-process hook has no equivalent.
+	kernel bool
 	// roles: the kind takes a -leader or -follower suffix instead of an
 	// argument.
 	roles bool
@@ -84,6 +89,19 @@ var kinds = []kindInfo{
 		usage:  [][2]string{{"drop=2%@50s+10s", "drop 2% of the messages between nodes"}}},
 	{kind: Heal, name: "heal", healsNet: true, parse: parseNoArg,
 		usage: [][2]string{{"heal@60s", "lift every network fault given without +DURATION"}}},
+	{kind: ClientCut, name: "clientcut", fault: true, net: true, kernel: true, roles: true, parse: parseNodeArg,
+		usage: [][2]string{{"clientcut-leader@10s+5s", "clients cannot reach the leader, its peers still can (clientcut=ID; -hosts netns)"}}},
+	{kind: Blackhole, name: "blackhole", fault: true, net: true, kernel: true, roles: true, parse: parseNodeArg,
+		usage: [][2]string{{"blackhole=2@10s+5s", "drop every packet to and from node 2 without a reset: connections hang (blackhole-leader; -hosts netns)"}}},
+	{kind: Flap, name: "flap", fault: true, net: true, kernel: true, parse: parseFlap,
+		format: func(e Event) string { return fmt.Sprintf("=%v:%v", e.Target, e.Period) },
+		usage:  [][2]string{{"flap=leader:500ms@10s+5s", "the node's link down 500ms, up 500ms, in turn (ID, leader or follower; -hosts netns)"}}},
+	{kind: Bandwidth, name: "bandwidth", fault: true, net: true, kernel: true, parse: parseBandwidth,
+		format: func(e Event) string { return "=" + FormatRate(e.Rate) },
+		usage:  [][2]string{{"bandwidth=1mbit@10s+5s", "every node's link limited to 1 Mbit/s each way (kbit, mbit, gbit; -hosts netns)"}}},
+	{kind: Dup, name: "dup", fault: true, net: true, kernel: true, parse: parseDrop,
+		format: func(e Event) string { return "=" + strconv.FormatFloat(e.Percent, 'f', -1, 64) + "%" },
+		usage:  [][2]string{{"dup=10%@10s+5s", "send 10% of every node's packets twice (-hosts netns)"}}},
 }
 
 // info returns k's descriptor, nil for a Kind not in the table.
@@ -117,19 +135,27 @@ func (k Kind) ActsOnProcess() bool {
 	return d != nil && (d.stopped != "" || d.heals != 0)
 }
 
-// NetworkKinds names the kinds that do not act on a process, in table
+// NetworkKinds names the kinds that do not act on a process and that the
+// nodes' hook can inject (what a running cluster can play), in table
 // order.
 func NetworkKinds() []string {
 	var out []string
 	for _, d := range kinds {
-		if !d.kind.ActsOnProcess() {
+		if !d.kind.ActsOnProcess() && !d.kernel {
 			out = append(out, d.name)
 		}
 	}
 	return out
 }
 
-// isNet reports whether k acts through the transport's fault hook.
+// KernelOnly reports whether only the kernel layer can inject k (bench
+// -hosts netns).
+func (k Kind) KernelOnly() bool {
+	d := k.info()
+	return d != nil && d.kernel
+}
+
+// isNet reports whether k acts on the network.
 func (k Kind) isNet() bool {
 	d := k.info()
 	return d != nil && d.net
@@ -287,6 +313,83 @@ func formatDelay(e Event) string {
 	return s
 }
 
+// parseFlap reads =NODE:PERIOD.
+func parseFlap(e *Event, a argument) error {
+	if err := a.need("NODE:PERIOD (NODE an id, leader or follower)"); err != nil {
+		return err
+	}
+	node, period, ok := strings.Cut(a.text, ":")
+	if !ok {
+		return fmt.Errorf("flap=%s: want flap=NODE:PERIOD, e.g. flap=2:500ms or flap=leader:1s", a.text)
+	}
+	var err error
+	if e.Target, err = parseEndpoint(node); err != nil {
+		return err
+	}
+	if e.Period, err = parseDuration(period, "flap period"); err != nil {
+		return err
+	}
+	if e.Period < MinFlap || e.Period > MaxDelay {
+		return fmt.Errorf("flap=%s: the period must be %v..%v", a.text, MinFlap, MaxDelay)
+	}
+	return nil
+}
+
+// MinFlap is the shortest flap period: each half is an ip link command,
+// a few milliseconds apiece.
+const MinFlap = 50 * time.Millisecond
+
+// Bandwidth bounds: below 8 kbit/s a full-sized frame takes seconds; above
+// 10 gbit/s the limit is no limit on this kind of link.
+const (
+	MinRate uint64 = 8_000
+	MaxRate uint64 = 10_000_000_000
+)
+
+// rateUnits are tc's decimal rate units, largest first.
+var rateUnits = []struct {
+	name string
+	bits uint64
+}{{"gbit", 1e9}, {"mbit", 1e6}, {"kbit", 1e3}, {"bit", 1}}
+
+// parseBandwidth reads =RATE, a number and a unit of rateUnits.
+func parseBandwidth(e *Event, a argument) error {
+	if err := a.need("RATE (e.g. 1mbit, 500kbit)"); err != nil {
+		return err
+	}
+	for _, u := range rateUnits {
+		num, ok := strings.CutSuffix(a.text, u.name)
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseFloat(num, 64)
+		if err != nil || !(n > 0) || math.IsInf(n, 0) {
+			return fmt.Errorf("bandwidth=%s: bad rate", a.text)
+		}
+		r := n * float64(u.bits)
+		if r < float64(MinRate) || r > float64(MaxRate) {
+			return fmt.Errorf("bandwidth=%s: the rate must be %s..%s", a.text, FormatRate(MinRate), FormatRate(MaxRate))
+		}
+		e.Rate = uint64(r)
+		return nil
+	}
+	return fmt.Errorf("bandwidth=%s: want a rate in bit, kbit, mbit or gbit, e.g. 1mbit", a.text)
+}
+
+// FormatRate writes bits per second in the largest of tc's units that
+// keeps it whole (what bandwidth= and tc read).
+func FormatRate(bits uint64) string {
+	if bits == 0 {
+		return "0bit"
+	}
+	for _, u := range rateUnits {
+		if bits%u.bits == 0 {
+			return strconv.FormatUint(bits/u.bits, 10) + u.name
+		}
+	}
+	return strconv.FormatUint(bits, 10) + "bit"
+}
+
 func parseDrop(e *Event, a argument) error {
 	arg := a.text
 	if err := a.need("PERCENT%"); err != nil {
@@ -294,10 +397,10 @@ func parseDrop(e *Event, a argument) error {
 	}
 	p, err := strconv.ParseFloat(strings.TrimSuffix(arg, "%"), 64)
 	if err != nil {
-		return fmt.Errorf("drop=%s: bad percentage", arg)
+		return fmt.Errorf("%s=%s: bad percentage", a.kind, arg)
 	}
 	if p < 0 || p > 100 || math.IsNaN(p) {
-		return fmt.Errorf("drop=%s: percentage outside 0..100", arg)
+		return fmt.Errorf("%s=%s: percentage outside 0..100", a.kind, arg)
 	}
 	e.Percent = p
 	return nil

@@ -35,23 +35,49 @@ type NetSpec struct {
 	Jitter time.Duration `json:"jitter_ns,omitempty"`
 	// Loss is the fraction of messages dropped at random, in [0, 1].
 	Loss float64 `json:"loss,omitempty"`
+
+	// The settings below only the kernel layer has (KernelOnly kinds);
+	// they are never sent to a node's hook, hence no JSON.
+
+	// ClientCut drops every packet between the node and the clients.
+	ClientCut bool `json:"-"`
+	// Blackhole drops every packet to and from the node, peers' and
+	// clients' alike, without a reset.
+	Blackhole bool `json:"-"`
+	// Dup is the fraction of the node's packets sent twice, in [0, 1].
+	Dup float64 `json:"-"`
+	// Rate limits the node's link, each way, in bits per second; 0 is no
+	// limit.
+	Rate uint64 `json:"-"`
+	// Flap takes the node's link down for Flap, up for Flap, in turn; 0
+	// leaves it up.
+	Flap time.Duration `json:"-"`
 }
 
 // IsZero reports whether s is a healthy network.
-func (s NetSpec) IsZero() bool {
-	return len(s.Block) == 0 && s.Delay == 0 && s.Jitter == 0 && s.Loss == 0
+func (s NetSpec) IsZero() bool { return s.Equal(NetSpec{}) }
+
+// KernelOnly reports whether s sets anything the transport's hook cannot
+// do.
+func (s NetSpec) KernelOnly() bool {
+	return s.ClientCut || s.Blackhole || s.Dup != 0 || s.Rate != 0 || s.Flap != 0
 }
 
 // Equal reports whether s and o set the same faults.
 func (s NetSpec) Equal(o NetSpec) bool {
-	return slices.Equal(s.Block, o.Block) && s.Delay == o.Delay && s.Jitter == o.Jitter && s.Loss == o.Loss
+	return slices.Equal(s.Block, o.Block) && s.Delay == o.Delay && s.Jitter == o.Jitter && s.Loss == o.Loss &&
+		s.ClientCut == o.ClientCut && s.Blackhole == o.Blackhole && s.Dup == o.Dup && s.Rate == o.Rate && s.Flap == o.Flap
 }
 
 func (s NetSpec) String() string {
 	if s.IsZero() {
 		return "healthy"
 	}
-	return fmt.Sprintf("block %v delay %v~%v loss %g", s.Block, s.Delay, s.Jitter, s.Loss)
+	str := fmt.Sprintf("block %v delay %v~%v loss %g", s.Block, s.Delay, s.Jitter, s.Loss)
+	if s.KernelOnly() {
+		str += fmt.Sprintf(" clientcut %v blackhole %v dup %g rate %d flap %v", s.ClientCut, s.Blackhole, s.Dup, s.Rate, s.Flap)
+	}
+	return str
 }
 
 // netFault is one active network fault: per node, what it adds to that
@@ -83,6 +109,13 @@ func combine(members []NodeID, active []netFault) map[NodeID]NetSpec {
 			// 1 - (1-a)(1-b), written so that one loss alone
 			// passes through exactly.
 			s.Loss = s.Loss + c.Loss - s.Loss*c.Loss
+			s.Dup = s.Dup + c.Dup - s.Dup*c.Dup
+			s.ClientCut = s.ClientCut || c.ClientCut
+			s.Blackhole = s.Blackhole || c.Blackhole
+			if c.Rate != 0 && (s.Rate == 0 || c.Rate < s.Rate) {
+				s.Rate = c.Rate // the narrowest limit wins
+			}
+			s.Flap = max(s.Flap, c.Flap)
 		}
 		slices.Sort(s.Block)
 		out[id] = s

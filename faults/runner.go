@@ -35,6 +35,14 @@ type Cluster interface {
 	SetNet(ctx context.Context, id NodeID, spec NetSpec) error
 }
 
+// Layered is implemented by a Cluster that can say which layer injects a
+// network fault kind: "kernel" (nftables, tc, ip link in the hosts'
+// namespaces) or "hook" (the node's in-process transport hook). The
+// Runner records it; a Cluster without it injects through the hook.
+type Layered interface {
+	Layer(k Kind) string
+}
+
 // Clock is the Runner's time source, injected so tests run schedules
 // without waiting.
 type Clock interface {
@@ -126,6 +134,9 @@ type Record struct {
 	Fired, Healed bool
 	// Err is why the event (or its heal) failed.
 	Err error
+	// Layer is what injected a network fault: "kernel" or "hook" (see
+	// Layered); "" for the other kinds.
+	Layer string
 }
 
 // Window returns the fault's window, closing an unhealed one at runEnd.
@@ -138,6 +149,9 @@ func (r Record) Window(runEnd time.Duration) (start, end time.Duration) {
 
 func (r Record) String() string {
 	s := fmt.Sprintf("%v on %v", r.Event, r.Targets)
+	if r.Layer != "" {
+		s += " (" + r.Layer + ")"
+	}
 	switch {
 	case !r.Fired:
 		s += " not injected"
@@ -291,6 +305,12 @@ func (r *Runner) fire(ctx context.Context, i int) (time.Duration, bool) {
 	defer r.mu.Unlock()
 	rec := &r.mu.records[i]
 	rec.Targets = targets
+	if e.Kind.isNet() {
+		rec.Layer = "hook"
+		if l, ok := r.cluster.(Layered); ok {
+			rec.Layer = l.Layer(e.Kind)
+		}
+	}
 	fired := false
 	if err == nil {
 		fired, err = r.injectLocked(ctx, i, targets)

@@ -51,6 +51,7 @@ type fakeCluster struct {
 	nets       map[NodeID]NetSpec
 	failNet    map[NodeID]bool // SetNet fails on these
 	log        []string
+	onSet      func(NodeID, NetSpec) // if set, sees every SetNet that succeeds
 }
 
 func newFakeCluster(clk *fakeClock, n int, leader NodeID) *fakeCluster {
@@ -136,6 +137,9 @@ func (c *fakeCluster) SetNet(_ context.Context, id NodeID, s NetSpec) error {
 		c.nets[id] = s
 	}
 	c.logf("net %d %v", id, s)
+	if c.onSet != nil {
+		c.onSet(id, s)
+	}
 	return nil
 }
 

@@ -32,6 +32,12 @@ const (
 	Delay                   // delay every message between nodes
 	Drop                    // drop a fraction of every message between nodes
 	Heal                    // end every open-ended network fault
+	// The kinds only a real network has (kernel layer, bench -hosts netns).
+	ClientCut // clients cannot reach a node; its peers still can
+	Flap      // a node's link goes down and up, each for a period
+	Bandwidth // every node's link limited to a rate
+	Blackhole // every packet to and from a node dropped, no RST
+	Dup       // a fraction of every node's packets sent twice
 )
 
 // Role says how an event's target is chosen.
@@ -89,8 +95,13 @@ type Event struct {
 	// Delay and Jitter (Delay): every message waits Delay plus a uniform
 	// random [0, Jitter).
 	Delay, Jitter time.Duration
-	// Percent (Drop) is the percentage of messages dropped, in [0, 100].
+	// Percent (Drop, Dup) is the percentage of messages dropped or
+	// duplicated, in [0, 100].
 	Percent float64
+	// Period (Flap) is how long the link stays down, then up, in turn.
+	Period time.Duration
+	// Rate (Bandwidth) is the links' rate in bits per second.
+	Rate uint64
 	// At is when the event fires, from the start of the measured run.
 	At time.Duration
 	// For is how long a fault lasts; 0 means until a Restart, Resume or

@@ -12,7 +12,7 @@ import (
 func (r *Runner) resolve(ctx context.Context, e Event) ([]NodeID, error) {
 	members := slices.Sorted(slices.Values(r.cluster.Members()))
 	switch e.Kind {
-	case Kill, Pause, Isolate:
+	case Kill, Pause, Isolate, ClientCut, Blackhole, Flap:
 		id, err := r.endpoint(ctx, e.Target, members)
 		if err != nil {
 			return nil, err
@@ -21,8 +21,8 @@ func (r *Runner) resolve(ctx context.Context, e Event) ([]NodeID, error) {
 		_, killed := r.mu.killed[id]
 		_, paused := r.mu.paused[id]
 		r.mu.Unlock()
-		if e.Kind != Isolate && (killed || paused) {
-			// Isolating a dead node is fine (it is told when it is
+		if !e.Kind.isNet() && (killed || paused) {
+			// Cutting a dead node off is fine (it is told when it is
 			// back); killing or stopping it again is not.
 			return []NodeID{id}, fmt.Errorf("%w: node %d is already %s", ErrNoTarget, id, map[bool]string{true: "killed", false: "paused"}[killed])
 		}
@@ -81,7 +81,7 @@ func (r *Runner) resolve(ctx context.Context, e Event) ([]NodeID, error) {
 			return []NodeID{from, to}, fmt.Errorf("%w: both ends are node %d", ErrNoTarget, from)
 		}
 		return []NodeID{from, to}, nil
-	case Delay, Drop:
+	case Delay, Drop, Bandwidth, Dup:
 		return members, nil
 	}
 	return nil, nil
@@ -157,10 +157,22 @@ func (r *Runner) netSpec(e Event, targets []NodeID) (map[NodeID]NetSpec, error) 
 		return blockBetween(targets, others(targets)), nil
 	case OneWay:
 		return map[NodeID]NetSpec{targets[0]: {Block: []NodeID{targets[1]}}}, nil
-	case Delay, Drop:
+	case ClientCut:
+		return map[NodeID]NetSpec{targets[0]: {ClientCut: true}}, nil
+	case Blackhole:
+		return map[NodeID]NetSpec{targets[0]: {Blackhole: true}}, nil
+	case Flap:
+		return map[NodeID]NetSpec{targets[0]: {Flap: e.Period}}, nil
+	case Delay, Drop, Bandwidth, Dup:
 		spec := make(map[NodeID]NetSpec, len(members))
 		for _, id := range members {
-			spec[id] = NetSpec{Delay: e.Delay, Jitter: e.Jitter, Loss: e.Percent / 100}
+			s := NetSpec{Delay: e.Delay, Jitter: e.Jitter, Rate: e.Rate}
+			if e.Kind == Dup {
+				s.Dup = e.Percent / 100
+			} else {
+				s.Loss = e.Percent / 100
+			}
+			spec[id] = s
 		}
 		return spec, nil
 	}

@@ -14,6 +14,7 @@ package kv
 //	                     | len(Value) uv | Value |
 //	   OpCAS:            | len(Expect) uv | Expect | len(Value) uv | Value |
 //	   OpIncr:           | delta i64 LE (8) |
+//	   OpMulti:          | len(Value) uv | Value |  (Value: the sub-commands, see multi.go)
 //
 // ClientID and Token are random (a varint would not shrink them); Seq counts
 // up from 1, so a uvarint keeps it at one or two bytes. The Token is what
@@ -58,8 +59,15 @@ const (
 	// OpPutXX sets Key to Value only if Key exists (Redis's SET XX):
 	// StatusOK if it stored, StatusNotFound (nothing changed) if not.
 	OpPutXX Op = 7
+	// OpMulti runs the commands its Value holds (built with Multi) one
+	// after the other, in one slot, as one command of its session: they
+	// execute together exactly once, in order, and nothing else runs
+	// between them. The Result's Value holds one result per command (read
+	// them with NextResult). The RESP front end sends a connection's
+	// pipeline as one OpMulti.
+	OpMulti Op = 8
 
-	opMax = OpPutXX
+	opMax = OpMulti
 )
 
 // String returns the op's name ("put", "get", ...).
@@ -79,6 +87,8 @@ func (o Op) String() string {
 		return "put-nx"
 	case OpPutXX:
 		return "put-xx"
+	case OpMulti:
+		return "multi"
 	}
 	return fmt.Sprintf("op(%d)", uint8(o))
 }
@@ -98,7 +108,8 @@ type Command struct {
 	// Op is the operation; Key the key it acts on.
 	Op  Op
 	Key []byte
-	// Value is the new value (OpPut, OpCAS); ignored otherwise.
+	// Value is the new value (OpPut, OpCAS), or the commands of an
+	// OpMulti; ignored otherwise.
 	Value []byte
 	// Expect is the value OpCAS compares with; ignored otherwise.
 	Expect []byte
@@ -122,7 +133,7 @@ const commandFixed = 1 + 8 + 8
 func CommandSize(c *Command) int {
 	n := commandFixed + uvarintLen(c.Seq) + uvarintLen(uint64(len(c.Key))) + len(c.Key)
 	switch c.Op {
-	case OpPut, OpPutNX, OpPutXX:
+	case OpPut, OpPutNX, OpPutXX, OpMulti:
 		n += uvarintLen(uint64(len(c.Value))) + len(c.Value)
 	case OpCAS:
 		n += uvarintLen(uint64(len(c.Expect))) + len(c.Expect) +
@@ -141,8 +152,13 @@ func AppendCommand(dst []byte, c *Command) []byte {
 	dst = binary.LittleEndian.AppendUint64(dst, c.Token)
 	dst = binary.AppendUvarint(dst, c.Seq)
 	dst = appendBytes(dst, c.Key)
+	return appendOperands(dst, c)
+}
+
+// appendOperands appends what c's op takes after the key.
+func appendOperands(dst []byte, c *Command) []byte {
 	switch c.Op {
-	case OpPut, OpPutNX, OpPutXX:
+	case OpPut, OpPutNX, OpPutXX, OpMulti:
 		dst = appendBytes(dst, c.Value)
 	case OpCAS:
 		dst = appendBytes(dst, c.Expect)
@@ -169,8 +185,22 @@ func DecodeCommand(b []byte) (Command, error) {
 	d := decoder{b: b[commandFixed:], what: "command"}
 	c.Seq = d.uvarint("seq")
 	c.Key = d.bytes("key")
+	d.operands(&c)
+	if err := d.finish(); err != nil {
+		return Command{}, err
+	}
+	if c.Op == OpMulti {
+		if err := checkMulti(c.Value); err != nil {
+			return Command{}, err
+		}
+	}
+	return c, nil
+}
+
+// operands reads what c.Op takes after the key.
+func (d *decoder) operands(c *Command) {
 	switch c.Op {
-	case OpPut, OpPutNX, OpPutXX:
+	case OpPut, OpPutNX, OpPutXX, OpMulti:
 		c.Value = d.bytes("value")
 	case OpCAS:
 		c.Expect = d.bytes("expect")
@@ -178,10 +208,6 @@ func DecodeCommand(b []byte) (Command, error) {
 	case OpIncr:
 		c.Delta = int64(d.u64("delta"))
 	}
-	if err := d.finish(); err != nil {
-		return Command{}, err
-	}
-	return c, nil
 }
 
 // decoder reads uvarints and length-prefixed byte strings, remembering the

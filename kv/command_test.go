@@ -98,6 +98,7 @@ func FuzzDecodeCommand(f *testing.F) {
 		{ClientID: 9, Seq: 300, Op: OpGet, Key: []byte("key")},
 		{ClientID: 1, Seq: 2, Op: OpDelete, Key: []byte("x")},
 		{ClientID: 3, Seq: 4, Op: OpCAS, Key: []byte("k"), Expect: []byte("a"), Value: []byte("b")},
+		multiOf(f, Command{Op: OpIncr, Key: []byte("n"), Delta: 2}, Command{Op: OpGet, Key: []byte("n")}),
 	} {
 		f.Add(AppendCommand(nil, &c))
 	}

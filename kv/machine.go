@@ -187,6 +187,9 @@ func (m *Machine) sweep(slot uint64) {
 }
 
 func (m *Machine) execute(c *Command) Result {
+	if c.Op == OpMulti {
+		return m.multi(c.Value)
+	}
 	st, i, h, found := m.keys.lookup(c.Key)
 	switch c.Op {
 	case OpPut:

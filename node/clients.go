@@ -30,7 +30,17 @@ func (n *Node) onClientFrame(c *transport.Conn, typ byte, body []byte) {
 		n.replyQueued(c, req.ReqID, kv.StatusOK, nil)
 		return
 	}
-	if req.Stale && req.Cmd.Op == kv.OpGet {
+	mode := n.readMode(req.Read)
+	if em, ok := engineReadMode(mode); ok && req.Cmd.Op == kv.OpGet {
+		n.queueRead(c, req.ReqID, em, req.Cmd.Key, false)
+		return
+	}
+	if em, ok := engineReadMode(mode); ok && req.Cmd.Op == kv.OpMulti && kv.ReadOnlyMulti(req.Cmd.Value) {
+		// A pipeline of gets (the RESP front end's): one read of them all.
+		n.queueRead(c, req.ReqID, em, req.Cmd.Value, true)
+		return
+	}
+	if mode == kv.ReadStale && req.Cmd.Op == kv.OpGet {
 		key := append([]byte(nil), req.Cmd.Key...)
 		select {
 		case n.staleReads <- staleRead{conn: c, reqID: req.ReqID, key: key}:

@@ -60,6 +60,7 @@ func (n *Node) maybeSnapshot() {
 	start := time.Now()
 	frozen := n.sm.Freeze()
 	slot := n.ls.applied
+	membership := n.ls.membership // shared slices, read-only
 	n.snap.taking = true
 	n.snap.last = slot
 	n.snap.slot = slot
@@ -73,7 +74,7 @@ func (n *Node) maybeSnapshot() {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		snap := engine.Snapshot{Slot: slot, Data: frozen.Encode()}
+		snap := engine.Snapshot{Slot: slot, Data: frozen.Encode(), Membership: membership}
 		if hook != nil {
 			hook(slot)
 		}

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/mpaxos/mpaxos/route"
 )
 
 // The commands about the connection and the server, answered by this node
@@ -205,7 +207,7 @@ func cmdCluster(c *conn, args [][]byte) {
 	sub := args[1]
 	switch {
 	case eqFold(sub, "keyslot") && len(args) == 3:
-		c.out = appendInt(c.out, int64(KeySlot(args[2])))
+		c.out = appendInt(c.out, int64(route.KeySlot(args[2])))
 		return
 	case eqFold(sub, "myid") && len(args) == 2:
 		c.out = appendBulkString(c.out, nodeName(c.s.cfg.ID))
@@ -217,11 +219,11 @@ func cmdCluster(c *conn, args [][]byte) {
 			state = "fail"
 		}
 		c.out = appendBulkString(c.out, fmt.Sprintf("cluster_state:%s\r\ncluster_slots_assigned:%d\r\ncluster_slots_ok:%d\r\ncluster_known_nodes:%d\r\ncluster_size:1\r\n",
-			state, Slots, Slots, len(c.s.cfg.Addrs)))
+			state, route.Slots, route.Slots, len(c.s.cfg.Addrs)))
 		return
-	case (eqFold(sub, "slots") || eqFold(sub, "nodes")) && len(args) == 2:
+	case (eqFold(sub, "slots") || eqFold(sub, "nodes") || eqFold(sub, "shards")) && len(args) == 2:
 	default:
-		c.out = appendError(c.out, "ERR unknown subcommand '"+printable(sub)+"'. Try CLUSTER SLOTS, NODES, INFO, MYID or KEYSLOT.")
+		c.out = appendError(c.out, "ERR unknown subcommand '"+printable(sub)+"'. Try CLUSTER SLOTS, SHARDS, NODES, INFO, MYID or KEYSLOT.")
 		return
 	}
 	st := c.s.cfg.Status()
@@ -234,7 +236,7 @@ func cmdCluster(c *conn, args [][]byte) {
 		c.out = appendArray(c.out, 1)
 		c.out = appendArray(c.out, 2+len(ids))
 		c.out = appendInt(c.out, 0)
-		c.out = appendInt(c.out, Slots-1)
+		c.out = appendInt(c.out, route.Slots-1)
 		for _, id := range ids {
 			host, port := splitAddr(c.s.cfg.Addrs[id])
 			c.out = appendArray(c.out, 3)
@@ -244,9 +246,13 @@ func cmdCluster(c *conn, args [][]byte) {
 		}
 		return
 	}
+	if eqFold(sub, "shards") {
+		c.appendShards(ids, st)
+		return
+	}
 	var b strings.Builder
 	for i, id := range ids {
-		flags, master, slots := "master", "-", " 0-"+strconv.Itoa(Slots-1)
+		flags, master, slots := "master", "-", " 0-"+strconv.Itoa(route.Slots-1)
 		if i > 0 {
 			flags, master, slots = "slave", nodeName(ids[0]), ""
 		}
@@ -257,6 +263,40 @@ func cmdCluster(c *conn, args [][]byte) {
 		fmt.Fprintf(&b, "%s %s@0 %s %s 0 0 1 connected%s\n", nodeName(id), c.s.cfg.Addrs[id], flags, master, slots)
 	}
 	c.out = appendBulkString(c.out, b.String())
+}
+
+// appendShards answers CLUSTER SHARDS (Redis 7): one shard holding every
+// slot, the leader (ids[0]) its master. A replica's replication offset is
+// its applied slot where this node knows it (its own), else 0, and its
+// health "online": the front end does not track its peers' state.
+func (c *conn) appendShards(ids []uint16, st Status) {
+	c.out = appendArray(c.out, 1)
+	c.out = appendMap(c.out, 2, c.proto)
+	c.out = appendBulkString(c.out, "slots")
+	c.out = appendArray(c.out, 2)
+	c.out = appendInt(c.out, 0)
+	c.out = appendInt(c.out, route.Slots-1)
+	c.out = appendBulkString(c.out, "nodes")
+	c.out = appendArray(c.out, len(ids))
+	for i, id := range ids {
+		host, port := splitAddr(c.s.cfg.Addrs[id])
+		role, offset := "master", int64(0)
+		if i > 0 {
+			role = "replica"
+		}
+		if id == c.s.cfg.ID {
+			offset = int64(st.Applied)
+		}
+		c.out = appendMap(c.out, 7, c.proto)
+		for _, kv := range [...][2]string{{"id", nodeName(id)}, {"ip", host}, {"endpoint", host}, {"role", role}, {"health", "online"}} {
+			c.out = appendBulkString(c.out, kv[0])
+			c.out = appendBulkString(c.out, kv[1])
+		}
+		c.out = appendBulkString(c.out, "port")
+		c.out = appendInt(c.out, int64(port))
+		c.out = appendBulkString(c.out, "replication-offset")
+		c.out = appendInt(c.out, offset)
+	}
 }
 
 func splitAddr(a string) (string, int) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mpaxos/mpaxos/client"
 	"github.com/mpaxos/mpaxos/kv"
+	"github.com/mpaxos/mpaxos/route"
 )
 
 // command describes one Redis command: dispatch, the arity check and the
@@ -24,17 +25,20 @@ type command struct {
 	run                     func(c *conn, args [][]byte)
 	// pairs: the arguments after the name come in pairs (MSET).
 	pairs bool
+	// data: the command joins the connection's pipeline (pipeline.go);
+	// any other first sends the pipeline, so replies stay in order.
+	data bool
 }
 
 var commands = []*command{
-	{name: "get", arity: 2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: 1, step: 1, run: cmdGet},
-	{name: "set", arity: -3, flags: []string{"write", "denyoom"}, firstKey: 1, lastKey: 1, step: 1, run: cmdSet},
-	{name: "del", arity: -2, flags: []string{"write"}, firstKey: 1, lastKey: -1, step: 1, run: cmdDel},
-	{name: "exists", arity: -2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: -1, step: 1, run: cmdExists},
-	{name: "incr", arity: 2, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, run: cmdIncr},
-	{name: "incrby", arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, run: cmdIncr},
-	{name: "mget", arity: -2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: -1, step: 1, run: cmdMGet},
-	{name: "mset", arity: -3, flags: []string{"write", "denyoom"}, firstKey: 1, lastKey: -1, step: 2, run: cmdMSet, pairs: true},
+	{name: "get", arity: 2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: 1, step: 1, run: cmdGet, data: true},
+	{name: "set", arity: -3, flags: []string{"write", "denyoom"}, firstKey: 1, lastKey: 1, step: 1, run: cmdSet, data: true},
+	{name: "del", arity: -2, flags: []string{"write"}, firstKey: 1, lastKey: -1, step: 1, run: cmdDel, data: true},
+	{name: "exists", arity: -2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: -1, step: 1, run: cmdExists, data: true},
+	{name: "incr", arity: 2, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, run: cmdIncr, data: true},
+	{name: "incrby", arity: 3, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, run: cmdIncr, data: true},
+	{name: "mget", arity: -2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: -1, step: 1, run: cmdMGet, data: true},
+	{name: "mset", arity: -3, flags: []string{"write", "denyoom"}, firstKey: 1, lastKey: -1, step: 2, run: cmdMSet, pairs: true, data: true},
 	{name: "ping", arity: -1, flags: []string{"fast", "stale"}, run: cmdPing},
 	{name: "echo", arity: 2, flags: []string{"fast", "stale"}, run: cmdEcho},
 	{name: "hello", arity: -1, flags: []string{"noscript", "loading", "stale", "fast", "no_auth"}, run: cmdHello},
@@ -69,14 +73,24 @@ func (c *conn) exec(args [][]byte) {
 		d = c.s.cmds[string(l)] // no allocation: the compiler looks up without a string copy
 	}
 	if d == nil {
-		c.out = appendError(c.out, "ERR unknown command '"+printable(name)+"'")
+		c.errorReply("ERR unknown command '" + printable(name) + "'")
 		return
 	}
 	if n := len(args); (d.arity > 0 && n != d.arity) || (d.arity < 0 && n < -d.arity) || (d.pairs && n%2 == 0) {
-		c.out = appendError(c.out, "ERR wrong number of arguments for '"+d.name+"' command")
+		c.errorReply("ERR wrong number of arguments for '" + d.name + "' command")
 		return
 	}
+	if !d.data {
+		c.sendQueued()
+	}
 	d.run(c, args)
+}
+
+// errorReply appends an error of this server's own, after the replies of
+// the commands queued before it.
+func (c *conn) errorReply(msg string) {
+	c.sendQueued()
+	c.out = appendError(c.out, msg)
 }
 
 // printable quotes an argument for an error message: at most 32 bytes, no
@@ -96,14 +110,15 @@ func printable(b []byte) string {
 	return sb.String()
 }
 
-// fail appends the reply for a command the cluster did not complete.
-func (c *conn) fail(err error, key []byte) {
+// failSlot appends the reply for a command the cluster did not complete;
+// slot is its first key's, for a redirect.
+func (c *conn) failSlot(err error, slot int) {
 	switch {
 	case errors.Is(err, client.ErrNotLeader):
 		leader := client.LeaderOf(err)
 		if a, ok := c.s.cfg.Addrs[leader]; ok {
 			c.tmp = append(c.tmp[:0], "MOVED "...)
-			c.tmp = strconv.AppendInt(c.tmp, int64(KeySlot(key)), 10)
+			c.tmp = strconv.AppendInt(c.tmp, int64(slot), 10)
 			c.tmp = append(c.tmp, ' ')
 			c.tmp = append(c.tmp, a...)
 			c.out = append(append(append(c.out, '-'), c.tmp...), '\r', '\n')
@@ -128,15 +143,7 @@ func oneLine(s string) string {
 }
 
 func cmdGet(c *conn, args [][]byte) {
-	v, ok, err := c.sess.Get(c.cmdCtx(), args[1])
-	switch {
-	case err != nil:
-		c.fail(err, args[1])
-	case !ok:
-		c.out = appendNull(c.out, c.proto)
-	default:
-		c.out = appendBulk(c.out, v)
-	}
+	c.enqueue(queued{kind: replyGet, slot: route.KeySlot(args[1])}, kv.Command{Op: kv.OpGet, Key: args[1]})
 }
 
 // errNoTTL answers the options that give a key an expiry: mpaxos keys
@@ -153,59 +160,27 @@ func cmdSet(c *conn, args [][]byte) {
 		case eqFold(o, "xx") && op == kv.OpPut:
 			op = kv.OpPutXX
 		case eqFold(o, "ex"), eqFold(o, "px"), eqFold(o, "exat"), eqFold(o, "pxat"), eqFold(o, "keepttl"):
-			c.out = appendError(c.out, errNoTTL)
+			c.errorReply(errNoTTL)
 			return
 		case eqFold(o, "get"):
-			c.out = appendError(c.out, "ERR SET ... GET is not supported")
+			c.errorReply("ERR SET ... GET is not supported")
 			return
 		default:
-			c.out = appendError(c.out, "ERR syntax error")
+			c.errorReply("ERR syntax error")
 			return
 		}
 	}
-	r, err := c.sess.Do(c.cmdCtx(), kv.Command{Op: op, Key: args[1], Value: args[2]})
-	switch {
-	case err != nil:
-		c.fail(err, args[1])
-	case r.Status == kv.StatusOK:
-		c.out = appendSimple(c.out, "OK")
-	case op != kv.OpPut && (r.Status == kv.StatusCASFailed || r.Status == kv.StatusNotFound):
-		c.out = appendNull(c.out, c.proto) // the NX or XX condition did not hold
-	default:
-		c.out = appendError(c.out, "ERR unexpected status "+r.Status.String())
-	}
+	c.enqueue(queued{kind: replySet, op: op, slot: route.KeySlot(args[1])}, kv.Command{Op: op, Key: args[1], Value: args[2]})
 }
 
-// cmdDel deletes the keys one after the other, each its own command in the
-// log: a failure part way leaves the earlier ones deleted (see doc.go).
+// cmdDel deletes the keys in argument order, in the connection's
+// pipeline: one OpMulti with the commands around it (pipeline.go).
 func cmdDel(c *conn, args [][]byte) {
-	var n int64
-	for _, k := range args[1:] {
-		r, err := c.sess.Do(c.cmdCtx(), kv.Command{Op: kv.OpDelete, Key: k})
-		if err != nil {
-			c.fail(err, k)
-			return
-		}
-		if r.Status == kv.StatusOK {
-			n++
-		}
-	}
-	c.out = appendInt(c.out, n)
+	c.enqueueKeys(queued{kind: replyCount, slot: route.KeySlot(args[1])}, kv.OpDelete, args[1:])
 }
 
 func cmdExists(c *conn, args [][]byte) {
-	var n int64
-	for _, k := range args[1:] {
-		_, ok, err := c.sess.Get(c.cmdCtx(), k)
-		if err != nil {
-			c.fail(err, k)
-			return
-		}
-		if ok {
-			n++
-		}
-	}
-	c.out = appendInt(c.out, n)
+	c.enqueueKeys(queued{kind: replyCount, slot: route.KeySlot(args[1])}, kv.OpGet, args[1:])
 }
 
 const errNotInt = "ERR value is not an integer or out of range"
@@ -215,58 +190,25 @@ func cmdIncr(c *conn, args [][]byte) {
 	if len(args) == 3 {
 		d, ok := parseInt(args[2])
 		if !ok {
-			c.out = appendError(c.out, errNotInt)
+			c.errorReply(errNotInt)
 			return
 		}
 		delta = d
 	}
-	r, err := c.sess.Do(c.cmdCtx(), kv.Command{Op: kv.OpIncr, Key: args[1], Delta: delta})
-	if err != nil {
-		c.fail(err, args[1])
-		return
-	}
-	v, ok := parseInt(r.Value)
-	if r.Status != kv.StatusOK || !ok {
-		c.out = appendError(c.out, errNotInt)
-		return
-	}
-	c.out = appendInt(c.out, v)
+	c.enqueue(queued{kind: replyIncr, slot: route.KeySlot(args[1])}, kv.Command{Op: kv.OpIncr, Key: args[1], Delta: delta})
 }
 
-// cmdMGet reads every key before it answers, so that an error part way
-// is the whole reply.
 func cmdMGet(c *conn, args [][]byte) {
-	c.vals, c.found = c.vals[:0], c.found[:0]
-	for _, k := range args[1:] {
-		v, ok, err := c.sess.Get(c.cmdCtx(), k)
-		if err != nil {
-			clear(c.vals)
-			c.fail(err, k)
-			return
-		}
-		c.vals, c.found = append(c.vals, v), append(c.found, ok)
-	}
-	c.out = appendArray(c.out, len(c.vals))
-	for i, v := range c.vals {
-		if c.found[i] {
-			c.out = appendBulk(c.out, v)
-		} else {
-			c.out = appendNull(c.out, c.proto)
-		}
-	}
-	clear(c.vals) // drop the values for the collector
+	c.enqueueKeys(queued{kind: replyArray, slot: route.KeySlot(args[1])}, kv.OpGet, args[1:])
 }
 
-// cmdMSet sets the keys one after the other, each its own command in the
-// log: not atomic, unlike Redis's (see doc.go).
 func cmdMSet(c *conn, args [][]byte) {
+	c.subs = c.subs[:0]
 	for i := 1; i+1 < len(args); i += 2 {
-		if _, err := c.sess.Do(c.cmdCtx(), kv.Command{Op: kv.OpPut, Key: args[i], Value: args[i+1]}); err != nil {
-			c.fail(err, args[i])
-			return
-		}
+		c.subs = append(c.subs, kv.Command{Op: kv.OpPut, Key: args[i], Value: args[i+1]})
 	}
-	c.out = appendSimple(c.out, "OK")
+	c.enqueue(queued{kind: replyOK, slot: route.KeySlot(args[1])}, c.subs...)
+	clear(c.subs)
 }
 
 func cmdPing(c *conn, args [][]byte) {

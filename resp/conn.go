@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"time"
+
+	"github.com/mpaxos/mpaxos/kv"
 )
 
 // flushAt is the reply bytes a connection buffers before it writes them
@@ -32,9 +34,12 @@ type conn struct {
 	cancel   context.CancelFunc
 	deadline time.Time
 
+	// The pipeline not yet sent (pipeline.go).
+	multi kv.Multi
+	queue []queued
+	subs  []kv.Command // scratch sub-commands
+
 	lower [24]byte  // a command name, lower-cased for the table lookup
-	vals  [][]byte  // MGET's values, reused
-	found []bool    // MGET's hits, reused
 	tmp   []byte    // scratch for replies built from numbers
 	sc    [][]byte  // scratch arguments
 	_     [0]func() // not comparable: conns are map keys by pointer only
@@ -59,11 +64,14 @@ func (c *conn) serve() {
 		args, err := c.r.next()
 		if err != nil {
 			c.s.log.Debug("closing connection", "remote", c.nc.RemoteAddr().String(), "err", err)
-			c.out = appendError(c.out, "ERR Protocol error: "+trimProtocol(err))
+			c.errorReply("ERR Protocol error: " + trimProtocol(err))
 			c.flush()
 			return
 		}
 		if args == nil {
+			// The client sent nothing more for now: it waits for the
+			// replies, so the pipeline goes out.
+			c.sendQueued()
 			if len(c.out) > 0 && !c.flush() {
 				return
 			}

@@ -22,6 +22,8 @@ type fakeCluster struct {
 	m        *kv.Machine
 	slot     uint64
 	sessions atomic.Uint64
+	// dos counts the commands sessions sent (an OpMulti is one).
+	dos atomic.Int64
 	// hold, when set, makes commands wait until it is closed or their
 	// context ends (a cluster that lost its quorum).
 	hold chan struct{}
@@ -57,6 +59,7 @@ func (s *fakeSession) Do(ctx context.Context, cmd kv.Command) (client.Result, er
 			return client.Result{}, client.ErrTimeout
 		}
 	}
+	fc.dos.Add(1)
 	s.seq++
 	cmd.ClientID, cmd.Token, cmd.Seq = s.id, 1, s.seq
 	fc.mu.Lock()

@@ -57,6 +57,10 @@ func TestCommands(t *testing.T) {
 		{[]string{"a-name-longer-than-the-lookup-buffer"}, "-ERR unknown command 'a-name-longer-than-the-lookup-bu'\r\n"},
 		{[]string{"CLUSTER", "KEYSLOT", "foo"}, ":12182\r\n"},
 		{[]string{"CLUSTER", "SLOTS"}, "*1\r\n*3\r\n:0\r\n:16383\r\n*3\r\n$9\r\n127.0.0.1\r\n:" + portOf(s.Addr().String()) + "\r\n$40\r\n" + nodeName(1) + "\r\n"},
+		{[]string{"CLUSTER", "SHARDS"}, "*1\r\n*4\r\n$5\r\nslots\r\n*2\r\n:0\r\n:16383\r\n$5\r\nnodes\r\n*1\r\n*14\r\n" +
+			"$2\r\nid\r\n$40\r\n" + nodeName(1) + "\r\n$2\r\nip\r\n$9\r\n127.0.0.1\r\n$8\r\nendpoint\r\n$9\r\n127.0.0.1\r\n" +
+			"$4\r\nrole\r\n$6\r\nmaster\r\n$6\r\nhealth\r\n$6\r\nonline\r\n$4\r\nport\r\n:" + portOf(s.Addr().String()) + "\r\n" +
+			"$18\r\nreplication-offset\r\n:21\r\n"},
 		{[]string{"COMMAND", "COUNT"}, fmt.Sprintf(":%d\r\n", len(commands))},
 		{[]string{"COMMAND", "INFO", "get", "nope"}, "*2\r\n*6\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n$-1\r\n"},
 		{[]string{"HELLO", "4"}, "-NOPROTO unsupported protocol version\r\n"},
@@ -138,6 +142,68 @@ func TestPipelineInOrder(t *testing.T) {
 		if got, want := c.reply(), fmt.Sprintf("$%d\r\n%s\r\n", len(v), v); got != want {
 			t.Fatalf("GET %d: %q, want %q", i, got, want)
 		}
+	}
+}
+
+// A burst of pipelined data commands goes to the cluster as one command
+// (an OpMulti), and so into one slot; a command that is not data (PING),
+// or an error of the server's own, sends what came before it first, so
+// replies stay in order.
+func TestPipelineIsOneCommand(t *testing.T) {
+	fc := newFakeCluster(t)
+	s := startServer(t, fc, nil)
+	c := dialRaw(t, s)
+	var req []byte
+	var want []string
+	for i := 0; i < 16; i++ {
+		req = append(req, cmd("INCR", "n")...)
+		want = append(want, fmt.Sprintf(":%d\r\n", i+1))
+	}
+	req = append(req, cmd("MSET", "a", "1", "b", "2")...)
+	req = append(req, cmd("MGET", "a", "b", "c")...)
+	req = append(req, cmd("PING")...)
+	req = append(req, cmd("DEL", "a", "c")...)
+	req = append(req, cmd("SET", "k", "v", "EX", "1")...)
+	req = append(req, cmd("EXISTS", "a", "b")...)
+	req = append(req, cmd("SET", "b", "3", "NX")...)
+	req = append(req, cmd("GET", "b")...)
+	want = append(want, "+OK\r\n", "*3\r\n$1\r\n1\r\n$1\r\n2\r\n$-1\r\n", "+PONG\r\n", ":1\r\n",
+		"-"+errNoTTL+"\r\n", ":1\r\n", "$-1\r\n", "$1\r\n2\r\n")
+	c.send(req)
+	for i, w := range want {
+		if got := c.reply(); got != w {
+			t.Fatalf("reply %d: %q, want %q", i, got, w)
+		}
+	}
+	// INCRs, MSET, MGET | PING | DEL | the error | EXISTS, SET NX, GET.
+	if got := fc.dos.Load(); got != 3 {
+		t.Errorf("the pipeline took %d commands to the cluster, want 3", got)
+	}
+}
+
+// A pipeline the cluster does not complete answers every command in it
+// with the error, in order, and the connection goes on.
+func TestPipelineTimeout(t *testing.T) {
+	fc := newFakeCluster(t)
+	s := startServer(t, fc, func(c *Config) { c.CommandTimeout = 50 * time.Millisecond })
+	hold := make(chan struct{})
+	fc.mu.Lock()
+	fc.hold = hold
+	fc.mu.Unlock()
+	c := dialRaw(t, s)
+	c.send(append(append(cmd("SET", "k", "v"), cmd("GET", "k")...), cmd("INCR", "n")...))
+	for i := 0; i < 3; i++ {
+		if got := c.reply(); !strings.HasPrefix(got, "-ERR timed out") {
+			t.Fatalf("reply %d of a held pipeline: %q", i, got)
+		}
+	}
+	fc.mu.Lock()
+	fc.hold = nil
+	fc.mu.Unlock()
+	close(hold)
+	c.send(cmd("PING"))
+	if got := c.reply(); got != "+PONG\r\n" {
+		t.Fatalf("after a timeout: %q", got)
 	}
 }
 

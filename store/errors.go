@@ -45,6 +45,7 @@ const (
 	recSnapData
 	recEntry
 	recKey
+	recSnapConf
 )
 
 func (k recordKind) String() string {
@@ -61,6 +62,8 @@ func (k recordKind) String() string {
 		return "entry"
 	case recKey:
 		return "key"
+	case recSnapConf:
+		return "snapshot membership"
 	}
 	return fmt.Sprintf("record kind %d", uint8(k))
 }

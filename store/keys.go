@@ -53,6 +53,7 @@ const (
 	kindSnapMeta  byte = 0x02
 	kindSnapData  byte = 0x03
 	kindHardState byte = 0x04
+	kindSnapConf  byte = 0x05
 
 	groupPrefixLen = 1 + 4
 	metaKeyLen     = groupPrefixLen + 1
@@ -121,7 +122,7 @@ func parseGroupKey(k []byte) (g engine.GroupID, kind byte, slot engine.Slot, ok 
 	g = engine.GroupID(binary.BigEndian.Uint32(k[1:5]))
 	kind = k[5]
 	switch kind {
-	case kindHardState, kindSnapMeta, kindSnapData:
+	case kindHardState, kindSnapMeta, kindSnapData, kindSnapConf:
 		return g, kind, 0, len(k) == metaKeyLen
 	case kindEntry:
 		if len(k) != entryKeyLen {

@@ -104,7 +104,35 @@ func (l *Log) Snapshot() (engine.Snapshot, error) {
 	}
 	// val belongs to Pebble until closer.Close.
 	snap.Data = clone(snap.Data)
+	if snap.Membership, err = l.snapshotMembership(snap.Slot); err != nil {
+		return engine.Snapshot{}, err
+	}
 	return snap, nil
+}
+
+// snapshotMembership reads the membership stored with the snapshot at
+// slot: zero (unknown) when none was stored.
+func (l *Log) snapshotMembership(slot engine.Slot) (engine.Membership, error) {
+	key := appendMetaKey(nil, l.g, kindSnapConf)
+	val, closer, err := l.s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return engine.Membership{}, nil
+	}
+	if err != nil {
+		return engine.Membership{}, wrapPebble(err, "read snapshot membership")
+	}
+	defer closer.Close()
+	at, m, err := decodeSnapConf(l.g, key, val)
+	if err != nil {
+		return engine.Membership{}, err
+	}
+	if at != slot {
+		// Written in the same batch as its snapshot, so a mismatch is
+		// corruption, not an old record.
+		return engine.Membership{}, &CorruptError{Group: l.g, kind: recSnapConf,
+			Reason: fmt.Sprintf("belongs to the snapshot at slot %d, the stored one is at %d", at, slot)}
+	}
+	return m, nil
 }
 
 // FirstSlot returns the snapshot's slot + 1 (1 without a snapshot). It

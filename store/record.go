@@ -26,6 +26,13 @@ package store
 //	  | crc uint32 | slot uint64 | data ...        |
 //	  +------------+-------------+-----------------+
 //
+//	snapConfRecord (key: group, kindSnapConf), written with a snapshot whose
+//	Membership is known (absent: unknown, as in stores written before
+//	membership changes; the engine then uses its Config):
+//	  +------------+-------------+---------------------------------------+
+//	  | crc uint32 | slot uint64 | membership (engine.Membership binary) |
+//	  +------------+-------------+---------------------------------------+
+//
 //	markerRecord (markerKey):
 //	  +------------+----------------+
 //	  | crc uint32 | version uint32 |
@@ -48,6 +55,7 @@ const (
 	hardStateLen      = crcLen + 8 + 8
 	snapMetaLen       = crcLen + 8
 	snapDataHeaderLen = crcLen + 8
+	snapConfHeaderLen = crcLen + 8
 	markerLen         = crcLen + 4
 
 	// formatVersion is the on-disk format this code reads and writes.
@@ -104,13 +112,18 @@ func decodeEntry(key, val []byte) (engine.Entry, error) {
 		Ballot: engine.Ballot(binary.BigEndian.Uint64(val[crcLen:])),
 		Type:   engine.EntryType(val[crcLen+8]),
 	}
-	if e.Type != engine.EntryBatch && e.Type != engine.EntryNoop {
+	if !knownEntryType(e.Type) {
 		return engine.Entry{}, &CorruptError{Group: g, Slot: slot, kind: recEntry, Reason: "unknown entry type"}
 	}
 	if len(val) > entryHeaderLen {
 		e.Data = val[entryHeaderLen:]
 	}
 	return e, nil
+}
+
+// knownEntryType reports whether t is an entry type the store keeps.
+func knownEntryType(t engine.EntryType) bool {
+	return t == engine.EntryBatch || t == engine.EntryNoop || t == engine.EntryConfChange
 }
 
 func putHardState(key, val []byte, hs engine.HardState) {
@@ -163,6 +176,25 @@ func decodeSnapData(g engine.GroupID, key, val []byte) (engine.Snapshot, error) 
 		s.Data = val[snapDataHeaderLen:]
 	}
 	return s, nil
+}
+
+func putSnapConf(key, val []byte, slot engine.Slot, conf []byte) {
+	binary.BigEndian.PutUint64(val[crcLen:], uint64(slot))
+	copy(val[snapConfHeaderLen:], conf)
+	seal(key, val)
+}
+
+// decodeSnapConf checks and parses a snapshot's membership and the slot of
+// the snapshot it belongs to.
+func decodeSnapConf(g engine.GroupID, key, val []byte) (engine.Slot, engine.Membership, error) {
+	if r := check(key, val, snapConfHeaderLen); r != "" {
+		return 0, engine.Membership{}, &CorruptError{Group: g, kind: recSnapConf, Reason: r}
+	}
+	m, err := engine.ParseMembership(val[snapConfHeaderLen:])
+	if err != nil {
+		return 0, engine.Membership{}, &CorruptError{Group: g, kind: recSnapConf, Reason: err.Error()}
+	}
+	return engine.Slot(binary.BigEndian.Uint64(val[crcLen:])), m, nil
 }
 
 func markerValue() []byte {

@@ -60,7 +60,8 @@ type Write struct {
 	// HardState, when not nil, replaces the stored hard state.
 	HardState *engine.HardState
 	// Entries replace any stored entry with the same slot. Slots must be
-	// > 0 and types EntryBatch or EntryNoop. Save copies their Data.
+	// > 0 and types EntryBatch, EntryNoop or EntryConfChange. Save copies
+	// their Data.
 	Entries []engine.Entry
 	// Snapshot, when not nil, replaces the stored snapshot and deletes every
 	// entry at or below Snapshot.Slot, Entries of this Write included. Its
@@ -279,6 +280,22 @@ func (s *Store) SaveSnapshot(g engine.GroupID, snap engine.Snapshot) error {
 	return s.Save(Write{Group: g, Snapshot: &snap})
 }
 
+// putSnapConfOp adds sn's membership to b, or deletes a stored one when
+// sn's is unknown (it must not outlive the snapshot it came with).
+func putSnapConfOp(b *pebble.Batch, g engine.GroupID, sn *engine.Snapshot) error {
+	key := appendMetaKey(nil, g, kindSnapConf)
+	if sn.Membership.IsZero() {
+		return wrapPebble(b.Delete(key, nil), "save")
+	}
+	conf, err := sn.Membership.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("%w: group %d: snapshot membership: %v", ErrInvalidWrite, g, err)
+	}
+	val := make([]byte, snapConfHeaderLen+len(conf))
+	putSnapConf(key, val, sn.Slot, conf)
+	return wrapPebble(b.Set(key, val, nil), "save")
+}
+
 // Save persists w as one atomic Pebble batch and, with Durability Sync
 // (unless w.NoSync), returns only after it is on stable storage.
 //
@@ -299,7 +316,7 @@ func (s *Store) Save(w Write) error {
 	var maxSlot engine.Slot
 	for i := range w.Entries {
 		e := &w.Entries[i]
-		if e.Slot == 0 || (e.Type != engine.EntryBatch && e.Type != engine.EntryNoop) {
+		if e.Slot == 0 || !knownEntryType(e.Type) {
 			return fmt.Errorf("%w: group %d: entry at slot %d has type %d", ErrInvalidWrite, w.Group, e.Slot, e.Type)
 		}
 		size += entryKeyLen + entryHeaderLen + len(e.Data) + 2*binaryMaxVarint32 + 1
@@ -365,6 +382,9 @@ func (s *Store) Save(w Write) error {
 		putSnapData(op.Key, op.Value, sn)
 		if err := op.Finish(); err != nil {
 			return wrapPebble(err, "save")
+		}
+		if err := putSnapConfOp(b, w.Group, sn); err != nil {
+			return err
 		}
 	}
 	wo := s.wo

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,6 +60,19 @@ type Config struct {
 	// clients must present a certificate; see ClientTLS). The default is
 	// plain TCP.
 	TLS bool
+	// RESP has every node serve the Redis protocol on a port of its own
+	// (-resp-addr with every node's address, so followers redirect to the
+	// leader); see Cluster.RESPAddrs. The default is off.
+	RESP bool
+	// Hosts is where the nodes run: HostsLocal (loopback, the default "")
+	// or HostsNetns (a network namespace per node, Linux and root; see
+	// netns.go). Not with TLS.
+	Hosts string
+	// HookFaults injects the network faults of a HostsNetns cluster
+	// through the nodes' in-process hook instead of the kernel, to compare
+	// the two. The default is false (the kernel). On loopback every
+	// network fault goes through the hook anyway.
+	HookFaults bool
 }
 
 // DefaultConfig returns a 3-node cluster with sync on, built from the
@@ -84,6 +98,15 @@ func (c Config) Validate() error {
 	if e.BatchSize < 0 || e.BatchBytes < 0 || e.BatchDelay < 0 || e.Pipeline < 0 {
 		errs = append(errs, errors.New("engine knobs must not be negative"))
 	}
+	switch c.Hosts {
+	case "", HostsLocal:
+	case HostsNetns:
+		if c.TLS {
+			errs = append(errs, errors.New("TLS is not supported on netns hosts (the certificates name 127.0.0.1)"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("hosts must be %s or %s, got %q", HostsLocal, HostsNetns, c.Hosts))
+	}
 	if len(errs) == 0 {
 		return nil
 	}
@@ -96,7 +119,10 @@ type Node struct {
 	PeerAddr   string
 	ClientAddr string
 	AdminAddr  string
-	DataDir    string
+	// RESPAddr is where the node serves the Redis protocol; empty without
+	// Config.RESP.
+	RESPAddr string
+	DataDir  string
 	// TLSDir holds the node's certificate, key and CA (-tls-dir); empty
 	// without TLS.
 	TLSDir string
@@ -107,6 +133,9 @@ type Node struct {
 	// args is the command line, kept to restart the node exactly as it
 	// started.
 	args []string
+	// launch, if set, runs the node's binary (netns hosts: ip netns exec
+	// NAMESPACE).
+	launch []string
 }
 
 // Cluster is a running local cluster.
@@ -119,9 +148,11 @@ type Cluster struct {
 	// clientTLS is the clients' TLS configuration; nil without TLS.
 	clientTLS *tls.Config
 	bin       string
-	once      sync.Once
-	stopMon   context.CancelFunc
-	monDone   chan struct{}
+	// hosts is the netns hosts' network; nil on loopback.
+	hosts   *hostNet
+	once    sync.Once
+	stopMon context.CancelFunc
+	monDone chan struct{}
 
 	// mu guards the nodes' Proc and their fault state (see control.go).
 	mu struct {
@@ -199,6 +230,13 @@ func NodeArgs(cfg Config, nodes []*Node, i int) []string {
 	if n.TLSDir != "" {
 		args = append(args, "-tls-dir", n.TLSDir, "-client-cert-auth")
 	}
+	if n.RESPAddr != "" {
+		resp := make([]string, len(nodes))
+		for j, m := range nodes {
+			resp[j] = fmt.Sprintf("%d=%s", m.ID, m.RESPAddr)
+		}
+		args = append(args, "-resp-addr", strings.Join(resp, ","))
+	}
 	e := cfg.Engine
 	if e.BatchSize > 0 {
 		args = append(args, "-batch-size", strconv.Itoa(e.BatchSize))
@@ -241,28 +279,14 @@ func Layout(n int, dir string) ([]*Node, error) {
 
 // Start builds cmd/node (unless cfg.Binary is set), starts cfg.Nodes nodes
 // and waits until they agree on a leader. On any failure, and when ctx is
-// cancelled, every process it started is stopped before it returns.
+// cancelled, every process it started is stopped (and every namespace
+// made removed) before it returns.
 func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.StartTimeout == 0 {
-		cfg.StartTimeout = 30 * time.Second
-	}
-	if cfg.StopGrace == 0 {
-		cfg.StopGrace = 5 * time.Second
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.ClusterID == 0 {
-		cfg.ClusterID = uint64(time.Now().UnixNano())&(1<<48-1) | 1
-	}
-	if removed, err := RemoveStale(""); err != nil {
-		cfg.Logger.Warn("stale run directories not all removed", "err", err)
-	} else if len(removed) > 0 {
-		cfg.Logger.Info("removed the directories of benches that no longer run", "dirs", strings.Join(removed, " "))
-	}
+	cfg = withDefaults(cfg)
+	removeStale(ctx, cfg)
 	dir, err := MkdirRun("", TempData, cfg.Keep)
 	if err != nil {
 		return nil, err
@@ -275,74 +299,11 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 			c = nil
 		}
 	}()
-	bin := cfg.Binary
-	if bin == "" {
-		mod := cfg.ModuleDir
-		if mod == "" {
-			wd, werr := os.Getwd()
-			if werr != nil {
-				return c, fmt.Errorf("cluster: %w", werr)
-			}
-			if mod, err = FindModule(wd); err != nil {
-				return c, err
-			}
-		}
-		cfg.Logger.Info("building cmd/node with go build (a first build takes about a minute; -node-bin skips it)", "module", mod)
-		if bin, err = Build(ctx, mod, dir); err != nil {
+	for _, step := range []func(context.Context) error{c.build, c.setupToken, c.layout, c.startNodes, c.waitLeader} {
+		if err := step(ctx); err != nil {
 			return c, err
 		}
 	}
-	c.bin = bin
-	if cfg.AdminTokenFile == "" {
-		cfg.AdminTokenFile = filepath.Join(dir, "admin-token")
-		if err = WriteToken(cfg.AdminTokenFile); err != nil {
-			return c, err
-		}
-	}
-	if c.token, err = ReadToken(cfg.AdminTokenFile); err != nil {
-		return c, err
-	}
-	c.cfg = cfg
-	if c.Nodes, err = Layout(cfg.Nodes, dir); err != nil {
-		return c, err
-	}
-	if cfg.TLS {
-		if err = c.setupTLS(); err != nil {
-			return c, err
-		}
-	}
-	for i, n := range c.Nodes {
-		if err = os.MkdirAll(n.DataDir, 0o755); err != nil {
-			return c, fmt.Errorf("cluster: %w", err)
-		}
-		n.args = append(NodeArgs(cfg, c.Nodes, i), cfg.ExtraArgs...)
-		p, err := StartProc(n.name(), bin, n.args, c.logPath(n))
-		if err != nil {
-			return c, err
-		}
-		c.mu.Lock()
-		n.Proc = p
-		c.mu.Unlock()
-		cfg.Logger.Info("started node", "node", n.ID, "pid", n.Proc.Pid(), "client", n.ClientAddr, "admin", n.AdminAddr)
-	}
-	c.Monitor = NewMonitor(c.AdminAddrs())
-	wctx, cancel := context.WithTimeoutCause(ctx, cfg.StartTimeout,
-		fmt.Errorf("no agreed leader after %v", cfg.StartTimeout))
-	defer cancel()
-	leader, err := c.Monitor.WaitLeader(wctx, c.CheckAlive)
-	if err != nil {
-		if aerr := c.CheckAlive(); aerr != nil {
-			return c, aerr
-		}
-		// The directory goes with Close unless Keep: quote the logs now.
-		for _, n := range c.Nodes {
-			if tail := n.Proc.LogTail(3); tail != "" {
-				err = fmt.Errorf("%w\nnode %d log:\n%s", err, n.ID, tail)
-			}
-		}
-		return c, err
-	}
-	cfg.Logger.Info("leader elected", "node", leader)
 	mctx, stop := context.WithCancel(context.Background())
 	c.stopMon, c.monDone = stop, make(chan struct{})
 	go func() {
@@ -350,6 +311,158 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		c.Monitor.Watch(mctx, 500*time.Millisecond)
 	}()
 	return c, nil
+}
+
+// withDefaults fills cfg's zero fields with their defaults.
+func withDefaults(cfg Config) Config {
+	if cfg.StartTimeout == 0 {
+		cfg.StartTimeout = 30 * time.Second
+	}
+	if cfg.StopGrace == 0 {
+		cfg.StopGrace = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ClusterID == 0 {
+		cfg.ClusterID = uint64(time.Now().UnixNano())&(1<<48-1) | 1
+	}
+	if cfg.Hosts == "" {
+		cfg.Hosts = HostsLocal
+	}
+	return cfg
+}
+
+// removeStale removes what benches that no longer run left behind: run
+// directories, and for netns hosts, namespaces and links.
+func removeStale(ctx context.Context, cfg Config) {
+	if removed, err := RemoveStale(""); err != nil {
+		cfg.Logger.Warn("stale run directories not all removed", "err", err)
+	} else if len(removed) > 0 {
+		cfg.Logger.Info("removed the directories of benches that no longer run", "dirs", strings.Join(removed, " "))
+	}
+	if cfg.Hosts != HostsNetns {
+		return
+	}
+	if removed, err := RemoveStaleNetns(ctx); err != nil {
+		cfg.Logger.Warn("stale namespaces not all removed", "err", err)
+	} else if len(removed) > 0 {
+		cfg.Logger.Info("removed the namespaces and links of benches that no longer run", "names", strings.Join(removed, " "))
+	}
+}
+
+// build finds or builds the node binary.
+func (c *Cluster) build(ctx context.Context) error {
+	bin := c.cfg.Binary
+	if bin == "" {
+		mod := c.cfg.ModuleDir
+		if mod == "" {
+			wd, err := os.Getwd()
+			if err != nil {
+				return fmt.Errorf("cluster: %w", err)
+			}
+			if mod, err = FindModule(wd); err != nil {
+				return err
+			}
+		}
+		c.cfg.Logger.Info("building cmd/node with go build (a first build takes about a minute; -node-bin skips it)", "module", mod)
+		var err error
+		if bin, err = Build(ctx, mod, c.Dir); err != nil {
+			return err
+		}
+	}
+	c.bin = bin
+	return nil
+}
+
+// setupToken writes (unless given) and reads the nodes' admin token.
+func (c *Cluster) setupToken(context.Context) error {
+	if c.cfg.AdminTokenFile == "" {
+		c.cfg.AdminTokenFile = filepath.Join(c.Dir, "admin-token")
+		if err := WriteToken(c.cfg.AdminTokenFile); err != nil {
+			return err
+		}
+	}
+	var err error
+	c.token, err = ReadToken(c.cfg.AdminTokenFile)
+	return err
+}
+
+// layout assigns the nodes' addresses (making the netns hosts first) and
+// certificates.
+func (c *Cluster) layout(ctx context.Context) error {
+	var err error
+	if c.cfg.Hosts == HostsNetns {
+		ids := make([]uint64, c.cfg.Nodes)
+		for i := range ids {
+			ids[i] = uint64(i + 1)
+		}
+		if c.hosts, err = setupHostNet(ctx, ids); err != nil {
+			return err
+		}
+		c.Nodes = c.hosts.layout(c.Dir)
+		c.cfg.Logger.Info("netns hosts ready", "bridge", c.hosts.name, "subnet", c.hosts.ip(0)+"/24", "netem", c.hosts.netem)
+	} else if c.Nodes, err = Layout(c.cfg.Nodes, c.Dir); err != nil {
+		return err
+	}
+	if c.cfg.RESP {
+		if err := c.layoutRESP(); err != nil {
+			return err
+		}
+	}
+	if c.cfg.TLS {
+		return c.setupTLS()
+	}
+	return nil
+}
+
+// startNodes starts every node's process.
+func (c *Cluster) startNodes(context.Context) error {
+	for i, n := range c.Nodes {
+		if err := os.MkdirAll(n.DataDir, 0o755); err != nil {
+			return fmt.Errorf("cluster: %w", err)
+		}
+		n.args = append(NodeArgs(c.cfg, c.Nodes, i), c.cfg.ExtraArgs...)
+		p, err := c.startProc(n)
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		n.Proc = p
+		c.mu.Unlock()
+		c.cfg.Logger.Info("started node", "node", n.ID, "pid", n.Proc.Pid(), "client", n.ClientAddr, "admin", n.AdminAddr)
+	}
+	return nil
+}
+
+// startProc starts node n's process with its command line.
+func (c *Cluster) startProc(n *Node) (*Proc, error) {
+	argv := append(append(slices.Clone(n.launch), c.bin), n.args...)
+	return StartProc(n.name(), argv[0], argv[1:], c.logPath(n))
+}
+
+// waitLeader waits, up to StartTimeout, until the nodes agree on a
+// leader.
+func (c *Cluster) waitLeader(ctx context.Context) error {
+	c.Monitor = NewMonitor(c.AdminAddrs())
+	wctx, cancel := context.WithTimeoutCause(ctx, c.cfg.StartTimeout,
+		fmt.Errorf("no agreed leader after %v", c.cfg.StartTimeout))
+	defer cancel()
+	leader, err := c.Monitor.WaitLeader(wctx, c.CheckAlive)
+	if err != nil {
+		if aerr := c.CheckAlive(); aerr != nil {
+			return aerr
+		}
+		// The directory goes with Close unless Keep: quote the logs now.
+		for _, n := range c.Nodes {
+			if tail := n.Proc.LogTail(3); tail != "" {
+				err = fmt.Errorf("%w\nnode %d log:\n%s", err, n.ID, tail)
+			}
+		}
+		return err
+	}
+	c.cfg.Logger.Info("leader elected", "node", leader)
+	return nil
 }
 
 // CheckAlive returns an error naming the first node that exited, with the
@@ -386,6 +499,28 @@ func (c *Cluster) AdminToken() string { return c.token }
 // (for bench -cluster-admin-token-file against this cluster).
 func (c *Cluster) AdminTokenFile() string { return c.cfg.AdminTokenFile }
 
+// layoutRESP gives every node a RESP port.
+func (c *Cluster) layoutRESP() error {
+	ports, err := FreePorts(len(c.Nodes))
+	if err != nil {
+		return err
+	}
+	for i, n := range c.Nodes {
+		n.RESPAddr = fmt.Sprintf("127.0.0.1:%d", ports[i])
+	}
+	return nil
+}
+
+// RESPAddrs returns the nodes' Redis protocol addresses (empty strings
+// without Config.RESP).
+func (c *Cluster) RESPAddrs() []string {
+	a := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		a[i] = n.RESPAddr
+	}
+	return a
+}
+
 // AdminAddrs returns the nodes' admin addresses.
 func (c *Cluster) AdminAddrs() []string {
 	a := make([]string, len(c.Nodes))
@@ -410,6 +545,25 @@ func (c *Cluster) Pids() []int {
 		}
 	}
 	return pids
+}
+
+// LeaderPid returns the process of the leader the monitor last saw
+// agreed, 0 when none is known or it is not running.
+func (c *Cluster) LeaderPid() int {
+	id, ok := c.Leader()
+	if !ok {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.Nodes {
+		if n.ID == id && n.Proc != nil && !c.mu.down[id] {
+			if done, _ := n.Proc.Exited(); !done {
+				return n.Proc.Pid()
+			}
+		}
+	}
+	return 0
 }
 
 // Leader returns the leader the monitor last saw agreed.
@@ -447,6 +601,9 @@ func (c *Cluster) Close() error {
 			}()
 		}
 		wg.Wait()
+		if c.hosts != nil {
+			c.hosts.close()
+		}
 		if !c.cfg.Keep && c.Dir != "" {
 			os.RemoveAll(c.Dir)
 		}

@@ -83,7 +83,7 @@ func (c *Cluster) Restart(id uint64) error {
 	if ok, _ := n.Proc.Exited(); !ok {
 		return fmt.Errorf("%w: node %d is running", ErrNodeState, id)
 	}
-	p, err := StartProc(n.name(), c.bin, n.args, c.logPath(n))
+	p, err := c.startProc(n)
 	if err != nil {
 		return err
 	}
@@ -129,6 +129,11 @@ type Faulter struct {
 	admins map[uint64]string
 	mon    *Monitor
 	net    *NetClient
+	// kernel, when set, injects network faults in the nodes' namespaces
+	// (kernel.go); hooked is the part of each node's setting sent to its
+	// hook meanwhile (delay without netem).
+	kernel *hostNet
+	hooked map[faults.NodeID]faults.NetSpec
 }
 
 // ErrRemote: a process fault was asked of a cluster bench did not start.
@@ -137,6 +142,9 @@ var ErrRemote = errors.New("cluster: cannot kill or pause the nodes of a running
 // Faulter returns the fault controls of the local cluster.
 func (c *Cluster) Faulter() *Faulter {
 	f := &Faulter{local: c, admins: map[uint64]string{}, mon: c.Monitor, net: NewNetClient(c.token)}
+	if c.hosts != nil && !c.cfg.HookFaults {
+		f.kernel, f.hooked = c.hosts, map[faults.NodeID]faults.NetSpec{}
+	}
 	for _, n := range c.Nodes {
 		f.ids = append(f.ids, n.ID)
 		f.admins[n.ID] = n.AdminAddr
@@ -216,12 +224,22 @@ func (f *Faulter) onLocal(id faults.NodeID, act func(*Cluster, uint64) error) er
 	return act(f.local, uint64(id))
 }
 
-// SetNet replaces the node's transport fault setting through its admin
-// POST /faults.
+// ErrKernelOnly: a fault only the kernel layer can inject was asked of
+// the in-process hook.
+var ErrKernelOnly = errors.New("cluster: only the kernel layer (-hosts netns) injects this fault")
+
+// SetNet replaces the node's network fault setting: in the kernel for a
+// netns cluster (see Layer), else through the node's admin POST /faults.
 func (f *Faulter) SetNet(ctx context.Context, id faults.NodeID, spec faults.NetSpec) error {
 	a, ok := f.admins[uint64(id)]
 	if !ok {
 		return fmt.Errorf("%w: %d", ErrUnknownNode, id)
+	}
+	if f.kernel != nil {
+		return f.setKernel(ctx, id, spec)
+	}
+	if spec.KernelOnly() {
+		return fmt.Errorf("%w: %v", ErrKernelOnly, spec)
 	}
 	return f.net.SetFaults(ctx, a, spec)
 }

@@ -35,6 +35,16 @@
 // /applied for the correctness checks; AlignApplied places each node's
 // applied commands in the cluster's sequence by slot.
 //
+// Hosts: by default every node listens on loopback. With Config.Hosts
+// HostsNetns (netns.go) each node runs in a network namespace of its own
+// (ip netns exec), on a bridge in a private /24, the benchmark's clients
+// dial from another namespace (ClientDial), and the Faulter injects
+// network faults in the kernel (kernel.go: nftables, tc, ip link), except
+// delay without netem, which still goes through the hook (Faulter.Layer).
+// Namespaces, veths and the bridge are named for the bench's pid and
+// removed on Close; Start first removes those of benches that no longer
+// run.
+//
 // Optionally, GET /stages returns the node's cumulative per-stage latency
 // and batch-size histograms (adminapi.StageReport); a 404 means none.
 package cluster

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -91,11 +92,23 @@ func runDirPid(name string) (int, bool) {
 }
 
 // alive reports whether a process with pid exists (EPERM: it does, owned
-// by someone else).
+// by someone else) and is not a zombie: a bench killed -9 stays one until
+// its parent reaps it, and uses nothing meanwhile.
 func alive(pid int) bool {
 	if pid == os.Getpid() {
 		return true
 	}
 	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	return (err == nil || errors.Is(err, syscall.EPERM)) && !zombie(pid)
+}
+
+// zombie reports whether /proc says pid has exited and awaits its reaping
+// (state Z, after the parenthesized command name in /proc/PID/stat).
+func zombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
 }

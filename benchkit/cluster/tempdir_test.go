@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // TestRemoveStale: the directories of a bench that no longer runs go; its
@@ -64,5 +65,27 @@ func TestRemoveStale(t *testing.T) {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("%s removed: %v", p, err)
 		}
+	}
+}
+
+// TestZombieIsNotAlive: a bench killed -9 whose parent has not reaped it
+// yet is a zombie, and its run's leftovers are stale all the same.
+func TestZombieIsNotAlive(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Start(); err != nil {
+		t.Skip("no true(1):", err)
+	}
+	defer cmd.Wait()
+	pid := cmd.Process.Pid
+	for deadline := time.Now().Add(5 * time.Second); !zombie(pid); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Skip("the child never showed as a zombie (no /proc?)")
+		}
+	}
+	if alive(pid) {
+		t.Errorf("zombie %d counts as alive", pid)
+	}
+	if !alive(os.Getpid()) {
+		t.Error("this process does not count as alive")
 	}
 }

@@ -101,12 +101,30 @@ type CPU struct {
 	// same per successful operation; both 0 when Note says why.
 	NodesSec     float64 `json:"nodes_cpu_s,omitempty"`
 	NodesUsPerOp float64 `json:"nodes_us_per_op,omitempty"`
-	BenchSec     float64 `json:"bench_cpu_s"`
-	BenchUsPerOp float64 `json:"bench_us_per_op"`
+	// LeaderUsPerOp is the leader's CPU per operation, FollowerUsPerOp a
+	// follower's (their mean); both 0 unless one leader led the whole
+	// window.
+	LeaderUsPerOp   float64 `json:"leader_us_per_op,omitempty"`
+	FollowerUsPerOp float64 `json:"follower_us_per_op,omitempty"`
+	// Syncs is each node's store writes over the window (one sync each
+	// when durable), when the nodes report them.
+	Syncs        []NodeSyncs `json:"syncs,omitempty"`
+	BenchSec     float64     `json:"bench_cpu_s"`
+	BenchUsPerOp float64     `json:"bench_us_per_op"`
 	// MachineBusy is the fraction of all cores' time not idle (any
 	// process, and the kernel), 0..1.
 	MachineBusy float64 `json:"machine_busy"`
 	Note        string  `json:"note,omitempty"`
+}
+
+// NodeSyncs is one node's store writes over the measured window.
+type NodeSyncs struct {
+	Node   uint64  `json:"node"`
+	Syncs  uint64  `json:"syncs"`
+	PerSec float64 `json:"per_s"`
+	// OpsPerSync is the run's operations per write of this node: how many
+	// commands one sync carried.
+	OpsPerSync float64 `json:"ops_per_sync,omitempty"`
 }
 
 // Second is one point of the per-second series of the measured part.
@@ -149,6 +167,9 @@ type Cluster struct {
 	// TLS says the started nodes ran both ports over mutual TLS (bench
 	// -tls).
 	TLS bool `json:"tls,omitempty"`
+	// Hosts is where the started nodes ran: "" or "local" (loopback),
+	// "netns" (a network namespace per node; bench -hosts).
+	Hosts string `json:"hosts,omitempty"`
 }
 
 // Stage names, in the order a command meets them. Nodes report their
@@ -205,6 +226,9 @@ type Fault struct {
 	// has no window.
 	NotInjected bool   `json:"not_injected,omitempty"`
 	Error       string `json:"error,omitempty"`
+	// Layer is what injected a network fault: "kernel" (nftables, tc, ip
+	// link on netns hosts) or "hook" (the nodes' transport hook).
+	Layer string `json:"layer,omitempty"`
 }
 
 // Verdict is the outcome of the correctness checks; nil fields were not run.

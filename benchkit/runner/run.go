@@ -43,7 +43,8 @@ type Config struct {
 	// Stdout receives the progress lines and the report, Stderr the logs.
 	// Required.
 	Stdout, Stderr io.Writer
-	// Dial connects the clients; nil is DialClients.
+	// Dial connects the clients; nil is DialClients (from the clients'
+	// namespace on netns hosts).
 	Dial DialFunc
 	// WatchPrimaries polls the started nodes during the measured run for
 	// which of them answer clients, and with Bench.Check fails the run on
@@ -79,6 +80,7 @@ type Run struct {
 	tgt        benchkit.Target
 	v          *verifier
 	cancel     context.CancelFunc // stops the leader monitor of a running cluster
+	mon        *cluster.Monitor   // a running cluster's, with -cluster-admin
 
 	// Set by Measure and Verify.
 	out     *benchkit.Outcome
@@ -95,8 +97,8 @@ func New(cfg Config) (*Run, error) {
 	if cfg.Name == "" || cfg.Stdout == nil || cfg.Stderr == nil {
 		return nil, fmt.Errorf("%w: a run needs a name, Stdout and Stderr", benchkit.ErrConfig)
 	}
-	if cfg.Dial == nil {
-		cfg.Dial = DialClients
+	if cfg.Bench.RESP && cfg.TLS {
+		return nil, fmt.Errorf("%w: the RESP front end serves plain TCP only, not TLS", benchkit.ErrConfig)
 	}
 	return &Run{cfg: cfg, base: results.Base(cfg.Name),
 		logger: slog.New(slog.NewTextHandler(cfg.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}, nil
@@ -169,6 +171,7 @@ func (r *Run) attach(ctx context.Context) {
 		return
 	}
 	mon := cluster.NewMonitor(c.ClusterAdmin)
+	r.mon = mon
 	var mctx context.Context
 	mctx, r.cancel = context.WithCancel(ctx)
 	sts := mon.Poll(mctx)
@@ -183,7 +186,8 @@ func (r *Run) startLocal(ctx context.Context, mod string) error {
 	c := r.cfg.Bench
 	local, err := cluster.Start(ctx, cluster.Config{
 		Nodes: c.Nodes, Engine: c.Engine, Binary: r.cfg.NodeBin, ModuleDir: mod, Keep: c.Keep, Logger: r.logger,
-		ExtraArgs: NodeArgs(c, r.cfg.NodeArgs, r.cfg.RecordApplied), TLS: r.cfg.TLS,
+		ExtraArgs: NodeArgs(c, r.cfg.NodeArgs, r.cfg.RecordApplied), TLS: r.cfg.TLS, RESP: c.RESP,
+		Hosts: c.Hosts, HookFaults: c.FaultLayer == benchkit.LayerHook,
 	})
 	if err != nil {
 		return err
@@ -191,7 +195,7 @@ func (r *Run) startLocal(ctx context.Context, mod string) error {
 	r.local = local
 	r.addrs, r.leader = local.ClientAddrs(), local.Leader
 	r.stages = cluster.Stages(local.AdminAddrs())
-	r.info = results.Cluster{Nodes: c.Nodes, Addrs: r.addrs, DurabilitySource: "started", TLS: r.cfg.TLS}
+	r.info = results.Cluster{Nodes: c.Nodes, Addrs: r.addrs, DurabilitySource: "started", TLS: r.cfg.TLS, Hosts: c.Hosts}
 	r.durability = reported(&r.info, local.Monitor.Poll(ctx), r.leader)
 	return nil
 }
@@ -199,12 +203,22 @@ func (r *Run) startLocal(ctx context.Context, mod string) error {
 // connect dials the clients.
 func (r *Run) connect(ctx context.Context) error {
 	var tlsCfg *tls.Config
+	dial, addrs := r.cfg.Dial, r.addrs
 	if r.local != nil {
 		tlsCfg = r.local.ClientTLS()
 	}
-	tgt, err := r.cfg.Dial(ctx, r.addrs, r.cfg.Bench.Conns, tlsCfg)
+	switch {
+	case dial != nil:
+	case r.cfg.Bench.RESP && r.local != nil:
+		dial, addrs = DialRESP, r.local.RESPAddrs()
+	case r.local != nil:
+		dial = DialClientsVia(r.local.ClientDial())
+	default:
+		dial = DialClients
+	}
+	tgt, err := dial(ctx, addrs, r.cfg.Bench.Conns, tlsCfg)
 	if err != nil {
-		return fmt.Errorf("connect to %s: %w", strings.Join(r.addrs, ","), err)
+		return fmt.Errorf("connect to %s: %w", strings.Join(addrs, ","), err)
 	}
 	r.tgt = tgt
 	return nil
@@ -215,8 +229,11 @@ func (r *Run) connect(ctx context.Context) error {
 // measured is kept (and Write marks the result interrupted).
 func (r *Run) Measure(ctx context.Context) error {
 	env := benchkit.Env{Target: r.tgt, Leader: r.leader, Stages: r.stages, CPU: benchkit.ProcCPU(nil)}
-	if r.local != nil {
-		env.CPU = benchkit.ProcCPU(r.local.Pids)
+	switch {
+	case r.local != nil:
+		env.CPU = benchkit.NodeCPU(r.local.Pids, benchkit.NodeCounters{LeaderPid: r.local.LeaderPid, Syncs: r.local.Monitor.Syncs})
+	case r.mon != nil:
+		env.CPU = benchkit.NodeCPU(nil, benchkit.NodeCounters{Syncs: r.mon.Syncs})
 	}
 	if !r.cfg.Quiet {
 		env.Progress = r.cfg.Stdout

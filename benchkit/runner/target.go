@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"sync/atomic"
+	"time"
 
 	"github.com/mpaxos/mpaxos/benchkit"
 	"github.com/mpaxos/mpaxos/client"
@@ -19,12 +21,25 @@ type DialFunc func(ctx context.Context, addrs []string, conns int, tlsCfg *tls.C
 // DialClients is the DialFunc of a real cluster: each of the conns
 // connections is a client.Client holding one multiplexed connection per
 // server.
-func DialClients(_ context.Context, addrs []string, conns int, tlsCfg *tls.Config) (benchkit.Target, error) {
+func DialClients(ctx context.Context, addrs []string, conns int, tlsCfg *tls.Config) (benchkit.Target, error) {
+	return DialClientsVia(nil)(ctx, addrs, conns, tlsCfg)
+}
+
+// DialClientsVia is DialClients with the clients' TCP connections made by
+// dial (client.Config.Dial; nil is a plain dial): from the clients'
+// namespace on netns hosts (cluster.Cluster.ClientDial).
+func DialClientsVia(dial func(addr string, timeout time.Duration) (net.Conn, error)) DialFunc {
+	return func(_ context.Context, addrs []string, conns int, tlsCfg *tls.Config) (benchkit.Target, error) {
+		return dialClients(addrs, conns, tlsCfg, dial)
+	}
+}
+
+func dialClients(addrs []string, conns int, tlsCfg *tls.Config, dial func(string, time.Duration) (net.Conn, error)) (benchkit.Target, error) {
 	if conns < 1 {
 		conns = 1
 	}
 	ccfg := client.DefaultConfig()
-	ccfg.TLS = tlsCfg
+	ccfg.TLS, ccfg.Dial = tlsCfg, dial
 	t := &clientTarget{}
 	for i := 0; i < conns; i++ {
 		c, err := client.Dial(addrs, ccfg)

@@ -19,13 +19,15 @@ func TestFieldFlags(t *testing.T) {
 		func(c *benchkit.Config) {
 			c.Nodes, c.Clients, c.Conns, c.Duration, c.Warmup, c.Timeout = 0, 0, 0, time.Millisecond, -1, 0
 			c.ValueSize, c.KeySize, c.Keys, c.ReadRatio, c.Dist, c.Rate = -1, 1, 0, 2, "x", math.Inf(1)
-			c.Engine = benchkit.Engine{BatchSize: -1, BatchBytes: -1, BatchDelay: -1, Pipeline: -1}
+			c.Engine = benchkit.Engine{BatchSize: -1, BatchBytes: -1, BatchDelay: -1, Pipeline: -1, ReadMode: "quorum"}
 			c.Faults, c.CheckSample, c.CheckTimeout = "explode@1s", 2, -1
 			c.Engine.Protocol = 99
 		},
 		func(c *benchkit.Config) { c.Ops, c.ClusterAdmin, c.Dist, c.ZipfS = -1, []string{"x"}, benchkit.Zipf, 1 },
 		func(c *benchkit.Config) { c.Ops = 5 },
 		func(c *benchkit.Config) { c.Cluster, c.Engine.Null, c.Check = []string{"x"}, true, true },
+		func(c *benchkit.Config) { c.RESP, c.Engine.Null = true, true },
+		func(c *benchkit.Config) { c.Hosts, c.FaultLayer = "moon", "x" },
 	} {
 		c := benchkit.DefaultConfig()
 		mod(&c)
@@ -34,7 +36,7 @@ func TestFieldFlags(t *testing.T) {
 	base := benchkit.DefaultConfig()
 	base.Cluster = []string{"x"}
 	errs = append(errs, benchkit.Grid{}.Validate(base),
-		benchkit.Grid{BatchSize: []int{1, 1}, Pipeline: []int{2, 2}, Clients: []int{0, 0}}.Validate(base))
+		benchkit.Grid{BatchSize: []int{1, 1}, Pipeline: []int{2, 2}, Clients: []int{0, 0}, Rates: []int{2, 1}}.Validate(base))
 	seen := map[string]bool{}
 	for _, err := range errs {
 		for _, fe := range config.Fields(err) {

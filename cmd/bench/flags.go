@@ -24,11 +24,16 @@ type runOpts struct {
 	// record for the session check; 0 sizes it for the run.
 	recordApplied int
 	// tls (-tls) measures the workload over plain TCP and over TLS,
-	// tlsRounds (-tls-rounds) times each, interleaved, and reports the
-	// cost. useTLS starts the cluster of one run with TLS.
-	tls       bool
-	tlsRounds int
-	useTLS    bool
+	// -rounds times each, interleaved, and reports the cost. useTLS
+	// starts the cluster of one run with TLS.
+	tls    bool
+	useTLS bool
+	// syncCost (-sync-cost) runs the workload with -sync=false and synced,
+	// interleaved, and reports synced throughput as a fraction.
+	syncCost bool
+	// rounds (-rounds, or its old name -tls-rounds) is the number of run
+	// pairs of -tls and -sync-cost.
+	rounds int
 	// count (-count) is the number of runs of each configuration.
 	count int
 	// scenario (-scenario) names a preset of -faults and the workload
@@ -43,12 +48,14 @@ var fieldFlags = map[string]string{
 	"Nodes": "-nodes", "ClusterAdmin": "-cluster-admin", "Clients": "-clients", "Conns": "-conns",
 	"Duration": "-duration", "Ops": "-ops", "Warmup": "-warmup", "Timeout": "-timeout",
 	"ValueSize": "-value-size", "KeySize": "key size", "Keys": "-keys", "ReadRatio": "-read-ratio",
-	"Dist": "-dist", "ZipfS": "-zipf-s", "Rate": "-rate",
+	"Dist": "-dist", "ZipfS": "-zipf-s", "Rate": "-rate", "RESP": "-resp",
 	"Engine.BatchSize": "-batch-size", "Engine.BatchBytes": "-batch-bytes", "Engine.BatchDelay": "-batch-delay",
-	"Engine.Pipeline": "-pipeline", "Engine.Null": "-null", "Engine.Protocol": "-protocol",
+	"Engine.Pipeline": "-pipeline", "Engine.Null": "-null", "Engine.ReadMode": "-read-mode", "Engine.Protocol": "-protocol",
+	"Hosts": "-hosts", "FaultLayer": "-fault-layer",
 	"Faults": "-faults", "Check": "-check", "CheckSample": "-check-sample", "CheckTimeout": "-check-timeout",
 	// Grid's fields, for bench sweep.
-	"BatchSize": "-batch-size", "Pipeline": "-pipeline", "BatchSize, Pipeline, Clients": "-batch-size, -pipeline, -clients",
+	"BatchSize": "-batch-size", "Pipeline": "-pipeline", "Rates": "-rates",
+	"BatchSize, Pipeline, Clients, Rates": "-batch-size, -pipeline, -clients, -rates",
 }
 
 // maxCount bounds -count: each run is a full benchmark.
@@ -143,6 +150,8 @@ func bindRun(fs *flag.FlagSet, cfg *benchkit.Config, o *runOpts, sweep bool) {
 	fs.Var(listFlag{&cfg.ClusterAdmin}, "cluster-admin", "admin `host:port,...` of the running -cluster (for the current leader)")
 	fs.StringVar(&cfg.ClusterAdminTokenFile, "cluster-admin-token-file", "", "`file` with the running -cluster's admin token (its nodes' -admin-token-file), for -faults")
 	fs.BoolVar(&cfg.Keep, "keep", cfg.Keep, "keep the started cluster's data and logs")
+	fs.StringVar(&cfg.Hosts, "hosts", cfg.Hosts, "where started nodes run: local (loopback) or netns (a network namespace per node on a bridge, clients in another; Linux, root)")
+	fs.StringVar(&cfg.FaultLayer, "fault-layer", cfg.FaultLayer, "what injects network faults: kernel (nftables, tc, ip link; -hosts netns) or hook (the nodes' transport hook) (default kernel with -hosts netns, else hook)")
 	fs.StringVar(&o.nodeBin, "node-bin", "", "use this prebuilt cmd/node `binary` instead of building it")
 	if !sweep {
 		fs.IntVar(&cfg.Engine.BatchSize, "batch-size", 0, "engine: max commands per batch (0: node default)")
@@ -157,9 +166,12 @@ func bindRun(fs *flag.FlagSet, cfg *benchkit.Config, o *runOpts, sweep bool) {
 	fs.BoolVar(&o.ceiling, "ceiling", false, "first run the same workload in -null mode and report this run as a fraction of it")
 	if !sweep {
 		fs.BoolVar(&o.tls, "tls", false, "run the workload on a plain TCP cluster and on a mutual-TLS one (throwaway CA, client certificates), interleaved, and report TLS's cost in throughput and node CPU per op")
-		fs.IntVar(&o.tlsRounds, "tls-rounds", 1, "with -tls: plain/TLS run pairs, interleaved (plain, TLS, plain, TLS, ...)")
+		fs.BoolVar(&o.syncCost, "sync-cost", false, "run the workload with -sync=false and synced, interleaved, and report synced throughput as a fraction of unsynced and the node CPU per op of each")
+		fs.IntVar(&o.rounds, "rounds", 1, "with -tls or -sync-cost: run pairs, interleaved (A, B, A, B, ...)")
+		fs.IntVar(&o.rounds, "tls-rounds", 1, "the old name of -rounds")
 	}
 	fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "client connections shared by all clients")
+	fs.BoolVar(&cfg.RESP, "resp", false, "drive the load through the nodes' Redis protocol port (GET/SET, each connection's commands pipelined) instead of the client library")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measured run time (after -warmup)")
 	fs.Int64Var(&cfg.Ops, "ops", 0, "stop after this many measured operations instead of -duration")
 	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "unmeasured warm-up before measuring")
@@ -167,6 +179,7 @@ func bindRun(fs *flag.FlagSet, cfg *benchkit.Config, o *runOpts, sweep bool) {
 	fs.IntVar(&cfg.ValueSize, "value-size", cfg.ValueSize, "value size in `bytes` (keys are 16 bytes)")
 	fs.IntVar(&cfg.Keys, "keys", cfg.Keys, "number of distinct keys")
 	fs.Float64Var(&cfg.ReadRatio, "read-ratio", cfg.ReadRatio, "fraction of operations that are gets (0..1)")
+	fs.StringVar(&cfg.Engine.ReadMode, "read-mode", "", "engine: how the started nodes serve gets: log, index or lease (empty: the node's default)")
 	fs.Var(distFlag{&cfg.Dist}, "dist", "key distribution: uniform or zipf")
 	fs.Float64Var(&cfg.ZipfS, "zipf-s", cfg.ZipfS, "zipf exponent s (> 1)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "open loop: total offered `ops/s`, latency from intended send times (0: closed loop)")

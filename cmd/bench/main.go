@@ -6,6 +6,7 @@
 //	bench -faults kill-leader@5s+3s ...   ... with faults injected and the run checked
 //	bench compare [-force] A.json B.json  compare runs side by side
 //	bench sweep -batch-size 1,8,64 ...    run a grid of configurations
+//	bench floor                           a 1-client p50 against this machine's floor
 //
 // The work is in package benchkit; this command maps flags to its Config,
 // and wires the fault schedule (package faults, over the launcher's
@@ -84,6 +85,8 @@ func realMain(ctx context.Context, argv []string, stdout, stderr io.Writer) int 
 		err = cmdSweep(ctx, args[1:], argv, stdout, stderr)
 	case len(args) > 0 && args[0] == "why-paxos":
 		err = cmdWhyPaxos(ctx, args[1:], argv, stdout, stderr)
+	case len(args) > 0 && args[0] == "floor":
+		err = cmdFloor(ctx, args[1:], argv, stdout, stderr)
 	default:
 		err = cmdRun(ctx, args, argv, stdout, stderr)
 	}

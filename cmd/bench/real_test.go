@@ -320,7 +320,7 @@ func TestRealRunningClusterTwice(t *testing.T) {
 		}
 		s := r.Cluster.Settings
 		if s == nil || s.BatchSize != 1024 || s.Pipeline != 64 || s.BatchDelayNs != int64(time.Millisecond) || s.Groups != 1 ||
-			s.ReadMode != "log" || s.Sync || r.Cluster.Leader == 0 {
+			s.ReadMode != "lease" || s.Sync || r.Cluster.Leader == 0 {
 			t.Fatalf("run %d: settings %+v leader %d", run, s, r.Cluster.Leader)
 		}
 	}
@@ -336,5 +336,51 @@ func TestRealRestartedRecordIsPartial(t *testing.T) {
 	if f := r.Verdict.SessionChecked; f == nil || *f >= 1 || !strings.Contains(out, "on PART of the run") ||
 		!strings.Contains(out, "since it last started") {
 		t.Fatalf("a node restarted from a snapshot, yet the session check claims the whole run:\n%s", out)
+	}
+}
+
+// TestRealRESP drives the load through the nodes' Redis protocol front end
+// (bench -resp): the sessions of a connection pipelined on it, so the front
+// end sends them as one OpMulti; a leader killed mid-run and -MOVED
+// followed to the new one. The full check must pass: linearizable, nothing
+// acknowledged lost, every node session (a RESP connection) in order and
+// once, equal state hashes.
+func TestRealRESP(t *testing.T) {
+	args := append([]string{"-resp", "-nodes", "3", "-conns", "2", "-duration", "4s", "-faults", "kill-leader@1s+1500ms"}, checkedWorkload...)
+	code, out, errOut, r := realBench(t, args...)
+	assertPass(t, code, out, errOut, r)
+	if !strings.Contains(out, "RESP conns per node") || r.Ops == 0 {
+		t.Fatalf("not a RESP run, or nothing done: ops %d", r.Ops)
+	}
+	if f := r.Faults; len(f) != 1 || f[0].After == nil || f[0].After.Throughput == 0 {
+		t.Fatalf("nothing completed after the leader was killed: %+v", f)
+	}
+}
+
+// TestRealReadModesUnderFaults: a read-heavy workload served by read index
+// and by lease stays linearizable, and loses no acknowledged write, while
+// the leader is paused (SIGSTOP: its lease must run out on the others'
+// clocks and on its own once it resumes), while it is partitioned away,
+// and while it is cut off in a minority of a 5-node cluster.
+func TestRealReadModesUnderFaults(t *testing.T) {
+	for _, mode := range []string{"lease", "index"} {
+		for _, schedule := range []string{"pause-leader@1s+1500ms", "partition-leader@1s+1500ms", "split=minority@1s+1500ms"} {
+			t.Run(mode+" "+schedule, func(t *testing.T) {
+				nodes := "3"
+				if strings.HasPrefix(schedule, "split") {
+					nodes = "5" // a minority of two, the leader among them
+				}
+				args := append([]string{"-nodes", nodes, "-duration", "3s", "-faults", schedule}, checkedWorkload...)
+				args = append(args, "-read-ratio", "0.9", "-read-mode", mode)
+				code, out, errOut, r := realBench(t, args...)
+				assertPass(t, code, out, errOut, r)
+				if r.Cluster.Settings == nil || r.Cluster.Settings.ReadMode != mode {
+					t.Fatalf("the nodes report read mode %+v, want %s", r.Cluster.Settings, mode)
+				}
+				if len(r.Faults) == 0 || r.Faults[0].NotInjected || r.Faults[0].Error != "" {
+					t.Fatalf("fault not injected: %+v", r.Faults)
+				}
+			})
+		}
 	}
 }

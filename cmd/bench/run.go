@@ -22,7 +22,8 @@ logical clients for -duration, stops the cluster and prints the report.
 Writes NAME.json, NAME.hgrm and NAME.svg (-out NAME; by default under
 results/runs/, which git ignores). Exit status: 0 success, 1 failure (a
 correctness check FAILED among them), 2 bad usage, 130 interrupted.
-"bench compare -h" and "bench sweep -h" list those subcommands' flags.
+"bench compare -h", "bench sweep -h" and "bench floor -h" list those
+subcommands' flags.
 
   bench -nodes 5 -clients 200
   bench -rate 50000 -duration 30s          open loop at 50k ops/s
@@ -73,8 +74,11 @@ func cmdRun(ctx context.Context, args, argv []string, stdout, stderr io.Writer) 
 	if name == "" {
 		name = defaultName(cfg)
 	}
-	if o.tls {
-		return runTLSCost(ctx, cfg, o, name, argv, stdout, stderr)
+	switch {
+	case o.tls:
+		return runPair(ctx, tlsPair, cfg, o, name, argv, stdout, stderr)
+	case o.syncCost:
+		return runPair(ctx, syncPair, cfg, o, name, argv, stdout, stderr)
 	}
 	if o.count == 1 {
 		_, err = runMeasured(ctx, cfg, o, name, argv, stdout, stderr)
@@ -91,12 +95,18 @@ func (o runOpts) check(cfg benchkit.Config) error {
 		return usageError{"-ceiling needs a cluster bench starts, not -cluster"}
 	case o.tls && len(cfg.Cluster) > 0:
 		return usageError{"-tls needs a cluster bench starts, not -cluster"}
-	case o.tlsRounds < 1:
-		return usageError{fmt.Sprintf("-tls-rounds %d: must be at least 1", o.tlsRounds)}
+	case o.rounds < 1:
+		return usageError{fmt.Sprintf("-rounds %d: must be at least 1", o.rounds)}
+	case o.tls && o.syncCost:
+		return usageError{"-tls and -sync-cost are two A/Bs: run them one at a time"}
+	case o.syncCost && (o.count > 1 || o.ceiling || cfg.Engine.Null):
+		return usageError{"-sync-cost with -count, -ceiling or -null: -rounds repeats the pairs, and null nodes do not sync"}
 	case o.count < 1 || o.count > maxCount:
 		return usageError{fmt.Sprintf("-count must be 1..%d, got %d", maxCount, o.count)}
 	case o.tls && o.count > 1:
-		return usageError{"-tls with -count: -tls-rounds repeats the plain and TLS runs"}
+		return usageError{"-tls with -count: -rounds repeats the plain and TLS runs"}
+	case cfg.RESP && (o.tls || o.ceiling):
+		return usageError{"-resp with -tls or -ceiling: the RESP front end serves plain TCP only, and null-mode nodes serve no RESP"}
 	}
 	return nil
 }
@@ -187,5 +197,7 @@ func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, a
 }
 
 // dialTarget connects the clients; tests replace it with an in-process
-// fake.
-var dialTarget runner.DialFunc = runner.DialClients
+// fake. nil is the runner's own: the client library (from the clients'
+// namespace on netns hosts; a DialFunc given here would dial from bench's),
+// or RESP with -resp.
+var dialTarget runner.DialFunc

@@ -15,7 +15,7 @@ import (
 	"github.com/mpaxos/mpaxos/benchkit/results"
 )
 
-const sweepSynopsis = `usage: bench sweep [-batch-size L] [-pipeline L] [-clients L] [-p99-max D] [run flags]
+const sweepSynopsis = `usage: bench sweep [-batch-size L] [-pipeline L] [-clients L] [-rates L] [-p99-max D] [run flags]
 
 Runs every combination of the comma-separated lists L, each point a full
 benchmark (its own cluster and result files NAME-<point>.json/.hgrm/.svg),
@@ -25,7 +25,13 @@ With -count N every point runs N times, round by round (NAME-<point>-rK),
 the table shows medians, and points whose throughput the noise cannot
 tell from the best's (Mann-Whitney U, p >= 0.05) are marked '~'.
 
+-rates runs open-loop points at rising offered loads (latency from the
+intended send times) and, with -p99-max, reports the knee: the highest
+rate whose p99 stays within the bound there and at every lower rate. A
+configuration stops rising at its first rate past the bound.
+
   bench sweep -batch-size 1,8,64,256 -pipeline 1,16,128 -p99-max 10ms
+  bench sweep -nodes 5 -clients 200 -rates 5000,10000,20000,40000,60000 -p99-max 10ms
 
 flags:`
 
@@ -38,6 +44,7 @@ func cmdSweep(ctx context.Context, args, argv []string, stdout, stderr io.Writer
 	fs.Var(intsFlag{&grid.BatchSize}, "batch-size", "engine batch sizes to sweep, e.g. 1,8,64 (0: node default)")
 	fs.Var(intsFlag{&grid.Pipeline}, "pipeline", "engine pipeline depths to sweep (0: node default)")
 	fs.Var(intsFlag{&grid.Clients}, "clients", "client counts to sweep (default: 50)")
+	fs.Var(intsFlag{&grid.Rates}, "rates", "rising open-loop offered loads in ops/s to sweep, e.g. 5000,10000,20000 (with -p99-max: the knee)")
 	p99Max := fs.Duration("p99-max", 0, "mark the best throughput with p99 at most this (0: no bound)")
 	pos, err := parse(fs, args, sweepSynopsis, stdout, false)
 	if err != nil {
@@ -67,7 +74,7 @@ func cmdSweep(ctx context.Context, args, argv []string, stdout, stderr io.Writer
 	sw := benchkit.NewSweep(name, argv, *p99Max, o.count)
 	pts := grid.Points(base)
 	var runErr error
-	sw.Rows, runErr = sweepRounds(ctx, base, pts, o, name, argv, stdout, stderr)
+	sw.Rows, runErr = sweepRounds(ctx, base, pts, o, sw, argv, stdout, stderr)
 	if len(sw.Rows) == 0 {
 		return runErr
 	}
@@ -120,14 +127,21 @@ func checkSweep(base benchkit.Config, grid benchkit.Grid, o runOpts, p99Max time
 // the machine (a neighbour's load, the page cache, thermal throttling)
 // then falls on every point alike instead of on the last ones. It stops
 // at the first run that fails or is interrupted, keeping what was
-// measured: the rows of the points that have a run, in pts' order.
-func sweepRounds(ctx context.Context, base benchkit.Config, pts []benchkit.Point, o runOpts, name string, argv []string, stdout, stderr io.Writer) ([]benchkit.SweepRow, error) {
+// measured: the rows of the points that have a run, in pts' order. An
+// open-loop point past the bound in the first round skips the higher rates
+// of its configuration (Sweep.Beyond).
+func sweepRounds(ctx context.Context, base benchkit.Config, pts []benchkit.Point, o runOpts, sw *benchkit.Sweep, argv []string, stdout, stderr io.Writer) ([]benchkit.SweepRow, error) {
+	name := sw.Name
 	rows := make([]benchkit.SweepRow, len(pts))
 	measured := func() []benchkit.SweepRow {
 		return slices.DeleteFunc(rows, func(r benchkit.SweepRow) bool { return r.Label == "" })
 	}
+	skip := make([]bool, len(pts))
 	for round := 1; round <= o.count; round++ {
 		for i, pt := range pts {
+			if skip[i] {
+				continue
+			}
 			fmt.Fprintf(stdout, "\n=== sweep point %d/%d: %s", i+1, len(pts), pt.Label())
 			if o.count > 1 {
 				fmt.Fprintf(stdout, ", run %d/%d", round, o.count)
@@ -143,6 +157,14 @@ func sweepRounds(ctx context.Context, base benchkit.Config, pts []benchkit.Point
 			}
 			if err != nil {
 				return measured(), fmt.Errorf("sweep point %s: %w", pt.Label(), err)
+			}
+			if round == 1 && rows[i].Label != "" && sw.Beyond(&rows[i]) {
+				for j := i + 1; j < len(pts); j++ {
+					if q := pts[j]; q.Rate > pt.Rate && q.BatchSize == pt.BatchSize && q.Pipeline == pt.Pipeline && q.Clients == pt.Clients {
+						skip[j] = true
+						fmt.Fprintf(stdout, "sweep: skipping %s: %s already missed the p99 bound\n", q.Label(), pt.Label())
+					}
+				}
 			}
 		}
 	}

@@ -169,3 +169,68 @@ func TestRunCount(t *testing.T) {
 		t.Fatalf("-count 0: exit %d, want 2", code)
 	}
 }
+
+// The knee is the highest rate that met the bound with every lower rate of
+// its configuration meeting it too; a configuration whose lowest rate
+// missed has none.
+func TestSweepKnee(t *testing.T) {
+	sw := benchkit.NewSweep("x", nil, 10e6, 1)
+	a := benchkit.Point{Clients: 200}
+	b := benchkit.Point{Clients: 50}
+	row := func(p benchkit.Point, rate int, p99 int64, errs int64) benchkit.SweepRow {
+		p.Rate = rate
+		return benchkit.SweepRow{Point: p, Label: p.Label(), Throughput: float64(rate), P99: p99, Errors: errs}
+	}
+	sw.Rows = []benchkit.SweepRow{
+		row(a, 5000, 2e6, 0), row(a, 10000, 9e6, 0), row(a, 20000, 30e6, 0),
+		row(a, 40000, 8e6, 0), // within the bound again, past a miss: noise, not the knee
+		row(b, 5000, 1e6, 2),  // errors: no knee
+		row(b, 10000, 1e6, 0),
+	}
+	sw.MarkBest()
+	if len(sw.Knees) != 2 {
+		t.Fatalf("knees %+v, want one per configuration", sw.Knees)
+	}
+	if k := sw.Knees[0]; k.Config != a || k.Rate != 10000 || k.P99 != 9e6 {
+		t.Errorf("knee of %v: %+v, want 10000 ops/s at p99 9ms", a, k)
+	}
+	if k := sw.Knees[1]; k.Config != b || k.Rate != 0 {
+		t.Errorf("knee of %v: %+v, want none", b, k)
+	}
+	var out strings.Builder
+	sw.WriteTable(&out)
+	if !strings.Contains(out.String(), "open-loop knee (batch-size default, pipeline default, 200 clients): 10,000 ops/s offered") {
+		t.Errorf("table does not report the knee:\n%s", out.String())
+	}
+}
+
+// A rate sweep stops raising a configuration's rate at its first rate past
+// the bound, and refuses rates that do not rise.
+func TestSweepRatesStopAtBound(t *testing.T) {
+	useFake(t, &fakeTarget{})
+	base := filepath.Join(t.TempDir(), "sw")
+	code, out, errOut := bench(t, "sweep", "-cluster", "127.0.0.1:1", "-clients", "2", "-conns", "1", "-rates", "100,200,400",
+		"-duration", "300ms", "-warmup", "0", "-p99-max", "1ns", "-quiet", "-out", base)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "skipping bs0-pl0-c2-r200") || !strings.Contains(out, "skipping bs0-pl0-c2-r400") {
+		t.Fatalf("the sweep did not stop at the first rate past the bound:\n%s", out)
+	}
+	b, err := os.ReadFile(base + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sw benchkit.Sweep
+	if err := json.Unmarshal(b, &sw); err != nil {
+		t.Fatal(err)
+	}
+	if len(sw.Rows) != 1 || sw.Rows[0].Rate != 100 || len(sw.Knees) != 1 || sw.Knees[0].Rate != 0 {
+		t.Fatalf("rows %+v knees %+v, want the one rate run and no knee", sw.Rows, sw.Knees)
+	}
+
+	code, _, errOut = bench(t, "sweep", "-cluster", "127.0.0.1:1", "-rates", "200,100", "-ops", "10")
+	if code != 2 || !strings.Contains(errOut, "-rates") || !strings.Contains(errOut, "must rise") {
+		t.Fatalf("falling rates: exit %d, %q", code, errOut)
+	}
+}

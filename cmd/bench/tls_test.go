@@ -42,3 +42,31 @@ func TestRealTLSCost(t *testing.T) {
 		}
 	}
 }
+
+// TestRealSyncCost: bench -sync-cost runs the workload unsynced and synced
+// in the same invocation, the nodes reporting each durability, and says
+// what fraction of the unsynced throughput the synced run keeps.
+func TestRealSyncCost(t *testing.T) {
+	base := filepath.Join(t.TempDir(), "sync")
+	code, out, errOut, _ := realBench(t, "-out", base, "-sync-cost", "-nodes", "3", "-clients", "8", "-duration", "1s", "-warmup", "300ms")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"=== round 1/1: -sync=false", "=== round 1/1: synced", "=== sync cost", "synced throughput is "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	for _, tc := range []struct {
+		file string
+		sync bool
+	}{{base + "-nosync-1.json", false}, {base + "-sync-1.json", true}} {
+		r, err := results.Load(tc.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := r.Cluster.Settings; s == nil || s.Sync != tc.sync || r.Throughput <= 0 {
+			t.Errorf("%s: settings %+v throughput %v; want sync %v as the nodes report it", tc.file, s, r.Throughput, tc.sync)
+		}
+	}
+}

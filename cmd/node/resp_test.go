@@ -106,10 +106,50 @@ func TestRESPGoRedis(t *testing.T) {
 			if err := cc.Do(ctx, "FLUSHALL").Err(); err == nil || !strings.Contains(err.Error(), "unknown command") {
 				t.Fatalf("FLUSHALL: %v", err)
 			}
+			shards, err := cc.ClusterShards(ctx).Result()
+			if err != nil || len(shards) != 1 || len(shards[0].Slots) != 1 || shards[0].Slots[0].End != 16383 || len(shards[0].Nodes) != 3 {
+				t.Fatalf("CLUSTER SHARDS: %+v %v", shards, err)
+			}
+			if n := shards[0].Nodes[0]; n.Role != "master" || fmt.Sprintf("%s:%d", n.IP, n.Port) != c.respAddrOf(addrs, leader) {
+				t.Fatalf("CLUSTER SHARDS names %+v first, want the leader at %s", n, c.respAddrOf(addrs, leader))
+			}
+			// A pipeline goes to the cluster as one command; its replies
+			// come back in order, each seeing the commands before it.
+			cmds, err := cc.Pipelined(ctx, func(pp redis.Pipeliner) error {
+				for i := 0; i < 50; i++ {
+					pp.Set(ctx, p+"pk", strconv.Itoa(i), 0)
+					pp.Incr(ctx, p+"pn")
+					pp.Get(ctx, p+"pk")
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("pipeline: %v", err)
+			}
+			for i := 0; i < 50; i++ {
+				if n, err := cmds[3*i+1].(*redis.IntCmd).Result(); err != nil || n != int64(i+1) {
+					t.Fatalf("pipelined INCR %d: %d %v", i, n, err)
+				}
+				if v, err := cmds[3*i+2].(*redis.StringCmd).Result(); err != nil || v != strconv.Itoa(i) {
+					t.Fatalf("pipelined GET %d: %q %v", i, v, err)
+				}
+			}
 		})
 	}
 	for _, nd := range c.others(leader) {
 		rc := redis.NewClient(&redis.Options{Addr: c.respAddrOf(addrs, nd), MaxRetries: -1})
+		// A pipeline sent to a follower: every command in it is redirected,
+		// each with its own key's slot.
+		cmds, _ := rc.Pipelined(ctx, func(pp redis.Pipeliner) error {
+			pp.Set(ctx, "foo", "bar", 0)
+			pp.Get(ctx, "bar")
+			return nil
+		})
+		for i, want := range []string{"MOVED 12182 ", "MOVED 5061 "} {
+			if err := cmds[i].Err(); err == nil || err.Error() != want+c.respAddrOf(addrs, leader) {
+				t.Errorf("pipelined command %d on follower %d: %v, want %q", i, nd.id, err, want+c.respAddrOf(addrs, leader))
+			}
+		}
 		err := rc.Set(ctx, "foo", "bar", 0).Err()
 		want := fmt.Sprintf("MOVED 12182 %s", c.respAddrOf(addrs, leader))
 		if err == nil || err.Error() != want {

@@ -9,11 +9,11 @@ import (
 	"github.com/mpaxos/mpaxos/kv"
 )
 
-// TestForgedSessionCannotHijack is issue 16's attack on a real cluster: a
-// raw connection sends a put with another client's session id and seq
-// 2^40. The leader must refuse it, and the victim's next puts must execute
-// and be readable; before the fix the forgery was answered ok and the
-// victim's next three puts returned nil without executing.
+// TestForgedSessionCannotHijack attacks a real cluster: a raw connection
+// sends a put with another client's session id and seq 2^40. The leader
+// must refuse it, and the victim's next puts must execute and be readable;
+// a leader that took the forgery answered it ok, and the victim's next
+// three puts then returned nil without executing.
 func TestForgedSessionCannotHijack(t *testing.T) {
 	c := startCluster(t, 3)
 	l := c.waitLeader(c.nodes, 10*time.Second)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/valyala/bytebufferpool"
@@ -80,6 +81,10 @@ type ConnConfig struct {
 	// Logger receives connection-level events (never per frame). The default
 	// is slog.Default().
 	Logger *slog.Logger
+	// Dial, if set, makes Dial's TCP connection instead of net.DialTimeout
+	// (a benchmark dials from another network namespace). The default is
+	// nil.
+	Dial func(addr string, timeout time.Duration) (net.Conn, error)
 }
 
 // DefaultConnConfig returns the default connection settings.
