@@ -32,5 +32,6 @@
 // Entries, so a node executes and answers before the write is durable.
 // Only PrimaryBackupAck commits its own writes after they are durable (and
 // acknowledged by its backups). Reads (Read) are served from the local
-// state at once, in any mode: no scheme here can confirm anything.
+// state at once, in any mode, by a node that takes writes (a backup
+// refuses, naming its primary): no scheme here can confirm anything.
 package naive

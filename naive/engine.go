@@ -471,8 +471,13 @@ func (e *Engine) Compact(through engine.Slot) error {
 }
 
 // Read answers at once from the local state (Index = the last slot handed
-// out), whatever the mode: no scheme here can confirm a read.
+// out), whatever the mode: no scheme here can confirm a read. A node that
+// does not take writes (a backup) refuses with a *engine.NotLeaderError
+// naming its primary, so reads go where writes go.
 func (e *Engine) Read(ctx uint64, _ engine.ReadMode) error {
+	if !e.leading() {
+		return &engine.NotLeaderError{Leader: e.primary}
+	}
 	e.reads = append(e.reads, engine.ReadState{Ctx: ctx, Index: e.commit})
 	return nil
 }

@@ -323,13 +323,17 @@ func TestReadServedLocally(t *testing.T) {
 	c := newCluster(t, PrimaryBackup, 2)
 	c.propose(1, "x=a")
 	c.deliver()
-	e := c.nodes[2].eng
+	e := c.nodes[1].eng
 	if err := e.Read(7, engine.ReadIndex); err != nil {
 		t.Fatal(err)
 	}
 	rd := e.Ready()
 	if len(rd.Reads) != 1 || rd.Reads[0] != (engine.ReadState{Ctx: 7, Index: 1}) {
 		t.Fatalf("reads %+v, want ctx 7 at index 1", rd.Reads)
+	}
+	var nl *engine.NotLeaderError
+	if err := c.nodes[2].eng.Read(8, engine.ReadLease); !errors.As(err, &nl) || nl.Leader != 1 {
+		t.Fatalf("a backup's read: %v, want not leader naming node 1", err)
 	}
 }
 
