@@ -10,6 +10,7 @@ import (
 	"github.com/mpaxos/mpaxos/faults"
 	"github.com/mpaxos/mpaxos/internal/config"
 	"github.com/mpaxos/mpaxos/kv"
+	"github.com/mpaxos/mpaxos/naive"
 )
 
 // KeySize is the size of every key in bytes, fixed so that results compare.
@@ -46,6 +47,10 @@ type Engine struct {
 	// replicating or storing, the ceiling of the client path and the
 	// harness. The default is false.
 	Null bool `json:"null,omitempty"`
+	// Protocol is the nodes' replication protocol (-protocol): Multi-Paxos
+	// or a naive scheme to compare it with (package naive). The default is
+	// naive.Paxos; a naive one needs a cluster the harness starts.
+	Protocol naive.Protocol `json:"protocol,omitempty"`
 	// ReadMode is how the nodes serve the workload's gets (-read-mode):
 	// "log", "index" or "lease". The default, empty, is the node's
 	// default; the nodes' /status reports the mode in effect.
@@ -354,6 +359,12 @@ func (c Config) validateEngine(v *config.Collector) {
 	}
 	if e.Null && len(c.Cluster) > 0 {
 		v.Bad("Engine.Null", nil, "needs a cluster the harness starts, not a running one")
+	}
+	switch {
+	case e.Protocol != naive.Paxos && !e.Protocol.Naive():
+		v.Bad("Engine.Protocol", e.Protocol, "is not a known protocol")
+	case e.Protocol.Naive() && (len(c.Cluster) > 0 || e.Null):
+		v.Bad("Engine.Protocol", e.Protocol, "needs a cluster the harness starts, without -null")
 	}
 	switch e.ReadMode {
 	case "", kv.ReadLog.String(), kv.ReadIndex.String(), kv.ReadLease.String():

@@ -26,6 +26,7 @@ type stats struct {
 	ballot     atomic.Uint64
 	batches    atomic.Uint64
 	commands   atomic.Uint64
+	acked      atomic.Uint64 // commands answered from apply (executed here for a waiting client)
 	syncs      atomic.Uint64
 	loopWrites atomic.Uint64
 	dups       atomic.Uint64
@@ -74,6 +75,7 @@ func (n *Node) Status() Status {
 		Applied:    n.stats.applied.Load(),
 		Batches:    n.stats.batches.Load(),
 		Commands:   n.stats.commands.Load(),
+		Acked:      n.stats.acked.Load(),
 		Syncs:      n.stats.syncs.Load(),
 		LoopWrites: n.stats.loopWrites.Load(),
 		Dups:       n.stats.dups.Load(),

@@ -67,7 +67,9 @@ func (n *Node) apply(entries []engine.Entry) {
 	}
 	// Match results with waiting clients under the inbox's lock, answer
 	// outside it.
-	for _, r := range n.inbox.claim(results) {
+	claimed := n.inbox.claim(results)
+	n.stats.acked.Add(uint64(len(claimed)))
+	for _, r := range claimed {
 		n.reply(r.w.conn, r.w.reqID, r.res.Status, r.res.Value)
 	}
 	clear(results) // drop references to connections and values

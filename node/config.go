@@ -14,6 +14,7 @@ import (
 	"github.com/mpaxos/mpaxos/engine"
 	"github.com/mpaxos/mpaxos/internal/config"
 	"github.com/mpaxos/mpaxos/kv"
+	"github.com/mpaxos/mpaxos/naive"
 	"github.com/mpaxos/mpaxos/net/transport"
 	"github.com/mpaxos/mpaxos/store"
 )
@@ -99,6 +100,11 @@ type Config struct {
 	// leader before it campaigns (randomized up to twice that); rounded to
 	// whole ticks and at least 3 heartbeats. The default is 500ms.
 	ElectionTimeout time.Duration
+	// Protocol is the replication protocol: naive.Paxos (Multi-Paxos), or
+	// one of package naive's schemes, which exist to show what goes wrong
+	// without Paxos (see naive/doc.go); never for data that matters. The
+	// default is naive.Paxos.
+	Protocol naive.Protocol
 	// PrePrepare makes a node whose election timeout passed first ask
 	// whether a majority would promise it a higher ballot (engine
 	// Config.PrePrepare), so a node that was cut off does not depose a
@@ -279,6 +285,9 @@ func (c Config) Validate() error {
 		v.Bad("DataDir", nil, "must be set")
 	}
 	v.Nested("Batch", c.Batch.Validate())
+	if c.Protocol != naive.Paxos && !c.Protocol.Naive() {
+		v.Bad("Protocol", c.Protocol, "is not a known protocol")
+	}
 	if c.Pipeline < 1 {
 		v.Bad("Pipeline", c.Pipeline, "must be at least 1")
 	}

@@ -35,7 +35,7 @@ type Node struct {
 	log *slog.Logger
 
 	st      *store.Store
-	eng     *engine.Engine
+	eng     protocol
 	sm      *kv.Machine
 	peers   *transport.Peers
 	clients *transport.Server
@@ -274,7 +274,7 @@ func (n *Node) recover() error {
 		ecfg.Seed = int64(n.cfg.ID)*7919 + time.Now().UnixNano()
 	}
 	ecfg.Logger = n.log
-	eng, err := engine.New(ecfg, lg)
+	eng, err := newProtocol(n.cfg.Protocol, ecfg, lg)
 	if err != nil {
 		return err
 	}

@@ -245,7 +245,11 @@ type Verdict struct {
 	SessionOrderOK   *bool    `json:"session_order_ok,omitempty"`
 	DedupedRetries   int64    `json:"deduped_retries,omitempty"`
 	StateHashesAgree *bool    `json:"state_hashes_agree,omitempty"`
-	Notes            []string `json:"notes,omitempty"`
+	// SplitBrainIntervals counts the poll intervals in which two or more
+	// nodes answered clients as primary (bench watches for it in naive
+	// scheme comparisons); absent when not watched.
+	SplitBrainIntervals *int     `json:"split_brain_intervals,omitempty"`
+	Notes               []string `json:"notes,omitempty"`
 	// Failures are the lines that make the run fail (a violation, a lost
 	// write); empty when every check that ran passed.
 	Failures []string `json:"failures,omitempty"`

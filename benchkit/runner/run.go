@@ -46,6 +46,10 @@ type Config struct {
 	// Dial connects the clients; nil is DialClients (from the clients'
 	// namespace on netns hosts).
 	Dial DialFunc
+	// WatchPrimaries polls the started nodes during the measured run for
+	// which of them answer clients, and with Bench.Check fails the run on
+	// a split brain (two answering within one poll interval).
+	WatchPrimaries bool
 }
 
 // ErrInterrupted: the context was cancelled during the run; what was
@@ -82,6 +86,7 @@ type Run struct {
 	out     *benchkit.Outcome
 	faults  []results.Fault
 	verdict *results.Verdict
+	split   *benchkit.SplitBrain // with WatchPrimaries
 }
 
 // New returns a Run of cfg, not started.
@@ -151,6 +156,7 @@ func (r *Run) Start(ctx context.Context) error {
 	if r.v, err = newVerifier(ctx, r.cfg.Bench, r.local, r.logger); err != nil {
 		return err
 	}
+	r.v.quiescent = r.cfg.Bench.Engine.Protocol.Naive()
 	return r.v.readInitial(ctx, r.tgt)
 }
 
@@ -233,7 +239,15 @@ func (r *Run) Measure(ctx context.Context) error {
 		env.Progress = r.cfg.Stdout
 	}
 	r.v.install(&env)
+	var watch *primaryWatch
+	if r.cfg.WatchPrimaries && r.local != nil {
+		watch = watchPrimaries(ctx, r.local.AdminAddrs())
+	}
 	out, err := benchkit.Run(ctx, r.cfg.Bench, env)
+	if watch != nil {
+		sb := watch.Stop()
+		r.split = &sb
+	}
 	if err != nil {
 		r.v.stop(ctx)
 		return err
@@ -246,6 +260,17 @@ func (r *Run) Measure(ctx context.Context) error {
 // correctness checks; their outcome is in the result Write builds.
 func (r *Run) Verify(ctx context.Context) {
 	r.faults, r.verdict = r.v.finish(ctx, r.out, r.tgt, r.base)
+	if r.verdict != nil && r.v.quiescent {
+		divergence(r.verdict, r.v.hashes)
+	}
+	if r.verdict != nil && r.split != nil {
+		n := r.split.Intervals
+		r.verdict.SplitBrainIntervals = &n
+		r.verdict.Notes = append(r.verdict.Notes, r.split.String())
+		if r.split.Found() {
+			r.verdict.Failures = append(r.verdict.Failures, r.split.String())
+		}
+	}
 }
 
 // Write builds the result, prints the report and writes the result

@@ -48,6 +48,9 @@ const (
 // run when that is 0 (see recordRate).
 func NodeArgs(cfg benchkit.Config, extra []string, recordApplied int) []string {
 	args := append([]string(nil), extra...)
+	if cfg.Engine.Protocol.Naive() {
+		args = append(args, "-protocol="+cfg.Engine.Protocol.String())
+	}
 	if cfg.Engine.ReadMode != "" {
 		args = append(args, "-read-mode", cfg.Engine.ReadMode)
 	}
@@ -89,6 +92,12 @@ type verifier struct {
 	cancel  context.CancelFunc
 	done    chan error // the Runner's result; nil until it started
 	started bool
+
+	// quiescent (naive schemes, whose nodes need not reach one slot): the
+	// hashes are taken once the nodes stop applying (quiescentHashes),
+	// and kept in hashes for Run.Verify's divergence line.
+	quiescent bool
+	hashes    []check.NodeState
 }
 
 func newVerifier(ctx context.Context, cfg benchkit.Config, local *cluster.Cluster, logger *slog.Logger) (*verifier, error) {
@@ -255,6 +264,11 @@ func (v *verifier) finish(ctx context.Context, out *benchkit.Outcome, tgt benchk
 		nc := cluster.NewNetClient("") // reads only
 		c.Applied = v.appliedFunc(nc, out, &notes)
 		c.Hashes = func(ctx context.Context) ([]check.NodeState, error) {
+			if v.quiescent {
+				var err error
+				v.hashes, err = quiescentHashes(ctx, nc, v.admins)
+				return v.hashes, err
+			}
 			sctx, cancel := context.WithTimeout(ctx, settleTimeout)
 			defer cancel()
 			return nc.SettledHashes(sctx, v.admins)

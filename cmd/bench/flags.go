@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mpaxos/mpaxos/benchkit"
+	"github.com/mpaxos/mpaxos/naive"
 )
 
 // runOpts are the run flags that are not part of benchkit.Config.
@@ -35,6 +36,9 @@ type runOpts struct {
 	rounds int
 	// count (-count) is the number of runs of each configuration.
 	count int
+	// scenario (-scenario) names a preset of -faults and the workload
+	// (benchkit.Scenarios).
+	scenario string
 }
 
 // fieldFlags names the flag that sets each field benchkit.Config.Validate
@@ -46,7 +50,7 @@ var fieldFlags = map[string]string{
 	"ValueSize": "-value-size", "KeySize": "key size", "Keys": "-keys", "ReadRatio": "-read-ratio",
 	"Dist": "-dist", "ZipfS": "-zipf-s", "Rate": "-rate", "RESP": "-resp",
 	"Engine.BatchSize": "-batch-size", "Engine.BatchBytes": "-batch-bytes", "Engine.BatchDelay": "-batch-delay",
-	"Engine.Pipeline": "-pipeline", "Engine.Null": "-null", "Engine.ReadMode": "-read-mode",
+	"Engine.Pipeline": "-pipeline", "Engine.Null": "-null", "Engine.ReadMode": "-read-mode", "Engine.Protocol": "-protocol",
 	"Hosts": "-hosts", "FaultLayer": "-fault-layer",
 	"Faults": "-faults", "Check": "-check", "CheckSample": "-check-sample", "CheckTimeout": "-check-timeout",
 	// Grid's fields, for bench sweep.
@@ -157,6 +161,7 @@ func bindRun(fs *flag.FlagSet, cfg *benchkit.Config, o *runOpts, sweep bool) {
 	fs.IntVar(&cfg.Engine.BatchBytes, "batch-bytes", 0, "engine: max bytes per batch (0: node default)")
 	fs.DurationVar(&cfg.Engine.BatchDelay, "batch-delay", 0, "engine: max time a batch waits to fill (0: node default)")
 	fs.BoolVar(&cfg.Engine.Sync, "sync", cfg.Engine.Sync, "engine: sync every write to disk before acknowledging")
+	fs.Var(&cfg.Engine.Protocol, "protocol", "nodes' replication `protocol`: "+strings.Join(naive.Names(), "|")+" (all but paxos are naive schemes, to compare against; see bench why-paxos)")
 	fs.BoolVar(&cfg.Engine.Null, "null", false, "start the nodes in null mode: answer clients without replicating or storing")
 	fs.BoolVar(&o.ceiling, "ceiling", false, "first run the same workload in -null mode and report this run as a fraction of it")
 	if !sweep {
@@ -181,6 +186,9 @@ func bindRun(fs *flag.FlagSet, cfg *benchkit.Config, o *runOpts, sweep bool) {
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed for key and operation choice (0: from the clock)")
 	fs.StringVar(&o.out, "out", "", "results base `name`: writes NAME.json, NAME.hgrm, NAME.svg (default results/<timestamp>)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines")
+	if !sweep {
+		fs.StringVar(&o.scenario, "scenario", "", "play a named preset of -faults and the workload ("+strings.Join(benchkit.ScenarioNames(), ", ")+"; see below)")
+	}
 	fs.StringVar(&cfg.Faults, "faults", "", "fault `schedule` played during the measured run, e.g. kill-leader@5s+3s,drop=2%@10s+5s (see below)")
 	fs.BoolVar(&cfg.Check, "check", false, "check correctness after the run: linearizability, acknowledged writes read back, sessions, state hashes (default on with -faults)")
 	fs.Float64Var(&cfg.CheckSample, "check-sample", 0, "fraction of keys whose history is checked for linearizability (0: 1000 keys' worth)")

@@ -83,6 +83,8 @@ func realMain(ctx context.Context, argv []string, stdout, stderr io.Writer) int 
 		err = cmdCompare(args[1:], argv, stdout)
 	case len(args) > 0 && args[0] == "sweep":
 		err = cmdSweep(ctx, args[1:], argv, stdout, stderr)
+	case len(args) > 0 && args[0] == "why-paxos":
+		err = cmdWhyPaxos(ctx, args[1:], argv, stdout, stderr)
 	case len(args) > 0 && args[0] == "floor":
 		err = cmdFloor(ctx, args[1:], argv, stdout, stderr)
 	default:

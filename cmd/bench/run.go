@@ -44,7 +44,7 @@ applied in order and once on every node, and equal state machine hashes.
 A violation or a lost write makes bench exit with status 1.
 
 ` + faults.Usage + `
-
+` + benchkit.ScenarioUsage() + `
 flags:`
 
 func cmdRun(ctx context.Context, args, argv []string, stdout, stderr io.Writer) error {
@@ -58,6 +58,9 @@ func cmdRun(ctx context.Context, args, argv []string, stdout, stderr io.Writer) 
 	}
 	if len(pos) > 0 {
 		return usageError{fmt.Sprintf("unexpected argument %q", pos[0])}
+	}
+	if err := applyScenario(fs, &cfg, o.scenario); err != nil {
+		return err
 	}
 	finishRun(fs, &cfg)
 	if err := cfg.Validate(); err != nil {
@@ -178,9 +181,14 @@ func defaultName(cfg benchkit.Config) string {
 // every sweep point takes. ceiling, if not nil, is the null-mode run this
 // one is reported against.
 func runOnce(ctx context.Context, cfg benchkit.Config, o runOpts, name string, argv []string, ceiling *results.Result, stdout, stderr io.Writer) (*results.Result, error) {
+	dial := dialTarget
+	if cfg.Engine.Protocol.Naive() {
+		dial = runner.DialNaive(cfg.Engine.Protocol)
+	}
 	r, err := runner.New(runner.Config{
 		Bench: cfg, Name: name, Command: argv, NodeBin: o.nodeBin, NodeArgs: o.nodeArgs, RecordApplied: o.recordApplied,
-		TLS: o.useTLS, Quiet: o.quiet, Ceiling: ceiling, Stdout: stdout, Stderr: stderr, Dial: dialTarget,
+		TLS: o.useTLS, Quiet: o.quiet, Ceiling: ceiling, Stdout: stdout, Stderr: stderr, Dial: dial,
+		WatchPrimaries: cfg.Engine.Protocol.Naive() || o.scenario != "",
 	})
 	if err != nil {
 		return nil, err

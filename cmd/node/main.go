@@ -27,6 +27,7 @@ import (
 	"github.com/mpaxos/mpaxos/internal/config"
 	"github.com/mpaxos/mpaxos/internal/timerslack"
 	"github.com/mpaxos/mpaxos/kv"
+	"github.com/mpaxos/mpaxos/naive"
 	"github.com/mpaxos/mpaxos/net/transport"
 	"github.com/mpaxos/mpaxos/node"
 )
@@ -139,6 +140,7 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, procOptions, erro
 	fs.DurationVar(&cfg.Tick, "tick", cfg.Tick, "engine clock period")
 	fs.DurationVar(&cfg.Heartbeat, "heartbeat", cfg.Heartbeat, "leader heartbeat interval")
 	fs.DurationVar(&cfg.ElectionTimeout, "election-timeout", cfg.ElectionTimeout, "follower election timeout (randomized up to 2x)")
+	fs.Var(&cfg.Protocol, "protocol", "replication protocol: "+strings.Join(naive.Names(), "|")+"; all but paxos are naive schemes that lose or diverge data, for comparisons only")
 	fs.Var(readModeFlag{&cfg.ReadMode}, "read-mode", "how a linearizable get that names no mode is served: log (through the log like a write), index (a heartbeat round, no disk) or lease (at once under the leader's lease, which trusts -max-clock-drift)")
 	fs.Float64Var(&cfg.MaxClockDrift, "max-clock-drift", cfg.MaxClockDrift, "most the nodes' clock rates may differ, as a fraction in [0, 1): a lease lasts election timeout x (1 - this) less a tick; the same on every member")
 	fs.BoolVar(&cfg.PrePrepare, "pre-prepare", cfg.PrePrepare, "ask a majority before raising the ballot after an election timeout, so a node that was cut off does not force an election when it rejoins")

@@ -10,7 +10,11 @@ type Status struct {
 	Applied  uint64 `json:"applied"`
 	Batches  uint64 `json:"batches"`
 	Commands uint64 `json:"commands"`
-	Syncs    uint64 `json:"syncs"`
+	// Acked counts the commands this node executed and answered to a
+	// waiting client (as leader or primary): which nodes acknowledged
+	// writes when, for the split-brain check of naive schemes.
+	Acked uint64 `json:"acked"`
+	Syncs uint64 `json:"syncs"`
 	// LoopWrites counts the store writes made on the event loop itself
 	// (a follower's); the rest went through the writer.
 	LoopWrites uint64 `json:"loop_writes"`

@@ -8,7 +8,7 @@ import (
 // The JSON names are the contract with tools that do not import this
 // package (scripts, dashboards): they must not change unnoticed.
 func TestStatusJSONNames(t *testing.T) {
-	st := Status{ID: 2, Role: "leader", Leader: 2, Settings: Settings{Sync: true, BatchSize: 1024, BatchBytes: 1 << 20,
+	st := Status{ID: 2, Role: "leader", Leader: 2, Acked: 5, Settings: Settings{Sync: true, BatchSize: 1024, BatchBytes: 1 << 20,
 		BatchDelayNs: 1e6, Batching: "adaptive", Pipeline: 64, Groups: 1, ReadMode: "log"}}
 	b, err := json.Marshal(st)
 	if err != nil {
@@ -20,7 +20,7 @@ func TestStatusJSONNames(t *testing.T) {
 	}
 	want := map[string]any{"id": 2.0, "role": "leader", "leader": 2.0, "sync": true, "batch_size": 1024.0,
 		"batch_bytes": float64(1 << 20), "batch_delay_ns": 1e6, "batching": "adaptive", "pipeline": 64.0,
-		"groups": 1.0, "read_mode": "log", "null": false}
+		"groups": 1.0, "read_mode": "log", "null": false, "acked": 5.0}
 	for k, v := range want {
 		if m[k] != v {
 			t.Errorf("%s: %v, want %v (in %s)", k, m[k], v, b)
