@@ -225,6 +225,9 @@ type testHooks struct {
 	fs vfs.FS
 	// readBudget, if positive, replaces readBudget (reads.go).
 	readBudget int64
+	// watchStarts runs when the TLS watcher's goroutine starts, before it
+	// looks at the files.
+	watchStarts func()
 }
 
 // DefaultConfig returns a Config with every default filled in; ID, Peers,

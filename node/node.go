@@ -43,6 +43,9 @@ type Node struct {
 	// peerCerts, clientCerts and adminCerts are the ports' TLS material,
 	// nil for plain TCP (see tls.go).
 	peerCerts, clientCerts, adminCerts *transport.Certs
+	// tlsStamps are the TLS files' stamps when loadCerts read them, where
+	// watchTLS starts.
+	tlsStamps []fileStamp
 
 	peerIn     chan engine.Message
 	wake       chan struct{} // capacity 1: the inbox has new commands

@@ -12,8 +12,11 @@ import (
 )
 
 // loadCerts reads the TLS files of Config.PeerTLS and Config.ClientTLS,
-// those that are set.
+// those that are set. The files' stamps are taken first: watchTLS starts
+// from them, so a change made after Start read the files is seen however
+// late the watcher's goroutine runs.
 func (n *Node) loadCerts() error {
+	n.tlsStamps = stamps(n.tlsFiles())
 	if n.cfg.PeerTLS.Cert != "" {
 		c, err := transport.LoadCerts(n.cfg.PeerTLS, n.checkOwnCert)
 		if err != nil {
@@ -116,8 +119,11 @@ const maxTLSRetries = 10
 // the rest of the change, loads the pair.
 func (n *Node) watchTLS() {
 	defer n.wg.Done()
+	if n.cfg.hooks != nil && n.cfg.hooks.watchStarts != nil {
+		n.cfg.hooks.watchStarts()
+	}
 	paths := n.tlsFiles()
-	last := stamps(paths)
+	last := n.tlsStamps // as loadCerts found them
 	retries := 0
 	t := time.NewTicker(n.cfg.TLSWatch)
 	defer t.Stop()

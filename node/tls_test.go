@@ -259,7 +259,15 @@ func TestTLSRotationUnderLoad(t *testing.T) {
 // TestTLSWatchReloadsChangedFiles: with TLSWatch set, replacing the
 // certificate files is enough: the node reloads them, and new
 // connections get the new certificate.
-func TestTLSWatchReloadsChangedFiles(t *testing.T) {
+func TestTLSWatchReloadsChangedFiles(t *testing.T) { testTLSWatch(t, false) }
+
+// TestTLSWatchStartingLateSeesTheChange: files changed after Start read them
+// but before the watcher's goroutine first looks (a busy machine) are still
+// a change. The watcher took its first stamps itself, so it saw the new
+// files as the old ones and never reloaded: a CI flake under load.
+func TestTLSWatchStartingLateSeesTheChange(t *testing.T) { testTLSWatch(t, true) }
+
+func testTLSWatch(t *testing.T, late bool) {
 	ca, err := certgen.NewCA("watch")
 	if err != nil {
 		t.Fatal(err)
@@ -278,13 +286,19 @@ func TestTLSWatchReloadsChangedFiles(t *testing.T) {
 	cfg.ClientTLS = files
 	cfg.TLSWatch = 10 * time.Millisecond
 	cfg.Logger = slog.New(slog.NewTextHandler(log, nil))
+	release := make(chan struct{})
+	if late {
+		cfg.hooks = &testHooks{watchStarts: func() { <-release }}
+	}
 	n, err := Start(cfg)
 	if err != nil {
+		close(release)
 		t.Fatal(err)
 	}
 	defer n.Close()
 	before := c.servedSerial(t, 0)
 	c.issueNode(t, dir, 1)
+	close(release)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	fresh, err := transport.LoadCerts(files, nil)
