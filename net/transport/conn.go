@@ -86,6 +86,15 @@ type Conn struct {
 	// nil when nc has none, and then Send always queues.
 	inline *atomic.Bool
 	raw    syscall.RawConn
+	// rawWrite is the function sendInline hands raw.Write, made once:
+	// a closure made per call escapes to the heap with what it captures
+	// (three allocations per inline frame). It writes inlineIov and leaves
+	// its outcome in inlineWrote and inlineErr, all owned by the wmu
+	// holder.
+	rawWrite    func(fd uintptr) bool
+	inlineIov   [][]byte
+	inlineWrote int
+	inlineErr   error
 
 	// wmu is held by whoever writes to the socket: the writer goroutine for
 	// a batch, or Send for an inline frame. It keeps frames in queue order
@@ -179,6 +188,10 @@ func newConn(nc net.Conn, rd *frame.Reader, cfg ConnConfig, h Handler) *Conn {
 	if sc, ok := nc.(syscall.Conn); ok && inlineWrites {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
+			c.rawWrite = func(fd uintptr) bool {
+				c.inlineWrote, c.inlineErr = writev(fd, c.inlineIov)
+				return true // never wait for the socket to drain
+			}
 		}
 	}
 	rd.SetTimeouts(cfg.IdleTimeout, cfg.FrameTimeout)
@@ -492,12 +505,10 @@ func (c *Conn) sendInline(f outFrame) {
 		iov = append(iov, f.body.B)
 	}
 	size := len(hdr) + n
-	var wrote int
-	var werr error
-	err := c.raw.Write(func(fd uintptr) bool {
-		wrote, werr = writev(fd, iov)
-		return true // never wait for the socket to drain
-	})
+	c.inlineIov, c.inlineWrote, c.inlineErr = iov, 0, nil
+	err := c.raw.Write(c.rawWrite)
+	wrote, werr := c.inlineWrote, c.inlineErr
+	c.inlineIov, c.inlineErr = nil, nil
 	clear(iov)
 	if err == nil && werr != nil && !errors.Is(werr, syscall.EAGAIN) && !errors.Is(werr, syscall.EINTR) {
 		err = werr

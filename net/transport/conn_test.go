@@ -379,8 +379,15 @@ func contains(s, sub string) bool {
 }
 
 // TestConnSteadyStateNoAlloc: a Send/receive round of frames that fit in the
-// read buffer allocates nothing once the pools are warm.
+// read buffer allocates nothing once the pools are warm, also when each
+// frame is written inline by the sender (SendInline, as a node's replies
+// and a follower's acknowledgements are).
 func TestConnSteadyStateNoAlloc(t *testing.T) {
+	t.Run("queued", func(t *testing.T) { testSteadyStateNoAlloc(t, false) })
+	t.Run("inline", func(t *testing.T) { testSteadyStateNoAlloc(t, true) })
+}
+
+func testSteadyStateNoAlloc(t *testing.T, inline bool) {
 	if testing.Short() || raceEnabled {
 		t.Skip("allocation counts need a normal (non -race, non -short) build")
 	}
@@ -388,9 +395,13 @@ func TestConnSteadyStateNoAlloc(t *testing.T) {
 	c := dialServer(t, func(*Conn, byte, []byte) { got.Add(1) })
 	payload := make([]byte, 512)
 	sent := uint64(0)
+	send := c.Send
+	if inline {
+		send = c.SendInline
+	}
 	round := func() {
 		for range 64 {
-			if c.Send(1, pooled(payload)) {
+			if send(1, pooled(payload)) {
 				sent++
 			}
 		}
