@@ -21,6 +21,10 @@ var (
 	// bugAckBeforeSync: Accepteds go out in Ready.Messages, before the
 	// acknowledged entries are durable.
 	bugAckBeforeSync bool
+	// bugEarlyRoundAckClaimsSlot: the early acknowledgement of a read
+	// round (ackRoundNow) carries the Accepted's slot and commit, so the
+	// leader counts entries the follower has not synced yet.
+	bugEarlyRoundAckClaimsSlot bool
 	// bugPrePromiseIgnoresLeader: an acceptor says yes to a pre-prepare
 	// even though it heard from a live leader within the election timeout.
 	bugPrePromiseIgnoresLeader bool

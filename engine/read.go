@@ -274,7 +274,11 @@ func (e *Engine) ackRoundNow(m Message) {
 		return
 	}
 	e.earlyBallot, e.earlyRound = m.Ballot, m.Round
-	e.send(Message{Type: MsgAccepted, To: m.To, Ballot: m.Ballot, Round: m.Round})
+	early := Message{Type: MsgAccepted, To: m.To, Ballot: m.Ballot, Round: m.Round}
+	if bugEarlyRoundAckClaimsSlot {
+		early.Slot, early.Commit = m.Slot, m.Commit
+	}
+	e.send(early)
 }
 
 // handleReadIndex is the leader's side of a follower read: m.Round is the

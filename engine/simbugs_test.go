@@ -29,6 +29,7 @@ func TestSimCatchesPlantedBugs(t *testing.T) {
 		{"follower commits entries of any ballot", &bugCommitAnyBallot, false, nil},
 		{"acceptor promises before its promise is durable", &bugPromiseBeforeSync, false, nil},
 		{"acceptor acknowledges before its entries are durable", &bugAckBeforeSync, false, nil},
+		{"early read-round acknowledgement claims the unsynced slot", &bugEarlyRoundAckClaimsSlot, false, nil},
 		{"acceptor says yes to a pre-prepare while it hears a leader", &bugPrePromiseIgnoresLeader, false, checkRejoin},
 		{"node raises its ballot before a majority said yes", &bugPrePrepareRaisesBallot, false, checkRejoin},
 		{"hand-off target leads without phase 1", &bugHandoffSkipsPhase1, false, nil},
