@@ -9,6 +9,7 @@ import (
 
 	"github.com/mpaxos/mpaxos/faults"
 	"github.com/mpaxos/mpaxos/internal/config"
+	"github.com/mpaxos/mpaxos/kv"
 )
 
 // KeySize is the size of every key in bytes, fixed so that results compare.
@@ -45,6 +46,10 @@ type Engine struct {
 	// replicating or storing, the ceiling of the client path and the
 	// harness. The default is false.
 	Null bool `json:"null,omitempty"`
+	// ReadMode is how the nodes serve the workload's gets (-read-mode):
+	// "log", "index" or "lease". The default, empty, is the node's
+	// default; the nodes' /status reports the mode in effect.
+	ReadMode string `json:"read_mode,omitempty"`
 }
 
 // Durability names the durability mode of e as results record it:
@@ -299,6 +304,14 @@ func (c Config) validateEngine(v *config.Collector) {
 	}
 	if e.Null && len(c.Cluster) > 0 {
 		v.Bad("Engine.Null", nil, "needs a cluster the harness starts, not a running one")
+	}
+	switch e.ReadMode {
+	case "", kv.ReadLog.String(), kv.ReadIndex.String(), kv.ReadLease.String():
+		if e.ReadMode != "" && len(c.Cluster) > 0 {
+			v.Bad("Engine.ReadMode", fmt.Sprintf("%q", e.ReadMode), "needs a cluster the harness starts, not a running one")
+		}
+	default:
+		v.Bad("Engine.ReadMode", fmt.Sprintf("%q", e.ReadMode), "must be log, index or lease")
 	}
 }
 

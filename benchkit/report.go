@@ -239,8 +239,13 @@ func WriteReport(w io.Writer, r *results.Result) {
 
 // readMode describes a node's read mode for the report.
 func readMode(m string) string {
-	if m == "log" {
+	switch m {
+	case "log":
 		return "through the log"
+	case "index":
+		return "by read index"
+	case "lease":
+		return "under the leader's lease"
 	}
 	return m
 }

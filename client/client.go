@@ -80,6 +80,14 @@ type Config struct {
 	// A refusal naming no leader (an election under way) is still retried
 	// after Backoff. The default is false: follow redirects.
 	NoRedirect bool
+	// ReadMode is how a Session's gets are served unless the Session or
+	// the call says otherwise (Session.SetReadMode, Session.GetMode):
+	// kv.ReadLog, kv.ReadIndex or kv.ReadLease are linearizable;
+	// kv.ReadStale is NOT (any node answers from its own state, which may
+	// miss writes that completed before the get). The default,
+	// kv.ReadDefault, leaves the choice to each node's -read-mode, which
+	// is linearizable.
+	ReadMode kv.ReadMode
 }
 
 // DefaultConfig returns the defaults.

@@ -13,6 +13,14 @@
 // answer that says a command did not execute is an error (ErrStale,
 // ErrNotOwner); none passes for success.
 //
+// Reads. A get names a read mode (kv.ReadMode), per Client
+// (Config.ReadMode), per Session (SetReadMode) or per call (GetMode):
+// through the log like a write, by read index, or under the leader's lease
+// are all linearizable; ReadDefault leaves the choice to the node's
+// -read-mode, also linearizable. Stale (kv.ReadStale) is not: the node that
+// gets it answers from its own state, which may miss writes that completed
+// before the get was sent.
+//
 // A command costs no allocation and no lock of the client's own: its
 // request id names the session's slot (slot.go), so a connection's reader
 // hands the answer over with a compare-and-swap and a channel send; a

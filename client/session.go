@@ -26,7 +26,7 @@ func (c *Client) Session() *Session {
 	for id == 0 {
 		id = rand.Uint64()
 	}
-	s := &Session{c: c, id: id, token: newToken(), sl: c.takeSlot()}
+	s := &Session{c: c, id: id, token: newToken(), sl: c.takeSlot(), read: c.cfg.ReadMode}
 	runtime.AddCleanup(s, c.releaseSlot, s.sl)
 	return s
 }
@@ -52,6 +52,7 @@ type Session struct {
 	token uint64 // never leaves the process but in this session's commands
 	seq   uint64
 	sl    *slot // where this session's answers arrive; the session's alone
+	read  kv.ReadMode
 
 	// Retries counts attempts beyond the first, over the session's life.
 	Retries atomic.Uint64
@@ -69,9 +70,24 @@ func (s *Session) Put(ctx context.Context, key, value []byte) error {
 	return expect(kv.OpPut, r.Status, kv.StatusOK)
 }
 
-// Get reads key linearizably (through the leader's log).
+// SetReadMode sets how this session's gets are served from now on (see
+// Config.ReadMode; kv.ReadStale is not linearizable).
+func (s *Session) SetReadMode(mode kv.ReadMode) { s.read = mode }
+
+// ReadMode returns how this session's gets are served.
+func (s *Session) ReadMode() kv.ReadMode { return s.read }
+
+// Get reads key in the session's read mode (Config.ReadMode unless
+// SetReadMode changed it): linearizably unless that is kv.ReadStale.
 func (s *Session) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
-	r, err := s.Do(ctx, kv.Command{Op: kv.OpGet, Key: key})
+	return s.GetMode(ctx, key, s.read)
+}
+
+// GetMode reads key in read mode mode, whatever the session's: kv.ReadLog,
+// kv.ReadIndex, kv.ReadLease and kv.ReadDefault (the node's choice) are
+// linearizable, kv.ReadStale is not.
+func (s *Session) GetMode(ctx context.Context, key []byte, mode kv.ReadMode) ([]byte, bool, error) {
+	r, err := s.do(ctx, kv.Command{Op: kv.OpGet, Key: key}, mode)
 	if err != nil {
 		return nil, false, err
 	}
@@ -141,7 +157,17 @@ type Result struct {
 // the Client's sweep instead of a timer per attempt, and ctx's end by a
 // context.AfterFunc kept while the session's commands use the same ctx
 // (see slot.watch). So the wait is a single channel receive.
+//
+// A get is served in the session's read mode (SetReadMode).
 func (s *Session) Do(ctx context.Context, cmd kv.Command) (Result, error) {
+	return s.do(ctx, cmd, s.read)
+}
+
+// do is Do with the read mode of a get.
+func (s *Session) do(ctx context.Context, cmd kv.Command, read kv.ReadMode) (Result, error) {
+	if cmd.Op != kv.OpGet {
+		read = kv.ReadDefault
+	}
 	s.seq++
 	cmd.ClientID, cmd.Token, cmd.Seq = s.id, s.token, s.seq
 	c := s.c
@@ -168,7 +194,7 @@ func (s *Session) Do(ctx context.Context, cmd kv.Command) (Result, error) {
 			continue
 		}
 		reqID := sl.nextReqID()
-		req := kv.Request{ReqID: reqID, Cmd: cmd}
+		req := kv.Request{ReqID: reqID, Read: read, Cmd: cmd}
 		out := bytebufferpool.Get()
 		out.B = kv.AppendRequest(out.B[:0], &req)
 		sl.want.Store(reqID)

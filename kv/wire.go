@@ -9,8 +9,13 @@ package kv
 //	 +--------------------+---------+--------------------------------+
 //	 |  ReqID  u64 LE     |  flags  |  Cmd (command format, rest)    |
 //	 +--------------------+---------+--------------------------------+
-//	 flags: bit 0 = Stale (a get may be answered from this node's state
-//	        without going through the leader); other bits must be 0.
+//	 flags: bit 0    = stale (ReadStale: a get may be answered from this
+//	                   node's state without going through the leader);
+//	        bits 1-2 = read mode of a get: 0 the node's default, 1 log,
+//	                   2 index, 3 lease (ReadLog, ReadIndex, ReadLease);
+//	                   0 when bit 0 is set;
+//	        other bits must be 0. Requests of clients older than read modes
+//	        (flags 0 or 1) decode as before.
 //
 // The command is the rest of the body, in exactly the format that goes into
 // a batch, so a node can hand body[RequestHeaderSize:] to the batcher
@@ -30,7 +35,9 @@ package kv
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"strings"
 )
 
 // Frame type bytes on the client port. They start at 16 so they never clash
@@ -108,24 +115,90 @@ func (s Status) String() string {
 
 func (s Status) valid() bool { return s >= StatusOK && s <= StatusNotOwner }
 
+// ReadMode says how a get is made linearizable, or that it need not be.
+// Only gets look at it.
+type ReadMode uint8
+
+const (
+	// ReadDefault leaves the choice to the node (its -read-mode).
+	ReadDefault ReadMode = iota
+	// ReadLog orders the get through the log like a write: a batch slot,
+	// replicated and synced on every node.
+	ReadLog
+	// ReadIndex has the leader confirm its leadership with one heartbeat
+	// round a majority acknowledges, then answer from its state machine:
+	// no log entry, no disk write.
+	ReadIndex
+	// ReadLease has a leader holding a lease answer at once from its
+	// state machine (it falls back to ReadIndex outside the lease). It is
+	// linearizable only while the nodes' clocks run at rates within the
+	// node's -max-clock-drift of each other.
+	ReadLease
+	// ReadStale lets the receiving node, leader or not, answer from its
+	// own state, which may lag behind the leader's: NOT linearizable (a
+	// stale read may miss writes that completed before it was sent).
+	ReadStale
+)
+
+// readModes is the table of read modes by name, from which parsing and
+// String are derived; the index is the ReadMode.
+var readModes = [...]string{ReadDefault: "default", ReadLog: "log", ReadIndex: "index", ReadLease: "lease", ReadStale: "stale"}
+
+// String returns the mode's name ("log", "index", ...).
+func (m ReadMode) String() string {
+	if int(m) < len(readModes) {
+		return readModes[m]
+	}
+	return fmt.Sprintf("readmode(%d)", uint8(m))
+}
+
+// ErrReadMode is returned by ParseReadMode for a name it does not know.
+var ErrReadMode = errors.New("kv: unknown read mode")
+
+// ParseReadMode returns the mode named s (String's names).
+func ParseReadMode(s string) (ReadMode, error) {
+	for m, name := range readModes {
+		if s == name {
+			return ReadMode(m), nil
+		}
+	}
+	return 0, fmt.Errorf("%w %q (want %s)", ErrReadMode, s, ReadModeNames())
+}
+
+// ReadModeNames lists the modes' names as "default|log|index|lease|stale".
+func ReadModeNames() string { return strings.Join(readModes[:], "|") }
+
+// Linearizable reports whether a get in mode m sees every write that
+// completed before it was sent (ReadDefault: whatever the node chooses,
+// which is always one of the linearizable modes).
+func (m ReadMode) Linearizable() bool { return m != ReadStale }
+
 // Request is the body of a FrameRequest.
 type Request struct {
 	ReqID uint64
-	// Stale allows a get to be answered from the receiving node's state,
-	// which may lag behind the leader's.
-	Stale bool
+	// Read is how a get is to be served; ReadDefault leaves it to the
+	// node. Other commands ignore it.
+	Read ReadMode
 	// Cmd is the command; on the wire it is the rest of the body.
 	Cmd Command
 }
 
-const flagStale = 1
+const (
+	flagStale     = 1
+	flagModeShift = 1
+	flagModeMask  = 3 << flagModeShift
+)
 
-// AppendRequest appends r's encoding to dst.
+// AppendRequest appends r's encoding to dst. A Read beyond ReadStale
+// encodes as ReadDefault.
 func AppendRequest(dst []byte, r *Request) []byte {
 	dst = binary.LittleEndian.AppendUint64(dst, r.ReqID)
 	var flags byte
-	if r.Stale {
-		flags |= flagStale
+	switch {
+	case r.Read == ReadStale:
+		flags = flagStale
+	case r.Read <= ReadLease:
+		flags = byte(r.Read) << flagModeShift
 	}
 	dst = append(dst, flags)
 	return AppendCommand(dst, &r.Cmd)
@@ -138,14 +211,21 @@ func DecodeRequest(b []byte) (Request, error) {
 		return Request{}, malformed("request", "%d bytes, shorter than its header", len(b))
 	}
 	flags := b[8]
-	if flags&^flagStale != 0 {
+	if flags&^(flagStale|flagModeMask) != 0 {
 		return Request{}, malformed("request", "unknown flags %#x", flags)
+	}
+	mode := ReadMode(flags&flagModeMask) >> flagModeShift
+	if flags&flagStale != 0 {
+		if mode != ReadDefault {
+			return Request{}, malformed("request", "flags %#x ask for a stale read and read mode %v", flags, mode)
+		}
+		mode = ReadStale
 	}
 	cmd, err := DecodeCommand(b[RequestHeaderSize:])
 	if err != nil {
 		return Request{}, err
 	}
-	return Request{ReqID: binary.LittleEndian.Uint64(b), Stale: flags&flagStale != 0, Cmd: cmd}, nil
+	return Request{ReqID: binary.LittleEndian.Uint64(b), Read: mode, Cmd: cmd}, nil
 }
 
 // Response is the body of a FrameResponse.

@@ -9,7 +9,10 @@ import (
 func TestRequestRoundTrip(t *testing.T) {
 	tests := []Request{
 		{ReqID: 1, Cmd: Command{ClientID: 5, Seq: 1, Op: OpPut, Key: []byte("k"), Value: []byte("v")}},
-		{ReqID: 1<<64 - 1, Stale: true, Cmd: Command{ClientID: 5, Seq: 2, Op: OpGet, Key: []byte("k")}},
+		{ReqID: 1<<64 - 1, Read: ReadStale, Cmd: Command{ClientID: 5, Seq: 2, Op: OpGet, Key: []byte("k")}},
+		{ReqID: 7, Read: ReadLog, Cmd: Command{ClientID: 5, Seq: 4, Op: OpGet, Key: []byte("k")}},
+		{ReqID: 8, Read: ReadIndex, Cmd: Command{ClientID: 5, Seq: 5, Op: OpGet, Key: []byte("k")}},
+		{ReqID: 9, Read: ReadLease, Cmd: Command{ClientID: 5, Seq: 6, Op: OpGet, Key: []byte("k")}},
 		{ReqID: 0, Cmd: Command{ClientID: 5, Seq: 3, Op: OpCAS, Key: []byte("k"), Expect: []byte("v"), Value: []byte("w")}},
 	}
 	for _, r := range tests {
@@ -18,7 +21,7 @@ func TestRequestRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%+v: %v", r, err)
 		}
-		if got.ReqID != r.ReqID || got.Stale != r.Stale || !commandsEqual(got.Cmd, r.Cmd) {
+		if got.ReqID != r.ReqID || got.Read != r.Read || !commandsEqual(got.Cmd, r.Cmd) {
 			t.Fatalf("decoded %+v, want %+v", got, r)
 		}
 		// The command part is exactly the batch format of the command.
@@ -33,13 +36,51 @@ func TestDecodeRequestMalformed(t *testing.T) {
 	tests := map[string][]byte{
 		"empty":       nil,
 		"header only": ok[:RequestHeaderSize],
-		"bad flags":   append(append(append([]byte(nil), ok[:8]...), 2), ok[9:]...),
+		"bad flags":   withFlags(ok, 8),
+		"high flags":  withFlags(ok, 0x80),
+		"stale+lease": withFlags(ok, flagStale|byte(ReadLease)<<flagModeShift),
+		"stale+log":   withFlags(ok, flagStale|byte(ReadLog)<<flagModeShift),
 		"bad command": append(append([]byte(nil), ok...), 0),
 	}
 	for name, b := range tests {
 		if _, err := DecodeRequest(b); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: DecodeRequest = %v, want ErrMalformed", name, err)
 		}
+	}
+}
+
+func withFlags(req []byte, flags byte) []byte {
+	b := append([]byte(nil), req...)
+	b[8] = flags
+	return b
+}
+
+// TestRequestOldFlags: the flags of clients that predate read modes (0,
+// and 1 for a stale get) decode to the same requests as before.
+func TestRequestOldFlags(t *testing.T) {
+	req := AppendRequest(nil, &Request{ReqID: 1, Cmd: Command{ClientID: 5, Seq: 1, Op: OpGet, Key: []byte("k")}})
+	for flags, want := range map[byte]ReadMode{0: ReadDefault, 1: ReadStale} {
+		r, err := DecodeRequest(withFlags(req, flags))
+		if err != nil || r.Read != want {
+			t.Errorf("flags %d: read %v, %v; want %v", flags, r.Read, err, want)
+		}
+	}
+}
+
+func TestParseReadMode(t *testing.T) {
+	for m := ReadDefault; m <= ReadStale; m++ {
+		got, err := ParseReadMode(m.String())
+		if err != nil || got != m {
+			t.Errorf("ParseReadMode(%q) = %v, %v", m.String(), got, err)
+		}
+	}
+	for _, bad := range []string{"", "Lease", "quorum"} {
+		if _, err := ParseReadMode(bad); !errors.Is(err, ErrReadMode) {
+			t.Errorf("ParseReadMode(%q) = %v, want ErrReadMode", bad, err)
+		}
+	}
+	if ReadStale.Linearizable() || !ReadLease.Linearizable() || !ReadDefault.Linearizable() {
+		t.Errorf("only stale reads are not linearizable")
 	}
 }
 
@@ -88,7 +129,9 @@ func TestFrameTypesAvoidTransportRange(t *testing.T) {
 }
 
 func FuzzDecodeRequest(f *testing.F) {
-	f.Add(AppendRequest(nil, &Request{ReqID: 1, Stale: true, Cmd: Command{ClientID: 5, Seq: 2, Op: OpGet, Key: []byte("k")}}))
+	f.Add(AppendRequest(nil, &Request{ReqID: 1, Read: ReadStale, Cmd: Command{ClientID: 5, Seq: 2, Op: OpGet, Key: []byte("k")}}))
+	f.Add(AppendRequest(nil, &Request{ReqID: 2, Read: ReadLease, Cmd: Command{ClientID: 5, Seq: 3, Op: OpGet, Key: []byte("k")}}))
+	f.Add(AppendRequest(nil, &Request{ReqID: 3, Read: ReadIndex, Cmd: Command{ClientID: 5, Seq: 4, Op: OpGet, Key: []byte("k")}}))
 	f.Add(AppendRequest(nil, &Request{ReqID: 9, Cmd: Command{ClientID: 5, Seq: 3, Op: OpCAS, Key: []byte("k"), Expect: []byte("a"), Value: []byte("b")}}))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {

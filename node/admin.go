@@ -100,7 +100,7 @@ func (n *Node) settings() adminapi.Settings {
 		Batching:     batching,
 		Pipeline:     n.cfg.Pipeline,
 		Groups:       1, // a node runs one engine, one Paxos group
-		ReadMode:     "log",
+		ReadMode:     n.cfg.ReadMode.String(),
 	}
 }
 

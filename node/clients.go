@@ -30,7 +30,12 @@ func (n *Node) onClientFrame(c *transport.Conn, typ byte, body []byte) {
 		n.replyQueued(c, req.ReqID, kv.StatusOK, nil)
 		return
 	}
-	if req.Stale && req.Cmd.Op == kv.OpGet {
+	mode := n.readMode(req.Read)
+	if em, ok := engineReadMode(mode); ok && req.Cmd.Op == kv.OpGet {
+		n.queueRead(c, req.ReqID, em, req.Cmd.Key)
+		return
+	}
+	if mode == kv.ReadStale && req.Cmd.Op == kv.OpGet {
 		key := append([]byte(nil), req.Cmd.Key...)
 		select {
 		case n.staleReads <- staleRead{conn: c, reqID: req.ReqID, key: key}:

@@ -181,6 +181,20 @@ type Config struct {
 	// the node acknowledges what it never stored. It exists only so tests
 	// can show the benchmark's lost-write check catches a broken node.
 	UnsafeNoPersist bool
+	// ReadMode is how a linearizable get that names no mode of its own
+	// (kv.ReadDefault) is served: kv.ReadLog (proposed like a write),
+	// kv.ReadIndex (a heartbeat round confirms leadership; no log entry,
+	// no disk write) or kv.ReadLease (answered at once while the leader
+	// holds a lease, which trusts MaxClockDrift). The default is
+	// kv.ReadLease: the fastest, and safe while no node's clock runs more
+	// than 1/(1-MaxClockDrift) times as fast as another's (see README.md).
+	ReadMode kv.ReadMode
+	// MaxClockDrift bounds how much the nodes' clock rates may differ
+	// (engine Config.MaxClockDrift): a lease lasts ElectionTimeout x (1 -
+	// MaxClockDrift) less a tick. Every member must use the same. The
+	// default is 0.1, far above the drift of real monotonic clocks (parts
+	// per million); it must lie in [0, 1).
+	MaxClockDrift float64
 	// Seed feeds the engine's randomized election timeout. The default
 	// (0) derives one from ID.
 	Seed int64
@@ -217,6 +231,8 @@ func DefaultConfig() Config {
 		Heartbeat:       50 * time.Millisecond,
 		ElectionTimeout: 500 * time.Millisecond,
 		PrePrepare:      true,
+		ReadMode:        kv.ReadLease,
+		MaxClockDrift:   0.1,
 		SnapshotEvery:   10000,
 		SnapshotBytes:   64 << 20,
 		MemTable:        256 << 20,
@@ -313,6 +329,14 @@ func (c Config) Validate() error {
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < minAdminToken {
 		v.Bad("AdminToken", nil, "is %d bytes, shorter than %d", len(c.AdminToken), minAdminToken)
+	}
+	switch c.ReadMode {
+	case kv.ReadLog, kv.ReadIndex, kv.ReadLease:
+	default:
+		v.Bad("ReadMode", c.ReadMode, "must be log, index or lease")
+	}
+	if !(c.MaxClockDrift >= 0 && c.MaxClockDrift < 1) {
+		v.Bad("MaxClockDrift", c.MaxClockDrift, "must be in [0, 1)")
 	}
 	if c.MaxClientConns < 1 {
 		v.Bad("MaxClientConns", c.MaxClientConns, "must be at least 1")

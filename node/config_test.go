@@ -45,6 +45,10 @@ func TestValidate(t *testing.T) {
 		{"no memtable", func(c *Config) { c.MemTable = 0 }, []string{"MemTable"}},
 		{"huge memtable", func(c *Config) { c.MemTable = 2 << 30 }, []string{"MemTable"}},
 		{"batch problems under Batch", func(c *Config) { c.Batch.MaxCount = -3 }, []string{"Batch.MaxCount"}},
+		{"stale is no node read mode", func(c *Config) { c.ReadMode = kv.ReadStale }, []string{"ReadMode"}},
+		{"default is no node read mode", func(c *Config) { c.ReadMode = kv.ReadDefault }, []string{"ReadMode"}},
+		{"drift of 1", func(c *Config) { c.MaxClockDrift = 1 }, []string{"MaxClockDrift"}},
+		{"negative drift", func(c *Config) { c.MaxClockDrift = -0.1 }, []string{"MaxClockDrift"}},
 		{"several at once", func(c *Config) { c.ID = 0; c.ClientAddr = ""; c.Pipeline = -1 },
 			[]string{"ID", "ClientAddr", "Pipeline"}},
 	} {

@@ -111,6 +111,18 @@ func TestDecide(t *testing.T) {
 			readyPlan{inlinePeers: true, inlineReplies: true, persist: true}},
 		{"follower, nothing to persist, writes queued", status(follower, 5, 5), engine.Ready{}, 1,
 			readyPlan{inlinePeers: true, inlineReplies: true}},
+
+		// Inline replies count the reads a Ready answers with its commands.
+		{"leader, two reads", status(leader, 5, 5), engine.Ready{Reads: make([]engine.ReadState, 2)}, 0,
+			readyPlan{inlinePeers: true, inlineReplies: true, onLoop: true}},
+		{"leader, three reads", status(leader, 5, 5), engine.Ready{Reads: make([]engine.ReadState, 3)}, 0,
+			readyPlan{inlinePeers: true, onLoop: true}},
+		{"leader, a read and two commands", status(leader, 5, 5),
+			engine.Ready{Reads: make([]engine.ReadState, 1), Committed: []engine.Entry{batchEntry(5, two)}}, 0,
+			readyPlan{inlinePeers: true, onLoop: true}},
+		{"leader, a read and a command", status(leader, 5, 5),
+			engine.Ready{Reads: make([]engine.ReadState, 1), Committed: []engine.Entry{batchEntry(5, one)}}, 0,
+			readyPlan{inlinePeers: true, inlineReplies: true, onLoop: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := decide(&tc.st, &tc.rd, tc.inflight); got != tc.want {

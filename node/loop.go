@@ -16,20 +16,27 @@ func (n *Node) loop() {
 	batchTimer.Stop()
 	spaceTicks, sinceSpace := n.cfg.ticks(n.cfg.SpaceCheck), 0
 	n.checkSpace()
+	n.ls.tickStart = time.Now()
 	for {
 		select {
 		case <-n.stop:
 			n.failPending(kv.StatusRetry)
+			n.failReads(kv.StatusRetry)
 			return
 		case <-ticker.C:
-			n.eng.Tick()
-			n.publishPeers()
-			if sinceSpace++; sinceSpace >= spaceTicks {
-				sinceSpace = 0
-				n.checkSpace()
+			if k := n.catchUpTicks(); k > 0 {
+				n.publishPeers()
+				if sinceSpace += k; sinceSpace >= spaceTicks {
+					sinceSpace = 0
+					n.checkSpace()
+				}
+				n.serveHeld()
 			}
 		case m := <-n.peerIn:
 			n.step(m)
+		case r := <-n.reads:
+			n.startRead(r)
+			n.drainReads()
 		case j := <-n.persisted:
 			n.onPersisted(j)
 		case r := <-n.staleReads:
@@ -65,7 +72,24 @@ func (n *Node) drain() {
 	}
 }
 
+// drainReads takes the reads already queued, so one heartbeat round
+// confirms them all. Bounded so ticks stay timely.
+func (n *Node) drainReads() {
+	for i := 0; i < 1024; i++ {
+		select {
+		case r := <-n.reads:
+			n.startRead(r)
+		default:
+			return
+		}
+	}
+}
+
 func (n *Node) step(m engine.Message) {
+	if m.Type == engine.MsgReadIndex && m.Lease {
+		// The engine may answer it from its lease: count the ticks first.
+		n.catchUpTicks()
+	}
 	if err := n.eng.Step(m); err != nil {
 		n.log.Debug("step", "from", m.From, "type", m.Type, "err", err)
 	}

@@ -47,6 +47,7 @@ type Node struct {
 	peerIn     chan engine.Message
 	wake       chan struct{} // capacity 1: the inbox has new commands
 	staleReads chan staleRead
+	reads      chan linRead     // gets served by engine.Read (reads.go)
 	queries    chan func()      // run on loop, for admin reads of loop-owned state
 	snapDone   chan snapResult  // from the snapshot goroutine to loop
 	jobs       chan *persistJob // loop -> writer, in Ready order
@@ -87,6 +88,11 @@ type loopState struct {
 	replyInline bool           // reply writes inline (see decide)
 	applied     engine.Slot    // last slot applied to sm
 	wasLeader   bool
+	reads       readState // gets served without the log (reads.go)
+	// tickStart is when loop started on the monotonic clock, and ticked
+	// how many engine Ticks it has given since (catchUpTicks).
+	tickStart time.Time
+	ticked    int
 	// proposedAt maps a proposed batch (by the address of its first byte,
 	// which the engine hands back unchanged in Committed) to its proposal
 	// time, for the quorum-wait and request stages.
@@ -127,6 +133,7 @@ func Start(cfg Config) (*Node, error) {
 		peerIn:     make(chan engine.Message, 4096),
 		wake:       make(chan struct{}, 1),
 		staleReads: make(chan staleRead, 1024),
+		reads:      make(chan linRead, 4096),
 		queries:    make(chan func()),
 		snapDone:   make(chan snapResult, 1),
 		jobs:       make(chan *persistJob, 1024),
@@ -136,6 +143,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.stages.init()
 	n.ls.proposedAt = make(map[*byte]proposal)
+	n.ls.reads.init()
 	if cfg.RecordApplied > 0 {
 		n.ls.appliedLog = &appliedRing{buf: make([]AppliedCommand, cfg.RecordApplied)}
 	}
@@ -247,6 +255,7 @@ func (n *Node) recover() error {
 	ecfg.ElectionTicks = n.cfg.ticks(n.cfg.ElectionTimeout)
 	ecfg.MaxInflight = n.cfg.Pipeline
 	ecfg.PrePrepare = n.cfg.PrePrepare
+	ecfg.MaxClockDrift = n.cfg.MaxClockDrift
 	ecfg.Seed = n.cfg.Seed
 	if ecfg.Seed == 0 {
 		ecfg.Seed = int64(n.cfg.ID)*7919 + time.Now().UnixNano()

@@ -20,6 +20,8 @@ func (n *Node) handleReadies() {
 		}
 		n.ls.replyInline = d.inlineReplies
 		n.apply(rd.Committed)
+		n.onReads(rd.Reads)
+		n.serveHeld()
 		n.ls.replyInline = false
 		if d.onLoop {
 			if d.persist {
@@ -69,9 +71,10 @@ type readyPlan struct {
 // leader's commit index reaches a follower with the next Accept, so one
 // slot above it is a follower's quiet state.)
 //
-// Inline replies: answers to a command or two (a lone client's) go out on
-// the loop too; under load many answers share each client connection's
-// writev.
+// Inline replies: answers to a command or two (a lone client's), reads
+// the Ready answers included, go out on the loop too; under load many
+// answers share each client connection's writev (written inline, every
+// read answered by a busy leader would cost the loop a syscall).
 //
 // On the loop: a Ready with nothing to persist, and a follower's write. A
 // follower persists on loop itself, saving two goroutine hand-offs (to the
@@ -91,7 +94,7 @@ func decide(st *engine.Status, rd *engine.Ready, inflight int) readyPlan {
 	persist := rd.SaveHardState || len(rd.Entries) > 0 || rd.Snapshot != nil
 	return readyPlan{
 		inlinePeers:   quiet && lightReady(rd.Entries),
-		inlineReplies: lightReady(rd.Committed),
+		inlineReplies: len(rd.Reads) <= lightCommands && lightReadyWith(rd.Committed, len(rd.Reads)),
 		persist:       persist,
 		onLoop:        inflight == 0 && (!persist || !lead),
 	}
@@ -102,8 +105,12 @@ func decide(st *engine.Status, rd *engine.Ready, inflight int) readyPlan {
 const lightCommands = 2
 
 // lightReady reports whether entries carry at most lightCommands commands.
-func lightReady(entries []engine.Entry) bool {
-	cmds := 0
+func lightReady(entries []engine.Entry) bool { return lightReadyWith(entries, 0) }
+
+// lightReadyWith reports whether entries carry at most lightCommands -
+// others commands.
+func lightReadyWith(entries []engine.Entry, others int) bool {
+	cmds := others
 	for i := range entries {
 		if entries[i].Type != engine.EntryBatch {
 			continue

@@ -28,3 +28,15 @@ func TestRecordSizedForRun(t *testing.T) {
 		t.Fatalf("-record-applied 5: %q", args)
 	}
 }
+
+// The read mode reaches the nodes only when the run names one.
+func TestNodeArgsReadMode(t *testing.T) {
+	cfg := benchkit.DefaultConfig()
+	if args := NodeArgs(cfg, []string{"-x"}, 0); len(args) != 1 {
+		t.Fatalf("no read mode: %q", args)
+	}
+	cfg.Engine.ReadMode = "index"
+	if args := NodeArgs(cfg, []string{"-x"}, 0); len(args) != 3 || args[1] != "-read-mode" || args[2] != "index" {
+		t.Fatalf("read mode index: %q", args)
+	}
+}

@@ -43,11 +43,14 @@ const (
 )
 
 // NodeArgs is what every started node gets besides the launcher's flags:
-// extra, and with cfg.Check a record of applied commands of
-// recordApplied commands, or sized for the run when that is 0 (see
-// recordRate).
+// extra, the read mode when cfg.Engine names one, and with cfg.Check a
+// record of applied commands of recordApplied commands, or sized for the
+// run when that is 0 (see recordRate).
 func NodeArgs(cfg benchkit.Config, extra []string, recordApplied int) []string {
 	args := append([]string(nil), extra...)
+	if cfg.Engine.ReadMode != "" {
+		args = append(args, "-read-mode", cfg.Engine.ReadMode)
+	}
 	if cfg.Check && !cfg.Engine.Null {
 		n := recordApplied
 		if n <= 0 {

@@ -41,7 +41,7 @@ var fieldFlags = map[string]string{
 	"ValueSize": "-value-size", "KeySize": "key size", "Keys": "-keys", "ReadRatio": "-read-ratio",
 	"Dist": "-dist", "ZipfS": "-zipf-s", "Rate": "-rate", "RESP": "-resp",
 	"Engine.BatchSize": "-batch-size", "Engine.BatchBytes": "-batch-bytes", "Engine.BatchDelay": "-batch-delay",
-	"Engine.Pipeline": "-pipeline", "Engine.Null": "-null",
+	"Engine.Pipeline": "-pipeline", "Engine.Null": "-null", "Engine.ReadMode": "-read-mode",
 	"Faults": "-faults", "Check": "-check", "CheckSample": "-check-sample", "CheckTimeout": "-check-timeout",
 	// Grid's fields, for bench sweep.
 	"BatchSize": "-batch-size", "Pipeline": "-pipeline", "Rates": "-rates",
@@ -164,6 +164,7 @@ func bindRun(fs *flag.FlagSet, cfg *benchkit.Config, o *runOpts, sweep bool) {
 	fs.IntVar(&cfg.ValueSize, "value-size", cfg.ValueSize, "value size in `bytes` (keys are 16 bytes)")
 	fs.IntVar(&cfg.Keys, "keys", cfg.Keys, "number of distinct keys")
 	fs.Float64Var(&cfg.ReadRatio, "read-ratio", cfg.ReadRatio, "fraction of operations that are gets (0..1)")
+	fs.StringVar(&cfg.Engine.ReadMode, "read-mode", "", "engine: how the started nodes serve gets: log, index or lease (empty: the node's default)")
 	fs.Var(distFlag{&cfg.Dist}, "dist", "key distribution: uniform or zipf")
 	fs.Float64Var(&cfg.ZipfS, "zipf-s", cfg.ZipfS, "zipf exponent s (> 1)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "open loop: total offered `ops/s`, latency from intended send times (0: closed loop)")

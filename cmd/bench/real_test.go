@@ -356,3 +356,26 @@ func TestRealRESP(t *testing.T) {
 		t.Fatalf("nothing completed after the leader was killed: %+v", f)
 	}
 }
+
+// TestRealReadModesUnderFaults: a read-heavy workload served by read index
+// and by lease stays linearizable, and loses no acknowledged write, while
+// the leader is paused (SIGSTOP: its lease must run out on the others'
+// clocks and on its own once it resumes) and while it is partitioned away.
+func TestRealReadModesUnderFaults(t *testing.T) {
+	for _, mode := range []string{"lease", "index"} {
+		for _, schedule := range []string{"pause-leader@1s+1500ms", "partition-leader@1s+1500ms"} {
+			t.Run(mode+" "+schedule, func(t *testing.T) {
+				args := append([]string{"-nodes", "3", "-duration", "3s", "-faults", schedule}, checkedWorkload...)
+				args = append(args, "-read-ratio", "0.9", "-read-mode", mode)
+				code, out, errOut, r := realBench(t, args...)
+				assertPass(t, code, out, errOut, r)
+				if r.Cluster.Settings == nil || r.Cluster.Settings.ReadMode != mode {
+					t.Fatalf("the nodes report read mode %+v, want %s", r.Cluster.Settings, mode)
+				}
+				if len(r.Faults) == 0 || r.Faults[0].NotInjected || r.Faults[0].Error != "" {
+					t.Fatalf("fault not injected: %+v", r.Faults)
+				}
+			})
+		}
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/mpaxos/mpaxos/engine"
 	"github.com/mpaxos/mpaxos/internal/config"
 	"github.com/mpaxos/mpaxos/internal/timerslack"
+	"github.com/mpaxos/mpaxos/kv"
 	"github.com/mpaxos/mpaxos/net/transport"
 	"github.com/mpaxos/mpaxos/node"
 )
@@ -138,6 +139,8 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, procOptions, erro
 	fs.DurationVar(&cfg.Tick, "tick", cfg.Tick, "engine clock period")
 	fs.DurationVar(&cfg.Heartbeat, "heartbeat", cfg.Heartbeat, "leader heartbeat interval")
 	fs.DurationVar(&cfg.ElectionTimeout, "election-timeout", cfg.ElectionTimeout, "follower election timeout (randomized up to 2x)")
+	fs.Var(readModeFlag{&cfg.ReadMode}, "read-mode", "how a linearizable get that names no mode is served: log (through the log like a write), index (a heartbeat round, no disk) or lease (at once under the leader's lease, which trusts -max-clock-drift)")
+	fs.Float64Var(&cfg.MaxClockDrift, "max-clock-drift", cfg.MaxClockDrift, "most the nodes' clock rates may differ, as a fraction in [0, 1): a lease lasts election timeout x (1 - this) less a tick; the same on every member")
 	fs.BoolVar(&cfg.PrePrepare, "pre-prepare", cfg.PrePrepare, "ask a majority before raising the ballot after an election timeout, so a node that was cut off does not force an election when it rejoins")
 	fs.Uint64Var(&cfg.SnapshotEvery, "snapshot-every", cfg.SnapshotEvery, "slots between state machine snapshots (0: never)")
 	fs.Uint64Var(&cfg.SnapshotBytes, "snapshot-bytes", cfg.SnapshotBytes, "also snapshot after this many bytes of applied log (0: no byte trigger)")
@@ -157,7 +160,15 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, procOptions, erro
 	respAddr := fs.String("resp-addr", "", "serve the Redis protocol (RESP) here: host:port, or every node's as id=host:port,... (the same list on each node, so a follower's -MOVED names the leader's); empty: off")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&o.timerSlack, "timer-slack", time.Millisecond, "timer slack of the process's threads (Linux; 0: the OS default, 50µs): how late a timer may fire so the kernel can batch wake-ups; 1ms cuts the Go runtime's idle polling (see results/README.md)")
+	// A bad flag is one line (run prints the error); only -h prints the
+	// usage.
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fmt.Fprintln(stderr, "Usage of node:")
+			fs.PrintDefaults()
+		}
 		return cfg, o, err
 	}
 	if fs.NArg() > 0 {
@@ -224,7 +235,28 @@ var fieldFlags = map[string]string{
 	"PeerTLS": "-peer-cert, -peer-key, -peer-ca", "ClientTLS": "-client-cert, -client-key, -client-ca",
 	"AdminTLS": "-admin-cert, -admin-key, -admin-ca", "TLSWatch": "-tls-watch",
 	"ClientCertAuth": "-client-cert-auth", "AdminToken": "-admin-token-file",
+	"ReadMode": "-read-mode", "MaxClockDrift": "-max-clock-drift",
 	"MaxClientConns": "-max-client-conns", "MaxClientConnsPerIP": "-max-client-conns-per-ip",
+}
+
+// readModeFlag is -read-mode: a kv.ReadMode by name. Validate refuses the
+// names a node cannot default to (default, stale).
+type readModeFlag struct{ p *kv.ReadMode }
+
+func (f readModeFlag) String() string {
+	if f.p == nil {
+		return ""
+	}
+	return f.p.String()
+}
+
+func (f readModeFlag) Set(s string) error {
+	m, err := kv.ParseReadMode(s)
+	if err != nil {
+		return fmt.Errorf("want log, index or lease")
+	}
+	*f.p = m
+	return nil
 }
 
 // flagErrors restates Validate's problems by flag, every one on one line:

@@ -50,8 +50,9 @@ type Settings struct {
 	// Groups is the number of Paxos groups the node hosts; >= 1 on a node
 	// that reports its settings.
 	Groups int `json:"groups"`
-	// ReadMode is how linearizable reads are served: "log" (through the
-	// log like writes).
+	// ReadMode is how a linearizable get that names no mode is served:
+	// "log" (through the log like writes), "index" (a heartbeat round) or
+	// "lease" (at once under the leader's lease); see kv.ReadMode.
 	ReadMode string `json:"read_mode"`
 }
 
