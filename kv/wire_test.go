@@ -165,3 +165,18 @@ func FuzzDecodeResponse(f *testing.F) {
 		}
 	})
 }
+
+func TestNotLeaderInfoRoundTrip(t *testing.T) {
+	for _, i := range []NotLeaderInfo{{0, 1}, {3, 8}, {63, 64}} {
+		b := AppendNotLeaderInfo(nil, i)
+		got, ok := DecodeNotLeaderInfo(b)
+		if !ok || got != i || len(b) != NotLeaderInfoSize {
+			t.Fatalf("%+v: encoded %x, decoded %+v %v", i, b, got, ok)
+		}
+	}
+	for _, b := range [][]byte{nil, {1, 0, 1}, {8, 0, 8, 0}, {0, 0, 0, 0}} {
+		if i, ok := DecodeNotLeaderInfo(b); ok {
+			t.Errorf("%x decoded as %+v", b, i)
+		}
+	}
+}

@@ -89,7 +89,7 @@ var nodeMetrics = []metricDesc{
 	newDesc("mpaxos_leader_id", "The leader this node knows (0 = none).", prometheus.GaugeValue,
 		func(_ *Node, s Status) float64 { return float64(s.Leader) }),
 	newDesc("mpaxos_ballot_round", "Round of the highest ballot promised.", prometheus.GaugeValue,
-		func(n *Node, _ Status) float64 { return float64(n.stats.ballot.Load() >> 16) }),
+		func(n *Node, _ Status) float64 { return float64(n.groups[0].ballot.Load() >> 16) }),
 	newDesc("mpaxos_commit_slot", "Highest slot known chosen.", prometheus.GaugeValue,
 		func(_ *Node, s Status) float64 { return float64(s.Commit) }),
 	newDesc("mpaxos_applied_slot", "Highest slot applied to the state machine.", prometheus.GaugeValue,
