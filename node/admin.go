@@ -21,17 +21,17 @@ import (
 
 // stats are counters loop and the writer publish for the admin endpoint.
 type stats struct {
-	batches    atomic.Uint64
-	commands   atomic.Uint64
-	syncs      atomic.Uint64
+	batches  atomic.Uint64
+	commands atomic.Uint64
+	syncs    atomic.Uint64
 	// groupWrites counts store writes, one group's each; with several
 	// groups ready together many share a sync (persist).
 	groupWrites atomic.Uint64
 	handoffs    atomic.Uint64
-	loopWrites atomic.Uint64
-	dups       atomic.Uint64
-	dropped    atomic.Uint64
-	badEntries atomic.Uint64
+	loopWrites  atomic.Uint64
+	dups        atomic.Uint64
+	dropped     atomic.Uint64
+	badEntries  atomic.Uint64
 	// snapshotsCancelled counts own snapshots dropped because a newer one
 	// was installed while they were being taken.
 	snapshotsCancelled atomic.Uint64

@@ -97,7 +97,6 @@ func (n *Node) reply(c *transport.Conn, reqID uint64, status kv.Status, value []
 	n.respond(c, reqID, status, value, n.ls.replyInline)
 }
 
-
 // replyQueued answers a client from a connection's reader goroutine, which
 // must not read loop's replyInline; the connection's writer sends it.
 func (n *Node) replyQueued(c *transport.Conn, reqID uint64, status kv.Status, value []byte) {

@@ -67,15 +67,15 @@ type Node struct {
 // loopState is what the loop goroutine owns: nothing else reads or writes
 // it, except through onLoop.
 type loopState struct {
-	results     []applied     // apply's reusable scratch
-	inflight    int           // persist jobs handed to the writer, not yet back
-	loopJob     persistJob    // persistOnLoop's reusable job
-	loopWrites  writeSet      // persistOnLoop's reusable write scratch
-	pass        []groupReady  // handleReadies' reusable list of one pass's Readies
-	replyInline bool          // reply writes inline (see decide)
-	reads       readState     // gets served without the log (reads.go)
-	snapTaking  bool          // a snapshot of some group is being taken
-	snapNext    int           // the group maybeSnapshot looks at first
+	results     []applied    // apply's reusable scratch
+	inflight    int          // persist jobs handed to the writer, not yet back
+	loopJob     persistJob   // persistOnLoop's reusable job
+	loopWrites  writeSet     // persistOnLoop's reusable write scratch
+	pass        []groupReady // handleReadies' reusable list of one pass's Readies
+	replyInline bool         // reply writes inline (see decide)
+	reads       readState    // gets served without the log (reads.go)
+	snapTaking  bool         // a snapshot of some group is being taken
+	snapNext    int          // the group maybeSnapshot looks at first
 	// tickStart is when loop started on the monotonic clock, and ticked
 	// how many engine Ticks it has given since (catchUpTicks).
 	tickStart time.Time

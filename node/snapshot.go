@@ -109,7 +109,7 @@ func (n *Node) maybeSnapshotGroup(g *group) bool {
 
 // snapResult reports a finished snapshot to loop.
 type snapResult struct {
-	g    *group
+	g            *group
 	slot         engine.Slot
 	bytes        int
 	freeze, took time.Duration
