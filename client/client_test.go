@@ -80,7 +80,7 @@ func TestRedirectKeepsSeq(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.leader.Store(0) // start at the follower
+	c.setLeaders(0) // start at the follower
 	// The client learns node 2's address only once node 2 answered, so the
 	// first redirect rotates; either way the put must land at the leader.
 	s := c.Session()
@@ -113,7 +113,7 @@ func TestTimeoutRetriesSameSeq(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.leader.Store(0)
+	c.setLeaders(0)
 	s := c.Session()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
