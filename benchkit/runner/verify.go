@@ -254,10 +254,11 @@ func (v *verifier) finish(ctx context.Context, out *benchkit.Outcome, tgt benchk
 	if len(v.admins) > 0 {
 		nc := cluster.NewNetClient("") // reads only
 		c.Applied = v.appliedFunc(nc, out, &notes)
-		c.Hashes = func(ctx context.Context) ([]check.NodeState, error) {
+		c.Groups = max(v.cfg.Engine.Groups, 1)
+		c.Hashes = func(ctx context.Context, g int) ([]check.NodeState, error) {
 			sctx, cancel := context.WithTimeout(ctx, settleTimeout)
 			defer cancel()
-			return nc.SettledHashes(sctx, v.admins)
+			return nc.SettledGroupHashes(sctx, v.admins, g)
 		}
 	}
 	if v.initialNote != "" {
@@ -342,11 +343,11 @@ func (v *verifier) checks(tgt benchkit.Target, base string, fres []results.Fault
 
 // appliedFunc reads every node's /applied for the session check, adding
 // to notes what limits it.
-func (v *verifier) appliedFunc(nc *cluster.NetClient, out *benchkit.Outcome, notes *[]string) func(context.Context) (benchkit.AppliedRecord, error) {
-	return func(ctx context.Context) (benchkit.AppliedRecord, error) {
+func (v *verifier) appliedFunc(nc *cluster.NetClient, out *benchkit.Outcome, notes *[]string) func(context.Context, int) (benchkit.AppliedRecord, error) {
+	return func(ctx context.Context, g int) (benchkit.AppliedRecord, error) {
 		actx, cancel := context.WithTimeout(ctx, appliedTimeout)
 		defer cancel()
-		reps, err := nc.Applied(actx, v.admins)
+		reps, err := nc.GroupApplied(actx, v.admins, g)
 		if err != nil {
 			return benchkit.AppliedRecord{}, err
 		}
@@ -358,6 +359,15 @@ func (v *verifier) appliedFunc(nc *cluster.NetClient, out *benchkit.Outcome, not
 		// node's share from below and a restart cannot make part of
 		// the run look like all of it.
 		acked := uint64(max(out.Ops+out.WarmupOps, 0))
+		if v.cfg.Engine.Groups > 1 {
+			// The acknowledged commands are spread over the groups; what
+			// the most complete record of this group counts bounds every
+			// node's share of it instead.
+			acked = 0
+			for _, r := range reps {
+				acked = max(acked, r.Total)
+			}
+		}
 		var ar benchkit.AppliedRecord
 		for _, r := range reps {
 			ar.Recorded += uint64(len(r.Commands))

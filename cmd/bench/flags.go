@@ -41,7 +41,7 @@ var fieldFlags = map[string]string{
 	"ValueSize": "-value-size", "KeySize": "key size", "Keys": "-keys", "ReadRatio": "-read-ratio",
 	"Dist": "-dist", "ZipfS": "-zipf-s", "Rate": "-rate", "RESP": "-resp",
 	"Engine.BatchSize": "-batch-size", "Engine.BatchBytes": "-batch-bytes", "Engine.BatchDelay": "-batch-delay",
-	"Engine.Pipeline": "-pipeline", "Engine.Null": "-null", "Engine.ReadMode": "-read-mode",
+	"Engine.Pipeline": "-pipeline", "Engine.Null": "-null", "Engine.ReadMode": "-read-mode", "Engine.Groups": "-groups",
 	"Faults": "-faults", "Check": "-check", "CheckSample": "-check-sample", "CheckTimeout": "-check-timeout",
 	// Grid's fields, for bench sweep.
 	"BatchSize": "-batch-size", "Pipeline": "-pipeline", "Rates": "-rates",
@@ -150,6 +150,7 @@ func bindRun(fs *flag.FlagSet, cfg *benchkit.Config, o *runOpts, sweep bool) {
 	fs.DurationVar(&cfg.Engine.BatchDelay, "batch-delay", 0, "engine: max time a batch waits to fill (0: node default)")
 	fs.BoolVar(&cfg.Engine.Sync, "sync", cfg.Engine.Sync, "engine: sync every write to disk before acknowledging")
 	fs.BoolVar(&cfg.Engine.Null, "null", false, "start the nodes in null mode: answer clients without replicating or storing")
+	fs.IntVar(&cfg.Engine.Groups, "groups", 0, "engine: Paxos `groups` the nodes split the keys over, 1..64, leaders spread over the nodes (0: node default, 1)")
 	fs.BoolVar(&o.ceiling, "ceiling", false, "first run the same workload in -null mode and report this run as a fraction of it")
 	if !sweep {
 		fs.BoolVar(&o.tls, "tls", false, "run the workload on a plain TCP cluster and on a mutual-TLS one (throwaway CA, client certificates), interleaved, and report TLS's cost in throughput and node CPU per op")
