@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -272,5 +273,47 @@ func TestGroupsRefuseCrossGroupMulti(t *testing.T) {
 	r, err := s.Do(ctx, m.Command())
 	if err == nil || r.Status != kv.StatusBadRequest {
 		t.Fatalf("multi with 2 groups: %+v %v, want a bad request", r, err)
+	}
+}
+
+// TestGroupsSnapshotOneAtATime: every group snapshots and truncates its
+// own log, and a node never has two groups' snapshots in flight at once
+// (they are staggered, not taken together).
+func TestGroupsSnapshotOneAtATime(t *testing.T) {
+	const groups = 4
+	var inFlight, most atomic.Int32
+	c := newTestCluster(t, 1, func(cfg *Config) {
+		fastGroups(groups)(cfg)
+		cfg.SnapshotEvery = 10
+		cfg.SnapshotBytes = 0
+		cfg.hooks = &testHooks{beforeSnapshotSave: func(engine.Slot) {
+			k := inFlight.Add(1)
+			for m := most.Load(); k > m && !most.CompareAndSwap(m, k); m = most.Load() {
+			}
+			time.Sleep(30 * time.Millisecond) // long enough for other groups to come due meanwhile
+			inFlight.Add(-1)
+		}}
+	})
+	waitFor(t, "a leader for every group", func() bool {
+		for _, l := range c.groupLeaders(groups) {
+			if l < 0 {
+				return false
+			}
+		}
+		return true
+	})
+	s := c.client().Session()
+	n := c.nodes[0]
+	waitFor(t, "every group to truncate its log", func() bool {
+		put(t, s, "k", 8)
+		for _, g := range n.groups {
+			if first, _ := n.st.Log(g.id).FirstSlot(); first <= 1 {
+				return false
+			}
+		}
+		return true
+	})
+	if m := most.Load(); m != 1 {
+		t.Fatalf("%d snapshots were in flight at once on one node", m)
 	}
 }
