@@ -79,8 +79,8 @@ func (n *Node) newGroup(id engine.GroupID) (*group, error) {
 	}
 	hs, _ := lg.InitialState()
 	last, _ := lg.LastSlot()
-	n.log.Info("recovered", "group", id, "snapshot", snap.Slot, "promised", hs.Promised.String(),
-		"commit", hs.Commit, "last_slot", last)
+	n.log.Info("recovered", "snapshot", snap.Slot, "promised", hs.Promised.String(),
+		"commit", hs.Commit, "last_slot", last, "group", id)
 	return g, nil
 }
 

@@ -244,7 +244,7 @@ func (n *Node) engineConfig(id engine.GroupID) engine.Config {
 		ecfg.Seed = int64(n.cfg.ID)*7919 + time.Now().UnixNano()
 	}
 	ecfg.Seed += int64(id) * 104729
-	ecfg.Logger = n.log.With("group", id)
+	ecfg.Logger = n.log
 	return ecfg
 }
 
