@@ -224,6 +224,8 @@ type testHooks struct {
 	// fs, if set, is the filesystem the store lives on (store.Config.FS),
 	// for tests that inject disk errors.
 	fs vfs.FS
+	// readBudget, if positive, replaces readBudget (reads.go).
+	readBudget int64
 }
 
 // DefaultConfig returns a Config with every default filled in; ID, Peers,

@@ -51,7 +51,8 @@
 //     per write; what arrives during its sync goes into its next write.
 //   - the transport's reader and writer goroutines (peers and clients). A
 //     client connection's reader copies each command once, straight into
-//     the open batch (under the inbox's lock), and wakes loop.
+//     the open batch (under the inbox's lock), and wakes loop; a get in
+//     index or lease mode goes to loop on a channel of its own instead.
 //   - the admin HTTP server.
 //   - watchTLS, with TLS files and Config.TLSWatch: reloads them when they
 //     change.
@@ -60,7 +61,9 @@
 // loop; ready.go handles a Ready, with decide, the pure choice of inline
 // writes and of persisting on the loop or the writer; propose.go hands
 // queued commands (inbox.go) to the engine; apply.go runs committed batches
-// and answers clients; persist.go is the writer; snapshot.go takes and
-// installs snapshots. A store write or sync that fails stops the node:
+// and answers clients; reads.go serves gets by read index or lease
+// (engine.Read) and keeps the engine's ticks caught up with the monotonic
+// clock; persist.go is the writer; snapshot.go takes and installs
+// snapshots. A store write or sync that fails stops the node:
 // Done closes and Err wraps ErrDisk.
 package node

@@ -10,13 +10,15 @@ import (
 // loop owns the engine: every protocol decision happens here.
 func (n *Node) loop() {
 	defer n.wg.Done()
+	// Before the ticker, so each of its fires finds one more interval
+	// passed since tickStart (catchUpTicks), however late it fires.
+	n.ls.tickStart = time.Now()
 	ticker := time.NewTicker(n.cfg.Tick)
 	defer ticker.Stop()
 	batchTimer := time.NewTimer(time.Hour)
 	batchTimer.Stop()
 	spaceTicks, sinceSpace := n.cfg.ticks(n.cfg.SpaceCheck), 0
 	n.checkSpace()
-	n.ls.tickStart = time.Now()
 	for {
 		select {
 		case <-n.stop:

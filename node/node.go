@@ -53,6 +53,12 @@ type Node struct {
 	fatalErr   atomic.Pointer[error]
 	closed     chan struct{}
 
+	// readBytes is the bytes of keys of the gets in reads or held by
+	// loop, kept at most readBudget (the constant, unless a test's hooks
+	// lower it).
+	readBytes  atomic.Int64
+	readBudget int64
+
 	peerPool bytebufferpool.Pool
 	stages   stageClock
 
@@ -122,6 +128,7 @@ func Start(cfg Config) (*Node, error) {
 		wake:       make(chan struct{}, 1),
 		staleReads: make(chan staleRead, 1024),
 		reads:      make(chan linRead, 4096),
+		readBudget: readBudget,
 		queries:    make(chan func()),
 		snapDone:   make(chan snapResult, 1),
 		jobs:       make(chan *persistJob, 1024),
@@ -134,6 +141,9 @@ func Start(cfg Config) (*Node, error) {
 	n.ls.reads.init()
 	n.ls.pass = make([]groupReady, 0, cfg.Groups)
 	n.ls.loopWrites.init(cfg.Groups)
+	if cfg.hooks != nil && cfg.hooks.readBudget > 0 {
+		n.readBudget = cfg.hooks.readBudget
+	}
 	if err := n.loadCerts(); err != nil {
 		return nil, err
 	}

@@ -32,6 +32,12 @@ import (
 // per election timeout refuses any.
 const readRing = 1 << 13
 
+// readBudget bounds the bytes of keys that gets on their way to the loop
+// or held by it may occupy (a key may be as long as a command, about 1
+// MiB, and readRing plus the channel hold thousands). A get over it is
+// refused with StatusRetry.
+const readBudget = 64 << 20
+
 // linRead is a get on its way from a client's reader to the loop.
 type linRead struct {
 	g     *group
@@ -91,13 +97,24 @@ func engineReadMode(mode kv.ReadMode) (engine.ReadMode, bool) {
 // queueRead runs on a client's reader goroutine: it copies key, which is
 // only valid during the call, and hands the read to the loop.
 func (n *Node) queueRead(g *group, c *transport.Conn, reqID uint64, mode engine.ReadMode, key []byte) {
+	if n.readBytes.Add(int64(len(key))) > n.readBudget {
+		n.readBytes.Add(-int64(len(key)))
+		n.replyQueued(c, reqID, kv.StatusRetry, nil)
+		return
+	}
 	buf := bytebufferpool.Get()
 	buf.B = append(buf.B[:0], key...)
 	select {
 	case n.reads <- linRead{g: g, conn: c, reqID: reqID, mode: mode, key: buf}:
 	case <-n.stop:
-		bytebufferpool.Put(buf)
+		n.releaseKey(buf)
 	}
+}
+
+// releaseKey returns a read's key to the pool and to the budget.
+func (n *Node) releaseKey(key *bytebufferpool.ByteBuffer) {
+	n.readBytes.Add(-int64(len(key.B)))
+	bytebufferpool.Put(key)
 }
 
 // startRead asks the engine for r's read index. The engine's clock is
@@ -189,7 +206,7 @@ func (n *Node) serveRead(sl *readSlot) {
 	} else {
 		n.reply(sl.r.conn, sl.r.reqID, kv.StatusNotFound, nil)
 	}
-	bytebufferpool.Put(sl.r.key)
+	n.releaseKey(sl.r.key)
 	*sl = readSlot{}
 }
 
@@ -200,7 +217,7 @@ func (n *Node) finishRead(r linRead, status kv.Status) {
 	} else {
 		n.reply(r.conn, r.reqID, status, nil)
 	}
-	bytebufferpool.Put(r.key)
+	n.releaseKey(r.key)
 }
 
 // failReads refuses every read the node holds or has queued (on

@@ -175,3 +175,34 @@ func (c *testCluster) clientOf(is ...int) *client.Client {
 	c.t.Cleanup(func() { cl.Close() })
 	return cl
 }
+
+// TestReadBudget: the keys of gets waiting for the loop or held by it are
+// bounded in bytes; a get that would pass the bound is refused with
+// StatusRetry (its client retries), and the bound is given back once gets
+// are answered, so gets within it keep working.
+func TestReadBudget(t *testing.T) {
+	const budget = 64
+	c := newTestCluster(t, 3, func(cfg *Config) {
+		cfg.ReadMode = kv.ReadLease
+		cfg.hooks = &testHooks{readBudget: budget}
+	})
+	cl := c.clientOf(c.leader())
+	s := cl.Session()
+	put1(t, s, "k", "v")
+	for i := 0; i < 100; i++ { // 100 gets of 1 byte: far more than the budget in all
+		ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+		got, ok, err := s.Get(ctx, []byte("k"))
+		cancel()
+		if err != nil || !ok || string(got) != "v" {
+			t.Fatalf("get %d within the budget: %q, %v, %v", i, got, ok, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, _, err := s.Get(ctx, make([]byte, budget+1)); err == nil {
+		t.Fatalf("a get whose key is over the budget was served")
+	}
+	if n := c.nodes[c.leader()].readBytes.Load(); n != 0 {
+		t.Fatalf("%d bytes of keys still counted with no get outstanding", n)
+	}
+}

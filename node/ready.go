@@ -37,8 +37,8 @@ func (n *Node) handleReadies() {
 			n.ls.replyInline = d.inlineReplies
 			n.apply(g, rd.Committed)
 			n.onReads(g, rd.Reads)
-			n.serveHeld()
 			n.ls.replyInline = false
+			n.serveHeld() // decide did not count these
 			pass = append(pass, groupReady{g: g, rd: rd})
 			toWriter = toWriter || !d.onLoop
 			persist = persist || d.persist

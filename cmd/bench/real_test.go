@@ -320,7 +320,7 @@ func TestRealRunningClusterTwice(t *testing.T) {
 		}
 		s := r.Cluster.Settings
 		if s == nil || s.BatchSize != 1024 || s.Pipeline != 64 || s.BatchDelayNs != int64(time.Millisecond) || s.Groups != 1 ||
-			s.ReadMode != "log" || s.Sync || r.Cluster.Leader == 0 {
+			s.ReadMode != "lease" || s.Sync || r.Cluster.Leader == 0 {
 			t.Fatalf("run %d: settings %+v leader %d", run, s, r.Cluster.Leader)
 		}
 	}
@@ -360,12 +360,17 @@ func TestRealRESP(t *testing.T) {
 // TestRealReadModesUnderFaults: a read-heavy workload served by read index
 // and by lease stays linearizable, and loses no acknowledged write, while
 // the leader is paused (SIGSTOP: its lease must run out on the others'
-// clocks and on its own once it resumes) and while it is partitioned away.
+// clocks and on its own once it resumes), while it is partitioned away,
+// and while it is cut off in a minority of a 5-node cluster.
 func TestRealReadModesUnderFaults(t *testing.T) {
 	for _, mode := range []string{"lease", "index"} {
-		for _, schedule := range []string{"pause-leader@1s+1500ms", "partition-leader@1s+1500ms"} {
+		for _, schedule := range []string{"pause-leader@1s+1500ms", "partition-leader@1s+1500ms", "split=minority@1s+1500ms"} {
 			t.Run(mode+" "+schedule, func(t *testing.T) {
-				args := append([]string{"-nodes", "3", "-duration", "3s", "-faults", schedule}, checkedWorkload...)
+				nodes := "3"
+				if strings.HasPrefix(schedule, "split") {
+					nodes = "5" // a minority of two, the leader among them
+				}
+				args := append([]string{"-nodes", nodes, "-duration", "3s", "-faults", schedule}, checkedWorkload...)
 				args = append(args, "-read-ratio", "0.9", "-read-mode", mode)
 				code, out, errOut, r := realBench(t, args...)
 				assertPass(t, code, out, errOut, r)
