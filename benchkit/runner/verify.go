@@ -372,19 +372,37 @@ func (v *verifier) appliedFunc(nc *cluster.NetClient, out *benchkit.Outcome, not
 		for _, r := range reps {
 			ar.Recorded += uint64(len(r.Commands))
 			ar.Executed += max(r.Total, uint64(len(r.Commands)), acked)
-			*notes = append(*notes, recordNotes(r, acked)...)
+			for _, n := range recordNotes(r, acked, v.cfg.Engine.Groups > 1) {
+				*notes = append(*notes, groupNote(v.cfg.Engine.Groups, g, n))
+			}
 		}
 		ar.Nodes = cluster.AlignApplied(reps)
-		*notes = append(*notes, pieceNotes(reps, ar.Nodes)...)
+		for _, n := range pieceNotes(reps, ar.Nodes) {
+			*notes = append(*notes, groupNote(v.cfg.Engine.Groups, g, n))
+		}
 		return ar, nil
 	}
 }
 
-// recordNotes says how much of the run node r's record covers.
-func recordNotes(r adminapi.AppliedReport, acked uint64) []string {
+// groupNote prefixes note with group g's name when there are several.
+func groupNote(groups, g int, note string) string {
+	if groups <= 1 {
+		return note
+	}
+	return fmt.Sprintf("group %d: %s", g, note)
+}
+
+// recordNotes says how much of the run node r's record covers: against
+// the commands acknowledged in the run, or, with several groups (perGroup),
+// against the most any node executed of r's group.
+func recordNotes(r adminapi.AppliedReport, acked uint64, perGroup bool) []string {
 	var notes []string
+	against := "acknowledged in the run"
+	if perGroup {
+		against = "another node executed"
+	}
 	if r.Total < acked {
-		notes = append(notes, fmt.Sprintf("node %d executed %d commands since it last started, fewer than the %d acknowledged in the run: its record covers part of the run", r.Node, r.Total, acked))
+		notes = append(notes, fmt.Sprintf("node %d executed %d commands since it last started, fewer than the %d %s: its record covers part of the run", r.Node, r.Total, acked, against))
 	}
 	if r.Truncated {
 		notes = append(notes, fmt.Sprintf("node %d recorded only its last %d of %d executed commands (raise -record-applied)", r.Node, len(r.Commands), r.Total))
