@@ -20,6 +20,8 @@ type fakeServer struct {
 	id     uint16
 	srv    *transport.Server
 	answer func(req kv.Request) (kv.Status, uint16, bool) // status, leader hint, reply at all
+	// value, if set, gives the response's value.
+	value func(req kv.Request, status kv.Status) []byte
 
 	mu   sync.Mutex
 	seen []kv.Command
@@ -45,8 +47,12 @@ func newFake(t *testing.T, id uint16, answer func(kv.Request) (kv.Status, uint16
 		if !ok {
 			return
 		}
+		resp := kv.Response{ReqID: req.ReqID, Status: status, Node: id, Leader: leader}
+		if f.value != nil {
+			resp.Value = f.value(req, status)
+		}
 		buf := bytebufferpool.Get()
-		buf.B = kv.AppendResponse(buf.B[:0], &kv.Response{ReqID: req.ReqID, Status: status, Node: id, Leader: leader})
+		buf.B = kv.AppendResponse(buf.B[:0], &resp)
 		c.Send(kv.FrameResponse, buf)
 	})
 	if err != nil {
