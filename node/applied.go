@@ -51,7 +51,7 @@ func (n *Node) queryGroup(w http.ResponseWriter, r *http.Request) (*group, bool)
 }
 
 func (n *Node) serveApplied(w http.ResponseWriter, r *http.Request) {
-	if n.cfg.RecordApplied <= 0 {
+	if n.cfg.RecordApplied <= 0 || n.cfg.Null {
 		http.Error(w, "not recording applied commands (start the node with -record-applied N)", http.StatusNotFound)
 		return
 	}

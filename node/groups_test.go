@@ -212,6 +212,17 @@ func TestGroupsLeadersSpread(t *testing.T) {
 		return true
 	}
 	waitFor(t, "every group led by its preferred node", spread)
+	for i, n := range c.nodes {
+		st := n.Status()
+		if len(st.GroupStatus) != groups || st.Groups != groups {
+			t.Fatalf("node %d's /status: %d groups listed, %d in its settings", i+1, len(st.GroupStatus), st.Groups)
+		}
+		for g, gs := range st.GroupStatus {
+			if gs.Group != g || (gs.Role == "leader") != (g%size == i) {
+				t.Errorf("node %d's /status of group %d: %+v", i+1, g, gs)
+			}
+		}
+	}
 	c.stop(1) // group 1's preferred leader
 	waitFor(t, "group 1 led by another node", func() bool { return c.groupLeaders(groups)[1] >= 0 })
 	c.start(1)
