@@ -128,8 +128,13 @@ const handOffTicks = 3
 // (engine.TransferLeadership) once that member has followed it, caught
 // up, for handOffTicks election timeouts: group g prefers member g mod N,
 // so the leaders, and the leaders' work, spread over the nodes. ticks is
-// how many ticks passed since the last call.
+// how many ticks passed since the last call. With one group there is
+// nothing to spread, and the leader stays where elections put it, as it
+// always did.
 func (n *Node) maybeHandOff(ticks int) {
+	if len(n.groups) == 1 {
+		return
+	}
 	need := handOffTicks * n.cfg.ticks(n.cfg.ElectionTimeout)
 	for _, g := range n.groups {
 		st := &g.status

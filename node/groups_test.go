@@ -328,3 +328,23 @@ func TestGroupsSnapshotOneAtATime(t *testing.T) {
 		t.Fatalf("%d snapshots were in flight at once on one node", m)
 	}
 }
+
+// TestOneGroupStaysPut: with one group the leader is where the election
+// put it; it is not handed to node 1 (the preferred node of group 0).
+func TestOneGroupStaysPut(t *testing.T) {
+	c := newTestCluster(t, 3, func(cfg *Config) {
+		fastGroups(1)(cfg)
+		if cfg.ID == 1 {
+			cfg.ElectionTimeout = time.Second // let another node win the first election
+		}
+	})
+	l := c.leader()
+	if l == 0 {
+		t.Skip("node 1 won the election despite its longer timeout")
+	}
+	put(t, c.client().Session(), "k", 50) // several hand-off periods of 3 election timeouts of 100ms
+	time.Sleep(500 * time.Millisecond)
+	if got := c.leader(); got != l || c.nodes[l].stats.handoffs.Load() != 0 {
+		t.Fatalf("the leader moved from node %d to node %d (%d hand-offs)", l+1, got+1, c.nodes[l].stats.handoffs.Load())
+	}
+}
