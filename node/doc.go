@@ -18,7 +18,7 @@
 // loop rather than a loop per group, because on this 2-core machine the
 // cost is the syncs and the wake-ups, not the protocol's work: G loops
 // would each wake for their share of messages, and their writes could not
-// share a sync without a hand-off to a common writer. Group g prefers
+// share a sync without a hand-off to a common writer. With G > 1 group g prefers
 // member g mod N (ids in order) as leader: a leader hands g to it by
 // engine.TransferLeadership once it has followed caught up for a few
 // election timeouts (maybeHandOff), so leaders spread over the nodes at
