@@ -104,6 +104,7 @@ type writeSet struct {
 	hs      []engine.HardState
 	touched []int  // groups touched by this set, in first-touched order
 	in      []bool // by group: in touched
+	batch   []store.Write
 }
 
 func (s *writeSet) init(groups int) {
@@ -111,15 +112,16 @@ func (s *writeSet) init(groups int) {
 	s.hs = make([]engine.HardState, groups)
 	s.touched = make([]int, 0, groups)
 	s.in = make([]bool, groups)
+	s.batch = make([]store.Write, 0, groups)
 }
 
 // persist writes a set of jobs with one sync. Consecutive Readies of a
-// group merge into one store.Write; the groups' writes go to the store one
-// after another, every one but the last without a sync (store.Write's
-// NoSync: in Pebble's one WAL, in order), so the last one's sync makes
-// them all durable: G groups ready together cost one sync, not G. A
-// snapshot received from a leader is written on its own, after its
-// group's earlier Readies, keeping that group's order.
+// group merge into one store.Write, and the groups' writes go to the store
+// as one batch (store.SaveAll): G groups ready together cost one commit
+// and one sync, not G. A snapshot received from a leader is written on
+// its own (Save), after its group's earlier Readies (unsynced: in
+// Pebble's one WAL, in order, made durable by the set's sync), keeping
+// that group's order.
 func (n *Node) persist(jobs []*persistJob, s *writeSet) error {
 	// A set whose Readies only moved commit indexes forward is written
 	// without waiting for a sync (engine.Ready.MustSync); the next synced
@@ -171,22 +173,29 @@ func (n *Node) persist(jobs []*persistJob, s *writeSet) error {
 			}
 		}
 	}
-	last := -1
-	for k, gi := range s.touched {
-		if w := &s.ws[gi]; w.HardState != nil || len(w.Entries) > 0 || w.Snapshot != nil {
-			last = k
+	// The groups' pending writes go in as one store batch, one sync.
+	batch := s.batch[:0]
+	for _, gi := range s.touched {
+		if w := &s.ws[gi]; w.HardState != nil || len(w.Entries) > 0 {
+			w.NoSync = !mustSync
+			batch = append(batch, *w)
 		}
 	}
-	for k, gi := range s.touched {
-		if err := n.flushGroup(s, gi, k != last || !mustSync); err != nil {
-			return err
-		}
+	s.batch = batch
+	if len(batch) == 0 {
+		return nil
 	}
-	if last >= 0 && mustSync {
+	n.stats.groupWrites.Add(uint64(len(batch)))
+	var err error
+	if !n.cfg.UnsafeNoPersist {
+		err = n.saveAll(batch)
+	}
+	clear(batch) // the entries stay referenced by s.ws until the deferred reset
+	if mustSync {
 		n.stats.syncs.Add(1)
 		n.stages.since(StageLeaderSync, start)
 	}
-	return nil
+	return err
 }
 
 // flushGroup saves group gi's pending write, if it has one, and empties it.
@@ -229,6 +238,18 @@ func (n *Node) save(w store.Write) (err error) {
 		}
 	}()
 	return n.st.Save(w)
+}
+
+// saveAll is Store.SaveAll with save's handling of the store's failures.
+func (n *Node) saveAll(ws []store.Write) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if err = diskPanic(r); err == nil {
+				panic(r)
+			}
+		}
+	}()
+	return n.st.SaveAll(ws)
 }
 
 // diskPanic returns the ErrDisk error for a panic value Pebble raises on a
