@@ -13,8 +13,9 @@
 // coalesce all groups' frames into one writev per flush), one Pebble store
 // (group-prefixed keys), one writer and one event loop. The loop takes the
 // Readies of every group that is ready in a pass and persists them
-// together: one store write per group, all but the last unsynced, so the
-// pass costs one sync whatever G (persist; Status.Syncs counts them). One
+// together: one store batch (store.SaveAll) of a write per group, so the
+// pass costs one commit and one sync whatever G (persist; Status.Syncs
+// counts them). One
 // loop rather than a loop per group, because on this 2-core machine the
 // cost is the syncs and the wake-ups, not the protocol's work: G loops
 // would each wake for their share of messages, and their writes could not
