@@ -142,8 +142,16 @@ func (n *Node) maybeHandOff(ticks int) {
 			g.healthyTicks = 0
 			continue
 		}
+		// A member whose connection is down is not healthy, whatever it
+		// acknowledged before. (One cut off by a partition that keeps the
+		// connection up is found out by the hand-off itself: it never
+		// campaigns, and the leader takes its group back within an
+		// election timeout.)
 		caughtUp := false
 		for _, m := range st.Match {
+			if !n.peers.Connected(uint64(m.ID)) {
+				continue
+			}
 			if m.ID == g.preferred {
 				caughtUp = st.LastSlot-min(m.Match, st.LastSlot) <= engine.Slot(n.cfg.Pipeline)
 			}

@@ -348,3 +348,27 @@ func TestOneGroupStaysPut(t *testing.T) {
 		t.Fatalf("the leader moved from node %d to node %d (%d hand-offs)", l+1, got+1, c.nodes[l].stats.handoffs.Load())
 	}
 }
+
+// TestGroupsNoHandOffToDownNode: the preferred node of a group is down; the
+// group's new leader does not hand the group to it (a hand-off to a node
+// that cannot campaign only stalls the group's writes).
+func TestGroupsNoHandOffToDownNode(t *testing.T) {
+	const size, groups = 3, 3
+	c := newTestCluster(t, size, fastGroups(groups))
+	waitFor(t, "every group led by its preferred node", func() bool {
+		for g, l := range c.groupLeaders(groups) {
+			if l != g%size {
+				return false
+			}
+		}
+		return true
+	})
+	c.stop(1)
+	waitFor(t, "group 1 led by another node", func() bool { return c.groupLeaders(groups)[1] >= 0 })
+	l := c.groupLeaders(groups)[1]
+	before := c.nodes[l].stats.handoffs.Load()
+	time.Sleep(5 * handOffTicks * 100 * time.Millisecond) // 5 hand-off periods of the test's timeouts
+	if got := c.nodes[l].stats.handoffs.Load(); got != before {
+		t.Fatalf("node %d handed group 1 to the stopped node %d times", l+1, got-before)
+	}
+}
