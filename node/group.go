@@ -29,8 +29,12 @@ type group struct {
 	appliedLog *appliedRing // nil unless Config.RecordApplied > 0
 	snap       snapState
 	// healthyTicks counts the ticks in a row this node, leading, saw the
-	// preferred member caught up (maybeHandOff).
+	// preferred member caught up (maybeHandOff); prefHeard is the count of
+	// frames heard from that member at the last look, prefSilent the
+	// ticks since it last changed.
 	healthyTicks int
+	prefHeard    uint64
+	prefSilent   int
 
 	// Published by loop for readers on other goroutines.
 	isLeader atomic.Bool
@@ -136,22 +140,26 @@ func (n *Node) maybeHandOff(ticks int) {
 		return
 	}
 	need := handOffTicks * n.cfg.ticks(n.cfg.ElectionTimeout)
+	// A follower answers every heartbeat, so a member heard from within a
+	// few heartbeats is up and reachable; one that is down or cut off is
+	// not healthy, whatever it acknowledged before.
+	silence := 3 * n.cfg.ticks(n.cfg.Heartbeat)
 	for _, g := range n.groups {
+		if g.preferred == n.cfg.ID {
+			continue
+		}
+		if h := n.heard[g.preferred].Load(); h != g.prefHeard {
+			g.prefHeard, g.prefSilent = h, 0
+		} else {
+			g.prefSilent += ticks
+		}
 		st := &g.status
-		if st.Role != engine.RoleLeader || g.preferred == n.cfg.ID || st.HandoffTo != 0 {
+		if st.Role != engine.RoleLeader || st.HandoffTo != 0 || g.prefSilent > silence {
 			g.healthyTicks = 0
 			continue
 		}
-		// A member whose connection is down is not healthy, whatever it
-		// acknowledged before. (One cut off by a partition that keeps the
-		// connection up is found out by the hand-off itself: it never
-		// campaigns, and the leader takes its group back within an
-		// election timeout.)
 		caughtUp := false
 		for _, m := range st.Match {
-			if !n.peers.Connected(uint64(m.ID)) {
-				continue
-			}
 			if m.ID == g.preferred {
 				caughtUp = st.LastSlot-min(m.Match, st.LastSlot) <= engine.Slot(n.cfg.Pipeline)
 			}

@@ -372,3 +372,52 @@ func TestGroupsNoHandOffToDownNode(t *testing.T) {
 		t.Fatalf("node %d handed group 1 to the stopped node %d times", l+1, got-before)
 	}
 }
+
+// TestGroupsNoHandOffToCutOffNode: the preferred node of a group is cut
+// off by a partition that leaves its connections up; the group's new
+// leader, not hearing from it, does not hand the group to it.
+func TestGroupsNoHandOffToCutOffNode(t *testing.T) {
+	const size, groups = 3, 3
+	c := newTestCluster(t, size, fastGroups(groups))
+	waitFor(t, "every group led by its preferred node", func() bool {
+		for g, l := range c.groupLeaders(groups) {
+			if l != g%size {
+				return false
+			}
+		}
+		return true
+	})
+	for i, n := range c.nodes {
+		spec := FaultSpec{Isolate: []uint16{2}}
+		if i == 1 {
+			spec = FaultSpec{Isolate: []uint16{1, 3}}
+		}
+		if err := n.SetFaults(spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "group 1 led by another node", func() bool {
+		for i, n := range c.nodes {
+			if i != 1 && n.groups[1].isLeader.Load() {
+				return true
+			}
+		}
+		return false
+	})
+	var before uint64
+	for i, n := range c.nodes {
+		if i != 1 {
+			before += n.stats.handoffs.Load()
+		}
+	}
+	time.Sleep(5 * handOffTicks * 100 * time.Millisecond) // 5 hand-off periods of the test's timeouts
+	var after uint64
+	for i, n := range c.nodes {
+		if i != 1 {
+			after += n.stats.handoffs.Load()
+		}
+	}
+	if after != before {
+		t.Fatalf("%d hand-offs to the cut-off node 2", after-before)
+	}
+}

@@ -121,6 +121,9 @@ func (n *Node) onPeerFrame(from uint64, typ byte, body []byte) {
 		return
 	}
 	m.To = n.cfg.ID
+	if h := n.heard[m.From]; h != nil {
+		h.Add(1)
+	}
 	select {
 	case n.peerIn <- m:
 	case <-n.stop:

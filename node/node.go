@@ -63,6 +63,9 @@ type Node struct {
 	stages   stageClock
 
 	ls loopState
+	// heard counts the frames received from each other member (read-only
+	// map after Start), for maybeHandOff's health check.
+	heard map[engine.NodeID]*atomic.Uint64
 
 	// Published by loop for readers on other goroutines (admin, clients).
 	// noSpace: the store is out of space (checkSpace); writes are refused.
@@ -139,6 +142,10 @@ func Start(cfg Config) (*Node, error) {
 	n.stages.init()
 	n.ls.proposedAt = make(map[*byte]proposal)
 	n.ls.reads.init()
+	n.heard = make(map[engine.NodeID]*atomic.Uint64, len(cfg.Peers))
+	for id := range cfg.Peers {
+		n.heard[id] = new(atomic.Uint64)
+	}
 	n.ls.pass = make([]groupReady, 0, cfg.Groups)
 	n.ls.loopWrites.init(cfg.Groups)
 	if cfg.hooks != nil && cfg.hooks.readBudget > 0 {
