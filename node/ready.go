@@ -19,6 +19,13 @@ type groupReady struct {
 // of its Readies must (a leader's write): the groups of one node lead and
 // follow at once, and two sinks would mean two syncs.
 func (n *Node) handleReadies() {
+	// A follower's write may hold up the loop only when the node leads no
+	// group: a leader of another group keeps proposing, counting votes
+	// and answering its clients during that sync (see decide).
+	leads := false
+	for _, g := range n.groups {
+		leads = leads || g.status.Role == engine.RoleLeader
+	}
 	for {
 		pass := n.ls.pass[:0]
 		toWriter, persist := false, false
@@ -40,7 +47,7 @@ func (n *Node) handleReadies() {
 			n.ls.replyInline = false
 			n.serveHeld() // decide did not count these
 			pass = append(pass, groupReady{g: g, rd: rd})
-			toWriter = toWriter || !d.onLoop
+			toWriter = toWriter || d.toWriter(leads)
 			persist = persist || d.persist
 		}
 		n.ls.pass = pass
@@ -129,6 +136,15 @@ func decide(st *engine.Status, rd *engine.Ready, inflight int) readyPlan {
 		onLoop:        inflight == 0 && (!persist || !lead),
 	}
 }
+
+// toWriter reports whether a pass holding this Ready goes to the writer
+// rather than being persisted on the loop: when decide says so, and when
+// the Ready has something to persist while the node leads some group
+// (leads). A follower's write on the loop is its fastest way only if the
+// loop has nothing else to do during the sync; a node leading another
+// group does (5 nodes, 5 groups, 200 clients: 8-22% more ops/s and 3-10%
+// less node CPU per op in three interleaved pairs).
+func (d readyPlan) toWriter(leads bool) bool { return !d.onLoop || leads && d.persist }
 
 // lightCommands is the most commands a Ready's new entries may carry for
 // decide to treat it as light.
