@@ -29,7 +29,13 @@ type fakeServer struct {
 
 func newFake(t *testing.T, id uint16, answer func(kv.Request) (kv.Status, uint16, bool)) *fakeServer {
 	t.Helper()
-	f := &fakeServer{id: id, answer: answer}
+	return newFakeValue(t, id, answer, nil)
+}
+
+// newFakeValue is newFake whose responses carry value's value.
+func newFakeValue(t *testing.T, id uint16, answer func(kv.Request) (kv.Status, uint16, bool), value func(kv.Request, kv.Status) []byte) *fakeServer {
+	t.Helper()
+	f := &fakeServer{id: id, answer: answer, value: value}
 	cfg := transport.DefaultServerConfig()
 	cfg.Addr = "127.0.0.1:0"
 	srv, err := transport.Listen(cfg, func(c *transport.Conn, typ byte, body []byte) {

@@ -25,14 +25,13 @@ func TestGroupLeaders(t *testing.T) {
 			}
 			return kv.StatusNotLeader, uint16(g + 1), true
 		}
-		fakes[i] = newFake(t, id, answer)
-		fakes[i].value = func(req kv.Request, st kv.Status) []byte {
+		fakes[i] = newFakeValue(t, id, answer, func(req kv.Request, st kv.Status) []byte {
 			if st != kv.StatusNotLeader {
 				return nil
 			}
 			g := route.GroupOf(req.Cmd.Key, groups)
 			return kv.AppendNotLeaderInfo(nil, kv.NotLeaderInfo{Group: uint16(g), Groups: groups})
-		}
+		})
 	}
 	c, err := Dial([]string{fakes[0].srv.Addr().String(), fakes[1].srv.Addr().String()}, testConfig())
 	if err != nil {
