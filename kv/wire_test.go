@@ -180,3 +180,20 @@ func TestNotLeaderInfoRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func FuzzDecodeNotLeaderInfo(f *testing.F) {
+	f.Add(AppendNotLeaderInfo(nil, NotLeaderInfo{3, 8}))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		i, ok := DecodeNotLeaderInfo(b)
+		if !ok {
+			return
+		}
+		if i.Group >= i.Groups {
+			t.Fatalf("accepted group %d of %d", i.Group, i.Groups)
+		}
+		if got := AppendNotLeaderInfo(nil, i); string(got) != string(b) {
+			t.Fatalf("%x decoded to %+v, which encodes as %x", b, i, got)
+		}
+	})
+}
