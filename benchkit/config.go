@@ -55,6 +55,9 @@ type Engine struct {
 	// "log", "index" or "lease". The default, empty, is the node's
 	// default; the nodes' /status reports the mode in effect.
 	ReadMode string `json:"read_mode,omitempty"`
+	// Groups is how many Paxos groups the nodes split the keys over
+	// (-groups), 1..64. The default, 0, is the node's default: one.
+	Groups int `json:"groups,omitempty"`
 }
 
 // Durability names the durability mode of e as results record it:
@@ -344,6 +347,9 @@ func (c Config) validateDist(v *config.Collector) {
 	}
 }
 
+// MaxGroups is the most Paxos groups a node runs (node.MaxGroups).
+const MaxGroups = 64
+
 // validateEngine checks the knobs passed to started nodes.
 func (c Config) validateEngine(v *config.Collector) {
 	e := c.Engine
@@ -365,6 +371,15 @@ func (c Config) validateEngine(v *config.Collector) {
 		v.Bad("Engine.Protocol", e.Protocol, "is not a known protocol")
 	case e.Protocol.Naive() && (len(c.Cluster) > 0 || e.Null):
 		v.Bad("Engine.Protocol", e.Protocol, "needs a cluster the harness starts, without -null")
+	}
+	if e.Groups < 0 || e.Groups > MaxGroups {
+		v.Bad("Engine.Groups", e.Groups, "must be 1..%d (0: the node's default, 1)", MaxGroups)
+	}
+	if e.Groups > 1 && e.Protocol.Naive() {
+		v.Bad("Engine.Groups", e.Groups, "needs -protocol paxos (a naive scheme runs one group)")
+	}
+	if e.Groups > 1 && c.RESP {
+		v.Bad("Engine.Groups", e.Groups, "does not work with RESP yet (its slots map to one group)")
 	}
 	switch e.ReadMode {
 	case "", kv.ReadLog.String(), kv.ReadIndex.String(), kv.ReadLease.String():

@@ -187,8 +187,20 @@ func WriteReport(w io.Writer, r *results.Result) {
 			line("engine", "%s as passed to the nodes; their effective settings are unknown: %s", engineKnobs(cfg.Engine), note)
 		}
 	}
-	if r.Cluster.Leader != 0 {
+	if r.Cluster.Leader != 0 && len(r.Cluster.GroupLeaders) == 0 {
 		line("leader", "n%d when the run began", r.Cluster.Leader)
+	}
+	if gl := r.Cluster.GroupLeaders; len(gl) > 0 {
+		leaders := make([]string, len(gl))
+		for g, id := range gl {
+			leaders[g] = fmt.Sprintf("g%d:n%d", g, id)
+		}
+		led := make([]string, len(r.Cluster.GroupsLed))
+		for i, n := range r.Cluster.GroupsLed {
+			led[i] = fmt.Sprintf("n%d:%d", n.Node, n.Led)
+		}
+		line("groups", "%d Paxos groups; leaders when the run began %s; groups led per node %s",
+			len(gl), strings.Join(leaders, " "), strings.Join(led, " "))
 	}
 	conns := "conns"
 	if cfg.RESP {

@@ -24,15 +24,21 @@ type Checks struct {
 	// ReadBack reads a key with a linearizable read, for the lost-write
 	// check. Required.
 	ReadBack check.ReadBack
-	// Applied, optional, returns every node's executed commands aligned by
-	// slot (cluster.AlignApplied), for the session check.
-	Applied func(ctx context.Context) (AppliedRecord, error)
+	// Applied, optional, returns every node's executed commands of one
+	// Paxos group aligned by that group's slots (cluster.AlignApplied),
+	// for the session check, which runs per group: each group's state
+	// machine keeps its own sessions.
+	Applied func(ctx context.Context, group int) (AppliedRecord, error)
+	// Groups is how many Paxos groups the cluster runs; Applied and
+	// Hashes are asked for each. 0 means 1.
+	Groups int
 	// Sample is the fraction of keys whose history the linearizability
 	// check sees (Config.Sample); 0 means all.
 	Sample float64
-	// Hashes, optional, returns every node's state machine hash once they
-	// reached the same applied slot (or gave up waiting).
-	Hashes func(ctx context.Context) ([]check.NodeState, error)
+	// Hashes, optional, returns every node's state machine hash of one
+	// group once they reached the same applied slot of it (or gave up
+	// waiting).
+	Hashes func(ctx context.Context, group int) ([]check.NodeState, error)
 	// LinTimeout bounds the linearizability check. Zero means 60 s.
 	LinTimeout time.Duration
 	// VisualizePath is where porcupine's HTML goes on a violation.
@@ -107,51 +113,38 @@ func Verify(ctx context.Context, c Checks) *results.Verdict {
 		}
 	}
 
+	groups := max(c.Groups, 1)
+	// in names the group a line is about, when there are several.
+	in := func(g int) string {
+		if groups == 1 {
+			return ""
+		}
+		return fmt.Sprintf("group %d: ", g)
+	}
 	if c.Applied != nil {
-		ar, err := c.Applied(ctx)
-		if err != nil {
-			note("session order: not checked: %v", err)
-		} else {
-			rep := check.CheckSessions(ar.Nodes)
-			ok := rep.OK()
-			v.SessionOrderOK = &ok
-			frac := ar.Fraction()
-			v.SessionChecked = &frac
-			var most uint64
-			for _, n := range ar.Nodes {
-				most = max(most, n.Deduplicated)
-			}
-			v.DedupedRetries = int64(most)
-			part := ""
-			if frac < 1 {
-				// A clean verdict on part of the history must not read
-				// as one on all of it.
-				part = fmt.Sprintf("; PARTIAL: only %.1f%% of the executed commands checked (the nodes recorded %d of %d: each keeps its last -record-applied commands since it started)",
-					100*frac, ar.Recorded, ar.Executed)
-			}
-			note("%s%s", rep.String(), part)
-			if !ok {
-				fail("session order violated: %s", rep.String())
-			}
+		for g := range groups {
+			verifySessions(ctx, c, g, in(g), v, fail, note)
 		}
 	} else {
 		note("session order: not checked (no admin addresses)")
 	}
 
 	if c.Hashes != nil {
-		states, err := c.Hashes(ctx)
-		if err != nil {
-			note("state machines: not compared: %v", err)
-		} else {
+		for g := range groups {
+			states, err := c.Hashes(ctx, g)
+			if err != nil {
+				note("%sstate machines: not compared: %v", in(g), err)
+				continue
+			}
 			rep := check.CompareHashes(states)
 			if rep.Comparable {
-				ok := rep.Agree
+				ok := rep.Agree && (v.StateHashesAgree == nil || *v.StateHashesAgree)
 				v.StateHashesAgree = &ok
-				if !ok {
-					fail("%s", rep.String())
+				if !rep.Agree {
+					fail("%s%s", in(g), rep.String())
 				}
 			}
-			note("%s", rep.String())
+			note("%s%s", in(g), rep.String())
 		}
 	} else {
 		note("state machines: not compared (no admin addresses)")
@@ -186,6 +179,40 @@ func Verify(ctx context.Context, c Checks) *results.Verdict {
 		fail("history NOT linearizable on %d of %d keys: %s", len(bad), lin.Keys, shortList(bad, 5))
 	}
 	return v
+}
+
+// verifySessions runs the session check of group g into v: the verdict's
+// fields hold the worst over the groups checked so far.
+func verifySessions(ctx context.Context, c Checks, g int, in string, v *results.Verdict, fail, note func(string, ...any)) {
+	ar, err := c.Applied(ctx, g)
+	if err != nil {
+		note("%ssession order: not checked: %v", in, err)
+		return
+	}
+	rep := check.CheckSessions(ar.Nodes)
+	ok := rep.OK() && (v.SessionOrderOK == nil || *v.SessionOrderOK)
+	v.SessionOrderOK = &ok
+	frac := ar.Fraction()
+	if v.SessionChecked != nil {
+		frac = min(frac, *v.SessionChecked)
+	}
+	v.SessionChecked = &frac
+	var most uint64
+	for _, n := range ar.Nodes {
+		most = max(most, n.Deduplicated)
+	}
+	v.DedupedRetries = max(v.DedupedRetries, int64(most))
+	part := ""
+	if f := ar.Fraction(); f < 1 {
+		// A clean verdict on part of the history must not read as one on
+		// all of it.
+		part = fmt.Sprintf("; PARTIAL: only %.1f%% of the executed commands checked (the nodes recorded %d of %d: each keeps its last -record-applied commands since it started)",
+			100*f, ar.Recorded, ar.Executed)
+	}
+	note("%s%s%s", in, rep.String(), part)
+	if !rep.OK() {
+		fail("%ssession order violated: %s", in, rep.String())
+	}
 }
 
 // shortList prints the first n of keys, then how many more.

@@ -176,7 +176,7 @@ func TestVerifySessionCheckPartial(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := benchkit.Verify(context.Background(), benchkit.Checks{History: rec.History(), ReadBack: readFrom(tgt), Sample: 0.25,
-				Applied: func(context.Context) (benchkit.AppliedRecord, error) {
+				Applied: func(context.Context, int) (benchkit.AppliedRecord, error) {
 					return benchkit.AppliedRecord{Recorded: tc.recorded, Executed: tc.executed, Nodes: []check.NodeApplied{
 						{Node: 1, Applied: []check.Applied{ap(7, 1), ap(7, 2)}}, {Node: 2, Applied: []check.Applied{ap(7, 1), ap(7, 2)}},
 					}}, nil

@@ -1,6 +1,8 @@
 package client
 
 import (
+	"github.com/mpaxos/mpaxos/route"
+
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -119,8 +121,15 @@ type Client struct {
 	// connections: an attempt that expires with its address's count
 	// unchanged since it was sent heard nothing at all from that server
 	// (see dropSilent).
-	heard  []atomic.Uint64
-	leader atomic.Int32 // index into addrs of the believed leader
+	heard []atomic.Uint64
+	// leaders is, by group, the index into addrs of the node believed to
+	// lead it; groups is the cluster's group count as learnt from the
+	// nodes' redirects (kv.NotLeaderInfo), 1 until one says otherwise.
+	// A command goes to the believed leader of its key's group
+	// (route.GroupOf). Groups the client has not heard of yet start at
+	// the address that answered Dial.
+	leaders [MaxGroups]atomic.Int32
+	groups  atomic.Int32
 	// outstanding counts the sessions' requests sent and not yet answered
 	// (or given up on); see Session.Do.
 	outstanding atomic.Int32
@@ -151,11 +160,12 @@ func Dial(addrs []string, cfg Config) (*Client, error) {
 	c.nodes = make([]atomic.Uint32, len(addrs))
 	c.heard = make([]atomic.Uint64, len(addrs))
 	c.slots.Store(new([]*slot))
-	c.leader.Store(int32(rand.IntN(len(addrs))))
+	c.groups.Store(1)
+	c.setLeaders(int32(rand.IntN(len(addrs))))
 	var errs []error
 	for i := range addrs {
 		if _, err := c.conn(i); err == nil {
-			c.leader.Store(int32(i))
+			c.setLeaders(int32(i))
 			go c.sweep()
 			return c, nil
 		} else {
@@ -282,6 +292,43 @@ func (c *Client) onFrame(i int, typ byte, body []byte) {
 	}
 	sl.deliver(response{reqID: r.ReqID, status: r.Status, leader: r.Leader, value: val})
 }
+
+// MaxGroups is the most Paxos groups a cluster the client routes for may
+// run (node.MaxGroups); a redirect naming more is followed as if the
+// cluster ran one.
+const MaxGroups = 64
+
+// setLeaders points every group at address i.
+func (c *Client) setLeaders(i int32) {
+	for g := range c.leaders {
+		c.leaders[g].Store(i)
+	}
+}
+
+// leaderOf is where the believed leader of key's group is kept.
+func (c *Client) leaderOf(key []byte) *atomic.Int32 {
+	g := int(c.groups.Load())
+	if g <= 1 {
+		return &c.leaders[0]
+	}
+	return &c.leaders[route.GroupOf(key, g)]
+}
+
+// learn takes what a redirect's value says about the cluster's groups
+// (kv.NotLeaderInfo) and returns where the leader of the redirected
+// command's group is kept; lp itself if the value says nothing.
+func (c *Client) learn(value []byte, lp *atomic.Int32) *atomic.Int32 {
+	info, ok := kv.DecodeNotLeaderInfo(value)
+	if !ok || int(info.Groups) > MaxGroups {
+		return lp
+	}
+	c.groups.Store(int32(info.Groups))
+	return &c.leaders[info.Group]
+}
+
+// Groups returns the number of Paxos groups the client knows the cluster
+// runs (1 until a node's redirect said otherwise).
+func (c *Client) Groups() int { return int(c.groups.Load()) }
 
 // addrOf returns the address index of node id, if known.
 func (c *Client) addrOf(id uint16) (int, bool) {

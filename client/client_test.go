@@ -20,6 +20,8 @@ type fakeServer struct {
 	id     uint16
 	srv    *transport.Server
 	answer func(req kv.Request) (kv.Status, uint16, bool) // status, leader hint, reply at all
+	// value, if set, gives the response's value.
+	value func(req kv.Request, status kv.Status) []byte
 
 	mu   sync.Mutex
 	seen []kv.Command
@@ -27,7 +29,13 @@ type fakeServer struct {
 
 func newFake(t *testing.T, id uint16, answer func(kv.Request) (kv.Status, uint16, bool)) *fakeServer {
 	t.Helper()
-	f := &fakeServer{id: id, answer: answer}
+	return newFakeValue(t, id, answer, nil)
+}
+
+// newFakeValue is newFake whose responses carry value's value.
+func newFakeValue(t *testing.T, id uint16, answer func(kv.Request) (kv.Status, uint16, bool), value func(kv.Request, kv.Status) []byte) *fakeServer {
+	t.Helper()
+	f := &fakeServer{id: id, answer: answer, value: value}
 	cfg := transport.DefaultServerConfig()
 	cfg.Addr = "127.0.0.1:0"
 	srv, err := transport.Listen(cfg, func(c *transport.Conn, typ byte, body []byte) {
@@ -45,8 +53,12 @@ func newFake(t *testing.T, id uint16, answer func(kv.Request) (kv.Status, uint16
 		if !ok {
 			return
 		}
+		resp := kv.Response{ReqID: req.ReqID, Status: status, Node: id, Leader: leader}
+		if f.value != nil {
+			resp.Value = f.value(req, status)
+		}
 		buf := bytebufferpool.Get()
-		buf.B = kv.AppendResponse(buf.B[:0], &kv.Response{ReqID: req.ReqID, Status: status, Node: id, Leader: leader})
+		buf.B = kv.AppendResponse(buf.B[:0], &resp)
 		c.Send(kv.FrameResponse, buf)
 	})
 	if err != nil {
@@ -80,7 +92,7 @@ func TestRedirectKeepsSeq(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.leader.Store(0) // start at the follower
+	c.setLeaders(0) // start at the follower
 	// The client learns node 2's address only once node 2 answered, so the
 	// first redirect rotates; either way the put must land at the leader.
 	s := c.Session()
@@ -113,7 +125,7 @@ func TestTimeoutRetriesSameSeq(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.leader.Store(0)
+	c.setLeaders(0)
 	s := c.Session()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -13,6 +13,24 @@
 // answer that says a command did not execute is an error (ErrStale,
 // ErrNotOwner); none passes for success.
 //
+// Groups. A cluster may split its keys over several Paxos groups, each
+// with its own leader (node Config.Groups). The client keeps the believed
+// leader of every group and sends each command to that of its key's group
+// (route.GroupOf, the function the nodes use). It learns the group count
+// from the nodes: a node running several groups answers a command of a
+// group it does not lead with StatusNotLeader, that group's leader, and
+// the group and count (kv.NotLeaderInfo); until the first such answer the
+// client sends everything where it sent it with one group. Exactly-once
+// holds per (session, group): each group's state machine keeps its own
+// session table, so a retry after its group's leader changed executes
+// once. Order across groups: a Session has one command outstanding, and
+// each completes before the next is sent, so a session's commands take
+// effect in its order whatever their groups (a later command of group B
+// is never applied before an earlier completed one of group A). Nothing
+// more: commands of different sessions on keys of different groups have
+// no common order (no group sees the other's log), and a snapshot or
+// stale read of one group says nothing about another.
+//
 // Reads. A get names a read mode (kv.ReadMode), per Client
 // (Config.ReadMode), per Session (SetReadMode) or per call (GetMode):
 // through the log like a write, by read index, or under the leader's lease

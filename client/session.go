@@ -181,13 +181,14 @@ func (s *Session) do(ctx context.Context, cmd kv.Command, read kv.ReadMode) (Res
 		if err := ctx.Err(); err != nil {
 			return Result{}, s.giveUp(sawServer)
 		}
-		i := int(c.leader.Load())
+		lp := c.leaderOf(cmd.Key)
+		i := int(lp.Load())
 		cn, err := c.conn(i)
 		if errors.Is(err, ErrClosed) {
 			return Result{}, err
 		}
 		if err != nil {
-			c.leader.CompareAndSwap(int32(i), int32((i+1)%len(c.addrs)))
+			lp.CompareAndSwap(int32(i), int32((i+1)%len(c.addrs)))
 			if !s.pause(ctx, c.cfg.Backoff) {
 				return Result{}, s.giveUp(sawServer)
 			}
@@ -212,7 +213,7 @@ func (s *Session) do(ctx context.Context, cmd kv.Command, read kv.ReadMode) (Res
 		if !sent {
 			c.outstanding.Add(-1)
 			sl.want.CompareAndSwap(reqID, 0)
-			c.leader.CompareAndSwap(int32(i), int32((i+1)%len(c.addrs)))
+			lp.CompareAndSwap(int32(i), int32((i+1)%len(c.addrs)))
 			continue
 		}
 		r, ok := sl.wait(ctx, ctxDone, reqID)
@@ -225,7 +226,7 @@ func (s *Session) do(ctx context.Context, cmd kv.Command, read kv.ReadMode) (Res
 				c.dropSilent(i, cn)
 			}
 			// No answer in time: this server may be dead or cut off.
-			c.leader.CompareAndSwap(int32(i), int32((i+1)%len(c.addrs)))
+			lp.CompareAndSwap(int32(i), int32((i+1)%len(c.addrs)))
 			continue
 		}
 		if r.err != nil {
@@ -234,14 +235,17 @@ func (s *Session) do(ctx context.Context, cmd kv.Command, read kv.ReadMode) (Res
 		sawServer = true
 		switch r.status {
 		case kv.StatusNotLeader, kv.StatusRetry:
+			if r.status == kv.StatusNotLeader {
+				lp = c.learn(r.value, lp)
+			}
 			if c.cfg.NoRedirect && r.status == kv.StatusNotLeader && r.leader != 0 {
 				return Result{Status: r.status}, notLeaderError{leader: r.leader}
 			}
 			if j, ok := c.addrOf(r.leader); ok && j != i {
-				c.leader.CompareAndSwap(int32(i), int32(j))
+				lp.CompareAndSwap(int32(i), int32(j))
 				continue
 			}
-			c.leader.CompareAndSwap(int32(i), int32((i+1)%len(c.addrs)))
+			lp.CompareAndSwap(int32(i), int32((i+1)%len(c.addrs)))
 			if !s.pause(ctx, c.cfg.Backoff) {
 				return Result{}, s.giveUp(sawServer)
 			}

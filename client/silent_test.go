@@ -149,8 +149,8 @@ func TestSilentConnectionRedialed(t *testing.T) {
 	if err := s.Put(ctx, []byte("k"), []byte("warm")); err != nil {
 		t.Fatal(err)
 	}
-	if c.leader.Load() != 1 {
-		t.Fatalf("the client settled on address %d, not the leader's", c.leader.Load())
+	if c.leaders[0].Load() != 1 {
+		t.Fatalf("the client settled on address %d, not the leader's", c.leaders[0].Load())
 	}
 
 	hole.cut()

@@ -32,6 +32,20 @@ package kv
 // outstanding requests of many sessions. Node is the responder, Leader its
 // best guess of the leader (0: unknown), which a client follows on
 // StatusNotLeader.
+//
+// A StatusNotLeader response of a node running several Paxos groups names
+// the leader of the request key's group, and its Value says which group
+// and how many the cluster runs (NotLeaderInfo), so a client learns the
+// group count from its first redirect:
+//
+//	 0            2             4
+//	 +------------+-------------+
+//	 | group u16  | groups u16  |   (little-endian)
+//	 +------------+-------------+
+//
+// A node with one group sends an empty Value, as nodes always did, and a
+// client that ignores the Value of a redirect (an older one) still
+// follows Leader.
 
 import (
 	"encoding/binary"
@@ -266,4 +280,29 @@ func DecodeResponse(b []byte) (Response, error) {
 		r.Value = b[ResponseHeaderSize:len(b):len(b)]
 	}
 	return r, nil
+}
+
+// NotLeaderInfo is the Value of a StatusNotLeader response from a node
+// running several groups: the request key's group (0-based) and the
+// cluster's group count.
+type NotLeaderInfo struct{ Group, Groups uint16 }
+
+// NotLeaderInfoSize is the encoded size of a NotLeaderInfo.
+const NotLeaderInfoSize = 4
+
+// AppendNotLeaderInfo appends i's encoding to dst.
+func AppendNotLeaderInfo(dst []byte, i NotLeaderInfo) []byte {
+	dst = binary.LittleEndian.AppendUint16(dst, i.Group)
+	return binary.LittleEndian.AppendUint16(dst, i.Groups)
+}
+
+// DecodeNotLeaderInfo decodes the Value of a StatusNotLeader response;
+// false when it holds none (a node with one group) or is malformed (a
+// group outside the count).
+func DecodeNotLeaderInfo(v []byte) (NotLeaderInfo, bool) {
+	if len(v) != NotLeaderInfoSize {
+		return NotLeaderInfo{}, false
+	}
+	i := NotLeaderInfo{Group: binary.LittleEndian.Uint16(v), Groups: binary.LittleEndian.Uint16(v[2:])}
+	return i, i.Groups > 0 && i.Group < i.Groups
 }

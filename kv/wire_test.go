@@ -165,3 +165,35 @@ func FuzzDecodeResponse(f *testing.F) {
 		}
 	})
 }
+
+func TestNotLeaderInfoRoundTrip(t *testing.T) {
+	for _, i := range []NotLeaderInfo{{0, 1}, {3, 8}, {63, 64}} {
+		b := AppendNotLeaderInfo(nil, i)
+		got, ok := DecodeNotLeaderInfo(b)
+		if !ok || got != i || len(b) != NotLeaderInfoSize {
+			t.Fatalf("%+v: encoded %x, decoded %+v %v", i, b, got, ok)
+		}
+	}
+	for _, b := range [][]byte{nil, {1, 0, 1}, {8, 0, 8, 0}, {0, 0, 0, 0}} {
+		if i, ok := DecodeNotLeaderInfo(b); ok {
+			t.Errorf("%x decoded as %+v", b, i)
+		}
+	}
+}
+
+func FuzzDecodeNotLeaderInfo(f *testing.F) {
+	f.Add(AppendNotLeaderInfo(nil, NotLeaderInfo{3, 8}))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		i, ok := DecodeNotLeaderInfo(b)
+		if !ok {
+			return
+		}
+		if i.Group >= i.Groups {
+			t.Fatalf("accepted group %d of %d", i.Group, i.Groups)
+		}
+		if got := AppendNotLeaderInfo(nil, i); string(got) != string(b) {
+			t.Fatalf("%x decoded to %+v, which encodes as %x", b, i, got)
+		}
+	})
+}

@@ -21,17 +21,18 @@ import (
 
 // stats are counters loop and the writer publish for the admin endpoint.
 type stats struct {
-	commit     atomic.Uint64
-	applied    atomic.Uint64
-	ballot     atomic.Uint64
-	batches    atomic.Uint64
-	commands   atomic.Uint64
-	acked      atomic.Uint64 // commands answered from apply (executed here for a waiting client)
-	syncs      atomic.Uint64
-	loopWrites atomic.Uint64
-	dups       atomic.Uint64
-	dropped    atomic.Uint64
-	badEntries atomic.Uint64
+	batches  atomic.Uint64
+	commands atomic.Uint64
+	acked    atomic.Uint64 // commands answered from apply (executed here for a waiting client)
+	syncs    atomic.Uint64
+	// groupWrites counts store writes, one group's each; with several
+	// groups ready together many share a sync (persist).
+	groupWrites atomic.Uint64
+	handoffs    atomic.Uint64
+	loopWrites  atomic.Uint64
+	dups        atomic.Uint64
+	dropped     atomic.Uint64
+	badEntries  atomic.Uint64
 	// snapshotsCancelled counts own snapshots dropped because a newer one
 	// was installed while they were being taken.
 	snapshotsCancelled atomic.Uint64
@@ -47,8 +48,43 @@ type PeerLag = adminapi.PeerLag
 // Status returns a snapshot of the node's published state. Safe from any
 // goroutine.
 func (n *Node) Status() Status {
+	groups := make([]adminapi.GroupStatus, len(n.groups))
+	for i, g := range n.groups {
+		groups[i] = n.groupStatus(g)
+	}
+	g0 := groups[0]
+	var peers []PeerLag
+	if p := n.groups[0].peerLag.Load(); p != nil && g0.Role == "leader" {
+		peers = *p
+	}
+	return Status{
+		Peers:       peers,
+		GroupStatus: groups,
+		ID:          uint16(n.cfg.ID),
+		Role:        g0.Role,
+		Leader:      g0.Leader,
+		Ballot:      g0.Ballot,
+		Commit:      g0.Commit,
+		Applied:     g0.Applied,
+		Batches:     n.stats.batches.Load(),
+		Commands:    n.stats.commands.Load(),
+		Acked:       n.stats.acked.Load(),
+		Syncs:       n.stats.syncs.Load(),
+		LoopWrites:  n.stats.loopWrites.Load(),
+		Dups:        n.stats.dups.Load(),
+		Handoffs:    n.stats.handoffs.Load(),
+		Null:        n.cfg.Null,
+		Settings:    n.settings(),
+
+		SnapshotsCancelled: n.stats.snapshotsCancelled.Load(),
+		NoSpace:            n.noSpace.Load(),
+	}
+}
+
+// groupStatus is group g's published state.
+func (n *Node) groupStatus(g *group) adminapi.GroupStatus {
 	role := "follower"
-	leader := uint16(n.leader.Load())
+	leader := uint16(g.leader.Load())
 	switch {
 	case n.cfg.Null:
 		// Null nodes replicate nothing; the lowest id plays leader so tools
@@ -57,33 +93,14 @@ func (n *Node) Status() Status {
 		if leader == uint16(n.cfg.ID) {
 			role = "leader"
 		}
-	case n.isLeader.Load():
+	case g.isLeader.Load():
 		role = "leader"
 	}
-	b := n.stats.ballot.Load()
-	var peers []PeerLag
-	if p := n.peerLag.Load(); p != nil && role == "leader" {
-		peers = *p
-	}
-	return Status{
-		Peers:      peers,
-		ID:         uint16(n.cfg.ID),
-		Role:       role,
-		Leader:     leader,
-		Ballot:     fmt.Sprintf("%d.%d", b>>16, b&0xffff),
-		Commit:     n.stats.commit.Load(),
-		Applied:    n.stats.applied.Load(),
-		Batches:    n.stats.batches.Load(),
-		Commands:   n.stats.commands.Load(),
-		Acked:      n.stats.acked.Load(),
-		Syncs:      n.stats.syncs.Load(),
-		LoopWrites: n.stats.loopWrites.Load(),
-		Dups:       n.stats.dups.Load(),
-		Null:       n.cfg.Null,
-		Settings:   n.settings(),
-
-		SnapshotsCancelled: n.stats.snapshotsCancelled.Load(),
-		NoSpace:            n.noSpace.Load(),
+	b := g.ballot.Load()
+	return adminapi.GroupStatus{
+		Group: int(g.id), Role: role, Leader: leader,
+		Ballot: fmt.Sprintf("%d.%d", b>>16, b&0xffff),
+		Commit: g.commit.Load(), Applied: g.appliedP.Load(),
 	}
 }
 
@@ -101,7 +118,7 @@ func (n *Node) settings() adminapi.Settings {
 		BatchDelayNs: int64(b.MaxDelay),
 		Batching:     batching,
 		Pipeline:     n.cfg.Pipeline,
-		Groups:       1, // a node runs one engine, one Paxos group
+		Groups:       len(n.groups),
 		ReadMode:     n.cfg.ReadMode.String(),
 	}
 }

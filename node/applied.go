@@ -2,7 +2,9 @@ package node
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
 )
 
 // appliedRing keeps the last executed commands (Config.RecordApplied of
@@ -30,17 +32,39 @@ func (r *appliedRing) ordered() []AppliedCommand {
 	return append(out, r.buf[:r.next]...)
 }
 
+// queryGroup is the group a request's ?group= names, 0 without one; it
+// answers 400 itself (and returns false) for a group the node does not
+// run.
+func (n *Node) queryGroup(w http.ResponseWriter, r *http.Request) (*group, bool) {
+	id := 0
+	if v := r.URL.Query().Get("group"); v != "" {
+		var err error
+		if id, err = strconv.Atoi(v); err != nil {
+			id = -1
+		}
+	}
+	g, ok := n.groupByID(id)
+	if !ok {
+		http.Error(w, fmt.Sprintf("no group %q: this node runs groups 0..%d", r.URL.Query().Get("group"), len(n.groups)-1), http.StatusBadRequest)
+	}
+	return g, ok
+}
+
 func (n *Node) serveApplied(w http.ResponseWriter, r *http.Request) {
-	if n.ls.appliedLog == nil {
+	if n.cfg.RecordApplied <= 0 || n.cfg.Null {
 		http.Error(w, "not recording applied commands (start the node with -record-applied N)", http.StatusNotFound)
+		return
+	}
+	g, ok := n.queryGroup(w, r)
+	if !ok {
 		return
 	}
 	var rep AppliedReport
 	if !n.onLoop(func() {
 		rep = AppliedReport{
-			Node: uint16(n.cfg.ID), Applied: uint64(n.ls.applied), Total: n.ls.appliedLog.total,
-			Truncated: n.ls.appliedLog.total > uint64(len(n.ls.appliedLog.buf)),
-			Commands:  n.ls.appliedLog.ordered(), Deduplicated: n.stats.dups.Load(),
+			Node: uint16(n.cfg.ID), Group: int(g.id), Applied: uint64(g.applied), Total: g.appliedLog.total,
+			Truncated: g.appliedLog.total > uint64(len(g.appliedLog.buf)),
+			Commands:  g.appliedLog.ordered(), Deduplicated: n.stats.dups.Load(),
 		}
 	}) {
 		http.Error(w, "node stopped", http.StatusServiceUnavailable)
@@ -51,13 +75,17 @@ func (n *Node) serveApplied(w http.ResponseWriter, r *http.Request) {
 }
 
 func (n *Node) serveHash(w http.ResponseWriter, r *http.Request) {
-	if n.sm == nil {
+	if n.cfg.Null {
 		http.Error(w, "no state machine in null mode", http.StatusNotFound)
+		return
+	}
+	g, ok := n.queryGroup(w, r)
+	if !ok {
 		return
 	}
 	var rep HashReport
 	if !n.onLoop(func() {
-		rep = HashReport{Node: uint16(n.cfg.ID), Applied: uint64(n.ls.applied), Hash: n.sm.Hash()}
+		rep = HashReport{Node: uint16(n.cfg.ID), Group: int(g.id), Applied: uint64(g.applied), Hash: g.sm.Hash()}
 	}) {
 		http.Error(w, "node stopped", http.StatusServiceUnavailable)
 		return

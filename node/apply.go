@@ -9,25 +9,25 @@ import (
 	"github.com/mpaxos/mpaxos/kv"
 )
 
-// apply executes committed entries in slot order and answers the clients
-// whose commands they carry. The state machine runs without the inbox's lock (the
+// apply executes group g's committed entries in slot order and answers the
+// clients whose commands they carry. The state machine runs without the inbox's lock (the
 // client readers keep queueing meanwhile); the lock is taken once per call
 // to match the results with the waiting clients.
-func (n *Node) apply(entries []engine.Entry) {
+func (n *Node) apply(g *group, entries []engine.Entry) {
 	if len(entries) == 0 {
 		return
 	}
 	results := n.ls.results[:0]
 	for i := range entries {
 		e := &entries[i]
-		if e.Slot <= n.ls.applied {
+		if e.Slot <= g.applied {
 			continue // covered by a snapshot we installed
 		}
-		if e.Slot != n.ls.applied+1 {
-			panic(fmt.Sprintf("node: committed entries skip from slot %d to %d", n.ls.applied, e.Slot))
+		if e.Slot != g.applied+1 {
+			panic(fmt.Sprintf("node: group %d: committed entries skip from slot %d to %d", g.id, g.applied, e.Slot))
 		}
-		n.ls.applied = e.Slot
-		n.snap.logBytes += uint64(len(e.Data))
+		g.applied = e.Slot
+		g.snap.logBytes += uint64(len(e.Data))
 		if e.Type != engine.EntryBatch || len(e.Data) == 0 {
 			continue
 		}
@@ -42,11 +42,11 @@ func (n *Node) apply(entries []engine.Entry) {
 			if err != nil {
 				return err
 			}
-			res, dup := n.sm.Apply(uint64(e.Slot), cmd)
+			res, dup := g.sm.Apply(uint64(e.Slot), cmd)
 			switch {
 			case !dup:
-				if n.ls.appliedLog != nil {
-					n.ls.appliedLog.add(AppliedCommand{Slot: uint64(e.Slot), Client: cmd.ClientID, Seq: cmd.Seq})
+				if g.appliedLog != nil {
+					g.appliedLog.add(AppliedCommand{Slot: uint64(e.Slot), Client: cmd.ClientID, Seq: cmd.Seq})
 				}
 			case res.Status != kv.StatusNotOwner: // a refused forgery is no retry
 				n.stats.dups.Add(1)
@@ -58,7 +58,7 @@ func (n *Node) apply(entries []engine.Entry) {
 			// Every replica sees the same chosen bytes and skips the same
 			// commands, so they stay identical; but it is never silent.
 			n.stats.badEntries.Add(1)
-			n.log.Error("committed batch is malformed; its remaining commands are not applied", "slot", e.Slot, "err", err)
+			n.log.Error("committed batch is malformed; its remaining commands are not applied", "group", g.id, "slot", e.Slot, "err", err)
 		}
 		n.stages.since(StageApply, start)
 		if proposed {
@@ -67,7 +67,7 @@ func (n *Node) apply(entries []engine.Entry) {
 	}
 	// Match results with waiting clients under the inbox's lock, answer
 	// outside it.
-	claimed := n.inbox.claim(results)
+	claimed := g.inbox.claim(results)
 	n.stats.acked.Add(uint64(len(claimed)))
 	for _, r := range claimed {
 		n.reply(r.w.conn, r.w.reqID, r.res.Status, r.res.Value)
@@ -85,11 +85,22 @@ type applied struct {
 	w      waiter
 }
 
-// failPending answers every waiting client (after losing leadership or on
+// failPending answers every client waiting on group g (after losing leadership or on
 // shutdown) so it retries elsewhere at once instead of timing out. Queued
 // but unproposed commands are dropped; their clients retry with the same
 // sequence numbers, so nothing runs twice.
-func (n *Node) failPending(status kv.Status) {
-	clear(n.ls.proposedAt) // batches of a lost leadership may never come back
-	n.inbox.drop(func(w waiter) { n.reply(w.conn, w.reqID, status, nil) })
+func (n *Node) failPending(g *group, status kv.Status) {
+	// Batches of a lost leadership may never come back.
+	for b, p := range n.ls.proposedAt {
+		if p.group == g.id {
+			delete(n.ls.proposedAt, b)
+		}
+	}
+	g.inbox.drop(func(w waiter) {
+		if status == kv.StatusNotLeader {
+			n.notLeader(g, w.conn, w.reqID)
+			return
+		}
+		n.reply(w.conn, w.reqID, status, nil)
+	})
 }

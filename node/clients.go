@@ -30,26 +30,34 @@ func (n *Node) onClientFrame(c *transport.Conn, typ byte, body []byte) {
 		n.replyQueued(c, req.ReqID, kv.StatusOK, nil)
 		return
 	}
+	if req.Cmd.Op == kv.OpMulti && len(n.groups) > 1 {
+		// Its sub-commands' keys may belong to several groups, and one
+		// group's log cannot order another's keys.
+		n.replyQueued(c, req.ReqID, kv.StatusBadRequest, nil)
+		return
+	}
+	g := n.groupOf(req.Cmd.Key)
 	mode := n.readMode(req.Read)
 	if em, ok := engineReadMode(mode); ok && req.Cmd.Op == kv.OpGet {
-		n.queueRead(c, req.ReqID, em, req.Cmd.Key, false)
+		n.queueRead(g, c, req.ReqID, em, req.Cmd.Key, false)
 		return
 	}
 	if em, ok := engineReadMode(mode); ok && req.Cmd.Op == kv.OpMulti && kv.ReadOnlyMulti(req.Cmd.Value) {
-		// A pipeline of gets (the RESP front end's): one read of them all.
-		n.queueRead(c, req.ReqID, em, req.Cmd.Value, true)
+		// A pipeline of gets (the RESP front end's, one group): one read
+		// of them all.
+		n.queueRead(g, c, req.ReqID, em, req.Cmd.Value, true)
 		return
 	}
 	if mode == kv.ReadStale && req.Cmd.Op == kv.OpGet {
 		key := append([]byte(nil), req.Cmd.Key...)
 		select {
-		case n.staleReads <- staleRead{conn: c, reqID: req.ReqID, key: key}:
+		case n.staleReads <- staleRead{g: g, conn: c, reqID: req.ReqID, key: key}:
 		case <-n.stop:
 		}
 		return
 	}
-	if !n.isLeader.Load() {
-		n.replyQueued(c, req.ReqID, kv.StatusNotLeader, nil)
+	if !g.isLeader.Load() {
+		n.notLeader(g, c, req.ReqID)
 		return
 	}
 	if n.refusedForSpace(req.Cmd.Op) {
@@ -57,7 +65,7 @@ func (n *Node) onClientFrame(c *transport.Conn, typ byte, body []byte) {
 		return
 	}
 	// The request's tail is the command in batch format: one copy, here.
-	err = n.inbox.push(body[kv.RequestHeaderSize:], sessionKey{req.Cmd.ClientID, req.Cmd.Token},
+	err = g.inbox.push(body[kv.RequestHeaderSize:], sessionKey{req.Cmd.ClientID, req.Cmd.Token},
 		waiter{conn: c, reqID: req.ReqID, seq: req.Cmd.Seq}, time.Now())
 	if errors.Is(err, batch.ErrTooLarge) {
 		n.replyQueued(c, req.ReqID, kv.StatusBadRequest, nil)
@@ -72,6 +80,22 @@ func (n *Node) onClientFrame(c *transport.Conn, typ byte, body []byte) {
 	case n.wake <- struct{}{}:
 	default:
 	}
+}
+
+// notLeader refuses a command of group g on a node that does not lead
+// it, naming g's leader. With several groups the value says which group
+// and how many there are (kv.NotLeaderInfo), so the client learns the
+// group count and that group's leader from the refusal; with one, the
+// value stays empty as it always was.
+func (n *Node) notLeader(g *group, c *transport.Conn, reqID uint64) {
+	resp := kv.Response{ReqID: reqID, Status: kv.StatusNotLeader, Node: uint16(n.cfg.ID), Leader: uint16(g.leader.Load())}
+	var info [kv.NotLeaderInfoSize]byte
+	if len(n.groups) > 1 {
+		resp.Value = kv.AppendNotLeaderInfo(info[:0], kv.NotLeaderInfo{Group: uint16(g.id), Groups: uint16(len(n.groups))})
+	}
+	buf := bytebufferpool.Get()
+	buf.B = kv.AppendResponse(buf.B[:0], &resp)
+	c.Send(kv.FrameResponse, buf)
 }
 
 // reply answers a client from loop, inline when loop's replyInline says so.
@@ -92,7 +116,7 @@ func (n *Node) respond(c *transport.Conn, reqID uint64, status kv.Status, value 
 		ReqID:  reqID,
 		Status: status,
 		Node:   uint16(n.cfg.ID),
-		Leader: uint16(n.leader.Load()),
+		Leader: uint16(n.groups[0].leader.Load()),
 		Value:  value,
 	}
 	buf := bytebufferpool.Get()
@@ -107,7 +131,7 @@ func (n *Node) respond(c *transport.Conn, reqID uint64, status kv.Status, value 
 // serveStale answers a read the client explicitly allowed to be stale from
 // this node's state machine, whatever its role.
 func (n *Node) serveStale(r staleRead) {
-	v, ok := n.sm.Get(r.key)
+	v, ok := r.g.sm.Get(r.key)
 	if !ok {
 		n.reply(r.conn, r.reqID, kv.StatusNotFound, nil)
 		return

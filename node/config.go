@@ -201,6 +201,13 @@ type Config struct {
 	// default is 0.1, far above the drift of real monotonic clocks (parts
 	// per million); it must lie in [0, 1).
 	MaxClockDrift float64
+	// Groups is how many independent Paxos groups the node runs, each with
+	// its own engine, state machine, leader and log, over one peer
+	// connection per node pair and one store. A key belongs to group
+	// route.GroupOf(key, Groups). Every member must run the same number:
+	// the peer handshake refuses a peer that runs another. 1 to MaxGroups;
+	// the default is 1.
+	Groups int
 	// Seed feeds the engine's randomized election timeout. The default
 	// (0) derives one from ID.
 	Seed int64
@@ -242,6 +249,7 @@ func DefaultConfig() Config {
 		Heartbeat:       50 * time.Millisecond,
 		ElectionTimeout: 500 * time.Millisecond,
 		PrePrepare:      true,
+		Groups:          1,
 		ReadMode:        kv.ReadLease,
 		MaxClockDrift:   0.1,
 		SnapshotEvery:   10000,
@@ -352,6 +360,9 @@ func (c Config) Validate() error {
 	if !(c.MaxClockDrift >= 0 && c.MaxClockDrift < 1) {
 		v.Bad("MaxClockDrift", c.MaxClockDrift, "must be in [0, 1)")
 	}
+	if c.Groups < 1 || c.Groups > MaxGroups {
+		v.Bad("Groups", c.Groups, "must be 1..%d", MaxGroups)
+	}
 	if c.MaxClientConns < 1 {
 		v.Bad("MaxClientConns", c.MaxClientConns, "must be at least 1")
 	}
@@ -383,6 +394,11 @@ func (c Config) addrsFree() error {
 	}
 	return nil
 }
+
+// MaxGroups is the most Paxos groups a node runs (Config.Groups). Each
+// costs an engine, a state machine and a batcher, and the loop visits
+// every group each pass.
+const MaxGroups = 64
 
 // minAdminToken is the shortest admin token Validate accepts: a guessable
 // token is no gate.

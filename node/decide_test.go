@@ -149,3 +149,21 @@ func TestLightReady(t *testing.T) {
 		t.Error("a malformed batch counts as light")
 	}
 }
+
+func TestToWriter(t *testing.T) {
+	for _, tc := range []struct {
+		d     readyPlan
+		leads bool
+		want  bool
+	}{
+		{readyPlan{onLoop: true, persist: true}, false, false}, // a follower of every group writes on loop
+		{readyPlan{onLoop: true, persist: true}, true, true},   // a node leading another group must not stall it
+		{readyPlan{onLoop: true}, true, false},                 // nothing to persist: no hand-off
+		{readyPlan{persist: true}, false, true},                // decide's own choice
+		{readyPlan{}, true, true},
+	} {
+		if got := tc.d.toWriter(tc.leads); got != tc.want {
+			t.Errorf("%+v leads=%v: toWriter = %v, want %v", tc.d, tc.leads, got, tc.want)
+		}
+	}
+}

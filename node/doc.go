@@ -5,6 +5,32 @@
 // committed batches to the key-value state machine in kv/, answers clients,
 // and serves status, metrics and the fault hook over HTTP.
 //
+// Groups. A node runs Config.Groups independent Paxos groups (group.go):
+// each has its own engine, kv.Machine, inbox and batcher, applied index,
+// snapshots and leader; a key belongs to group route.GroupOf(key, G), the
+// function the client uses too. The groups share one peer connection per
+// node pair (every Message carries its group; the transport's writers
+// coalesce all groups' frames into one writev per flush), one Pebble store
+// (group-prefixed keys), one writer and one event loop. The loop takes the
+// Readies of every group that is ready in a pass and persists them
+// together: one store batch (store.SaveAll) of a write per group, so the
+// pass costs one commit and one sync whatever G (persist; Status.Syncs
+// counts them). One
+// loop rather than a loop per group, because on this 2-core machine the
+// cost is the syncs and the wake-ups, not the protocol's work: G loops
+// would each wake for their share of messages, and their writes could not
+// share a sync without a hand-off to a common writer. With G > 1 group g prefers
+// member g mod N (ids in order) as leader: a leader hands g to it by
+// engine.TransferLeadership once it has followed caught up for a few
+// election timeouts (maybeHandOff), so leaders spread over the nodes at
+// start and return after a failover. Snapshots are per group, one at a
+// time per node, their first ones staggered over (node, group) pairs.
+// Sessions are per group (each Machine keeps its own table): exactly once
+// holds per (session, group); a session's one-command-at-a-time keeps its
+// order across groups, and nothing orders different sessions' commands on
+// different groups. With G > 1 a multi-key command (kv.OpMulti) is
+// refused: its keys may belong to several groups.
+//
 // Security: the peer and client ports may run over TLS (Config.PeerTLS,
 // ClientTLS; tls.go), peers verifying each other's node id. The admin port
 // binds loopback unless given a host; its mutating endpoint (POST /faults)

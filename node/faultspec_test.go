@@ -32,6 +32,7 @@ func faultNodeWith(t *testing.T, edit func(*Config)) (*Node, http.Handler) {
 	n.cfg.Peers = map[engine.NodeID]string{1: "127.0.0.1:1", 2: "127.0.0.1:2", 3: "127.0.0.1:3"}
 	n.cfg.AdminAddr = "127.0.0.1:0"
 	edit(&n.cfg)
+	n.groups = []*group{{}} // one group, never driven: no loop runs
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -97,7 +97,7 @@ func (c *testCluster) leader() int {
 	waitFor(c.t, "a leader", func() bool {
 		leaders := 0
 		for i, n := range c.nodes {
-			if n != nil && n.isLeader.Load() {
+			if n != nil && n.groups[0].isLeader.Load() {
 				leaders++
 				at = i
 			}

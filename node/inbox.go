@@ -41,6 +41,7 @@ type waiter struct {
 }
 
 type staleRead struct {
+	g     *group
 	conn  *transport.Conn
 	reqID uint64
 	key   []byte

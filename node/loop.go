@@ -22,12 +22,15 @@ func (n *Node) loop() {
 	for {
 		select {
 		case <-n.stop:
-			n.failPending(kv.StatusRetry)
+			for _, g := range n.groups {
+				n.failPending(g, kv.StatusRetry)
+			}
 			n.failReads(kv.StatusRetry)
 			return
 		case <-ticker.C:
 			if k := n.catchUpTicks(); k > 0 {
 				n.publishPeers()
+				n.maybeHandOff(k)
 				if sinceSpace += k; sinceSpace >= spaceTicks {
 					sinceSpace = 0
 					n.checkSpace()
@@ -87,13 +90,14 @@ func (n *Node) drainReads() {
 	}
 }
 
+// step hands m to its group's engine (onPeerFrame checked the group).
 func (n *Node) step(m engine.Message) {
 	if m.Type == engine.MsgReadIndex && m.Lease {
 		// The engine may answer it from its lease: count the ticks first.
 		n.catchUpTicks()
 	}
-	if err := n.eng.Step(m); err != nil {
-		n.log.Debug("step", "from", m.From, "type", m.Type, "err", err)
+	if err := n.groups[m.Group].eng.Step(m); err != nil {
+		n.log.Debug("step", "group", m.Group, "from", m.From, "type", m.Type, "err", err)
 	}
 }
 
@@ -112,11 +116,14 @@ func (n *Node) onPeerFrame(from uint64, typ byte, body []byte) {
 		n.log.Warn("bad peer message", "from", from, "err", err)
 		return
 	}
-	if uint64(m.From) != from || m.Group != group {
+	if uint64(m.From) != from || int(m.Group) >= len(n.groups) {
 		n.log.Warn("peer message with wrong sender or group", "conn_from", from, "msg_from", m.From, "group", m.Group)
 		return
 	}
 	m.To = n.cfg.ID
+	if h := n.heard[m.From]; h != nil {
+		h.Add(1)
+	}
 	select {
 	case n.peerIn <- m:
 	case <-n.stop:
@@ -134,38 +141,48 @@ func (n *Node) send(msgs []engine.Message) {
 	}
 }
 
-// publish makes the engine's view visible to other goroutines and, when
-// this node stops leading, tells the clients waiting on it to go elsewhere.
+// publish makes every group's engine view visible to other goroutines
+// and, when this node stops leading a group, tells the clients waiting on
+// it to go elsewhere.
 func (n *Node) publish() {
-	n.eng.StatusInto(&n.ls.status)
-	st := &n.ls.status
-	lead := st.Role == engine.RoleLeader
-	n.isLeader.Store(lead)
-	n.leader.Store(uint32(st.Leader))
-	n.stats.commit.Store(uint64(st.Commit))
-	n.stats.applied.Store(uint64(n.ls.applied))
-	n.stats.ballot.Store(uint64(st.Ballot))
-	if lead != n.ls.wasLeader {
-		n.ls.wasLeader = lead
-		n.log.Info("role changed", "leader", lead, "ballot", st.Ballot.String(), "commit", st.Commit)
-		if !lead {
-			n.failPending(kv.StatusNotLeader)
+	for _, g := range n.groups {
+		g.eng.StatusInto(&g.status)
+		st := &g.status
+		lead := st.Role == engine.RoleLeader
+		g.isLeader.Store(lead)
+		g.leader.Store(uint32(st.Leader))
+		g.commit.Store(uint64(st.Commit))
+		g.appliedP.Store(uint64(g.applied))
+		g.ballot.Store(uint64(st.Ballot))
+		if lead != g.wasLeader {
+			g.wasLeader = lead
+			n.log.Info("role changed", "group", g.id, "leader", lead, "ballot", st.Ballot.String(), "commit", st.Commit)
+			if !lead {
+				n.failPending(g, kv.StatusNotLeader)
+			}
 		}
 	}
 }
 
-// publishPeers refreshes the per-peer lag the admin endpoint shows.
+// publishPeers refreshes, for every group this node leads, the per-peer
+// lag the admin endpoint shows.
 func (n *Node) publishPeers() {
-	st := n.eng.Status()
-	lags := make([]PeerLag, 0, len(st.Match))
-	for _, m := range st.Match {
-		lag := uint64(0)
-		if st.LastSlot > m.Match {
-			lag = uint64(st.LastSlot - m.Match)
+	for _, g := range n.groups {
+		st := &g.status
+		if st.Role != engine.RoleLeader {
+			g.peerLag.Store(nil)
+			continue
 		}
-		lags = append(lags, PeerLag{ID: uint16(m.ID), Match: uint64(m.Match), Lag: lag})
+		lags := make([]PeerLag, 0, len(st.Match))
+		for _, m := range st.Match {
+			lag := uint64(0)
+			if st.LastSlot > m.Match {
+				lag = uint64(st.LastSlot - m.Match)
+			}
+			lags = append(lags, PeerLag{ID: uint16(m.ID), Match: uint64(m.Match), Lag: lag})
+		}
+		g.peerLag.Store(&lags)
 	}
-	n.peerLag.Store(&lags)
 }
 
 // onLoop runs f on the loop goroutine and waits for it; false if the node

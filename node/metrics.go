@@ -84,12 +84,24 @@ func newDesc(name, help string, kind prometheus.ValueType, get func(n *Node, s S
 // nodeMetrics are the node's scalar metrics, one table for Describe and
 // Collect.
 var nodeMetrics = []metricDesc{
-	newDesc("mpaxos_is_leader", "1 if this node leads its group.", prometheus.GaugeValue,
+	newDesc("mpaxos_is_leader", "1 if this node leads its group (group 0 with several).", prometheus.GaugeValue,
 		func(_ *Node, s Status) float64 { return b2f(s.Role == "leader") }),
-	newDesc("mpaxos_leader_id", "The leader this node knows (0 = none).", prometheus.GaugeValue,
+	newDesc("mpaxos_groups_led", "How many Paxos groups this node leads.", prometheus.GaugeValue,
+		func(_ *Node, s Status) float64 {
+			led := 0
+			for _, g := range s.GroupStatus {
+				if g.Role == "leader" {
+					led++
+				}
+			}
+			return float64(led)
+		}),
+	newDesc("mpaxos_group_writes_total", "Store writes of one group each; with several groups, those of one loop pass share a sync (compare mpaxos_syncs_total).", prometheus.CounterValue,
+		func(n *Node, _ Status) float64 { return float64(n.stats.groupWrites.Load()) }),
+	newDesc("mpaxos_leader_id", "The leader this node knows (0 = none; group 0's with several).", prometheus.GaugeValue,
 		func(_ *Node, s Status) float64 { return float64(s.Leader) }),
 	newDesc("mpaxos_ballot_round", "Round of the highest ballot promised.", prometheus.GaugeValue,
-		func(n *Node, _ Status) float64 { return float64(n.stats.ballot.Load() >> 16) }),
+		func(n *Node, _ Status) float64 { return float64(n.groups[0].ballot.Load() >> 16) }),
 	newDesc("mpaxos_commit_slot", "Highest slot known chosen.", prometheus.GaugeValue,
 		func(_ *Node, s Status) float64 { return float64(s.Commit) }),
 	newDesc("mpaxos_applied_slot", "Highest slot applied to the state machine.", prometheus.GaugeValue,

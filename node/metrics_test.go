@@ -27,7 +27,7 @@ func TestMetricsExposition(t *testing.T) {
 	}
 	body := w.Body.String()
 	for _, want := range []string{
-		"mpaxos_is_leader 0", "mpaxos_commit_slot 0", "mpaxos_syncs_total 7", "mpaxos_dropped_messages_total 0",
+		"mpaxos_is_leader 0", "mpaxos_groups_led 0", "mpaxos_commit_slot 0", "mpaxos_syncs_total 7", "mpaxos_dropped_messages_total 0",
 		"# TYPE mpaxos_syncs_total counter", "# TYPE mpaxos_store_sync_seconds histogram",
 		"mpaxos_store_sync_seconds_count 2", `mpaxos_store_sync_seconds_bucket{le="0.00064"} 1`,
 		`mpaxos_store_sync_seconds_bucket{le="+Inf"} 2`, "mpaxos_apply_seconds_count 1",

@@ -13,7 +13,6 @@ import (
 	"github.com/valyala/bytebufferpool"
 
 	"github.com/mpaxos/mpaxos/engine"
-	"github.com/mpaxos/mpaxos/kv"
 	"github.com/mpaxos/mpaxos/net/transport"
 	"github.com/mpaxos/mpaxos/store"
 )
@@ -21,22 +20,18 @@ import (
 // framePaxos is the frame type of an encoded engine.Message between peers.
 const framePaxos byte = 8
 
-// group is the one Paxos group a node runs; the engine and the store take a
-// GroupID so that several could share them.
-const group engine.GroupID = 0
-
 // Node is one running server. Its fields fall into what is fixed at Start
-// (config, the store, the engine, the ports), the channels between its
-// goroutines, what the loop goroutine alone owns (ls, snap), what has a
-// lock of its own (inbox, stages), and what loop publishes atomically for
-// every other goroutine (isLeader, noSpace, leader, stats, peerLag).
+// (config, the store, the groups, the ports), the channels between its
+// goroutines, what the loop goroutine alone owns (ls), what has a lock of
+// its own (each group's inbox, stages), and what loop publishes atomically
+// for every other goroutine (noSpace, stats, each group's leader).
 type Node struct {
 	cfg Config
 	log *slog.Logger
 
-	st      *store.Store
-	eng     protocol
-	sm      *kv.Machine
+	st *store.Store
+	// groups are the Paxos groups the node runs, by id (group.go).
+	groups  []*group
 	peers   *transport.Peers
 	clients *transport.Server
 	admin   *http.Server
@@ -68,39 +63,31 @@ type Node struct {
 	readBudget int64
 
 	peerPool bytebufferpool.Pool
-	inbox    inbox
 	stages   stageClock
 
-	ls   loopState
-	snap snapState
+	ls loopState
+	// heard counts the frames received from each other member (read-only
+	// map after Start), for maybeHandOff's health check.
+	heard map[engine.NodeID]*atomic.Uint64
 
 	// Published by loop for readers on other goroutines (admin, clients).
-	isLeader atomic.Bool
 	// noSpace: the store is out of space (checkSpace); writes are refused.
 	noSpace atomic.Bool
-	leader  atomic.Uint32
 	stats   stats
-	// peerLag is, on the leader, how far each member's acknowledged slot
-	// trails the commit index; refreshed every tick.
-	peerLag atomic.Pointer[[]PeerLag]
 }
 
 // loopState is what the loop goroutine owns: nothing else reads or writes
 // it, except through onLoop.
 type loopState struct {
-	appliedLog  *appliedRing   // nil unless Config.RecordApplied > 0
-	results     []applied      // apply's reusable scratch
-	status      engine.Status  // publish's, reused every loop pass
-	inflight    int            // persist jobs handed to the writer, not yet back
-	loopJob     persistJob     // persistOnLoop's reusable job
-	loopScratch []engine.Entry // persistOnLoop's reusable entry slice
-	replyInline bool           // reply writes inline (see decide)
-	applied     engine.Slot    // last slot applied to sm
-	wasLeader   bool
-	reads       readState // gets served without the log (reads.go)
-	// membership is the configuration in force at applied (from
-	// Ready.Membership), which every snapshot taken records.
-	membership engine.Membership
+	results     []applied    // apply's reusable scratch
+	inflight    int          // persist jobs handed to the writer, not yet back
+	loopJob     persistJob   // persistOnLoop's reusable job
+	loopWrites  writeSet     // persistOnLoop's reusable write scratch
+	pass        []groupReady // handleReadies' reusable list of one pass's Readies
+	replyInline bool         // reply writes inline (see decide)
+	reads       readState    // gets served without the log (reads.go)
+	snapTaking  bool         // a snapshot of some group is being taken
+	snapNext    int          // the group maybeSnapshot looks at first
 	// tickStart is when loop started on the monotonic clock, and ticked
 	// how many engine Ticks it has given since (catchUpTicks).
 	tickStart time.Time
@@ -111,7 +98,8 @@ type loopState struct {
 	proposedAt map[*byte]proposal
 }
 
-// snapState is the loop's bookkeeping of snapshots (snapshot.go).
+// snapState is the loop's bookkeeping of one group's snapshots
+// (snapshot.go).
 type snapState struct {
 	last     engine.Slot // slot of the last snapshot taken or installed
 	logBytes uint64      // batch bytes applied since last
@@ -157,14 +145,14 @@ func Start(cfg Config) (*Node, error) {
 	n.stages.init()
 	n.ls.proposedAt = make(map[*byte]proposal)
 	n.ls.reads.init()
+	n.heard = make(map[engine.NodeID]*atomic.Uint64, len(cfg.Peers))
+	for id := range cfg.Peers {
+		n.heard[id] = new(atomic.Uint64)
+	}
+	n.ls.pass = make([]groupReady, 0, cfg.Groups)
+	n.ls.loopWrites.init(cfg.Groups)
 	if cfg.hooks != nil && cfg.hooks.readBudget > 0 {
 		n.readBudget = cfg.hooks.readBudget
-	}
-	if cfg.RecordApplied > 0 {
-		n.ls.appliedLog = &appliedRing{buf: make([]AppliedCommand, cfg.RecordApplied)}
-	}
-	if err := n.inbox.init(cfg.Batch); err != nil {
-		return nil, err
 	}
 	if err := n.loadCerts(); err != nil {
 		return nil, err
@@ -178,7 +166,17 @@ func Start(cfg Config) (*Node, error) {
 	if err := cfg.addrsFree(); err != nil {
 		return nil, err
 	}
-	if !cfg.Null {
+	if cfg.Null {
+		// Null answers at once; the groups exist only so the client port
+		// routes as a real node does.
+		for id := range cfg.Groups {
+			g := &group{id: engine.GroupID(id)}
+			if err := g.inbox.init(cfg.Batch); err != nil {
+				return nil, err
+			}
+			n.groups = append(n.groups, g)
+		}
+	} else {
 		if err := n.recover(); err != nil {
 			return nil, err
 		}
@@ -215,13 +213,11 @@ func Start(cfg Config) (*Node, error) {
 		n.log.Warn("UNSAFE: -unsafe-no-persist is set; this node acknowledges writes it never stores (tests only)")
 	}
 	n.log.Info("node started", "peers", len(cfg.Peers), "client_addr", cfg.ClientAddr,
-		"sync", cfg.Sync, "null", cfg.Null, "peer_tls", n.peerCerts != nil, "client_tls", n.clientCerts != nil)
+		"groups", cfg.Groups, "sync", cfg.Sync, "null", cfg.Null, "peer_tls", n.peerCerts != nil, "client_tls", n.clientCerts != nil)
 	return n, nil
 }
 
-// recover opens the store and rebuilds the state machine and the engine
-// from it: the latest snapshot, then the log above it (the engine hands the
-// committed part back in its first Readies).
+// recover opens the store and rebuilds every group from it (newGroup).
 func (n *Node) recover() error {
 	scfg := store.DefaultConfig()
 	scfg.Dir = n.cfg.DataDir
@@ -240,33 +236,24 @@ func (n *Node) recover() error {
 		return err
 	}
 	n.st = st
-	mcfg := kv.DefaultMachineConfig()
-	mcfg.SessionTTL = n.cfg.SessionTTL
-	if n.sm, err = kv.NewMachine(mcfg); err != nil {
-		return err
-	}
-	lg := st.Log(group)
-	snap, err := lg.Snapshot()
-	if err != nil {
-		return fmt.Errorf("node: reading snapshot: %w", err)
-	}
-	if snap.Slot > 0 {
-		if err := n.sm.Restore(snap.Data); err != nil {
-			return fmt.Errorf("node: restoring snapshot at slot %d: %w", snap.Slot, err)
+	for id := range n.cfg.Groups {
+		g, err := n.newGroup(engine.GroupID(id))
+		if err != nil {
+			return err
 		}
-		n.ls.applied, n.snap.last = snap.Slot, snap.Slot
+		n.groups = append(n.groups, g)
 	}
-	members := n.cfg.members()
-	for i, id := range members {
-		if id == n.cfg.ID {
-			n.snap.stagger = engine.Slot(n.cfg.SnapshotEvery * uint64(i) / uint64(len(members)))
-			n.snap.staggerBytes = n.cfg.SnapshotBytes / uint64(len(members)) * uint64(i)
-		}
-	}
+	return nil
+}
+
+// engineConfig is group id's engine configuration. Each group's engine
+// draws its election timeouts from a seed of its own, so the groups of a
+// node do not all campaign at the same instant.
+func (n *Node) engineConfig(id engine.GroupID) engine.Config {
 	ecfg := engine.DefaultConfig()
 	ecfg.ID = n.cfg.ID
-	ecfg.Group = group
-	ecfg.Peers = members
+	ecfg.Group = id
+	ecfg.Peers = n.cfg.members()
 	ecfg.HeartbeatTicks = n.cfg.ticks(n.cfg.Heartbeat)
 	ecfg.ElectionTicks = n.cfg.ticks(n.cfg.ElectionTimeout)
 	ecfg.MaxInflight = n.cfg.Pipeline
@@ -276,18 +263,9 @@ func (n *Node) recover() error {
 	if ecfg.Seed == 0 {
 		ecfg.Seed = int64(n.cfg.ID)*7919 + time.Now().UnixNano()
 	}
+	ecfg.Seed += int64(id) * 104729
 	ecfg.Logger = n.log
-	eng, err := newProtocol(n.cfg.Protocol, ecfg, lg)
-	if err != nil {
-		return err
-	}
-	n.eng = eng
-	n.ls.membership = eng.Status().Membership
-	hs, _ := lg.InitialState()
-	last, _ := lg.LastSlot()
-	n.log.Info("recovered", "snapshot", snap.Slot, "promised", hs.Promised.String(),
-		"commit", hs.Commit, "last_slot", last)
-	return nil
+	return ecfg
 }
 
 func (n *Node) startPeers() error {
@@ -301,6 +279,7 @@ func (n *Node) startPeers() error {
 	pcfg.ClusterID = n.cfg.ClusterID
 	pcfg.ID = uint64(n.cfg.ID)
 	pcfg.Listen = n.cfg.Peers[n.cfg.ID]
+	pcfg.Groups = uint32(n.cfg.Groups)
 	pcfg.Peers = peers
 	pcfg.MaxFrameSize = n.cfg.MaxFrame
 	pcfg.Logger = n.log

@@ -6,23 +6,38 @@ import (
 	"github.com/mpaxos/mpaxos/batch"
 )
 
-// propose hands the leader's queued commands to the engine while its
-// pipeline has room. It returns how long until the batcher wants another
-// look (a max-delay deadline), if it does.
+// propose hands the queued commands of every group this node leads to its
+// engine while its pipeline has room. It returns how long until some
+// group's batcher wants another look (a max-delay deadline), if one does.
 func (n *Node) propose() (time.Duration, bool) {
-	if !n.isLeader.Load() {
-		return 0, false
+	var now time.Time
+	var wait time.Duration
+	waits := false
+	for _, g := range n.groups {
+		if !g.isLeader.Load() {
+			continue
+		}
+		if now.IsZero() {
+			now = time.Now()
+		}
+		if d, ok := n.proposeGroup(g, now); ok && (!waits || d < wait) {
+			wait, waits = d, true
+		}
 	}
-	now := time.Now()
-	for n.eng.CanPropose() {
-		b, oldest, ok := n.inbox.take(now)
+	return wait, waits
+}
+
+// proposeGroup is propose for one group.
+func (n *Node) proposeGroup(g *group, now time.Time) (time.Duration, bool) {
+	for g.eng.CanPropose() {
+		b, oldest, ok := g.inbox.take(now)
 		if !ok {
 			break
 		}
-		if err := n.eng.Propose(b); err != nil {
+		if err := g.eng.Propose(b); err != nil {
 			// Leadership or room vanished between CanPropose and Propose;
 			// the commands' clients retry.
-			n.log.Debug("propose", "err", err)
+			n.log.Debug("propose", "group", g.id, "err", err)
 			break
 		}
 		n.stats.batches.Add(1)
@@ -35,20 +50,16 @@ func (n *Node) propose() (time.Duration, bool) {
 		} else {
 			n.stages.since(StageBatchWait, oldest)
 		}
-		n.ls.proposedAt[&b[0]] = proposal{at: now, oldest: oldest}
+		n.ls.proposedAt[&b[0]] = proposal{at: now, oldest: oldest, group: g.id}
 	}
 	// A full pipeline makes room only when a peer's Accepted or a sync
 	// arrives, and either wakes the loop; a deadline timer then would
 	// only spin the loop.
-	if !n.eng.CanPropose() {
+	if !g.eng.CanPropose() {
 		return 0, false
 	}
-	if dl, ok := n.inbox.deadline(); ok {
-		d := dl.Sub(now)
-		if d < 0 {
-			d = 0
-		}
-		return d, true
+	if dl, ok := g.inbox.deadline(); ok {
+		return max(dl.Sub(now), 0), true
 	}
 	return 0, false
 }

@@ -40,6 +40,7 @@ const readBudget = 64 << 20
 
 // linRead is a get on its way from a client's reader to the loop.
 type linRead struct {
+	g     *group
 	conn  *transport.Conn
 	reqID uint64
 	mode  engine.ReadMode
@@ -100,7 +101,7 @@ func engineReadMode(mode kv.ReadMode) (engine.ReadMode, bool) {
 
 // queueRead runs on a client's reader goroutine: it copies key, which is
 // only valid during the call, and hands the read to the loop.
-func (n *Node) queueRead(c *transport.Conn, reqID uint64, mode engine.ReadMode, key []byte, multi bool) {
+func (n *Node) queueRead(g *group, c *transport.Conn, reqID uint64, mode engine.ReadMode, key []byte, multi bool) {
 	if n.readBytes.Add(int64(len(key))) > n.readBudget {
 		n.readBytes.Add(-int64(len(key)))
 		n.replyQueued(c, reqID, kv.StatusRetry, nil)
@@ -109,7 +110,7 @@ func (n *Node) queueRead(c *transport.Conn, reqID uint64, mode engine.ReadMode, 
 	buf := bytebufferpool.Get()
 	buf.B = append(buf.B[:0], key...)
 	select {
-	case n.reads <- linRead{conn: c, reqID: reqID, mode: mode, key: buf, multi: multi}:
+	case n.reads <- linRead{g: g, conn: c, reqID: reqID, mode: mode, key: buf, multi: multi}:
 	case <-n.stop:
 		n.releaseKey(buf)
 	}
@@ -132,7 +133,7 @@ func (n *Node) startRead(r linRead) {
 		n.finishRead(r, kv.StatusRetry)
 		return
 	}
-	if err := n.eng.Read(ctx, r.mode); err != nil {
+	if err := r.g.eng.Read(ctx, r.mode); err != nil {
 		var nl *engine.NotLeaderError
 		if !errors.As(err, &nl) {
 			n.log.Error("read", "err", err)
@@ -147,25 +148,26 @@ func (n *Node) startRead(r linRead) {
 	*sl = readSlot{ctx: ctx, r: r}
 }
 
-// onReads takes a Ready's Reads, after its Committed was applied.
-func (n *Node) onReads(states []engine.ReadState) {
+// onReads takes a Ready's Reads, after its Committed was applied. Read
+// contexts are unique across the node's groups, so one ring serves all.
+func (n *Node) onReads(g *group, states []engine.ReadState) {
 	rs := &n.ls.reads
 	for i := range states {
 		st := &states[i]
 		sl := rs.slot(st.Ctx)
-		if sl.ctx != st.Ctx || sl.index != 0 {
-			n.log.Error("engine answered a read the node does not hold", "ctx", st.Ctx, "index", st.Index)
+		if sl.ctx != st.Ctx || sl.index != 0 || sl.r.g != g {
+			n.log.Error("engine answered a read the node does not hold", "group", g.id, "ctx", st.Ctx, "index", st.Index)
 			continue
 		}
 		switch {
 		case st.Failed:
 			status := kv.StatusNotLeader
-			if n.isLeader.Load() {
+			if g.isLeader.Load() {
 				status = kv.StatusRetry
 			}
 			n.finishRead(sl.r, status)
 			*sl = readSlot{}
-		case n.ls.applied >= st.Index:
+		case g.applied >= st.Index:
 			n.serveRead(sl)
 		default:
 			sl.index, sl.at = st.Index, n.ls.ticked
@@ -188,7 +190,7 @@ func (n *Node) serveHeld() {
 	for _, ctx := range rs.held {
 		sl := rs.slot(ctx)
 		switch {
-		case n.ls.applied >= sl.index:
+		case sl.r.g.applied >= sl.index:
 			n.serveRead(sl)
 		case n.ls.ticked-sl.at >= expire:
 			n.finishRead(sl.r, kv.StatusRetry)
@@ -205,13 +207,13 @@ func (n *Node) serveHeld() {
 func (n *Node) serveRead(sl *readSlot) {
 	if sl.r.multi {
 		rs := &n.ls.reads
-		rs.multi, _ = n.sm.ReadMulti(rs.multi[:0], sl.r.key.B) // read-only: checked on arrival
+		rs.multi, _ = sl.r.g.sm.ReadMulti(rs.multi[:0], sl.r.key.B) // read-only: checked on arrival
 		n.reply(sl.r.conn, sl.r.reqID, kv.StatusOK, rs.multi)
 		n.releaseKey(sl.r.key)
 		*sl = readSlot{}
 		return
 	}
-	v, ok := n.sm.Get(sl.r.key.B)
+	v, ok := sl.r.g.sm.Get(sl.r.key.B)
 	if ok {
 		n.reply(sl.r.conn, sl.r.reqID, kv.StatusOK, v)
 	} else {
@@ -223,7 +225,11 @@ func (n *Node) serveRead(sl *readSlot) {
 
 // finishRead refuses r with status and releases its key.
 func (n *Node) finishRead(r linRead, status kv.Status) {
-	n.reply(r.conn, r.reqID, status, nil)
+	if status == kv.StatusNotLeader {
+		n.notLeader(r.g, r.conn, r.reqID)
+	} else {
+		n.reply(r.conn, r.reqID, status, nil)
+	}
 	n.releaseKey(r.key)
 }
 
@@ -248,7 +254,7 @@ func (n *Node) failReads(status kv.Status) {
 	}
 }
 
-// catchUpTicks ticks the engine once for every tick interval that has
+// catchUpTicks ticks every group's engine once for every tick interval that has
 // passed on the monotonic clock since Start and returns how many it
 // gave. A ticker drops the ticks of a loop that was late (a long pass, a
 // SIGSTOP, a starved process); a leader that missed them would count its
@@ -257,7 +263,9 @@ func (n *Node) catchUpTicks() int {
 	due := int(time.Since(n.ls.tickStart) / n.cfg.Tick)
 	k := due - n.ls.ticked
 	for ; n.ls.ticked < due; n.ls.ticked++ {
-		n.eng.Tick()
+		for _, g := range n.groups {
+			g.eng.Tick()
+		}
 	}
 	return max(k, 0)
 }

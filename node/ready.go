@@ -5,41 +5,78 @@ import (
 	"github.com/mpaxos/mpaxos/engine"
 )
 
-// handleReadies takes every Ready the engine has, in order: sends its
-// messages, installs its snapshot, applies what it commits, and persists it
-// on the loop or through the writer as decide says.
+// groupReady is one group's Ready.
+type groupReady struct {
+	g  *group
+	rd engine.Ready
+}
+
+// handleReadies takes the Readies of every group, a pass at a time: for
+// each, it sends its messages, installs its snapshot, applies what it
+// commits and serves its reads; then it persists the whole pass at once,
+// on the loop or through the writer as decide says, so that the groups
+// ready together share one store sync. A pass goes to the writer if any
+// of its Readies must (a leader's write): the groups of one node lead and
+// follow at once, and two sinks would mean two syncs.
 func (n *Node) handleReadies() {
-	for n.eng.HasReady() {
-		rd := n.eng.Ready()
-		// n.ls.status is from the end of the last pass, as decide expects.
-		d := decide(&n.ls.status, &rd, n.ls.inflight)
-		n.peers.SetInlineWrites(d.inlinePeers)
-		n.send(rd.Messages)
-		if rd.Snapshot != nil {
-			n.installSnapshot(rd.Snapshot)
+	// A follower's write may hold up the loop only when the node leads no
+	// group: a leader of another group keeps proposing, counting votes
+	// and answering its clients during that sync (see decide).
+	leads := false
+	for _, g := range n.groups {
+		leads = leads || g.status.Role == engine.RoleLeader
+	}
+	for {
+		pass := n.ls.pass[:0]
+		toWriter, persist := false, false
+		for _, g := range n.groups {
+			if !g.eng.HasReady() {
+				continue
+			}
+			rd := g.eng.Ready()
+			// g.status is from the end of the last pass, as decide expects.
+			d := decide(&g.status, &rd, n.ls.inflight)
+			n.peers.SetInlineWrites(d.inlinePeers)
+			n.send(rd.Messages)
+			if rd.Snapshot != nil {
+				n.installSnapshot(g, rd.Snapshot)
+			}
+			n.ls.replyInline = d.inlineReplies
+			n.apply(g, rd.Committed)
+			if rd.Membership != nil {
+				g.membership = *rd.Membership // in force now that Committed is applied
+			}
+			n.onReads(g, rd.Reads)
+			n.ls.replyInline = false
+			n.serveHeld() // decide did not count these
+			pass = append(pass, groupReady{g: g, rd: rd})
+			toWriter = toWriter || d.toWriter(leads)
+			persist = persist || d.persist
 		}
-		n.ls.replyInline = d.inlineReplies
-		n.apply(rd.Committed)
-		if rd.Membership != nil {
-			n.ls.membership = *rd.Membership // in force now that Committed is applied
+		n.ls.pass = pass
+		if len(pass) == 0 {
+			break
 		}
-		n.onReads(rd.Reads)
-		n.ls.replyInline = false
-		n.serveHeld() // decide did not count these
-		if d.onLoop {
-			if d.persist {
-				if err := n.persistOnLoop(rd); err != nil {
+		if !toWriter {
+			if persist {
+				if err := n.persistOnLoop(pass); err != nil {
 					n.fatal(err)
 					return
 				}
 			}
-			n.send(rd.AfterSync)
-			n.eng.Advance(rd)
+			for i := range pass {
+				n.send(pass[i].rd.AfterSync)
+				pass[i].g.eng.Advance(pass[i].rd)
+			}
+			clear(pass) // pin no entries
 			continue
 		}
+		j := &persistJob{}
+		j.readies = append(j.one[:0], pass...)
+		clear(pass)
 		n.ls.inflight++
 		select {
-		case n.jobs <- &persistJob{ready: rd}:
+		case n.jobs <- j:
 		case <-n.stop:
 			return
 		}
@@ -103,6 +140,15 @@ func decide(st *engine.Status, rd *engine.Ready, inflight int) readyPlan {
 	}
 }
 
+// toWriter reports whether a pass holding this Ready goes to the writer
+// rather than being persisted on the loop: when decide says so, and when
+// the Ready has something to persist while the node leads some group
+// (leads). A follower's write on the loop is its fastest way only if the
+// loop has nothing else to do during the sync; a node leading another
+// group does (5 nodes, 5 groups, 200 clients: 8-22% more ops/s and 3-10%
+// less node CPU per op in three interleaved pairs).
+func (d readyPlan) toWriter(leads bool) bool { return !d.onLoop || leads && d.persist }
+
 // lightCommands is the most commands a Ready's new entries may carry for
 // decide to treat it as light.
 const lightCommands = 2
@@ -129,9 +175,11 @@ func lightReadyWith(entries []engine.Entry, others int) bool {
 	return true
 }
 
-// onPersisted advances the engine past a durable Ready; the writer already
-// sent its AfterSync messages.
+// onPersisted advances the engines past a durable pass of Readies; the
+// writer already sent their AfterSync messages.
 func (n *Node) onPersisted(j *persistJob) {
 	n.ls.inflight--
-	n.eng.Advance(j.ready)
+	for i := range j.readies {
+		j.readies[i].g.eng.Advance(j.readies[i].rd)
+	}
 }

@@ -13,19 +13,25 @@ import (
 // The tests here drive in-process clusters (harness_test.go) through the
 // node's own paths: propose, replicate, persist, apply, redirect.
 
-// appliedOf returns what node i executed so far, read on its loop, and its
-// applied slot and state hash.
+// appliedOf returns what node i executed so far in group 0, read on its
+// loop, and its applied slot and state hash.
 func (c *testCluster) appliedOf(i int) ([]AppliedCommand, uint64, uint64) {
+	return c.groupAppliedOf(i, 0)
+}
+
+// groupAppliedOf is appliedOf for group g.
+func (c *testCluster) groupAppliedOf(i, gi int) ([]AppliedCommand, uint64, uint64) {
 	c.t.Helper()
 	n := c.nodes[i]
 	var cmds []AppliedCommand
 	var applied, hash uint64
 	if !n.onLoop(func() {
-		if n.ls.appliedLog != nil {
-			cmds = n.ls.appliedLog.ordered()
+		g := n.groups[gi]
+		if g.appliedLog != nil {
+			cmds = g.appliedLog.ordered()
 		}
-		applied = uint64(n.ls.applied)
-		hash = n.sm.Hash()
+		applied = uint64(g.applied)
+		hash = g.sm.Hash()
 	}) {
 		c.t.Fatalf("node %d stopped", i+1)
 	}

@@ -9,7 +9,7 @@ import (
 
 // storedSnapshot returns the slot of the snapshot in n's store.
 func storedSnapshot(n *Node) engine.Slot {
-	first, _ := n.st.Log(group).FirstSlot()
+	first, _ := n.st.Log(0).FirstSlot()
 	return first - 1
 }
 
@@ -72,7 +72,7 @@ func TestOwnSnapshotCancelledByInstalled(t *testing.T) {
 	if err := fn.SetFaults(FaultSpec{Isolate: []uint16{uint16(l + 1), uint16(other + 1)}}); err != nil {
 		t.Fatal(err)
 	}
-	last, _ := fn.st.Log(group).LastSlot()
+	last, _ := fn.st.Log(0).LastSlot()
 	for i := 0; storedSnapshot(c.nodes[l]) <= last+1 || storedSnapshot(c.nodes[other]) <= last+1; i++ {
 		if i > 20 {
 			t.Fatalf("the majority did not compact past slot %d (snapshots %d, %d)", last+1, storedSnapshot(c.nodes[l]), storedSnapshot(c.nodes[other]))
@@ -103,6 +103,6 @@ func TestOwnSnapshotCancelledByInstalled(t *testing.T) {
 		t.Errorf("after restart the stored snapshot is at %d, below the installed %d", got, installed)
 	}
 	put(t, s, "d", 1)
-	commit := c.nodes[l].stats.commit.Load()
-	waitFor(t, "the restarted follower to catch up", func() bool { return fn.stats.applied.Load() >= commit })
+	commit := c.nodes[l].groups[0].commit.Load()
+	waitFor(t, "the restarted follower to catch up", func() bool { return fn.groups[0].appliedP.Load() >= commit })
 }

@@ -10,33 +10,35 @@ import (
 	"github.com/mpaxos/mpaxos/store"
 )
 
-func (n *Node) installSnapshot(s *engine.Snapshot) {
-	if err := n.sm.Restore(s.Data); err != nil {
+func (n *Node) installSnapshot(g *group, s *engine.Snapshot) {
+	if err := g.sm.Restore(s.Data); err != nil {
 		// The leader's snapshot failed its checksum: refuse to apply past
 		// it rather than diverge. The node stops; an operator must look.
-		n.fatal(fmt.Errorf("node: snapshot at slot %d from leader: %w", s.Slot, err))
+		n.fatal(fmt.Errorf("node: group %d: snapshot at slot %d from leader: %w", g.id, s.Slot, err))
 		return
 	}
-	n.ls.applied, n.snap.last, n.snap.logBytes = s.Slot, s.Slot, 0
-	if n.snap.taking && s.Slot >= n.snap.slot {
+	g.applied, g.snap.last, g.snap.logBytes = s.Slot, s.Slot, 0
+	if g.snap.taking && s.Slot >= g.snap.slot {
 		// Our own snapshot, still being encoded or saved, is older: it is
 		// of no use any more, and saving it after this one would only be
 		// refused (store.ErrSnapshotOlder). Cancel it rather than spend a
 		// write of many megabytes on it.
-		n.snap.cancel.Store(true)
+		g.snap.cancel.Store(true)
 	}
-	n.log.Info("snapshot installed", "slot", s.Slot, "bytes", len(s.Data))
+	n.log.Info("snapshot installed", "group", g.id, "slot", s.Slot, "bytes", len(s.Data))
 }
 
-// maybeSnapshot snapshots the state machine every SnapshotEvery slots, or
-// every SnapshotBytes of applied log if that comes first.
+// maybeSnapshot snapshots a group's state machine every SnapshotEvery of
+// its slots, or every SnapshotBytes of its applied log if that comes first.
 // Replicas apply the same slots, so without care every node would snapshot
 // at once, and the whole cluster would stall together (a 5-node run lost
-// two thirds of its throughput for 2 s at each snapshot). Each node's first
-// snapshot therefore comes early by its position among the members times
-// SnapshotEvery/members (snapStagger; the same for bytes); afterwards the
-// interval is SnapshotEvery (SnapshotBytes), so the nodes stay spread over
-// it.
+// two thirds of its throughput for 2 s at each snapshot); and a node's
+// groups, loaded alike, would all snapshot together. Each (node, group)
+// pair's first snapshot therefore comes early by its position among all
+// pairs times SnapshotEvery/pairs (snapStagger; the same for bytes);
+// afterwards the interval is SnapshotEvery (SnapshotBytes), so they stay
+// spread over it. A node takes one snapshot at a time: a group whose turn
+// comes meanwhile waits for the next pass.
 // Only the capture (Freeze: copying key and value headers, no sorting)
 // runs here on the loop; encoding and the store write run on a goroutine
 // of their own, beside the writer, so neither the loop nor the log's
@@ -46,26 +48,38 @@ func (n *Node) installSnapshot(s *engine.Snapshot) {
 // snapshot's range deletion removes them. Once the snapshot is durable,
 // loop tells the engine to compact (snapDone).
 func (n *Node) maybeSnapshot() {
-	if n.snap.taking {
+	if n.ls.snapTaking {
 		return
 	}
+	for k := range n.groups {
+		g := n.groups[(n.ls.snapNext+k)%len(n.groups)]
+		if n.maybeSnapshotGroup(g) {
+			n.ls.snapNext = (int(g.id) + 1) % len(n.groups)
+			return
+		}
+	}
+}
+
+// maybeSnapshotGroup starts a snapshot of g if it is due; true if it did.
+func (n *Node) maybeSnapshotGroup(g *group) bool {
 	bySlots := n.cfg.SnapshotEvery > 0 &&
-		n.ls.applied+n.snap.stagger >= n.snap.last+engine.Slot(n.cfg.SnapshotEvery)
-	byBytes := n.cfg.SnapshotBytes > 0 && n.ls.applied > n.snap.last &&
-		n.snap.logBytes+n.snap.staggerBytes >= n.cfg.SnapshotBytes
+		g.applied+g.snap.stagger >= g.snap.last+engine.Slot(n.cfg.SnapshotEvery)
+	byBytes := n.cfg.SnapshotBytes > 0 && g.applied > g.snap.last &&
+		g.snap.logBytes+g.snap.staggerBytes >= n.cfg.SnapshotBytes
 	if !bySlots && !byBytes {
-		return
+		return false
 	}
-	n.snap.stagger, n.snap.staggerBytes, n.snap.logBytes = 0, 0, 0
+	g.snap.stagger, g.snap.staggerBytes, g.snap.logBytes = 0, 0, 0
 	start := time.Now()
-	frozen := n.sm.Freeze()
-	slot := n.ls.applied
-	membership := n.ls.membership // shared slices, read-only
-	n.snap.taking = true
-	n.snap.last = slot
-	n.snap.slot = slot
+	frozen := g.sm.Freeze()
+	slot := g.applied
+	membership := g.membership // shared slices, read-only
+	g.snap.taking = true
+	n.ls.snapTaking = true
+	g.snap.last = slot
+	g.snap.slot = slot
 	cancel := new(atomic.Bool)
-	n.snap.cancel = cancel
+	g.snap.cancel = cancel
 	freeze := time.Since(start)
 	var hook func(engine.Slot)
 	if n.cfg.hooks != nil {
@@ -83,18 +97,20 @@ func (n *Node) maybeSnapshot() {
 		if !cancelled && !n.cfg.UnsafeNoPersist {
 			// A newer snapshot installed from here on is still safe: the
 			// store refuses ours atomically then (ErrSnapshotOlder).
-			err = n.save(store.Write{Group: group, Snapshot: &snap})
+			err = n.save(store.Write{Group: g.id, Snapshot: &snap})
 		}
-		r := snapResult{slot: slot, bytes: len(snap.Data), freeze: freeze, took: time.Since(start), cancelled: cancelled, err: err}
+		r := snapResult{g: g, slot: slot, bytes: len(snap.Data), freeze: freeze, took: time.Since(start), cancelled: cancelled, err: err}
 		select {
 		case n.snapDone <- r:
 		case <-n.stop:
 		}
 	}()
+	return true
 }
 
 // snapResult reports a finished snapshot to loop.
 type snapResult struct {
+	g            *group
 	slot         engine.Slot
 	bytes        int
 	freeze, took time.Duration
@@ -105,23 +121,25 @@ type snapResult struct {
 }
 
 func (n *Node) onSnapshotDone(r snapResult) {
-	n.snap.taking = false
-	n.snap.cancel = nil
+	g := r.g
+	n.ls.snapTaking = false
+	g.snap.taking = false
+	g.snap.cancel = nil
 	if r.cancelled {
 		n.stats.snapshotsCancelled.Add(1)
 	}
 	if r.cancelled || errors.Is(r.err, store.ErrSnapshotOlder) {
 		// A newer snapshot from the leader was installed meanwhile; ours
 		// is moot (and the store refuses to go back to it).
-		n.log.Info("own snapshot superseded by the leader's", "slot", r.slot, "installed", n.snap.last, "cancelled", r.cancelled)
+		n.log.Info("own snapshot superseded by the leader's", "group", g.id, "slot", r.slot, "installed", g.snap.last, "cancelled", r.cancelled)
 		return
 	}
 	if r.err != nil {
-		n.fatal(fmt.Errorf("node: saving snapshot at slot %d: %w", r.slot, r.err))
+		n.fatal(fmt.Errorf("node: group %d: saving snapshot at slot %d: %w", g.id, r.slot, r.err))
 		return
 	}
-	if err := n.eng.Compact(r.slot); err != nil {
-		n.log.Warn("compact", "slot", r.slot, "err", err)
+	if err := g.eng.Compact(r.slot); err != nil {
+		n.log.Warn("compact", "group", g.id, "slot", r.slot, "err", err)
 	}
-	n.log.Info("snapshot taken", "slot", r.slot, "bytes", r.bytes, "loop_pause", r.freeze, "took", r.took)
+	n.log.Info("snapshot taken", "group", g.id, "slot", r.slot, "bytes", r.bytes, "loop_pause", r.freeze, "took", r.took)
 }

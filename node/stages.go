@@ -7,6 +7,8 @@ import (
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/mpaxos/mpaxos/engine"
 )
 
 // Stage names: where a command's time goes on the leader, so a benchmark
@@ -110,7 +112,10 @@ func (s *stageClock) report(node uint16) (StageReport, error) {
 
 // proposal is when a batch was proposed and when its oldest command
 // arrived.
-type proposal struct{ at, oldest time.Time }
+type proposal struct {
+	at, oldest time.Time
+	group      engine.GroupID
+}
 
 // Stages returns the node's stage report. Safe from any goroutine.
 func (n *Node) Stages() (StageReport, error) { return n.stages.report(uint16(n.cfg.ID)) }

@@ -312,15 +312,9 @@ func (s *Store) Save(w Write) error {
 		return nil
 	}
 	l := s.Log(w.Group)
-	size := 0
-	var maxSlot engine.Slot
-	for i := range w.Entries {
-		e := &w.Entries[i]
-		if e.Slot == 0 || !knownEntryType(e.Type) {
-			return fmt.Errorf("%w: group %d: entry at slot %d has type %d", ErrInvalidWrite, w.Group, e.Slot, e.Type)
-		}
-		size += entryKeyLen + entryHeaderLen + len(e.Data) + 2*binaryMaxVarint32 + 1
-		maxSlot = max(maxSlot, e.Slot)
+	size, maxSlot, err := w.entriesSize()
+	if err != nil {
+		return err
 	}
 	if w.Snapshot != nil {
 		if w.Snapshot.Slot == 0 {
@@ -333,12 +327,7 @@ func (s *Store) Save(w Write) error {
 		}
 		size += 4*entryKeyLen + snapMetaLen + snapDataHeaderLen + len(w.Snapshot.Data) + 64
 	}
-	if w.HardState != nil {
-		size += metaKeyLen + hardStateLen + 16
-		if invariants.Enabled {
-			l.checkPromised(*w.HardState)
-		}
-	}
+	size += w.hardStateSize(l)
 
 	// The batch, and its buffer that SetDeferred hands out, come from
 	// Pebble's pool: they are ours until b.Close returns them, after the
@@ -346,23 +335,8 @@ func (s *Store) Save(w Write) error {
 	// of it is referenced once Commit returns.
 	b := s.db.NewBatchWithSize(batchHeaderLen + size)
 	defer b.Close()
-	for i := range w.Entries {
-		e := &w.Entries[i]
-		// Encode straight into the batch's buffer: no intermediate copy.
-		op := b.SetDeferred(entryKeyLen, entryHeaderLen+len(e.Data))
-		putEntryKey(op.Key, w.Group, e.Slot)
-		putEntry(op.Key, op.Value, e)
-		if err := op.Finish(); err != nil {
-			return wrapPebble(err, "save")
-		}
-	}
-	if w.HardState != nil {
-		op := b.SetDeferred(metaKeyLen, hardStateLen)
-		appendMetaKey(op.Key[:0], w.Group, kindHardState)
-		putHardState(op.Key, op.Value, *w.HardState)
-		if err := op.Finish(); err != nil {
-			return wrapPebble(err, "save")
-		}
+	if err := w.appendTo(b); err != nil {
+		return err
 	}
 	if sn := w.Snapshot; sn != nil {
 		// Later operations in a batch win over earlier ones, so the range
@@ -422,10 +396,111 @@ func (s *Store) Save(w Write) error {
 		storeMax(&l.snap, uint64(w.Snapshot.Slot))
 		storeMax(&l.last, uint64(w.Snapshot.Slot))
 	}
+	l.raiseLast(maxSlot)
+	return nil
+}
+
+// SaveAll persists ws, writes of any groups without snapshots (use Save
+// for those), as one atomic Pebble batch with one sync (unless every
+// Write is NoSync): the Readies of many groups ready together cost one
+// commit and one sync. A Write with a Snapshot, or an invalid one, is
+// refused with ErrInvalidWrite before anything is stored.
+func (s *Store) SaveAll(ws []Write) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	size, noSync := 0, true
+	for i := range ws {
+		w := &ws[i]
+		if w.Snapshot != nil {
+			return fmt.Errorf("%w: group %d: SaveAll takes no snapshot (Save does)", ErrInvalidWrite, w.Group)
+		}
+		n, _, err := w.entriesSize()
+		if err != nil {
+			return err
+		}
+		size += n + w.hardStateSize(s.Log(w.Group))
+		noSync = noSync && w.NoSync
+	}
+	if size == 0 {
+		return nil
+	}
+	b := s.db.NewBatchWithSize(batchHeaderLen + size)
+	defer b.Close()
+	for i := range ws {
+		if err := ws[i].appendTo(b); err != nil {
+			return err
+		}
+	}
+	wo := s.wo
+	if noSync {
+		wo = pebble.NoSync
+	}
+	if err := b.Commit(wo); err != nil {
+		return wrapPebble(err, fmt.Sprintf("save %d groups", len(ws)))
+	}
+	for i := range ws {
+		_, maxSlot, _ := ws[i].entriesSize()
+		s.Log(ws[i].Group).raiseLast(maxSlot)
+	}
+	return nil
+}
+
+// entriesSize checks w's entries and returns the batch bytes they take
+// and their highest slot.
+func (w *Write) entriesSize() (size int, maxSlot engine.Slot, err error) {
+	for i := range w.Entries {
+		e := &w.Entries[i]
+		if e.Slot == 0 || !knownEntryType(e.Type) {
+			return 0, 0, fmt.Errorf("%w: group %d: entry at slot %d has type %d", ErrInvalidWrite, w.Group, e.Slot, e.Type)
+		}
+		size += entryKeyLen + entryHeaderLen + len(e.Data) + 2*binaryMaxVarint32 + 1
+		maxSlot = max(maxSlot, e.Slot)
+	}
+	return size, maxSlot, nil
+}
+
+// hardStateSize is the batch bytes w's hard state takes, checked against
+// l's stored promise under the invariants tag.
+func (w *Write) hardStateSize(l *Log) int {
+	if w.HardState == nil {
+		return 0
+	}
+	if invariants.Enabled {
+		l.checkPromised(*w.HardState)
+	}
+	return metaKeyLen + hardStateLen + 16
+}
+
+// appendTo encodes w's entries and hard state into b, straight into the
+// batch's buffer (no intermediate copy).
+func (w *Write) appendTo(b *pebble.Batch) error {
+	for i := range w.Entries {
+		e := &w.Entries[i]
+		op := b.SetDeferred(entryKeyLen, entryHeaderLen+len(e.Data))
+		putEntryKey(op.Key, w.Group, e.Slot)
+		putEntry(op.Key, op.Value, e)
+		if err := op.Finish(); err != nil {
+			return wrapPebble(err, "save")
+		}
+	}
+	if w.HardState != nil {
+		op := b.SetDeferred(metaKeyLen, hardStateLen)
+		appendMetaKey(op.Key[:0], w.Group, kindHardState)
+		putHardState(op.Key, op.Value, *w.HardState)
+		if err := op.Finish(); err != nil {
+			return wrapPebble(err, "save")
+		}
+	}
+	return nil
+}
+
+// raiseLast raises the cached last slot to maxSlot, unless a snapshot
+// covers it.
+func (l *Log) raiseLast(maxSlot engine.Slot) {
 	if maxSlot > 0 && uint64(maxSlot) > l.snap.Load() {
 		storeMax(&l.last, uint64(maxSlot))
 	}
-	return nil
 }
 
 const (

@@ -95,7 +95,7 @@ func getJSON(ctx context.Context, hc *http.Client, admin, path string, v any) er
 		return fmt.Errorf("cluster: %s of %s: %w", path, admin, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound && path == "/applied" {
+	if resp.StatusCode == http.StatusNotFound && strings.HasPrefix(path, "/applied") {
 		return ErrNotRecording
 	}
 	if resp.StatusCode != http.StatusOK {
@@ -114,7 +114,21 @@ var ErrNotRecording = errors.New("cluster: the nodes do not record their applied
 
 // Hashes GETs every node's /hash, in parallel.
 func (c *NetClient) Hashes(ctx context.Context, admins []string) ([]adminapi.HashReport, error) {
-	return getAll[adminapi.HashReport](ctx, c.http, admins, "/hash")
+	return c.GroupHashes(ctx, admins, 0)
+}
+
+// GroupHashes is Hashes of Paxos group g (GET /hash?group=g).
+func (c *NetClient) GroupHashes(ctx context.Context, admins []string, g int) ([]adminapi.HashReport, error) {
+	return getAll[adminapi.HashReport](ctx, c.http, admins, groupPath("/hash", g))
+}
+
+// groupPath is path for group g; group 0's is path itself, which nodes
+// that run one group serve too.
+func groupPath(path string, g int) string {
+	if g == 0 {
+		return path
+	}
+	return fmt.Sprintf("%s?group=%d", path, g)
 }
 
 // getAll GETs path from every admin address in parallel and decodes each
@@ -138,7 +152,12 @@ func getAll[T any](ctx context.Context, hc *http.Client, admins []string, path s
 // (give it a deadline). Nodes that do not record them make it return
 // ErrNotRecording (once).
 func (c *NetClient) Applied(ctx context.Context, admins []string) ([]adminapi.AppliedReport, error) {
-	out, err := getAll[adminapi.AppliedReport](ctx, c.bulk, admins, "/applied")
+	return c.GroupApplied(ctx, admins, 0)
+}
+
+// GroupApplied is Applied of Paxos group g (GET /applied?group=g).
+func (c *NetClient) GroupApplied(ctx context.Context, admins []string, g int) ([]adminapi.AppliedReport, error) {
+	out, err := getAll[adminapi.AppliedReport](ctx, c.bulk, admins, groupPath("/applied", g))
 	if errors.Is(err, ErrNotRecording) {
 		return nil, ErrNotRecording
 	}
@@ -149,12 +168,17 @@ func (c *NetClient) Applied(ctx context.Context, admins []string) ([]adminapi.Ap
 // slot, or ctx ends; it returns the last answers either way (compare them
 // with check.CompareHashes, which says when they are not comparable).
 func (c *NetClient) SettledHashes(ctx context.Context, admins []string) ([]check.NodeState, error) {
+	return c.SettledGroupHashes(ctx, admins, 0)
+}
+
+// SettledGroupHashes is SettledHashes of Paxos group g.
+func (c *NetClient) SettledGroupHashes(ctx context.Context, admins []string, g int) ([]check.NodeState, error) {
 	t := time.NewTicker(waitPoll)
 	defer t.Stop()
 	var last []check.NodeState
 	var lastErr error
 	for {
-		hs, err := c.Hashes(ctx, admins)
+		hs, err := c.GroupHashes(ctx, admins, g)
 		if err == nil {
 			last = last[:0]
 			same := true

@@ -250,6 +250,9 @@ func NodeArgs(cfg Config, nodes []*Node, i int) []string {
 	if e.Pipeline > 0 {
 		args = append(args, "-pipeline", strconv.Itoa(e.Pipeline))
 	}
+	if e.Groups > 1 {
+		args = append(args, "-groups", strconv.Itoa(e.Groups))
+	}
 	if e.Null {
 		args = append(args, "-null")
 	}

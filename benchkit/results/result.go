@@ -162,14 +162,27 @@ type Cluster struct {
 	// not, or disagree (SettingsNote says which).
 	Settings     *adminapi.Settings `json:"settings,omitempty"`
 	SettingsNote string             `json:"settings_note,omitempty"`
-	// Leader is the node that led when the run began; 0 unknown.
+	// Leader is the node that led when the run began; 0 unknown. With
+	// several Paxos groups, group 0's.
 	Leader uint64 `json:"leader,omitempty"`
+	// GroupLeaders is, with several Paxos groups, each group's leader when
+	// the run began (node id, 0 none), by group id.
+	GroupLeaders []uint64 `json:"group_leaders,omitempty"`
+	// GroupsLed is, with several groups, how many groups each node led
+	// when the run began: each node's share of the leaders' work.
+	GroupsLed []NodeGroups `json:"groups_led,omitempty"`
 	// TLS says the started nodes ran both ports over mutual TLS (bench
 	// -tls).
 	TLS bool `json:"tls,omitempty"`
 	// Hosts is where the started nodes ran: "" or "local" (loopback),
 	// "netns" (a network namespace per node; bench -hosts).
 	Hosts string `json:"hosts,omitempty"`
+}
+
+// NodeGroups is how many Paxos groups one node led.
+type NodeGroups struct {
+	Node uint64 `json:"node"`
+	Led  int    `json:"led"`
 }
 
 // Stage names, in the order a command meets them. Nodes report their

@@ -196,8 +196,59 @@ func (r *Run) startLocal(ctx context.Context, mod string) error {
 	r.addrs, r.leader = local.ClientAddrs(), local.Leader
 	r.stages = cluster.Stages(local.AdminAddrs())
 	r.info = results.Cluster{Nodes: c.Nodes, Addrs: r.addrs, DurabilitySource: "started", TLS: r.cfg.TLS, Hosts: c.Hosts}
-	r.durability = reported(&r.info, local.Monitor.Poll(ctx), r.leader)
+	sts := local.Monitor.Poll(ctx)
+	if c.Engine.Groups > 1 && !c.Engine.Null {
+		if sts, err = waitSpread(ctx, local.Monitor, c.Engine.Groups); err != nil {
+			r.logger.Warn("the groups' leaders did not spread before the run", "err", err)
+		}
+	}
+	r.durability = reported(&r.info, sts, r.leader)
 	return nil
+}
+
+// spreadTimeout bounds waitSpread: a group hands its leadership to its
+// preferred node a few election timeouts after that node caught up.
+const spreadTimeout = 20 * time.Second
+
+// waitSpread waits until every one of groups has a leader and each leads
+// on its preferred node (group g on node g mod N + 1, the nodes' rule),
+// so a run measures leaders spread over the nodes as they settle; it
+// returns the last statuses, with an error if they never got there.
+func waitSpread(ctx context.Context, mon *cluster.Monitor, groups int) ([]cluster.Status, error) {
+	wctx, cancel := context.WithTimeout(ctx, spreadTimeout)
+	defer cancel()
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		sts := mon.Poll(wctx)
+		leaders := groupLeaders(sts, groups)
+		spread := true
+		for g, id := range leaders {
+			spread = spread && id == uint64(g%len(sts)+1)
+		}
+		if spread {
+			return sts, nil
+		}
+		select {
+		case <-wctx.Done():
+			return sts, fmt.Errorf("after %v the groups' leaders are %v", spreadTimeout, leaders)
+		case <-t.C:
+		}
+	}
+}
+
+// groupLeaders is, by group, the node whose /status says it leads the
+// group (0 none).
+func groupLeaders(sts []cluster.Status, groups int) []uint64 {
+	out := make([]uint64, groups)
+	for _, s := range sts {
+		for _, gs := range s.GroupStatus {
+			if gs.Role == "leader" && gs.Group >= 0 && gs.Group < groups {
+				out[gs.Group] = uint64(s.ID)
+			}
+		}
+	}
+	return out
 }
 
 // connect dials the clients.
@@ -363,6 +414,21 @@ func reported(info *results.Cluster, sts []cluster.Status, leader func() (uint64
 	}
 	if id, ok := leader(); ok {
 		info.Leader = id
+	}
+	if set != nil && set.Groups > 1 {
+		info.GroupLeaders = groupLeaders(sts, set.Groups)
+		for _, s := range sts {
+			if s.ID == 0 {
+				continue
+			}
+			n := results.NodeGroups{Node: uint64(s.ID)}
+			for _, id := range info.GroupLeaders {
+				if id == uint64(s.ID) {
+					n.Led++
+				}
+			}
+			info.GroupsLed = append(info.GroupsLed, n)
+		}
 	}
 	return durability
 }

@@ -263,15 +263,16 @@ func (v *verifier) finish(ctx context.Context, out *benchkit.Outcome, tgt benchk
 	if len(v.admins) > 0 {
 		nc := cluster.NewNetClient("") // reads only
 		c.Applied = v.appliedFunc(nc, out, &notes)
-		c.Hashes = func(ctx context.Context) ([]check.NodeState, error) {
-			if v.quiescent {
+		c.Groups = max(v.cfg.Engine.Groups, 1)
+		c.Hashes = func(ctx context.Context, g int) ([]check.NodeState, error) {
+			if v.quiescent { // naive schemes run one group
 				var err error
 				v.hashes, err = quiescentHashes(ctx, nc, v.admins)
 				return v.hashes, err
 			}
 			sctx, cancel := context.WithTimeout(ctx, settleTimeout)
 			defer cancel()
-			return nc.SettledHashes(sctx, v.admins)
+			return nc.SettledGroupHashes(sctx, v.admins, g)
 		}
 	}
 	if v.initialNote != "" {
@@ -356,11 +357,11 @@ func (v *verifier) checks(tgt benchkit.Target, base string, fres []results.Fault
 
 // appliedFunc reads every node's /applied for the session check, adding
 // to notes what limits it.
-func (v *verifier) appliedFunc(nc *cluster.NetClient, out *benchkit.Outcome, notes *[]string) func(context.Context) (benchkit.AppliedRecord, error) {
-	return func(ctx context.Context) (benchkit.AppliedRecord, error) {
+func (v *verifier) appliedFunc(nc *cluster.NetClient, out *benchkit.Outcome, notes *[]string) func(context.Context, int) (benchkit.AppliedRecord, error) {
+	return func(ctx context.Context, g int) (benchkit.AppliedRecord, error) {
 		actx, cancel := context.WithTimeout(ctx, appliedTimeout)
 		defer cancel()
-		reps, err := nc.Applied(actx, v.admins)
+		reps, err := nc.GroupApplied(actx, v.admins, g)
 		if err != nil {
 			return benchkit.AppliedRecord{}, err
 		}
@@ -372,23 +373,50 @@ func (v *verifier) appliedFunc(nc *cluster.NetClient, out *benchkit.Outcome, not
 		// node's share from below and a restart cannot make part of
 		// the run look like all of it.
 		acked := uint64(max(out.Ops+out.WarmupOps, 0))
+		if v.cfg.Engine.Groups > 1 {
+			// The acknowledged commands are spread over the groups; what
+			// the most complete record of this group counts bounds every
+			// node's share of it instead.
+			acked = 0
+			for _, r := range reps {
+				acked = max(acked, r.Total)
+			}
+		}
 		var ar benchkit.AppliedRecord
 		for _, r := range reps {
 			ar.Recorded += uint64(len(r.Commands))
 			ar.Executed += max(r.Total, uint64(len(r.Commands)), acked)
-			*notes = append(*notes, recordNotes(r, acked)...)
+			for _, n := range recordNotes(r, acked, v.cfg.Engine.Groups > 1) {
+				*notes = append(*notes, groupNote(v.cfg.Engine.Groups, g, n))
+			}
 		}
 		ar.Nodes = cluster.AlignApplied(reps)
-		*notes = append(*notes, pieceNotes(reps, ar.Nodes)...)
+		for _, n := range pieceNotes(reps, ar.Nodes) {
+			*notes = append(*notes, groupNote(v.cfg.Engine.Groups, g, n))
+		}
 		return ar, nil
 	}
 }
 
-// recordNotes says how much of the run node r's record covers.
-func recordNotes(r adminapi.AppliedReport, acked uint64) []string {
+// groupNote prefixes note with group g's name when there are several.
+func groupNote(groups, g int, note string) string {
+	if groups <= 1 {
+		return note
+	}
+	return fmt.Sprintf("group %d: %s", g, note)
+}
+
+// recordNotes says how much of the run node r's record covers: against
+// the commands acknowledged in the run, or, with several groups (perGroup),
+// against the most any node executed of r's group.
+func recordNotes(r adminapi.AppliedReport, acked uint64, perGroup bool) []string {
 	var notes []string
+	against := "acknowledged in the run"
+	if perGroup {
+		against = "another node executed"
+	}
 	if r.Total < acked {
-		notes = append(notes, fmt.Sprintf("node %d executed %d commands since it last started, fewer than the %d acknowledged in the run: its record covers part of the run", r.Node, r.Total, acked))
+		notes = append(notes, fmt.Sprintf("node %d executed %d commands since it last started, fewer than the %d %s: its record covers part of the run", r.Node, r.Total, acked, against))
 	}
 	if r.Truncated {
 		notes = append(notes, fmt.Sprintf("node %d recorded only its last %d of %d executed commands (raise -record-applied)", r.Node, len(r.Commands), r.Total))

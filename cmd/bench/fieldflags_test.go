@@ -19,7 +19,7 @@ func TestFieldFlags(t *testing.T) {
 		func(c *benchkit.Config) {
 			c.Nodes, c.Clients, c.Conns, c.Duration, c.Warmup, c.Timeout = 0, 0, 0, time.Millisecond, -1, 0
 			c.ValueSize, c.KeySize, c.Keys, c.ReadRatio, c.Dist, c.Rate = -1, 1, 0, 2, "x", math.Inf(1)
-			c.Engine = benchkit.Engine{BatchSize: -1, BatchBytes: -1, BatchDelay: -1, Pipeline: -1, ReadMode: "quorum"}
+			c.Engine = benchkit.Engine{BatchSize: -1, BatchBytes: -1, BatchDelay: -1, Pipeline: -1, ReadMode: "quorum", Groups: 65}
 			c.Faults, c.CheckSample, c.CheckTimeout = "explode@1s", 2, -1
 			c.Engine.Protocol = 99
 		},

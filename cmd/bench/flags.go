@@ -51,7 +51,7 @@ var fieldFlags = map[string]string{
 	"Dist": "-dist", "ZipfS": "-zipf-s", "Rate": "-rate", "RESP": "-resp",
 	"Engine.BatchSize": "-batch-size", "Engine.BatchBytes": "-batch-bytes", "Engine.BatchDelay": "-batch-delay",
 	"Engine.Pipeline": "-pipeline", "Engine.Null": "-null", "Engine.ReadMode": "-read-mode", "Engine.Protocol": "-protocol",
-	"Hosts": "-hosts", "FaultLayer": "-fault-layer",
+	"Engine.Groups": "-groups", "Hosts": "-hosts", "FaultLayer": "-fault-layer",
 	"Faults": "-faults", "Check": "-check", "CheckSample": "-check-sample", "CheckTimeout": "-check-timeout",
 	// Grid's fields, for bench sweep.
 	"BatchSize": "-batch-size", "Pipeline": "-pipeline", "Rates": "-rates",
@@ -163,6 +163,7 @@ func bindRun(fs *flag.FlagSet, cfg *benchkit.Config, o *runOpts, sweep bool) {
 	fs.BoolVar(&cfg.Engine.Sync, "sync", cfg.Engine.Sync, "engine: sync every write to disk before acknowledging")
 	fs.Var(&cfg.Engine.Protocol, "protocol", "nodes' replication `protocol`: "+strings.Join(naive.Names(), "|")+" (all but paxos are naive schemes, to compare against; see bench why-paxos)")
 	fs.BoolVar(&cfg.Engine.Null, "null", false, "start the nodes in null mode: answer clients without replicating or storing")
+	fs.IntVar(&cfg.Engine.Groups, "groups", 0, "engine: Paxos `groups` the nodes split the keys over, 1..64, leaders spread over the nodes (0: node default, 1)")
 	fs.BoolVar(&o.ceiling, "ceiling", false, "first run the same workload in -null mode and report this run as a fraction of it")
 	if !sweep {
 		fs.BoolVar(&o.tls, "tls", false, "run the workload on a plain TCP cluster and on a mutual-TLS one (throwaway CA, client certificates), interleaved, and report TLS's cost in throughput and node CPU per op")

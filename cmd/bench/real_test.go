@@ -384,3 +384,32 @@ func TestRealReadModesUnderFaults(t *testing.T) {
 		}
 	}
 }
+
+// TestRealGroups: 5 nodes split the keys over 8 Paxos groups, whose
+// leaders spread so that every node leads at least one when the run
+// begins; the leader of group 0 is killed, or partitioned away, mid-run.
+// The full check must pass per group (sessions, state hashes) and per key
+// (linearizable), with no acknowledged write lost.
+func TestRealGroups(t *testing.T) {
+	for _, schedule := range []string{"kill-leader@1s+1500ms", "partition-leader@1s+1500ms"} {
+		t.Run(schedule, func(t *testing.T) {
+			args := append([]string{"-nodes", "5", "-groups", "8", "-duration", "3s", "-faults", schedule}, checkedWorkload...)
+			code, out, errOut, r := realBench(t, args...)
+			assertPass(t, code, out, errOut, r)
+			if len(r.Cluster.GroupLeaders) != 8 || len(r.Cluster.GroupsLed) != 5 {
+				t.Fatalf("the result lacks the groups' leaders: %+v %+v", r.Cluster.GroupLeaders, r.Cluster.GroupsLed)
+			}
+			for _, n := range r.Cluster.GroupsLed {
+				if n.Led == 0 {
+					t.Errorf("node %d led no group when the run began: %+v", n.Node, r.Cluster.GroupsLed)
+				}
+			}
+			if !strings.Contains(out, "group 7: state machines: identical on 5 nodes") || !strings.Contains(out, "group 7: sessions: ok") {
+				t.Errorf("the report lacks group 7's checks")
+			}
+			if len(r.Faults) == 0 || r.Faults[0].NotInjected || r.Faults[0].Error != "" {
+				t.Fatalf("fault not injected: %+v", r.Faults)
+			}
+		})
+	}
+}

@@ -340,6 +340,7 @@ func TestBadFlags(t *testing.T) {
 		{"-id", "4", "-peers", "1=127.0.0.1:1", "-client-addr", "127.0.0.1:2", "-data", "x"},
 		{"-id", "1", "-peers", "1=127.0.0.1:1,1=127.0.0.1:3", "-client-addr", "127.0.0.1:2", "-data", "x"},
 		{"-id", "1", "-peers", "1=127.0.0.1:1", "-client-addr", "127.0.0.1:2", "-data", "x", "-pipeline", "0"},
+		{"-id", "1", "-peers", "1=127.0.0.1:1", "-client-addr", "127.0.0.1:2", "-data", "x", "-groups", "65"},
 		{"-id", "1", "-peers", "1=127.0.0.1:1", "-client-addr", "127.0.0.1:2", "-data", "x", "-read-mode", "quorum"},
 		{"-id", "1", "-peers", "1=127.0.0.1:1", "-client-addr", "127.0.0.1:2", "-data", "x", "-read-mode", "stale"},
 		{"-id", "1", "-peers", "1=127.0.0.1:1", "-client-addr", "127.0.0.1:2", "-data", "x", "-max-clock-drift", "1"},

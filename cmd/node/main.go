@@ -137,6 +137,7 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, procOptions, erro
 	fs.IntVar(&cfg.Batch.MaxBytes, "batch-bytes", cfg.Batch.MaxBytes, "most bytes in one proposed batch")
 	fs.DurationVar(&cfg.Batch.MaxDelay, "batch-delay", cfg.Batch.MaxDelay, "longest a command waits for its batch to fill (0 with adaptive batching: never wait while the pipeline has room)")
 	fs.IntVar(&cfg.Pipeline, "pipeline", cfg.Pipeline, "most proposed, not yet chosen slots")
+	fs.IntVar(&cfg.Groups, "groups", cfg.Groups, fmt.Sprintf("independent Paxos groups the keys are split over, 1..%d; every member must run the same", node.MaxGroups))
 	fs.DurationVar(&cfg.Tick, "tick", cfg.Tick, "engine clock period")
 	fs.DurationVar(&cfg.Heartbeat, "heartbeat", cfg.Heartbeat, "leader heartbeat interval")
 	fs.DurationVar(&cfg.ElectionTimeout, "election-timeout", cfg.ElectionTimeout, "follower election timeout (randomized up to 2x)")
@@ -195,6 +196,11 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, procOptions, erro
 		// The RESP server reaches the node through its client port.
 		return cfg, o, fmt.Errorf("-resp-addr does not work with TLS on the client port")
 	}
+	if o.resp.Listen != "" && cfg.Groups > 1 {
+		// Its slots map to one group and its pipelines are multi-key
+		// commands, which one group cannot order for another's keys.
+		return cfg, o, fmt.Errorf("-resp-addr does not work with -groups above 1 yet")
+	}
 	if *tlsDir != "" {
 		for _, f := range []*transport.CertFiles{&cfg.PeerTLS, &cfg.ClientTLS} {
 			for _, p := range []struct {
@@ -239,6 +245,7 @@ var fieldFlags = map[string]string{
 	"ClientCertAuth": "-client-cert-auth", "AdminToken": "-admin-token-file",
 	"ReadMode": "-read-mode", "MaxClockDrift": "-max-clock-drift",
 	"MaxClientConns": "-max-client-conns", "MaxClientConnsPerIP": "-max-client-conns-per-ip",
+	"Groups": "-groups",
 }
 
 // readModeFlag is -read-mode: a kv.ReadMode by name. Validate refuses the

@@ -35,19 +35,22 @@ const (
 
 // Handshake body (TypeHello and TypeWelcome), all integers big-endian:
 //
-//	 0      4      6               14              22              30
-//	+------+------+---------------+---------------+---------------+
-//	| "mpx"| ver  |  cluster id   |  sender id    |  receiver id  |
-//	| + 1  |uint16|    uint64     |    uint64     |    uint64     |
-//	+------+------+---------------+---------------+---------------+
+//	 0      4      6               14              22              30       34
+//	+------+------+---------------+---------------+---------------+--------+
+//	| "mpx"| ver  |  cluster id   |  sender id    |  receiver id  | groups |
+//	| + 1  |uint16|    uint64     |    uint64     |    uint64     | uint32 |
+//	+------+------+---------------+---------------+---------------+--------+
 //
 // magic is the four bytes "mpx1"; ver is handshakeVersion. The receiver id is
 // the id the sender believes the other end has, so a node reached at a stale
-// address (another node now listens there) is refused, not adopted.
+// address (another node now listens there) is refused, not adopted. groups
+// is the number of Paxos groups the sender runs (PeersConfig.Groups): the
+// members of a cluster must agree on it, or they would route keys to
+// different groups.
 const (
 	handshakeMagic   = "mpx1"
-	handshakeVersion = 1
-	handshakeSize    = 30
+	handshakeVersion = 2
+	handshakeSize    = 34
 	maxRefuseReason  = 256
 )
 
@@ -57,6 +60,7 @@ var ErrHandshake = errors.New("transport: handshake failed")
 
 type hello struct {
 	cluster, from, to uint64
+	groups            uint32
 }
 
 func (h hello) append(dst []byte) []byte {
@@ -64,7 +68,8 @@ func (h hello) append(dst []byte) []byte {
 	dst = binary.BigEndian.AppendUint16(dst, handshakeVersion)
 	dst = binary.BigEndian.AppendUint64(dst, h.cluster)
 	dst = binary.BigEndian.AppendUint64(dst, h.from)
-	return binary.BigEndian.AppendUint64(dst, h.to)
+	dst = binary.BigEndian.AppendUint64(dst, h.to)
+	return binary.BigEndian.AppendUint32(dst, h.groups)
 }
 
 func parseHello(b []byte) (hello, error) {
@@ -78,5 +83,6 @@ func parseHello(b []byte) (hello, error) {
 		cluster: binary.BigEndian.Uint64(b[6:]),
 		from:    binary.BigEndian.Uint64(b[14:]),
 		to:      binary.BigEndian.Uint64(b[22:]),
+		groups:  binary.BigEndian.Uint32(b[30:]),
 	}, nil
 }

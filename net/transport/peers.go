@@ -29,6 +29,10 @@ type PeersConfig struct {
 	ClusterID uint64
 	// ID is this node's id, unique in the cluster. It must not be zero.
 	ID uint64
+	// Groups is how many Paxos groups this node runs; the handshake
+	// refuses a peer that runs another number. 0 counts as 1, the
+	// default.
+	Groups uint32
 	// Listen is the TCP address peers dial, such as "127.0.0.1:7001".
 	// Ignored when Listener is set; otherwise required.
 	Listen string
@@ -573,7 +577,7 @@ func (p *Peers) dial(l *link) (*Conn, error) {
 		}
 		rw = tc
 	}
-	msg := hello{cluster: p.cfg.ClusterID, from: p.cfg.ID, to: l.id}
+	msg := hello{cluster: p.cfg.ClusterID, from: p.cfg.ID, to: l.id, groups: p.groups()}
 	out := frame.AppendHeader(make([]byte, 0, frame.HeaderSize+handshakeSize), TypeHello, handshakeSize)
 	if _, err := rw.Write(msg.append(out)); err != nil {
 		_ = nc.Close()
@@ -640,9 +644,14 @@ func (p *Peers) checkWelcome(l *link, typ byte, body []byte) error {
 		return fmt.Errorf("%w: peer at %s is in cluster %d, want %d", ErrHandshake, l.addr, w.cluster, p.cfg.ClusterID)
 	case w.from != l.id || w.to != p.cfg.ID:
 		return fmt.Errorf("%w: peer at %s is node %d (addressing %d), want node %d", ErrHandshake, l.addr, w.from, w.to, l.id)
+	case max(w.groups, 1) != p.groups():
+		return fmt.Errorf("%w: node %d runs %d groups, this node runs %d: every member must run the same number", ErrHandshake, w.from, max(w.groups, 1), p.groups())
 	}
 	return nil
 }
+
+// groups is the group count this node announces in its handshake.
+func (p *Peers) groups() uint32 { return max(p.cfg.Groups, 1) }
 
 func (p *Peers) acceptLoop() {
 	defer p.wg.Done()
@@ -770,7 +779,7 @@ func (p *Peers) accept(nc net.Conn) {
 		_ = nc.Close()
 		return
 	}
-	msg := hello{cluster: p.cfg.ClusterID, from: p.cfg.ID, to: l.id}
+	msg := hello{cluster: p.cfg.ClusterID, from: p.cfg.ID, to: l.id, groups: p.groups()}
 	out := frame.AppendHeader(make([]byte, 0, frame.HeaderSize+handshakeSize), TypeWelcome, handshakeSize)
 	if _, err := rw.Write(msg.append(out)); err != nil {
 		p.log.Info("transport: peer left during handshake", "peer", l.id, "err", err)
@@ -799,6 +808,8 @@ func (p *Peers) checkHello(typ byte, body []byte) (*link, error) {
 		return nil, fmt.Errorf("%w: node %d is not a member (this is node %d)", ErrHandshake, h.from, p.cfg.ID)
 	case l.dials:
 		return nil, fmt.Errorf("%w: node %d dialled node %d, but the smaller id dials", ErrHandshake, h.from, p.cfg.ID)
+	case max(h.groups, 1) != p.groups():
+		return nil, fmt.Errorf("%w: node %d runs %d groups, this node runs %d: every member must run the same number", ErrHandshake, h.from, max(h.groups, 1), p.groups())
 	}
 	return l, nil
 }

@@ -216,7 +216,7 @@ func TestPeersRedialAfterDeathMidFrame(t *testing.T) {
 			t.Fatalf("first frame: type %#x err %v", typ, err)
 		}
 		h, err := parseHello(body)
-		if err != nil || h != (hello{cluster: 7, from: 1, to: 2}) {
+		if err != nil || h != (hello{cluster: 7, from: 1, to: 2, groups: 1}) {
 			t.Fatalf("hello = %+v, %v", h, err)
 		}
 		w := hello{cluster: 7, from: 2, to: 1}
@@ -288,6 +288,7 @@ func TestPeersHandshakeRefused(t *testing.T) {
 		{"not a member", TypeHello, hello{cluster: 7, from: 9, to: 2}, "node 9 is not a member"},
 		{"wrong dial direction", TypeHello, hello{cluster: 7, from: 3, to: 2}, "the smaller id dials"},
 		{"not a hello", 1, hello{cluster: 7, from: 1, to: 2}, "want hello"},
+		{"other group count", TypeHello, hello{cluster: 7, from: 1, to: 2, groups: 3}, "node 1 runs 3 groups, this node runs 1: every member must run the same number"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			nc, err := net.Dial("tcp", target.p.Addr().String())

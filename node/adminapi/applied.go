@@ -13,6 +13,9 @@ type AppliedCommand struct {
 // their slots, for the benchmark's session check.
 type AppliedReport struct {
 	Node uint16 `json:"node"`
+	// Group is the Paxos group reported (?group=, default 0); slots are
+	// that group's.
+	Group int `json:"group"`
 	// Applied is the state machine's applied slot when the report was made.
 	Applied uint64 `json:"applied"`
 	// Total counts every command executed since the node started; Commands
@@ -27,7 +30,10 @@ type AppliedReport struct {
 // HashReport is what GET /hash returns: the state machine's content hash
 // at its applied slot, to compare replicas once the load has stopped.
 type HashReport struct {
-	Node    uint16 `json:"node"`
+	Node uint16 `json:"node"`
+	// Group is the Paxos group whose state machine is hashed (?group=,
+	// default 0).
+	Group   int    `json:"group"`
 	Applied uint64 `json:"applied"`
 	Hash    uint64 `json:"hash"`
 }

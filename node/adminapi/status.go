@@ -29,8 +29,38 @@ type Status struct {
 	// Peers is, on the leader, each member's acknowledged slot and how far
 	// it trails the leader's last slot.
 	Peers []PeerLag `json:"peers,omitempty"`
+	// GroupStatus is every Paxos group's state on this node, by group id
+	// (Settings.Groups of them). The single-group fields above (Role,
+	// Leader, Ballot, Commit, Applied, Peers) are group 0's.
+	GroupStatus []GroupStatus `json:"group_status,omitempty"`
+	// Handoffs counts the leadership hand-offs this node started to
+	// return a group to its preferred node.
+	Handoffs uint64 `json:"handoffs"`
 
 	Settings
+}
+
+// GroupStatus is one Paxos group's state on a node.
+type GroupStatus struct {
+	Group   int    `json:"group"`
+	Role    string `json:"role"`   // "leader" or "follower" (of this group)
+	Leader  uint16 `json:"leader"` // this group's leader hint; 0 unknown
+	Ballot  string `json:"ballot"`
+	Commit  uint64 `json:"commit"`
+	Applied uint64 `json:"applied"`
+}
+
+// Leaders returns each group's leader as s reports it (0: unknown), by
+// group id; for a node without GroupStatus, group 0's Leader alone.
+func (s Status) Leaders() []uint16 {
+	if len(s.GroupStatus) == 0 {
+		return []uint16{s.Leader}
+	}
+	out := make([]uint16, len(s.GroupStatus))
+	for i, g := range s.GroupStatus {
+		out[i] = g.Leader
+	}
+	return out
 }
 
 // Settings are the node's effective settings, defaults resolved: what a
