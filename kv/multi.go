@@ -142,12 +142,9 @@ func (m *Machine) multi(body []byte) Result {
 // and holds only gets: a node may then serve it as one linearizable read
 // (read index or lease) instead of through the log.
 func ReadOnlyMulti(body []byte) bool {
-	if checkMulti(body) != nil {
-		return false
-	}
-	for len(body) > 0 {
-		c, rest, _ := nextSub(body) // checked above
-		if c.Op != OpGet {
+	for n := 0; len(body) > 0; n++ {
+		c, rest, err := nextSub(body)
+		if err != nil || n == MaxMulti || c.Op != OpGet {
 			return false
 		}
 		body = rest
@@ -159,12 +156,14 @@ func ReadOnlyMulti(body []byte) bool {
 // ReadOnlyMulti), read from this replica's state without the log, in the
 // form Apply's Result.Value has; ok is false, and dst unchanged, for any
 // other body. Every get reads the same state: the multi is one atomic read.
+// It decodes the body once, as it reads.
 func (m *Machine) ReadMulti(dst, body []byte) ([]byte, bool) {
-	if !ReadOnlyMulti(body) {
-		return dst, false
-	}
-	for len(body) > 0 {
-		c, rest, _ := nextSub(body)
+	orig := dst
+	for n := 0; len(body) > 0; n++ {
+		c, rest, err := nextSub(body)
+		if err != nil || n == MaxMulti || c.Op != OpGet {
+			return orig, false // bytes appended past its length are not its
+		}
 		body = rest
 		if v, found := m.keys.get(c.Key); found {
 			dst = append(dst, byte(StatusOK))

@@ -76,6 +76,8 @@ func TestRESPBadUsage(t *testing.T) {
 		{[]string{"-resp", "-cluster", "127.0.0.1:1"}, "-resp"},
 		{[]string{"-resp", "-null"}, "-resp"},
 		{[]string{"-resp", "-tls"}, "plain TCP only"},
+		{[]string{"-resp", "-hosts", "netns"}, "-resp"},
+		{[]string{"-groups", "2", "-protocol", "primary-backup"}, "-groups"},
 	} {
 		code, _, errOut := bench(t, tt.args...)
 		if code != 2 || !strings.Contains(errOut, tt.want) {
