@@ -272,17 +272,30 @@ func (h *hostNet) clientDial(addr string, timeout time.Duration) (net.Conn, erro
 // inNetns runs f on an OS thread that entered the network namespace open
 // at fd, and returns its error. A socket belongs to the namespace it was
 // made in, whichever thread uses it later, so f may make sockets for use
-// anywhere. The thread is never unlocked: it ends with f's goroutine, so
-// no other goroutine ever runs in that namespace.
+// anywhere. The thread goes back to the process's own namespace before it
+// is unlocked; if it cannot, it stays locked and ends with the goroutine,
+// so no other goroutine ever runs in the clients' namespace. (A thread
+// that ends used to kill the nodes forked from it, by their parent-death
+// signal; StartProc now forks on a thread of its own, see spawner.)
 func inNetns(fd int, f func() error) error {
 	ch := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
+		home, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			ch <- fmt.Errorf("cluster: open this thread's network namespace: %w", err)
+			return // the thread ends, still in its own namespace
+		}
+		defer unix.Close(home)
 		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
 			ch <- fmt.Errorf("cluster: enter a network namespace: %w", err)
 			return
 		}
-		ch <- f()
+		err = f()
+		if unix.Setns(home, unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		ch <- err
 	}()
 	return <-ch
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
+	"sync"
 	"syscall"
 	"time"
 
@@ -28,9 +30,11 @@ type Proc struct {
 // process dies (Linux parent-death signal).
 //
 // The parent-death signal fires when the OS thread that forked the child
-// exits, not only the process; Go only ends threads that a goroutine
-// locked and did not unlock, which neither this package nor
-// timerslack.WithOriginal (which locks around the start) does.
+// exits, not only the process, and Go ends every thread whose goroutine
+// exits locked to it (netns.go's inNetns did, and killed whichever nodes
+// had been forked from that thread). So every child is forked on one
+// thread kept for that alone (spawner), which never exits while the
+// process runs: no goroutine's thread can take a node with it.
 func StartProc(name, path string, args []string, logPath string) (*Proc, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -41,7 +45,7 @@ func StartProc(name, path string, args []string, logPath string) (*Proc, error) 
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	// The child gets the timer slack bench had before raising its own
 	// (cmd/bench); a node sets its own.
-	if err := timerslack.WithOriginal(cmd.Start); err != nil {
+	if err := spawn(func() error { return timerslack.WithOriginal(cmd.Start) }); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("cluster: start %s: %w", name, err)
 	}
@@ -52,6 +56,30 @@ func StartProc(name, path string, args []string, logPath string) (*Proc, error) 
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// spawner forks every child (spawn) on one OS thread locked for it by a
+// goroutine that never returns, so the thread outlives every child and
+// their parent-death signal fires only when the process dies.
+var spawner struct {
+	once sync.Once
+	reqs chan func()
+}
+
+// spawn runs start on the spawner's thread and returns its error.
+func spawn(start func() error) error {
+	spawner.once.Do(func() {
+		spawner.reqs = make(chan func())
+		go func() {
+			runtime.LockOSThread() // never unlocked: this thread is the children's parent
+			for f := range spawner.reqs {
+				f()
+			}
+		}()
+	})
+	errc := make(chan error, 1)
+	spawner.reqs <- func() { errc <- start() }
+	return <-errc
 }
 
 // Pid returns the process id (also its process group id).
