@@ -2,9 +2,19 @@ package node
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
+
+// ballotOwner is the node id of a ballot as Status prints it
+// (round.node), 0 if it does not parse.
+func ballotOwner(b string) int {
+	_, node, _ := strings.Cut(b, ".")
+	id, _ := strconv.Atoi(node)
+	return id
+}
 
 // TestRejoinAfterIsolation cuts a follower off from both others for many
 // election timeouts, heals it, and writes through the cluster. With
@@ -55,9 +65,15 @@ func TestRejoinAfterIsolation(t *testing.T) {
 				waitFor(t, "the healed node to catch up", func() bool {
 					return c.nodes[f].Status().Applied >= c.nodes[l].Status().Applied
 				})
-				if now := c.leader(); now != l || c.nodes[l].Status().Ballot != ballot {
-					t.Fatalf("the rejoining node disrupted the leader: leader %d ballot %s, was %d ballot %s",
-						now+1, c.nodes[now].Status().Ballot, l+1, ballot)
+				// Only the rejoining node's own ballot could depose the
+				// leader on its account. Another election may still come
+				// (the third node missing heartbeats on a loaded machine,
+				// under -race: seen once as ballot 1.1 -> 3.1, node 1
+				// leading again), and it is none of this test's business.
+				now := c.leader()
+				if b := c.nodes[now].Status().Ballot; b != ballot && (ballotOwner(b) == f+1 || ballotOwner(c.nodes[f].Status().Ballot) == f+1) {
+					t.Fatalf("the rejoining node %d disrupted the leader: leader %d ballot %s (node %d at %s), was %d ballot %s",
+						f+1, now+1, b, f+1, c.nodes[f].Status().Ballot, l+1, ballot)
 				}
 				return
 			}
