@@ -31,6 +31,9 @@ type group struct {
 	// membership is the configuration in force at applied (from
 	// Ready.Membership), which every snapshot taken records.
 	membership engine.Membership
+	// removed: membership does not name this node; it serves the group
+	// no more (members.go). Published for the client port's readers.
+	removed atomic.Bool
 	// healthyTicks counts the ticks in a row this node, leading, saw the
 	// preferred member caught up (maybeHandOff); prefHeard is the count of
 	// frames heard from that member at the last look, prefSilent the
@@ -85,6 +88,7 @@ func (n *Node) newGroup(id engine.GroupID) (*group, error) {
 		return nil, err
 	}
 	g.membership = g.eng.Status().Membership
+	n.setRemoved(g)
 	hs, _ := lg.InitialState()
 	last, _ := lg.LastSlot()
 	n.log.Info("recovered", "snapshot", snap.Slot, "promised", hs.Promised.String(),
@@ -158,7 +162,7 @@ func (n *Node) maybeHandOff(ticks int) {
 			g.prefSilent += ticks
 		}
 		st := &g.status
-		if st.Role != engine.RoleLeader || st.HandoffTo != 0 || g.prefSilent > silence {
+		if st.Role != engine.RoleLeader || st.HandoffTo != 0 || g.prefSilent > silence || !st.Membership.IsVoter(g.preferred) {
 			g.healthyTicks = 0
 			continue
 		}

@@ -31,6 +31,7 @@ func (n *Node) loop() {
 			if k := n.catchUpTicks(); k > 0 {
 				n.publishPeers()
 				n.maybeHandOff(k)
+				n.tickMembers(k)
 				if sinceSpace += k; sinceSpace >= spaceTicks {
 					sinceSpace = 0
 					n.checkSpace()

@@ -74,6 +74,8 @@ type Node struct {
 	// noSpace: the store is out of space (checkSpace); writes are refused.
 	noSpace atomic.Bool
 	stats   stats
+	// adminBound is the address the admin port listens on, once it does.
+	adminBound atomic.Pointer[string]
 }
 
 // loopState is what the loop goroutine owns: nothing else reads or writes
@@ -87,6 +89,7 @@ type loopState struct {
 	replyInline bool         // reply writes inline (see decide)
 	reads       readState    // gets served without the log (reads.go)
 	snapTaking  bool         // a snapshot of some group is being taken
+	members     memberState  // the peer transport's members (members.go)
 	snapNext    int          // the group maybeSnapshot looks at first
 	// tickStart is when loop started on the monotonic clock, and ticked
 	// how many engine Ticks it has given since (catchUpTicks).
@@ -254,6 +257,10 @@ func (n *Node) engineConfig(id engine.GroupID) engine.Config {
 	ecfg.ID = n.cfg.ID
 	ecfg.Group = id
 	ecfg.Peers = n.cfg.members()
+	if int(id) < len(n.cfg.InitialMembers) {
+		m := n.cfg.InitialMembers[id]
+		ecfg.Peers, ecfg.Learners = m.Voters, m.Learners
+	}
 	ecfg.HeartbeatTicks = n.cfg.ticks(n.cfg.Heartbeat)
 	ecfg.ElectionTicks = n.cfg.ticks(n.cfg.ElectionTimeout)
 	ecfg.MaxInflight = n.cfg.Pipeline
@@ -298,6 +305,12 @@ func (n *Node) startPeers() error {
 		return fmt.Errorf("node: peer transport: %w", err)
 	}
 	n.peers = p
+	n.ls.members = memberState{linked: make(map[engine.NodeID]string, len(peers)), unwanted: map[engine.NodeID]int{}}
+	for id, addr := range peers {
+		n.ls.members.linked[engine.NodeID(id)] = addr
+	}
+	// A restarted node's configuration may have moved on from Peers.
+	n.syncPeers(0)
 	p.Start()
 	return nil
 }
