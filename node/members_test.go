@@ -221,6 +221,16 @@ func testAddPromoteRemove(t *testing.T, groups int) {
 
 	old := c.leader()
 	oldID := c.cfgs[old].ID
+	// Asked to remove itself, the leader hands its leadership off and
+	// points to the new leader, still a member.
+	body := fmt.Sprintf(`{"op":"remove","id":%d,"groups":[0]}`, oldID)
+	if status, me := postMembers(t, c.nodes[old].adminAddr(), memberToken, body, waitBound); status != http.StatusMisdirectedRequest ||
+		me.Leader == 0 || me.Leader == uint16(oldID) || !strings.Contains(me.Error, "handed its leadership") {
+		t.Fatalf("removing the leader on itself: HTTP %d %+v, want 421 naming the node it handed off to", status, me)
+	}
+	if mm, _ := c.nodes[old].Members(); len(mm.Groups[0].Members) != 4 {
+		t.Fatalf("the hand-off removed someone: %+v", mm.Groups[0])
+	}
 	m = c.change(adminapi.MemberChange{Op: adminapi.OpRemove, ID: uint16(oldID)})
 	for _, gm := range m.Groups {
 		if _, ok := gm.Member(uint16(oldID)); ok {
