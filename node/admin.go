@@ -307,7 +307,7 @@ func (n *Node) SetFaults(spec FaultSpec) error {
 	if n.peers == nil {
 		return fmt.Errorf("node: no peer transport in null mode")
 	}
-	fs, err := checkFaults(spec, n.cfg.ID, n.cfg.members())
+	fs, err := checkFaults(spec, n.cfg.ID, n.peerIDs())
 	if err != nil {
 		return err
 	}

@@ -170,6 +170,19 @@ func (n *Node) syncPeers(ticks int) {
 		}
 		n.log.Info("membership: unlinked member no configuration names", "peer", id)
 	}
+	ids := append(slices.Collect(maps.Keys(ms.linked)), n.cfg.ID)
+	slices.Sort(ids)
+	n.linkedIDs.Store(&ids)
+}
+
+// peerIDs is every node the transport links, this one included, in
+// order: the members the fault hook may name (a member that joined since
+// Start included). Before the transport starts, Config.Peers'.
+func (n *Node) peerIDs() []engine.NodeID {
+	if p := n.linkedIDs.Load(); p != nil {
+		return *p
+	}
+	return n.cfg.members()
 }
 
 // onMembership is called on loop when group g's configuration in force

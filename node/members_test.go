@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -191,6 +192,14 @@ func testAddPromoteRemove(t *testing.T, groups int) {
 	waitFor(t, "some writes", func() bool { return c.nodes[0].Status().Commit > 100 })
 
 	j := c.join(4, joinerClient)
+	// The fault hook of a member started without it may name the joiner.
+	waitFor(t, "node 1 linked to node 4", func() bool { return slices.Contains(c.nodes[0].peerIDs(), 4) })
+	if err := c.nodes[0].SetFaults(FaultSpec{DropTo: []uint16{4}}); err != nil {
+		t.Fatalf("a fault naming the joiner: %v", err)
+	}
+	if err := c.nodes[0].SetFaults(FaultSpec{}); err != nil {
+		t.Fatal(err)
+	}
 	if st := c.nodes[j].Status(); st.Removed {
 		t.Fatalf("the joiner starts removed: %+v", st)
 	}
@@ -247,6 +256,31 @@ func testAddPromoteRemove(t *testing.T, groups int) {
 	// Writes went on meanwhile, and go on.
 	before := c.nodes[c.leader()].Status().Commit
 	waitFor(t, "writes after the removal", func() bool { return c.nodes[c.leader()].Status().Commit > before+50 })
+	// A member restarts with the Peers it was first started with (the
+	// removed node in, the joiner out): it takes the members and their
+	// addresses from its store's configuration, and catches up.
+	var again int
+	for i := range c.nodes {
+		if i != old && i != j {
+			again = i
+			break
+		}
+	}
+	c.stop(again)
+	c.start(again)
+	waitFor(t, "the restarted member linked to the joiner, not to the removed node", func() bool {
+		var joined, gone bool
+		c.nodes[again].onLoop(func() {
+			_, joined = c.nodes[again].ls.members.linked[4]
+			_, stale := c.nodes[again].ls.members.linked[oldID]
+			gone = !stale
+		})
+		return joined && gone
+	})
+	before = c.nodes[c.leader()].Status().Commit
+	waitFor(t, "the restarted member to catch up", func() bool {
+		return c.nodes[again].Status().Applied > before+20
+	})
 	close(stop)
 	a.wg.Wait()
 

@@ -76,6 +76,8 @@ type Node struct {
 	stats   stats
 	// adminBound is the address the admin port listens on, once it does.
 	adminBound atomic.Pointer[string]
+	// linkedIDs is peerIDs' list, published by syncPeers.
+	linkedIDs atomic.Pointer[[]engine.NodeID]
 }
 
 // loopState is what the loop goroutine owns: nothing else reads or writes
