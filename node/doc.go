@@ -20,7 +20,8 @@
 // cost is the syncs and the wake-ups, not the protocol's work: G loops
 // would each wake for their share of messages, and their writes could not
 // share a sync without a hand-off to a common writer. With G > 1 group g prefers
-// member g mod N (ids in order) as leader: a leader hands g to it by
+// voter g mod V of its configuration (ids in order; at first member g mod
+// N of Config.Peers) as leader: a leader hands g to it by
 // engine.TransferLeadership once it has followed caught up for a few
 // election timeouts (maybeHandOff), so leaders spread over the nodes at
 // start and return after a failover. Snapshots are per group, one at a

@@ -89,11 +89,21 @@ func (n *Node) newGroup(id engine.GroupID) (*group, error) {
 	}
 	g.membership = g.eng.Status().Membership
 	n.setRemoved(g)
+	g.setPreferred()
 	hs, _ := lg.InitialState()
 	last, _ := lg.LastSlot()
 	n.log.Info("recovered", "snapshot", snap.Slot, "promised", hs.Promised.String(),
 		"commit", hs.Commit, "last_slot", last, "group", id)
 	return g, nil
+}
+
+// setPreferred makes g prefer voter g mod V of its configuration's V
+// voters (in id order), the same on every member that has it in force:
+// with the initial configuration, member g mod N of Config.Peers.
+func (g *group) setPreferred() {
+	if v := g.membership.Voters; len(v) > 0 {
+		g.preferred = v[int(g.id)%len(v)]
+	}
 }
 
 // snapStagger is how far group id's first snapshot on this node comes
@@ -138,7 +148,7 @@ const handOffTicks = 3
 
 // maybeHandOff returns each group this node leads to its preferred member
 // (engine.TransferLeadership) once that member has followed it, caught
-// up, for handOffTicks election timeouts: group g prefers member g mod N,
+// up, for handOffTicks election timeouts: group g prefers voter g mod V (setPreferred),
 // so the leaders, and the leaders' work, spread over the nodes. ticks is
 // how many ticks passed since the last call. With one group there is
 // nothing to spread, and the leader stays where elections put it, as it
@@ -156,7 +166,11 @@ func (n *Node) maybeHandOff(ticks int) {
 		if g.preferred == n.cfg.ID {
 			continue
 		}
-		if h := n.heard[g.preferred].Load(); h != g.prefHeard {
+		if c := n.heard[g.preferred]; c == nil {
+			// A member that joined after Start: its frames are not
+			// counted, so it is never known healthy.
+			g.prefSilent = silence + 1
+		} else if h := c.Load(); h != g.prefHeard {
 			g.prefHeard, g.prefSilent = h, 0
 		} else {
 			g.prefSilent += ticks

@@ -189,6 +189,7 @@ func (n *Node) peerIDs() []engine.NodeID {
 // became m (Ready.Membership, once its Committed are applied).
 func (n *Node) onMembership(g *group, m engine.Membership) {
 	g.membership = m
+	g.setPreferred()
 	n.log.Info("membership in force", "group", g.id, "voters", m.Voters, "learners", m.Learners)
 	n.setRemoved(g)
 	if n.peers != nil {
