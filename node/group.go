@@ -166,9 +166,8 @@ func (n *Node) maybeHandOff(ticks int) {
 		if g.preferred == n.cfg.ID {
 			continue
 		}
-		if c := n.heard[g.preferred]; c == nil {
-			// A member that joined after Start: its frames are not
-			// counted, so it is never known healthy.
+		if c := (*n.heard.Load())[g.preferred]; c == nil {
+			// Not linked (yet): nothing heard from it.
 			g.prefSilent = silence + 1
 		} else if h := c.Load(); h != g.prefHeard {
 			g.prefHeard, g.prefSilent = h, 0

@@ -122,7 +122,7 @@ func (n *Node) onPeerFrame(from uint64, typ byte, body []byte) {
 		return
 	}
 	m.To = n.cfg.ID
-	if h := n.heard[m.From]; h != nil {
+	if h := (*n.heard.Load())[m.From]; h != nil {
 		h.Add(1)
 	}
 	select {

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/valyala/bytebufferpool"
 
@@ -169,6 +170,17 @@ func (n *Node) syncPeers(ticks int) {
 			continue
 		}
 		n.log.Info("membership: unlinked member no configuration names", "peer", id)
+	}
+	if heard := *n.heard.Load(); slices.ContainsFunc(slices.Collect(maps.Keys(ms.linked)), func(id engine.NodeID) bool { return heard[id] == nil }) {
+		// A new member: count its frames too (maybeHandOff), in a new
+		// map, as the transport's readers read the old one.
+		next := maps.Clone(heard)
+		for id := range ms.linked {
+			if next[id] == nil {
+				next[id] = new(atomic.Uint64)
+			}
+		}
+		n.heard.Store(&next)
 	}
 	ids := append(slices.Collect(maps.Keys(ms.linked)), n.cfg.ID)
 	slices.Sort(ids)

@@ -200,6 +200,11 @@ func testAddPromoteRemove(t *testing.T, groups int) {
 	if err := c.nodes[0].SetFaults(FaultSpec{}); err != nil {
 		t.Fatal(err)
 	}
+	// Its frames are counted for the hand-off's health check.
+	waitFor(t, "node 1 to count frames from node 4", func() bool {
+		h := (*c.nodes[0].heard.Load())[4]
+		return h != nil && h.Load() > 0
+	})
 	if st := c.nodes[j].Status(); st.Removed {
 		t.Fatalf("the joiner starts removed: %+v", st)
 	}
@@ -432,7 +437,7 @@ func TestMembersBadOperations(t *testing.T) {
 	}
 	cut(c.nodes[lead], down)
 	cut(c.nodes[down], lead)
-	silent := c.nodes[lead].heard[engine.NodeID(down+1)]
+	silent := (*c.nodes[lead].heard.Load())[engine.NodeID(down+1)]
 	last, since := silent.Load(), time.Now()
 	waitFor(t, "the leader to miss the cut-off voter", func() bool {
 		if h := silent.Load(); h != last {

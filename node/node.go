@@ -66,9 +66,10 @@ type Node struct {
 	stages   stageClock
 
 	ls loopState
-	// heard counts the frames received from each other member (read-only
-	// map after Start), for maybeHandOff's health check.
-	heard map[engine.NodeID]*atomic.Uint64
+	// heard counts the frames received from each other member, for
+	// maybeHandOff's health check: a map never changed once stored
+	// (syncPeers stores a new one when a member joins).
+	heard atomic.Pointer[map[engine.NodeID]*atomic.Uint64]
 
 	// Published by loop for readers on other goroutines (admin, clients).
 	// noSpace: the store is out of space (checkSpace); writes are refused.
@@ -150,10 +151,11 @@ func Start(cfg Config) (*Node, error) {
 	n.stages.init()
 	n.ls.proposedAt = make(map[*byte]proposal)
 	n.ls.reads.init()
-	n.heard = make(map[engine.NodeID]*atomic.Uint64, len(cfg.Peers))
+	heard := make(map[engine.NodeID]*atomic.Uint64, len(cfg.Peers))
 	for id := range cfg.Peers {
-		n.heard[id] = new(atomic.Uint64)
+		heard[id] = new(atomic.Uint64)
 	}
+	n.heard.Store(&heard)
 	n.ls.pass = make([]groupReady, 0, cfg.Groups)
 	n.ls.loopWrites.init(cfg.Groups)
 	if cfg.hooks != nil && cfg.hooks.readBudget > 0 {
