@@ -106,6 +106,18 @@ func TestJoinPromoteRemove(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// Restarted with the same flags, the joined node finds itself a
+	// member (no second add) and comes back on its store.
+	c.kill(j)
+	c.startJoiner(j)
+	waitUntil(t, 20*time.Second, "node 4 back and caught up", func() bool {
+		st, err := c.status(j)
+		lead := c.waitLeader(c.nodes[:3], 10*time.Second)
+		return err == nil && st.Applied+20 > commitOf(lead)
+	})
+	if n := strings.Count(readLog(t, j.logPath), "asking the cluster to add this node"); n != 1 {
+		t.Errorf("node 4 asked to be added %d times over two starts, want once", n)
+	}
 	st1, _ := c.status(c.nodes[0])
 	t.Logf("removing node 1 (%s)", st1.Role)
 	m, err := adminapi.ChangeMembers(ctx, http.DefaultClient, admins, c.token, adminapi.MemberChange{Op: adminapi.OpRemove, ID: 1})
