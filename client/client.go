@@ -45,6 +45,11 @@ var (
 	// command because another node leads (LeaderOf names it). That
 	// attempt did not execute (an earlier one that timed out may have).
 	ErrNotLeader = errors.New("client: not the leader")
+	// ErrRemoved: with Config.NoRedirect, the server refused the command
+	// because it was removed from the cluster's configuration
+	// (kv.StatusRemoved; LeaderOf names the leader it last knew). Without
+	// NoRedirect the client goes to another server, as for a follower.
+	ErrRemoved = errors.New("client: server removed from the cluster")
 	// ErrUnexpected: a server answered with a status the operation cannot
 	// end with; the command's effect is unknown.
 	ErrUnexpected = errors.New("client: unexpected status")

@@ -234,12 +234,15 @@ func (s *Session) do(ctx context.Context, cmd kv.Command, read kv.ReadMode) (Res
 		}
 		sawServer = true
 		switch r.status {
-		case kv.StatusNotLeader, kv.StatusRetry:
+		case kv.StatusNotLeader, kv.StatusRetry, kv.StatusRemoved:
 			if r.status == kv.StatusNotLeader {
 				lp = c.learn(r.value, lp)
 			}
 			if c.cfg.NoRedirect && r.status == kv.StatusNotLeader && r.leader != 0 {
 				return Result{Status: r.status}, notLeaderError{leader: r.leader}
+			}
+			if c.cfg.NoRedirect && r.status == kv.StatusRemoved {
+				return Result{Status: r.status}, fmt.Errorf("%w (%s; leader hint %d)", ErrRemoved, c.addrs[i], r.leader)
 			}
 			if j, ok := c.addrOf(r.leader); ok && j != i {
 				lp.CompareAndSwap(int32(i), int32(j))

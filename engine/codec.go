@@ -63,7 +63,7 @@ func (m *Message) Size() int {
 	if m.Snapshot != nil {
 		n += snapHeaderSize + len(m.Snapshot.Data)
 		if !m.Snapshot.Membership.IsZero() {
-			n += snapConfHeader + 2 + 2*(len(m.Snapshot.Membership.Voters)+len(m.Snapshot.Membership.Learners))
+			n += snapConfHeader + m.Snapshot.Membership.encodedSize()
 		}
 	}
 	if m.Handoff != 0 {
@@ -113,14 +113,8 @@ func (m *Message) MarshalAppend(dst []byte) []byte {
 		dst = le.AppendUint32(dst, uint32(len(m.Snapshot.Data)))
 		dst = append(dst, m.Snapshot.Data...)
 		if mb := m.Snapshot.Membership; !mb.IsZero() {
-			dst = le.AppendUint16(dst, uint16(2+2*(len(mb.Voters)+len(mb.Learners))))
-			dst = append(dst, byte(len(mb.Voters)), byte(len(mb.Learners)))
-			for _, id := range mb.Voters {
-				dst = le.AppendUint16(dst, uint16(id))
-			}
-			for _, id := range mb.Learners {
-				dst = le.AppendUint16(dst, uint16(id))
-			}
+			dst = le.AppendUint16(dst, uint16(mb.encodedSize()))
+			dst = mb.appendTo(dst)
 		}
 	}
 	if m.Handoff != 0 {

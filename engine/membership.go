@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -19,6 +20,12 @@ import (
 type Membership struct {
 	Voters   []NodeID
 	Learners []NodeID
+	// Addrs maps members to an address the runtime gave with a change
+	// (ConfChange.Addrs), opaque to the engine: the runtime learns from
+	// it where to reach members it was not started with. Members without
+	// one are absent; nil when none has one. Chosen and snapshotted with
+	// the lists, so every member reads the same.
+	Addrs map[NodeID]string
 }
 
 // IsVoter reports whether id votes in m.
@@ -43,9 +50,10 @@ func (m Membership) IsZero() bool { return len(m.Voters) == 0 && len(m.Learners)
 // Quorum is the number of voters that make a majority of m.
 func (m Membership) Quorum() int { return quorumSize(len(m.Voters)) }
 
-// Equal reports whether m and o name the same voters and learners.
+// Equal reports whether m and o name the same voters, learners and
+// addresses.
 func (m Membership) Equal(o Membership) bool {
-	return slices.Equal(m.Voters, o.Voters) && slices.Equal(m.Learners, o.Learners)
+	return slices.Equal(m.Voters, o.Voters) && slices.Equal(m.Learners, o.Learners) && maps.Equal(m.Addrs, o.Addrs)
 }
 
 func (m Membership) String() string {
@@ -66,20 +74,58 @@ func newMembership(voters, learners []NodeID) Membership {
 // maxMembers bounds a Membership's encoding (one byte per count).
 const maxMembers = 255
 
+// maxAddr bounds the length of one member's address (one byte of length),
+// and maxMembershipBytes a whole encoding (it travels with a snapshot
+// behind a 16-bit length, codec.go).
+const (
+	maxAddr            = 255
+	maxMembershipBytes = 1<<16 - 1
+)
+
 // marshal encodes m as an EntryConfChange's Data:
 //
 //	+----------+------------+---------------------+-----------------------+
 //	| nvoters  | nlearners  | voters (u16 each)   | learners (u16 each)   |
 //	| u8       | u8         |                     |                       |
 //	+----------+------------+---------------------+-----------------------+
-func (m Membership) marshal() []byte {
-	b := make([]byte, 0, 2+2*(len(m.Voters)+len(m.Learners)))
+//	only when some member has an address (Addrs), in ascending id order:
+//	+----------+------------------------------------------+
+//	| naddrs   | naddrs times: id u16 | len u8 | address  |
+//	| u8       |                                          |
+//	+----------+------------------------------------------+
+//
+// Without addresses the encoding is the one of stores and logs written
+// before addresses existed, which ParseMembership still reads.
+func (m Membership) marshal() []byte { return m.appendTo(make([]byte, 0, m.encodedSize())) }
+
+// encodedSize is len(m.marshal()).
+func (m Membership) encodedSize() int {
+	n := 2 + 2*(len(m.Voters)+len(m.Learners))
+	if len(m.Addrs) > 0 {
+		n++
+		for _, a := range m.Addrs {
+			n += 3 + len(a)
+		}
+	}
+	return n
+}
+
+// appendTo appends m.marshal() to b.
+func (m Membership) appendTo(b []byte) []byte {
 	b = append(b, byte(len(m.Voters)), byte(len(m.Learners)))
 	for _, id := range m.Voters {
 		b = append(b, byte(id), byte(id>>8))
 	}
 	for _, id := range m.Learners {
 		b = append(b, byte(id), byte(id>>8))
+	}
+	if len(m.Addrs) > 0 {
+		b = append(b, byte(len(m.Addrs)))
+		for _, id := range slices.Sorted(maps.Keys(m.Addrs)) {
+			a := m.Addrs[id]
+			b = append(b, byte(id), byte(id>>8), byte(len(a)))
+			b = append(b, a...)
+		}
 	}
 	return b
 }
@@ -105,7 +151,8 @@ func ParseMembership(b []byte) (Membership, error) {
 		return Membership{}, fmt.Errorf("%w: %d bytes", ErrCorruptMembership, len(b))
 	}
 	nv, nl := int(b[0]), int(b[1])
-	if len(b) != 2+2*(nv+nl) {
+	lists := 2 + 2*(nv+nl)
+	if len(b) < lists {
 		return Membership{}, fmt.Errorf("%w: %d voters and %d learners in %d bytes", ErrCorruptMembership, nv, nl, len(b))
 	}
 	ids := make([]NodeID, nv+nl)
@@ -115,6 +162,29 @@ func ParseMembership(b []byte) (Membership, error) {
 	m := Membership{Voters: ids[:nv:nv]}
 	if nl > 0 {
 		m.Learners = ids[nv:]
+	}
+	if rest := b[lists:]; len(rest) > 0 {
+		na := int(rest[0])
+		rest = rest[1:]
+		if na == 0 {
+			return Membership{}, fmt.Errorf("%w: an address list of none", ErrCorruptMembership)
+		}
+		m.Addrs = make(map[NodeID]string, na)
+		var prev NodeID
+		for i := range na {
+			if len(rest) < 3 || len(rest) < 3+int(rest[2]) {
+				return Membership{}, fmt.Errorf("%w: address %d of %d truncated", ErrCorruptMembership, i+1, na)
+			}
+			id, alen := NodeID(rest[0])|NodeID(rest[1])<<8, int(rest[2])
+			if id <= prev || alen == 0 {
+				return Membership{}, fmt.Errorf("%w: address %d of %d: node %d after %d, %d bytes", ErrCorruptMembership, i+1, na, id, prev, alen)
+			}
+			m.Addrs[id] = string(rest[3 : 3+alen])
+			prev, rest = id, rest[3+alen:]
+		}
+		if len(rest) != 0 {
+			return Membership{}, fmt.Errorf("%w: %d trailing bytes", ErrCorruptMembership, len(rest))
+		}
 	}
 	if err := m.validate(); err != nil {
 		return Membership{}, fmt.Errorf("%w: %w", ErrCorruptMembership, err)
@@ -140,6 +210,17 @@ func (m Membership) validate() error {
 	}
 	if len(m.Voters)+len(m.Learners) > maxMembers {
 		return fmt.Errorf("%d members, at most %d", len(m.Voters)+len(m.Learners), maxMembers)
+	}
+	for id, a := range m.Addrs {
+		if !m.Contains(id) {
+			return fmt.Errorf("an address for node %d, no member", id)
+		}
+		if a == "" || len(a) > maxAddr {
+			return fmt.Errorf("node %d's address is %d bytes, want 1..%d", id, len(a), maxAddr)
+		}
+	}
+	if n := m.encodedSize(); n > maxMembershipBytes {
+		return fmt.Errorf("%d bytes encoded, at most %d", n, maxMembershipBytes)
 	}
 	return nil
 }
@@ -173,6 +254,14 @@ func (t ConfChangeType) String() string {
 type ConfChange struct {
 	Type ConfChangeType
 	Node NodeID
+	// Addrs are addresses to record in the new configuration
+	// (Membership.Addrs): typically the added node's, and any member's the
+	// configuration lacks (a runtime started with a static list of peers
+	// fills them in with its first change). An entry replaces the
+	// member's address; entries for nodes that are no member of the new
+	// configuration, and empty ones, are ignored. Opaque to the engine;
+	// at most 255 bytes each. May be nil.
+	Addrs map[NodeID]string
 }
 
 // The refusals of ProposeConfChange. Each leaves the engine unchanged; a
@@ -236,7 +325,22 @@ func (m Membership) apply(cc ConfChange) (Membership, error) {
 	if len(voters)+len(learners) > maxMembers {
 		return Membership{}, fmt.Errorf("%w: more than %d members", ErrInvalidConfChange, maxMembers)
 	}
-	return newMembership(voters, learners), nil
+	next := newMembership(voters, learners)
+	addrs := make(map[NodeID]string, len(m.Addrs)+len(cc.Addrs))
+	for _, from := range []map[NodeID]string{m.Addrs, cc.Addrs} {
+		for id, a := range from {
+			if a != "" && next.Contains(id) {
+				addrs[id] = a
+			}
+		}
+	}
+	if len(addrs) > 0 {
+		next.Addrs = addrs
+	}
+	if err := next.validate(); err != nil {
+		return Membership{}, fmt.Errorf("%w: %w", ErrInvalidConfChange, err)
+	}
+	return next, nil
 }
 
 // confAt is a membership change in a leader's log above its commit index:

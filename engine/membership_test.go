@@ -146,11 +146,11 @@ func ms(voters, learners []NodeID) Membership { return newMembership(voters, lea
 func TestConfChangeRefusals(t *testing.T) {
 	c := newTCluster(t, 1, 2, 3)
 	var nle *NotLeaderError
-	if err := c.engs[2].ProposeConfChange(ConfChange{AddLearner, 4}); !errors.As(err, &nle) || nle.Leader != 1 {
+	if err := c.engs[2].ProposeConfChange(ConfChange{Type: AddLearner, Node: 4}); !errors.As(err, &nle) || nle.Leader != 1 {
 		t.Fatalf("on a follower: %v, want a *NotLeaderError naming 1", err)
 	}
 	l := c.engs[1]
-	if err := l.ProposeConfChange(ConfChange{AddLearner, 4}); !errors.Is(err, ErrConfChangeTooEarly) {
+	if err := l.ProposeConfChange(ConfChange{Type: AddLearner, Node: 4}); !errors.Is(err, ErrConfChangeTooEarly) {
 		t.Fatalf("before the leader committed an entry of its ballot: %v, want ErrConfChangeTooEarly", err)
 	}
 	c.propose(1)
@@ -158,12 +158,12 @@ func TestConfChangeRefusals(t *testing.T) {
 		cc   ConfChange
 		want error
 	}{
-		{ConfChange{AddLearner, 2}, ErrMemberExists},
-		{ConfChange{Promote, 2}, ErrNotLearner},
-		{ConfChange{Promote, 9}, ErrNotLearner},
-		{ConfChange{Remove, 9}, ErrNotMember},
-		{ConfChange{AddLearner, 0}, ErrInvalidConfChange},
-		{ConfChange{ConfChangeType(7), 4}, ErrInvalidConfChange},
+		{ConfChange{Type: AddLearner, Node: 2}, ErrMemberExists},
+		{ConfChange{Type: Promote, Node: 2}, ErrNotLearner},
+		{ConfChange{Type: Promote, Node: 9}, ErrNotLearner},
+		{ConfChange{Type: Remove, Node: 9}, ErrNotMember},
+		{ConfChange{Type: AddLearner, Node: 0}, ErrInvalidConfChange},
+		{ConfChange{Type: ConfChangeType(7), Node: 4}, ErrInvalidConfChange},
 	} {
 		before := l.Status()
 		if err := l.ProposeConfChange(tc.cc); !errors.Is(err, tc.want) {
@@ -180,13 +180,13 @@ func TestConfChangeOneAtATime(t *testing.T) {
 	c := newTCluster(t, 1, 2, 3)
 	c.propose(1)
 	l := c.engs[1]
-	if err := l.ProposeConfChange(ConfChange{AddLearner, 4}); err != nil {
+	if err := l.ProposeConfChange(ConfChange{Type: AddLearner, Node: 4}); err != nil {
 		t.Fatal(err)
 	}
 	if got := l.Status().PendingConf; !got.Equal(ms([]NodeID{1, 2, 3}, []NodeID{4})) {
 		t.Fatalf("PendingConf %v", got)
 	}
-	if err := l.ProposeConfChange(ConfChange{AddLearner, 5}); !errors.Is(err, ErrConfChangeInProgress) {
+	if err := l.ProposeConfChange(ConfChange{Type: AddLearner, Node: 5}); !errors.Is(err, ErrConfChangeInProgress) {
 		t.Fatalf("a second change in flight: %v, want ErrConfChangeInProgress", err)
 	}
 	if err := l.Propose([]byte("y")); !errors.Is(err, ErrPipelineFull) || l.CanPropose() {
@@ -215,7 +215,7 @@ func TestConfChangeDrainsPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := l.Status().LastSlot
-	if err := l.ProposeConfChange(ConfChange{AddLearner, 4}); err != nil {
+	if err := l.ProposeConfChange(ConfChange{Type: AddLearner, Node: 4}); err != nil {
 		t.Fatal(err)
 	}
 	if got := l.Status().LastSlot; got != last {
@@ -236,10 +236,10 @@ func TestConfChangeQuorumLost(t *testing.T) {
 	if l.Status().Role != RoleLeader {
 		t.Fatal("leader lost with 2 of 3 up")
 	}
-	if err := l.ProposeConfChange(ConfChange{Remove, 2}); !errors.Is(err, ErrQuorumLost) {
+	if err := l.ProposeConfChange(ConfChange{Type: Remove, Node: 2}); !errors.Is(err, ErrQuorumLost) {
 		t.Fatalf("removing the only other live voter: %v, want ErrQuorumLost", err)
 	}
-	if err := l.ProposeConfChange(ConfChange{Remove, 3}); err != nil {
+	if err := l.ProposeConfChange(ConfChange{Type: Remove, Node: 3}); err != nil {
 		t.Fatalf("removing the dead voter: %v", err)
 	}
 	c.stabilize()
@@ -249,7 +249,7 @@ func TestConfChangeQuorumLost(t *testing.T) {
 
 	one := newTCluster(t, 1)
 	one.propose(1)
-	if err := one.engs[1].ProposeConfChange(ConfChange{Remove, 1}); !errors.Is(err, ErrQuorumLost) {
+	if err := one.engs[1].ProposeConfChange(ConfChange{Type: Remove, Node: 1}); !errors.Is(err, ErrQuorumLost) {
 		t.Fatalf("removing the last voter: %v, want ErrQuorumLost", err)
 	}
 }
@@ -257,9 +257,9 @@ func TestConfChangeQuorumLost(t *testing.T) {
 func TestPromoteLaggingLearner(t *testing.T) {
 	c := newTCluster(t, 1, 2, 3)
 	c.propose(1)
-	c.change(ConfChange{AddLearner, 4})
+	c.change(ConfChange{Type: AddLearner, Node: 4})
 	c.propose(5)
-	err := c.engs[1].ProposeConfChange(ConfChange{Promote, 4})
+	err := c.engs[1].ProposeConfChange(ConfChange{Type: Promote, Node: 4})
 	if !errors.Is(err, ErrLearnerBehind) || !strings.Contains(err.Error(), "slots behind") {
 		t.Fatalf("promoting a learner that never started: %v, want ErrLearnerBehind saying how far", err)
 	}
@@ -269,7 +269,7 @@ func TestPromoteLaggingLearner(t *testing.T) {
 	if got := c.engs[4].Status(); got.Commit != c.engs[1].Status().Commit || !got.Membership.IsLearner(4) {
 		t.Fatalf("learner not caught up: %+v", got)
 	}
-	c.change(ConfChange{Promote, 4})
+	c.change(ConfChange{Type: Promote, Node: 4})
 	if got := c.engs[4].Status().Membership; !got.Equal(ms([]NodeID{1, 2, 3, 4}, nil)) {
 		t.Fatalf("after promotion node 4 has %v", got)
 	}
@@ -279,7 +279,7 @@ func TestPromoteLaggingLearner(t *testing.T) {
 func TestLearnerNeverCampaigns(t *testing.T) {
 	c := newTCluster(t, 1, 2, 3)
 	c.propose(1)
-	c.change(ConfChange{AddLearner, 4})
+	c.change(ConfChange{Type: AddLearner, Node: 4})
 	c.start(4, []NodeID{1, 2, 3}, []NodeID{4})
 	c.tick(2)
 	for _, id := range []NodeID{1, 2, 3} {
@@ -305,7 +305,7 @@ func TestLearnerNeverCampaigns(t *testing.T) {
 func TestRemoveLeader(t *testing.T) {
 	c := newTCluster(t, 1, 2, 3)
 	c.propose(1)
-	c.change(ConfChange{Remove, 1})
+	c.change(ConfChange{Type: Remove, Node: 1})
 	st := c.engs[1].Status()
 	if st.Role == RoleLeader || !st.Removed || st.Membership.Contains(1) {
 		t.Fatalf("removed leader: %+v", st)
@@ -325,11 +325,11 @@ func TestRemoveLeader(t *testing.T) {
 func TestRestartWithChangedMembership(t *testing.T) {
 	c := newTCluster(t, 1, 2, 3)
 	c.propose(1)
-	c.change(ConfChange{AddLearner, 4})
+	c.change(ConfChange{Type: AddLearner, Node: 4})
 	c.start(4, []NodeID{1, 2, 3}, []NodeID{4})
 	c.tick(2)
-	c.change(ConfChange{Promote, 4})
-	c.change(ConfChange{Remove, 3})
+	c.change(ConfChange{Type: Promote, Node: 4})
+	c.change(ConfChange{Type: Remove, Node: 3})
 	want := ms([]NodeID{1, 2, 4}, nil)
 
 	// From the log.
@@ -405,7 +405,7 @@ func TestParseMembership(t *testing.T) {
 func TestRemovedFollowerKnows(t *testing.T) {
 	c := newTCluster(t, 1, 2, 3)
 	c.propose(1)
-	c.change(ConfChange{Remove, 3})
+	c.change(ConfChange{Type: Remove, Node: 3})
 	if st := c.engs[3].Status(); !st.Removed {
 		t.Fatalf("removed follower: %+v", st)
 	}
@@ -423,7 +423,7 @@ func TestRemovedFollowerKnows(t *testing.T) {
 func TestLearnerPromisesOnceLeaderGone(t *testing.T) {
 	c := newTCluster(t, 1, 2, 3)
 	c.propose(1)
-	c.change(ConfChange{AddLearner, 4})
+	c.change(ConfChange{Type: AddLearner, Node: 4})
 	c.start(4, []NodeID{1, 2, 3}, []NodeID{4})
 	c.tick(2)
 	c.down[1] = true
@@ -445,7 +445,7 @@ func TestHandoffTargetRemoved(t *testing.T) {
 	c := newTCluster(t, 1, 2, 3)
 	c.propose(1)
 	l := c.engs[1]
-	if err := l.ProposeConfChange(ConfChange{Remove, 3}); err != nil {
+	if err := l.ProposeConfChange(ConfChange{Type: Remove, Node: 3}); err != nil {
 		t.Fatal(err)
 	}
 	c.down[3] = true // the target never catches up: MsgHandoff is not sent

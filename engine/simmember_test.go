@@ -58,9 +58,9 @@ func optionsForMemberSeed(seed uint64) simOptions {
 // node 0 removes a voter drawn when the step comes up.
 func memberPlan(nodes int) []ConfChange {
 	if nodes == 3 {
-		return []ConfChange{{AddLearner, 4}, {Promote, 4}, {AddLearner, 5}, {Promote, 5}, {Remove, 0}, {Remove, 0}}
+		return []ConfChange{{Type: AddLearner, Node: 4}, {Type: Promote, Node: 4}, {Type: AddLearner, Node: 5}, {Type: Promote, Node: 5}, {Type: Remove, Node: 0}, {Type: Remove, Node: 0}}
 	}
-	return []ConfChange{{Remove, 0}, {Remove, 0}, {AddLearner, 6}, {Promote, 6}, {AddLearner, 7}, {Promote, 7}}
+	return []ConfChange{{Type: Remove, Node: 0}, {Type: Remove, Node: 0}, {Type: AddLearner, Node: 6}, {Type: Promote, Node: 6}, {Type: AddLearner, Node: 7}, {Type: Promote, Node: 7}}
 }
 
 // simMembers is a run's progress through its plan.

@@ -100,6 +100,10 @@ const (
 	// not executed and the session was not touched; retrying it will not
 	// help.
 	StatusNotOwner Status = 9
+	// StatusRemoved: this node was removed from the group's
+	// configuration and serves it no more; Leader is a hint. The command
+	// did not execute here: send it to another member.
+	StatusRemoved Status = 10
 )
 
 // String returns the status's name ("ok", "not-found", ...).
@@ -123,11 +127,13 @@ func (s Status) String() string {
 		return "no-space"
 	case StatusNotOwner:
 		return "not-owner"
+	case StatusRemoved:
+		return "removed"
 	}
 	return fmt.Sprintf("status(%d)", uint8(s))
 }
 
-func (s Status) valid() bool { return s >= StatusOK && s <= StatusNotOwner }
+func (s Status) valid() bool { return s >= StatusOK && s <= StatusRemoved }
 
 // ReadMode says how a get is made linearizable, or that it need not be.
 // Only gets look at it.

@@ -73,6 +73,7 @@ func (n *Node) Status() Status {
 		LoopWrites:  n.stats.loopWrites.Load(),
 		Dups:        n.stats.dups.Load(),
 		Handoffs:    n.stats.handoffs.Load(),
+		Removed:     !n.cfg.Null && n.removed(),
 		Null:        n.cfg.Null,
 		Settings:    n.settings(),
 
@@ -101,6 +102,7 @@ func (n *Node) groupStatus(g *group) adminapi.GroupStatus {
 		Group: int(g.id), Role: role, Leader: leader,
 		Ballot: fmt.Sprintf("%d.%d", b>>16, b&0xffff),
 		Commit: g.commit.Load(), Applied: g.appliedP.Load(),
+		Removed: g.removed.Load(),
 	}
 }
 
@@ -209,6 +211,8 @@ func (n *Node) startAdmin() error {
 	if err != nil {
 		return fmt.Errorf("node: admin listener: %w", err)
 	}
+	bound := ln.Addr().String()
+	n.adminBound.Store(&bound)
 	n.admin = &http.Server{Handler: n.adminMux(), ReadHeaderTimeout: 5 * time.Second}
 	if n.adminCerts != nil {
 		ln = tls.NewListener(ln, n.adminCerts.RequestingTLS())
@@ -244,6 +248,8 @@ func (n *Node) adminMux() *http.ServeMux {
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	mux.HandleFunc("GET /hash", n.serveHash)
+	mux.HandleFunc("GET /members", n.serveMembers)
+	mux.HandleFunc("POST /members", n.mutating(n.serveMembersChange))
 	mux.HandleFunc("POST /faults", n.mutating(func(w http.ResponseWriter, r *http.Request) {
 		if !n.cfg.EnableFaultHook {
 			http.Error(w, "fault hook disabled: the node was started without -enable-fault-hook", http.StatusForbidden)
@@ -301,7 +307,7 @@ func (n *Node) SetFaults(spec FaultSpec) error {
 	if n.peers == nil {
 		return fmt.Errorf("node: no peer transport in null mode")
 	}
-	fs, err := checkFaults(spec, n.cfg.ID, n.cfg.members())
+	fs, err := checkFaults(spec, n.cfg.ID, n.peerIDs())
 	if err != nil {
 		return err
 	}

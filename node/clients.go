@@ -37,6 +37,10 @@ func (n *Node) onClientFrame(c *transport.Conn, typ byte, body []byte) {
 		return
 	}
 	g := n.groupOf(req.Cmd.Key)
+	if g.removed.Load() {
+		n.removedReply(g, c, req.ReqID)
+		return
+	}
 	mode := n.readMode(req.Read)
 	if em, ok := engineReadMode(mode); ok && req.Cmd.Op == kv.OpGet {
 		n.queueRead(g, c, req.ReqID, em, req.Cmd.Key, false)

@@ -208,6 +208,14 @@ type Config struct {
 	// the peer handshake refuses a peer that runs another. 1 to MaxGroups;
 	// the default is 1.
 	Groups int
+	// InitialMembers is, by group, the configuration each group starts
+	// in when the store holds none of its own: for a node that joins a
+	// running cluster (cmd/node -join), the configuration it was added
+	// to, in which it is a learner. Every member must be a key of Peers.
+	// Empty (the default): every member of Peers is a voter of every
+	// group, the cluster's initial configuration. Otherwise it has one
+	// entry per group.
+	InitialMembers []engine.Membership
 	// Seed feeds the engine's randomized election timeout. The default
 	// (0) derives one from ID.
 	Seed int64
@@ -362,6 +370,24 @@ func (c Config) Validate() error {
 	}
 	if c.Groups < 1 || c.Groups > MaxGroups {
 		v.Bad("Groups", c.Groups, "must be 1..%d", MaxGroups)
+	}
+	if len(c.InitialMembers) > 0 && len(c.InitialMembers) != c.Groups {
+		v.Bad("InitialMembers", len(c.InitialMembers), "must have one configuration per group (%d)", c.Groups)
+	}
+	for g, m := range c.InitialMembers {
+		if !m.Contains(c.ID) {
+			v.Bad("InitialMembers", g, "group %d's configuration %v does not name this node %d", g, m, c.ID)
+		}
+		if len(m.Voters) == 0 {
+			v.Bad("InitialMembers", g, "group %d's configuration has no voter", g)
+		}
+		for _, l := range [][]engine.NodeID{m.Voters, m.Learners} {
+			for _, id := range l {
+				if _, ok := c.Peers[id]; !ok {
+					v.Bad("InitialMembers", g, "group %d's member %d has no address in Peers", g, id)
+				}
+			}
+		}
 	}
 	if c.MaxClientConns < 1 {
 		v.Bad("MaxClientConns", c.MaxClientConns, "must be at least 1")

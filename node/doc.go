@@ -20,7 +20,8 @@
 // cost is the syncs and the wake-ups, not the protocol's work: G loops
 // would each wake for their share of messages, and their writes could not
 // share a sync without a hand-off to a common writer. With G > 1 group g prefers
-// member g mod N (ids in order) as leader: a leader hands g to it by
+// voter g mod V of its configuration (ids in order; at first member g mod
+// N of Config.Peers) as leader: a leader hands g to it by
 // engine.TransferLeadership once it has followed caught up for a few
 // election timeouts (maybeHandOff), so leaders spread over the nodes at
 // start and return after a failover. Snapshots are per group, one at a
@@ -31,12 +32,34 @@
 // different groups. With G > 1 a multi-key command (kv.OpMulti) is
 // refused: its keys may belong to several groups.
 //
+// Membership (members.go, membersapi.go): each group's configuration is
+// chosen through its own log (engine, "Membership"); the node dials the
+// members its groups' configurations name, at the addresses those record
+// (or Config.Peers'), and drops a member none names after a grace. GET
+// /members shows every group's configuration; POST /members (add as
+// learner, promote, remove) is the node-level command: it changes one
+// node in every group it names (all by default), one group at a time,
+// each waiting until that group chose its change, in the order of group
+// ids. A group this node does not lead is refused with 421 naming its
+// leader, with the groups done so far, and adminapi.ChangeMembers carries
+// the rest there; so with G groups whose leaders are spread a change
+// visits each leader in turn, and a failure part way leaves the groups
+// before it changed (GET /members shows which). Removing the leader of a
+// group hands that group's leadership off first (the removal then goes to
+// the new leader). A node that a group's configuration no longer names
+// stops serving that group: clients get kv.StatusRemoved, /status says
+// "removed", it logs it, and its engine no longer campaigns; it keeps
+// answering as an acceptor until stopped, which a member that has not yet
+// learnt of the change may need. A node joining a running cluster starts
+// from an empty store in the configuration it was added to
+// (Config.InitialMembers), as cmd/node -join does.
+//
 // Security: the peer and client ports may run over TLS (Config.PeerTLS,
 // ClientTLS; tls.go), peers verifying each other's node id. The admin port
-// binds loopback unless given a host; its mutating endpoint (POST /faults)
-// needs the bearer token (Config.AdminToken) or, over HTTPS (AdminTLS), a
-// client certificate, and exists only with EnableFaultHook; /debug/pprof
-// only with Pprof. ReloadTLS (SIGHUP in cmd/node) re-reads the TLS files,
+// binds loopback unless given a host; its mutating endpoints (POST /faults,
+// POST /members) need the bearer token (Config.AdminToken) or, over HTTPS
+// (AdminTLS), a client certificate; POST /faults exists only with
+// EnableFaultHook, /debug/pprof only with Pprof. ReloadTLS (SIGHUP in cmd/node) re-reads the TLS files,
 // as does a change to them (Config.TLSWatch).
 //
 // Goroutines and their owner (all stopped by Node.Close):

@@ -31,6 +31,9 @@ type group struct {
 	// membership is the configuration in force at applied (from
 	// Ready.Membership), which every snapshot taken records.
 	membership engine.Membership
+	// removed: membership does not name this node; it serves the group
+	// no more (members.go). Published for the client port's readers.
+	removed atomic.Bool
 	// healthyTicks counts the ticks in a row this node, leading, saw the
 	// preferred member caught up (maybeHandOff); prefHeard is the count of
 	// frames heard from that member at the last look, prefSilent the
@@ -85,11 +88,22 @@ func (n *Node) newGroup(id engine.GroupID) (*group, error) {
 		return nil, err
 	}
 	g.membership = g.eng.Status().Membership
+	n.setRemoved(g)
+	g.setPreferred()
 	hs, _ := lg.InitialState()
 	last, _ := lg.LastSlot()
 	n.log.Info("recovered", "snapshot", snap.Slot, "promised", hs.Promised.String(),
 		"commit", hs.Commit, "last_slot", last, "group", id)
 	return g, nil
+}
+
+// setPreferred makes g prefer voter g mod V of its configuration's V
+// voters (in id order), the same on every member that has it in force:
+// with the initial configuration, member g mod N of Config.Peers.
+func (g *group) setPreferred() {
+	if v := g.membership.Voters; len(v) > 0 {
+		g.preferred = v[int(g.id)%len(v)]
+	}
 }
 
 // snapStagger is how far group id's first snapshot on this node comes
@@ -134,7 +148,7 @@ const handOffTicks = 3
 
 // maybeHandOff returns each group this node leads to its preferred member
 // (engine.TransferLeadership) once that member has followed it, caught
-// up, for handOffTicks election timeouts: group g prefers member g mod N,
+// up, for handOffTicks election timeouts: group g prefers voter g mod V (setPreferred),
 // so the leaders, and the leaders' work, spread over the nodes. ticks is
 // how many ticks passed since the last call. With one group there is
 // nothing to spread, and the leader stays where elections put it, as it
@@ -152,13 +166,16 @@ func (n *Node) maybeHandOff(ticks int) {
 		if g.preferred == n.cfg.ID {
 			continue
 		}
-		if h := n.heard[g.preferred].Load(); h != g.prefHeard {
+		if c := (*n.heard.Load())[g.preferred]; c == nil {
+			// Not linked (yet): nothing heard from it.
+			g.prefSilent = silence + 1
+		} else if h := c.Load(); h != g.prefHeard {
 			g.prefHeard, g.prefSilent = h, 0
 		} else {
 			g.prefSilent += ticks
 		}
 		st := &g.status
-		if st.Role != engine.RoleLeader || st.HandoffTo != 0 || g.prefSilent > silence {
+		if st.Role != engine.RoleLeader || st.HandoffTo != 0 || g.prefSilent > silence || !st.Membership.IsVoter(g.preferred) {
 			g.healthyTicks = 0
 			continue
 		}

@@ -31,6 +31,7 @@ func (n *Node) loop() {
 			if k := n.catchUpTicks(); k > 0 {
 				n.publishPeers()
 				n.maybeHandOff(k)
+				n.tickMembers(k)
 				if sinceSpace += k; sinceSpace >= spaceTicks {
 					sinceSpace = 0
 					n.checkSpace()
@@ -121,7 +122,7 @@ func (n *Node) onPeerFrame(from uint64, typ byte, body []byte) {
 		return
 	}
 	m.To = n.cfg.ID
-	if h := n.heard[m.From]; h != nil {
+	if h := (*n.heard.Load())[m.From]; h != nil {
 		h.Add(1)
 	}
 	select {

@@ -66,14 +66,19 @@ type Node struct {
 	stages   stageClock
 
 	ls loopState
-	// heard counts the frames received from each other member (read-only
-	// map after Start), for maybeHandOff's health check.
-	heard map[engine.NodeID]*atomic.Uint64
+	// heard counts the frames received from each other member, for
+	// maybeHandOff's health check: a map never changed once stored
+	// (syncPeers stores a new one when a member joins).
+	heard atomic.Pointer[map[engine.NodeID]*atomic.Uint64]
 
 	// Published by loop for readers on other goroutines (admin, clients).
 	// noSpace: the store is out of space (checkSpace); writes are refused.
 	noSpace atomic.Bool
 	stats   stats
+	// adminBound is the address the admin port listens on, once it does.
+	adminBound atomic.Pointer[string]
+	// linkedIDs is peerIDs' list, published by syncPeers.
+	linkedIDs atomic.Pointer[[]engine.NodeID]
 }
 
 // loopState is what the loop goroutine owns: nothing else reads or writes
@@ -87,6 +92,7 @@ type loopState struct {
 	replyInline bool         // reply writes inline (see decide)
 	reads       readState    // gets served without the log (reads.go)
 	snapTaking  bool         // a snapshot of some group is being taken
+	members     memberState  // the peer transport's members (members.go)
 	snapNext    int          // the group maybeSnapshot looks at first
 	// tickStart is when loop started on the monotonic clock, and ticked
 	// how many engine Ticks it has given since (catchUpTicks).
@@ -145,10 +151,11 @@ func Start(cfg Config) (*Node, error) {
 	n.stages.init()
 	n.ls.proposedAt = make(map[*byte]proposal)
 	n.ls.reads.init()
-	n.heard = make(map[engine.NodeID]*atomic.Uint64, len(cfg.Peers))
+	heard := make(map[engine.NodeID]*atomic.Uint64, len(cfg.Peers))
 	for id := range cfg.Peers {
-		n.heard[id] = new(atomic.Uint64)
+		heard[id] = new(atomic.Uint64)
 	}
+	n.heard.Store(&heard)
 	n.ls.pass = make([]groupReady, 0, cfg.Groups)
 	n.ls.loopWrites.init(cfg.Groups)
 	if cfg.hooks != nil && cfg.hooks.readBudget > 0 {
@@ -254,6 +261,10 @@ func (n *Node) engineConfig(id engine.GroupID) engine.Config {
 	ecfg.ID = n.cfg.ID
 	ecfg.Group = id
 	ecfg.Peers = n.cfg.members()
+	if int(id) < len(n.cfg.InitialMembers) {
+		m := n.cfg.InitialMembers[id]
+		ecfg.Peers, ecfg.Learners = m.Voters, m.Learners
+	}
 	ecfg.HeartbeatTicks = n.cfg.ticks(n.cfg.Heartbeat)
 	ecfg.ElectionTicks = n.cfg.ticks(n.cfg.ElectionTimeout)
 	ecfg.MaxInflight = n.cfg.Pipeline
@@ -298,6 +309,12 @@ func (n *Node) startPeers() error {
 		return fmt.Errorf("node: peer transport: %w", err)
 	}
 	n.peers = p
+	n.ls.members = memberState{linked: make(map[engine.NodeID]string, len(peers)), unwanted: map[engine.NodeID]int{}}
+	for id, addr := range peers {
+		n.ls.members.linked[engine.NodeID(id)] = addr
+	}
+	// A restarted node's configuration may have moved on from Peers.
+	n.syncPeers(0)
 	p.Start()
 	return nil
 }

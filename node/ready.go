@@ -44,7 +44,7 @@ func (n *Node) handleReadies() {
 			n.ls.replyInline = d.inlineReplies
 			n.apply(g, rd.Committed)
 			if rd.Membership != nil {
-				g.membership = *rd.Membership // in force now that Committed is applied
+				n.onMembership(g, *rd.Membership) // in force now that Committed is applied
 			}
 			n.onReads(g, rd.Reads)
 			n.ls.replyInline = false

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -333,6 +334,10 @@ func readLog(t *testing.T, path string) string {
 }
 
 func TestBadFlags(t *testing.T) {
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("0123456789abcdef0123"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, args := range [][]string{
 		{},
 		{"-id", "1"},
@@ -346,6 +351,15 @@ func TestBadFlags(t *testing.T) {
 		{"-id", "1", "-peers", "1=127.0.0.1:1", "-client-addr", "127.0.0.1:2", "-data", "x", "-max-clock-drift", "1"},
 		{"-id", "1", "-peers", "1=127.0.0.1:1", "-client-addr", "127.0.0.1:2", "-data", "x", "-max-clock-drift", "x"},
 		{"-nope"},
+		// -join: instead of -peers, with -listen and the admin token.
+		{"-id", "6", "-join", "127.0.0.1:9", "-peers", "1=127.0.0.1:1", "-listen", "127.0.0.1:3", "-client-addr", "127.0.0.1:2", "-data", "x"},
+		{"-id", "6", "-join", "127.0.0.1:9", "-client-addr", "127.0.0.1:2", "-data", "x"},
+		{"-id", "6", "-listen", "127.0.0.1:3", "-client-addr", "127.0.0.1:2", "-data", "x"},
+		{"-id", "6", "-join", "127.0.0.1:9", "-listen", "127.0.0.1:3", "-client-addr", "127.0.0.1:2", "-data", "x"},
+		{"-id", "6", "-join", "127.0.0.1:9,", "-listen", "127.0.0.1:3", "-client-addr", "127.0.0.1:2", "-data", "x", "-admin-token-file", tokenFile},
+		{"-id", "6", "-join", "127.0.0.1:9", "-listen", "nohostport", "-client-addr", "127.0.0.1:2", "-data", "x", "-admin-token-file", tokenFile},
+		// No member answers: one line, exit 1.
+		{"-id", "6", "-join", "127.0.0.1:1", "-listen", "127.0.0.1:3", "-client-addr", "127.0.0.1:2", "-data", t.TempDir(), "-admin-token-file", tokenFile},
 	} {
 		var out bytes.Buffer
 		if code := run(args, &out); code == 0 {

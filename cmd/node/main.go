@@ -3,6 +3,19 @@
 //	node -id 1 -peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 \
 //	     -client-addr 127.0.0.1:8001 -admin-addr 127.0.0.1:9001 -data ./data/1
 //
+// A fresh node joins a running cluster without the old -peers list:
+//
+//	node -id 6 -join 127.0.0.1:9001,127.0.0.1:9002 -listen 127.0.0.1:7006 \
+//	     -client-addr 127.0.0.1:8006 -admin-addr 127.0.0.1:9006 -data ./data/6 \
+//	     -admin-token-file token
+//
+// asks the members (POST /members, following the leader's redirects) to
+// add it as a learner at its -listen address, learns every member's
+// address from the configuration (GET /members), and starts with an
+// empty store, caught up by snapshot and log; promote it with POST
+// /members once it caught up (see join.go). Restarted with the same
+// flags, it finds itself a member and only learns the addresses again.
+//
 // It stops cleanly on SIGINT or SIGTERM: no new clients, queued writes
 // finish, the store closes. A restart recovers from -data and catches up.
 // SIGHUP reads the TLS files again: new connections use the new
@@ -57,6 +70,12 @@ func run(args []string, stderr io.Writer) int {
 			cfg.Logger.Warn("timer slack not set; the OS default applies", "want", o.timerSlack, "err", err)
 		}
 	}
+	if o.join.admins != nil {
+		if err := joinCluster(&cfg, o.join, cfg.Logger); err != nil {
+			fmt.Fprintln(stderr, "node:", firstLine(err))
+			return 1
+		}
+	}
 	n, err := node.Start(cfg)
 	if err != nil {
 		// The node's own errors already say "node:".
@@ -104,6 +123,7 @@ type procOptions struct {
 	logLevel   slog.Level
 	timerSlack time.Duration
 	resp       respOptions
+	join       joinOptions
 }
 
 func parseFlags(args []string, stderr io.Writer) (node.Config, procOptions, error) {
@@ -112,7 +132,9 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, procOptions, erro
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	id := fs.Uint("id", 0, "this node's id (1..65535), a key of -peers")
-	peers := fs.String("peers", "", "every member's peer address: id=host:port,... (this node included)")
+	peers := fs.String("peers", "", "every member's peer address: id=host:port,... (this node included); not with -join")
+	join := fs.String("join", "", "join a running cluster instead of -peers: admin addresses (host:port,...) of some of its members, which add this node as a learner at -listen")
+	listen := fs.String("listen", "", "with -join: this node's peer address (host:port), recorded in the cluster's configuration")
 	fs.Uint64Var(&cfg.ClusterID, "cluster-id", cfg.ClusterID, "cluster id; peers of another cluster are refused")
 	fs.StringVar(&cfg.ClientAddr, "client-addr", "", "address clients connect to (host:port)")
 	fs.StringVar(&cfg.AdminAddr, "admin-addr", "", "HTTP address for /status, /metrics and POST /faults (empty: off; no host, as in :9001: 127.0.0.1)")
@@ -184,11 +206,32 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, procOptions, erro
 	if err := o.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return cfg, o, fmt.Errorf("-log-level: %v", err)
 	}
-	m, err := ParsePeers(*peers)
-	if err != nil {
-		return cfg, o, err
+	var err error
+	groupsSet := false
+	fs.Visit(func(f *flag.Flag) { groupsSet = groupsSet || f.Name == "groups" })
+	switch {
+	case *join != "" && *peers != "":
+		return cfg, o, fmt.Errorf("-join and -peers: give one (-join learns the members from the cluster)")
+	case *join != "" && *listen == "":
+		return cfg, o, fmt.Errorf("-join needs -listen, this node's peer address")
+	case *join == "" && *listen != "":
+		return cfg, o, fmt.Errorf("-listen is for -join; without it -peers gives this node's address")
+	case *join != "" && *tokenFile == "":
+		return cfg, o, fmt.Errorf("-join needs -admin-token-file: adding a member takes the cluster's admin token")
+	case *join != "" && cfg.Null:
+		return cfg, o, fmt.Errorf("-join does not work with -null")
+	case *join != "":
+		if o.join, err = parseJoin(*join, *listen, groupsSet); err != nil {
+			return cfg, o, err
+		}
+		// The members are learnt from the cluster before Start
+		// (joinCluster); Validate sees this node alone meanwhile.
+		cfg.Peers = map[engine.NodeID]string{cfg.ID: *listen}
+	default:
+		if cfg.Peers, err = ParsePeers(*peers); err != nil {
+			return cfg, o, err
+		}
 	}
-	cfg.Peers = m
 	if o.resp, err = parseRESPAddr(*respAddr, uint16(cfg.ID)); err != nil {
 		return cfg, o, err
 	}
@@ -245,7 +288,7 @@ var fieldFlags = map[string]string{
 	"ClientCertAuth": "-client-cert-auth", "AdminToken": "-admin-token-file",
 	"ReadMode": "-read-mode", "MaxClockDrift": "-max-clock-drift",
 	"MaxClientConns": "-max-client-conns", "MaxClientConnsPerIP": "-max-client-conns-per-ip",
-	"Groups": "-groups",
+	"Groups": "-groups", "InitialMembers": "-join",
 }
 
 // readModeFlag is -read-mode: a kv.ReadMode by name. Validate refuses the

@@ -90,6 +90,8 @@ func TestAdminContract(t *testing.T) {
 		t.Errorf("/hash: key fields not set: %+v", hr)
 	}
 
+	membersContract(t, admins, lead)
+
 	// Every field of FaultSpec is one the node accepts (it decodes with
 	// unknown fields disallowed), and so is what the bench sends.
 	other := uint16((lead+1)%size + 1)
@@ -125,6 +127,78 @@ func TestAdminContract(t *testing.T) {
 	}
 	if rep, err := cluster.FetchStages(ctx, http.DefaultClient, admin); err != nil || rep.Node != st.ID {
 		t.Errorf("bench reads stages of node %d: %v", rep.Node, err)
+	}
+}
+
+// membersContract: GET /members decodes strictly into Members, with every
+// field of its nested types sent; a MemberChange with every field set is
+// one the node accepts (it decodes with unknown fields disallowed), and a
+// refusal decodes strictly into MemberError with every field sent.
+func membersContract(t *testing.T, admins []string, lead int) {
+	t.Helper()
+	var m adminapi.Members
+	get(t, admins[lead], "/members", &m)
+	if m.Node != uint16(lead+1) || m.Removed || len(m.Groups) != 1 || len(m.Groups[0].Members) != 3 || m.Groups[0].Leader != m.Node {
+		t.Errorf("/members: key fields not set: %+v", m)
+	}
+	var raw struct {
+		Groups []map[string]json.RawMessage `json:"groups"`
+	}
+	resp, err := http.Get("http://" + admins[lead] + "/members")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&raw)
+	resp.Body.Close()
+	if err != nil || len(raw.Groups) == 0 {
+		t.Fatalf("/members: %v", err)
+	}
+	hasAll(t, "/members group", raw.Groups[0], adminapi.GroupMembers{})
+	var members []map[string]json.RawMessage
+	if err := json.Unmarshal(raw.Groups[0]["members"], &members); err != nil || len(members) == 0 {
+		t.Fatalf("/members members: %v", err)
+	}
+	hasAll(t, "/members member", members[0], adminapi.Member{})
+
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	defer cancel()
+	ch := adminapi.MemberChange{Op: adminapi.OpAdd, ID: 9, Addr: "127.0.0.1:1", Admin: "127.0.0.1:2", Groups: []int{0}}
+	got, err := adminapi.ChangeMembers(ctx, http.DefaultClient, admins, token, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mb, ok := got.Groups[0].Member(9); !ok || mb.Role != adminapi.RoleLearner || mb.Addr != ch.Addr || mb.Admin != ch.Admin {
+		t.Errorf("after adding learner 9: %+v", got.Groups[0])
+	}
+	if _, err := adminapi.ChangeMembers(ctx, http.DefaultClient, admins, token, adminapi.MemberChange{Op: adminapi.OpRemove, ID: 9}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(adminapi.MemberChange{Op: adminapi.OpRemove, ID: 9})
+	req, _ := http.NewRequest(http.MethodPost, "http://"+admins[lead]+"/members", bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var me adminapi.MemberError
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var fields map[string]json.RawMessage
+	if resp.StatusCode != http.StatusConflict || dec.Decode(&me) != nil || json.Unmarshal(body, &fields) != nil || me.Error == "" {
+		t.Fatalf("removing a non-member: %s: %s", resp.Status, body)
+	}
+	hasAll(t, "POST /members refusal", fields, adminapi.MemberError{})
+}
+
+// hasAll checks that raw has every JSON field of v's type.
+func hasAll(t *testing.T, what string, raw map[string]json.RawMessage, v any) {
+	t.Helper()
+	for _, name := range jsonNames(reflect.TypeOf(v)) {
+		if _, ok := raw[name]; !ok {
+			t.Errorf("%s: %T declares %q, which the node did not send", what, v, name)
+		}
 	}
 }
 

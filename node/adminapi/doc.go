@@ -10,4 +10,7 @@
 //	GET  /applied  AppliedReport (404 unless the node records them)
 //	GET  /hash     HashReport (404 in null mode)
 //	POST /faults   FaultSpec (needs the admin token; 204 on success)
+//	GET  /members  Members
+//	POST /members  MemberChange (needs the admin token): Members on
+//	               success, else MemberError (ChangeMembers follows 421s)
 package adminapi

@@ -36,6 +36,10 @@ type Status struct {
 	// Handoffs counts the leadership hand-offs this node started to
 	// return a group to its preferred node.
 	Handoffs uint64 `json:"handoffs"`
+	// Removed: no group's configuration names this node any more (GET
+	// /members): it serves nothing, clients get kv.StatusRemoved, and it
+	// can be stopped.
+	Removed bool `json:"removed"`
 
 	Settings
 }
@@ -48,6 +52,8 @@ type GroupStatus struct {
 	Ballot  string `json:"ballot"`
 	Commit  uint64 `json:"commit"`
 	Applied uint64 `json:"applied"`
+	// Removed: the group's configuration no longer names this node.
+	Removed bool `json:"removed"`
 }
 
 // Leaders returns each group's leader as s reports it (0: unknown), by
