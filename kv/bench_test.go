@@ -17,7 +17,7 @@ func BenchmarkApply(b *testing.B) {
 	keyOf := func(dst []byte, i uint64) []byte {
 		return binary.BigEndian.AppendUint64(append(dst[:0], "key-"...), i)
 	}
-	setup := func(b *testing.B) *Machine {
+	setup := func(b *testing.B) *testMachine {
 		m := newMachine(b, DefaultSessionTTL)
 		var k []byte
 		for i := range uint64(keys) {

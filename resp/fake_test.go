@@ -13,13 +13,15 @@ import (
 
 	"github.com/mpaxos/mpaxos/client"
 	"github.com/mpaxos/mpaxos/kv"
+	"github.com/mpaxos/mpaxos/sm"
 )
 
-// fakeCluster stands in for the node: one kv.Machine applying every
-// command at the next slot, as a one-node cluster's log would.
+// fakeCluster stands in for the node: one kv.Machine behind its session
+// table applying every command at the next slot, as a one-node cluster's
+// log would.
 type fakeCluster struct {
 	mu       sync.Mutex
-	m        *kv.Machine
+	m        *sm.Applier
 	slot     uint64
 	sessions atomic.Uint64
 	// dos counts the commands sessions sent (an OpMulti is one).
@@ -30,7 +32,7 @@ type fakeCluster struct {
 }
 
 func newFakeCluster(t testing.TB) *fakeCluster {
-	m, err := kv.NewMachine(kv.DefaultMachineConfig())
+	m, err := sm.NewApplier(kv.NewMachine(), sm.DefaultSessionTTL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +67,7 @@ func (s *fakeSession) Do(ctx context.Context, cmd kv.Command) (client.Result, er
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
 	fc.slot++
-	r, _ := fc.m.Apply(fc.slot, cmd)
+	_, r, _, _ := fc.m.Apply(fc.slot, kv.AppendCommand(nil, &cmd))
 	return client.Result{Status: r.Status, Value: bytes.Clone(r.Value)}, nil
 }
 
