@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/mpaxos/mpaxos/route"
 	"github.com/mpaxos/mpaxos/sm"
 )
 
@@ -49,19 +50,46 @@ func Type() sm.Type {
 }
 
 // Check is the kv Type's Check: the command must decode (DecodeCommand);
-// a get, or an OpMulti of gets only, is read-only; an OpMulti on a node of
-// several groups is cross-group (its sub-commands' keys may belong to
-// several groups, and one group's log cannot order another's keys).
+// a get, or an OpMulti of gets only, is read-only. An OpMulti routes by its
+// first sub-command's key (its own Key is empty), and on a node of several
+// groups it is cross-group if its sub-commands' keys belong to more than
+// one (route.GroupOf): one group's log cannot order another's keys.
 func Check(cmd []byte, groups int) (sm.Info, error) {
 	c, err := DecodeCommand(cmd)
 	if err != nil {
 		return sm.Info{}, err
 	}
-	return sm.Info{
-		Header:     sm.Header{Op: byte(c.Op), ClientID: c.ClientID, Token: c.Token, Seq: c.Seq, Key: c.Key},
-		ReadOnly:   c.Op == OpGet || (c.Op == OpMulti && ReadOnlyMulti(c.Value)),
-		CrossGroup: c.Op == OpMulti && groups > 1,
-	}, nil
+	info := sm.Info{
+		Header:   sm.Header{Op: byte(c.Op), ClientID: c.ClientID, Token: c.Token, Seq: c.Seq, Key: c.Key},
+		ReadOnly: c.Op == OpGet || (c.Op == OpMulti && ReadOnlyMulti(c.Value)),
+	}
+	if c.Op == OpMulti {
+		info.Header.Key, info.CrossGroup = multiKey(c.Value, groups)
+	}
+	return info, nil
+}
+
+// multiKey returns the first key of a well-formed OpMulti body and whether
+// its keys span more than one of groups.
+func multiKey(body []byte, groups int) (first []byte, cross bool) {
+	g := -1
+	for len(body) > 0 {
+		sc, rest, err := nextSub(body)
+		if err != nil {
+			return first, true // DecodeCommand checked it: unreachable
+		}
+		body = rest
+		if g < 0 {
+			first = sc.Key
+			if groups <= 1 {
+				return first, false
+			}
+			g = route.GroupOf(sc.Key, groups)
+		} else if route.GroupOf(sc.Key, groups) != g {
+			return first, true
+		}
+	}
+	return first, false
 }
 
 // Apply decodes cmd (DecodeCommand) and executes it at slot (Execute); a
