@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/mpaxos/mpaxos/client"
 	"github.com/mpaxos/mpaxos/kv"
+	"github.com/mpaxos/mpaxos/route"
 	"github.com/mpaxos/mpaxos/sm"
 )
 
@@ -29,6 +31,10 @@ type fakeCluster struct {
 	// hold, when set, makes commands wait until it is closed or their
 	// context ends (a cluster that lost its quorum).
 	hold chan struct{}
+	// leaders, when set, is each group's leader: a command of a group
+	// node 1 does not lead is refused naming that group's leader, as the
+	// node refuses it; one whose keys span groups is a bad request.
+	leaders []uint16
 }
 
 func newFakeCluster(t testing.TB) *fakeCluster {
@@ -62,6 +68,15 @@ func (s *fakeSession) Do(ctx context.Context, cmd kv.Command) (client.Result, er
 		}
 	}
 	fc.dos.Add(1)
+	if groups := len(fc.leaders); groups > 1 {
+		info, err := kv.Check(kv.AppendCommand(nil, &cmd), groups)
+		if err != nil || info.CrossGroup {
+			return client.Result{Status: kv.StatusBadRequest}, fmt.Errorf("bad request")
+		}
+		if l := fc.leaders[route.GroupOf(info.Header.Key, groups)]; l != 1 {
+			return client.Result{Status: kv.StatusNotLeader}, client.NotLeaderError(l)
+		}
+	}
 	s.seq++
 	cmd.ClientID, cmd.Token, cmd.Seq = s.id, 1, s.seq
 	fc.mu.Lock()
@@ -82,7 +97,7 @@ func (s *fakeSession) Get(ctx context.Context, key []byte) ([]byte, bool, error)
 func (fc *fakeCluster) status() Status {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
-	return Status{ID: 1, Role: "leader", Leader: 1, Commit: fc.slot, Applied: fc.slot}
+	return Status{ID: 1, Role: "leader", Leader: 1, Commit: fc.slot, Applied: fc.slot, Leaders: fc.leaders}
 }
 
 // startServer serves a fake cluster on loopback with cfg's limits.
