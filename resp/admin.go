@@ -235,17 +235,25 @@ func cmdCluster(c *conn, args [][]byte) {
 		c.out = appendError(c.out, "ERR unknown subcommand '"+printable(sub)+"'. Try CLUSTER SLOTS, SHARDS, NODES, INFO, MYID or KEYSLOT.")
 		return
 	}
+	// Only groups whose leader is known are listed (Redis leaves out the
+	// slots no node serves): a client sends a key of another group to any
+	// node, and retries on the -CLUSTERDOWN it gets until that group has a
+	// leader. With none known there is nothing to list.
 	st := c.s.cfg.Status()
+	var led []int
 	for g := range groups {
-		if _, ok := c.s.cfg.Addrs[st.leaderOf(g)]; !ok {
-			c.out = appendError(c.out, "CLUSTERDOWN no leader with a known RESP address (an election may be under way)")
-			return
+		if _, ok := c.s.cfg.Addrs[st.leaderOf(g)]; ok {
+			led = append(led, g)
 		}
+	}
+	if len(led) == 0 {
+		c.out = appendError(c.out, "CLUSTERDOWN no leader with a known RESP address (an election may be under way)")
+		return
 	}
 	switch {
 	case eqFold(sub, "slots"):
-		c.out = appendArray(c.out, groups)
-		for g := range groups {
+		c.out = appendArray(c.out, len(led))
+		for _, g := range led {
 			ids := c.members(st.leaderOf(g))
 			first, last := route.SlotRange(g, groups)
 			c.out = appendArray(c.out, 2+len(ids))
@@ -260,33 +268,34 @@ func cmdCluster(c *conn, args [][]byte) {
 			}
 		}
 	case eqFold(sub, "shards"):
-		c.out = appendArray(c.out, groups)
-		for g := range groups {
+		c.out = appendArray(c.out, len(led))
+		for _, g := range led {
 			c.appendShard(g, c.members(st.leaderOf(g)), st)
 		}
 	default:
-		c.appendNodes(st)
+		c.appendNodes(st, st.leaderOf(led[0]))
 	}
 }
 
 // appendNodes answers CLUSTER NODES: a node that leads groups is a master
-// of their slot ranges; one that leads none is a replica of group 0's
-// leader (Redis has no node that is both; a cluster client routes by
-// CLUSTER SLOTS or SHARDS, which say it per group).
-func (c *conn) appendNodes(st Status) {
+// of their slot ranges; one that leads none is a replica of first, the
+// leader of the first group that has one (Redis has no node that is both;
+// a cluster client routes by CLUSTER SLOTS or SHARDS, which say it per
+// group).
+func (c *conn) appendNodes(st Status, first uint16) {
 	groups := c.s.cfg.Groups
 	var b strings.Builder
-	for _, id := range c.members(st.leaderOf(0)) {
+	for _, id := range c.members(first) {
 		slots := ""
 		for g := range groups {
-			if st.leaderOf(g) == id {
+			if st.leaderOf(g) == id && id != 0 {
 				first, last := route.SlotRange(g, groups)
 				slots += " " + strconv.Itoa(first) + "-" + strconv.Itoa(last)
 			}
 		}
 		flags, master := "master", "-"
 		if slots == "" {
-			flags, master = "slave", nodeName(st.leaderOf(0))
+			flags, master = "slave", nodeName(first)
 		}
 		if id == c.s.cfg.ID {
 			flags = "myself," + flags

@@ -72,6 +72,24 @@ func TestGroupsMovedAndSlots(t *testing.T) {
 	if got := c.reply(); !contains(got, "cluster_size:2\r\n") || !contains(got, "cluster_state:ok\r\n") {
 		t.Fatalf("CLUSTER INFO: %q", got)
 	}
+
+	// Group 1 without a leader: the slots list only group 0's range (a
+	// client's key of group 1 meets -CLUSTERDOWN until it has one).
+	fc.mu.Lock()
+	fc.leaders = []uint16{1, 0}
+	fc.mu.Unlock()
+	c.send(cmd("CLUSTER", "SLOTS"))
+	if got, want := c.reply(), "*1\r\n*4\r\n:0\r\n:8191\r\n"+node(1, "127.0.0.1", port)+node(2, "127.0.0.1", "7999"); got != want {
+		t.Fatalf("CLUSTER SLOTS without group 1's leader:\n got %q\nwant %q", got, want)
+	}
+	c.send(cmd("CLUSTER", "NODES"))
+	if got := c.reply(); !contains(got, "myself,master - 0 0 1 connected 0-8191\n") || !contains(got, "slave "+nodeName(1)) {
+		t.Fatalf("CLUSTER NODES: %q", got)
+	}
+	c.send(cmd("CLUSTER", "INFO"))
+	if got := c.reply(); !contains(got, "cluster_state:fail\r\n") || !contains(got, "cluster_slots_ok:8192\r\n") {
+		t.Fatalf("CLUSTER INFO without group 1's leader: %q", got)
+	}
 }
 
 func contains(s, sub string) bool {
