@@ -26,13 +26,17 @@ func (a *Applier) Machine() Machine { return a.m }
 func (a *Applier) Sessions() *Sessions { return a.s }
 
 // Apply runs one committed command through the session table and the
-// machine (Sessions.Apply). It fails only on a header that does not decode,
-// which executes nothing; the runtime then skips the rest of the batch
-// (every replica sees the same bytes and skips alike). It allocates
-// nothing of its own but a session for a client it has not seen.
+// machine (Sessions.Apply). It fails only on a session header that does not
+// decode (the key and body are the machine's to check), which executes
+// nothing; the runtime then skips the rest of the batch (every replica sees
+// the same bytes and skips alike). The returned Header has no Key. It
+// allocates nothing of its own but a session for a client it has not seen.
 func (a *Applier) Apply(slot uint64, cmd []byte) (h Header, res Result, dup bool, err error) {
-	h, _, err = DecodeHeader(cmd)
-	if err != nil {
+	if !decodeSession(cmd, &h) {
+		_, _, err = DecodeHeader(cmd) // says what is wrong
+		if err == nil {
+			err = fmt.Errorf("%w: bad session header", ErrMalformed)
+		}
 		return Header{}, Result{}, false, err
 	}
 	res, dup = a.s.Apply(slot, &h, a.m, cmd)

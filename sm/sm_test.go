@@ -274,6 +274,12 @@ func FuzzDecodeHeader(f *testing.F) {
 	f.Add(AppendHeader(nil, &Header{Op: 1, ClientID: 2, Token: 3, Seq: 4, Key: []byte("k")}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, body, err := DecodeHeader(b)
+		var s Header
+		if ok := decodeSession(b, &s); ok && (s.Op != b[0] || (err == nil && (s.ClientID != h.ClientID || s.Token != h.Token || s.Seq != h.Seq))) {
+			t.Fatalf("decodeSession %+v, DecodeHeader %+v", s, h)
+		} else if !ok && err == nil {
+			t.Fatalf("decodeSession refused a header DecodeHeader took: %x", b)
+		}
 		if err != nil {
 			return
 		}
