@@ -12,7 +12,7 @@ type NodeState struct {
 	Node uint64
 	// Applied is the slot the state machine has applied through.
 	Applied uint64
-	// Hash is the state machine's hash there (kv.Machine.Hash).
+	// Hash is the state machine's hash there (sm.Applier.Hash: the machine's and its sessions').
 	Hash uint64
 }
 

@@ -19,7 +19,7 @@ func TestGroupLeaders(t *testing.T) {
 	for i := range fakes {
 		id := uint16(i + 1)
 		answer := func(req kv.Request) (kv.Status, uint16, bool) {
-			g := route.GroupOf(req.Cmd.Key, groups)
+			g := route.GroupOf(req.Cmd.RouteKey(), groups)
 			if g == int(id-1) {
 				return kv.StatusOK, id, true
 			}
@@ -29,7 +29,7 @@ func TestGroupLeaders(t *testing.T) {
 			if st != kv.StatusNotLeader {
 				return nil
 			}
-			g := route.GroupOf(req.Cmd.Key, groups)
+			g := route.GroupOf(req.Cmd.RouteKey(), groups)
 			return kv.AppendNotLeaderInfo(nil, kv.NotLeaderInfo{Group: uint16(g), Groups: groups})
 		})
 	}
@@ -66,14 +66,23 @@ func TestGroupLeaders(t *testing.T) {
 			}
 		}
 	}
+	// A multi routes by its first key: straight to that group's leader.
+	for g := 0; g < groups; g++ {
+		var m kv.Multi
+		m.Add(&kv.Command{Op: kv.OpPut, Key: keyOf(g, 99), Value: []byte("v")})
+		m.Add(&kv.Command{Op: kv.OpPut, Key: keyOf(g, 98), Value: []byte("v")})
+		if _, err := s.Do(ctx, m.Command()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i, f := range fakes {
 		got := f.commands()[before[i]:]
-		if len(got) != 10 {
-			t.Errorf("node %d got %d commands after learning, want its group's 10 (no redirects)", i+1, len(got))
+		if len(got) != 11 {
+			t.Errorf("node %d got %d commands after learning, want its group's 11 (no redirects)", i+1, len(got))
 		}
 		for _, cmd := range got {
-			if g := route.GroupOf(cmd.Key, groups); g != i {
-				t.Errorf("node %d got key %q of group %d", i+1, cmd.Key, g)
+			if g := route.GroupOf(cmd.RouteKey(), groups); g != i {
+				t.Errorf("node %d got key %q of group %d", i+1, cmd.RouteKey(), g)
 			}
 		}
 	}

@@ -24,3 +24,8 @@ func LeaderOf(err error) uint16 {
 	}
 	return 0
 }
+
+// NotLeaderError returns an ErrNotLeader error naming leader, as a
+// Session's methods return it (LeaderOf reads it back): for fakes of a
+// cluster in other packages' tests.
+func NotLeaderError(leader uint16) error { return notLeaderError{leader: leader} }

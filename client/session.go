@@ -181,7 +181,7 @@ func (s *Session) do(ctx context.Context, cmd kv.Command, read kv.ReadMode) (Res
 		if err := ctx.Err(); err != nil {
 			return Result{}, s.giveUp(sawServer)
 		}
-		lp := c.leaderOf(cmd.Key)
+		lp := c.leaderOf(cmd.RouteKey())
 		i := int(lp.Load())
 		cn, err := c.conn(i)
 		if errors.Is(err, ErrClosed) {

@@ -68,6 +68,13 @@ const (
 	OpMulti Op = 8
 
 	opMax = OpMulti
+
+	// OpUser and the ops above it are not kv's: they belong to another
+	// state machine a node runs (node.Config.Machine). AppendCommand
+	// encodes such a command as sm's header (op, session, key) followed by
+	// Value as is, the machine's body, so the client library (package
+	// client) carries any machine's commands; DecodeCommand refuses them.
+	OpUser Op = 128
 )
 
 // String returns the op's name ("put", "get", ...).
@@ -140,6 +147,10 @@ func CommandSize(c *Command) int {
 			uvarintLen(uint64(len(c.Value))) + len(c.Value)
 	case OpIncr:
 		n += 8
+	default:
+		if c.Op >= OpUser {
+			n += len(c.Value)
+		}
 	}
 	return n
 }
@@ -165,6 +176,10 @@ func appendOperands(dst []byte, c *Command) []byte {
 		dst = appendBytes(dst, c.Value)
 	case OpIncr:
 		dst = binary.LittleEndian.AppendUint64(dst, uint64(c.Delta))
+	default:
+		if c.Op >= OpUser {
+			dst = append(dst, c.Value...) // another machine's body (OpUser)
+		}
 	}
 	return dst
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/mpaxos/mpaxos/sm"
 )
 
 func TestCommandRoundTrip(t *testing.T) {
@@ -120,4 +122,26 @@ func FuzzDecodeCommand(f *testing.F) {
 			t.Fatalf("CommandSize %d, encoded %d", CommandSize(&c), len(b))
 		}
 	})
+}
+
+// A command of another machine (OpUser and up) is sm's header and its
+// Value as is: what the client library sends for examples/ledger.
+func TestUserOpIsHeaderAndBody(t *testing.T) {
+	c := Command{Op: OpUser + 3, ClientID: 5, Token: 6, Seq: 7, Key: []byte("acct"), Value: []byte{1, 2, 3}}
+	b := AppendCommand(nil, &c)
+	if len(b) != CommandSize(&c) {
+		t.Fatalf("CommandSize %d, encoded %d", CommandSize(&c), len(b))
+	}
+	h, body, err := sm.DecodeHeader(b)
+	if err != nil || h.Op != byte(c.Op) || h.ClientID != 5 || h.Token != 6 || h.Seq != 7 || string(h.Key) != "acct" || string(body) != "\x01\x02\x03" {
+		t.Fatalf("%+v %x %v", h, body, err)
+	}
+	if _, err := DecodeCommand(b); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("kv decoded another machine's command: %v", err)
+	}
+	// kv's own commands are sm headers too.
+	put := Command{Op: OpPut, ClientID: 1, Token: 2, Seq: 3, Key: []byte("k"), Value: []byte("v")}
+	if h, _, err := sm.DecodeHeader(AppendCommand(nil, &put)); err != nil || string(h.Key) != "k" || h.Seq != 3 {
+		t.Fatalf("kv command as an sm header: %+v %v", h, err)
+	}
 }

@@ -9,16 +9,13 @@ import (
 // A frozen capture encodes exactly what Snapshot gave at that moment, even
 // after the machine goes on applying (overwrites, deletes, new sessions).
 func TestFreezeIsAPointInTimeSnapshot(t *testing.T) {
-	m, err := NewMachine(DefaultMachineConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := newMachine(t, DefaultSessionTTL)
 	slot := uint64(0)
 	for i := 0; i < 200; i++ {
 		slot++
 		m.Apply(slot, put(uint64(i%7+1), uint64(i/7+1), fmt.Sprintf("k%d", i%50), fmt.Sprintf("v%d", i)))
 	}
-	want := m.Snapshot()
+	want := m.SnapshotBytes()
 	f := m.Freeze()
 	for i := 0; i < 200; i++ {
 		slot++
@@ -34,8 +31,8 @@ func TestFreezeIsAPointInTimeSnapshot(t *testing.T) {
 	if f.Applied() != 200 {
 		t.Fatalf("applied %d", f.Applied())
 	}
-	r, _ := NewMachine(DefaultMachineConfig())
-	if err := r.Restore(want); err != nil {
+	r := newMachine(t, DefaultSessionTTL)
+	if err := r.RestoreBytes(want); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -2,188 +2,149 @@ package kv
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/mpaxos/mpaxos/route"
+	"github.com/mpaxos/mpaxos/sm"
 )
 
-// MachineConfig configures a Machine.
-type MachineConfig struct {
-	// SessionTTL is how many slots a client session survives without being
-	// used: a session last used at slot s is gone once a command is applied
-	// at slot s+SessionTTL or later. The default is DefaultSessionTTL. It
-	// must be at least 1.
-	//
-	// Expiry counts log positions, never wall-clock time, so every replica
-	// drops the same sessions at the same point of the log. The trade-off:
-	// memory stays bounded by the clients active within the last SessionTTL
-	// slots, but a retry that reaches the log after its session expired is
-	// executed again (exactly once is lost for it). SessionTTL must
-	// therefore be far longer, in slots, than any client keeps retrying one
-	// command: at R slots per second and a client retry horizon of T
-	// seconds, choose SessionTTL >> R*T.
-	//
-	// Every replica must use the same SessionTTL: it decides which retries
-	// execute, so replicas with different TTLs could diverge.
-	//
-	// Expired sessions are dropped by a sweep over all sessions every
-	// SessionTTL/8 slots (so one Apply in that many pays O(sessions)); until
-	// then an expired session still takes memory but no longer deduplicates,
-	// so expiry is exact to the slot.
-	SessionTTL uint64
-}
+// DefaultSessionTTL is the runtime's default session lifetime
+// (sm.DefaultSessionTTL): sessions are the runtime's, not this package's.
+const DefaultSessionTTL = sm.DefaultSessionTTL
 
-// DefaultSessionTTL is the default MachineConfig.SessionTTL, and the node's
-// (node.Config.SessionTTL): 1,000,000 slots, about 3 minutes at 5,000 slots
-// (batches) per second. Replicas must agree on it (see SessionTTL), so there
-// is one default.
-const DefaultSessionTTL = 1_000_000
-
-// DefaultMachineConfig returns the defaults documented on MachineConfig.
-func DefaultMachineConfig() MachineConfig {
-	return MachineConfig{SessionTTL: DefaultSessionTTL}
-}
-
-// ErrConfig is wrapped by every problem MachineConfig.Validate reports.
-var ErrConfig = errors.New("kv: invalid config")
-
-// Validate reports every problem with c, each wrapping ErrConfig.
-func (c MachineConfig) Validate() error {
-	if c.SessionTTL < 1 {
-		return fmt.Errorf("%w: SessionTTL %d: must be at least 1 slot", ErrConfig, c.SessionTTL)
-	}
-	return nil
-}
-
-// Result is what a command produced.
+// Result is what a command produced (sm.Result).
 //
 // Value aliases the Machine's stored value, which is immutable: the Machine
 // never writes into a value it stored (an update stores a new copy), so the
-// bytes stay valid and unchanged for as long as the caller holds them. The
-// caller must not modify them.
-type Result struct {
-	Status Status
-	// Value is the value read by a successful OpGet, or the value that made
-	// an OpCAS fail; nil otherwise.
-	Value []byte
-}
+// bytes stay valid and unchanged for as long as the caller holds them (the
+// runtime's session table keeps the last Result of every session). The
+// caller must not modify them. For OpGet it is the value read, for a failed
+// OpCAS the value found, for OpIncr the new value, for OpMulti the
+// sub-commands' results (NextResult); nil otherwise.
+type Result = sm.Result
 
-// session is what a Machine remembers of one client.
-//
-// res.Value may keep a value alive after its key was overwritten or
-// deleted (a retried get must see what the original saw), so sessions hold
-// at most one stale value each.
-type session struct {
-	token uint64 // the secret the session's first command registered
-	seq   uint64 // last sequence number applied
-	last  uint64 // slot at which the session was last used
-	res   Result // reply to seq
-}
-
-// Machine is the key-value state machine with client sessions. It is not
-// safe for concurrent use: the node's apply loop owns it.
+// Machine is the key-value state machine, an sm.Machine: the node runtime
+// applies committed commands to it and keeps the client sessions in front
+// of it (sm.Sessions). It is not safe for concurrent use: the node's apply
+// loop owns it.
 type Machine struct {
-	cfg MachineConfig
-
-	keys table // key -> immutable value (table.go)
-
-	// Pointers, so that a retry or an update writes the session in place
-	// instead of copying its 48 bytes out of the map and assigning them
-	// back (a second lookup).
-	sessions map[uint64]*session
-
-	applied    uint64 // last slot passed to Apply
-	sweepEvery uint64 // slots between sweeps of expired sessions
+	keys    table  // key -> immutable value (table.go)
+	applied uint64 // last slot passed to Apply
 }
 
-// NewMachine returns an empty Machine, or the problems Validate found in cfg.
-func NewMachine(cfg MachineConfig) (*Machine, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	m := &Machine{cfg: cfg, sweepEvery: max(cfg.SessionTTL/8, 1)}
-	m.reset()
-	return m, nil
-}
-
-func (m *Machine) reset() {
+// NewMachine returns an empty Machine.
+func NewMachine() *Machine {
+	m := &Machine{}
 	m.keys = newTable(0)
-	m.sessions = make(map[uint64]*session)
-	m.applied = 0
+	return m
 }
 
-// Apply executes cmd, which was committed at slot, and returns its Result.
-// Commands must be applied in log order: slot never decreases (one slot holds
-// a batch of many commands, all applied with the same slot).
-//
-// Ownership: if cmd names a live session whose registered Token differs
-// from cmd.Token, Result{Status: StatusNotOwner} is returned with dup true,
-// nothing executes and the session is left as it was (its TTL included), so
-// a client that knows another's ClientID can neither run commands in its
-// session, nor read its stored replies, nor move its Seq.
-//
-// Exactly once: if cmd's session already applied cmd.Seq, the stored Result
-// is returned with dup true and nothing executes; if it applied a later Seq,
-// Result{Status: StatusStale} is returned with dup true and nothing executes.
-// Commands with ClientID 0 or Seq 0 have no session and always execute.
+// Type is the sm.Type of the kv machine, the node runtime's default.
+func Type() sm.Type {
+	return sm.Type{
+		Name:  "kv",
+		New:   func(int) (sm.Machine, error) { return NewMachine(), nil },
+		Check: Check,
+	}
+}
+
+// Check is the kv Type's Check: the command must decode (DecodeCommand);
+// a get, or an OpMulti of gets only, is read-only. An OpMulti routes by its
+// first sub-command's key (its own Key is empty), and on a node of several
+// groups it is cross-group if its sub-commands' keys belong to more than
+// one (route.GroupOf): one group's log cannot order another's keys.
+func Check(cmd []byte, groups int) (sm.Info, error) {
+	c, err := DecodeCommand(cmd)
+	if err != nil {
+		return sm.Info{}, err
+	}
+	info := sm.Info{
+		Header:   sm.Header{Op: byte(c.Op), ClientID: c.ClientID, Token: c.Token, Seq: c.Seq, Key: c.Key},
+		ReadOnly: c.Op == OpGet || (c.Op == OpMulti && ReadOnlyMulti(c.Value)),
+	}
+	if c.Op == OpMulti {
+		info.Header.Key, info.CrossGroup = multiKey(c.Value, groups)
+	}
+	return info, nil
+}
+
+// multiKey returns the first key of a well-formed OpMulti body and whether
+// its keys span more than one of groups.
+func multiKey(body []byte, groups int) (first []byte, cross bool) {
+	g := -1
+	for len(body) > 0 {
+		sc, rest, err := nextSub(body)
+		if err != nil {
+			return first, true // DecodeCommand checked it: unreachable
+		}
+		body = rest
+		if g < 0 {
+			first = sc.Key
+			if groups <= 1 {
+				return first, false
+			}
+			g = route.GroupOf(sc.Key, groups)
+		} else if route.GroupOf(sc.Key, groups) != g {
+			return first, true
+		}
+	}
+	return first, false
+}
+
+// Apply decodes cmd (DecodeCommand) and executes it at slot (Execute); a
+// command that does not decode executes nothing and yields
+// StatusBadRequest. It implements sm.Machine: the session fields are the
+// runtime's, and Apply ignores them.
+func (m *Machine) Apply(slot uint64, cmd []byte) Result {
+	c, err := DecodeCommand(cmd)
+	if err != nil {
+		m.advance(slot)
+		return Result{Status: StatusBadRequest}
+	}
+	return m.Execute(slot, &c)
+}
+
+// Execute executes c, which was committed at slot, and returns its Result.
+// Commands must be applied in log order: slot never decreases (one slot
+// holds a batch of many commands, all applied with the same slot). c's
+// session fields are ignored: deduplication is the runtime's (sm.Sessions).
 // An invalid Op executes as nothing and yields StatusBadRequest.
 //
-// Apply copies cmd's Key and Value where it stores them, so cmd may alias a
+// Execute copies c's Key and Value where it stores them, so c may alias a
 // batch the caller reuses afterwards.
-func (m *Machine) Apply(slot uint64, cmd Command) (res Result, dup bool) {
+func (m *Machine) Execute(slot uint64, c *Command) Result {
+	m.advance(slot)
+	return m.execute(c)
+}
+
+func (m *Machine) advance(slot uint64) {
 	if slot < m.applied {
 		panic(fmt.Sprintf("kv: Apply at slot %d after slot %d: the log must be applied in order", slot, m.applied))
 	}
-	if slot > m.applied {
-		// Sweeping at fixed slot boundaries keeps it deterministic: every
-		// replica applies the same slots, so all sweep at the same ones.
-		if slot/m.sweepEvery != m.applied/m.sweepEvery {
-			m.sweep(slot)
-		}
-		m.applied = slot
-	}
-	if cmd.ClientID == 0 || cmd.Seq == 0 {
-		return m.execute(&cmd), false
-	}
-	s := m.sessions[cmd.ClientID]
-	if s != nil && !m.expired(s, slot) {
-		switch {
-		case cmd.Token != s.token:
-			return Result{Status: StatusNotOwner}, true
-		case cmd.Seq == s.seq:
-			s.last = slot
-			return s.res, true
-		case cmd.Seq < s.seq:
-			return Result{Status: StatusStale}, true
-		}
-	}
-	// A Seq above the last one executes, gaps included: a client that gave
-	// up on a command moves on, and that command, if it commits later, is
-	// then stale and never executes after its successor.
-	res = m.execute(&cmd)
-	if s == nil {
-		s = new(session)
-		m.sessions[cmd.ClientID] = s
-	}
-	// An expired session not swept yet is reused as if it were new: the
-	// command that (re)creates a session registers its Token.
-	*s = session{token: cmd.Token, seq: cmd.Seq, last: slot, res: res}
-	return res, false
+	m.applied = slot
 }
 
-// expired reports whether s is past its TTL at slot. Sessions are also
-// dropped in sweeps, but only every sweepEvery slots; checking here makes
-// the TTL exact.
-func (m *Machine) expired(s *session, slot uint64) bool {
-	return slot-s.last >= m.cfg.SessionTTL
-}
-
-func (m *Machine) sweep(slot uint64) {
-	for id, s := range m.sessions {
-		if m.expired(s, slot) {
-			delete(m.sessions, id)
+// Query answers a read-only command (see Check) from the current state: a
+// get's value, or an OpMulti of gets with its results appended to dst
+// (ReadMulti). Anything else yields StatusBadRequest.
+func (m *Machine) Query(dst, cmd []byte) Result {
+	c, err := DecodeCommand(cmd)
+	if err != nil {
+		return Result{Status: StatusBadRequest}
+	}
+	switch c.Op {
+	case OpGet:
+		if v, ok := m.keys.get(c.Key); ok {
+			return Result{Status: StatusOK, Value: v}
+		}
+		return Result{Status: StatusNotFound}
+	case OpMulti:
+		if out, ok := m.ReadMulti(dst, c.Value); ok {
+			return Result{Status: StatusOK, Value: out}
 		}
 	}
+	return Result{Status: StatusBadRequest}
 }
 
 func (m *Machine) execute(c *Command) Result {
@@ -308,7 +269,3 @@ func (m *Machine) AppliedSlot() uint64 { return m.applied }
 
 // Len returns the number of keys.
 func (m *Machine) Len() int { return m.keys.n }
-
-// Sessions returns the number of client sessions held (expired ones are
-// counted until the next sweep).
-func (m *Machine) Sessions() int { return len(m.sessions) }

@@ -2,30 +2,11 @@ package kv
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"testing"
 )
-
-func newMachine(t testing.TB, ttl uint64) *Machine {
-	t.Helper()
-	m, err := NewMachine(MachineConfig{SessionTTL: ttl})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-func TestMachineConfigValidate(t *testing.T) {
-	if err := DefaultMachineConfig().Validate(); err != nil {
-		t.Fatalf("default config: %v", err)
-	}
-	if _, err := NewMachine(MachineConfig{}); !errors.Is(err, ErrConfig) {
-		t.Fatalf("NewMachine(zero TTL) = %v, want ErrConfig", err)
-	}
-}
 
 func put(c, s uint64, k, v string) Command {
 	return Command{ClientID: c, Seq: s, Op: OpPut, Key: []byte(k), Value: []byte(v)}
@@ -348,7 +329,7 @@ func TestReplicasAgree(t *testing.T) {
 }
 
 func TestHash(t *testing.T) {
-	build := func(cmds ...Command) *Machine {
+	build := func(cmds ...Command) *testMachine {
 		m := newMachine(t, 100)
 		for _, c := range cmds {
 			m.Apply(1, c)
@@ -362,7 +343,7 @@ func TestHash(t *testing.T) {
 	if a.Hash() != b.Hash() {
 		t.Fatal("equal content, different hash")
 	}
-	differ := map[string]*Machine{
+	differ := map[string]*testMachine{
 		"value":        build(put(0, 0, "a", "1"), put(0, 0, "b", "2"), put(0, 0, "c", "4")),
 		"missing key":  build(put(0, 0, "a", "1"), put(0, 0, "b", "2")),
 		"key boundary": build(put(0, 0, "a", "1"), put(0, 0, "b", "2"), put(0, 0, "", "c3")),

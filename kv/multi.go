@@ -68,6 +68,19 @@ func (m *Multi) Single() (Command, bool) {
 	return c, err == nil
 }
 
+// RouteKey returns the key c routes by (to its Paxos group): its Key, or
+// for an OpMulti, whose Key is empty, its first sub-command's (Check
+// routes it so too).
+func (c *Command) RouteKey() []byte {
+	if c.Op != OpMulti {
+		return c.Key
+	}
+	if sc, _, err := nextSub(c.Value); err == nil {
+		return sc.Key
+	}
+	return c.Key
+}
+
 // Reset empties m, keeping its buffer.
 func (m *Multi) Reset() { m.body, m.n = m.body[:0], 0 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/mpaxos/mpaxos/route"
 )
 
 func multiOf(t testing.TB, cmds ...Command) Command {
@@ -183,5 +185,37 @@ func TestReadMulti(t *testing.T) {
 	}
 	if got, ok := m.ReadMulti(nil, mixed.Value); ok || got != nil {
 		t.Fatalf("ReadMulti of a multi with a put = %x %v", got, ok)
+	}
+}
+
+// An OpMulti routes by its first key and is cross-group only when its keys
+// span groups: the RESP front end sends one group's pipeline as one.
+func TestCheckMultiGroups(t *testing.T) {
+	mk := func(keys ...string) []byte {
+		var m Multi
+		for _, k := range keys {
+			m.Add(&Command{Op: OpGet, Key: []byte(k)})
+		}
+		c := m.Command()
+		c.ClientID, c.Seq = 1, 1
+		return AppendCommand(nil, &c)
+	}
+	same := mk("{t}a", "{t}b", "{t}c")
+	info, err := Check(same, 8)
+	if err != nil || info.CrossGroup || !info.ReadOnly || string(info.Header.Key) != "{t}a" {
+		t.Fatalf("one group: %+v %v", info, err)
+	}
+	// Find two keys of different groups of 8.
+	other := ""
+	for i := 0; other == ""; i++ {
+		if k := fmt.Sprint("k", i); route.GroupOf([]byte(k), 8) != route.GroupOf([]byte("{t}a"), 8) {
+			other = k
+		}
+	}
+	if info, _ := Check(mk("{t}a", other), 8); !info.CrossGroup {
+		t.Fatal("keys of two groups passed as one group")
+	}
+	if info, _ := Check(mk("{t}a", other), 1); info.CrossGroup {
+		t.Fatal("one group in all, yet cross-group")
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mpaxos/mpaxos/batch"
 	"github.com/mpaxos/mpaxos/kv"
+	"github.com/mpaxos/mpaxos/sm"
 )
 
 // TestPipeline runs commands the way a node will: request bodies are
@@ -20,8 +21,9 @@ func TestPipeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r1, _ := kv.NewMachine(kv.DefaultMachineConfig())
-	r2, _ := kv.NewMachine(kv.DefaultMachineConfig())
+	m1, m2 := kv.NewMachine(), kv.NewMachine()
+	r1, _ := sm.NewApplier(m1, sm.DefaultSessionTTL)
+	r2, _ := sm.NewApplier(m2, sm.DefaultSessionTTL)
 
 	var body []byte
 	for i := range 100 {
@@ -54,14 +56,13 @@ func TestPipeline(t *testing.T) {
 		}
 		slot++
 		err := batch.ForEach(data, func(raw []byte) error {
-			cmd, err := kv.DecodeCommand(raw)
+			h, res1, dup1, err := r1.Apply(slot, raw)
 			if err != nil {
 				return err
 			}
-			res1, dup1 := r1.Apply(slot, cmd)
-			res2, dup2 := r2.Apply(slot, cmd)
+			_, res2, dup2, _ := r2.Apply(slot, raw)
 			if res1.Status != res2.Status || string(res1.Value) != string(res2.Value) || dup1 != dup2 {
-				return fmt.Errorf("replicas disagree on %v %q", cmd.Op, cmd.Key)
+				return fmt.Errorf("replicas disagree on %v %q", kv.Op(h.Op), h.Key)
 			}
 			if dup1 {
 				dups++
@@ -77,10 +78,10 @@ func TestPipeline(t *testing.T) {
 	if executed != 100 || dups != 20 {
 		t.Fatalf("executed %d, deduplicated %d; want 100, 20", executed, dups)
 	}
-	if r1.Hash() != r2.Hash() || r1.AppliedSlot() != slot {
+	if r1.Hash() != r2.Hash() || m1.AppliedSlot() != slot {
 		t.Fatal("replicas diverged")
 	}
-	if v, _ := r1.Get([]byte("k8")); string(v) != "v98" {
+	if v, _ := m1.Get([]byte("k8")); string(v) != "v98" {
 		t.Fatalf("k8 = %q, want v98", v)
 	}
 }

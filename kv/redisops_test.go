@@ -58,7 +58,7 @@ func TestIncr(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, _ := NewMachine(DefaultMachineConfig())
+			m := newMachine(t, DefaultSessionTTL)
 			if tt.start != nil {
 				m.Apply(1, Command{Op: OpPut, Key: []byte("n"), Value: tt.start})
 			}
@@ -76,7 +76,7 @@ func TestIncr(t *testing.T) {
 
 // A retried increment is answered from the session, not added twice.
 func TestIncrExactlyOnce(t *testing.T) {
-	m, _ := NewMachine(DefaultMachineConfig())
+	m := newMachine(t, DefaultSessionTTL)
 	c := Command{ClientID: 9, Token: 1, Seq: 1, Op: OpIncr, Key: []byte("n"), Delta: 5}
 	m.Apply(1, c)
 	r, dup := m.Apply(2, c)
@@ -89,7 +89,7 @@ func TestIncrExactlyOnce(t *testing.T) {
 }
 
 func TestPutNXXX(t *testing.T) {
-	m, _ := NewMachine(DefaultMachineConfig())
+	m := newMachine(t, DefaultSessionTTL)
 	k := []byte("k")
 	step := func(slot uint64, op Op, v string, want Status, holds string) {
 		t.Helper()

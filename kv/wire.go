@@ -52,6 +52,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/mpaxos/mpaxos/sm"
 )
 
 // Frame type bytes on the client port. They start at 16 so they never clash
@@ -68,72 +70,22 @@ const RequestHeaderSize = 9
 const ResponseHeaderSize = 13
 
 // Status is the outcome of a command (in a Result) or of a request (in a
-// Response). Zero is not a status.
-type Status uint8
+// Response): sm.Status, whose values are the wire's.
+type Status = sm.Status
 
+// The statuses (sm's), under the names this package always had.
 const (
-	// StatusOK: the command executed; for OpGet, Value holds the value.
-	StatusOK Status = 1
-	// StatusNotFound: OpGet, OpDelete or OpCAS found no such key.
-	StatusNotFound Status = 2
-	// StatusCASFailed: OpCAS found a different value (returned in Value)
-	// and changed nothing.
-	StatusCASFailed Status = 3
-	// StatusStale: the command's Seq is below the last one its session
-	// applied. It was not executed, and its original result is gone; the
-	// client has moved on, so nobody should be waiting for this reply.
-	StatusStale Status = 4
-	// StatusNotLeader: this node cannot order commands; Leader is a hint.
-	StatusNotLeader Status = 5
-	// StatusRetry: the node could not finish the request now (queue full,
-	// leader change); retry with the same ClientID and Seq.
-	StatusRetry Status = 6
-	// StatusBadRequest: the request was malformed or invalid; retrying it
-	// will not help.
-	StatusBadRequest Status = 7
-	// StatusNoSpace: the leader's store is at its space quota or its disk
-	// nearly full; it refuses writes (reads still work) until space is
-	// freed. The command did not execute.
-	StatusNoSpace Status = 8
-	// StatusNotOwner: the command's ClientID names a live session that
-	// registered a different Token, so it belongs to another client. It was
-	// not executed and the session was not touched; retrying it will not
-	// help.
-	StatusNotOwner Status = 9
-	// StatusRemoved: this node was removed from the group's
-	// configuration and serves it no more; Leader is a hint. The command
-	// did not execute here: send it to another member.
-	StatusRemoved Status = 10
+	StatusOK         = sm.StatusOK
+	StatusNotFound   = sm.StatusNotFound
+	StatusCASFailed  = sm.StatusCASFailed
+	StatusStale      = sm.StatusStale
+	StatusNotLeader  = sm.StatusNotLeader
+	StatusRetry      = sm.StatusRetry
+	StatusBadRequest = sm.StatusBadRequest
+	StatusNoSpace    = sm.StatusNoSpace
+	StatusNotOwner   = sm.StatusNotOwner
+	StatusRemoved    = sm.StatusRemoved
 )
-
-// String returns the status's name ("ok", "not-found", ...).
-func (s Status) String() string {
-	switch s {
-	case StatusOK:
-		return "ok"
-	case StatusNotFound:
-		return "not-found"
-	case StatusCASFailed:
-		return "cas-failed"
-	case StatusStale:
-		return "stale"
-	case StatusNotLeader:
-		return "not-leader"
-	case StatusRetry:
-		return "retry"
-	case StatusBadRequest:
-		return "bad-request"
-	case StatusNoSpace:
-		return "no-space"
-	case StatusNotOwner:
-		return "not-owner"
-	case StatusRemoved:
-		return "removed"
-	}
-	return fmt.Sprintf("status(%d)", uint8(s))
-}
-
-func (s Status) valid() bool { return s >= StatusOK && s <= StatusRemoved }
 
 // ReadMode says how a get is made linearizable, or that it need not be.
 // Only gets look at it.
@@ -227,25 +179,37 @@ func AppendRequest(dst []byte, r *Request) []byte {
 // DecodeRequest decodes a request body without copying: the command's
 // fields alias b. On success b[RequestHeaderSize:] is the encoded command.
 func DecodeRequest(b []byte) (Request, error) {
-	if len(b) < RequestHeaderSize {
-		return Request{}, malformed("request", "%d bytes, shorter than its header", len(b))
-	}
-	flags := b[8]
-	if flags&^(flagStale|flagModeMask) != 0 {
-		return Request{}, malformed("request", "unknown flags %#x", flags)
-	}
-	mode := ReadMode(flags&flagModeMask) >> flagModeShift
-	if flags&flagStale != 0 {
-		if mode != ReadDefault {
-			return Request{}, malformed("request", "flags %#x ask for a stale read and read mode %v", flags, mode)
-		}
-		mode = ReadStale
+	reqID, mode, err := DecodeRequestHeader(b)
+	if err != nil {
+		return Request{}, err
 	}
 	cmd, err := DecodeCommand(b[RequestHeaderSize:])
 	if err != nil {
 		return Request{}, err
 	}
-	return Request{ReqID: binary.LittleEndian.Uint64(b), Read: mode, Cmd: cmd}, nil
+	return Request{ReqID: reqID, Read: mode, Cmd: cmd}, nil
+}
+
+// DecodeRequestHeader decodes the part of a request body before its
+// command, b[RequestHeaderSize:], which it leaves to the machine's Check
+// (a node runs any sm.Machine behind this wire format; kv's commands are
+// one kind of command it carries).
+func DecodeRequestHeader(b []byte) (reqID uint64, mode ReadMode, err error) {
+	if len(b) < RequestHeaderSize {
+		return 0, 0, malformed("request", "%d bytes, shorter than its header", len(b))
+	}
+	flags := b[8]
+	if flags&^(flagStale|flagModeMask) != 0 {
+		return 0, 0, malformed("request", "unknown flags %#x", flags)
+	}
+	mode = ReadMode(flags&flagModeMask) >> flagModeShift
+	if flags&flagStale != 0 {
+		if mode != ReadDefault {
+			return 0, 0, malformed("request", "flags %#x ask for a stale read and read mode %v", flags, mode)
+		}
+		mode = ReadStale
+	}
+	return binary.LittleEndian.Uint64(b), mode, nil
 }
 
 // Response is the body of a FrameResponse.
@@ -279,7 +243,7 @@ func DecodeResponse(b []byte) (Response, error) {
 		Node:   binary.LittleEndian.Uint16(b[9:]),
 		Leader: binary.LittleEndian.Uint16(b[11:]),
 	}
-	if !r.Status.valid() {
+	if !r.Status.Valid() {
 		return Response{}, malformed("response", "unknown status %d", b[8])
 	}
 	if len(b) > ResponseHeaderSize {

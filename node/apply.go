@@ -38,20 +38,21 @@ func (n *Node) apply(g *group, entries []engine.Entry) {
 			n.stages.record(StageQuorumWait, start.Sub(p.at))
 		}
 		err := batch.ForEach(e.Data, func(raw []byte) error {
-			cmd, err := kv.DecodeCommand(raw)
+			// The session table decides whether the machine runs it
+			// (sm.Sessions); a header that does not decode stops the batch.
+			h, res, dup, err := g.sm.Apply(uint64(e.Slot), raw)
 			if err != nil {
 				return err
 			}
-			res, dup := g.sm.Apply(uint64(e.Slot), cmd)
 			switch {
 			case !dup:
 				if g.appliedLog != nil {
-					g.appliedLog.add(AppliedCommand{Slot: uint64(e.Slot), Client: cmd.ClientID, Seq: cmd.Seq})
+					g.appliedLog.add(AppliedCommand{Slot: uint64(e.Slot), Client: h.ClientID, Seq: h.Seq})
 				}
 			case res.Status != kv.StatusNotOwner: // a refused forgery is no retry
 				n.stats.dups.Add(1)
 			}
-			results = append(results, applied{client: sessionKey{cmd.ClientID, cmd.Token}, seq: cmd.Seq, res: res})
+			results = append(results, applied{client: sessionKey{h.ClientID, h.Token}, seq: h.Seq, res: res})
 			return nil
 		})
 		if err != nil {

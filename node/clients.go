@@ -9,6 +9,7 @@ import (
 	"github.com/mpaxos/mpaxos/batch"
 	"github.com/mpaxos/mpaxos/kv"
 	"github.com/mpaxos/mpaxos/net/transport"
+	"github.com/mpaxos/mpaxos/sm"
 )
 
 // onClientFrame runs on a client connection's reader goroutine; body is
@@ -20,64 +21,67 @@ func (n *Node) onClientFrame(c *transport.Conn, typ byte, body []byte) {
 		c.Close()
 		return
 	}
-	req, err := kv.DecodeRequest(body)
+	reqID, read, err := kv.DecodeRequestHeader(body)
+	var info sm.Info
+	if err == nil {
+		// The machine checks its command (kv's: DecodeCommand).
+		info, err = n.cfg.Machine.Check(body[kv.RequestHeaderSize:], len(n.groups))
+	}
 	if err != nil {
 		n.log.Warn("bad client request; closing", "remote", c.RemoteAddr(), "err", err)
 		c.Close()
 		return
 	}
 	if n.cfg.Null {
-		n.replyQueued(c, req.ReqID, kv.StatusOK, nil)
+		n.replyQueued(c, reqID, kv.StatusOK, nil)
 		return
 	}
-	if req.Cmd.Op == kv.OpMulti && len(n.groups) > 1 {
-		// Its sub-commands' keys may belong to several groups, and one
-		// group's log cannot order another's keys.
-		n.replyQueued(c, req.ReqID, kv.StatusBadRequest, nil)
+	if info.CrossGroup {
+		// One group's log cannot order another's state (kv: an OpMulti,
+		// whose keys may belong to several groups).
+		n.replyQueued(c, reqID, kv.StatusBadRequest, nil)
 		return
 	}
-	g := n.groupOf(req.Cmd.Key)
+	h := &info.Header
+	cmd := body[kv.RequestHeaderSize:]
+	g := n.groupOf(h.Key)
 	if g.removed.Load() {
-		n.removedReply(g, c, req.ReqID)
+		n.removedReply(g, c, reqID)
 		return
 	}
-	mode := n.readMode(req.Read)
-	if em, ok := engineReadMode(mode); ok && req.Cmd.Op == kv.OpGet {
-		n.queueRead(g, c, req.ReqID, em, req.Cmd.Key, false)
+	mode := n.readMode(read)
+	if em, ok := engineReadMode(mode); ok && info.ReadOnly {
+		// A read (kv: a get, or a pipeline of gets, the RESP front end's,
+		// read off one state): a read index or lease, not the log.
+		n.queueRead(g, c, reqID, em, cmd)
 		return
 	}
-	if em, ok := engineReadMode(mode); ok && req.Cmd.Op == kv.OpMulti && kv.ReadOnlyMulti(req.Cmd.Value) {
-		// A pipeline of gets (the RESP front end's, one group): one read
-		// of them all.
-		n.queueRead(g, c, req.ReqID, em, req.Cmd.Value, true)
-		return
-	}
-	if mode == kv.ReadStale && req.Cmd.Op == kv.OpGet {
-		key := append([]byte(nil), req.Cmd.Key...)
+	if mode == kv.ReadStale && info.ReadOnly {
+		key := append([]byte(nil), cmd...)
 		select {
-		case n.staleReads <- staleRead{g: g, conn: c, reqID: req.ReqID, key: key}:
+		case n.staleReads <- staleRead{g: g, conn: c, reqID: reqID, key: key}:
 		case <-n.stop:
 		}
 		return
 	}
 	if !g.isLeader.Load() {
-		n.notLeader(g, c, req.ReqID)
+		n.notLeader(g, c, reqID)
 		return
 	}
-	if n.refusedForSpace(req.Cmd.Op) {
-		n.replyQueued(c, req.ReqID, kv.StatusNoSpace, nil)
+	if n.refusedForSpace(info.ReadOnly) {
+		n.replyQueued(c, reqID, kv.StatusNoSpace, nil)
 		return
 	}
 	// The request's tail is the command in batch format: one copy, here.
-	err = g.inbox.push(body[kv.RequestHeaderSize:], sessionKey{req.Cmd.ClientID, req.Cmd.Token},
-		waiter{conn: c, reqID: req.ReqID, seq: req.Cmd.Seq}, time.Now())
+	err = g.inbox.push(cmd, sessionKey{h.ClientID, h.Token},
+		waiter{conn: c, reqID: reqID, seq: h.Seq}, time.Now())
 	if errors.Is(err, batch.ErrTooLarge) {
-		n.replyQueued(c, req.ReqID, kv.StatusBadRequest, nil)
+		n.replyQueued(c, reqID, kv.StatusBadRequest, nil)
 		return
 	}
 	if err != nil {
 		// The queue is full (no leader progress): push back.
-		n.replyQueued(c, req.ReqID, kv.StatusRetry, nil)
+		n.replyQueued(c, reqID, kv.StatusRetry, nil)
 		return
 	}
 	select {
@@ -135,10 +139,6 @@ func (n *Node) respond(c *transport.Conn, reqID uint64, status kv.Status, value 
 // serveStale answers a read the client explicitly allowed to be stale from
 // this node's state machine, whatever its role.
 func (n *Node) serveStale(r staleRead) {
-	v, ok := r.g.sm.Get(r.key)
-	if !ok {
-		n.reply(r.conn, r.reqID, kv.StatusNotFound, nil)
-		return
-	}
-	n.reply(r.conn, r.reqID, kv.StatusOK, v)
+	res := r.g.sm.Query(n.ls.reads.answer[:0], r.key)
+	n.reply(r.conn, r.reqID, res.Status, res.Value)
 }

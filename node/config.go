@@ -16,6 +16,7 @@ import (
 	"github.com/mpaxos/mpaxos/kv"
 	"github.com/mpaxos/mpaxos/naive"
 	"github.com/mpaxos/mpaxos/net/transport"
+	"github.com/mpaxos/mpaxos/sm"
 	"github.com/mpaxos/mpaxos/store"
 )
 
@@ -146,9 +147,14 @@ type Config struct {
 	// 100ms.
 	SpaceCheck time.Duration
 	// SessionTTL is how many slots a client session survives without use
-	// (kv.MachineConfig.SessionTTL); every member must use the same. The
-	// default is kv.DefaultSessionTTL.
+	// (sm.NewSessions); every member must use the same. The default is
+	// sm.DefaultSessionTTL.
 	SessionTTL uint64
+	// Machine is the state machine every group runs (one per group, made
+	// by Machine.New) and how client commands are checked for it; see
+	// package sm. Every member must run the same. The zero Type means
+	// kv.Type(), the key-value machine.
+	Machine sm.Type
 	// MaxFrame is the largest frame accepted on a peer connection, in
 	// bytes. It must fit a snapshot of the state machine plus the log since
 	// the last snapshot: a new leader's Promises and a lagging follower's

@@ -9,6 +9,7 @@ import (
 	"github.com/mpaxos/mpaxos/engine"
 	"github.com/mpaxos/mpaxos/internal/config"
 	"github.com/mpaxos/mpaxos/kv"
+	"github.com/mpaxos/mpaxos/sm"
 )
 
 func validConfig() Config {
@@ -99,11 +100,11 @@ func TestAppliedRing(t *testing.T) {
 	}
 }
 
-// TestSessionTTLDefault: the node's default session TTL is the state
-// machine's, so a node and a kv.Machine built with defaults agree on which
+// TestSessionTTLDefault: the node's default session TTL is the session
+// table's, so a node and an sm.Applier built with defaults agree on which
 // retries execute (replicas with different TTLs could diverge).
 func TestSessionTTLDefault(t *testing.T) {
-	if got, want := DefaultConfig().SessionTTL, kv.DefaultMachineConfig().SessionTTL; got != want {
+	if got, want := DefaultConfig().SessionTTL, uint64(sm.DefaultSessionTTL); got != want {
 		t.Fatalf("node's default SessionTTL %d, kv's %d", got, want)
 	}
 }

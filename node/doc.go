@@ -2,11 +2,13 @@
 // ticks the engine on a real clock, feeds it peer messages and client
 // batches, persists each Ready through store/ on a writer goroutine (group
 // commit across Readies), sends messages through net/transport, applies
-// committed batches to the key-value state machine in kv/, answers clients,
-// and serves status, metrics and the fault hook over HTTP.
+// committed batches to the state machine (Config.Machine, an sm.Machine:
+// kv's key-value machine by default) behind the group's session table
+// (sm.Applier: exactly-once is the runtime's, for every machine), answers
+// clients, and serves status, metrics and the fault hook over HTTP.
 //
 // Groups. A node runs Config.Groups independent Paxos groups (group.go):
-// each has its own engine, kv.Machine, inbox and batcher, applied index,
+// each has its own engine, state machine and sessions, inbox and batcher, applied index,
 // snapshots and leader; a key belongs to group route.GroupOf(key, G), the
 // function the client uses too. The groups share one peer connection per
 // node pair (every Message carries its group; the transport's writers

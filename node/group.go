@@ -5,8 +5,8 @@ import (
 	"sync/atomic"
 
 	"github.com/mpaxos/mpaxos/engine"
-	"github.com/mpaxos/mpaxos/kv"
 	"github.com/mpaxos/mpaxos/route"
+	"github.com/mpaxos/mpaxos/sm"
 )
 
 // group is one of the Paxos groups a node runs (Config.Groups): its own
@@ -15,8 +15,8 @@ import (
 // the writer and the read ring are the node's, shared by all of them.
 type group struct {
 	id  engine.GroupID
-	eng protocol // *engine.Engine, or a naive scheme (Config.Protocol, one group)
-	sm  *kv.Machine
+	eng protocol    // *engine.Engine, or a naive scheme (Config.Protocol, one group)
+	sm  *sm.Applier // the group's machine behind its sessions (machine.go)
 	// preferred is the member this group's leadership goes back to when
 	// it is healthy (Config.Groups' doc, handoff.go).
 	preferred engine.NodeID
@@ -65,10 +65,8 @@ func (n *Node) newGroup(id engine.GroupID) (*group, error) {
 	if n.cfg.RecordApplied > 0 {
 		g.appliedLog = &appliedRing{buf: make([]AppliedCommand, n.cfg.RecordApplied)}
 	}
-	mcfg := kv.DefaultMachineConfig()
-	mcfg.SessionTTL = n.cfg.SessionTTL
 	var err error
-	if g.sm, err = kv.NewMachine(mcfg); err != nil {
+	if g.sm, err = n.newMachine(id); err != nil {
 		return nil, err
 	}
 	lg := n.st.Log(id)

@@ -269,21 +269,39 @@ func (l lockedWriter) Write(b []byte) (int, error) {
 }
 
 // TestGroupsRefuseCrossGroupMulti: with several groups, a multi-key
-// command is refused as a bad request rather than executed by one group
-// for keys another group orders.
+// command whose keys belong to two groups is refused as a bad request
+// rather than executed by one group for keys another group orders; one
+// whose keys share a group runs in that group (kv.Check).
 func TestGroupsRefuseCrossGroupMulti(t *testing.T) {
 	c := newTestCluster(t, 1, fastGroups(2))
 	waitFor(t, "a leader for every group", func() bool { return c.groupLeaders(2)[1] == 0 && c.groupLeaders(2)[0] == 0 })
 	s := c.client().Session()
-	var m kv.Multi
-	if err := m.Add(&kv.Command{Op: kv.OpPut, Key: []byte("a"), Value: []byte("1")}); err != nil {
-		t.Fatal(err)
+	other := ""
+	for i := 0; other == ""; i++ {
+		if k := fmt.Sprint("b", i); route.GroupOf([]byte(k), 2) != route.GroupOf([]byte("a"), 2) {
+			other = k
+		}
+	}
+	multi := func(keys ...string) kv.Command {
+		var m kv.Multi
+		for _, k := range keys {
+			if err := m.Add(&kv.Command{Op: kv.OpPut, Key: []byte(k), Value: []byte("1")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return m.Command()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
-	r, err := s.Do(ctx, m.Command())
+	r, err := s.Do(ctx, multi("a", other))
 	if err == nil || r.Status != kv.StatusBadRequest {
-		t.Fatalf("multi with 2 groups: %+v %v, want a bad request", r, err)
+		t.Fatalf("multi over 2 groups: %+v %v, want a bad request", r, err)
+	}
+	if r, err := s.Do(ctx, multi("{x}a", "{x}b")); err != nil || r.Status != kv.StatusOK {
+		t.Fatalf("multi within one group: %+v %v", r, err)
+	}
+	if v, ok, err := s.Get(ctx, []byte("{x}b")); err != nil || !ok || string(v) != "1" {
+		t.Fatalf("{x}b after the multi: %q %v %v", v, ok, err)
 	}
 }
 

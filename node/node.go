@@ -133,6 +133,7 @@ func Start(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.Machine = cfg.machineType()
 	n := &Node{
 		cfg:        cfg,
 		log:        cfg.Logger.With("node", cfg.ID),

@@ -44,13 +44,11 @@ type linRead struct {
 	conn  *transport.Conn
 	reqID uint64
 	mode  engine.ReadMode
-	// key is owned by the read from the reader's copy until the loop
-	// answers it, which puts the buffer back in the pool. For a multi it
-	// holds the OpMulti's gets (kv.ReadOnlyMulti).
+	// key holds the read-only command (sm.Info.ReadOnly), header
+	// included, for the machine's Query. It is owned by the read from the
+	// reader's copy until the loop answers it, which puts the buffer back
+	// in the pool.
 	key *bytebufferpool.ByteBuffer
-	// multi: key is a read-only OpMulti body, answered with every get's
-	// result read off one state (the RESP front end's pipelined GETs).
-	multi bool
 }
 
 // readSlot is one read the loop holds: asked of the engine (index 0), or
@@ -67,14 +65,23 @@ type readState struct {
 	slots []readSlot // readRing of them, allocated at Start
 	next  uint64     // the next read's ctx; ctx 0 is never used
 	held  []uint64   // ctxs of answered reads waiting for apply, oldest first
-	multi []byte     // a read multi's results, reused
+	// answer is the buffer a machine's Query may append its answer to
+	// (kv's read-only multi: the RESP front end's pipelined GETs), reused.
+	answer []byte
 }
 
 func (rs *readState) init() {
 	rs.slots = make([]readSlot, readRing)
 	rs.held = make([]uint64, 0, 1024)
 	rs.next = 1
+	rs.answer = make([]byte, 0, answerBuf)
 }
+
+// answerBuf is the capacity of readState.answer. An answer longer than it
+// is appended to a buffer of its own, which the read does not keep: a
+// Query's Value may alias its machine's state, which must never be
+// appended to.
+const answerBuf = 64 << 10
 
 func (rs *readState) slot(ctx uint64) *readSlot { return &rs.slots[ctx%readRing] }
 
@@ -99,9 +106,10 @@ func engineReadMode(mode kv.ReadMode) (engine.ReadMode, bool) {
 	return 0, false
 }
 
-// queueRead runs on a client's reader goroutine: it copies key, which is
-// only valid during the call, and hands the read to the loop.
-func (n *Node) queueRead(g *group, c *transport.Conn, reqID uint64, mode engine.ReadMode, key []byte, multi bool) {
+// queueRead runs on a client's reader goroutine: it copies the read-only
+// command, which is only valid during the call, and hands the read to the
+// loop.
+func (n *Node) queueRead(g *group, c *transport.Conn, reqID uint64, mode engine.ReadMode, key []byte) {
 	if n.readBytes.Add(int64(len(key))) > n.readBudget {
 		n.readBytes.Add(-int64(len(key)))
 		n.replyQueued(c, reqID, kv.StatusRetry, nil)
@@ -110,7 +118,7 @@ func (n *Node) queueRead(g *group, c *transport.Conn, reqID uint64, mode engine.
 	buf := bytebufferpool.Get()
 	buf.B = append(buf.B[:0], key...)
 	select {
-	case n.reads <- linRead{g: g, conn: c, reqID: reqID, mode: mode, key: buf, multi: multi}:
+	case n.reads <- linRead{g: g, conn: c, reqID: reqID, mode: mode, key: buf}:
 	case <-n.stop:
 		n.releaseKey(buf)
 	}
@@ -205,20 +213,9 @@ func (n *Node) serveHeld() {
 
 // serveRead answers a read whose index is applied and frees its slot.
 func (n *Node) serveRead(sl *readSlot) {
-	if sl.r.multi {
-		rs := &n.ls.reads
-		rs.multi, _ = sl.r.g.sm.ReadMulti(rs.multi[:0], sl.r.key.B) // read-only: checked on arrival
-		n.reply(sl.r.conn, sl.r.reqID, kv.StatusOK, rs.multi)
-		n.releaseKey(sl.r.key)
-		*sl = readSlot{}
-		return
-	}
-	v, ok := sl.r.g.sm.Get(sl.r.key.B)
-	if ok {
-		n.reply(sl.r.conn, sl.r.reqID, kv.StatusOK, v)
-	} else {
-		n.reply(sl.r.conn, sl.r.reqID, kv.StatusNotFound, nil)
-	}
+	rs := &n.ls.reads
+	res := sl.r.g.sm.Query(rs.answer[:0], sl.r.key.B) // read-only: checked on arrival
+	n.reply(sl.r.conn, sl.r.reqID, res.Status, res.Value)
 	n.releaseKey(sl.r.key)
 	*sl = readSlot{}
 }

@@ -39,8 +39,9 @@ func (n *Node) installSnapshot(g *group, s *engine.Snapshot) {
 // afterwards the interval is SnapshotEvery (SnapshotBytes), so they stay
 // spread over it. A node takes one snapshot at a time: a group whose turn
 // comes meanwhile waits for the next pass.
-// Only the capture (Freeze: copying key and value headers, no sorting)
-// runs here on the loop; encoding and the store write run on a goroutine
+// Only the capture (sm.Applier.Capture: the sessions, and kv's Freeze,
+// copying key and value headers, no sorting; a machine that cannot capture
+// is encoded here whole) runs here on the loop; encoding and the store write run on a goroutine
 // of their own, beside the writer, so neither the loop nor the log's
 // writes queue behind a snapshot of many megabytes. Entries at or below
 // the snapshot that the writer stores after the truncation are harmless:
@@ -71,7 +72,7 @@ func (n *Node) maybeSnapshotGroup(g *group) bool {
 	}
 	g.snap.stagger, g.snap.staggerBytes, g.snap.logBytes = 0, 0, 0
 	start := time.Now()
-	frozen := g.sm.Freeze()
+	encode := g.sm.Capture() // sessions and machine as of now; encoded below
 	slot := g.applied
 	membership := g.membership // shared slices, read-only
 	g.snap.taking = true
@@ -88,13 +89,13 @@ func (n *Node) maybeSnapshotGroup(g *group) bool {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		snap := engine.Snapshot{Slot: slot, Data: frozen.Encode(), Membership: membership}
+		data, err := encode()
+		snap := engine.Snapshot{Slot: slot, Data: data, Membership: membership}
 		if hook != nil {
 			hook(slot)
 		}
-		var err error
 		cancelled := cancel.Load()
-		if !cancelled && !n.cfg.UnsafeNoPersist {
+		if err == nil && !cancelled && !n.cfg.UnsafeNoPersist {
 			// A newer snapshot installed from here on is still safe: the
 			// store refuses ours atomically then (ErrSnapshotOlder).
 			err = n.save(store.Write{Group: g.id, Snapshot: &snap})

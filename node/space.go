@@ -3,7 +3,6 @@ package node
 import (
 	"errors"
 
-	"github.com/mpaxos/mpaxos/kv"
 	"github.com/mpaxos/mpaxos/store"
 )
 
@@ -52,9 +51,9 @@ func (n *Node) checkSpace() {
 }
 
 // refusedForSpace reports whether a client command must be refused with
-// kv.StatusNoSpace: a write while the store is out of space. Reads still
-// go through the log: a get adds a few bytes, and serving them is the
-// point of refusing before the disk is full.
-func (n *Node) refusedForSpace(op kv.Op) bool {
-	return op != kv.OpGet && n.noSpace.Load()
+// kv.StatusNoSpace: a write (not sm.Info.ReadOnly) while the store is out
+// of space. Reads still go through the log: a get adds a few bytes, and
+// serving them is the point of refusing before the disk is full.
+func (n *Node) refusedForSpace(readOnly bool) bool {
+	return !readOnly && n.noSpace.Load()
 }

@@ -200,11 +200,13 @@ func (c *conn) members(leader uint16) []uint16 {
 }
 
 // cmdCluster answers the cluster commands that cluster clients use to
-// find where a slot lives: one group holds every slot, its leader as the
-// primary, the other nodes as its replicas (which answer writes and
-// log reads with -MOVED to the leader).
+// find where a slot lives: each group (Config.Groups) holds its range of
+// slots (route.SlotRange), its leader as the primary, the other nodes as
+// its replicas (which answer writes and log reads with -MOVED to the
+// leader). With one group, one range holds all 16384 slots.
 func cmdCluster(c *conn, args [][]byte) {
 	sub := args[1]
+	groups := c.s.cfg.Groups
 	switch {
 	case eqFold(sub, "keyslot") && len(args) == 3:
 		c.out = appendInt(c.out, int64(route.KeySlot(args[2])))
@@ -214,47 +216,86 @@ func cmdCluster(c *conn, args [][]byte) {
 		return
 	case eqFold(sub, "info") && len(args) == 2:
 		st := c.s.cfg.Status()
-		state := "ok"
-		if _, ok := c.s.cfg.Addrs[st.Leader]; !ok {
-			state = "fail"
+		state, ok := "ok", 0
+		leaders := map[uint16]bool{}
+		for g := range groups {
+			if _, known := c.s.cfg.Addrs[st.leaderOf(g)]; known {
+				first, last := route.SlotRange(g, groups)
+				ok += last - first + 1
+				leaders[st.leaderOf(g)] = true
+			} else {
+				state = "fail"
+			}
 		}
-		c.out = appendBulkString(c.out, fmt.Sprintf("cluster_state:%s\r\ncluster_slots_assigned:%d\r\ncluster_slots_ok:%d\r\ncluster_known_nodes:%d\r\ncluster_size:1\r\n",
-			state, route.Slots, route.Slots, len(c.s.cfg.Addrs)))
+		c.out = appendBulkString(c.out, fmt.Sprintf("cluster_state:%s\r\ncluster_slots_assigned:%d\r\ncluster_slots_ok:%d\r\ncluster_known_nodes:%d\r\ncluster_size:%d\r\n",
+			state, route.Slots, ok, len(c.s.cfg.Addrs), len(leaders)))
 		return
 	case (eqFold(sub, "slots") || eqFold(sub, "nodes") || eqFold(sub, "shards")) && len(args) == 2:
 	default:
 		c.out = appendError(c.out, "ERR unknown subcommand '"+printable(sub)+"'. Try CLUSTER SLOTS, SHARDS, NODES, INFO, MYID or KEYSLOT.")
 		return
 	}
+	// Only groups whose leader is known are listed (Redis leaves out the
+	// slots no node serves): a client sends a key of another group to any
+	// node, and retries on the -CLUSTERDOWN it gets until that group has a
+	// leader. With none known there is nothing to list.
 	st := c.s.cfg.Status()
-	if _, ok := c.s.cfg.Addrs[st.Leader]; !ok {
+	var led []int
+	for g := range groups {
+		if _, ok := c.s.cfg.Addrs[st.leaderOf(g)]; ok {
+			led = append(led, g)
+		}
+	}
+	if len(led) == 0 {
 		c.out = appendError(c.out, "CLUSTERDOWN no leader with a known RESP address (an election may be under way)")
 		return
 	}
-	ids := c.members(st.Leader)
-	if eqFold(sub, "slots") {
-		c.out = appendArray(c.out, 1)
-		c.out = appendArray(c.out, 2+len(ids))
-		c.out = appendInt(c.out, 0)
-		c.out = appendInt(c.out, route.Slots-1)
-		for _, id := range ids {
-			host, port := splitAddr(c.s.cfg.Addrs[id])
-			c.out = appendArray(c.out, 3)
-			c.out = appendBulkString(c.out, host)
-			c.out = appendInt(c.out, int64(port))
-			c.out = appendBulkString(c.out, nodeName(id))
+	switch {
+	case eqFold(sub, "slots"):
+		c.out = appendArray(c.out, len(led))
+		for _, g := range led {
+			ids := c.members(st.leaderOf(g))
+			first, last := route.SlotRange(g, groups)
+			c.out = appendArray(c.out, 2+len(ids))
+			c.out = appendInt(c.out, int64(first))
+			c.out = appendInt(c.out, int64(last))
+			for _, id := range ids {
+				host, port := splitAddr(c.s.cfg.Addrs[id])
+				c.out = appendArray(c.out, 3)
+				c.out = appendBulkString(c.out, host)
+				c.out = appendInt(c.out, int64(port))
+				c.out = appendBulkString(c.out, nodeName(id))
+			}
 		}
-		return
+	case eqFold(sub, "shards"):
+		c.out = appendArray(c.out, len(led))
+		for _, g := range led {
+			c.appendShard(g, c.members(st.leaderOf(g)), st)
+		}
+	default:
+		c.appendNodes(st, st.leaderOf(led[0]))
 	}
-	if eqFold(sub, "shards") {
-		c.appendShards(ids, st)
-		return
-	}
+}
+
+// appendNodes answers CLUSTER NODES: a node that leads groups is a master
+// of their slot ranges; one that leads none is a replica of first, the
+// leader of the first group that has one (Redis has no node that is both;
+// a cluster client routes by CLUSTER SLOTS or SHARDS, which say it per
+// group).
+func (c *conn) appendNodes(st Status, first uint16) {
+	groups := c.s.cfg.Groups
 	var b strings.Builder
-	for i, id := range ids {
-		flags, master, slots := "master", "-", " 0-"+strconv.Itoa(route.Slots-1)
-		if i > 0 {
-			flags, master, slots = "slave", nodeName(ids[0]), ""
+	for _, id := range c.members(first) {
+		slots := ""
+		for g := range groups {
+			if st.leaderOf(g) == id && id != 0 {
+				first, last := route.SlotRange(g, groups)
+				slots += " " + strconv.Itoa(first) + "-" + strconv.Itoa(last)
+			}
+		}
+		flags, master := "master", "-"
+		if slots == "" {
+			flags, master = "slave", nodeName(first)
 		}
 		if id == c.s.cfg.ID {
 			flags = "myself," + flags
@@ -265,17 +306,18 @@ func cmdCluster(c *conn, args [][]byte) {
 	c.out = appendBulkString(c.out, b.String())
 }
 
-// appendShards answers CLUSTER SHARDS (Redis 7): one shard holding every
-// slot, the leader (ids[0]) its master. A replica's replication offset is
-// its applied slot where this node knows it (its own), else 0, and its
-// health "online": the front end does not track its peers' state.
-func (c *conn) appendShards(ids []uint16, st Status) {
-	c.out = appendArray(c.out, 1)
+// appendShard appends one shard of CLUSTER SHARDS (Redis 7): group g's
+// slots, its leader (ids[0]) the master. A replica's replication offset is
+// its applied slot where this node knows it (its own, group 0's with
+// several groups too: Status has one), else 0, and its health "online":
+// the front end does not track its peers' state.
+func (c *conn) appendShard(g int, ids []uint16, st Status) {
+	first, last := route.SlotRange(g, c.s.cfg.Groups)
 	c.out = appendMap(c.out, 2, c.proto)
 	c.out = appendBulkString(c.out, "slots")
 	c.out = appendArray(c.out, 2)
-	c.out = appendInt(c.out, 0)
-	c.out = appendInt(c.out, route.Slots-1)
+	c.out = appendInt(c.out, int64(first))
+	c.out = appendInt(c.out, int64(last))
 	c.out = appendBulkString(c.out, "nodes")
 	c.out = appendArray(c.out, len(ids))
 	for i, id := range ids {

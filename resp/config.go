@@ -9,6 +9,7 @@ import (
 	"github.com/mpaxos/mpaxos/client"
 	"github.com/mpaxos/mpaxos/internal/config"
 	"github.com/mpaxos/mpaxos/kv"
+	"github.com/mpaxos/mpaxos/route"
 )
 
 // Session is one logical client of the cluster, as the server uses it: a
@@ -31,6 +32,18 @@ type Status struct {
 	Commit uint64
 	// Applied is the last slot the node's state machine applied.
 	Applied uint64
+	// Leaders is each group's leader (0: unknown), by group id, when the
+	// node runs several groups (Config.Groups); nil with one, whose
+	// leader is Leader.
+	Leaders []uint16
+}
+
+// leaderOf returns group g's leader as s reports it.
+func (s *Status) leaderOf(g int) uint16 {
+	if g < len(s.Leaders) {
+		return s.Leaders[g]
+	}
+	return s.Leader
 }
 
 // Config configures a Server.
@@ -39,6 +52,16 @@ type Config struct {
 	Addr string
 	// ID is the node this server runs beside. Required.
 	ID uint16
+	// Groups is how many Paxos groups the node runs (node.Config.Groups):
+	// the hash slots are split over them (route.SlotRange), each led by
+	// its own node. CLUSTER SLOTS and SHARDS list a range per group with
+	// its leader as primary; a command whose key's group this node does not
+	// lead gets -MOVED to that group's leader (the node refuses it, naming
+	// the leader); a pipeline is sent as one command per run of commands of
+	// one group, and a multi-key command whose keys belong to several
+	// groups gets -CROSSSLOT, as Redis Cluster answers keys of several
+	// slots. The default is 1.
+	Groups int
 	// Addrs maps node ids to the addresses their RESP servers are reached
 	// at: -MOVED names the leader's, CLUSTER SLOTS and NODES list them.
 	// A leader missing from Addrs gets an -ERR naming it instead of a
@@ -86,6 +109,7 @@ func DefaultConfig() Config {
 		CommandTimeout: 10 * time.Second,
 		MaxRequest:     1 << 20,
 		MaxArgs:        1 << 16,
+		Groups:         1,
 	}
 }
 
@@ -118,6 +142,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxRequest < 1<<10 || c.MaxRequest > 1<<30 {
 		v.Bad("MaxRequest", c.MaxRequest, "must be between 1 KiB and 1 GiB")
+	}
+	if c.Groups < 1 || c.Groups > route.Slots {
+		v.Bad("Groups", c.Groups, "must be between 1 and the slot count")
 	}
 	if c.MaxArgs < 3 {
 		v.Bad("MaxArgs", c.MaxArgs, "must be at least 3 (SET key value)")

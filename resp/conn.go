@@ -37,6 +37,7 @@ type conn struct {
 	// The pipeline not yet sent (pipeline.go).
 	multi kv.Multi
 	queue []queued
+	group int          // the group of the queued commands (Config.Groups)
 	subs  []kv.Command // scratch sub-commands
 
 	lower [24]byte  // a command name, lower-cased for the table lookup

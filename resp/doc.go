@@ -13,8 +13,15 @@
 // "-MOVED <slot> <leader's RESP address>", which redis-cli -c and cluster
 // clients follow. Every node's RESP address is configuration
 // (Config.Addrs; cmd/node's -resp-addr takes the whole list, like -peers).
-// CLUSTER SLOTS and NODES describe one group owning all 16384 slots with
-// the leader as the primary, so cluster clients send to the leader first.
+// CLUSTER SLOTS and SHARDS describe each Paxos group the node runs
+// (Config.Groups) owning its range of the 16384 slots (route.SlotRange),
+// that group's leader as the primary, so cluster clients send each key to
+// its group's leader first; with one group, one range holds every slot. A
+// pipeline goes to the cluster as one command per run of one group's
+// commands, and a multi-key command (MGET, MSET, DEL, EXISTS) whose keys
+// belong to several groups gets -CROSSSLOT (Redis Cluster refuses keys of
+// several slots; here keys of one group are enough: give them a common
+// {tag}).
 //
 // The extra hop (RESP -> client library -> loopback -> the node's client
 // port) costs a frame encode, a loopback write and a frame decode per

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -13,13 +14,16 @@ import (
 
 	"github.com/mpaxos/mpaxos/client"
 	"github.com/mpaxos/mpaxos/kv"
+	"github.com/mpaxos/mpaxos/route"
+	"github.com/mpaxos/mpaxos/sm"
 )
 
-// fakeCluster stands in for the node: one kv.Machine applying every
-// command at the next slot, as a one-node cluster's log would.
+// fakeCluster stands in for the node: one kv.Machine behind its session
+// table applying every command at the next slot, as a one-node cluster's
+// log would.
 type fakeCluster struct {
 	mu       sync.Mutex
-	m        *kv.Machine
+	m        *sm.Applier
 	slot     uint64
 	sessions atomic.Uint64
 	// dos counts the commands sessions sent (an OpMulti is one).
@@ -27,10 +31,14 @@ type fakeCluster struct {
 	// hold, when set, makes commands wait until it is closed or their
 	// context ends (a cluster that lost its quorum).
 	hold chan struct{}
+	// leaders, when set, is each group's leader: a command of a group
+	// node 1 does not lead is refused naming that group's leader, as the
+	// node refuses it; one whose keys span groups is a bad request.
+	leaders []uint16
 }
 
 func newFakeCluster(t testing.TB) *fakeCluster {
-	m, err := kv.NewMachine(kv.DefaultMachineConfig())
+	m, err := sm.NewApplier(kv.NewMachine(), sm.DefaultSessionTTL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,12 +68,21 @@ func (s *fakeSession) Do(ctx context.Context, cmd kv.Command) (client.Result, er
 		}
 	}
 	fc.dos.Add(1)
+	if groups := len(fc.leaders); groups > 1 {
+		info, err := kv.Check(kv.AppendCommand(nil, &cmd), groups)
+		if err != nil || info.CrossGroup {
+			return client.Result{Status: kv.StatusBadRequest}, fmt.Errorf("bad request")
+		}
+		if l := fc.leaders[route.GroupOf(info.Header.Key, groups)]; l != 1 {
+			return client.Result{Status: kv.StatusNotLeader}, client.NotLeaderError(l)
+		}
+	}
 	s.seq++
 	cmd.ClientID, cmd.Token, cmd.Seq = s.id, 1, s.seq
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
 	fc.slot++
-	r, _ := fc.m.Apply(fc.slot, cmd)
+	_, r, _, _ := fc.m.Apply(fc.slot, kv.AppendCommand(nil, &cmd))
 	return client.Result{Status: r.Status, Value: bytes.Clone(r.Value)}, nil
 }
 
@@ -80,7 +97,7 @@ func (s *fakeSession) Get(ctx context.Context, key []byte) ([]byte, bool, error)
 func (fc *fakeCluster) status() Status {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
-	return Status{ID: 1, Role: "leader", Leader: 1, Commit: fc.slot, Applied: fc.slot}
+	return Status{ID: 1, Role: "leader", Leader: 1, Commit: fc.slot, Applied: fc.slot, Leaders: fc.leaders}
 }
 
 // startServer serves a fake cluster on loopback with cfg's limits.

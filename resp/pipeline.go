@@ -3,9 +3,11 @@ package resp
 import (
 	"github.com/mpaxos/mpaxos/client"
 	"github.com/mpaxos/mpaxos/kv"
+	"github.com/mpaxos/mpaxos/route"
 )
 
-// A connection's pipeline goes to the cluster as one command: the data
+// A connection's pipeline goes to the cluster as one command per run of
+// commands of one group (all of it with one group, Config.Groups): the data
 // commands (GET, SET, DEL, EXISTS, INCR, INCRBY, MGET, MSET) that the
 // client sent before it waits for replies are queued as the sub-commands of
 // one kv.OpMulti, which the log orders as a whole and every replica
@@ -40,15 +42,29 @@ type queued struct {
 }
 
 // enqueue adds a data command's sub-commands to the pipeline, sending the
-// queue first if they would not fit. Each cmds[i] is one sub-command.
+// queue first if they would not fit, or belong to another group than the
+// queued ones (Config.Groups: one group's log orders only its keys). Each
+// cmds[i] is one sub-command. A command whose keys belong to several groups
+// is refused with -CROSSSLOT.
 func (c *conn) enqueue(q queued, cmds ...kv.Command) {
+	g := 0
+	if groups := c.s.cfg.Groups; groups > 1 {
+		g = route.GroupOfSlot(q.slot, groups)
+		for i := 1; i < len(cmds); i++ {
+			if route.GroupOf(cmds[i].Key, groups) != g {
+				c.errorReply("CROSSSLOT Keys in request don't hash to the same slot")
+				return
+			}
+		}
+	}
 	size := 0
 	for i := range cmds {
 		size += kv.CommandSize(&cmds[i])
 	}
-	if c.multi.Len() > 0 && (c.multi.Len()+len(cmds) > kv.MaxMulti || c.multi.Size()+size > maxPipelineBytes) {
+	if c.multi.Len() > 0 && (c.multi.Len()+len(cmds) > kv.MaxMulti || c.multi.Size()+size > maxPipelineBytes || g != c.group) {
 		c.sendQueued()
 	}
+	c.group = g
 	for i := range cmds {
 		c.multi.Add(&cmds[i]) // only data ops reach here, at most MaxArgs of them
 	}

@@ -239,11 +239,6 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, procOptions, erro
 		// The RESP server reaches the node through its client port.
 		return cfg, o, fmt.Errorf("-resp-addr does not work with TLS on the client port")
 	}
-	if o.resp.Listen != "" && cfg.Groups > 1 {
-		// Its slots map to one group and its pipelines are multi-key
-		// commands, which one group cannot order for another's keys.
-		return cfg, o, fmt.Errorf("-resp-addr does not work with -groups above 1 yet")
-	}
 	if *tlsDir != "" {
 		for _, f := range []*transport.CertFiles{&cfg.PeerTLS, &cfg.ClientTLS} {
 			for _, p := range []struct {

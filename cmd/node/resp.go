@@ -63,11 +63,16 @@ func startRESP(o respOptions, cfg node.Config, n *node.Node, log *slog.Logger) (
 	rcfg.Addr = o.Listen
 	rcfg.ID = uint16(cfg.ID)
 	rcfg.Addrs = o.Addrs
+	rcfg.Groups = cfg.Groups
 	rcfg.Logger = log
 	rcfg.NewSession = func() resp.Session { return cl.Session() }
 	rcfg.Status = func() resp.Status {
 		st := n.Status()
-		return resp.Status{ID: st.ID, Role: st.Role, Leader: st.Leader, Commit: st.Commit, Applied: st.Applied}
+		rs := resp.Status{ID: st.ID, Role: st.Role, Leader: st.Leader, Commit: st.Commit, Applied: st.Applied}
+		if cfg.Groups > 1 {
+			rs.Leaders = st.Leaders()
+		}
+		return rs
 	}
 	s, err := resp.Listen(rcfg)
 	if err != nil {

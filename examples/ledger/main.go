@@ -1,16 +1,15 @@
-// Command ledger runs one replica of a bank ledger replicated by mpaxos:
-// the example of embedding the engine in a service of your own. See
-// README.md for running three replicas by hand.
+// Command ledger runs one node of a bank ledger replicated by mpaxos: the
+// node runtime (package node) with the ledger's state machine
+// (ledger.Type) instead of the key-value one. See README.md.
 //
 //	ledger -id 1 -peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 \
-//	       -http 1=127.0.0.1:8001,2=127.0.0.1:8002,3=127.0.0.1:8003 -dir /tmp/ledger1
+//	       -client 127.0.0.1:8001 -dir /tmp/ledger1
 package main
 
 import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -19,11 +18,12 @@ import (
 	"syscall"
 
 	"github.com/mpaxos/mpaxos/engine"
-	"github.com/mpaxos/mpaxos/examples/ledger/replica"
+	"github.com/mpaxos/mpaxos/examples/ledger/ledger"
+	"github.com/mpaxos/mpaxos/node"
 )
 
 func main() {
-	err := run(os.Args[1:], os.Stderr)
+	err := run(os.Args[1:])
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 	case err != nil:
@@ -47,68 +47,45 @@ func parseAddrs(s string) (map[engine.NodeID]string, error) {
 	return out, nil
 }
 
-// config turns the command line into a replica.Config.
-func config(args []string, stderr io.Writer) (replica.Config, error) {
-	cfg := replica.DefaultConfig()
+// config turns the command line into a node.Config running the ledger.
+func config(args []string) (node.Config, error) {
+	cfg := node.DefaultConfig()
+	cfg.Machine = ledger.Type()
 	fs := flag.NewFlagSet("ledger", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // a bad flag is one line from main, not the usage
-	id := fs.Uint("id", 0, "this replica's id, a key of -peers")
-	peers := fs.String("peers", "", "every replica's peer address: 1=host:port,2=host:port,...")
-	httpAddrs := fs.String("http", "", "every replica's client API address, same ids as -peers")
-	fs.StringVar(&cfg.Dir, "dir", "", "this replica's store directory")
-	fs.Uint64Var(&cfg.ClusterID, "cluster", cfg.ClusterID, "cluster id, the same on every replica")
-	fs.DurationVar(&cfg.Tick, "tick", cfg.Tick, "engine tick interval")
-	fs.IntVar(&cfg.ElectionTicks, "election-ticks", cfg.ElectionTicks, "election timeout in ticks")
-	fs.Uint64Var(&cfg.SnapshotEvery, "snapshot-every", cfg.SnapshotEvery, "snapshot and truncate the log every this many slots")
-	fs.IntVar(&cfg.MaxPeerFrame, "max-peer-frame", cfg.MaxPeerFrame, "largest peer message in bytes; must fit a snapshot plus the log since it")
-	fs.IntVar(&cfg.MaxClients, "max-clients", cfg.MaxClients, "most open client API connections")
-	verbose := fs.Bool("v", false, "log debug messages")
+	id := fs.Uint("id", 0, "this node's id, a key of -peers")
+	peers := fs.String("peers", "", "every node's peer address: 1=host:port,2=host:port,...")
+	fs.StringVar(&cfg.ClientAddr, "client", "", "this node's client address (host:port), for ledger clients")
+	fs.StringVar(&cfg.AdminAddr, "admin", "", "this node's admin address (/status, /hash); empty: none")
+	fs.StringVar(&cfg.DataDir, "dir", "", "this node's store directory")
+	fs.IntVar(&cfg.Groups, "groups", cfg.Groups, "Paxos groups (accounts spread over them by name; the same on every node)")
+	fs.Uint64Var(&cfg.SnapshotEvery, "snapshot-every", cfg.SnapshotEvery, "slots between snapshots of the ledger")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stderr)
-			fmt.Fprintln(stderr, "usage: ledger -id N -peers 1=host:port,... -http 1=host:port,... -dir DIR")
-			fs.PrintDefaults()
-		}
 		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if *id > 65535 {
-		return cfg, fmt.Errorf("-id %d: must be in 1..65535", *id)
 	}
 	cfg.ID = engine.NodeID(*id)
 	var err error
 	if cfg.Peers, err = parseAddrs(*peers); err != nil {
 		return cfg, fmt.Errorf("-peers: %w", err)
 	}
-	if cfg.HTTP, err = parseAddrs(*httpAddrs); err != nil {
-		return cfg, fmt.Errorf("-http: %w", err)
-	}
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	return cfg, cfg.Validate()
 }
 
-func run(args []string, stderr io.Writer) error {
-	cfg, err := config(args, stderr)
+func run(args []string) error {
+	cfg, err := config(args)
 	if err != nil {
 		return err
 	}
-	r, err := replica.Start(cfg)
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	n, err := node.Start(cfg)
 	if err != nil {
 		return err
 	}
-	cfg.Logger.Info("ledger replica serving", "id", cfg.ID, "http", cfg.HTTP[cfg.ID], "peers", cfg.Peers[cfg.ID], "dir", cfg.Dir)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	select {
-	case s := <-sig:
-		cfg.Logger.Info("stopping", "signal", s.String())
-	case <-r.Done():
+	case <-sig:
+		return n.Close()
+	case <-n.Done():
+		return n.Err()
 	}
-	return errors.Join(r.Err(), r.Close())
 }

@@ -1,31 +1,39 @@
 package ledger
 
+// A command is sm's header (the runtime reads it: op, session, key) and a
+// body only this package reads:
+//
+//	 sm header                                                       body
+//	 +------+-------------+-------------+--------+-----------+------+-----------------+----------+----+
+//	 |  op  | client u64  | token u64   | seq uv | len(acct) | acct | amount i64 BE   | len(to)  | to |
+//	 +------+-------------+-------------+--------+-----------+------+-----------------+----------+----+
+//	  (little-endian, uvarints: package sm)                            (8 bytes)        (1 byte)
+//
+// acct, the header's key, is the account of Open, Deposit and Balance and
+// the payer of Transfer, so the runtime routes a command to the group of its
+// account; to is empty except for Transfer. The length is exact: trailing
+// bytes are an error, so one command has exactly one encoding. The ops start
+// at kv.OpUser, so the client library (package client) sends them as they
+// are: a kv.Command with this Op, Key the account and Value the body.
+
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-)
 
-// A command is one Paxos log entry's Data, fixed layout, big-endian:
-//
-//	0      1            9            17           25        26       26+f  27+f    27+f+t
-//	+------+------------+------------+------------+---------+--------+-----+-------+
-//	|  op  | client u64 |  seq u64   | amount i64 | len(f)  | from   | len | to    |
-//	+------+------------+------------+------------+---------+--------+-----+-------+
-//
-// from is the account of Open, Deposit and Balance and the payer of
-// Transfer; to is empty except for Transfer. The length is exact: trailing
-// bytes are an error, so one command has exactly one encoding.
+	"github.com/mpaxos/mpaxos/kv"
+	"github.com/mpaxos/mpaxos/sm"
+)
 
 // Op names a command.
 type Op uint8
 
 // The commands.
 const (
-	OpOpen     Op = 1 // open account From, balance 0
-	OpDeposit  Op = 2 // add Amount (> 0) to From
-	OpTransfer Op = 3 // move Amount (> 0) from From to To
-	OpBalance  Op = 4 // read From's balance, through the log
+	OpOpen     = Op(kv.OpUser) + iota // open account From, balance 0
+	OpDeposit                         // add Amount (> 0) to From
+	OpTransfer                        // move Amount (> 0) from From to To
+	OpBalance                         // read From's balance: read-only, so by read index or lease
 )
 
 // MaxAccountLen bounds an account name, in bytes.
@@ -36,38 +44,44 @@ const MaxAccountLen = 64
 // with CodeOverflow all the same).
 const MaxAmount = 1 << 40
 
-const headerLen = 25
-
-// ErrBadCommand is wrapped by every Decode and Validate error.
+// ErrBadCommand is wrapped by every decoding and validation error.
 var ErrBadCommand = errors.New("ledger: bad command")
 
-// Command is one client command.
+// Command is one client command, without its session (the client library
+// numbers commands; the runtime deduplicates them).
 type Command struct {
 	Op     Op
-	Client uint64 // the client's random id; never 0
-	Seq    uint64 // the client's command number, from 1
 	Amount int64  // cents; Deposit and Transfer only
 	From   string // the account (Transfer: the payer)
 	To     string // Transfer's payee
 }
 
-// Validate reports why c cannot be encoded, or nil.
-func (c *Command) Validate() error {
-	return check(c.Op, c.Client, c.Seq, c.Amount, c.From, c.To)
+// Validate reports why c cannot be sent, or nil.
+func (c *Command) Validate() error { return check(c.Op, c.Amount, c.From, c.To) }
+
+// KV returns c as the client library's carrier: Op, the account as Key and
+// the body as Value (kv.OpUser).
+func (c *Command) KV() kv.Command {
+	body := binary.BigEndian.AppendUint64(make([]byte, 0, 9+len(c.To)), uint64(c.Amount))
+	body = append(body, byte(len(c.To)))
+	body = append(body, c.To...)
+	return kv.Command{Op: kv.Op(c.Op), Key: []byte(c.From), Value: body}
 }
 
-// check is Validate over the fields, so that Decode and the machine's
-// zero-copy view (string or []byte names) apply the same rules.
-func check[S string | []byte](op Op, client, seq uint64, amount int64, from, to S) error {
+// Encode returns c's whole encoding in session (client, token, seq): what
+// the log holds. The tests use it; clients send KV through package client.
+func (c *Command) Encode(client, token, seq uint64) []byte {
+	k := c.KV()
+	k.ClientID, k.Token, k.Seq = client, token, seq
+	return kv.AppendCommand(nil, &k)
+}
+
+// check applies the rules to the fields (string or []byte names), so that
+// Validate and the machine's zero-copy view agree.
+func check[S string | []byte](op Op, amount int64, from, to S) error {
 	var errs []error
 	if op < OpOpen || op > OpBalance {
 		errs = append(errs, fmt.Errorf("%w: unknown op %d", ErrBadCommand, op))
-	}
-	if client == 0 {
-		errs = append(errs, fmt.Errorf("%w: client id 0", ErrBadCommand))
-	}
-	if seq == 0 {
-		errs = append(errs, fmt.Errorf("%w: seq 0", ErrBadCommand))
 	}
 	if len(from) == 0 || len(from) > MaxAccountLen {
 		errs = append(errs, fmt.Errorf("%w: account %q: length must be 1..%d", ErrBadCommand, from, MaxAccountLen))
@@ -92,59 +106,30 @@ func check[S string | []byte](op Op, client, seq uint64, amount int64, from, to 
 	return errors.Join(errs...)
 }
 
-// AppendEncode appends c's encoding to dst. c must be valid (Validate).
-func (c *Command) AppendEncode(dst []byte) []byte {
-	dst = append(dst, byte(c.Op))
-	dst = binary.BigEndian.AppendUint64(dst, c.Client)
-	dst = binary.BigEndian.AppendUint64(dst, c.Seq)
-	dst = binary.BigEndian.AppendUint64(dst, uint64(c.Amount))
-	dst = append(dst, byte(len(c.From)))
-	dst = append(dst, c.From...)
-	dst = append(dst, byte(len(c.To)))
-	return append(dst, c.To...)
-}
-
-// Decode parses b into c, checking everything Validate checks. The strings
-// are copies: b may be reused.
-func (c *Command) Decode(b []byte) error {
-	var v view
-	if err := v.decode(b); err != nil {
-		return err
-	}
-	*c = Command{Op: v.op, Client: v.client, Seq: v.seq, Amount: v.amount, From: string(v.from), To: string(v.to)}
-	return nil
-}
-
 // view is a decoded command whose names alias the entry's bytes: what
 // Apply works on, so that applying a command copies nothing.
 type view struct {
-	op          Op
-	client, seq uint64
-	amount      int64
-	from, to    []byte
+	op       Op
+	amount   int64
+	from, to []byte
 }
 
 func (v *view) decode(b []byte) error {
-	if len(b) < headerLen+2 {
-		return fmt.Errorf("%w: %d bytes, want at least %d", ErrBadCommand, len(b), headerLen+2)
+	h, body, err := sm.DecodeHeader(b)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadCommand, err)
 	}
-	v.op = Op(b[0])
-	v.client = binary.BigEndian.Uint64(b[1:])
-	v.seq = binary.BigEndian.Uint64(b[9:])
-	v.amount = int64(binary.BigEndian.Uint64(b[17:]))
-	rest := b[headerLen:]
-	f := int(rest[0])
-	if len(rest) < 1+f+1 {
-		return fmt.Errorf("%w: truncated account", ErrBadCommand)
+	if len(body) < 9 {
+		return fmt.Errorf("%w: body of %d bytes, want at least 9", ErrBadCommand, len(body))
 	}
-	v.from = rest[1 : 1+f]
-	rest = rest[1+f:]
-	t := int(rest[0])
-	if len(rest) != 1+t {
-		return fmt.Errorf("%w: %d bytes after the payee's length, want %d", ErrBadCommand, len(rest)-1, t)
+	v.op, v.from = Op(h.Op), h.Key
+	v.amount = int64(binary.BigEndian.Uint64(body))
+	t := int(body[8])
+	if len(body) != 9+t {
+		return fmt.Errorf("%w: %d bytes after the payee's length, want %d", ErrBadCommand, len(body)-9, t)
 	}
-	v.to = rest[1:]
-	return check(v.op, v.client, v.seq, v.amount, v.from, v.to)
+	v.to = body[9:]
+	return check(v.op, v.amount, v.from, v.to)
 }
 
 // String names the op.
@@ -160,14 +145,4 @@ func (o Op) String() string {
 		return "balance"
 	}
 	return fmt.Sprintf("Op(%d)", uint8(o))
-}
-
-// SessionOf returns the client and seq of an encoded command without
-// decoding the rest (a replica uses it to find who waits for a result); ok
-// is false when b is too short to be a command.
-func SessionOf(b []byte) (client, seq uint64, ok bool) {
-	if len(b) < headerLen {
-		return 0, 0, false
-	}
-	return binary.BigEndian.Uint64(b[1:]), binary.BigEndian.Uint64(b[9:]), true
 }

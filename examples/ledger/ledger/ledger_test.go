@@ -4,196 +4,202 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/mpaxos/mpaxos/sm"
 )
 
-func enc(t testing.TB, c Command) []byte {
+// replica is a Machine behind the runtime's session table, as a node runs
+// it; each client numbers its commands from 1.
+type replica struct {
+	m    *Machine
+	a    *sm.Applier
+	seqs map[uint64]uint64
+	slot uint64
+}
+
+func newReplica(t testing.TB) *replica {
+	m := NewMachine()
+	a, err := sm.NewApplier(m, sm.DefaultSessionTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &replica{m: m, a: a, seqs: map[uint64]uint64{}}
+}
+
+// do applies c as client cl's next command at the next slot.
+func (r *replica) do(t testing.TB, cl uint64, c Command) Result {
+	t.Helper()
+	r.seqs[cl]++
+	return r.at(t, cl, r.seqs[cl], c)
+}
+
+// at applies c as client cl's command seq (a retry when seq was applied).
+func (r *replica) at(t testing.TB, cl, seq uint64, c Command) Result {
 	t.Helper()
 	if err := c.Validate(); err != nil {
 		t.Fatalf("%+v: %v", c, err)
 	}
-	return c.AppendEncode(nil)
-}
-
-// apply runs cmds in order at slots 1, 2, ... after m's last.
-func apply(t testing.TB, m *Machine, cmds ...Command) []Result {
-	t.Helper()
-	var out []Result
-	for _, c := range cmds {
-		out = append(out, m.Apply(m.Applied()+1, enc(t, c)))
+	r.slot++
+	_, res, _, err := r.a.Apply(r.slot, c.Encode(cl, cl*7, seq))
+	if err != nil || res.Status != sm.StatusOK {
+		t.Fatalf("%+v: %v %v", c, res.Status, err)
+	}
+	out, err := DecodeResult(res.Value)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
 
 func TestApply(t *testing.T) {
-	const cl = 7
 	tests := []struct {
 		name string
 		cmd  Command
 		want Result
 	}{
-		{"open a", Command{Op: OpOpen, Client: cl, Seq: 1, From: "a"}, Result{Code: CodeOK}},
-		{"open a again", Command{Op: OpOpen, Client: cl, Seq: 2, From: "a"}, Result{Code: CodeExists}},
-		{"open b", Command{Op: OpOpen, Client: cl, Seq: 3, From: "b"}, Result{Code: CodeOK}},
-		{"deposit to nobody", Command{Op: OpDeposit, Client: cl, Seq: 4, From: "zz", Amount: 5}, Result{Code: CodeNoAccount}},
-		{"deposit", Command{Op: OpDeposit, Client: cl, Seq: 5, From: "a", Amount: 100}, Result{Code: CodeOK, Balance: 100}},
-		{"overdraw", Command{Op: OpTransfer, Client: cl, Seq: 6, From: "a", To: "b", Amount: 101}, Result{Code: CodeInsufficient}},
-		{"to nobody", Command{Op: OpTransfer, Client: cl, Seq: 7, From: "a", To: "zz", Amount: 1}, Result{Code: CodeNoAccount}},
-		{"to self", Command{Op: OpTransfer, Client: cl, Seq: 8, From: "a", To: "a", Amount: 1}, Result{Code: CodeSameAccount}},
-		{"transfer", Command{Op: OpTransfer, Client: cl, Seq: 9, From: "a", To: "b", Amount: 60}, Result{Code: CodeOK, Balance: 40}},
-		{"balance b", Command{Op: OpBalance, Client: cl, Seq: 10, From: "b"}, Result{Code: CodeOK, Balance: 60}},
-		{"balance nobody", Command{Op: OpBalance, Client: cl, Seq: 11, From: "zz"}, Result{Code: CodeNoAccount}},
-		{"exact overdraw", Command{Op: OpTransfer, Client: cl, Seq: 12, From: "a", To: "b", Amount: 40}, Result{Code: CodeOK, Balance: 0}},
+		{"open a", Command{Op: OpOpen, From: "a"}, Result{Code: CodeOK}},
+		{"open a again", Command{Op: OpOpen, From: "a"}, Result{Code: CodeExists}},
+		{"open b", Command{Op: OpOpen, From: "b"}, Result{Code: CodeOK}},
+		{"deposit to nobody", Command{Op: OpDeposit, From: "zz", Amount: 5}, Result{Code: CodeNoAccount}},
+		{"deposit", Command{Op: OpDeposit, From: "a", Amount: 100}, Result{Code: CodeOK, Balance: 100}},
+		{"overdraw", Command{Op: OpTransfer, From: "a", To: "b", Amount: 101}, Result{Code: CodeInsufficient}},
+		{"to nobody", Command{Op: OpTransfer, From: "a", To: "zz", Amount: 1}, Result{Code: CodeNoAccount}},
+		{"to self", Command{Op: OpTransfer, From: "a", To: "a", Amount: 1}, Result{Code: CodeSameAccount}},
+		{"transfer", Command{Op: OpTransfer, From: "a", To: "b", Amount: 60}, Result{Code: CodeOK, Balance: 40}},
+		{"balance b", Command{Op: OpBalance, From: "b"}, Result{Code: CodeOK, Balance: 60}},
+		{"balance nobody", Command{Op: OpBalance, From: "zz"}, Result{Code: CodeNoAccount}},
+		{"exact overdraw", Command{Op: OpTransfer, From: "a", To: "b", Amount: 40}, Result{Code: CodeOK, Balance: 0}},
 	}
-	m := NewMachine()
+	r := newReplica(t)
 	for _, tt := range tests {
-		if got := apply(t, m, tt.cmd)[0]; got != tt.want {
+		if got := r.do(t, 7, tt.cmd); got != tt.want {
 			t.Errorf("%s: got %+v, want %+v", tt.name, got, tt.want)
 		}
-		if err := m.Check(); err != nil {
+		if err := r.m.Check(); err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
 	}
-	if got := m.Balances(); got["a"] != 0 || got["b"] != 100 || m.Deposits() != 100 {
-		t.Fatalf("balances %v deposits %d", got, m.Deposits())
+	if got := r.m.Balances(); got["a"] != 0 || got["b"] != 100 || r.m.Deposits() != 100 {
+		t.Fatalf("balances %v deposits %d", got, r.m.Deposits())
+	}
+	q := Command{Op: OpBalance, From: "b"}
+	if res := r.m.Query(nil, q.Encode(0, 0, 0)); res.Status != sm.StatusOK || !bytes.Equal(res.Value, Result{Code: CodeOK, Balance: 100}.appendTo(nil)) {
+		t.Fatalf("query: %v %x", res.Status, res.Value)
 	}
 }
 
-// TestRetryExecutesOnce: a retried transfer (same client and seq) comes
-// back with the first result and moves no money again, even when other
-// clients' commands ran in between and would change its outcome.
+// A retried transfer (same client and seq) comes back with the first
+// result and moves no money again, even when other clients' commands ran
+// in between and would change its outcome: the runtime's sessions, which
+// this machine does not implement.
 func TestRetryExecutesOnce(t *testing.T) {
-	m := NewMachine()
-	apply(t, m,
-		Command{Op: OpOpen, Client: 1, Seq: 1, From: "a"},
-		Command{Op: OpOpen, Client: 1, Seq: 2, From: "b"},
-		Command{Op: OpDeposit, Client: 1, Seq: 3, From: "a", Amount: 100},
-	)
-	tr := Command{Op: OpTransfer, Client: 2, Seq: 1, From: "a", To: "b", Amount: 70}
-	first := apply(t, m, tr)[0]
-	if first != (Result{Code: CodeOK, Balance: 30}) {
-		t.Fatalf("first transfer: %+v", first)
-	}
-	apply(t, m, Command{Op: OpDeposit, Client: 1, Seq: 4, From: "a", Amount: 1000})
-	for i := 0; i < 3; i++ {
-		if got := apply(t, m, tr)[0]; got != first {
-			t.Fatalf("retry %d: %+v, want the first result %+v", i, got, first)
-		}
-	}
-	if b := m.Balances(); b["a"] != 1030 || b["b"] != 70 {
-		t.Fatalf("balances after retries %v, want a=1030 b=70", b)
-	}
-	// Once the client moved on, a delayed copy of an older command is stale.
-	apply(t, m, Command{Op: OpBalance, Client: 2, Seq: 2, From: "a"})
-	if got := apply(t, m, tr)[0]; got.Code != CodeStale {
-		t.Fatalf("old seq: %+v, want stale", got)
+	r := newReplica(t)
+	r.do(t, 1, Command{Op: OpOpen, From: "a"})
+	r.do(t, 1, Command{Op: OpOpen, From: "b"})
+	r.do(t, 1, Command{Op: OpDeposit, From: "a", Amount: 100})
+	pay := Command{Op: OpTransfer, From: "a", To: "b", Amount: 70}
+	first := r.at(t, 2, 1, pay)
+	r.do(t, 3, Command{Op: OpDeposit, From: "a", Amount: 50})
+	again := r.at(t, 2, 1, pay)
+	if first != again || first.Balance != 30 || r.m.Balances()["b"] != 70 {
+		t.Fatalf("first %+v, retry %+v, b %d", first, again, r.m.Balances()["b"])
 	}
 }
 
-func TestDecodeRejects(t *testing.T) {
-	good := enc(t, Command{Op: OpTransfer, Client: 1, Seq: 1, From: "a", To: "b", Amount: 5})
-	var c Command
-	if err := c.Decode(good); err != nil {
-		t.Fatal(err)
+func TestCheck(t *testing.T) {
+	bal := Command{Op: OpBalance, From: "a"}
+	if info, err := Check(bal.Encode(1, 2, 3), 1); err != nil || !info.ReadOnly || string(info.Header.Key) != "a" {
+		t.Fatalf("balance: %+v %v", info, err)
 	}
-	cases := map[string][]byte{
-		"empty":     nil,
-		"truncated": good[:len(good)-1],
-		"trailing":  append(append([]byte{}, good...), 0),
-		"op":        append([]byte{9}, good[1:]...),
-		"client 0":  append(append([]byte{good[0]}, make([]byte, 8)...), good[9:]...),
+	// "{x}a" and "{x}b" hash alike (their tag), "a" and "b" not, over 8 groups.
+	same := Command{Op: OpTransfer, From: "{x}a", To: "{x}b", Amount: 1}
+	if info, err := Check(same.Encode(1, 2, 3), 8); err != nil || info.CrossGroup || info.ReadOnly {
+		t.Fatalf("same group: %+v %v", info, err)
 	}
-	for name, b := range cases {
-		if err := c.Decode(b); !errors.Is(err, ErrBadCommand) {
-			t.Errorf("%s: err %v, want ErrBadCommand", name, err)
+	cross := Command{Op: OpTransfer, From: "a", To: "b", Amount: 1}
+	if info, _ := Check(cross.Encode(1, 2, 3), 8); !info.CrossGroup {
+		t.Fatal("a transfer across groups passed")
+	}
+	if info, _ := Check(cross.Encode(1, 2, 3), 1); info.CrossGroup {
+		t.Fatal("one group, yet cross-group")
+	}
+	good := cross.Encode(1, 2, 3)
+	for _, b := range [][]byte{good[:len(good)-1], append(bytes.Clone(good), 0), {1, 2}} {
+		if _, err := Check(b, 1); err == nil {
+			t.Fatalf("accepted %x", b)
 		}
 	}
-	m := NewMachine()
-	if r := m.Apply(1, []byte{1, 2, 3}); r.Code != CodeBadCommand {
-		t.Fatalf("garbage applied as %+v", r)
+	bad := []Command{
+		{Op: OpDeposit, From: "a"},
+		{Op: OpOpen, From: ""},
+		{Op: OpOpen, From: "a", To: "b"},
+		{Op: OpOpen, From: "a", Amount: 1},
+		{Op: 3, From: "a"},
+	}
+	for _, c := range bad {
+		if _, err := Check(c.Encode(1, 2, 3), 1); !errors.Is(err, ErrBadCommand) {
+			t.Errorf("%+v: %v", c, err)
+		}
 	}
 }
 
 func TestSnapshotRoundTrip(t *testing.T) {
-	m := NewMachine()
-	apply(t, m,
-		Command{Op: OpOpen, Client: 1, Seq: 1, From: "alice"},
-		Command{Op: OpOpen, Client: 1, Seq: 2, From: "bob"},
-		Command{Op: OpDeposit, Client: 2, Seq: 1, From: "alice", Amount: 500},
-		Command{Op: OpTransfer, Client: 3, Seq: 1, From: "alice", To: "bob", Amount: 123},
-	)
-	var buf bytes.Buffer
-	if err := m.Snapshot(&buf); err != nil {
+	r := newReplica(t)
+	r.do(t, 1, Command{Op: OpOpen, From: "a"})
+	r.do(t, 1, Command{Op: OpOpen, From: "b"})
+	r.do(t, 1, Command{Op: OpDeposit, From: "a", Amount: 100})
+	r.do(t, 2, Command{Op: OpTransfer, From: "a", To: "b", Amount: 30})
+	snap, err := r.a.Snapshot()
+	if err != nil {
 		t.Fatal(err)
 	}
-	r := NewMachine()
-	if err := r.Restore(bytes.NewReader(buf.Bytes())); err != nil {
+	c := newReplica(t)
+	if err := c.a.Restore(snap); err != nil {
 		t.Fatal(err)
 	}
-	if r.Hash() != m.Hash() || r.Applied() != m.Applied() {
-		t.Fatalf("restored hash or slot differs")
+	if c.a.Hash() != r.a.Hash() || c.m.Balances()["b"] != 30 {
+		t.Fatal("restored state differs")
 	}
-	// The sessions came along: the retry is still deduplicated.
-	tr := Command{Op: OpTransfer, Client: 3, Seq: 1, From: "alice", To: "bob", Amount: 123}
-	if got := apply(t, r, tr)[0]; got != (Result{Code: CodeOK, Balance: 377}) || r.Balances()["bob"] != 123 {
-		t.Fatalf("retry after restore: %+v, bob %d", got, r.Balances()["bob"])
-	}
-	// Every single-byte corruption is refused and leaves the machine as it was.
-	before := r.Hash()
-	for i := range buf.Len() {
-		b := bytes.Clone(buf.Bytes())
-		b[i] ^= 0x40
-		if err := r.RestoreBytes(b); !errors.Is(err, ErrBadSnapshot) {
-			t.Fatalf("byte %d flipped: err %v", i, err)
+	for i := range len(snap) {
+		if err := c.a.Restore(snap[:i]); !errors.Is(err, sm.ErrCorruptSnapshot) {
+			t.Fatalf("truncated at %d: %v", i, err)
 		}
 	}
-	if r.RestoreBytes(buf.Bytes()[:10]) == nil || r.Hash() != before {
-		t.Fatal("a failed restore changed the machine")
+	raw := r.m.AppendSnapshot(nil)
+	raw[5] ^= 1
+	if err := NewMachine().Restore(bytes.NewReader(raw)); !errors.Is(err, ErrBadSnapshot) {
+		t.Fatalf("damaged: %v", err)
 	}
 }
 
-func TestHashDependsOnState(t *testing.T) {
-	a, b := NewMachine(), NewMachine()
-	cmds := []Command{
-		{Op: OpOpen, Client: 1, Seq: 1, From: "x"},
-		{Op: OpOpen, Client: 1, Seq: 2, From: "y"},
-		{Op: OpDeposit, Client: 1, Seq: 3, From: "x", Amount: 9},
-	}
-	apply(t, a, cmds...)
-	apply(t, b, cmds...)
-	if a.Hash() != b.Hash() {
-		t.Fatal("same commands, different hashes")
-	}
-	apply(t, b, Command{Op: OpTransfer, Client: 1, Seq: 4, From: "x", To: "y", Amount: 1})
-	a.Skip(a.Applied() + 1)
-	if a.Hash() == b.Hash() {
-		t.Fatal("different balances, same hash")
-	}
-}
-
-func FuzzDecode(f *testing.F) {
-	f.Add((&Command{Op: OpTransfer, Client: 1, Seq: 1, From: "a", To: "b", Amount: 5}).AppendEncode(nil))
+func FuzzCheck(f *testing.F) {
+	c := Command{Op: OpTransfer, From: "a", To: "b", Amount: 5}
+	f.Add(c.Encode(1, 2, 3))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var c Command
-		if c.Decode(b) != nil {
+		if _, err := Check(b, 4); err != nil {
 			return
 		}
-		if got := c.AppendEncode(nil); !bytes.Equal(got, b) {
-			t.Fatalf("decode/encode not the identity: %x -> %x", b, got)
+		m := NewMachine()
+		if res := m.Apply(1, b); res.Status != sm.StatusOK {
+			t.Fatalf("Check passed, Apply refused: %v", res.Status)
 		}
 	})
 }
 
 func FuzzRestore(f *testing.F) {
 	m := NewMachine()
-	apply(f, m, Command{Op: OpOpen, Client: 1, Seq: 1, From: "a"}, Command{Op: OpDeposit, Client: 1, Seq: 2, From: "a", Amount: 3})
+	m.accounts["a"] = new(int64)
 	f.Add(m.AppendSnapshot(nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r := NewMachine()
-		if r.RestoreBytes(b) != nil {
+		m := NewMachine()
+		if err := m.Restore(bytes.NewReader(b)); err != nil {
+			if !errors.Is(err, ErrBadSnapshot) {
+				t.Fatal(err)
+			}
 			return
 		}
-		if err := r.Check(); err != nil {
-			t.Fatalf("restored a ledger breaking its invariant: %v", err)
+		if !bytes.Equal(m.AppendSnapshot(nil), b) {
+			t.Fatal("not canonical")
 		}
 	})
 }

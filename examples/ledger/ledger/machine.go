@@ -1,10 +1,12 @@
 package ledger
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 
-	"github.com/mpaxos/mpaxos/engine"
+	"github.com/mpaxos/mpaxos/route"
+	"github.com/mpaxos/mpaxos/sm"
 )
 
 // Code is the outcome of a command, the same on every replica.
@@ -18,12 +20,10 @@ const (
 	CodeInsufficient      // Transfer of more than the payer has
 	CodeOverflow          // Deposit or Transfer would overflow a balance or the deposit total
 	CodeSameAccount       // Transfer from an account to itself
-	CodeStale             // a seq below the client's last one: it already moved on
 	CodeBadCommand        // the entry does not decode (only a broken client or proposer sends one)
 )
 
-// codeNames is the one table of codes: String, ParseCode and the HTTP API's
-// "result" field come from it.
+// codeNames is the one table of codes: String and ParseCode come from it.
 var codeNames = [...]string{
 	CodeOK:           "ok",
 	CodeNoAccount:    "no_account",
@@ -31,7 +31,6 @@ var codeNames = [...]string{
 	CodeInsufficient: "insufficient_funds",
 	CodeOverflow:     "overflow",
 	CodeSameAccount:  "same_account",
-	CodeStale:        "stale_seq",
 	CodeBadCommand:   "bad_command",
 }
 
@@ -52,7 +51,8 @@ func ParseCode(s string) (Code, error) {
 	return 0, fmt.Errorf("ledger: unknown result %q", s)
 }
 
-// Result is what applying a command returns to its client.
+// Result is what applying a command returns to its client. It travels in
+// sm.Result's Value (StatusOK): | code u8 | balance i64 BE |.
 type Result struct {
 	Code Code
 	// Balance is, after CodeOK, the account's balance after the command
@@ -60,53 +60,85 @@ type Result struct {
 	Balance int64
 }
 
-// Machine is the ledger's state: accounts and client sessions. It is not
-// safe for concurrent use; the replica's event loop owns it.
+// resultLen is the size of an encoded Result.
+const resultLen = 9
+
+func (r Result) appendTo(dst []byte) []byte {
+	return binary.BigEndian.AppendUint64(append(dst, byte(r.Code)), uint64(r.Balance))
+}
+
+// DecodeResult decodes a Result from an sm.Result's Value.
+func DecodeResult(v []byte) (Result, error) {
+	if len(v) != resultLen || int(v[0]) >= len(codeNames) {
+		return Result{}, fmt.Errorf("ledger: bad result %x", v)
+	}
+	return Result{Code: Code(v[0]), Balance: int64(binary.BigEndian.Uint64(v[1:]))}, nil
+}
+
+// Machine is the ledger's state: accounts and the deposit total. It is an
+// sm.Machine: the node runtime applies the log to it, one Machine per group,
+// and keeps the client sessions (exactly once) in front of it. It is not
+// safe for concurrent use; the runtime's apply loop owns it.
 type Machine struct {
 	// accounts point at their balances, so that a command updates a
 	// balance after a lookup by the entry's bytes (m[string(b)] copies
 	// nothing), instead of storing a new key string.
 	accounts map[string]*int64
 	deposits int64 // every deposit ever made, in cents
-	sessions map[uint64]session
-	applied  engine.Slot
 }
 
 // NewMachine returns an empty ledger.
-func NewMachine() *Machine {
-	return &Machine{accounts: map[string]*int64{}, sessions: map[uint64]session{}}
+func NewMachine() *Machine { return &Machine{accounts: map[string]*int64{}} }
+
+// Type is the ledger's sm.Type, for node.Config.Machine.
+func Type() sm.Type {
+	return sm.Type{
+		Name:  "ledger",
+		New:   func(int) (sm.Machine, error) { return NewMachine(), nil },
+		Check: Check,
+	}
 }
 
-// Applied returns the last slot applied (or restored from a snapshot).
-func (m *Machine) Applied() engine.Slot { return m.applied }
-
-// Apply runs the command in data, committed at slot, and returns its result.
-// Slots must come in increasing order. A retried command (same client and
-// seq as the client's last) returns the first execution's result and changes
-// nothing.
-func (m *Machine) Apply(slot engine.Slot, data []byte) Result {
-	if slot <= m.applied {
-		panic(fmt.Sprintf("ledger: apply slot %d after slot %d", slot, m.applied))
+// Check is the Type's Check: the command must decode; a balance is
+// read-only; a transfer between accounts of two groups is cross-group,
+// which the runtime refuses (name accounts with a common {tag}, as Redis
+// Cluster does, to keep them in one group: package route).
+func Check(cmd []byte, groups int) (sm.Info, error) {
+	h, _, err := sm.DecodeHeader(cmd)
+	if err != nil {
+		return sm.Info{}, err
 	}
-	m.applied = slot
+	var v view
+	if err := v.decode(cmd); err != nil {
+		return sm.Info{}, err
+	}
+	return sm.Info{
+		Header:     h,
+		ReadOnly:   v.op == OpBalance,
+		CrossGroup: v.op == OpTransfer && groups > 1 && route.GroupOf(v.from, groups) != route.GroupOf(v.to, groups),
+	}, nil
+}
+
+// Apply runs the command cmd, committed at slot (sm.Machine). The
+// runtime calls it once per command of a session, retries already
+// filtered out. A command that does not decode yields StatusBadRequest.
+func (m *Machine) Apply(_ uint64, cmd []byte) sm.Result {
 	var c view
-	if err := c.decode(data); err != nil {
-		return Result{Code: CodeBadCommand}
+	if err := c.decode(cmd); err != nil {
+		return sm.Result{Status: sm.StatusBadRequest}
 	}
-	if r, done := m.sessionLookup(c.client, c.seq); done {
-		return r
-	}
-	r := m.execute(&c)
-	m.sessionRecord(c.client, c.seq, r)
-	return r
+	// The Value is the session's stored reply: a fresh 9 bytes.
+	return sm.Result{Status: sm.StatusOK, Value: m.execute(&c).appendTo(make([]byte, 0, resultLen))}
 }
 
-// Skip marks slot applied without a command (a no-op entry).
-func (m *Machine) Skip(slot engine.Slot) {
-	if slot <= m.applied {
-		panic(fmt.Sprintf("ledger: skip slot %d after slot %d", slot, m.applied))
+// Query answers a balance from the current state (sm.Machine), for reads
+// by read index or lease; the answer is appended to dst.
+func (m *Machine) Query(dst, cmd []byte) sm.Result {
+	var c view
+	if err := c.decode(cmd); err != nil || c.op != OpBalance {
+		return sm.Result{Status: sm.StatusBadRequest}
 	}
-	m.applied = slot
+	return sm.Result{Status: sm.StatusOK, Value: m.execute(&c).appendTo(dst)}
 }
 
 func (m *Machine) execute(c *view) Result {

@@ -4,31 +4,30 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"slices"
 
-	"github.com/mpaxos/mpaxos/engine"
+	"github.com/mpaxos/mpaxos/sm"
 )
 
-// A snapshot is the whole machine, big-endian, accounts sorted by name and
-// sessions by client so that equal states encode to equal bytes:
+// A snapshot is the whole machine, big-endian, accounts sorted by name so
+// that equal states encode to equal bytes (the runtime's envelope, package
+// sm, carries the sessions next to it):
 //
-//	+--------+-------------+--------------+----------+--------------------------------+
-//	| "LDG1" | applied u64 | deposits i64 | n u32    | n x (len u8, name, balance i64) |
-//	+--------+-------------+--------------+----------+--------------------------------+
-//	| m u32  | m x (client u64, seq u64, code u8, balance i64)   | crc32c u32 of all before |
-//	+--------+---------------------------------------------------+--------------------------+
+//	+--------+--------------+----------+---------------------------------+--------------------------+
+//	| "LDG2" | deposits i64 | n u32    | n x (len u8, name, balance i64) | crc32c u32 of all before |
+//	+--------+--------------+----------+---------------------------------+--------------------------+
 
-var snapMagic = [4]byte{'L', 'D', 'G', '1'}
+var snapMagic = [4]byte{'L', 'D', 'G', '2'}
 
 // MaxSnapshotBytes bounds what Restore reads.
 const MaxSnapshotBytes = 1 << 30
 
-// ErrBadSnapshot is wrapped by every Restore error.
-var ErrBadSnapshot = errors.New("ledger: bad snapshot")
+// ErrBadSnapshot is wrapped by every Restore error; it wraps
+// sm.ErrCorruptSnapshot.
+var ErrBadSnapshot = fmt.Errorf("ledger: %w", sm.ErrCorruptSnapshot)
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -36,7 +35,6 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 func (m *Machine) AppendSnapshot(dst []byte) []byte {
 	start := len(dst)
 	dst = append(dst, snapMagic[:]...)
-	dst = binary.BigEndian.AppendUint64(dst, uint64(m.applied))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(m.deposits))
 	names := make([]string, 0, len(m.accounts))
 	for a := range m.accounts {
@@ -49,19 +47,6 @@ func (m *Machine) AppendSnapshot(dst []byte) []byte {
 		dst = append(dst, a...)
 		dst = binary.BigEndian.AppendUint64(dst, uint64(*m.accounts[a]))
 	}
-	clients := make([]uint64, 0, len(m.sessions))
-	for c := range m.sessions {
-		clients = append(clients, c)
-	}
-	slices.Sort(clients)
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(clients)))
-	for _, c := range clients {
-		s := m.sessions[c]
-		dst = binary.BigEndian.AppendUint64(dst, c)
-		dst = binary.BigEndian.AppendUint64(dst, s.seq)
-		dst = append(dst, byte(s.res.Code))
-		dst = binary.BigEndian.AppendUint64(dst, uint64(s.res.Balance))
-	}
 	return binary.BigEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
 }
 
@@ -71,10 +56,12 @@ func (m *Machine) Snapshot(w io.Writer) error {
 	return err
 }
 
-// Hash is a digest of the whole state (accounts, deposits, sessions and the
-// last slot applied): replicas that applied the same slots have equal hashes.
-func (m *Machine) Hash() [32]byte {
-	return sha256.Sum256(m.AppendSnapshot(nil))
+// Hash is a digest of the whole state (accounts and deposits): replicas
+// that applied the same slots have equal hashes. It encodes a snapshot, so
+// it costs as much; the runtime calls it only when asked (GET /hash).
+func (m *Machine) Hash() uint64 {
+	sum := sha256.Sum256(m.AppendSnapshot(nil))
+	return binary.BigEndian.Uint64(sum[:8])
 }
 
 // Restore replaces the machine's state with the snapshot read from r. On
@@ -102,7 +89,7 @@ func decodeSnapshot(b []byte) (*Machine, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrBadSnapshot, fmt.Sprintf(format, args...))
 	}
-	if len(b) < 4+8+8+4+4+4 {
+	if len(b) < 4+8+4+4 {
 		return nil, bad("%d bytes, too short", len(b))
 	}
 	body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])
@@ -113,9 +100,8 @@ func decodeSnapshot(b []byte) (*Machine, error) {
 		return nil, bad("magic %q, want %q", body[:4], snapMagic[:])
 	}
 	m := NewMachine()
-	m.applied = engine.Slot(binary.BigEndian.Uint64(body[4:]))
-	m.deposits = int64(binary.BigEndian.Uint64(body[12:]))
-	p := body[20:]
+	m.deposits = int64(binary.BigEndian.Uint64(body[4:]))
+	p := body[12:]
 	n := binary.BigEndian.Uint32(p)
 	p = p[4:]
 	prev := ""
@@ -138,25 +124,8 @@ func decodeSnapshot(b []byte) (*Machine, error) {
 		m.accounts[name] = &bal
 		p = p[1+l+8:]
 	}
-	if len(p) < 4 {
-		return nil, bad("truncated before sessions")
-	}
-	ns := binary.BigEndian.Uint32(p)
-	p = p[4:]
-	const sessLen = 8 + 8 + 1 + 8
-	if uint64(len(p)) != uint64(ns)*sessLen {
-		return nil, bad("%d session bytes for %d sessions", len(p), ns)
-	}
-	var prevClient uint64
-	for i := uint32(0); i < ns; i++ {
-		c := binary.BigEndian.Uint64(p)
-		s := session{seq: binary.BigEndian.Uint64(p[8:]), res: Result{Code: Code(p[16]), Balance: int64(binary.BigEndian.Uint64(p[17:]))}}
-		if c == 0 || (i > 0 && c <= prevClient) || int(s.res.Code) >= len(codeNames) {
-			return nil, bad("session %d of %d: client %d, code %d", i, ns, c, s.res.Code)
-		}
-		prevClient = c
-		m.sessions[c] = s
-		p = p[sessLen:]
+	if len(p) != 0 {
+		return nil, bad("%d trailing bytes", len(p))
 	}
 	if err := m.Check(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadSnapshot, err)
