@@ -110,6 +110,11 @@ type Config struct {
 	// Config.PrePrepare), so a node that was cut off does not depose a
 	// healthy leader when it rejoins. The default is true.
 	PrePrepare bool
+	// Thrifty makes a leader of 5 voters or more send its Accepts to its
+	// fastest majority only; the other followers get the chosen entries
+	// with the commit and write them without a sync (engine
+	// Config.Thrifty). The default is false.
+	Thrifty bool
 	// SnapshotEvery is how many applied slots pass between snapshots of the
 	// state machine (after which the log below is truncated). 0 disables
 	// snapshots. The default is 10000.

@@ -258,6 +258,7 @@ func (n *Node) engineConfig(id engine.GroupID) engine.Config {
 	ecfg.ElectionTicks = n.cfg.ticks(n.cfg.ElectionTimeout)
 	ecfg.MaxInflight = n.cfg.Pipeline
 	ecfg.PrePrepare = n.cfg.PrePrepare
+	ecfg.Thrifty = n.cfg.Thrifty
 	ecfg.MaxClockDrift = n.cfg.MaxClockDrift
 	ecfg.Seed = n.cfg.Seed
 	if ecfg.Seed == 0 {
