@@ -36,10 +36,14 @@ import (
 // Learners always get Accepts (they never vote, and the leader needs their
 // acknowledged slot to promote them).
 //
+// Lateness: when a slot stays uncommitted for ThriftyLateTicks Ticks, each
+// thrifty voter that has not acknowledged it (slow, partitioned, down)
+// swaps places with the lazy voter of the best credit, which gets Accepts
+// for every slot it was not pushed; the late one's credit is halved.
+//
 // Falling back: the leader sends to every peer again, from the first slot
-// it did not push to each lazy voter, when a slot stays uncommitted for
-// ThriftyLateTicks Ticks (a thrifty voter is slow, partitioned or down),
-// while a membership change is pending or being chosen (quorums are per
+// it did not push to each lazy voter, when its own write is the late one
+// (three followers can then commit without it), while a membership change is pending or being chosen (quorums are per
 // configuration, and the change's slot needs the new configuration's
 // votes too), while a hand-off runs (its target must acknowledge every
 // slot, so it gets Accepts), and on every new ballot (becomeLeader starts
@@ -70,7 +74,7 @@ func (e *Engine) thriftyReset() {
 	e.thr = thriftyState{late: e.thr.late[:0]}
 	for i := range e.peers {
 		p := &e.peers[i]
-		p.lazy, p.pushed, p.fast = false, 0, 0
+		p.lazy, p.pushed, p.fast, p.lazyAt = false, 0, 0, 0
 	}
 }
 
@@ -101,6 +105,21 @@ func (e *Engine) thriftyCommitted(c Slot) {
 	if e.thr.probe >= cmp.Or(e.cfg.thriftyProbe, thriftyProbe) && e.thriftyAllowed() {
 		e.thriftyPick()
 	}
+}
+
+// betterSwap reports whether lazy voter p should take a late voter's place
+// before q: one heard from within a heartbeat first (it answers every
+// heartbeat; one that did not is likely cut off too), then the better
+// credit, then the one lazy the longest, so that equals take turns.
+func (e *Engine) betterSwap(p, q *peer) bool {
+	ph, qh := p.idle <= e.cfg.HeartbeatTicks, q.idle <= e.cfg.HeartbeatTicks
+	switch {
+	case ph != qh:
+		return ph
+	case p.fast != q.fast:
+		return p.fast > q.fast
+	}
+	return p.lazyAt < q.lazyAt
 }
 
 // thriftyPick makes the quorum-1 fastest voters the thrifty majority and
@@ -134,6 +153,7 @@ func (e *Engine) thriftyPick() {
 	for k, i := range ids {
 		p := &e.peers[i]
 		p.lazy = k >= keep
+		p.lazyAt = e.ticks
 		// It has been sent every slot through sentThrough as Accepts;
 		// pushes continue from there.
 		p.pushed = e.sentThrough
@@ -164,15 +184,26 @@ func (e *Engine) thriftyFallBack() {
 		}
 		p.lazy = false
 		p.progressed = true // give it a heartbeat before the stall timer resends
-		if from := max(p.match, p.pushed) + 1; from <= e.sentThrough {
-			e.sendAccepts(p.id, from, e.sentThrough)
-		}
+		e.sendUnpushed(p)
 	}
 	e.logger.Debug("thrifty: sending to every peer", "ballot", e.ballot, "commit", e.commit, "sent", e.sentThrough)
 }
 
-// thriftyTick falls back when a slot sent ThriftyLateTicks Ticks ago is
-// still not committed.
+// sendUnpushed sends a lazy voter that turns thrifty (or an ordinary peer
+// again) Accepts for every slot it has neither acknowledged nor been
+// pushed: pushed may run past the commit index for slots it was sent as
+// Accepts before it turned lazy, which it may never have received (a
+// late voter is swapped out for being slow), so only slots at or below
+// the commit index count as pushed.
+func (e *Engine) sendUnpushed(p *peer) {
+	if from := max(p.match, min(p.pushed, e.commit)) + 1; from <= e.sentThrough {
+		e.sendAccepts(p.id, from, e.sentThrough)
+	}
+}
+
+// thriftyTick acts when a slot sent ThriftyLateTicks Ticks ago is still
+// not committed: it swaps each thrifty voter that has not acknowledged it
+// for a lazy one, or falls back when our own write is the late one.
 func (e *Engine) thriftyTick() {
 	if !e.cfg.Thrifty {
 		return
@@ -182,10 +213,59 @@ func (e *Engine) thriftyTick() {
 		e.thr.late = make([]Slot, n)
 	}
 	i := e.ticks % n
-	if e.thr.on && e.commit < e.thr.late[i] {
-		e.thriftyFallBack()
+	if late := e.thr.late[i]; e.thr.on && e.commit < late {
+		if e.selfMatch < late || !e.thriftySwap(late) {
+			e.thriftyFallBack()
+		}
+		// The voters swapped in get ThriftyLateTicks of their own.
+		clear(e.thr.late)
 	}
 	e.thr.late[i] = e.sentThrough
+}
+
+// thriftySwap replaces every thrifty voter that has not acknowledged slot
+// late by the lazy voter with the best credit, which gets Accepts for every
+// slot it was not pushed; the one replaced turns lazy, its credit halved
+// so that a voter late again and again sinks below the others. It reports
+// false when there are more late voters than lazy ones to take their
+// place.
+func (e *Engine) thriftySwap(late Slot) bool {
+	var slow []int
+	lazy := 0
+	for i := range e.peers {
+		p := &e.peers[i]
+		if p.voter && !p.lazy && p.match < late {
+			slow = append(slow, i)
+		}
+		if p.lazy {
+			lazy++
+		}
+	}
+	if len(slow) > lazy {
+		return false
+	}
+	for _, si := range slow {
+		best := -1
+		for i := range e.peers {
+			if p := &e.peers[i]; p.lazy && (best < 0 || e.betterSwap(p, &e.peers[best])) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return false
+		}
+		in, out := &e.peers[best], &e.peers[si]
+		in.lazy = false
+		in.progressed = true // a heartbeat before the stall timer resends
+		e.sendUnpushed(in)
+		out.lazy = true
+		out.lazyAt = e.ticks
+		out.fast >>= 1
+		// It was sent every slot through sentThrough as Accepts.
+		out.pushed = e.sentThrough
+	}
+	e.logger.Debug("thrifty: late voters swapped", "ballot", e.ballot, "late", late, "swapped", len(slow))
+	return true
 }
 
 // thriftyReady runs before a leader's Ready is cut: it falls back if

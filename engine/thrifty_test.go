@@ -87,32 +87,73 @@ func TestThriftyAcceptsToFastestMajority(t *testing.T) {
 	}
 }
 
-// A slot not committed within ThriftyLateTicks makes the leader send to
-// every peer again, from the first slot it did not push to each.
-func TestThriftyFallsBackWhenLate(t *testing.T) {
+// A slot not committed within ThriftyLateTicks swaps each thrifty voter
+// that has not acknowledged it for a lazy one, which gets the slot as an
+// Accept; acknowledged by the new pair, the slot commits.
+func TestThriftySwapsLateVoters(t *testing.T) {
 	e, st := thriftyLeader(t)
+	step(t, e, Message{Type: MsgAccepted, From: 2, To: 1, Ballot: e.ballot, Slot: e.log.last()})
 	if err := e.Propose([]byte("slow")); err != nil {
 		t.Fatal(err)
 	}
 	syncAll(t, e, st)
 	slot := e.log.last()
+	step(t, e, Message{Type: MsgAccepted, From: 2, To: 1, Ballot: e.ballot, Slot: slot}) // 3 is the late one
 	var rds []Ready
 	for range e.cfg.ThriftyLateTicks + 1 {
 		e.Tick()
 		rds = append(rds, syncAll(t, e, st)...)
 	}
-	if e.thr.on {
-		t.Fatal("still thrifty after a late slot")
+	if !e.thr.on {
+		t.Fatal("fell back to every peer; want a swap")
 	}
 	var to []NodeID
 	for _, m := range msgsOf(rds, MsgAccept) {
-		if m.Entries[0].Slot == slot {
+		if m.Entries[0].Slot <= slot && m.Entries[len(m.Entries)-1].Slot >= slot {
 			to = append(to, m.To)
 		}
 	}
-	slices.Sort(to)
+	// 3 may get it again too (the stall timer resends to a thrifty voter).
+	if !slices.Contains(to, 4) || slices.Contains(to, 5) {
+		t.Fatalf("after the late slot, Accepts for it went to %v, want 4 (the lazy voter of the best credit), not 5", to)
+	}
+	if !e.peer(3).lazy || e.peer(4).lazy || e.peer(2).lazy {
+		t.Fatalf("lazy: 2 %v, 3 %v, 4 %v; want only 3 (and 5)", e.peer(2).lazy, e.peer(3).lazy, e.peer(4).lazy)
+	}
+	step(t, e, Message{Type: MsgAccepted, From: 4, To: 1, Ballot: e.ballot, Slot: slot})
+	if e.commit != slot {
+		t.Fatalf("commit %d, want %d once 2 and 4 acknowledged", e.commit, slot)
+	}
+}
+
+// When the leader's own write is the late one, it sends to every peer:
+// three followers can commit without it.
+func TestThriftyFallsBackWhenOwnWriteLate(t *testing.T) {
+	e, _ := thriftyLeader(t)
+	if err := e.Propose([]byte("slow disk")); err != nil {
+		t.Fatal(err)
+	}
+	e.Ready() // handed out, never Advanced: our write hangs
+	slot := e.log.last()
+	for _, id := range []NodeID{2, 3} {
+		step(t, e, Message{Type: MsgAccepted, From: id, To: 1, Ballot: e.ballot, Slot: slot})
+	}
+	var rds []Ready
+	for range e.cfg.ThriftyLateTicks + 1 {
+		e.Tick()
+		for e.HasReady() {
+			rds = append(rds, e.Ready()) // nothing of these is durable either
+		}
+	}
+	if e.thr.on {
+		t.Fatal("still thrifty while our own write is late")
+	}
+	var to []NodeID
+	for _, m := range msgsOf(rds, MsgAccept) {
+		to = append(to, m.To)
+	}
 	if !slices.Contains(to, 4) || !slices.Contains(to, 5) {
-		t.Fatalf("after falling back, slot %d was sent to %v: want 4 and 5 among them", slot, to)
+		t.Fatalf("after our late write, Accepts went to %v: want 4 and 5 among them", to)
 	}
 }
 

@@ -113,7 +113,9 @@ type Config struct {
 	// Thrifty makes a leader of 5 voters or more send its Accepts to its
 	// fastest majority only; the other followers get the chosen entries
 	// with the commit and write them without a sync (engine
-	// Config.Thrifty). The default is false.
+	// Config.Thrifty). The leader sends to every follower again when a
+	// slot is not committed within a Heartbeat (at least 2 ticks). The
+	// default is false.
 	Thrifty bool
 	// SnapshotEvery is how many applied slots pass between snapshots of the
 	// state machine (after which the log below is truncated). 0 disables
