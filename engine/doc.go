@@ -59,9 +59,11 @@
 // it sent to every peer. The other voters get each slot once it is chosen
 // (MsgCommit with Chosen), write it without a sync and acknowledge nothing
 // for it; a crash that loses it loses nothing any quorum counted, and the
-// node fetches it again. A slot left uncommitted for ThriftyLateTicks, a
-// new ballot, a membership change and a hand-off make the leader send to
-// every peer again. Details and the safety argument: thrifty.go.
+// node fetches it again. A voter of the majority that leaves a slot
+// uncommitted for ThriftyLateTicks swaps places with one of the others; a
+// late write of the leader's own, a new ballot, a membership change and a
+// hand-off make the leader send to every peer again. Details and the
+// safety argument: thrifty.go.
 //
 // # Leadership hand-off
 //

@@ -32,22 +32,29 @@ import (
 // each time its commit index moves, credits the voters whose
 // acknowledgement had reached it (they were among the fastest). After
 // thriftyProbe such moves it picks the quorum-1 voters with the highest
-// credit (ties to the lower id) and keeps that choice until it falls back.
+// credit (ties to the lower id) and keeps that choice, but for swaps, until
+// it falls back.
 // Learners always get Accepts (they never vote, and the leader needs their
 // acknowledged slot to promote them).
 //
 // Lateness: when a slot stays uncommitted for ThriftyLateTicks Ticks, each
 // thrifty voter that has not acknowledged it (slow, partitioned, down)
-// swaps places with the lazy voter of the best credit, which gets Accepts
-// for every slot it was not pushed; the late one's credit is halved.
+// swaps places with a lazy voter (one heard from within a heartbeat
+// first, then the best credit, then the one lazy the longest), which gets
+// Accepts for every uncommitted slot it did not acknowledge; the late
+// one's credit is halved. The cost of a stall is then at most
+// ThriftyLateTicks of commit latency, where sending to every peer would
+// have hidden it: the tail latency is what thrifty trades for the syncs.
 //
 // Falling back: the leader sends to every peer again, from the first slot
 // it did not push to each lazy voter, when its own write is the late one
-// (three followers can then commit without it), while a membership change is pending or being chosen (quorums are per
-// configuration, and the change's slot needs the new configuration's
-// votes too), while a hand-off runs (its target must acknowledge every
-// slot, so it gets Accepts), and on every new ballot (becomeLeader starts
-// with every peer). After a fall-back it probes again before it picks.
+// (three followers can then commit without it) or more voters are late
+// than lazy ones wait, while a membership change is pending or being
+// chosen (quorums are per configuration, and the change's slot needs the
+// new configuration's votes too), while a hand-off runs (its target must
+// acknowledge every slot, so it gets Accepts), and on every new ballot
+// (becomeLeader starts with every peer). After a fall-back it probes
+// again before it picks.
 
 // thriftyMinVoters is the smallest configuration in which the leader goes
 // thrifty: at three voters a majority is all but one peer and the saving

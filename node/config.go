@@ -113,9 +113,10 @@ type Config struct {
 	// Thrifty makes a leader of 5 voters or more send its Accepts to its
 	// fastest majority only; the other followers get the chosen entries
 	// with the commit and write them without a sync (engine
-	// Config.Thrifty). The leader sends to every follower again when a
-	// slot is not committed within a Heartbeat (at least 2 ticks). The
-	// default is false.
+	// Config.Thrifty). A follower of that majority that leaves a slot
+	// uncommitted for a Heartbeat (at least 2 ticks) swaps places with one
+	// of the others. The default is true; false sends every Accept to
+	// every follower.
 	Thrifty bool
 	// SnapshotEvery is how many applied slots pass between snapshots of the
 	// state machine (after which the log below is truncated). 0 disables
@@ -256,6 +257,7 @@ func DefaultConfig() Config {
 		Heartbeat:       50 * time.Millisecond,
 		ElectionTimeout: 500 * time.Millisecond,
 		PrePrepare:      true,
+		Thrifty:         true,
 		Groups:          1,
 		ReadMode:        kv.ReadLease,
 		MaxClockDrift:   0.1,
