@@ -206,7 +206,7 @@
 //
 //  1. Send rd.Messages. They may go out at once, before anything of rd is
 //     durable: Prepares, the leader's Accepts and heartbeats (the leader
-//     counts its own vote only after step 4), Nacks, catch-up replies and
+//     counts its own vote only after step 4), Nacks, catch-up replies, thrifty pushes and
 //     snapshots (those carry chosen or durable state only), MsgHandoff
 //     (its target trusts nothing in it), PrePrepares and PrePromises (they need no persistence at all: neither the asker
 //     nor the answerer changes any state for them, durable or not, and a

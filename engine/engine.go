@@ -58,13 +58,13 @@ type peer struct {
 	// Thrifty phase 2 (thrifty.go), leader state for the current ballot:
 	// lazy, the peer is a voter outside the thrifty majority and gets no
 	// Accepts; pushed, the highest chosen slot sent to it (or, from the
-	// pick on, accepted from us); fast, how often it was among the
+	// pick or a swap on, sent to it as Accepts); fast, how often it was among the
 	// acknowledgements that moved the commit index (an EWMA, 1<<8 each);
 	// lazyAt, the tick it last turned lazy.
 	lazy   bool
 	pushed Slot
 	fast   uint32
-	lazyAt int // the tick it last turned lazy
+	lazyAt int
 }
 
 // pendingReady is the engine's record of one Ready handed out and not yet

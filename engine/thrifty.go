@@ -68,17 +68,19 @@ const thriftyProbe = 16
 
 // thriftyState is the leader's thrifty phase 2 state for its ballot.
 type thriftyState struct {
-	on      bool   // Accepts go to the thrifty majority only
-	probe   int    // commit moves watched since every peer was last sent to
-	pushDue bool   // the commit index moved while on: push to lazy voters
-	late    []Slot // sentThrough at each of the last ThriftyLateTicks Ticks (ring)
-	buf     []Entry
-	bufLo   Slot
+	on      bool    // Accepts go to the thrifty majority only
+	probe   int     // commit moves watched since every peer was last sent to
+	pushDue bool    // the commit index moved while on: push to lazy voters
+	late    []Slot  // sentThrough at each of the last ThriftyLateTicks Ticks (ring)
+	buf     []Entry // the entries of the latest push, from slot bufLo on,
+	bufLo   Slot    // shared by the lazy voters that stand at the same slot
 }
 
 // thriftyReset starts a ballot's leadership sending to every peer.
 func (e *Engine) thriftyReset() {
-	e.thr = thriftyState{late: e.thr.late[:0]}
+	late := e.thr.late
+	clear(late)
+	e.thr = thriftyState{late: late}
 	for i := range e.peers {
 		p := &e.peers[i]
 		p.lazy, p.pushed, p.fast, p.lazyAt = false, 0, 0, 0
@@ -326,9 +328,6 @@ func (e *Engine) push(p *peer) {
 		last := ents[len(ents)-1].Slot
 		e.send(Message{Type: MsgCommit, To: p.id, Ballot: e.ballot, Slot: e.base, Commit: last, Round: e.round, Entries: ents, Chosen: true})
 		p.pushed = last
-		if last < through {
-			e.thr.buf = nil
-		}
 	}
 }
 
