@@ -100,7 +100,10 @@ func (e *Engine) handleLeaderMsg(m Message) {
 		e.ackRound = m.Round
 	}
 	e.ackTo = m.From
-	e.needAck = true
+	// A push of chosen entries (thrifty.go) is answered by nothing: the
+	// leader counts no vote for them, and learns how far we got from the
+	// answers to its heartbeats.
+	e.needAck = e.needAck || !m.Chosen
 
 	switch m.Type {
 	case MsgAccept:
@@ -111,11 +114,19 @@ func (e *Engine) handleLeaderMsg(m Message) {
 			}
 			e.log.set(en)
 			e.unstable = append(e.unstable, en)
+			e.unstableVote = true
 		}
 	case MsgCommit:
 		if len(m.Entries) > 0 {
-			// A catch-up reply: these entries are chosen.
+			// A catch-up reply or a thrifty push: these entries are
+			// chosen. A push continues where the previous one stopped,
+			// or, the first after the leader went thrifty, after the
+			// slots it sent us as Accepts: those we hold under its
+			// ballot, and they are chosen up to the first one pushed.
 			before := e.commit
+			if m.Chosen && m.Ballot == e.promised {
+				e.commitOwn(min(m.Entries[0].Slot-1, m.Commit), m.Ballot)
+			}
 			for _, en := range m.Entries {
 				if en.Slot <= e.commit || en.Type == 0 {
 					continue
@@ -123,8 +134,11 @@ func (e *Engine) handleLeaderMsg(m Message) {
 				if en.Slot != e.commit+1 || en.Slot > m.Commit {
 					break
 				}
+				// Chosen: it may be written without a sync (Ready.MustSync),
+				// and fetched again if a crash loses it.
 				e.log.set(en)
 				e.unstable = append(e.unstable, en)
+				e.unstablePushed = e.unstablePushed || m.Chosen
 				e.commit = en.Slot
 			}
 			// Only a reply that advanced us answers our request: a
@@ -180,17 +194,24 @@ func (e *Engine) learnCommit(c Slot, b Ballot) {
 	if c > e.leaderCommit {
 		e.leaderCommit = c
 	}
-	for e.commit < e.leaderCommit {
+	e.commitOwn(e.leaderCommit, b)
+	e.applyConfThrough()
+	if e.commit < e.leaderCommit && e.catchupWait == 0 && e.leader != 0 {
+		e.catchupWait = 2 * e.cfg.HeartbeatTicks
+		e.send(Message{Type: MsgCatchup, To: e.leader, Ballot: e.promised, Slot: e.commit + 1})
+	}
+}
+
+// commitOwn moves the commit index over the slots through c that hold an
+// entry of ballot b, the ballot of the leader that said c is chosen
+// (learnCommit).
+func (e *Engine) commitOwn(c Slot, b Ballot) {
+	for e.commit < c {
 		en := e.log.get(e.commit + 1)
 		if en == nil || (en.Ballot != b && !bugCommitAnyBallot) {
 			break
 		}
 		e.commit++
-	}
-	e.applyConfThrough()
-	if e.commit < e.leaderCommit && e.catchupWait == 0 && e.leader != 0 {
-		e.catchupWait = 2 * e.cfg.HeartbeatTicks
-		e.send(Message{Type: MsgCatchup, To: e.leader, Ballot: e.promised, Slot: e.commit + 1})
 	}
 }
 

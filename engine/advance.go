@@ -11,7 +11,8 @@ func (e *Engine) HasReady() bool {
 	return len(e.unstable) > 0 || len(e.msgs) > 0 || len(e.afterSync) > 0 ||
 		e.snapOut != nil || e.commit > e.applied ||
 		e.hardState() != e.hsEmitted || e.confChanged ||
-		(e.role == RoleLeader && (e.sentThrough < e.log.last() || e.wantRound > e.round)) ||
+		(e.role == RoleLeader && (e.sentThrough < e.log.last() || e.wantRound > e.round ||
+			(e.thr.on && (e.thr.pushDue || !e.thriftyAllowed())))) ||
 		len(e.readStates) > 0 || (e.fwdID == 0 && len(e.fwdQueued) > 0) ||
 		e.wantAck()
 }
@@ -32,6 +33,7 @@ func (e *Engine) wantAck() bool {
 // caller; the engine never modifies them afterwards.
 func (e *Engine) Ready() Ready {
 	e.maybeStartReadRound()
+	e.thriftyReady()
 	e.bcastAccept()
 	e.maybeSendReadRequest()
 	if e.wantAck() {
@@ -51,9 +53,18 @@ func (e *Engine) Ready() Ready {
 		rd.MustSync = hs.Promised != e.hsEmitted.Promised
 		e.hsEmitted = hs
 	}
+	// Chosen entries alone (a catch-up reply, a thrifty push) need no
+	// sync of their own: a crash that loses them loses nothing that was
+	// counted, and the node fetches them again. A vote (an Accept's
+	// entries, the leader's own) always does.
+	vote := e.unstableVote
+	if bugThriftyUnsyncedAccept && e.unstablePushed {
+		vote = false
+	}
 	rd.Entries, e.unstable = e.unstable, nil
+	e.unstableVote, e.unstablePushed = false, false
 	rd.Snapshot, e.snapOut = e.snapOut, nil
-	if len(rd.Entries) > 0 || rd.Snapshot != nil {
+	if vote || rd.Snapshot != nil {
 		rd.MustSync = true
 	}
 	rd.Messages, e.msgs = e.msgs, nil

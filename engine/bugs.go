@@ -25,6 +25,14 @@ var (
 	// round (ackRoundNow) carries the Accepted's slot and commit, so the
 	// leader counts entries the follower has not synced yet.
 	bugEarlyRoundAckClaimsSlot bool
+	// bugThriftyUnsyncedAccept: a Ready that holds chosen entries pushed
+	// by a thrifty leader is written without a sync even when it holds an
+	// Accept's entries too, so the Accepted that follows acknowledges
+	// votes that a crash can still erase.
+	bugThriftyUnsyncedAccept bool
+	// bugThriftyPushesSent: a thrifty leader pushes every slot it sent,
+	// up to sentThrough, not only the chosen ones, as chosen.
+	bugThriftyPushesSent bool
 	// bugPrePromiseIgnoresLeader: an acceptor says yes to a pre-prepare
 	// even though it heard from a live leader within the election timeout.
 	bugPrePromiseIgnoresLeader bool

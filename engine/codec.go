@@ -34,7 +34,8 @@ package engine
 // MsgReadIndexResp. Bit 2 (flagHandoff): Message.Handoff follows, non-zero,
 // only on a MsgPrepare. Bit 3 (flagLease): Message.Lease, only on a
 // MsgReadIndex. Bit 4 (flagSnapConf): the snapshot's Membership follows
-// it, only with flagSnapshot. Other bits must be zero. Nothing may follow the last field.
+// it, only with flagSnapshot. Bit 5 (flagChosen): Message.Chosen, only on
+// a MsgCommit. Other bits must be zero. Nothing may follow the last field.
 
 import (
 	"encoding/binary"
@@ -51,6 +52,7 @@ const (
 	flagHandoff     = 4
 	flagLease       = 8
 	flagSnapConf    = 16
+	flagChosen      = 32
 	snapConfHeader  = 2
 )
 
@@ -90,6 +92,9 @@ func (m *Message) MarshalAppend(dst []byte) []byte {
 	}
 	if m.Lease {
 		flags |= flagLease
+	}
+	if m.Chosen {
+		flags |= flagChosen
 	}
 	le := binary.LittleEndian
 	dst = append(dst, byte(m.Type), flags)
@@ -140,7 +145,7 @@ func (m *Message) Unmarshal(b []byte) error {
 		return fmt.Errorf("%w: unknown type %d", ErrCorruptMessage, b[0])
 	}
 	flags := b[1]
-	if flags&^(flagSnapshot|flagReject|flagHandoff|flagLease|flagSnapConf) != 0 {
+	if flags&^(flagSnapshot|flagReject|flagHandoff|flagLease|flagSnapConf|flagChosen) != 0 {
 		return fmt.Errorf("%w: unknown flags %#x", ErrCorruptMessage, flags)
 	}
 	if flags&flagReject != 0 && typ != MsgPrePromise && typ != MsgReadIndexResp {
@@ -155,9 +160,13 @@ func (m *Message) Unmarshal(b []byte) error {
 	if flags&flagLease != 0 && typ != MsgReadIndex {
 		return fmt.Errorf("%w: lease flag on message type %d", ErrCorruptMessage, typ)
 	}
+	if flags&flagChosen != 0 && typ != MsgCommit {
+		return fmt.Errorf("%w: chosen flag on message type %d", ErrCorruptMessage, typ)
+	}
 	m.Type = typ
 	m.Reject = flags&flagReject != 0
 	m.Lease = flags&flagLease != 0
+	m.Chosen = flags&flagChosen != 0
 	m.Group = GroupID(le.Uint32(b[2:]))
 	m.From = NodeID(le.Uint16(b[6:]))
 	m.Ballot = Ballot(le.Uint64(b[8:]))

@@ -31,6 +31,8 @@ func sampleMessages() []Message {
 		{Type: MsgReadIndex, From: 2, Ballot: MakeBallot(1, 5), Round: 0xfedcba9876543210, Lease: true},
 		{Type: MsgReadIndexResp, From: 5, Ballot: MakeBallot(1, 5), Round: 0xfedcba9876543210, Commit: 77},
 		{Type: MsgReadIndexResp, From: 5, Ballot: MakeBallot(1, 5), Round: 9, Reject: true},
+		{Type: MsgCommit, From: 5, Ballot: MakeBallot(1, 5), Slot: 1, Commit: 8, Round: 4, Chosen: true,
+			Entries: []Entry{{Slot: 8, Ballot: MakeBallot(1, 5), Type: EntryBatch, Data: []byte("chosen")}}},
 		{Type: MsgAccept, From: 1, Ballot: MakeBallot(2, 1), Slot: 5, Commit: 6,
 			Entries: []Entry{{Slot: 7, Ballot: MakeBallot(2, 1), Type: EntryConfChange, Data: newMembership([]NodeID{1, 2, 3}, []NodeID{4}).marshal()}}},
 		{Type: MsgSnapshot, From: 1, Ballot: MakeBallot(2, 1), Slot: 5, Commit: 9,
@@ -78,6 +80,12 @@ func TestMessageUnmarshalRejects(t *testing.T) {
 		}()},
 		{"unknown flag", append([]byte{enc[0], 0x80}, enc[2:]...)},
 		{"lease flag on a promise", append([]byte{enc[0], enc[1] | flagLease}, enc[2:]...)},
+		{"chosen flag on an accept", func() []byte {
+			m := Message{Type: MsgAccept, Ballot: 1}
+			b := m.MarshalAppend(nil)
+			b[1] |= flagChosen
+			return b
+		}()},
 		{"lease flag on a read index answer", func() []byte {
 			m := Message{Type: MsgReadIndexResp, Ballot: 1}
 			b := m.MarshalAppend(nil)

@@ -52,6 +52,19 @@
 // for ElectionTicks steps down, so clients on a minority side are
 // redirected and nothing there commits.
 //
+// # Thrifty phase 2
+//
+// With Config.Thrifty, a leader of five voters or more sends its Accepts to
+// a majority only: itself and the voters that acknowledged fastest while
+// it sent to every peer. The other voters get each slot once it is chosen
+// (MsgCommit with Chosen), write it without a sync and acknowledge nothing
+// for it; a crash that loses it loses nothing any quorum counted, and the
+// node fetches it again. A voter of the majority that leaves a slot
+// uncommitted for ThriftyLateTicks swaps places with one of the others; a
+// late write of the leader's own, a new ballot, a membership change and a
+// hand-off make the leader send to every peer again. Details and the
+// safety argument: thrifty.go.
+//
 // # Leadership hand-off
 //
 // TransferLeadership(to) on the leader hands its leadership to member to
@@ -193,7 +206,7 @@
 //
 //  1. Send rd.Messages. They may go out at once, before anything of rd is
 //     durable: Prepares, the leader's Accepts and heartbeats (the leader
-//     counts its own vote only after step 4), Nacks, catch-up replies and
+//     counts its own vote only after step 4), Nacks, catch-up replies, thrifty pushes and
 //     snapshots (those carry chosen or durable state only), MsgHandoff
 //     (its target trusts nothing in it), PrePrepares and PrePromises (they need no persistence at all: neither the asker
 //     nor the answerer changes any state for them, durable or not, and a
@@ -218,10 +231,13 @@
 //     rd.Entries (each replacing a stored entry of the same Slot; a later
 //     entry in the slice replaces an earlier one; entries at or below the
 //     stored snapshot's Slot may be dropped). If rd.MustSync, wait until
-//     it is durable; otherwise (only the commit index moved) it may be
-//     written without a sync of its own, still after every earlier
-//     Ready's write: a later synced write makes it durable, and a crash
-//     before that only loses commits the node will learn again.
+//     it is durable; otherwise (only the commit index moved, and the
+//     Entries, if any, are chosen: a catch-up reply, a thrifty leader's
+//     push) it may be written without a sync of its own, still after
+//     every earlier Ready's write: a later synced write makes it durable,
+//     and a crash before that only loses commits and chosen entries the
+//     node will learn and fetch again. An entry this node votes for (an
+//     Accept's, or its own as leader) is in a synced Ready, always.
 //  4. Send rd.AfterSync, and only now: Promises and Accepteds report
 //     durable state; sent earlier, a crash could erase a promise or an
 //     acceptance some proposer already counted, and two values could be

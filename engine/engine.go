@@ -55,6 +55,16 @@ type peer struct {
 	// acknowledged under ballot, and its latest read-index request.
 	ackRound uint64
 	read     remoteRead
+	// Thrifty phase 2 (thrifty.go), leader state for the current ballot:
+	// lazy, the peer is a voter outside the thrifty majority and gets no
+	// Accepts; pushed, the highest chosen slot sent to it (or, from the
+	// pick or a swap on, sent to it as Accepts); fast, how often it was among the
+	// acknowledgements that moved the commit index (an EWMA, 1<<8 each);
+	// lazyAt, the tick it last turned lazy.
+	lazy   bool
+	pushed Slot
+	fast   uint32
+	lazyAt int
 }
 
 // pendingReady is the engine's record of one Ready handed out and not yet
@@ -159,17 +169,26 @@ type Engine struct {
 	leaseUntil   int    // the lease holds while ticks < leaseUntil
 	leaseDropped bool
 
+	// Leader: thrifty phase 2 (thrifty.go).
+	thr thriftyState
+
 	// Latest snapshot installed from a leader and maybe not yet durable.
 	installed *Snapshot
 
-	// Output not yet handed out in a Ready.
-	hsEmitted  HardState
-	unstable   []Entry
-	snapOut    *Snapshot
-	msgs       []Message
-	afterSync  []Message
-	readStates []ReadState
-	pending    []pendingReady
+	// Output not yet handed out in a Ready. unstableVote: some entry in
+	// unstable is a vote (ours as leader, or an Accept's), not only a
+	// chosen entry, so the Ready must sync.
+	hsEmitted    HardState
+	unstable     []Entry
+	unstableVote bool
+	// unstablePushed: some entry in unstable came in a push of chosen
+	// entries (only bugThriftyUnsyncedAccept reads it).
+	unstablePushed bool
+	snapOut        *Snapshot
+	msgs           []Message
+	afterSync      []Message
+	readStates     []ReadState
+	pending        []pendingReady
 
 	durablePromised Ballot
 
@@ -336,6 +355,7 @@ func (e *Engine) Propose(data []byte) error {
 	en := Entry{Slot: last + 1, Ballot: e.ballot, Type: EntryBatch, Data: data}
 	e.log.set(en)
 	e.unstable = append(e.unstable, en)
+	e.unstableVote = true
 	return nil
 }
 

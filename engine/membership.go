@@ -449,6 +449,7 @@ func (e *Engine) maybeProposeConf() {
 	en := Entry{Slot: e.log.last() + 1, Ballot: e.ballot, Type: EntryConfChange, Data: next.marshal()}
 	e.log.set(en)
 	e.unstable = append(e.unstable, en)
+	e.unstableVote = true
 	e.leaderConfs = append(e.leaderConfs, confAt{slot: en.Slot, m: next})
 	e.rebuildPeers()
 	e.logger.Info("proposing membership change", "slot", en.Slot, "next", next)

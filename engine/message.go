@@ -142,4 +142,9 @@ type Message struct {
 	// Lease is set on a MsgReadIndex whose reads all allow a lease answer;
 	// no other message has it.
 	Lease bool
+	// Chosen is set on a MsgCommit that pushes chosen entries to a voter
+	// outside the thrifty majority (thrifty.go): the receiver writes them
+	// without a sync of its own and answers no Accepted. No other message
+	// has it.
+	Chosen bool
 }

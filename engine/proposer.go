@@ -79,6 +79,7 @@ func (e *Engine) becomeLeader() {
 		}
 		e.log.set(en)
 		e.unstable = append(e.unstable, en)
+		e.unstableVote = true
 	}
 	e.proposals = nil
 	e.bestSnap = nil
@@ -104,6 +105,7 @@ func (e *Engine) becomeLeader() {
 		p.ackRound = 0
 		p.read = remoteRead{}
 	}
+	e.thriftyReset()
 	e.round, e.wantRound = 0, 0
 	e.reads = e.reads[:0]
 	e.readFloor = max(e.log.last(), e.commit)
@@ -143,6 +145,7 @@ func (e *Engine) tickLeader() {
 		e.becomeFollower(e.promised, 0)
 		return
 	}
+	e.thriftyTick()
 	e.expireReads()
 	if e.tickHandoff() {
 		return
@@ -158,6 +161,9 @@ func (e *Engine) tickLeader() {
 	e.bcastHeartbeat()
 	for i := range e.peers {
 		p := &e.peers[i]
+		if p.lazy {
+			continue // gets pushes, not Accepts: nothing to resend
+		}
 		if p.progressed || p.match >= e.sentThrough {
 			p.stalled = 0
 		} else {
@@ -174,8 +180,9 @@ func (e *Engine) tickLeader() {
 }
 
 func (e *Engine) bcastHeartbeat() {
-	for _, p := range e.peers {
-		e.send(Message{Type: MsgCommit, To: p.id, Ballot: e.ballot, Slot: e.base, Commit: e.commit, Round: e.round})
+	for i := range e.peers {
+		p := &e.peers[i]
+		e.send(Message{Type: MsgCommit, To: p.id, Ballot: e.ballot, Slot: e.base, Commit: e.commitFor(p), Round: e.round})
 	}
 }
 
@@ -215,6 +222,9 @@ func (e *Engine) bcastAccept() {
 			panic("engine: leader log has a hole below its last slot")
 		}
 		for _, p := range e.peers {
+			if p.lazy {
+				continue // outside the thrifty majority: pushed once chosen
+			}
 			e.send(Message{Type: MsgAccept, To: p.id, Ballot: e.ballot, Slot: e.base, Commit: e.commit, Round: e.round, Entries: ents})
 		}
 		e.sentThrough = ents[len(ents)-1].Slot
@@ -249,7 +259,7 @@ func (e *Engine) handleAccepted(p *peer, m Message) {
 	// now instead of waiting heartbeats for the stall timer; several in a
 	// row are required because an answer to a heartbeat can legitimately
 	// trail Accepts still in flight.
-	if m.Slot == p.match && p.match < e.sentThrough {
+	if m.Slot == p.match && p.match < e.sentThrough && !p.lazy {
 		p.dupAcks++
 		if p.dupAcks >= fastRetransmitAcks && p.fastResent != p.match+1 {
 			p.dupAcks = 0
@@ -301,6 +311,7 @@ func (e *Engine) maybeCommit() bool {
 	if !moved {
 		return false
 	}
+	e.thriftyCommitted(e.commit)
 	e.maybeProposeConf()
 	if e.role == RoleLeader && (len(e.reads) > 0 || e.commit >= e.readFloor) {
 		e.maybeReleaseReads() // the read floor may just have been reached

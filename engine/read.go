@@ -267,7 +267,7 @@ func (e *Engine) failLeaderReads() {
 // the follower received it under m.Ballot without having promised
 // higher. Each round is acknowledged early at most once.
 func (e *Engine) ackRoundNow(m Message) {
-	if len(e.unstable) == 0 && e.snapOut == nil {
+	if !e.unstableVote && e.snapOut == nil {
 		return // nothing to sync: m goes out as soon as the Ready is handled
 	}
 	if m.Round == 0 || (e.earlyBallot == m.Ballot && m.Round <= e.earlyRound) {

@@ -9,12 +9,15 @@ type Ready struct {
 	SaveHardState bool
 
 	// MustSync says whether this Ready's write must be durable before its
-	// AfterSync is sent and it is Advanced: set when it carries Entries, a
-	// Snapshot or a new Promised. A Ready whose only state is a Commit
-	// that moved forward needs no sync of its own: it may be written
-	// without waiting (it becomes durable with the next synced write, or
-	// is lost in a crash, which only makes a restarted node re-learn
-	// commits it had). Writes must still reach storage in Ready order.
+	// AfterSync is sent and it is Advanced: set when it carries a vote (an
+	// Accept's entries, or the leader's own), a Snapshot or a new
+	// Promised. A Ready whose only state is a Commit that moved forward
+	// and chosen Entries (a catch-up reply, a thrifty leader's push) needs
+	// no sync of its own: it may be written without waiting (it becomes
+	// durable with the next synced write, or is lost in a crash, which
+	// only makes a restarted node re-learn commits and fetch again the
+	// chosen entries it had). Writes must still reach storage in Ready
+	// order.
 	MustSync bool
 
 	// Entries are accepted entries to persist, replacing any stored entry

@@ -16,7 +16,9 @@ import (
 // A run drives N engines (1 to 7) tick by tick through a simulated
 // network that drops, duplicates, delays (1..4 ticks, sometimes up to 30),
 // hence reorders, and cuts links both ways (partitions) or one way; nodes
-// crash, losing every Ready whose sync had not completed, and restart from
+// crash, losing every Ready whose sync had not completed and every Ready
+// written without a sync since the last one that completed (commit
+// indexes, chosen entries: a thrifty follower's pushes), and restart from
 // their memStorage alone. Syncs take a random 0..3 ticks and complete in
 // order, so several Readies are often outstanding (the async persistence
 // path). Clients with sessions issue puts and gets throughout and retry
@@ -24,7 +26,9 @@ import (
 // they believe leads; their history must be linearizable and every
 // command execute exactly once (simclient_test.go). Nodes snapshot and
 // compact at random intervals. Two seeds in three run with pre-prepare
-// (Config.PrePrepare), the third without. The heartbeat and election
+// (Config.PrePrepare), the third without; two in three (another two) run
+// with thrifty phase 2 (Config.Thrifty), at 5 to 7 nodes, or on some seeds
+// from 3. An unsynced Ready may hold only chosen entries (checkUnsynced). The heartbeat and election
 // timeouts are drawn per seed too. Gray failures (paused nodes, a slow
 // disk, long replays) and Storage read errors are injected too
 // (simgray_test.go), and two seeds in three ask nodes at random times to
@@ -83,6 +87,11 @@ type simOptions struct {
 	// noPrePrepare turns Config.PrePrepare off (a third of the seeds), so
 	// both ways to an election stay under the checks.
 	noPrePrepare bool
+	// thrifty turns Config.Thrifty on, with Config.ThriftyLateTicks
+	// thriftyLate, from thriftyMin voters on (0: the engine's 5), after
+	// probes of thriftyProbe commits (0: the engine's).
+	thrifty                               bool
+	thriftyLate, thriftyMin, thriftyProbe int
 	// heartbeat and election are Config.HeartbeatTicks and ElectionTicks
 	// (0: 2 and 10).
 	heartbeat, election int
@@ -165,6 +174,20 @@ func optionsForSeed(seed uint64) simOptions {
 		// From the seed, not r: the other options of a seed stay the
 		// same with it on or off.
 		noPrePrepare: seed%3 == 2,
+		// Thrifty phase 2 (thrifty.go) on two seeds in three; it acts
+		// at 5 to 7 nodes. Also from the seed, not r.
+		thrifty: (seed/7)%3 != 0,
+	}
+	// A slot is late once it waited a round trip and a sync at their
+	// slowest, plus 0..3 ticks (a runtime's ticks are coarse against
+	// both; in the simulator they are its unit).
+	o.thriftyLate = 2*o.maxDelay + o.maxPersist + int(seed/21)%4
+	// Runs commit a few dozen slots: probe for 2..5 commits, not the
+	// engine's 16, and on every other thrifty seed go thrifty at 3 and 4
+	// voters too.
+	o.thriftyProbe = 2 + int(seed/21)%4
+	if (seed/7)%6 == 1 {
+		o.thriftyMin = 3
 	}
 	// Timing from the seed too: heartbeat 1..3 ticks, election timeout
 	// 10..22 ticks but at least four heartbeats (a timeout shorter than a
@@ -202,6 +225,7 @@ type simStats struct {
 	ops                                                  int // client commands whose result the client saw
 	handoffs, handoffsDone                               int // hand-offs started; of those, how many the target completed
 	reads                                                int // Reads answered with an index
+	pushes                                               int // thrifty pushes of chosen entries delivered
 }
 
 type simMsg struct {
@@ -234,10 +258,11 @@ type simNode struct {
 	// Committed must reach (nothing committed is lost).
 	mustReach   Slot
 	pausedUntil int // the node neither ticks nor handles anything before this tick
-	// volatile holds the HardState of Readies written without a sync
-	// (MustSync false): it becomes durable with the next synced Ready and
-	// is lost in a crash before that.
-	volatile *HardState
+	// volatile holds the Readies written without a sync (MustSync false:
+	// a commit index that moved, chosen entries), in order: they become
+	// durable with the next synced Ready and are lost in a crash before
+	// that.
+	volatile []Ready
 	// Its clock (simread_test.go): the fraction of a tick accrued, and
 	// the ticks it missed while paused, delivered when it resumes.
 	clock  float64
@@ -339,6 +364,11 @@ func (s *sim) config(id NodeID, inc int) Config {
 	cfg.MaxInflight = s.o.maxInflight
 	cfg.MaxMsgBytes = s.o.maxMsgBytes
 	cfg.PrePrepare = !s.o.noPrePrepare
+	cfg.Thrifty = s.o.thrifty
+	cfg.thriftyMinVoters, cfg.thriftyProbe = s.o.thriftyMin, s.o.thriftyProbe
+	if s.o.thriftyLate > 0 {
+		cfg.ThriftyLateTicks = s.o.thriftyLate
+	}
 	cfg.MaxClockDrift = s.o.drift
 	cfg.Seed = int64(s.seed*131 + uint64(inc))
 	return cfg
@@ -470,11 +500,16 @@ func (s *sim) deliver() {
 		m.To = dm.to
 		s.stats.msgs++
 		s.stats.byType[m.Type]++
+		if m.Chosen {
+			s.stats.pushes++
+		}
 		if m.Type == MsgPrepare && !s.campaigns[m.Ballot] {
 			s.campaigns[m.Ballot] = true
 			s.stats.campaigns++
 		}
-		s.tracef("%d->%d %v b=%v slot=%d commit=%d ents=%d", dm.from, dm.to, m.Type, m.Ballot, m.Slot, m.Commit, len(m.Entries))
+		if s.tracing {
+			s.tracef("%d->%d %v b=%v slot=%d commit=%d ents=%d%s", dm.from, dm.to, m.Type, m.Ballot, m.Slot, m.Commit, len(m.Entries), traceDetail(m))
+		}
 		if err := n.eng.Step(m); err != nil {
 			// A node removed from the configuration, or one it does not
 			// know yet, may still send; the receiver must refuse it.
@@ -542,35 +577,21 @@ func (s *sim) process(n *simNode) {
 			n.pending = n.pending[1:]
 			if !p.rd.MustSync {
 				s.stats.lazy++
-				if len(p.rd.Entries) > 0 || p.rd.Snapshot != nil {
-					s.chk.fail("node %d: a Ready with entries or a snapshot says it need not sync", n.id)
+				if !s.checkUnsynced(n, &p.rd) {
 					return
 				}
-				if p.rd.SaveHardState {
-					if p.rd.HardState.Promised != n.st.hardState().Promised && (n.volatile == nil || p.rd.HardState.Promised != n.volatile.Promised) {
-						s.chk.fail("node %d: a Ready changing the promise %v -> %v says it need not sync", n.id, n.st.hardState().Promised, p.rd.HardState.Promised)
+				n.volatile = append(n.volatile, Ready{HardState: p.rd.HardState, SaveHardState: p.rd.SaveHardState, Entries: p.rd.Entries})
+			} else {
+				// A sync makes every earlier write durable too.
+				for i := range n.volatile {
+					if !s.persistDurable(n, &n.volatile[i]) {
 						return
 					}
-					hs := p.rd.HardState
-					n.volatile = &hs
 				}
-			} else if n.volatile != nil {
-				// A sync makes every earlier write durable too.
-				vr := Ready{HardState: *n.volatile, SaveHardState: true}
 				n.volatile = nil
-				if err := n.st.persist(&vr); err != nil {
-					s.chk.fail("node %d: %v", n.id, err)
+				if !s.persistDurable(n, &p.rd) {
 					return
 				}
-			}
-			if p.rd.MustSync {
-				if err := n.st.persist(&p.rd); err != nil {
-					s.chk.fail("node %d: %v", n.id, err)
-					return
-				}
-			}
-			for i := range p.rd.Entries {
-				s.chk.durableAccept(n.id, &p.rd.Entries[i])
 			}
 			for i := range p.rd.AfterSync {
 				s.send(n.id, &p.rd.AfterSync[i])
@@ -588,6 +609,57 @@ func (s *sim) process(n *simNode) {
 			s.chk.fail("node %d: Compact(%d): %v", n.id, n.smSlot, err)
 		}
 	}
+}
+
+// simCheckUnsyncedChosen turns on checkUnsynced's check that an unsynced
+// Ready's entries are chosen; off, only the checker's safety checks can
+// catch a vote written without a sync (simbugs_test.go).
+var simCheckUnsyncedChosen = true
+
+// checkUnsynced checks a Ready written without a sync: it may move the
+// commit index and carry chosen entries, nothing else (a new promise, a
+// snapshot or a vote must be durable before it is reported).
+func (s *sim) checkUnsynced(n *simNode, rd *Ready) bool {
+	if rd.Snapshot != nil {
+		s.chk.fail("node %d: a Ready with a snapshot says it need not sync", n.id)
+		return false
+	}
+	if rd.SaveHardState {
+		promised := n.st.hardState().Promised
+		for i := range n.volatile {
+			if n.volatile[i].SaveHardState {
+				promised = n.volatile[i].HardState.Promised
+			}
+		}
+		if rd.HardState.Promised != promised && rd.HardState.Promised != n.st.hardState().Promised {
+			s.chk.fail("node %d: a Ready changing the promise %v -> %v says it need not sync", n.id, promised, rd.HardState.Promised)
+			return false
+		}
+	}
+	for i := range rd.Entries {
+		en := &rd.Entries[i]
+		if !simCheckUnsyncedChosen {
+			break
+		}
+		if v, ok := s.chk.chosen[en.Slot]; !ok || v != valueHash(en) {
+			s.chk.fail("node %d: a Ready with entry %d (ballot %v), which is not chosen, says it need not sync", n.id, en.Slot, en.Ballot)
+			return false
+		}
+	}
+	return true
+}
+
+// persistDurable writes rd to n's storage, durably, and records its
+// entries as durable acceptances.
+func (s *sim) persistDurable(n *simNode, rd *Ready) bool {
+	if err := n.st.persist(rd); err != nil {
+		s.chk.fail("node %d: %v", n.id, err)
+		return false
+	}
+	for i := range rd.Entries {
+		s.chk.durableAccept(n.id, &rd.Entries[i])
+	}
+	return true
 }
 
 func (s *sim) faults() {
@@ -714,7 +786,7 @@ func playSeed(t testing.TB, seed uint64) (simStats, error) {
 		t.Logf("seed %d: %d nodes, %+v", seed, s.o.nodes, s.stats)
 	}
 	if err != nil && *simTrace {
-		tail := s.trace[max(0, len(s.trace)-400):]
+		tail := s.trace[max(0, len(s.trace)-1000):]
 		t.Logf("trace (last %d events):\n%s", len(tail), strings.Join(tail, "\n"))
 	}
 	return s.stats, err
@@ -783,4 +855,20 @@ func TestSimDeterministic(t *testing.T) {
 			t.Fatalf("seed %d: suspiciously short trace", seed)
 		}
 	}
+}
+
+// traceDetail is the trace's view of m's flags, snapshot and entries
+// (slot, ballot, a short value hash).
+func traceDetail(m Message) string {
+	out := ""
+	if m.Chosen {
+		out += " chosen"
+	}
+	if m.Snapshot != nil {
+		out += fmt.Sprintf(" snap=%d", m.Snapshot.Slot)
+	}
+	for _, en := range m.Entries {
+		out += fmt.Sprintf(" [%d %v %x]", en.Slot, en.Ballot, valueHash(&en)&0xffff)
+	}
+	return out
 }

@@ -19,7 +19,7 @@ func TestSimCatchesPlantedBugs(t *testing.T) {
 	cases := []struct {
 		name string
 		bug  *bool
-		lax  bool                           // turn off memStorage's promise-monotonicity check
+		lax  bool                           // turn off memStorage's promise-monotonicity check and the unsynced-entries check
 		run  func(testing.TB, uint64) error // nil: runSeed
 	}{
 		{"leader ignores promised values", &bugIgnorePromisedValues, false, nil},
@@ -30,6 +30,8 @@ func TestSimCatchesPlantedBugs(t *testing.T) {
 		{"acceptor promises before its promise is durable", &bugPromiseBeforeSync, false, nil},
 		{"acceptor acknowledges before its entries are durable", &bugAckBeforeSync, false, nil},
 		{"early read-round acknowledgement claims the unsynced slot", &bugEarlyRoundAckClaimsSlot, false, nil},
+		{"thrifty follower writes an Accept unsynced beside pushed entries", &bugThriftyUnsyncedAccept, false, nil},
+		{"thrifty leader pushes slots it sent, not only chosen ones", &bugThriftyPushesSent, false, nil},
 		{"acceptor says yes to a pre-prepare while it hears a leader", &bugPrePromiseIgnoresLeader, false, checkRejoin},
 		{"node raises its ballot before a majority said yes", &bugPrePrepareRaisesBallot, false, checkRejoin},
 		{"hand-off target leads without phase 1", &bugHandoffSkipsPhase1, false, nil},
@@ -43,8 +45,8 @@ func TestSimCatchesPlantedBugs(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			*tc.bug = true
-			simCheckPromiseMonotonic = !tc.lax
-			defer func() { *tc.bug = false; simCheckPromiseMonotonic = true }()
+			simCheckPromiseMonotonic, simCheckUnsyncedChosen = !tc.lax, !tc.lax
+			defer func() { *tc.bug = false; simCheckPromiseMonotonic, simCheckUnsyncedChosen = true, true }()
 			run := tc.run
 			if run == nil {
 				run = runSeed

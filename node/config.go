@@ -111,6 +111,14 @@ type Config struct {
 	// Config.PrePrepare), so a node that was cut off does not depose a
 	// healthy leader when it rejoins. The default is true.
 	PrePrepare bool
+	// Thrifty makes a leader of 5 voters or more send its Accepts to its
+	// fastest majority only; the other followers get the chosen entries
+	// with the commit and write them without a sync (engine
+	// Config.Thrifty). A follower of that majority that leaves a slot
+	// uncommitted for a Heartbeat (at least 2 ticks) swaps places with one
+	// of the others. The default is true; false sends every Accept to
+	// every follower.
+	Thrifty bool
 	// SnapshotEvery is how many applied slots pass between snapshots of the
 	// state machine (after which the log below is truncated). 0 disables
 	// snapshots. The default is 10000.
@@ -263,6 +271,7 @@ func DefaultConfig() Config {
 		Heartbeat:       50 * time.Millisecond,
 		ElectionTimeout: 500 * time.Millisecond,
 		PrePrepare:      true,
+		Thrifty:         true,
 		Groups:          1,
 		ReadMode:        kv.ReadLease,
 		MaxClockDrift:   0.1,

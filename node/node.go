@@ -270,6 +270,11 @@ func (n *Node) engineConfig(id engine.GroupID) engine.Config {
 	ecfg.ElectionTicks = n.cfg.ticks(n.cfg.ElectionTimeout)
 	ecfg.MaxInflight = n.cfg.Pipeline
 	ecfg.PrePrepare = n.cfg.PrePrepare
+	ecfg.Thrifty = n.cfg.Thrifty
+	// A slot a heartbeat late: a 10 ms tick is well above a loopback
+	// round trip and a sync, but a loaded machine stalls a process for
+	// that long often enough to make 2 ticks fall back every second.
+	ecfg.ThriftyLateTicks = max(ecfg.ThriftyLateTicks, ecfg.HeartbeatTicks)
 	ecfg.MaxClockDrift = n.cfg.MaxClockDrift
 	ecfg.Seed = n.cfg.Seed
 	if ecfg.Seed == 0 {

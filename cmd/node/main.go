@@ -167,6 +167,7 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, procOptions, erro
 	fs.Var(readModeFlag{&cfg.ReadMode}, "read-mode", "how a linearizable get that names no mode is served: log (through the log like a write), index (a heartbeat round, no disk) or lease (at once under the leader's lease, which trusts -max-clock-drift)")
 	fs.Float64Var(&cfg.MaxClockDrift, "max-clock-drift", cfg.MaxClockDrift, "most the nodes' clock rates may differ, as a fraction in [0, 1): a lease lasts election timeout x (1 - this) less a tick; the same on every member")
 	fs.BoolVar(&cfg.PrePrepare, "pre-prepare", cfg.PrePrepare, "ask a majority before raising the ballot after an election timeout, so a node that was cut off does not force an election when it rejoins")
+	fs.BoolVar(&cfg.Thrifty, "thrifty", cfg.Thrifty, "at 5 voters or more, the leader sends Accepts to its fastest majority only; the other followers get chosen entries with the commit and write them without a sync (false: every Accept to every follower)")
 	fs.Uint64Var(&cfg.SnapshotEvery, "snapshot-every", cfg.SnapshotEvery, "slots between state machine snapshots (0: never)")
 	fs.Uint64Var(&cfg.SnapshotBytes, "snapshot-bytes", cfg.SnapshotBytes, "also snapshot after this many bytes of applied log (0: no byte trigger)")
 	fs.IntVar(&cfg.MemTable, "memtable", cfg.MemTable, "store memtable size in bytes (1 MiB..1 GiB); holds the log between snapshots")

@@ -19,7 +19,7 @@ import (
 // Mutant is one entry of the data file.
 type Mutant struct {
 	Name string `json:"name"`
-	Area string `json:"area"` // quorum, acceptor, proposer, advance, catch-up, snapshots, pre-prepare
+	Area string `json:"area"` // quorum, acceptor, proposer, advance, catch-up, snapshots, pre-prepare, thrifty
 	File string `json:"file"` // relative to the module root
 	Old  string `json:"old"`  // must occur exactly once in File
 	New  string `json:"new"`
