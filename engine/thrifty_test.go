@@ -188,7 +188,7 @@ func TestThriftyFallsBackForHandoffAndConfChange(t *testing.T) {
 		t.Fatal("thrifty during a hand-off")
 	}
 	e, st = thriftyLeader(t)
-	if err := e.ProposeConfChange(ConfChange{AddLearner, 6}); err != nil {
+	if err := e.ProposeConfChange(ConfChange{Type: AddLearner, Node: 6}); err != nil {
 		t.Fatal(err)
 	}
 	syncAll(t, e, st)
