@@ -35,6 +35,7 @@ import (
 	"slices"
 
 	"github.com/mpaxos/mpaxos/internal/invariants"
+	"github.com/mpaxos/mpaxos/internal/statehash"
 	"github.com/mpaxos/mpaxos/sm"
 )
 
@@ -291,50 +292,11 @@ func (m *Machine) Hash() uint64 {
 				continue
 			}
 			k, v := e.keyBytes(), e.val
-			h := hashWord(hashSeed, uint64(len(k)))
-			h = hashWord(h, uint64(len(v)))
-			h = hashWords(h, k)
-			kvSum += mix64(hashWords(h, v))
+			h := statehash.Word(statehash.Seed, uint64(len(k)))
+			h = statehash.Word(h, uint64(len(v)))
+			h = statehash.Words(h, k)
+			kvSum += statehash.Mix(statehash.Words(h, v))
 		}
 	}
-	return mix64(mix64(kvSum)^uint64(m.keys.n)) ^ mix64(m.applied^hashSeed)
-}
-
-const (
-	hashSeed  = 0x5851f42d4c957f2d
-	hashPrime = 0x9e3779b97f4a7c15
-)
-
-func hashWord(h, w uint64) uint64 {
-	h = (h ^ w) * hashPrime
-	return h ^ h>>29
-}
-
-// hashWords hashes b 8 bytes at a time (little endian; the tail is padded
-// with zeros, which is unambiguous because the caller hashed len(b) first).
-func hashWords[T string | []byte](h uint64, b T) uint64 {
-	for len(b) >= 8 {
-		w := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-		h = hashWord(h, w)
-		b = b[8:]
-	}
-	if len(b) > 0 {
-		var w uint64
-		for i := range len(b) {
-			w |= uint64(b[i]) << (8 * i)
-		}
-		h = hashWord(h, w)
-	}
-	return h
-}
-
-// mix64 is the splitmix64 finalizer.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
+	return statehash.Mix(statehash.Mix(kvSum)^uint64(m.keys.n)) ^ statehash.Mix(m.applied^statehash.Seed)
 }

@@ -1,6 +1,10 @@
 package sm
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/mpaxos/mpaxos/internal/statehash"
+)
 
 // Applier is what the runtime runs per group: a Machine behind its session
 // table. The group's apply loop owns it.
@@ -49,7 +53,7 @@ func (a *Applier) Query(dst, cmd []byte) Result { return a.m.Query(dst, cmd) }
 
 // Hash returns a digest of the machine and the sessions together: what
 // the checks compare across replicas.
-func (a *Applier) Hash() uint64 { return mix64(a.m.Hash()^hashSeed) ^ a.s.Hash() }
+func (a *Applier) Hash() uint64 { return statehash.Mix(a.m.Hash()^statehash.Seed) ^ a.s.Hash() }
 
 // validate checks restored sessions: as Snapshot writes them (strictly
 // increasing ClientIDs, each with a session), none used after applied.

@@ -3,6 +3,8 @@ package sm
 import (
 	"errors"
 	"fmt"
+
+	"github.com/mpaxos/mpaxos/internal/statehash"
 )
 
 // DefaultSessionTTL is the default session lifetime (Sessions, and the
@@ -145,15 +147,15 @@ func (t *Sessions) Len() int { return len(t.m) }
 func (t *Sessions) Hash() uint64 {
 	var sum uint64
 	for id, s := range t.m {
-		h := hashWord(hashSeed, id)
-		h = hashWord(h, s.token)
-		h = hashWord(h, s.seq)
-		h = hashWord(h, s.last)
-		h = hashWord(h, uint64(s.res.Status))
-		h = hashWord(h, uint64(len(s.res.Value)))
-		sum += mix64(hashWords(h, s.res.Value))
+		h := statehash.Word(statehash.Seed, id)
+		h = statehash.Word(h, s.token)
+		h = statehash.Word(h, s.seq)
+		h = statehash.Word(h, s.last)
+		h = statehash.Word(h, uint64(s.res.Status))
+		h = statehash.Word(h, uint64(len(s.res.Value)))
+		sum += statehash.Mix(statehash.Words(h, s.res.Value))
 	}
-	return mix64(sum+hashPrime*uint64(len(t.m)+1)) ^ mix64(t.applied^hashSeed)
+	return statehash.Mix(sum+statehash.Prime*uint64(len(t.m)+1)) ^ statehash.Mix(t.applied^statehash.Seed)
 }
 
 // states returns the sessions, in map order.
@@ -173,43 +175,4 @@ func (t *Sessions) replace(states []SessionState, slot uint64) {
 		m[s.ClientID] = &session{token: s.Token, seq: s.Seq, last: s.Last, res: s.Result}
 	}
 	t.m, t.applied = m, slot
-}
-
-const (
-	hashSeed  = 0x5851f42d4c957f2d
-	hashPrime = 0x9e3779b97f4a7c15
-)
-
-func hashWord(h, w uint64) uint64 {
-	h = (h ^ w) * hashPrime
-	return h ^ h>>29
-}
-
-// hashWords hashes b 8 bytes at a time (little endian; the tail is padded
-// with zeros, which is unambiguous because the caller hashed len(b) first).
-func hashWords(h uint64, b []byte) uint64 {
-	for len(b) >= 8 {
-		w := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-		h = hashWord(h, w)
-		b = b[8:]
-	}
-	if len(b) > 0 {
-		var w uint64
-		for i := range len(b) {
-			w |= uint64(b[i]) << (8 * i)
-		}
-		h = hashWord(h, w)
-	}
-	return h
-}
-
-// mix64 is the splitmix64 finalizer.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
 }

@@ -7,6 +7,8 @@ import (
 	"hash/crc32"
 	"io"
 	"testing"
+
+	"github.com/mpaxos/mpaxos/internal/statehash"
 )
 
 // counter is the smallest Machine: it adds each command's body length to a
@@ -49,7 +51,7 @@ func (c *counter) Restore(r io.Reader) error {
 	return nil
 }
 
-func (c *counter) Hash() uint64 { return mix64(c.total ^ c.applied<<32) }
+func (c *counter) Hash() uint64 { return statehash.Mix(c.total ^ c.applied<<32) }
 
 func cmd(client, token, seq uint64, body string) []byte {
 	return append(AppendHeader(nil, &Header{Op: 1, ClientID: client, Token: token, Seq: seq, Key: []byte("k")}), body...)
