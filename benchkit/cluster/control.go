@@ -30,7 +30,7 @@ func (c *Cluster) logPath(n *Node) string {
 }
 
 func (c *Cluster) node(id uint64) (*Node, error) {
-	for _, n := range c.Nodes {
+	for _, n := range c.Nodes() {
 		if n.ID == id {
 			return n, nil
 		}
@@ -124,7 +124,9 @@ func (c *Cluster) signal(id uint64, sig unix.Signal, pause bool) error {
 // fault; over a running cluster's admin addresses only the network faults
 // (Kill, Restart, Pause and Resume then fail with ErrRemote).
 type Faulter struct {
-	local  *Cluster // nil for a running cluster
+	local *Cluster // nil for a running cluster
+	// ids and admins are a running cluster's nodes (a local one's are
+	// read from it as they change).
 	ids    []uint64
 	admins map[uint64]string
 	mon    *Monitor
@@ -139,15 +141,13 @@ type Faulter struct {
 // ErrRemote: a process fault was asked of a cluster bench did not start.
 var ErrRemote = errors.New("cluster: cannot kill or pause the nodes of a running cluster (only network faults through their admin addresses)")
 
-// Faulter returns the fault controls of the local cluster.
+// Faulter returns the fault controls of the local cluster. Its members
+// are the cluster's of the moment (Nodes): they change with Join and
+// Forget.
 func (c *Cluster) Faulter() *Faulter {
-	f := &Faulter{local: c, admins: map[uint64]string{}, mon: c.Monitor, net: NewNetClient(c.token)}
+	f := &Faulter{local: c, mon: c.Monitor, net: NewNetClient(c.token)}
 	if c.hosts != nil && !c.cfg.HookFaults {
 		f.kernel, f.hooked = c.hosts, map[faults.NodeID]faults.NetSpec{}
-	}
-	for _, n := range c.Nodes {
-		f.ids = append(f.ids, n.ID)
-		f.admins[n.ID] = n.AdminAddr
 	}
 	return f
 }
@@ -180,11 +180,32 @@ var _ faults.Cluster = (*Faulter)(nil)
 
 // Members lists every node's id.
 func (f *Faulter) Members() []faults.NodeID {
+	if f.local != nil {
+		var out []faults.NodeID
+		for _, n := range f.local.Nodes() {
+			out = append(out, faults.NodeID(n.ID))
+		}
+		return out
+	}
 	out := make([]faults.NodeID, len(f.ids))
 	for i, id := range f.ids {
 		out[i] = faults.NodeID(id)
 	}
 	return out
+}
+
+// admin returns node id's admin address.
+func (f *Faulter) admin(id faults.NodeID) (string, bool) {
+	if f.local != nil {
+		for _, n := range f.local.Nodes() {
+			if n.ID == uint64(id) {
+				return n.AdminAddr, true
+			}
+		}
+		return "", false
+	}
+	a, ok := f.admins[uint64(id)]
+	return a, ok
 }
 
 // Leader polls every node's /status once and returns the agreed leader,
@@ -231,7 +252,7 @@ var ErrKernelOnly = errors.New("cluster: only the kernel layer (-hosts netns) in
 // SetNet replaces the node's network fault setting: in the kernel for a
 // netns cluster (see Layer), else through the node's admin POST /faults.
 func (f *Faulter) SetNet(ctx context.Context, id faults.NodeID, spec faults.NetSpec) error {
-	a, ok := f.admins[uint64(id)]
+	a, ok := f.admin(id)
 	if !ok {
 		return fmt.Errorf("%w: %d", ErrUnknownNode, id)
 	}
