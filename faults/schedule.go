@@ -460,10 +460,15 @@ func (s Schedule) Check(members []NodeID) error {
 		next = max(next, id)
 	}
 	for _, e := range s {
+		stranger := false
 		for _, t := range []Target{e.Target, e.To} {
 			if t.Role == Node && !slices.Contains(known, t.Node) {
 				errs = append(errs, eventError(e, "node %d is not a member (members: %v)", t.Node, known))
+				stranger = true
 			}
+		}
+		if stranger && e.Kind.ChangesMembers() {
+			continue // it changes nothing
 		}
 		if e.Kind == Split && count < 3 {
 			errs = append(errs, eventError(e, "a split needs at least 3 members, have %d", count))

@@ -214,6 +214,7 @@ func TestScheduleCheckMembership(t *testing.T) {
 		{"add@1s,add@2s,isolate=5@3s+1s", 3, nil},
 		{"remove=1@1s,remove=2@2s", 3, nil},
 		{"replace=9@1s", 5, []string{"node 9 is not a member"}},
+		{"replace=9@1s,replace=2@2s,kill=7@3s", 5, []string{"node 9 is not a member", `event "kill=7@3s": node 7 is not a member (members: [1 3 4 5 6])`}},
 		{"replace=2@5s,kill=2@10s", 5, []string{`event "kill=2@10s": node 2 is not a member (members: [1 3 4 5 6])`}},
 		{"kill=4@1s", 3, []string{"node 4 is not a member"}},
 		{"remove=1@1s,remove=2@2s,remove=3@3s", 3, []string{`event "remove=3@3s": would remove the last member (members: [3])`}},

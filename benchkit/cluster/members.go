@@ -146,16 +146,24 @@ func (c *Cluster) poll(ctx context.Context, cond func() (bool, error)) error {
 }
 
 // CaughtUp reports whether learner id trails each group's commit index
-// by at most PromoteLag slots, as each group's leader reports it (its
-// /members Match against its /status commit).
+// by at most PromoteLag slots: both by what each group's leader reports
+// (its /members Match, which is what the engine's promotion checks) and
+// by what the learner itself applied (its /status). The leader's view
+// alone is not enough: it takes a fresh peer to be at the leader's
+// compaction point until the peer answers, so right after a snapshot it
+// would call a learner that has nothing yet caught up.
 func (c *Cluster) CaughtUp(ctx context.Context, id uint64) (bool, error) {
 	sts := c.Monitor.Poll(ctx)
 	leads := map[int]string{} // group -> its leader's admin address
 	commits := map[int]uint64{}
-	for _, st := range sts {
+	var own *Status
+	for i, st := range sts {
 		n, err := c.node(uint64(st.ID))
 		if st.ID == 0 || err != nil {
 			continue // did not answer, or forgotten meanwhile
+		}
+		if n.ID == id {
+			own = &sts[i]
 		}
 		for _, g := range st.GroupStatus {
 			if g.Role == "leader" {
@@ -163,19 +171,13 @@ func (c *Cluster) CaughtUp(ctx context.Context, id uint64) (bool, error) {
 			}
 		}
 	}
-	return caughtUp(ctx, leads, commits, id, sts)
-}
-
-// caughtUp asks each group's leader (leads) for id's Match and compares
-// it with the group's commit index; every group the nodes run must have a
-// leader.
-func caughtUp(ctx context.Context, leads map[int]string, commits map[int]uint64, id uint64, sts []Status) (bool, error) {
-	groups := 0
-	for _, st := range sts {
-		groups = max(groups, len(st.GroupStatus))
+	if own == nil || len(own.GroupStatus) == 0 || len(leads) < len(own.GroupStatus) {
+		return false, nil // the learner does not answer yet, or an election is under way
 	}
-	if groups == 0 || len(leads) < groups {
-		return false, nil // an election is under way
+	for _, g := range own.GroupStatus {
+		if Behind(g.Applied, commits[g.Group]) {
+			return false, nil
+		}
 	}
 	for g, admin := range leads {
 		m, err := adminapi.GetMembers(ctx, adminHTTP, []string{admin})
@@ -194,6 +196,7 @@ func caughtUp(ctx context.Context, leads map[int]string, commits map[int]uint64,
 			return false, nil
 		}
 	}
+	c.cfg.Logger.Info("learner caught up", "node", id, "applied", own.Applied, "leader_commit", commits[0])
 	return true, nil
 }
 

@@ -81,3 +81,40 @@ func TestRealReplace(t *testing.T) {
 		}
 	}
 }
+
+// TestRealAddRemove: add joins node 4 and promotes it; remove=leader then
+// takes the leader of the moment out (it hands off first, so service
+// need not stop) and stops it. The checks run on the three final members.
+func TestRealAddRemove(t *testing.T) {
+	args := append(slices.Clone(checkedWorkload), "-nodes", "3", "-duration", "8s",
+		"-faults", "add@2s,remove=leader@5s", "-check")
+	code, out, errOut, r := realBench(t, args...)
+	assertPass(t, code, out, errOut, r)
+	if len(r.Faults) != 2 {
+		t.Fatalf("faults %+v", r.Faults)
+	}
+	for i, want := range [][]string{
+		{faults.StepAdded, faults.StepCaughtUp, faults.StepPromoted},
+		{faults.StepRemoved, faults.StepStopped},
+	} {
+		f := r.Faults[i]
+		var got []string
+		for _, st := range f.Steps {
+			got = append(got, st.Name)
+		}
+		if f.Error != "" || !slices.Equal(got, want) {
+			t.Fatalf("%s: steps %v (error %q), want %v", f.Spec, got, f.Error, want)
+		}
+	}
+	if r.Faults[0].Steps[0].Node != 4 {
+		t.Errorf("add joined node %d, want 4", r.Faults[0].Steps[0].Node)
+	}
+	removed := r.Faults[1].Targets[0]
+	notes := strings.Join(r.Verdict.Notes, "\n")
+	if !strings.Contains(notes, "identical on 3 nodes") {
+		t.Errorf("hashes not compared on the 3 final members:\n%s", notes)
+	}
+	if strings.Contains(notes, "node "+strconv.FormatUint(removed, 10)+" ") {
+		t.Errorf("the checks read removed node %d:\n%s", removed, notes)
+	}
+}
