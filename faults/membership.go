@@ -82,7 +82,13 @@ func (r *Runner) checkReconfigurer() error {
 // change plays membership event i, step by step, recording each step as
 // it is done. It does not hold r.mu across the cluster's calls (a
 // catch-up takes seconds, and Active and Records are read meanwhile).
+//
+// Once started, a change is finished even if ctx ends (the run's end,
+// Ctrl-C): half a replace is a killed and wiped member that no heal can
+// bring back, whose cluster the end-of-run checks could not read. Each
+// step is bounded by its own timeout instead.
 func (r *Runner) change(ctx context.Context, i int) {
+	ctx = context.WithoutCancel(ctx)
 	e := r.sched[i]
 	rc := r.cluster.(Reconfigurer) // checkReconfigurer
 	var old NodeID

@@ -30,6 +30,7 @@ func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
 	}
 	if c.cancel != nil && !c.cancelAt.IsZero() && !c.now.Before(c.cancelAt) {
 		c.now = c.cancelAt
+		c.cancelAt = time.Time{} // once; what sleeps on regardless sees time go on
 		c.cancel()
 		return ctx.Err()
 	}
@@ -564,6 +565,23 @@ func TestRunnerReplace(t *testing.T) {
 	ws := Windows(recs, 30*time.Second)
 	if len(ws) != 3 || ws[0].Start != 5*time.Second || ws[0].End != 7500*time.Millisecond {
 		t.Errorf("windows %+v", ws)
+	}
+}
+
+// TestRunnerReplaceOutlastsRun: a replace still catching up when the run
+// ends (its context cancelled) is finished, not left with its old node
+// killed and wiped and its learner never promoted.
+func TestRunnerReplaceOutlastsRun(t *testing.T) {
+	clk := &fakeClock{now: t0, cancelAt: t0.Add(6 * time.Second)}
+	c := newFakeCluster(clk, 3, 1)
+	c.catchUp = 2 * time.Second
+	r, err := run(t, "replace=2@5s", c)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v", err)
+	}
+	wantLog(t, c, "5s kill 2", "5s wipe 2", "5.5s join 4", "7.5s promote 4", "7.5s remove 2", "7.5s forget 2")
+	if rec := r.Records()[0]; rec.Err != nil || !rec.Healed || len(rec.Steps) != 5 {
+		t.Fatalf("replace: %v", rec)
 	}
 }
 
