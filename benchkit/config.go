@@ -430,6 +430,8 @@ func (c Config) validateFaults(v *config.Collector) {
 			v.Bad("Faults", nil, "%s: membership changes need loopback hosts (a joined node has no namespace)", ev)
 		case c.RESP:
 			v.Bad("Faults", nil, "%s: membership changes are not played with -resp (its -resp-addr lists every node up front)", ev)
+		case c.Engine.Protocol.Naive():
+			v.Bad("Faults", nil, "%s: membership changes need the paxos protocol", ev)
 		}
 	}
 	if j := sched.Joins(); j > 0 && c.Nodes+j > 15 {
