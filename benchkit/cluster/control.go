@@ -51,6 +51,19 @@ func (c *Cluster) openNodeLocked(id uint64) (*Node, error) {
 	return n, nil
 }
 
+// exitedNodeLocked is openNodeLocked of a node whose process has exited
+// (ErrNodeState if it runs).
+func (c *Cluster) exitedNodeLocked(id uint64) (*Node, error) {
+	n, err := c.openNodeLocked(id)
+	if err != nil {
+		return nil, err
+	}
+	if ok, _ := n.Proc.Exited(); !ok {
+		return nil, fmt.Errorf("%w: node %d is running", ErrNodeState, id)
+	}
+	return n, nil
+}
+
 // Kill SIGKILLs node id's process group (kill -9: no chance to flush
 // anything) and waits until it is reaped. The node stays down until
 // Restart; CheckAlive does not count it as a failure meanwhile.
@@ -76,12 +89,9 @@ func (c *Cluster) Kill(id uint64) error {
 func (c *Cluster) Restart(id uint64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n, err := c.openNodeLocked(id)
+	n, err := c.exitedNodeLocked(id)
 	if err != nil {
 		return err
-	}
-	if ok, _ := n.Proc.Exited(); !ok {
-		return fmt.Errorf("%w: node %d is running", ErrNodeState, id)
 	}
 	p, err := c.startProc(n)
 	if err != nil {

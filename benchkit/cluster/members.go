@@ -53,12 +53,9 @@ func (c *Cluster) liveAdmins() []string {
 func (c *Cluster) Wipe(id uint64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n, err := c.openNodeLocked(id)
+	n, err := c.exitedNodeLocked(id)
 	if err != nil {
 		return err
-	}
-	if ok, _ := n.Proc.Exited(); !ok {
-		return fmt.Errorf("%w: node %d is running", ErrNodeState, id)
 	}
 	if err := os.RemoveAll(n.DataDir); err != nil {
 		return fmt.Errorf("cluster: wipe node %d: %w", id, err)
