@@ -423,6 +423,20 @@ func (c Config) validateFaults(v *config.Collector) {
 		c.validateRemoteFaults(v, sched)
 		return
 	}
+	for _, ev := range sched {
+		switch {
+		case !ev.Kind.ChangesMembers():
+		case c.Hosts == HostsNetns:
+			v.Bad("Faults", nil, "%s: membership changes need loopback hosts (a joined node has no namespace)", ev)
+		case c.RESP:
+			v.Bad("Faults", nil, "%s: membership changes are not played with -resp (its -resp-addr lists every node up front)", ev)
+		case c.Engine.Protocol.Naive():
+			v.Bad("Faults", nil, "%s: membership changes need the paxos protocol", ev)
+		}
+	}
+	if j := sched.Joins(); j > 0 && c.Nodes+j > 15 {
+		v.Bad("Faults", nil, "%d nodes and %d joined by the schedule: at most 15 together", c.Nodes, j)
+	}
 	if c.Nodes >= 1 {
 		members := make([]faults.NodeID, c.Nodes)
 		for i := range members {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mpaxos/mpaxos/internal/config"
+	"github.com/mpaxos/mpaxos/naive"
 )
 
 // TestConfigValidate: every problem is one FieldError naming the field
@@ -55,6 +56,15 @@ func TestConfigValidate(t *testing.T) {
 			c.Cluster, c.Faults = []string{"127.0.0.1:1"}, "drop=1%@1s"
 		}, []string{"Faults"}, "admin addresses"},
 		{"faults on null nodes", func(c *Config) { c.Faults, c.Engine.Null = "drop=1%@1s", true }, []string{"Faults"}, "null-mode"},
+		{"membership changes", func(c *Config) { c.Nodes, c.Faults = 5, "replace=2@1s,replace=leader@2s,add@3s,remove=6@4s" }, nil, ""},
+		{"membership on netns hosts", func(c *Config) { c.Hosts, c.Faults = HostsNetns, "add@1s" }, []string{"Faults"}, "add@1s: membership changes need loopback hosts"},
+		{"membership with RESP", func(c *Config) { c.RESP, c.Faults = true, "remove=1@1s" }, []string{"Faults"}, "not played with -resp"},
+		{"membership of a naive scheme", func(c *Config) { c.Engine.Protocol, c.Faults = naive.Unsync, "add@1s" }, []string{"Faults"}, "need the paxos protocol"},
+		{"membership past 15 nodes", func(c *Config) { c.Nodes, c.Faults = 14, "add@1s,add@2s" }, []string{"Faults"}, "14 nodes and 2 joined by the schedule: at most 15 together"},
+		{"membership on a running cluster", func(c *Config) {
+			c.Cluster, c.ClusterAdmin, c.Faults = []string{"127.0.0.1:1"}, []string{"127.0.0.1:2"}, "replace=1@1s"
+		}, []string{"Faults"}, "replace=1@1s: cannot kill or pause the nodes of a running cluster"},
+		{"replace of a non-member", func(c *Config) { c.Faults = "replace=4@1s" }, []string{"Faults"}, `Faults: event "replace=4@1s": node 4 is not a member`},
 		{"fault after the run", func(c *Config) { c.Faults, c.Duration = "kill-leader@20s", 3*time.Second },
 			[]string{"Faults"}, "Faults: kill-leader@20s fires at 20s, not before the end of the 3s run"},
 		{"fault at the end of the run", func(c *Config) { c.Faults, c.Duration = "drop=1%@1s,kill-leader@3s", 3*time.Second },

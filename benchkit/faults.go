@@ -38,6 +38,9 @@ func FaultResults(recs []faults.Record, s faults.Series, runEnd time.Duration) (
 		if len(f.Targets) == 1 {
 			f.Node = f.Targets[0]
 		}
+		for _, st := range r.Steps {
+			f.Steps = append(f.Steps, results.FaultStep{Name: st.Name, Node: uint64(st.Node), AtSec: st.At.Seconds()})
+		}
 		if r.Err != nil {
 			f.Error = r.Err.Error()
 		}

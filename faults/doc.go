@@ -50,6 +50,22 @@
 //	bandwidth=1mbit@10s+5s   every node's link limited to 1 Mbit/s each way (bit, kbit, mbit, gbit)
 //	dup=10%@10s+5s           10% of every node's packets sent twice
 //
+// Membership kinds, through a Cluster that is a Reconfigurer (the nodes
+// bench started, with fresh ones ready; membership.go). Each is a
+// procedure of steps, recorded with their times in Record.Steps; its
+// window runs from its start to its last step, so it takes no +DURATION:
+//
+//	replace=2@5s             kill -9 node 2, wipe its data directory, join a fresh
+//	                         node with the next unused id, wait until it caught up,
+//	                         promote it, remove node 2 (replace=leader, =follower)
+//	add@5s                   join a fresh node, wait until it caught up, promote it
+//	remove=2@5s              remove node 2 (a leader hands off first), stop it
+//
+// A fresh node's id is one above the highest so far (N+1, N+2, ... on a
+// cluster of N). Schedule.Check follows the members through the schedule:
+// an event naming a node replaced or removed before it, or not yet
+// joined, is an error, as is removing the last member.
+//
 // For example:
 //
 //	-faults kill-leader@10s,restart@15s,partition-leader@20s+5s,drop=2%@50s+10s

@@ -39,6 +39,11 @@ type kindInfo struct {
 	heals Kind
 	// healsNet: the instant ends every open-ended network fault (heal).
 	healsNet bool
+	// member: the kind changes the cluster's membership, a procedure of
+	// steps through the cluster's Reconfigurer (membership.go); its
+	// window runs from its start until its last step, so it takes no
+	// +DURATION.
+	member bool
 	// parse reads the event's "=ARG" into it.
 	parse func(e *Event, a argument) error
 	// format writes the event's argument, "=..." or "" (nil: the target,
@@ -102,6 +107,12 @@ var kinds = []kindInfo{
 	{kind: Dup, name: "dup", fault: true, net: true, kernel: true, parse: parseDrop,
 		format: func(e Event) string { return "=" + strconv.FormatFloat(e.Percent, 'f', -1, 64) + "%" },
 		usage:  [][2]string{{"dup=10%@10s+5s", "send 10% of every node's packets twice (-hosts netns)"}}},
+	{kind: Replace, name: "replace", fault: true, member: true, parse: parseMemberArg, format: formatTarget,
+		usage: [][2]string{{"replace=2@5s", "kill -9 node 2, wipe its data, join a fresh node (next id), promote it once caught up, remove 2 (=ID, =leader, =follower)"}}},
+	{kind: Add, name: "add", fault: true, member: true, parse: parseNoArg,
+		usage: [][2]string{{"add@5s", "join a fresh node (next id) as a learner, promote it once caught up"}}},
+	{kind: Remove, name: "remove", fault: true, member: true, parse: parseMemberArg, format: formatTarget,
+		usage: [][2]string{{"remove=2@5s", "remove node 2 from the configuration (a leader hands off first), stop it (=ID, =leader, =follower)"}}},
 }
 
 // info returns k's descriptor, nil for a Kind not in the table.
@@ -128,11 +139,31 @@ func (k Kind) IsFault() bool {
 }
 
 // ActsOnProcess reports whether k acts on a node's process (kill, restart,
-// pause, resume), which only whoever started the nodes can do; the other
-// kinds go through the nodes' fault hook.
+// pause, resume, and the membership kinds, which start and stop nodes),
+// which only whoever started the nodes can do; the other kinds go through
+// the nodes' fault hook.
 func (k Kind) ActsOnProcess() bool {
 	d := k.info()
-	return d != nil && (d.stopped != "" || d.heals != 0)
+	return d != nil && (d.stopped != "" || d.heals != 0 || d.member)
+}
+
+// ChangesMembers reports whether k is a membership kind (replace, add,
+// remove), which needs a Cluster that is a Reconfigurer.
+func (k Kind) ChangesMembers() bool {
+	d := k.info()
+	return d != nil && d.member
+}
+
+// Joins is how many fresh nodes s starts (one per replace and add): the
+// spare nodes a harness must have ready.
+func (s Schedule) Joins() int {
+	n := 0
+	for _, e := range s {
+		if e.Kind == Replace || e.Kind == Add {
+			n++
+		}
+	}
+	return n
 }
 
 // NetworkKinds names the kinds that do not act on a process and that the
@@ -232,6 +263,20 @@ func parseOptionalNode(e *Event, a argument) error {
 	e.Target, err = parseNode(a.text)
 	return err
 }
+
+// parseMemberArg reads the =NODE of replace and remove: an id, leader or
+// follower.
+func parseMemberArg(e *Event, a argument) error {
+	if err := a.need("NODE (an id, leader or follower)"); err != nil {
+		return err
+	}
+	var err error
+	e.Target, err = parseEndpoint(a.text)
+	return err
+}
+
+// formatTarget writes "=TARGET" (replace=leader, remove=2).
+func formatTarget(e Event) string { return "=" + e.Target.String() }
 
 func parseNoArg(_ *Event, a argument) error {
 	if a.has {

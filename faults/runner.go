@@ -97,13 +97,21 @@ type RunnerConfig struct {
 	// ActionTimeout bounds each Cluster call. The default is 30 s. Must be
 	// > 0.
 	ActionTimeout time.Duration
+	// CatchUpWait bounds how long a replace or add waits for its fresh
+	// learner to catch up before promoting it. The default (also for 0)
+	// is 60 s. Must be >= 0.
+	CatchUpWait time.Duration
+	// CatchUpPoll is how often the learner's progress is asked for
+	// meanwhile. The default (also for 0) is 100 ms. Must be >= 0.
+	CatchUpPoll time.Duration
 	// Logger gets one line per injection and heal. nil discards.
 	Logger *slog.Logger
 }
 
 // DefaultRunnerConfig returns the default RunnerConfig.
 func DefaultRunnerConfig() RunnerConfig {
-	return RunnerConfig{LeaderWait: 10 * time.Second, LeaderPoll: 50 * time.Millisecond, ActionTimeout: 30 * time.Second}
+	return RunnerConfig{LeaderWait: 10 * time.Second, LeaderPoll: 50 * time.Millisecond, ActionTimeout: 30 * time.Second,
+		CatchUpWait: time.Minute, CatchUpPoll: 100 * time.Millisecond}
 }
 
 // Validate reports every problem with c.
@@ -116,6 +124,9 @@ func (c RunnerConfig) Validate() error {
 		if f.d <= 0 {
 			errs = append(errs, fmt.Errorf("%w: %s %v <= 0", ErrConfig, f.name, f.d))
 		}
+	}
+	if c.CatchUpWait < 0 || c.CatchUpPoll < 0 {
+		errs = append(errs, fmt.Errorf("%w: CatchUpWait %v, CatchUpPoll %v: must be >= 0", ErrConfig, c.CatchUpWait, c.CatchUpPoll))
 	}
 	return errors.Join(errs...)
 }
@@ -137,6 +148,10 @@ type Record struct {
 	// Layer is what injected a network fault: "kernel" or "hook" (see
 	// Layered); "" for the other kinds.
 	Layer string
+	// Steps are the steps of a membership change done so far, in order
+	// (StepKilled, StepAdded, ...); Targets then are the node taken out
+	// (replace, remove) and the one joined (replace, add).
+	Steps []Step
 }
 
 // Window returns the fault's window, closing an unhealed one at runEnd.
@@ -161,6 +176,9 @@ func (r Record) String() string {
 		s += fmt.Sprintf(" from %v to %v", r.Start.Round(time.Millisecond), r.End.Round(time.Millisecond))
 	default:
 		s += fmt.Sprintf(" from %v, not healed", r.Start.Round(time.Millisecond))
+	}
+	if len(r.Steps) > 0 {
+		s += " (" + stepsString(r.Steps) + ")"
 	}
 	if r.Err != nil {
 		s += ": " + r.Err.Error()
@@ -194,6 +212,13 @@ func NewRunner(cfg RunnerConfig, s Schedule, c Cluster) (*Runner, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = RealClock{}
 	}
+	d := DefaultRunnerConfig()
+	if cfg.CatchUpWait == 0 {
+		cfg.CatchUpWait = d.CatchUpWait
+	}
+	if cfg.CatchUpPoll == 0 {
+		cfg.CatchUpPoll = d.CatchUpPoll
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -224,7 +249,7 @@ type action struct {
 // in place: call HealAll afterwards, in every case, before checking the
 // cluster. Run must not be called twice.
 func (r *Runner) Run(ctx context.Context, origin time.Time) error {
-	if err := r.sched.Check(r.cluster.Members()); err != nil {
+	if err := errors.Join(r.sched.Check(r.cluster.Members()), r.checkReconfigurer()); err != nil {
 		return err
 	}
 	r.mu.Lock()
@@ -242,6 +267,8 @@ func (r *Runner) Run(ctx context.Context, origin time.Time) error {
 		}
 		if a.heal {
 			r.healEvent(ctx, a.ev)
+		} else if r.sched[a.ev].Kind.ChangesMembers() {
+			r.change(ctx, a.ev)
 		} else if start, ok := r.fire(ctx, a.ev); ok && r.sched[a.ev].For > 0 {
 			// A fault lasts its duration from when it took effect,
 			// which may be later than planned (a leader to wait for).
@@ -278,6 +305,7 @@ func (r *Runner) Records() []Record {
 	out := slices.Clone(r.mu.records)
 	for i := range out {
 		out[i].Targets = slices.Clone(out[i].Targets)
+		out[i].Steps = slices.Clone(out[i].Steps)
 	}
 	return out
 }

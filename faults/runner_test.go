@@ -30,6 +30,7 @@ func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
 	}
 	if c.cancel != nil && !c.cancelAt.IsZero() && !c.now.Before(c.cancelAt) {
 		c.now = c.cancelAt
+		c.cancelAt = time.Time{} // once; what sleeps on regardless sees time go on
 		c.cancel()
 		return ctx.Err()
 	}
@@ -52,6 +53,13 @@ type fakeCluster struct {
 	failNet    map[NodeID]bool // SetNet fails on these
 	log        []string
 	onSet      func(NodeID, NetSpec) // if set, sees every SetNet that succeeds
+	// Reconfigurer: joined[id] is when id joined, catchUp how long it
+	// then takes to catch up; gone are the forgotten ids; failRemove
+	// makes Remove fail.
+	joined     map[NodeID]time.Time
+	catchUp    time.Duration
+	gone       []NodeID
+	failRemove bool
 }
 
 func newFakeCluster(clk *fakeClock, n int, leader NodeID) *fakeCluster {
@@ -449,5 +457,194 @@ func TestNetSpecJSON(t *testing.T) {
 		if s.IsZero() && string(b) != "{}" {
 			t.Fatalf("healthy is %s", b)
 		}
+	}
+}
+
+// The fake cluster is a Reconfigurer: a joined node takes the next id and
+// catches up catchUp after it joined.
+func (c *fakeCluster) Wipe(_ context.Context, id NodeID) error {
+	if !c.killed[id] {
+		return errors.New("wipe of a running node")
+	}
+	c.logf("wipe %d", id)
+	return nil
+}
+
+func (c *fakeCluster) Join(context.Context) (NodeID, error) {
+	id := slices.Max(append(slices.Clone(c.members), c.gone...)) + 1
+	c.members = append(c.members, id)
+	c.clk.now = c.clk.now.Add(500 * time.Millisecond) // a process starting
+	if c.joined == nil {
+		c.joined = map[NodeID]time.Time{}
+	}
+	c.joined[id] = c.clk.now
+	c.logf("join %d", id)
+	return id, nil
+}
+
+func (c *fakeCluster) CaughtUp(_ context.Context, id NodeID) (bool, error) {
+	return c.clk.now.Sub(c.joined[id]) >= c.catchUp, nil
+}
+
+func (c *fakeCluster) Promote(_ context.Context, id NodeID) error {
+	c.logf("promote %d", id)
+	return nil
+}
+
+func (c *fakeCluster) Remove(_ context.Context, id NodeID) error {
+	if c.failRemove {
+		return errors.New("409 quorum lost")
+	}
+	if c.leader == id {
+		c.leader, c.downSince = 0, c.clk.now // hands off: a new leader
+	}
+	c.logf("remove %d", id)
+	return nil
+}
+
+func (c *fakeCluster) Forget(_ context.Context, id NodeID) error {
+	c.members = slices.DeleteFunc(c.members, func(m NodeID) bool { return m == id })
+	c.gone = append(c.gone, id)
+	delete(c.killed, id)
+	c.logf("forget %d", id)
+	return nil
+}
+
+// TestRunnerReplace: replace=2 and then replace of the leader, each step
+// in order with its time, the replaced nodes gone from the members and
+// never restarted by HealAll, the joined ones (6, 7) in.
+func TestRunnerReplace(t *testing.T) {
+	clk := &fakeClock{now: t0}
+	c := newFakeCluster(clk, 5, 1)
+	c.catchUp = 2 * time.Second
+	r, err := run(t, "replace=2@5s,replace=leader@15s,isolate=6@25s+1s", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.HealAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantLog(t, c,
+		"5s kill 2",
+		"5s wipe 2",
+		"5.5s join 6",
+		// Polled every 100 ms from 5.5s: caught up at 7.5s.
+		"7.5s promote 6",
+		"7.5s remove 2",
+		"7.5s forget 2",
+		"15s kill 1",
+		"15s wipe 1",
+		"15.5s join 7",
+		"17.5s promote 7",
+		"17.5s remove 1",
+		"17.5s forget 1",
+		"25s net 3 block [6] delay 0s~0s loss 0",
+		"25s net 4 block [6] delay 0s~0s loss 0",
+		"25s net 5 block [6] delay 0s~0s loss 0",
+		"25s net 6 block [3 4 5 7] delay 0s~0s loss 0",
+		"25s net 7 block [6] delay 0s~0s loss 0",
+		"26s net 3 healthy",
+		"26s net 4 healthy",
+		"26s net 5 healthy",
+		"26s net 6 healthy",
+		"26s net 7 healthy",
+	)
+	if got := slices.Sorted(slices.Values(c.members)); !slices.Equal(got, []NodeID{3, 4, 5, 6, 7}) {
+		t.Errorf("members %v, want [3 4 5 6 7]", got)
+	}
+	recs := r.Records()
+	want := []string{
+		"replace=2@5s on [2 6] from 5s to 7.5s (killed 2 at 5s, learner added 6 at 5.5s, caught up 6 at 7.5s, promoted 6 at 7.5s, removed 2 at 7.5s)",
+		"replace=leader@15s on [1 7] from 15s to 17.5s (killed 1 at 15s, learner added 7 at 15.5s, caught up 7 at 17.5s, promoted 7 at 17.5s, removed 1 at 17.5s)",
+	}
+	for i, w := range want {
+		if got := recs[i].String(); got != w {
+			t.Errorf("record %d:\n%s\nwant\n%s", i, got, w)
+		}
+	}
+	ws := Windows(recs, 30*time.Second)
+	if len(ws) != 3 || ws[0].Start != 5*time.Second || ws[0].End != 7500*time.Millisecond {
+		t.Errorf("windows %+v", ws)
+	}
+}
+
+// TestRunnerReplaceOutlastsRun: a replace still catching up when the run
+// ends (its context cancelled) is finished, not left with its old node
+// killed and wiped and its learner never promoted.
+func TestRunnerReplaceOutlastsRun(t *testing.T) {
+	clk := &fakeClock{now: t0, cancelAt: t0.Add(6 * time.Second)}
+	c := newFakeCluster(clk, 3, 1)
+	c.catchUp = 2 * time.Second
+	r, err := run(t, "replace=2@5s", c)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v", err)
+	}
+	wantLog(t, c, "5s kill 2", "5s wipe 2", "5.5s join 4", "7.5s promote 4", "7.5s remove 2", "7.5s forget 2")
+	if rec := r.Records()[0]; rec.Err != nil || !rec.Healed || len(rec.Steps) != 5 {
+		t.Fatalf("replace: %v", rec)
+	}
+}
+
+// TestRunnerAddRemove: add joins and promotes the next id; remove of the
+// leader takes it out and stops it, and the next event aimed at the leader
+// waits for the new one.
+func TestRunnerAddRemove(t *testing.T) {
+	clk := &fakeClock{now: t0}
+	c := newFakeCluster(clk, 3, 1)
+	r, err := run(t, "add@1s,remove=leader@5s,kill-leader@6s+1s", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLog(t, c,
+		"1.5s join 4",
+		"1.5s promote 4",
+		"5s remove 1",
+		"5s forget 1",
+		// The fake elects the lowest live member a second after the
+		// leader went: 2, at 6s.
+		"6s kill 2",
+		"7s restart 2",
+	)
+	recs := r.Records()
+	if s := recs[1].String(); s != "remove=leader@5s on [1] from 5s to 5s (removed 1 at 5s, stopped 1 at 5s)" {
+		t.Errorf("remove: %s", s)
+	}
+}
+
+// TestRunnerMembershipErrors: a failed step ends the change with an error
+// naming it; a remove of the last member and a replace of a node the
+// schedule killed are refused; a cluster that cannot change its members
+// refuses the schedule.
+func TestRunnerMembershipErrors(t *testing.T) {
+	clk := &fakeClock{now: t0}
+	c := newFakeCluster(clk, 3, 1)
+	c.failRemove = true
+	r, err := run(t, "replace=3@1s,kill=2@5s,replace=2@6s", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := r.Records()
+	if e := recs[0].Err; e == nil || !strings.Contains(e.Error(), "removed node 3: 409 quorum lost") || len(recs[0].Steps) != 4 || !recs[0].Healed {
+		t.Errorf("failed replace: %v", recs[0])
+	}
+	if e := recs[2].Err; recs[2].Fired || !errors.Is(e, ErrNoTarget) || !strings.Contains(e.Error(), "node 2 is killed by the schedule") {
+		t.Errorf("replace of a killed node: %v", recs[2])
+	}
+
+	clk = &fakeClock{now: t0}
+	c = newFakeCluster(clk, 1, 1)
+	if _, err := run(t, "remove=leader@1s", c); err == nil || !strings.Contains(err.Error(), "would remove the last member") {
+		t.Errorf("remove of the last member: %v", err)
+	}
+
+	clk = &fakeClock{now: t0}
+	plain := struct{ Cluster }{newFakeCluster(clk, 3, 1)}
+	rn, err := NewRunner(RunnerConfig{Clock: clk, LeaderWait: time.Second, LeaderPoll: time.Millisecond, ActionTimeout: time.Second},
+		MustParse("kill=1@1s+1s,add@2s"), plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rn.Run(context.Background(), t0); !errors.Is(err, ErrSchedule) || !strings.Contains(err.Error(), `event "add@2s": faults: the cluster cannot change its membership`) {
+		t.Errorf("add on a cluster without Reconfigurer: %v", err)
 	}
 }

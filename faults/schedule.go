@@ -38,6 +38,11 @@ const (
 	Bandwidth // every node's link limited to a rate
 	Blackhole // every packet to and from a node dropped, no RST
 	Dup       // a fraction of every node's packets sent twice
+	// The membership kinds: procedures of several steps (Record.Steps)
+	// through the cluster's Reconfigurer.
+	Replace // kill -9 a node, wipe its data, join a fresh node, promote it, remove the old
+	Add     // join a fresh node and promote it
+	Remove  // remove a member (the leader hands off first) and stop it
 )
 
 // Role says how an event's target is chosen.
@@ -87,8 +92,9 @@ func (t Target) String() string {
 // Event is one entry of a Schedule.
 type Event struct {
 	Kind Kind
-	// Target: the node for Kill, Restart, Pause, Resume, Isolate and the
-	// sender of OneWay; Minority or Majority for Split.
+	// Target: the node for Kill, Restart, Pause, Resume, Isolate,
+	// Replace, Remove and the sender of OneWay; Minority or Majority for
+	// Split.
 	Target Target
 	// To is the receiver whose messages from Target are dropped (OneWay).
 	To Target
@@ -266,6 +272,9 @@ func parseEvent(item string) (Event, error) {
 	if hasDur && !d.fault {
 		return e, fmt.Errorf("%v is an instant and takes no +duration", e.Kind)
 	}
+	if hasDur && d.member {
+		return e, fmt.Errorf("%v ends when its last step is done and takes no +duration", e.Kind)
+	}
 	return e, nil
 }
 
@@ -434,21 +443,56 @@ func (c *scheduleCheck) restart(i int, e Event, k Kind) {
 	}
 }
 
-// Check validates s against the cluster's members: every node named exists,
-// a split has at least three members to split. The Runner calls it first.
+// Check validates s against the cluster's members: every node named exists
+// when its event fires, a split has at least three members to split. The
+// membership kinds change the members as the schedule goes: replace and
+// add join a fresh node with the next unused id (one above the highest so
+// far), replace and remove take a node out (remove never the last one).
+// After a replace or remove of the leader or a follower which node left is
+// known only when it fires: the ids named later are checked against every
+// node that may still be a member. The Runner calls it first.
 func (s Schedule) Check(members []NodeID) error {
 	var errs []error
+	known := slices.Clone(members) // may be members now
+	count := len(members)          // are members now
+	var next NodeID
+	for _, id := range members {
+		next = max(next, id)
+	}
 	for _, e := range s {
+		stranger := false
 		for _, t := range []Target{e.Target, e.To} {
-			if t.Role == Node && !slices.Contains(members, t.Node) {
-				errs = append(errs, eventError(e, "node %d is not a member (members: %v)", t.Node, members))
+			if t.Role == Node && !slices.Contains(known, t.Node) {
+				errs = append(errs, eventError(e, "node %d is not a member (members: %v)", t.Node, known))
+				stranger = true
 			}
 		}
-		if e.Kind == Split && len(members) < 3 {
-			errs = append(errs, eventError(e, "a split needs at least 3 members, have %d", len(members)))
+		if stranger && e.Kind.ChangesMembers() {
+			continue // it changes nothing
 		}
-		if (e.Target.Role == Follower || e.To.Role == Follower) && len(members) < 2 {
-			errs = append(errs, eventError(e, "no follower in a cluster of %d", len(members)))
+		if e.Kind == Split && count < 3 {
+			errs = append(errs, eventError(e, "a split needs at least 3 members, have %d", count))
+		}
+		if (e.Target.Role == Follower || e.To.Role == Follower) && count < 2 {
+			errs = append(errs, eventError(e, "no follower in a cluster of %d", count))
+		}
+		switch e.Kind {
+		case Remove:
+			if count <= 1 {
+				errs = append(errs, eventError(e, "would remove the last member (members: %v)", known))
+				continue
+			}
+			fallthrough
+		case Replace:
+			if e.Target.Role == Node {
+				known = slices.DeleteFunc(known, func(id NodeID) bool { return id == e.Target.Node })
+			}
+			count--
+		}
+		if e.Kind == Replace || e.Kind == Add {
+			next++
+			known = append(known, next)
+			count++
 		}
 	}
 	return errors.Join(errs...)

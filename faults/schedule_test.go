@@ -123,6 +123,10 @@ func TestParseErrors(t *testing.T) {
 		{"kill-leader@-1s", []string{`negative start time`}},
 		{"kill-leader@1s+0s", []string{`duration +0`}},
 		{"kill=x@1s", []string{`bad node id "x"`}},
+		{"replace=2@1s+5s", []string{`replace ends when its last step is done and takes no +duration`}},
+		{"replace@1s", []string{`replace needs =NODE`}},
+		{"remove=boss@1s", []string{`bad node id "boss"`}},
+		{"add=3@1s", []string{`add takes no argument`}},
 		{"kill=0@1s", []string{`bad node id "0"`}},
 		{"kill@1s", []string{`kill needs =NODE`}},
 		{"kill-leader=2@1s", []string{`takes no "=" argument`}},
@@ -195,11 +199,63 @@ func TestScheduleCheck(t *testing.T) {
 	}
 }
 
+// TestScheduleCheckMembership: the membership kinds change the members as
+// the schedule goes, so later events are checked against the members of
+// their time: a replaced or removed node is gone, a joined one (the next
+// unused id) is there, the last member cannot be removed.
+func TestScheduleCheckMembership(t *testing.T) {
+	for _, tc := range []struct {
+		sched   string
+		members int
+		want    []string // nil: valid
+	}{
+		{"replace=2@5s,replace=leader@15s", 5, nil},
+		{"replace=2@5s,kill=6@10s+1s,remove=6@20s", 5, nil},
+		{"add@1s,add@2s,isolate=5@3s+1s", 3, nil},
+		{"remove=1@1s,remove=2@2s", 3, nil},
+		{"replace=9@1s", 5, []string{"node 9 is not a member"}},
+		{"replace=9@1s,replace=2@2s,kill=7@3s", 5, []string{"node 9 is not a member", `event "kill=7@3s": node 7 is not a member (members: [1 3 4 5 6])`}},
+		{"replace=2@5s,kill=2@10s", 5, []string{`event "kill=2@10s": node 2 is not a member (members: [1 3 4 5 6])`}},
+		{"kill=4@1s", 3, []string{"node 4 is not a member"}},
+		{"remove=1@1s,remove=2@2s,remove=3@3s", 3, []string{`event "remove=3@3s": would remove the last member (members: [3])`}},
+		{"remove=leader@1s", 1, []string{"would remove the last member"}},
+		{"remove=1@1s,split=minority@2s+1s", 3, []string{"a split needs at least 3 members, have 2"}},
+		// After a replace of the leader, which node left is unknown:
+		// its ids are still accepted, the joined one too.
+		{"replace=leader@1s,kill=1@2s,kill=4@3s", 3, nil},
+	} {
+		members := make([]NodeID, tc.members)
+		for i := range members {
+			members[i] = NodeID(i + 1)
+		}
+		err := MustParse(tc.sched).Check(members)
+		if tc.want == nil {
+			if err != nil {
+				t.Errorf("%s on %v: %v", tc.sched, members, err)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%s on %v: accepted", tc.sched, members)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s on %v: %v does not say %q", tc.sched, members, err, w)
+			}
+		}
+	}
+	if n := MustParse("replace=2@5s,add@6s,remove=1@7s,replace=leader@8s").Joins(); n != 3 {
+		t.Errorf("Joins %d, want 3", n)
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		"kill-leader@10s,restart@15s,partition-leader@20s+5s,isolate=3@30s+5s,delay=5ms@40s+10s,drop=2%@50s+10s,pause-leader@60s+3s",
 		"kill=2@5s,kill-follower@5s,split=minority@10s+5s,oneway=1>2@10s+5s",
 		"delay=5ms~1ms@1s,heal@2s", "pause=1@1s,resume@2s", "drop=2.5%@1s+1s", "", ",", "@", "kill=@+",
+		"replace=2@5s,replace=leader@15s,add@20s,remove=follower@25s",
 	} {
 		f.Add(s)
 	}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mpaxos/mpaxos/benchkit"
@@ -26,6 +27,13 @@ const Module = "github.com/mpaxos/mpaxos"
 type Config struct {
 	// Nodes is the number of node processes. Required; 1..15.
 	Nodes int
+	// Spares is how many fresh nodes Join may start during the run (ids
+	// Nodes+1, Nodes+2, ...): their ports, data directories and
+	// certificates are laid out with the others, so the benchmark's
+	// clients can be given their client addresses up front
+	// (DialAddrs). The default is 0. Nodes+Spares is at most 15; loopback
+	// hosts only, not with RESP.
+	Spares int
 	// Engine holds the knobs passed to every node (zero knobs are not
 	// passed, so the node's defaults apply; -sync is always passed).
 	Engine benchkit.Engine
@@ -91,6 +99,15 @@ func (c Config) Validate() error {
 	if c.Nodes < 1 || c.Nodes > 15 {
 		errs = append(errs, fmt.Errorf("nodes must be 1..15, got %d", c.Nodes))
 	}
+	if c.Spares < 0 || c.Nodes+c.Spares > 15 {
+		errs = append(errs, fmt.Errorf("nodes and spares must be at most 15 together, got %d+%d", c.Nodes, c.Spares))
+	}
+	if c.Spares > 0 && c.Hosts == HostsNetns {
+		errs = append(errs, errors.New("spare nodes (membership changes) need loopback hosts, not netns"))
+	}
+	if c.Spares > 0 && c.RESP {
+		errs = append(errs, errors.New("spare nodes (membership changes) do not serve RESP (its -resp-addr lists every node up front)"))
+	}
 	if c.StartTimeout < 0 || c.StopGrace < 0 {
 		errs = append(errs, errors.New("StartTimeout and StopGrace must not be negative"))
 	}
@@ -140,8 +157,12 @@ type Node struct {
 
 // Cluster is a running local cluster.
 type Cluster struct {
-	Dir     string // temporary directory: data, logs, binary
-	Nodes   []*Node
+	Dir string // temporary directory: data, logs, binary
+	// nodes are the nodes of the configuration now (see Nodes): a slice
+	// replaced, never changed in place, when a node joins or is forgotten
+	// (members.go), so the monitor, the clients and the checks read it
+	// without a lock while it grows.
+	nodes   atomic.Pointer[[]*Node]
 	Monitor *Monitor
 	cfg     Config
 	token   string // the nodes' admin token
@@ -160,8 +181,25 @@ type Cluster struct {
 		closed bool
 		down   map[uint64]bool // killed on purpose, not restarted yet
 		paused map[uint64]bool
+		// spares are the nodes laid out for Join (Config.Spares), not
+		// started yet, in id order.
+		spares []*Node
 	}
 }
+
+// Nodes returns the nodes of the configuration now: those started, and
+// those joined since (Join), less those forgotten (Forget). The slice is
+// the caller's to read, never to change.
+func (c *Cluster) Nodes() []*Node {
+	if p := c.nodes.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// setNodes replaces the node list (with c.mu held, so two changes do not
+// race).
+func (c *Cluster) setNodesLocked(nodes []*Node) { c.nodes.Store(&nodes) }
 
 // ErrModule is returned when the module root cannot be found to build
 // cmd/node.
@@ -217,6 +255,35 @@ func NodeArgs(cfg Config, nodes []*Node, i int) []string {
 		"-id", strconv.FormatUint(n.ID, 10),
 		"-cluster-id", strconv.FormatUint(cfg.ClusterID, 10),
 		"-peers", strings.Join(peers, ","),
+	}
+	args = append(args, commonArgs(cfg, n)...)
+	if n.RESPAddr != "" {
+		resp := make([]string, len(nodes))
+		for j, m := range nodes {
+			resp[j] = fmt.Sprintf("%d=%s", m.ID, m.RESPAddr)
+		}
+		args = append(args, "-resp-addr", strings.Join(resp, ","))
+	}
+	return args
+}
+
+// JoinArgs returns the command line of node n joining the running cluster
+// whose members' admin addresses are admins: -join instead of -peers, its
+// peer address as -listen; the rest as NodeArgs.
+func JoinArgs(cfg Config, n *Node, admins []string) []string {
+	args := []string{
+		"-id", strconv.FormatUint(n.ID, 10),
+		"-cluster-id", strconv.FormatUint(cfg.ClusterID, 10),
+		"-join", strings.Join(admins, ","),
+		"-listen", n.PeerAddr,
+	}
+	return append(args, commonArgs(cfg, n)...)
+}
+
+// commonArgs are the flags of node n that NodeArgs and JoinArgs share:
+// its addresses, data, admin token, certificates and the engine knobs.
+func commonArgs(cfg Config, n *Node) []string {
+	args := []string{
 		"-client-addr", n.ClientAddr,
 		"-admin-addr", n.AdminAddr,
 		"-data", n.DataDir,
@@ -229,13 +296,6 @@ func NodeArgs(cfg Config, nodes []*Node, i int) []string {
 	}
 	if n.TLSDir != "" {
 		args = append(args, "-tls-dir", n.TLSDir, "-client-cert-auth")
-	}
-	if n.RESPAddr != "" {
-		resp := make([]string, len(nodes))
-		for j, m := range nodes {
-			resp[j] = fmt.Sprintf("%d=%s", m.ID, m.RESPAddr)
-		}
-		args = append(args, "-resp-addr", strings.Join(resp, ","))
 	}
 	e := cfg.Engine
 	if e.BatchSize > 0 {
@@ -403,10 +463,15 @@ func (c *Cluster) layout(ctx context.Context) error {
 		if c.hosts, err = setupHostNet(ctx, ids); err != nil {
 			return err
 		}
-		c.Nodes = c.hosts.layout(c.Dir)
+		c.setNodesLocked(c.hosts.layout(c.Dir))
 		c.cfg.Logger.Info("netns hosts ready", "bridge", c.hosts.name, "subnet", c.hosts.ip(0)+"/24", "netem", c.hosts.netem)
-	} else if c.Nodes, err = Layout(c.cfg.Nodes, c.Dir); err != nil {
-		return err
+	} else {
+		all, err := Layout(c.cfg.Nodes+c.cfg.Spares, c.Dir)
+		if err != nil {
+			return err
+		}
+		c.setNodesLocked(all[:c.cfg.Nodes:c.cfg.Nodes])
+		c.mu.spares = all[c.cfg.Nodes:]
 	}
 	if c.cfg.RESP {
 		if err := c.layoutRESP(); err != nil {
@@ -421,11 +486,12 @@ func (c *Cluster) layout(ctx context.Context) error {
 
 // startNodes starts every node's process.
 func (c *Cluster) startNodes(context.Context) error {
-	for i, n := range c.Nodes {
+	nodes := c.Nodes()
+	for i, n := range nodes {
 		if err := os.MkdirAll(n.DataDir, 0o755); err != nil {
 			return fmt.Errorf("cluster: %w", err)
 		}
-		n.args = append(NodeArgs(c.cfg, c.Nodes, i), c.cfg.ExtraArgs...)
+		n.args = append(NodeArgs(c.cfg, nodes, i), c.cfg.ExtraArgs...)
 		p, err := c.startProc(n)
 		if err != nil {
 			return err
@@ -457,7 +523,7 @@ func (c *Cluster) waitLeader(ctx context.Context) error {
 			return aerr
 		}
 		// The directory goes with Close unless Keep: quote the logs now.
-		for _, n := range c.Nodes {
+		for _, n := range c.Nodes() {
 			if tail := n.Proc.LogTail(3); tail != "" {
 				err = fmt.Errorf("%w\nnode %d log:\n%s", err, n.ID, tail)
 			}
@@ -474,7 +540,7 @@ func (c *Cluster) waitLeader(ctx context.Context) error {
 func (c *Cluster) CheckAlive() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, n := range c.Nodes {
+	for _, n := range c.Nodes() {
 		if n.Proc == nil || c.mu.down[n.ID] {
 			continue
 		}
@@ -487,9 +553,25 @@ func (c *Cluster) CheckAlive() error {
 
 // ClientAddrs returns the nodes' client addresses.
 func (c *Cluster) ClientAddrs() []string {
-	a := make([]string, len(c.Nodes))
-	for i, n := range c.Nodes {
+	nodes := c.Nodes()
+	a := make([]string, len(nodes))
+	for i, n := range nodes {
 		a[i] = n.ClientAddr
+	}
+	return a
+}
+
+// DialAddrs returns the client addresses of every node that runs or may
+// join: the nodes' and then the spares' (Config.Spares). The client library
+// cannot learn a joined node's address from the cluster (a redirect names
+// a node id only), so the benchmark dials its clients with these: a spare
+// not started yet refuses connections and the client moves on.
+func (c *Cluster) DialAddrs() []string {
+	a := c.ClientAddrs()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.mu.spares {
+		a = append(a, n.ClientAddr)
 	}
 	return a
 }
@@ -504,11 +586,12 @@ func (c *Cluster) AdminTokenFile() string { return c.cfg.AdminTokenFile }
 
 // layoutRESP gives every node a RESP port.
 func (c *Cluster) layoutRESP() error {
-	ports, err := FreePorts(len(c.Nodes))
+	nodes := c.Nodes()
+	ports, err := FreePorts(len(nodes))
 	if err != nil {
 		return err
 	}
-	for i, n := range c.Nodes {
+	for i, n := range nodes {
 		n.RESPAddr = fmt.Sprintf("127.0.0.1:%d", ports[i])
 	}
 	return nil
@@ -517,8 +600,9 @@ func (c *Cluster) layoutRESP() error {
 // RESPAddrs returns the nodes' Redis protocol addresses (empty strings
 // without Config.RESP).
 func (c *Cluster) RESPAddrs() []string {
-	a := make([]string, len(c.Nodes))
-	for i, n := range c.Nodes {
+	nodes := c.Nodes()
+	a := make([]string, len(nodes))
+	for i, n := range nodes {
 		a[i] = n.RESPAddr
 	}
 	return a
@@ -526,8 +610,9 @@ func (c *Cluster) RESPAddrs() []string {
 
 // AdminAddrs returns the nodes' admin addresses.
 func (c *Cluster) AdminAddrs() []string {
-	a := make([]string, len(c.Nodes))
-	for i, n := range c.Nodes {
+	nodes := c.Nodes()
+	a := make([]string, len(nodes))
+	for i, n := range nodes {
 		a[i] = n.AdminAddr
 	}
 	return a
@@ -539,7 +624,7 @@ func (c *Cluster) Pids() []int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var pids []int
-	for _, n := range c.Nodes {
+	for _, n := range c.Nodes() {
 		if n.Proc == nil { // Start failed before this node
 			continue
 		}
@@ -559,7 +644,7 @@ func (c *Cluster) LeaderPid() int {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, n := range c.Nodes {
+	for _, n := range c.Nodes() {
 		if n.ID == id && n.Proc != nil && !c.mu.down[id] {
 			if done, _ := n.Proc.Exited(); !done {
 				return n.Proc.Pid()
@@ -589,7 +674,7 @@ func (c *Cluster) Close() error {
 		c.mu.Lock()
 		c.mu.closed = true // no Restart from now on
 		var procs []*Proc
-		for _, n := range c.Nodes {
+		for _, n := range c.Nodes() {
 			if n.Proc != nil {
 				procs = append(procs, n.Proc)
 			}

@@ -322,14 +322,14 @@ func TestStartWaitsForLeaderAndCloseCleansUp(t *testing.T) {
 	if len(c.ClientAddrs()) != 3 || len(c.AdminAddrs()) != 3 {
 		t.Fatalf("addrs %v %v", c.ClientAddrs(), c.AdminAddrs())
 	}
-	for _, n := range c.Nodes {
+	for _, n := range c.Nodes() {
 		if _, err := os.Stat(n.DataDir); err != nil {
 			t.Fatalf("data dir: %v", err)
 		}
 	}
 	dir := c.Dir
 	var pgs []int
-	for _, n := range c.Nodes {
+	for _, n := range c.Nodes() {
 		pgs = append(pgs, n.Proc.Pid())
 	}
 	c.Close()

@@ -30,7 +30,7 @@ func (c *Cluster) logPath(n *Node) string {
 }
 
 func (c *Cluster) node(id uint64) (*Node, error) {
-	for _, n := range c.Nodes {
+	for _, n := range c.Nodes() {
 		if n.ID == id {
 			return n, nil
 		}
@@ -47,6 +47,19 @@ func (c *Cluster) openNodeLocked(id uint64) (*Node, error) {
 	}
 	if c.mu.closed {
 		return nil, ErrClosed
+	}
+	return n, nil
+}
+
+// exitedNodeLocked is openNodeLocked of a node whose process has exited
+// (ErrNodeState if it runs).
+func (c *Cluster) exitedNodeLocked(id uint64) (*Node, error) {
+	n, err := c.openNodeLocked(id)
+	if err != nil {
+		return nil, err
+	}
+	if ok, _ := n.Proc.Exited(); !ok {
+		return nil, fmt.Errorf("%w: node %d is running", ErrNodeState, id)
 	}
 	return n, nil
 }
@@ -76,12 +89,9 @@ func (c *Cluster) Kill(id uint64) error {
 func (c *Cluster) Restart(id uint64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n, err := c.openNodeLocked(id)
+	n, err := c.exitedNodeLocked(id)
 	if err != nil {
 		return err
-	}
-	if ok, _ := n.Proc.Exited(); !ok {
-		return fmt.Errorf("%w: node %d is running", ErrNodeState, id)
 	}
 	p, err := c.startProc(n)
 	if err != nil {
@@ -124,7 +134,9 @@ func (c *Cluster) signal(id uint64, sig unix.Signal, pause bool) error {
 // fault; over a running cluster's admin addresses only the network faults
 // (Kill, Restart, Pause and Resume then fail with ErrRemote).
 type Faulter struct {
-	local  *Cluster // nil for a running cluster
+	local *Cluster // nil for a running cluster
+	// ids and admins are a running cluster's nodes (a local one's are
+	// read from it as they change).
 	ids    []uint64
 	admins map[uint64]string
 	mon    *Monitor
@@ -139,15 +151,13 @@ type Faulter struct {
 // ErrRemote: a process fault was asked of a cluster bench did not start.
 var ErrRemote = errors.New("cluster: cannot kill or pause the nodes of a running cluster (only network faults through their admin addresses)")
 
-// Faulter returns the fault controls of the local cluster.
+// Faulter returns the fault controls of the local cluster. Its members
+// are the cluster's of the moment (Nodes): they change with Join and
+// Forget.
 func (c *Cluster) Faulter() *Faulter {
-	f := &Faulter{local: c, admins: map[uint64]string{}, mon: c.Monitor, net: NewNetClient(c.token)}
+	f := &Faulter{local: c, mon: c.Monitor, net: NewNetClient(c.token)}
 	if c.hosts != nil && !c.cfg.HookFaults {
 		f.kernel, f.hooked = c.hosts, map[faults.NodeID]faults.NetSpec{}
-	}
-	for _, n := range c.Nodes {
-		f.ids = append(f.ids, n.ID)
-		f.admins[n.ID] = n.AdminAddr
 	}
 	return f
 }
@@ -180,11 +190,32 @@ var _ faults.Cluster = (*Faulter)(nil)
 
 // Members lists every node's id.
 func (f *Faulter) Members() []faults.NodeID {
+	if f.local != nil {
+		var out []faults.NodeID
+		for _, n := range f.local.Nodes() {
+			out = append(out, faults.NodeID(n.ID))
+		}
+		return out
+	}
 	out := make([]faults.NodeID, len(f.ids))
 	for i, id := range f.ids {
 		out[i] = faults.NodeID(id)
 	}
 	return out
+}
+
+// admin returns node id's admin address.
+func (f *Faulter) admin(id faults.NodeID) (string, bool) {
+	if f.local != nil {
+		for _, n := range f.local.Nodes() {
+			if n.ID == uint64(id) {
+				return n.AdminAddr, true
+			}
+		}
+		return "", false
+	}
+	a, ok := f.admins[uint64(id)]
+	return a, ok
 }
 
 // Leader polls every node's /status once and returns the agreed leader,
@@ -231,7 +262,7 @@ var ErrKernelOnly = errors.New("cluster: only the kernel layer (-hosts netns) in
 // SetNet replaces the node's network fault setting: in the kernel for a
 // netns cluster (see Layer), else through the node's admin POST /faults.
 func (f *Faulter) SetNet(ctx context.Context, id faults.NodeID, spec faults.NetSpec) error {
-	a, ok := f.admins[uint64(id)]
+	a, ok := f.admin(id)
 	if !ok {
 		return fmt.Errorf("%w: %d", ErrUnknownNode, id)
 	}

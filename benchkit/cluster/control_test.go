@@ -64,11 +64,11 @@ func TestKillRestartPauseResume(t *testing.T) {
 		t.Fatalf("leader %d %v", id, err)
 	}
 
-	old := c.Nodes[1].Proc.Pid()
+	old := c.Nodes()[1].Proc.Pid()
 	if err := f.Kill(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := c.Nodes[1].Proc.Exited(); !ok {
+	if ok, _ := c.Nodes()[1].Proc.Exited(); !ok {
 		t.Fatalf("node 2 not reaped after Kill")
 	}
 	if err := c.CheckAlive(); err != nil {
@@ -91,7 +91,7 @@ func TestKillRestartPauseResume(t *testing.T) {
 	if err := f.Restart(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
-	p := c.Nodes[1].Proc
+	p := c.Nodes()[1].Proc
 	if p.Pid() == old {
 		t.Fatalf("restart kept the old pid")
 	}
@@ -104,17 +104,17 @@ func TestKillRestartPauseResume(t *testing.T) {
 	if err := f.Pause(ctx, 3); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, c.Nodes[2].Proc.Pid(), "T", "t")
+	waitState(t, c.Nodes()[2].Proc.Pid(), "T", "t")
 	if err := f.Resume(ctx, 3); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, c.Nodes[2].Proc.Pid(), "S", "R")
+	waitState(t, c.Nodes()[2].Proc.Pid(), "S", "R")
 
 	// A paused node still stops at Close (SIGCONT follows SIGTERM).
 	if err := f.Pause(ctx, 3); err != nil {
 		t.Fatal(err)
 	}
-	pids := []int{c.Nodes[0].Proc.Pid(), p.Pid(), c.Nodes[2].Proc.Pid()}
+	pids := []int{c.Nodes()[0].Proc.Pid(), p.Pid(), c.Nodes()[2].Proc.Pid()}
 	began := time.Now()
 	c.Close()
 	if d := time.Since(began); d >= c.cfg.StopGrace {

@@ -35,6 +35,18 @@
 // /applied for the correctness checks; AlignApplied places each node's
 // applied commands in the cluster's sequence by slot.
 //
+// Membership (members.go): with Config.Spares, Start lays out that many
+// more nodes (ids Nodes+1, ...) without starting them; DialAddrs lists
+// their client addresses with the others', for clients dialled up front.
+// Join starts the next spare with cmd/node -join (no -peers) and waits
+// until the configuration names it; CaughtUp compares the learner's
+// applied slot and its leader's Match with each group's commit index;
+// Promote and Remove go through adminapi.ChangeMembers; Wipe deletes a
+// killed node's data; Forget stops a removed node and drops it. Nodes is
+// copy-on-write, so the monitor, the faulter and the end-of-run checks
+// read the configuration of the moment while it changes; the Faulter is a
+// faults.Reconfigurer.
+//
 // Hosts: by default every node listens on loopback. With Config.Hosts
 // HostsNetns (netns.go) each node runs in a network namespace of its own
 // (ip netns exec), on a bridge in a private /24, the benchmark's clients

@@ -55,7 +55,8 @@ func (f *Faulter) setKernel(ctx context.Context, id faults.NodeID, spec faults.N
 	if hook.IsZero() && f.hooked[id].IsZero() {
 		return nil
 	}
-	if err := f.net.SetFaults(ctx, f.admins[uint64(id)], hook); err != nil {
+	a, _ := f.admin(id)
+	if err := f.net.SetFaults(ctx, a, hook); err != nil {
 		return err
 	}
 	f.hooked[id] = hook

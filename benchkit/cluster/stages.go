@@ -40,6 +40,14 @@ func FetchStages(ctx context.Context, c *http.Client, admin string) (adminapi.St
 	return r, nil
 }
 
+// Stages returns a benchkit.StagesFunc reading the cluster's nodes of the
+// moment (Nodes) in parallel, as Stages does.
+func (c *Cluster) Stages() benchkit.StagesFunc {
+	return func(ctx context.Context) ([]adminapi.StageReport, error) {
+		return Stages(c.AdminAddrs())(ctx)
+	}
+}
+
 // Stages returns a benchkit.StagesFunc reading every node at admins in
 // parallel. A node that is down is left out (it has no stages to report);
 // if no node serves /stages the error is ErrNoStages.

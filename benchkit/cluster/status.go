@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,15 +67,29 @@ func AgreedLeader(sts []Status, n int) (uint64, bool) {
 
 // Monitor polls the nodes' /status and keeps the agreed leader.
 type Monitor struct {
-	admins []string
+	// admins is replaced (SetAdmins) when the cluster's members change.
+	admins atomic.Pointer[[]string]
 	client *http.Client
 	leader atomic.Uint64 // 0 unknown
 }
 
 // NewMonitor watches the nodes at the given admin addresses.
 func NewMonitor(admins []string) *Monitor {
-	return &Monitor{admins: admins, client: &http.Client{Timeout: time.Second}}
+	m := &Monitor{client: &http.Client{Timeout: time.Second}}
+	m.SetAdmins(admins)
+	return m
 }
+
+// SetAdmins replaces the admin addresses polled from the next poll on: the
+// members of the configuration now. A leader is agreed by a majority of
+// them.
+func (m *Monitor) SetAdmins(admins []string) {
+	a := slices.Clone(admins)
+	m.admins.Store(&a)
+}
+
+// Admins returns the admin addresses polled.
+func (m *Monitor) Admins() []string { return *m.admins.Load() }
 
 // Leader returns the last agreed leader.
 func (m *Monitor) Leader() (uint64, bool) {
@@ -84,9 +99,10 @@ func (m *Monitor) Leader() (uint64, bool) {
 
 // Poll asks every node once, in parallel, and updates Leader.
 func (m *Monitor) Poll(ctx context.Context) []Status {
-	sts := make([]Status, len(m.admins))
+	admins := m.Admins()
+	sts := make([]Status, len(admins))
 	var wg sync.WaitGroup
-	for i, a := range m.admins {
+	for i, a := range admins {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -96,7 +112,7 @@ func (m *Monitor) Poll(ctx context.Context) []Status {
 		}()
 	}
 	wg.Wait()
-	id, _ := AgreedLeader(sts, len(m.admins))
+	id, _ := AgreedLeader(sts, len(admins))
 	m.leader.Store(id)
 	return sts
 }
@@ -107,7 +123,7 @@ func (m *Monitor) Poll(ctx context.Context) []Status {
 func (m *Monitor) Syncs() (map[uint64]uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	out := make(map[uint64]uint64, len(m.admins))
+	out := make(map[uint64]uint64)
 	for _, st := range m.Poll(ctx) {
 		if st.ID != 0 {
 			out[uint64(st.ID)] = st.Syncs

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/mpaxos/mpaxos/net/certgen"
 	"github.com/mpaxos/mpaxos/net/transport"
@@ -21,7 +22,10 @@ func (c *Cluster) setupTLS() error {
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
-	for _, n := range c.Nodes {
+	c.mu.Lock()
+	all := append(slices.Clone(c.Nodes()), c.mu.spares...)
+	c.mu.Unlock()
+	for _, n := range all {
 		n.TLSDir = filepath.Join(root, fmt.Sprintf("node%d", n.ID))
 		if err := os.MkdirAll(n.TLSDir, 0o700); err != nil {
 			return fmt.Errorf("cluster: %w", err)

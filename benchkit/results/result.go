@@ -242,6 +242,19 @@ type Fault struct {
 	// Layer is what injected a network fault: "kernel" (nftables, tc, ip
 	// link on netns hosts) or "hook" (the nodes' transport hook).
 	Layer string `json:"layer,omitempty"`
+	// Steps are a membership change's steps (replace, add, remove), in
+	// order, each when it was done; Targets then are the node taken out
+	// and the one joined.
+	Steps []FaultStep `json:"steps,omitempty"`
+}
+
+// FaultStep is one step of a membership change: "killed", "learner
+// added", "caught up", "promoted", "removed", "stopped" (faults.Step*).
+type FaultStep struct {
+	Name string `json:"name"`
+	Node uint64 `json:"node"`
+	// AtSec is when it was done, from the start of measuring.
+	AtSec float64 `json:"at_s"`
 }
 
 // Verdict is the outcome of the correctness checks; nil fields were not run.

@@ -184,8 +184,12 @@ func (r *Run) attach(ctx context.Context) {
 // startLocal starts Bench.Nodes node processes on loopback.
 func (r *Run) startLocal(ctx context.Context, mod string) error {
 	c := r.cfg.Bench
+	sched, err := c.Schedule()
+	if err != nil {
+		return err
+	}
 	local, err := cluster.Start(ctx, cluster.Config{
-		Nodes: c.Nodes, Engine: c.Engine, Binary: r.cfg.NodeBin, ModuleDir: mod, Keep: c.Keep, Logger: r.logger,
+		Nodes: c.Nodes, Spares: sched.Joins(), Engine: c.Engine, Binary: r.cfg.NodeBin, ModuleDir: mod, Keep: c.Keep, Logger: r.logger,
 		ExtraArgs: NodeArgs(c, r.cfg.NodeArgs, r.cfg.RecordApplied), TLS: r.cfg.TLS, RESP: c.RESP,
 		Hosts: c.Hosts, HookFaults: c.FaultLayer == benchkit.LayerHook,
 	})
@@ -193,9 +197,11 @@ func (r *Run) startLocal(ctx context.Context, mod string) error {
 		return err
 	}
 	r.local = local
-	r.addrs, r.leader = local.ClientAddrs(), local.Leader
-	r.stages = cluster.Stages(local.AdminAddrs())
-	r.info = results.Cluster{Nodes: c.Nodes, Addrs: r.addrs, DurabilitySource: "started", TLS: r.cfg.TLS, Hosts: c.Hosts}
+	// The clients get the spares' addresses too: a node that joins
+	// during the run is one they can be redirected to.
+	r.addrs, r.leader = local.DialAddrs(), local.Leader
+	r.stages = local.Stages()
+	r.info = results.Cluster{Nodes: c.Nodes, Addrs: local.ClientAddrs(), DurabilitySource: "started", TLS: r.cfg.TLS, Hosts: c.Hosts}
 	sts := local.Monitor.Poll(ctx)
 	if c.Engine.Groups > 1 && !c.Engine.Null {
 		if sts, err = waitSpread(ctx, local.Monitor, c.Engine.Groups); err != nil {

@@ -72,9 +72,11 @@ func NodeArgs(cfg benchkit.Config, extra []string, recordApplied int) []string {
 // verifier plays the fault schedule alongside the load and runs the
 // correctness checks after it.
 type verifier struct {
-	cfg    benchkit.Config
-	sched  faults.Schedule
-	local  *cluster.Cluster
+	cfg   benchkit.Config
+	sched faults.Schedule
+	local *cluster.Cluster
+	// admins are a running cluster's admin addresses; a local cluster's
+	// are read when needed (adminAddrs), since its members may change.
 	admins []string
 	rec    *benchkit.Recording
 	// fine is the fault runner's series of the run, for the plot (set by
@@ -106,9 +108,7 @@ func newVerifier(ctx context.Context, cfg benchkit.Config, local *cluster.Cluste
 		return nil, err
 	}
 	v := &verifier{cfg: cfg, sched: sched, local: local, logger: logger}
-	if local != nil {
-		v.admins = local.AdminAddrs()
-	} else {
+	if local == nil {
 		v.admins = cfg.ClusterAdmin
 	}
 	if len(sched) == 0 && !cfg.Check {
@@ -260,19 +260,22 @@ func (v *verifier) finish(ctx context.Context, out *benchkit.Outcome, tgt benchk
 		notes = append(notes, fmt.Sprintf("after healing: %v", err))
 	}
 	c := v.checks(tgt, base, fres)
-	if len(v.admins) > 0 {
+	// The members of the final configuration: a node replaced or
+	// removed during the run is left out, a joined one is in.
+	admins := v.adminAddrs()
+	if len(admins) > 0 {
 		nc := cluster.NewNetClient("") // reads only
-		c.Applied = v.appliedFunc(nc, out, &notes)
+		c.Applied = v.appliedFunc(nc, admins, out, &notes)
 		c.Groups = max(v.cfg.Engine.Groups, 1)
 		c.Hashes = func(ctx context.Context, g int) ([]check.NodeState, error) {
 			if v.quiescent { // naive schemes run one group
 				var err error
-				v.hashes, err = quiescentHashes(ctx, nc, v.admins)
+				v.hashes, err = quiescentHashes(ctx, nc, admins)
 				return v.hashes, err
 			}
 			sctx, cancel := context.WithTimeout(ctx, settleTimeout)
 			defer cancel()
-			return nc.SettledGroupHashes(sctx, v.admins, g)
+			return nc.SettledGroupHashes(sctx, admins, g)
 		}
 	}
 	if v.initialNote != "" {
@@ -311,6 +314,14 @@ func (v *verifier) faultResults(out *benchkit.Outcome) ([]results.Fault, []strin
 		}
 	}
 	return fres, notes
+}
+
+// adminAddrs returns the admin addresses of the cluster's members now.
+func (v *verifier) adminAddrs() []string {
+	if v.local != nil {
+		return v.local.AdminAddrs()
+	}
+	return v.admins
 }
 
 // waitServing waits, up to leaderTimeout, until every node answers and a
@@ -357,11 +368,11 @@ func (v *verifier) checks(tgt benchkit.Target, base string, fres []results.Fault
 
 // appliedFunc reads every node's /applied for the session check, adding
 // to notes what limits it.
-func (v *verifier) appliedFunc(nc *cluster.NetClient, out *benchkit.Outcome, notes *[]string) func(context.Context, int) (benchkit.AppliedRecord, error) {
+func (v *verifier) appliedFunc(nc *cluster.NetClient, admins []string, out *benchkit.Outcome, notes *[]string) func(context.Context, int) (benchkit.AppliedRecord, error) {
 	return func(ctx context.Context, g int) (benchkit.AppliedRecord, error) {
 		actx, cancel := context.WithTimeout(ctx, appliedTimeout)
 		defer cancel()
-		reps, err := nc.GroupApplied(actx, v.admins, g)
+		reps, err := nc.GroupApplied(actx, admins, g)
 		if err != nil {
 			return benchkit.AppliedRecord{}, err
 		}
