@@ -33,7 +33,13 @@ func (r Role) String() string {
 type peer struct {
 	id NodeID
 	// Leader state, valid for the current ballot only.
-	match      Slot // highest cumulative slot the peer acknowledged under ballot
+	match Slot // highest cumulative slot the peer acknowledged under ballot
+	// acked is the highest slot the peer itself reported under ballot (0
+	// before its first Accepted). match starts at the leader's guess (the
+	// slot before its ballot's base, which every voter that promised
+	// holds), which is no promise about a learner added since: a
+	// promotion goes by acked.
+	acked      Slot
 	idle       int  // ticks since the peer last sent us anything
 	progressed bool // match advanced since the last heartbeat
 	stalled    int  // heartbeats in a row without progress

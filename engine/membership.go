@@ -389,10 +389,10 @@ func (e *Engine) ProposeConfChange(cc ConfChange) error {
 	}
 	if cc.Type == Promote {
 		p := e.peer(cc.Node)
-		if p == nil || p.match+Slot(e.cfg.PromoteLag) < e.commit {
+		if p == nil || p.acked+Slot(e.cfg.PromoteLag) < e.commit {
 			var at Slot
 			if p != nil {
-				at = p.match
+				at = p.acked
 			}
 			return fmt.Errorf("%w: node %d acknowledged slot %d, commit index %d: %d slots behind, PromoteLag %d", ErrLearnerBehind, cc.Node, at, e.commit, e.commit-at, e.cfg.PromoteLag)
 		}

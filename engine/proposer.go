@@ -97,6 +97,7 @@ func (e *Engine) becomeLeader() {
 	for i := range e.peers {
 		p := &e.peers[i]
 		p.match = e.base - 1
+		p.acked = 0
 		p.idle = 0
 		p.progressed = false
 		p.stalled = 0
@@ -243,6 +244,7 @@ func (e *Engine) handleAccepted(p *peer, m Message) {
 		p.ackRound = m.Round
 		e.maybeReleaseReads()
 	}
+	p.acked = max(p.acked, m.Slot)
 	if m.Slot > p.match {
 		p.match = m.Slot
 		p.progressed = true
