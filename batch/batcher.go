@@ -202,10 +202,6 @@ func (b *Batcher) Deadline() (t time.Time, ok bool) {
 	}
 }
 
-// Sealed returns how many full batches wait to be handed out: batches
-// that no more commands can join, so holding them back gains nothing.
-func (b *Batcher) Sealed() int { return len(b.ready) - b.head }
-
 // Len returns the number of commands queued (added, not yet handed out).
 func (b *Batcher) Len() int { return b.queuedCmds }
 

@@ -101,14 +101,6 @@ func (in *inbox) deadline() (time.Time, bool) {
 	return in.mu.b.Deadline()
 }
 
-// sealed reports whether a full batch waits: one that no command can
-// join any more.
-func (in *inbox) sealed() bool {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return in.mu.b.Sealed() > 0
-}
-
 // len is how many commands are queued, not yet taken.
 func (in *inbox) len() int {
 	in.mu.Lock()

@@ -28,25 +28,8 @@ func (n *Node) propose() (time.Duration, bool) {
 }
 
 // proposeGroup is propose for one group.
-//
-// While a write is on the writer (a sync runs, or waits to), only full
-// batches go: the open one keeps gathering commands until the sync is
-// done, and the loop, woken by its completion, proposes it then. A batch
-// proposed meanwhile could not be synced sooner anyway (the writer's next
-// sync starts when this one ends), so holding it costs the leader no
-// latency, and its commands share one batch, one Accept per peer and one
-// slot instead of spreading over several small ones: with G groups, each
-// of them a pipeline of its own, batches otherwise shrink to a command or
-// a few (issue 20's -groups 5 ran 3.9 commands per batch against 43 for
-// one group, at 2.1x the node CPU per operation).
 func (n *Node) proposeGroup(g *group, now time.Time) (time.Duration, bool) {
-	hold := n.ls.inflight > 0
 	for g.eng.CanPropose() {
-		if hold && !g.inbox.sealed() {
-			// The writer's completion wakes the loop (persisted), which
-			// proposes again.
-			return 0, false
-		}
 		b, oldest, ok := g.inbox.take(now)
 		if !ok {
 			break
