@@ -122,6 +122,13 @@ func (c *cluster) start(nd *testNode) {
 		"-client-addr", nd.clientAddr, "-admin-addr", nd.adminAddr, "-data", nd.dataDir,
 		"-tick", "5ms", "-heartbeat", "20ms", "-election-timeout", "150ms",
 	}
+	c.launch(nd, args)
+}
+
+// launch starts node nd with args and the cluster's extra flags, its
+// output appended to its log.
+func (c *cluster) launch(nd *testNode, args []string) {
+	c.t.Helper()
 	args = append(args, c.extra...)
 	logf, err := os.OpenFile(nd.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {

@@ -5,12 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -37,21 +34,7 @@ func (c *cluster) startJoiner(nd *testNode) {
 		"-client-addr", nd.clientAddr, "-admin-addr", nd.adminAddr, "-data", nd.dataDir,
 		"-tick", "5ms", "-heartbeat", "20ms", "-election-timeout", "150ms",
 	}
-	args = append(args, c.extra...)
-	logf, err := os.OpenFile(nd.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	cmd := exec.Command(nodeBinary, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		c.t.Fatal(err)
-	}
-	logf.Close()
-	nd.cmd = cmd
-	nd.exited = make(chan struct{})
-	go func(ch chan struct{}) { cmd.Wait(); close(ch) }(nd.exited)
+	c.launch(nd, args)
 }
 
 // TestJoinPromoteRemove: three nodes under writes; a fourth joins with
