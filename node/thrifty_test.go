@@ -95,14 +95,18 @@ func TestThriftyCrashLosesUnsyncedPushes(t *testing.T) {
 		before[i] = n.stats.syncs.Load()
 	}
 	put(t, s, "k", puts)
+	// The least-syncing follower is a lazy one. It need not have synced
+	// nothing: on a loaded machine a late slot swaps it in for a while
+	// (CI saw it), and what matters is that its last writes were pushes,
+	// which the crash below checks.
 	lazy := -1
 	for i, n := range c.nodes {
-		if i != lead && n.stats.syncs.Load() == before[i] {
+		if i != lead && (lazy < 0 || n.stats.syncs.Load()-before[i] < c.nodes[lazy].stats.syncs.Load()-before[lazy]) {
 			lazy = i
 		}
 	}
-	if lazy < 0 {
-		t.Fatal("no follower went without a sync")
+	if d := c.nodes[lazy].stats.syncs.Load() - before[lazy]; d > puts/4 {
+		t.Fatalf("the least-syncing follower, node %d, synced %d times in %d puts: none is lazy", lazy+1, d, puts)
 	}
 	_, applied, _ := c.appliedOf(lead)
 	c.waitApplied(applied)
