@@ -1,6 +1,7 @@
 package node
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -90,23 +91,25 @@ func TestThriftyCrashLosesUnsyncedPushes(t *testing.T) {
 	lead := c.leader()
 	s := c.client().Session()
 	put(t, s, "warm", 50)
-	var before [5]uint64
-	for i, n := range c.nodes {
-		before[i] = n.stats.syncs.Load()
-	}
-	put(t, s, "k", puts)
-	// The least-syncing follower is a lazy one. It need not have synced
-	// nothing: on a loaded machine a late slot swaps it in for a while
-	// (CI saw it), and what matters is that its last writes were pushes,
-	// which the crash below checks.
+	// A lazy follower syncs nothing during a round of puts. On a loaded
+	// machine a late slot may swap the lazy role for a while (CI saw a
+	// round without one), so a round is tried up to three times, each
+	// with keys of its own.
 	lazy := -1
-	for i, n := range c.nodes {
-		if i != lead && (lazy < 0 || n.stats.syncs.Load()-before[i] < c.nodes[lazy].stats.syncs.Load()-before[lazy]) {
-			lazy = i
+	for round := 0; round < 3 && lazy < 0; round++ {
+		var before [5]uint64
+		for i, n := range c.nodes {
+			before[i] = n.stats.syncs.Load()
+		}
+		put(t, s, fmt.Sprintf("k%d", round), puts)
+		for i, n := range c.nodes {
+			if i != lead && n.stats.syncs.Load() == before[i] {
+				lazy = i
+			}
 		}
 	}
-	if d := c.nodes[lazy].stats.syncs.Load() - before[lazy]; d > puts/4 {
-		t.Fatalf("the least-syncing follower, node %d, synced %d times in %d puts: none is lazy", lazy+1, d, puts)
+	if lazy < 0 {
+		t.Fatal("no follower went without a sync in any of 3 rounds")
 	}
 	_, applied, _ := c.appliedOf(lead)
 	c.waitApplied(applied)
