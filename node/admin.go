@@ -25,6 +25,8 @@ type stats struct {
 	commands atomic.Uint64
 	acked    atomic.Uint64 // commands answered from apply (executed here for a waiting client)
 	syncs    atomic.Uint64
+	// removals counts the groups this node saw itself removed from.
+	removals atomic.Uint64
 	// groupWrites counts store writes, one group's each; with several
 	// groups ready together many share a sync (persist).
 	groupWrites atomic.Uint64

@@ -34,6 +34,11 @@ type group struct {
 	// removed: membership does not name this node; it serves the group
 	// no more (members.go). Published for the client port's readers.
 	removed atomic.Bool
+	// joining: this node started empty to join (Config.InitialMembers)
+	// and no configuration in force has named it yet. A leader catches a
+	// joiner up with a snapshot older than the change that added it, whose
+	// configuration lacks it: that is not a removal.
+	joining bool
 	// healthyTicks counts the ticks in a row this node, leading, saw the
 	// preferred member caught up (maybeHandOff); prefHeard is the count of
 	// frames heard from that member at the last look, prefSilent the
@@ -86,6 +91,8 @@ func (n *Node) newGroup(id engine.GroupID) (*group, error) {
 		return nil, err
 	}
 	g.membership = g.eng.Status().Membership
+	last0, _ := lg.LastSlot()
+	g.joining = int(id) < len(n.cfg.InitialMembers) && snap.Slot == 0 && last0 == 0
 	n.setRemoved(g)
 	g.setPreferred()
 	hs, _ := lg.InitialState()

@@ -213,10 +213,14 @@ func (n *Node) onMembership(g *group, m engine.Membership) {
 // a node it no longer names stops serving g (clients get
 // kv.StatusRemoved) and says so.
 func (n *Node) setRemoved(g *group) {
-	removed := !g.membership.IsZero() && !g.membership.Contains(n.cfg.ID)
+	if g.joining && g.membership.Contains(n.cfg.ID) && g.eng.Status().Applied > 0 {
+		g.joining = false // named by a configuration the log or a snapshot brought
+	}
+	removed := !g.joining && !g.membership.IsZero() && !g.membership.Contains(n.cfg.ID)
 	if g.removed.Swap(removed) == removed || !removed {
 		return
 	}
+	n.stats.removals.Add(1)
 	n.log.Warn("this node was removed from the group's configuration: it no longer serves the group",
 		"group", g.id, "voters", g.membership.Voters, "learners", g.membership.Learners)
 	n.failPending(g, kv.StatusRemoved)
