@@ -497,3 +497,29 @@ func TestMemberAddr(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinerFromOlderSnapshotNotRemoved: a joiner caught up with a
+// snapshot taken before the change that added it (so its configuration
+// does not name the joiner) is joining, not removed: it must not take
+// itself for removed while the log brings the change. (CI under -race
+// saw "the joiner starts removed".)
+func TestJoinerFromOlderSnapshotNotRemoved(t *testing.T) {
+	c := newTestCluster(t, 3, memberTune(1))
+	l := c.leader()
+	put(t, c.client().Session(), "k", 100) // snapshots every 40 slots
+	snapAt := func(i int) (v engine.Slot) {
+		c.nodes[i].onLoop(func() { v = c.nodes[i].groups[0].snap.last })
+		return v
+	}
+	waitFor(t, "the leader's snapshot", func() bool { return snapAt(l) > 0 })
+	j := c.join(4, fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1)[0]))
+	waitFor(t, "the joiner to catch up", func() bool {
+		return c.nodes[j].Status().Applied >= c.nodes[l].Status().Commit
+	})
+	if snapAt(j) == 0 {
+		t.Fatal("the joiner caught up without a snapshot; the test meant to exercise one")
+	}
+	if r := c.nodes[j].stats.removals.Load(); r != 0 || c.nodes[j].Status().Removed {
+		t.Fatalf("the joiner took itself for removed %d times (removed now: %v)", r, c.nodes[j].Status().Removed)
+	}
+}
