@@ -91,7 +91,10 @@ func (n *Node) newGroup(id engine.GroupID) (*group, error) {
 		return nil, err
 	}
 	g.membership = g.eng.Status().Membership
-	last0, _ := lg.LastSlot()
+	last0, err := lg.LastSlot()
+	if err != nil {
+		return nil, fmt.Errorf("group %d: %w", id, err)
+	}
 	g.joining = int(id) < len(n.cfg.InitialMembers) && snap.Slot == 0 && last0 == 0
 	n.setRemoved(g)
 	g.setPreferred()
