@@ -15,6 +15,7 @@ import (
 
 	"github.com/mpaxos/mpaxos/client"
 	"github.com/mpaxos/mpaxos/engine"
+	"github.com/mpaxos/mpaxos/internal/testnet"
 	"github.com/mpaxos/mpaxos/net/certgen"
 	"github.com/mpaxos/mpaxos/net/transport"
 )
@@ -31,20 +32,13 @@ type tlsTestCluster struct {
 	cluster uint64
 }
 
+// freeAddrs picks n loopback addresses on ports below the ephemeral
+// range (testnet), so no peer's dial takes one before its node binds it.
 func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
-	var lns []net.Listener
 	var out []string
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		out = append(out, ln.Addr().String())
-	}
-	for _, ln := range lns {
-		ln.Close()
+	for _, p := range testnet.FreePorts(t, n) {
+		out = append(out, fmt.Sprintf("127.0.0.1:%d", p))
 	}
 	return out
 }

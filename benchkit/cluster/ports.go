@@ -2,29 +2,19 @@ package cluster
 
 import (
 	"fmt"
-	"net"
+
+	"github.com/mpaxos/mpaxos/internal/loopport"
 )
 
 // FreePorts returns n distinct TCP ports that were free on 127.0.0.1 a
-// moment ago: it holds every listener open until all n are chosen, so the
-// kernel cannot hand out one port twice. Another process may still take a
-// port before a node binds it; the node then fails to start and the
-// cluster reports that node's log.
+// moment ago (loopport.Free). They lie below the kernel's ephemeral
+// range, so a node's own dial to a peer cannot take one before its
+// owner binds it. Another process may still take a port first; the node
+// then fails to start and the cluster reports that node's log.
 func FreePorts(n int) ([]int, error) {
-	ls := make([]net.Listener, 0, n)
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	ports := make([]int, 0, n)
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("cluster: pick a free port: %w", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	ports, err := loopport.Free(n)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	return ports, nil
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"path/filepath"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/mpaxos/mpaxos/engine"
 	"github.com/mpaxos/mpaxos/examples/ledger/client"
 	"github.com/mpaxos/mpaxos/examples/ledger/ledger"
+	"github.com/mpaxos/mpaxos/internal/testnet"
 	"github.com/mpaxos/mpaxos/node"
 )
 
@@ -24,23 +24,8 @@ import (
 // instead of hanging it. No result depends on it.
 const bound = 30 * time.Second
 
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ls []net.Listener
-	var out []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return out
-}
+// freePorts picks n loopback ports below the ephemeral range (testnet).
+func freePorts(t *testing.T, n int) []int { return testnet.FreePorts(t, n) }
 
 type cluster struct {
 	t     *testing.T

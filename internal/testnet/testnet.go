@@ -3,27 +3,20 @@
 package testnet
 
 import (
-	"net"
 	"testing"
+
+	"github.com/mpaxos/mpaxos/internal/loopport"
 )
 
-// FreePorts reserves n distinct loopback ports. They are released before
-// the caller's servers bind them; a collision shows up as a clear bind
-// error.
+// FreePorts reserves n distinct loopback ports (loopport.Free: below the
+// ephemeral range, so no outgoing connection takes one). They are
+// released before the caller's servers bind them; a collision shows up
+// as a clear bind error.
 func FreePorts(t testing.TB, n int) []int {
 	t.Helper()
-	var ls []net.Listener
-	ports := make([]int, n)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-	}
-	for _, l := range ls {
-		l.Close()
+	ports, err := loopport.Free(n)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return ports
 }
